@@ -1,0 +1,86 @@
+package v1alpha1
+
+// Condition types. Planned, Approved, Applied and Ready follow the migration
+// through its lifecycle; Reconciling and Stalled follow kstatus so that
+// generic tools (Flux, Argo CD, `kubectl wait`) can read a migration.
+const (
+	ConditionPlanned     = "Planned"
+	ConditionApproved    = "Approved"
+	ConditionApplied     = "Applied"
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// Condition reasons. Events carry the same reason as the condition they
+// accompany.
+const (
+	ReasonInitializing        = "Initializing"
+	ReasonPlanning            = "Planning"
+	ReasonPlanReady           = "PlanReady"
+	ReasonPlanEmpty           = "PlanEmpty"
+	ReasonPlanFailed          = "PlanFailed"
+	ReasonSourceNotFound      = "SourceNotFound"
+	ReasonChecksumMismatch    = "ChecksumMismatch"
+	ReasonInvalidSQL          = "InvalidSQL"
+	ReasonSecretInvalid       = "SecretInvalid"
+	ReasonDatabaseUnreachable = "DatabaseUnreachable"
+	ReasonDestructiveBlocked  = "DestructiveBlocked"
+	ReasonAwaitingApproval    = "AwaitingApproval"
+	ReasonApprovalMismatch    = "ApprovalMismatch"
+	ReasonApproved            = "Approved"
+	ReasonAutoApproved        = "AutoApproved"
+	ReasonRejected            = "Rejected"
+	ReasonApplying            = "Applying"
+	ReasonApplied             = "Applied"
+	ReasonAlreadyApplied      = "AlreadyApplied"
+	ReasonApplyFailed         = "ApplyFailed"
+	ReasonSchemaDrifted       = "SchemaDrifted"
+	ReasonLockBusy            = "LockBusy"
+	ReasonDeadlineExceeded    = "DeadlineExceeded"
+	ReasonPreCheckFailed      = "PreCheckFailed"
+	ReasonValidationFailed    = "ValidationFailed"
+	ReasonRollingBack         = "RollingBack"
+	ReasonRolledBack          = "RolledBack"
+	ReasonSucceeded           = "Succeeded"
+	ReasonDeleting            = "Deleting"
+)
+
+// Annotation keys. approved-by and created-by are stamped by the mutating
+// webhook from the request's authenticated user; values a user writes there
+// are overwritten.
+const (
+	annotationPrefix = "database.mohitnagaraj.in/"
+
+	// AnnotationApprovedPlan holds the plan hash a reviewer approved.
+	AnnotationApprovedPlan = annotationPrefix + "approved-plan"
+	// AnnotationApprovedBy holds the user who set approved-plan.
+	AnnotationApprovedBy = annotationPrefix + "approved-by"
+	// AnnotationCreatedBy holds the user who created the object.
+	AnnotationCreatedBy = annotationPrefix + "created-by"
+	// AnnotationRejected holds a reviewer's reason for refusing the plan.
+	AnnotationRejected = annotationPrefix + "rejected"
+)
+
+// Finalizer keeps a DatabaseMigration until no apply is in flight and its
+// scratch resources are released. It never drops the target schema.
+const Finalizer = annotationPrefix + "finalizer"
+
+// DefaultPort is the port a database type listens on unless told otherwise.
+func (t DatabaseType) DefaultPort() int32 {
+	switch t {
+	case DatabaseTypePostgreSQL:
+		return 5432
+	case DatabaseTypeMySQL, DatabaseTypeMariaDB:
+		return 3306
+	}
+	return 0
+}
+
+// DefaultSSLMode is the sslMode a database type gets unless told otherwise.
+func (t DatabaseType) DefaultSSLMode() SSLMode {
+	if t == DatabaseTypeSQLite {
+		return SSLModeDisable
+	}
+	return SSLModeRequire
+}
