@@ -1,0 +1,32 @@
+package source
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// Script is one migration script with its SQL loaded and its checksum
+// verified, ready for the planner.
+type Script struct {
+	// Name is unique within a migration.
+	Name string
+	// Type is schema, data or validation.
+	Type dbv1.ScriptType
+	// SQL is the script's text exactly as loaded.
+	SQL string
+	// Checksum is "sha256:<hex>" of SQL.
+	Checksum string
+	// DependsOn names scripts that run before this one.
+	DependsOn []string
+	// Timeout bounds the script's run; zero means no bound of its own.
+	Timeout time.Duration
+}
+
+// Checksum returns "sha256:<hex>" of data, the form spec checksums take.
+func Checksum(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
