@@ -642,6 +642,12 @@ type AppliedRevision struct {
 	// revision is the row id in the database's kube_shift_revisions table.
 	// +optional
 	Revision int64 `json:"revision,omitempty"`
+
+	// scripts are the scripts applied, with their checksums. They cannot
+	// change afterwards: a new change is a new script.
+	// +optional
+	// +listType=atomic
+	Scripts []PlannedScript `json:"scripts,omitempty"`
 }
 
 // ProgressInfo tracks an apply step by step.
