@@ -1,0 +1,154 @@
+package plugin
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// Commands returns the cluster verbs, sharing o's kubeconfig flags.
+func Commands(o *Options) []*cobra.Command {
+	return []*cobra.Command{statusCommand(o), approveCommand(o), rejectCommand(o), diffCommand(o)}
+}
+
+func statusCommand(o *Options) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status NAME",
+		Short: "Show a migration's phase, conditions, plan with its findings, and rollback plan",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, dbm, err := o.get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if output != "" {
+				return printObject(o.Streams.Out, output, dbm)
+			}
+			writeStatus(o.Streams.Out, dbm)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or yaml (default: text for a person)")
+	return cmd
+}
+
+func approveCommand(o *Options) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "approve NAME",
+		Short: "Show the current plan and approve exactly that plan (by its hash)",
+		Long: `approve shows the plan a migration will run and, once confirmed, sets the
+approved-plan annotation to the hash it showed. If the plan changes before the
+approval reaches the API server, the admission webhook refuses it: what you
+approve is what you saw.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, dbm, err := o.get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			plan := dbm.Status.Plan
+			if plan == nil || plan.Hash == "" {
+				return fmt.Errorf("%s has no plan yet (phase %s): wait for the operator to plan it", dbm.Name, orNone(string(dbm.Status.Phase)))
+			}
+			writePlan(o.Streams.Out, plan)
+			if !yes {
+				ok, err := confirm(o, fmt.Sprintf("Approve plan %s for %s/%s?", plan.Hash, dbm.Namespace, dbm.Name))
+				if err != nil || !ok {
+					return errors.Join(errors.New("not approved"), err)
+				}
+			}
+			if err := annotate(cmd.Context(), c, dbm, map[string]*string{
+				dbv1.AnnotationApprovedPlan: &plan.Hash,
+				dbv1.AnnotationRejected:     nil,
+			}); err != nil {
+				return fmt.Errorf("approving %s: %w", dbm.Name, err)
+			}
+			fmt.Fprintf(o.Streams.Out, "approved plan %s of %s/%s\n", plan.Hash, dbm.Namespace, dbm.Name)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Approve without asking for confirmation")
+	return cmd
+}
+
+func rejectCommand(o *Options) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "reject NAME --reason TEXT",
+		Short: "Reject the current plan with a reason; any approval is withdrawn",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return errors.New("--reason is required: say why, for whoever fixes the migration")
+			}
+			c, dbm, err := o.get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := annotate(cmd.Context(), c, dbm, map[string]*string{
+				dbv1.AnnotationRejected:     &reason,
+				dbv1.AnnotationApprovedPlan: nil,
+			}); err != nil {
+				return fmt.Errorf("rejecting %s: %w", dbm.Name, err)
+			}
+			fmt.Fprintf(o.Streams.Out, "rejected %s/%s: %s\n", dbm.Namespace, dbm.Name, reason)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "Why the plan is rejected")
+	return cmd
+}
+
+func diffCommand(o *Options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "diff NAME",
+		Short: "Show the schema change the current plan makes, and how to take it back",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, dbm, err := o.get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			writeDiff(o.Streams.Out, dbm)
+			return nil
+		},
+	}
+	return cmd
+}
+
+// annotate sets (or, for nil values, removes) annotations with a merge patch
+// that carries the resourceVersion read, so a concurrent change makes it
+// fail rather than approve something else.
+func annotate(ctx context.Context, c client.Client, dbm *dbv1.DatabaseMigration, kv map[string]*string) error {
+	base := dbm.DeepCopy()
+	if dbm.Annotations == nil {
+		dbm.Annotations = map[string]string{}
+	}
+	for k, v := range kv {
+		if v == nil {
+			delete(dbm.Annotations, k)
+			continue
+		}
+		dbm.Annotations[k] = *v
+	}
+	return c.Patch(ctx, dbm, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+func confirm(o *Options, question string) (bool, error) {
+	fmt.Fprintf(o.Streams.Out, "%s [y/N] ", question)
+	line, err := bufio.NewReader(o.Streams.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, fmt.Errorf("reading the answer: %w (use --yes when there is no terminal)", err)
+	}
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes", nil
+}
