@@ -1,0 +1,52 @@
+package source
+
+import (
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// References lists every ConfigMap and Secret dbm reads, in spec order and
+// without duplicates: script and desired-schema sources, the dev-database
+// Secret, the connection Secret and notification Secrets. A Ref with no Key
+// stands for a whole Secret. Sources that do not parse are left out;
+// admission reports them.
+func References(dbm *dbv1.DatabaseMigration) []Ref {
+	var refs []Ref
+	seen := map[Ref]bool{}
+	add := func(r Ref) {
+		if r.Name == "" || seen[r] {
+			return
+		}
+		seen[r] = true
+		refs = append(refs, r)
+	}
+	addURI := func(uri string) {
+		if r, err := ParseRef(uri); err == nil && r.Kind != KindInline {
+			add(r)
+		}
+	}
+
+	spec := &dbm.Spec
+	for _, s := range spec.Migration.Scripts {
+		addURI(s.Source)
+	}
+	if d := spec.Migration.DesiredSchema; d != nil {
+		addURI(d.Source)
+	}
+	if p := spec.Planning; p != nil && p.DevDatabase != nil {
+		key := p.DevDatabase.Key
+		if key == "" {
+			key = "url" // the API's default, for objects not yet defaulted
+		}
+		add(Ref{Kind: KindSecret, Name: p.DevDatabase.Name, Key: key})
+	}
+	add(Ref{Kind: KindSecret, Name: spec.Database.ConnectionSecret})
+	if n := spec.Notifications; n != nil {
+		if n.Slack != nil {
+			add(Ref{Kind: KindSecret, Name: n.Slack.Webhook, Key: "url"})
+		}
+		if n.Email != nil {
+			add(Ref{Kind: KindSecret, Name: n.Email.SMTPSecret})
+		}
+	}
+	return refs
+}
