@@ -20,6 +20,7 @@ import (
 
 	databasev1alpha1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/controller"
+	webhooksv1alpha1 "github.com/mohit-nagaraj/kube-shift/webhooks/v1alpha1"
 )
 
 // leaderElectionID is fixed so that every replica of the manager competes for
@@ -39,6 +40,9 @@ type options struct {
 	secureMetrics           bool
 	enableHTTP2             bool
 	leaderElect             bool
+	enableWebhooks          bool
+	webhookHost             string
+	webhookPort             int
 	webhookCertDir          string
 	metricsCertDir          string
 	maxConcurrentReconciles int
@@ -52,6 +56,9 @@ func main() {
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS behind Kubernetes authentication and authorization.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve HTTP/2 on the metrics and webhook servers (off by default: HTTP/2 Rapid Reset and Stream Cancellation).")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
+	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the defaulting and validating admission webhooks.")
+	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on (all interfaces when empty).")
+	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhook server's tls.crt and tls.key; reloaded when they change.")
 	flag.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "Directory with the metrics server's tls.crt and tls.key (self-signed when empty).")
 	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DatabaseMigrations reconciled at the same time (never two on one database).")
@@ -77,7 +84,9 @@ func run(o options) error {
 
 	// Both servers watch their CertDir (controller-runtime's certwatcher), so
 	// a certificate rotated by cert-manager is picked up without a restart.
-	webhookOpts := webhook.Options{TLSOpts: tlsOpts, CertDir: o.webhookCertDir}
+	webhookOpts := webhook.Options{
+		Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: tlsOpts,
+	}
 
 	metricsOpts := metricsserver.Options{
 		BindAddress:   o.metricsAddr,
@@ -109,10 +118,19 @@ func run(o options) error {
 		return err
 	}
 
+	ready := healthz.Ping
+	if o.enableWebhooks {
+		if err := webhooksv1alpha1.SetupWithManager(mgr); err != nil {
+			return err
+		}
+		// Not ready until the webhook server serves TLS: the API server calls it.
+		ready = mgr.GetWebhookServer().StartedChecker()
+	}
+
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return err
 	}
 

@@ -1,0 +1,84 @@
+package v1alpha1
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
+)
+
+// validateScriptContents lints each script whose SQL admission could read:
+// the source URI parses, the checksum matches, the SQL lexes, and no
+// statement is statically destructive unless the policy lets a reviewer
+// approve such plans.
+func validateScriptContents(scripts []dbv1.MigrationScript, texts []scriptText, policy dbv1.Policy, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, s := range scripts {
+		p := path.Index(i)
+		if _, err := source.ParseRef(s.Source); err != nil {
+			errs = append(errs, field.Invalid(p.Child("source"), s.Source, err.Error()))
+			continue
+		}
+		if !texts[i].known {
+			continue
+		}
+		errs = append(errs, validateSQL(texts[i].sql, s.Checksum, policy, p)...)
+	}
+	return errs
+}
+
+// validateDesiredSchema lints a declarative schema the same way; only SQL
+// schemas are lexed here (HCL is parsed by the planner).
+func validateDesiredSchema(d *dbv1.DesiredSchema, text scriptText, path *field.Path) field.ErrorList {
+	if _, err := source.ParseRef(d.Source); err != nil {
+		return field.ErrorList{field.Invalid(path.Child("source"), d.Source, err.Error())}
+	}
+	if !text.known {
+		return nil
+	}
+	var errs field.ErrorList
+	if d.Checksum != "" {
+		if got := source.Checksum([]byte(text.sql)); got != d.Checksum {
+			errs = append(errs, field.Invalid(path.Child("checksum"), d.Checksum, "does not match the schema's content, whose checksum is "+got))
+		}
+	}
+	if d.Format == dbv1.SchemaFormatSQL || d.Format == "" {
+		if _, err := sqlstatic.Split(text.sql); err != nil {
+			errs = append(errs, field.Invalid(path.Child("sql"), abbreviate(text.sql), "the SQL does not lex: "+err.Error()))
+		}
+	}
+	return errs
+}
+
+func validateSQL(sql, checksum string, policy dbv1.Policy, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if checksum != "" {
+		if got := source.Checksum([]byte(sql)); got != checksum {
+			errs = append(errs, field.Invalid(path.Child("checksum"), checksum, "does not match the script's content, whose checksum is "+got))
+		}
+	}
+	stmts, err := sqlstatic.Split(sql)
+	if err != nil {
+		return append(errs, field.Invalid(path.Child("sql"), abbreviate(sql), "the SQL does not lex: "+err.Error()))
+	}
+	if policy.Destructive == dbv1.DestructiveAllowWithApproval {
+		return errs
+	}
+	for _, f := range sqlstatic.Destructive(stmts) {
+		errs = append(errs, field.Forbidden(path.Child("sql"), fmt.Sprintf(
+			"%s; destructive statements are refused while spec.policy.destructive is block (set it to allowWithApproval to let a reviewer approve them)", f.Message)))
+	}
+	return errs
+}
+
+// abbreviate keeps error values short: the full SQL is in the object.
+func abbreviate(s string) string {
+	const limit = 120
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "..."
+}

@@ -1,0 +1,183 @@
+package v1alpha1
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	authnv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+)
+
+var scriptsPath = field.NewPath("spec", "migration", "scripts")
+
+func known(sql ...string) []scriptText {
+	out := make([]scriptText, len(sql))
+	for i, s := range sql {
+		out[i] = scriptText{sql: s, known: true}
+	}
+	return out
+}
+
+func TestValidateScriptNames(t *testing.T) {
+	s := fixture.InlineScript
+	for _, tc := range []struct {
+		name    string
+		scripts []dbv1.MigrationScript
+		want    []string // substrings, one per expected error
+	}{
+		{name: "a valid DAG", scripts: []dbv1.MigrationScript{s("a", "x"), s("b", "x", "a"), s("c", "x", "a", "b")}},
+		{name: "duplicate name", scripts: []dbv1.MigrationScript{s("a", "x"), s("a", "y")},
+			want: []string{"spec.migration.scripts[1].name: Duplicate value"}},
+		{name: "unknown dependency", scripts: []dbv1.MigrationScript{s("a", "x", "nope")},
+			want: []string{`spec.migration.scripts[0].dependsOn[0]: Not found: "nope"`}},
+		{name: "self dependency", scripts: []dbv1.MigrationScript{s("a", "x", "a")},
+			want: []string{"a script cannot depend on itself"}},
+		{name: "cycle", scripts: []dbv1.MigrationScript{s("a", "x", "c"), s("b", "x", "a"), s("c", "x", "b")},
+			want: []string{"cycle"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			errs := validateScriptNames(tc.scripts, scriptsPath)
+			g.Expect(errs).To(HaveLen(len(tc.want)), "%v", errs)
+			for i, w := range tc.want {
+				g.Expect(errs[i].Error()).To(ContainSubstring(w))
+			}
+		})
+	}
+}
+
+func TestValidateScriptContents(t *testing.T) {
+	block := dbv1.Policy{Destructive: dbv1.DestructiveBlock}
+	allow := dbv1.Policy{Destructive: dbv1.DestructiveAllowWithApproval}
+	for _, tc := range []struct {
+		name   string
+		script dbv1.MigrationScript
+		text   []scriptText
+		policy dbv1.Policy
+		want   []string
+	}{
+		{name: "safe SQL", script: fixture.InlineScript("a", "CREATE TABLE t (id int);"), policy: block},
+		{name: "drop table under block", script: fixture.InlineScript("a", "CREATE TABLE t (id int);\nDROP TABLE users;"), policy: block,
+			want: []string{"DROP TABLE users"}},
+		{name: "drop table allowed with approval", script: fixture.InlineScript("a", "DROP TABLE users;"), policy: allow},
+		{name: "delete without where", script: fixture.InlineScript("a", "DELETE FROM sessions;"), policy: block,
+			want: []string{"DELETE FROM sessions"}},
+		{name: "does not lex", script: fixture.InlineScript("a", "INSERT INTO t VALUES ('unterminated);"), policy: block,
+			want: []string{"does not lex"}},
+		{name: "checksum mismatch", policy: block, script: func() dbv1.MigrationScript {
+			sc := fixture.InlineScript("a", "CREATE TABLE t (id int);")
+			sc.Checksum = source.Checksum([]byte("something else"))
+			return sc
+		}(), want: []string{"spec.migration.scripts[0].checksum", "does not match"}},
+		{name: "checksum match", policy: block, script: func() dbv1.MigrationScript {
+			sc := fixture.InlineScript("a", "CREATE TABLE t (id int);")
+			sc.Checksum = source.Checksum([]byte(sc.SQL))
+			return sc
+		}()},
+		{name: "bad source URI", script: dbv1.MigrationScript{Name: "a", Source: "http://x/y"}, policy: block,
+			text: []scriptText{{}}, want: []string{"spec.migration.scripts[0].source"}},
+		{name: "unknown ConfigMap content is not linted", script: dbv1.MigrationScript{Name: "a", Source: "configmap://m/k"},
+			text: []scriptText{{}}, policy: block},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			text := tc.text
+			if text == nil {
+				text = known(tc.script.SQL)
+			}
+			errs := validateScriptContents([]dbv1.MigrationScript{tc.script}, text, tc.policy, scriptsPath)
+			if len(tc.want) == 0 {
+				g.Expect(errs).To(BeEmpty())
+				return
+			}
+			g.Expect(errs).NotTo(BeEmpty())
+			for _, w := range tc.want {
+				g.Expect(errs.ToAggregate().Error()).To(ContainSubstring(w))
+			}
+		})
+	}
+}
+
+func TestValidateStrategy(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(validateStrategy(dbv1.MigrationStrategyTransactional, field.NewPath("s"))).To(BeEmpty())
+	for _, s := range []dbv1.MigrationStrategy{dbv1.MigrationStrategyRolling, dbv1.MigrationStrategyShadowTable, dbv1.MigrationStrategyBlueGreen} {
+		errs := validateStrategy(s, field.NewPath("s"))
+		g.Expect(errs).To(HaveLen(1))
+		g.Expect(errs[0].Error()).To(ContainSubstring(`Unsupported value: "` + string(s) + `"`))
+	}
+}
+
+func TestValidateAppliedScripts(t *testing.T) {
+	applied := dbv1.DatabaseMigrationStatus{LastApplied: &dbv1.AppliedRevision{PlanHash: "sha256:1",
+		Scripts: []dbv1.PlannedScript{{Name: "a", Checksum: source.Checksum([]byte("CREATE TABLE a (id int);"))}}}}
+	a := fixture.InlineScript("a", "CREATE TABLE a (id int);")
+	edited := fixture.InlineScript("a", "CREATE TABLE a (id bigint);")
+	b := fixture.InlineScript("b", "CREATE TABLE b (id int);")
+
+	g := NewWithT(t)
+	g.Expect(validateAppliedScripts(applied, []dbv1.MigrationScript{a, b}, known(a.SQL, b.SQL), scriptsPath)).To(BeEmpty())
+	errs := validateAppliedScripts(applied, []dbv1.MigrationScript{edited}, known(edited.SQL), scriptsPath)
+	g.Expect(errs).To(HaveLen(1))
+	g.Expect(errs[0].Error()).To(ContainSubstring(`script "a" was applied`))
+	errs = validateAppliedScripts(applied, []dbv1.MigrationScript{b}, known(b.SQL), scriptsPath)
+	g.Expect(errs).To(HaveLen(1))
+	g.Expect(errs[0].Error()).To(ContainSubstring("cannot be removed"))
+}
+
+func TestValidateApproval(t *testing.T) {
+	plan := &dbv1.PlanStatus{Hash: "sha256:current"}
+	withPlan := func(p *dbv1.PlanStatus, opts ...fixture.Option) *dbv1.DatabaseMigration {
+		dbm := fixture.Migration("ns", "m", append(opts, fixture.WithAnnotations(map[string]string{dbv1.AnnotationCreatedBy: "dev"}))...)
+		dbm.Status.Plan = p
+		return dbm
+	}
+	reviewer := authnv1.UserInfo{Username: "rita", Groups: []string{"dba"}}
+	for _, tc := range []struct {
+		name       string
+		dbm        *dbv1.DatabaseMigration
+		hash       string
+		user       authnv1.UserInfo
+		wantListed bool
+		want       []string
+	}{
+		{name: "current hash by another user", dbm: withPlan(plan), hash: plan.Hash, user: reviewer},
+		{name: "no plan yet", dbm: withPlan(nil), hash: "sha256:x", user: reviewer, want: []string{"no plan to approve yet"}},
+		{name: "stale hash", dbm: withPlan(plan), hash: "sha256:old", user: reviewer, want: []string{"does not match the current plan sha256:current"}},
+		{name: "self approval", dbm: withPlan(plan), hash: plan.Hash, user: authnv1.UserInfo{Username: "dev"},
+			want: []string{`"dev" created this migration`}},
+		{name: "destructive under block", dbm: withPlan(&dbv1.PlanStatus{Hash: "sha256:d", Destructive: true}), hash: "sha256:d",
+			user: reviewer, want: []string{"the plan is destructive"}},
+		{name: "destructive under allowWithApproval", hash: "sha256:d", user: reviewer,
+			dbm: withPlan(&dbv1.PlanStatus{Hash: "sha256:d", Destructive: true},
+				fixture.WithPolicy(dbv1.Policy{Destructive: dbv1.DestructiveAllowWithApproval}))},
+		{name: "listed group", hash: plan.Hash, user: reviewer, wantListed: true,
+			dbm: withPlan(plan, fixture.WithPolicy(dbv1.Policy{Reviewers: []dbv1.Reviewer{{Kind: dbv1.SubjectGroup, Name: "dba"}}}))},
+		{name: "not listed", hash: plan.Hash, user: authnv1.UserInfo{Username: "bob"},
+			dbm:  withPlan(plan, fixture.WithPolicy(dbv1.Policy{Reviewers: []dbv1.Reviewer{{Kind: dbv1.SubjectUser, Name: "rita"}}})),
+			want: []string{`"bob" is not among spec.policy.reviewers`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			listed, errs := validateApproval(tc.dbm, &approvalChange{hash: tc.hash, user: tc.user})
+			g.Expect(listed).To(Equal(tc.wantListed))
+			g.Expect(errs).To(HaveLen(len(tc.want)), "%v", errs)
+			for i, w := range tc.want {
+				g.Expect(errs[i].Error()).To(ContainSubstring(w))
+			}
+		})
+	}
+}
+
+func TestNotActedOnWarnsForOriginalFields(t *testing.T) {
+	g := NewWithT(t)
+	dbm := fixture.Migration("ns", "m")
+	g.Expect(notActedOn(&dbm.Spec)).To(BeEmpty())
+	dbm.Spec.Migration.Parallel = true
+	dbm.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "s"}}
+	g.Expect(notActedOn(&dbm.Spec)).To(ConsistOf("spec.migration.parallel", "spec.notifications"))
+}

@@ -1,0 +1,185 @@
+package v1alpha1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+)
+
+// +kubebuilder:webhook:path=/validate-database-mohitnagaraj-in-v1alpha1-databasemigration,mutating=false,failurePolicy=fail,sideEffects=None,groups=database.mohitnagaraj.in,resources=databasemigrations,verbs=create;update,versions=v1alpha1,name=vdatabasemigration-v1alpha1.kb.io,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent
+
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// Validator lints DatabaseMigrations and enforces the approval rules.
+type Validator struct {
+	// Reader reads the ConfigMaps and Secrets scripts come from.
+	Reader client.Reader
+	// Authorizer decides whether a user holds the approve verb.
+	Authorizer Authorizer
+}
+
+var _ admission.Validator[*dbv1.DatabaseMigration] = &Validator{}
+
+var groupKind = schema.GroupKind{Group: dbv1.GroupVersion.Group, Kind: "DatabaseMigration"}
+
+// ValidateCreate lints a new migration. An approval at creation is refused:
+// there is no plan yet.
+func (v *Validator) ValidateCreate(ctx context.Context, dbm *dbv1.DatabaseMigration) (admission.Warnings, error) {
+	errs, warnings := v.validateSpec(ctx, dbm)
+	if hash := dbm.Annotations[dbv1.AnnotationApprovedPlan]; hash != "" {
+		errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan),
+			"a new migration has no plan to approve yet: approve it once status.plan is set"))
+	}
+	return warnings, invalid(dbm, errs)
+}
+
+// ValidateUpdate lints a changed spec and checks an approval the update
+// makes. Updates of an object being deleted pass: only finalizers change then.
+func (v *Validator) ValidateUpdate(ctx context.Context, old, dbm *dbv1.DatabaseMigration) (admission.Warnings, error) {
+	if !dbm.DeletionTimestamp.IsZero() {
+		return nil, nil
+	}
+	var errs field.ErrorList
+	var warnings admission.Warnings
+	if !equality.Semantic.DeepEqual(old.Spec, dbm.Spec) {
+		errs, warnings = v.validateSpec(ctx, dbm)
+	}
+	errs = append(errs, validateStamps(old, dbm)...)
+
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return warnings, apierrors.NewInternalError(err)
+	}
+	if a := newApproval(old, dbm, req.UserInfo); a != nil {
+		listed, approvalErrs := validateApproval(dbm, a)
+		errs = append(errs, approvalErrs...)
+		if len(dbm.Spec.Policy.Reviewers) == 0 && !listed {
+			allowed, err := v.Authorizer.CanApprove(ctx, a.user, dbm)
+			if err != nil {
+				return warnings, apierrors.NewInternalError(err)
+			}
+			if !allowed {
+				errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan), fmt.Sprintf(
+					"%q may not approve plans: grant the %q verb on databasemigrations in namespace %q, or list the user in spec.policy.reviewers",
+					a.user.Username, ApproveVerb, dbm.Namespace)))
+			}
+		}
+	}
+	return warnings, invalid(dbm, errs)
+}
+
+// ValidateDelete allows every delete: the finalizer protects what must be.
+func (v *Validator) ValidateDelete(context.Context, *dbv1.DatabaseMigration) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// validateSpec reads the scripts admission can reach and runs every pure
+// check on the spec, so the user sees all problems at once.
+func (v *Validator) validateSpec(ctx context.Context, dbm *dbv1.DatabaseMigration) (field.ErrorList, admission.Warnings) {
+	spec := &dbm.Spec
+	specPath := field.NewPath("spec")
+	migPath := specPath.Child("migration")
+	scriptsPath := migPath.Child("scripts")
+
+	var warnings admission.Warnings
+	texts := make([]scriptText, len(spec.Migration.Scripts))
+	for i, s := range spec.Migration.Scripts {
+		text, warning := v.readSource(ctx, dbm.Namespace, s.Source, s.SQL)
+		texts[i] = text
+		if warning != "" {
+			warnings = append(warnings, fmt.Sprintf("%s: %s", scriptsPath.Index(i).Child("source"), warning))
+		}
+	}
+
+	var errs field.ErrorList
+	errs = append(errs, validateDatabase(spec.Database, specPath.Child("database"))...)
+	errs = append(errs, validateStrategy(spec.Migration.Strategy, migPath.Child("strategy"))...)
+	errs = append(errs, validateScriptNames(spec.Migration.Scripts, scriptsPath)...)
+	errs = append(errs, validateScriptContents(spec.Migration.Scripts, texts, spec.Policy, scriptsPath)...)
+	errs = append(errs, validateAppliedScripts(dbm.Status, spec.Migration.Scripts, texts, scriptsPath)...)
+	if d := spec.Migration.DesiredSchema; d != nil {
+		text, warning := v.readSource(ctx, dbm.Namespace, d.Source, d.SQL)
+		if warning != "" {
+			warnings = append(warnings, fmt.Sprintf("%s: %s", migPath.Child("desiredSchema", "source"), warning))
+		}
+		errs = append(errs, validateDesiredSchema(d, text, migPath.Child("desiredSchema"))...)
+	}
+	for _, f := range notActedOn(spec) {
+		warnings = append(warnings, fmt.Sprintf("%s is accepted but not acted on yet by this version of kube-shift", f))
+	}
+	return errs, warnings
+}
+
+// readSource returns a script's SQL: inline from the spec, or read from its
+// ConfigMap or Secret. One that does not exist yet is a warning, not an
+// error, so `kubectl apply -f dir/` works in any order; the reconciler
+// waits for it.
+func (v *Validator) readSource(ctx context.Context, namespace, uri, inline string) (scriptText, string) {
+	ref, err := source.ParseRef(uri)
+	if err != nil {
+		return scriptText{}, "" // reported by the pure checks
+	}
+	if ref.Kind == source.KindInline {
+		return scriptText{sql: inline, known: true}, ""
+	}
+	data, err := source.NewLoader(v.Reader).Read(ctx, namespace, ref)
+	switch {
+	case errors.Is(err, source.ErrNotFound):
+		return scriptText{}, err.Error() + " yet; the migration waits for it and is linted when planned"
+	case err != nil:
+		return scriptText{}, err.Error() + "; it is linted when planned"
+	}
+	return scriptText{sql: string(data), known: true}, ""
+}
+
+// validateStamps refuses edits of created-by and approved-by that the
+// mutating webhook did not make: they are the audit trail of who did what.
+func validateStamps(old, dbm *dbv1.DatabaseMigration) field.ErrorList {
+	path := field.NewPath("metadata", "annotations")
+	var errs field.ErrorList
+	if old.Annotations[dbv1.AnnotationCreatedBy] != dbm.Annotations[dbv1.AnnotationCreatedBy] {
+		errs = append(errs, field.Forbidden(path.Key(dbv1.AnnotationCreatedBy), "is set by kube-shift from the creator's identity and cannot be edited"))
+	}
+	planChanged := old.Annotations[dbv1.AnnotationApprovedPlan] != dbm.Annotations[dbv1.AnnotationApprovedPlan]
+	if !planChanged && old.Annotations[dbv1.AnnotationApprovedBy] != dbm.Annotations[dbv1.AnnotationApprovedBy] {
+		errs = append(errs, field.Forbidden(path.Key(dbv1.AnnotationApprovedBy), "is set by kube-shift from the approver's identity and cannot be edited"))
+	}
+	return errs
+}
+
+func invalid(dbm *dbv1.DatabaseMigration, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	metrics.WebhookDenials.WithLabelValues(denialReason(errs)).Inc()
+	return apierrors.NewInvalid(groupKind, dbm.Name, errs)
+}
+
+// denialReason sums up a denial for the metric: an approval refused, a
+// destructive statement, or any other invalid spec.
+func denialReason(errs field.ErrorList) string {
+	for _, e := range errs {
+		if strings.Contains(e.Field, dbv1.AnnotationApprovedPlan) {
+			return "approval"
+		}
+	}
+	for _, e := range errs {
+		if strings.Contains(e.Detail, "destructive statements are refused") {
+			return "destructive"
+		}
+	}
+	return "invalid"
+}
