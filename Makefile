@@ -5,7 +5,7 @@ NAMESPACE ?= kube-shift-system
 
 # Tools are built from pinned module versions into bin/.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
-KUSTOMIZE_VERSION ?= v5.8.3
+KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
 LOCALBIN ?= $(CURDIR)/bin
