@@ -1,0 +1,173 @@
+package sqlstatic
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"ariga.io/atlas/sql/migrate"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// Stmt is one statement of a script.
+type Stmt struct {
+	// Text is the statement as Atlas's scanner returns it: as written,
+	// comments inside it and its delimiter included, surrounding space
+	// trimmed. This is what runs.
+	Text string
+	// Pos is the byte offset of Text in the script.
+	Pos int
+	// Line is the 1-based line of the script Text starts on.
+	Line int
+	// Stripped is Text without comments or the trailing delimiter, with
+	// every run of space outside literals collapsed to one blank: what the
+	// checks read and what messages quote.
+	Stripped string
+
+	// lex is how Text was lexed, so that the checks tokenise it the same way.
+	lex lexOptions
+}
+
+// SyntaxError is SQL that does not lex: an unterminated quote, string or
+// comment, or unbalanced parentheses.
+type SyntaxError struct {
+	// Line and Column are 1-based; Column counts bytes. Both are zero when
+	// the scanner gave no position.
+	Line, Column int
+	Msg          string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
+}
+
+// dialect is how one engine writes SQL: the options its Atlas driver scans
+// statements with (ScanStmts in sql/mysql, sql/postgres and sql/sqlite), so
+// a script splits here exactly as it splits when Atlas runs it. A test
+// keeps the two in step.
+type dialect = migrate.ScannerOptions
+
+var (
+	// generic is what migrate.Stmts uses when the engine is not known.
+	generic = dialect{MatchBeginAtomic: true, MatchDollarQuote: true}
+
+	dialects = map[dbv1.DatabaseType]dialect{
+		dbv1.DatabaseTypePostgreSQL: {MatchBegin: true, MatchBeginAtomic: true, MatchDollarQuote: true, EscapedStringExt: true},
+		dbv1.DatabaseTypeMySQL:      {MatchBegin: true, BackslashEscapes: true, HashComments: true},
+		dbv1.DatabaseTypeMariaDB:    {MatchBegin: true, BackslashEscapes: true, HashComments: true},
+		dbv1.DatabaseTypeSQLite:     {MatchBegin: true},
+	}
+)
+
+// Split splits a script into statements the way Atlas does when it does not
+// know the engine: `;` ends a statement, except inside quotes, comments,
+// parentheses, PostgreSQL dollar-quoted strings and BEGIN ATOMIC bodies; a
+// MySQL `DELIMITER` command or an `-- atlas:delimiter` directive changes the
+// delimiter. Statements that hold nothing but comments are dropped.
+func Split(sql string) ([]Stmt, error) {
+	return split(sql, generic)
+}
+
+// SplitFor splits a script as Atlas's driver for engine does: backslash
+// escapes and `#` comments for MySQL and MariaDB, dollar-quoted strings for
+// PostgreSQL, BEGIN ... END blocks for all three. An unknown engine gets
+// Split's rules.
+func SplitFor(engine dbv1.DatabaseType, sql string) ([]Stmt, error) {
+	d, ok := dialects[engine]
+	if !ok {
+		d = generic
+	}
+	return split(sql, d)
+}
+
+func split(sql string, d dialect) ([]Stmt, error) {
+	scanned, err := scan(sql, d)
+	if err != nil {
+		return nil, err
+	}
+	base := directiveLen(sql)
+	opts := lexOptionsFor(d)
+	stmts := make([]Stmt, 0, len(scanned))
+	for _, s := range scanned {
+		pos := min(base+s.Pos, len(sql))
+		toks, err := tokenize(s.Text, opts)
+		if err != nil {
+			var lexErr *lexError
+			if errors.As(err, &lexErr) {
+				return nil, syntaxErrorAt(sql, pos+lexErr.offset, lexErr.msg)
+			}
+			return nil, err
+		}
+		toks = trimDelimiter(toks)
+		if len(toks) == 0 {
+			continue
+		}
+		stmts = append(stmts, Stmt{
+			Text:     s.Text,
+			Pos:      pos,
+			Line:     1 + strings.Count(sql[:pos], "\n"),
+			Stripped: render(toks),
+			lex:      opts,
+		})
+	}
+	return stmts, nil
+}
+
+// scan runs Atlas's scanner. Admission feeds it whatever a user wrote, and
+// the scanner panics on some of that (`DELIMITER '` slices past its end), so
+// a panic is reported as input that does not lex.
+func scan(sql string, d dialect) (stmts []*migrate.Stmt, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			stmts, err = nil, &SyntaxError{Msg: fmt.Sprintf("the statement scanner cannot read this input: %v", r)}
+		}
+	}()
+	// Atlas takes a `--` or `#` comment that ends the input without a
+	// newline for text, so a quote inside it would read as unterminated.
+	stmts, err = (&migrate.Scanner{ScannerOptions: d}).Scan(sql + "\n")
+	if err != nil {
+		return nil, atlasSyntaxError(err)
+	}
+	return stmts, nil
+}
+
+// directiveLen is the length of an `-- atlas:delimiter` first line, which
+// Atlas drops before counting statement positions.
+func directiveLen(sql string) int {
+	if !strings.HasPrefix(sql, "-- atlas:delimiter ") {
+		return 0
+	}
+	if i := strings.IndexByte(sql, '\n'); i >= 0 {
+		return i + 1
+	}
+	return 0
+}
+
+// atlasSyntaxError reads the "line:col: message" form of Atlas's scanner
+// errors into a SyntaxError.
+func atlasSyntaxError(err error) error {
+	msg := err.Error()
+	lineText, rest, ok1 := strings.Cut(msg, ":")
+	colText, rest, ok2 := strings.Cut(rest, ": ")
+	line, err1 := strconv.Atoi(lineText)
+	col, err2 := strconv.Atoi(colText)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil {
+		return &SyntaxError{Msg: msg}
+	}
+	return &SyntaxError{Line: line, Column: col, Msg: rest}
+}
+
+func syntaxErrorAt(sql string, offset int, msg string) error {
+	offset = min(offset, len(sql))
+	before := sql[:offset]
+	return &SyntaxError{
+		Line:   1 + strings.Count(before, "\n"),
+		Column: offset - strings.LastIndexByte(before, '\n'),
+		Msg:    msg,
+	}
+}
