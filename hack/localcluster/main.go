@@ -1,0 +1,173 @@
+// Command localcluster runs a local Kubernetes control plane (etcd and
+// kube-apiserver, no nodes) for people and for the e2e tests in local mode.
+//
+// It uses controller-runtime's envtest with the binaries that
+// hack/envtest-assets.sh builds, installs the CRDs found in config/crd/bases
+// (none if that directory is missing or empty), provisions an admin user
+// (group system:masters) and writes, under the state directory (bin/local by
+// default):
+//
+//	kubeconfig          admin kubeconfig for the API server
+//	ready               written once the API server serves and the CRDs are in
+//	etcd/               etcd data (kept across restarts)
+//	certs/              API server certificates (made fresh on every start)
+//	kube-apiserver.log  API server output
+//	etcd.log            etcd output
+//
+// It then blocks until SIGINT or SIGTERM and stops the control plane.
+// hack/local-up.sh and hack/local-down.sh start and stop it in the background.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "localcluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		dir     = flag.String("dir", filepath.Join("bin", "local"), "state directory (kubeconfig, ready marker, etcd data, certificates, logs)")
+		assets  = flag.String("assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory holding kube-apiserver, etcd and kubectl (default $KUBEBUILDER_ASSETS)")
+		crdDir  = flag.String("crds", filepath.Join("config", "crd", "bases"), "directory of CRD manifests to install (skipped when missing or empty)")
+		timeout = flag.Duration("start-timeout", time.Minute, "how long etcd and the API server may each take to start")
+	)
+	flag.Parse()
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+
+	if *assets == "" {
+		return errors.New("no binaries: pass -assets or set KUBEBUILDER_ASSETS (see hack/envtest-assets.sh)")
+	}
+	stateDir, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	readyFile := filepath.Join(stateDir, "ready")
+	kubeconfigFile := filepath.Join(stateDir, "kubeconfig")
+	certDir := filepath.Join(stateDir, "certs")
+	dataDir := filepath.Join(stateDir, "etcd")
+
+	// A stale ready marker or kubeconfig must not be mistaken for this run's.
+	// The certificates are always made fresh: envtest reuses a serving
+	// certificate it finds but then no longer knows the CA that signed it.
+	for _, p := range []string{readyFile, kubeconfigFile, certDir} {
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{certDir, dataDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+
+	apiserverLog, err := os.Create(filepath.Join(stateDir, "kube-apiserver.log"))
+	if err != nil {
+		return err
+	}
+	defer closeQuietly(apiserverLog)
+	etcdLog, err := os.Create(filepath.Join(stateDir, "etcd.log"))
+	if err != nil {
+		return err
+	}
+	defer closeQuietly(etcdLog)
+
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: *assets,
+		CRDDirectoryPaths:     []string{*crdDir},
+		ErrorIfCRDPathMissing: false,
+		ControlPlane: envtest.ControlPlane{
+			Etcd: &envtest.Etcd{
+				DataDir: dataDir,
+				Out:     etcdLog,
+				Err:     etcdLog,
+			},
+			APIServer: &envtest.APIServer{
+				CertDir: certDir,
+				Out:     apiserverLog,
+				Err:     apiserverLog,
+			},
+		},
+		ControlPlaneStartTimeout: *timeout,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+
+	// Catch signals from the start, so a TERM during start-up still stops
+	// what has been started.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	fmt.Fprintf(os.Stderr, "localcluster: starting etcd and kube-apiserver from %s\n", *assets)
+	if _, err := env.Start(); err != nil {
+		return errors.Join(fmt.Errorf("starting the control plane: %w", err), stopEnv(env))
+	}
+	for _, crd := range env.CRDs {
+		fmt.Fprintf(os.Stderr, "localcluster: installed CRD %s\n", crd.Name)
+	}
+	if len(env.CRDs) == 0 {
+		fmt.Fprintf(os.Stderr, "localcluster: no CRDs in %s, none installed\n", *crdDir)
+	}
+
+	admin, err := env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return errors.Join(fmt.Errorf("provisioning the admin user: %w", err), stopEnv(env))
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return errors.Join(fmt.Errorf("rendering the admin kubeconfig: %w", err), stopEnv(env))
+	}
+	if err := os.WriteFile(kubeconfigFile, kubeconfig, 0o600); err != nil {
+		return errors.Join(err, stopEnv(env))
+	}
+
+	// Hook: a later step starts the manager here or from hack/local-up.sh
+	// (LOCAL_MANAGER there), as a separate process using kubeconfigFile.
+	// Its webhooks would be registered through env.WebhookInstallOptions
+	// (config/webhook), which points the API server at a local address.
+
+	if ctx.Err() != nil { // stopped while starting
+		return stopEnv(env)
+	}
+	server := admin.Config().Host
+	if err := os.WriteFile(readyFile, []byte(server+"\n"), 0o644); err != nil {
+		return errors.Join(err, stopEnv(env))
+	}
+	fmt.Fprintf(os.Stderr, "localcluster: ready, API server %s, kubeconfig %s\n", server, kubeconfigFile)
+
+	<-ctx.Done()
+	stop()
+	fmt.Fprintln(os.Stderr, "localcluster: stopping")
+	_ = os.Remove(readyFile)
+	if err := stopEnv(env); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "localcluster: stopped")
+	return nil
+}
+
+// stopEnv stops whatever part of the control plane is running.
+func stopEnv(env *envtest.Environment) error {
+	if err := env.Stop(); err != nil {
+		return fmt.Errorf("stopping the control plane: %w", err)
+	}
+	return nil
+}
+
+func closeQuietly(c io.Closer) { _ = c.Close() }
