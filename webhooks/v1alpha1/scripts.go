@@ -10,11 +10,13 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
-// validateScriptContents lints each script whose SQL admission could read:
+// validateScriptContents lints each script whose SQL admission could read,
+// split by the rules of the target engine (MySQL's backslash escapes,
+// PostgreSQL's dollar quotes):
 // the source URI parses, the checksum matches, the SQL lexes, and no
 // statement is statically destructive unless the policy lets a reviewer
 // approve such plans.
-func validateScriptContents(scripts []dbv1.MigrationScript, texts []scriptText, policy dbv1.Policy, path *field.Path) field.ErrorList {
+func validateScriptContents(engine dbv1.DatabaseType, scripts []dbv1.MigrationScript, texts []scriptText, policy dbv1.Policy, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, s := range scripts {
 		p := path.Index(i)
@@ -25,14 +27,14 @@ func validateScriptContents(scripts []dbv1.MigrationScript, texts []scriptText, 
 		if !texts[i].known {
 			continue
 		}
-		errs = append(errs, validateSQL(texts[i].sql, s.Checksum, policy, p)...)
+		errs = append(errs, validateSQL(engine, texts[i].sql, s.Checksum, policy, p)...)
 	}
 	return errs
 }
 
 // validateDesiredSchema lints a declarative schema the same way; only SQL
 // schemas are lexed here (HCL is parsed by the planner).
-func validateDesiredSchema(d *dbv1.DesiredSchema, text scriptText, path *field.Path) field.ErrorList {
+func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text scriptText, path *field.Path) field.ErrorList {
 	if _, err := source.ParseRef(d.Source); err != nil {
 		return field.ErrorList{field.Invalid(path.Child("source"), d.Source, err.Error())}
 	}
@@ -46,21 +48,21 @@ func validateDesiredSchema(d *dbv1.DesiredSchema, text scriptText, path *field.P
 		}
 	}
 	if d.Format == dbv1.SchemaFormatSQL || d.Format == "" {
-		if _, err := sqlstatic.Split(text.sql); err != nil {
+		if _, err := sqlstatic.SplitFor(engine, text.sql); err != nil {
 			errs = append(errs, field.Invalid(path.Child("sql"), abbreviate(text.sql), "the SQL does not lex: "+err.Error()))
 		}
 	}
 	return errs
 }
 
-func validateSQL(sql, checksum string, policy dbv1.Policy, path *field.Path) field.ErrorList {
+func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if checksum != "" {
 		if got := source.Checksum([]byte(sql)); got != checksum {
 			errs = append(errs, field.Invalid(path.Child("checksum"), checksum, "does not match the script's content, whose checksum is "+got))
 		}
 	}
-	stmts, err := sqlstatic.Split(sql)
+	stmts, err := sqlstatic.SplitFor(engine, sql)
 	if err != nil {
 		return append(errs, field.Invalid(path.Child("sql"), abbreviate(sql), "the SQL does not lex: "+err.Error()))
 	}

@@ -89,7 +89,7 @@ func TestValidateScriptContents(t *testing.T) {
 			if text == nil {
 				text = known(tc.script.SQL)
 			}
-			errs := validateScriptContents([]dbv1.MigrationScript{tc.script}, text, tc.policy, scriptsPath)
+			errs := validateScriptContents(dbv1.DatabaseTypeSQLite, []dbv1.MigrationScript{tc.script}, text, tc.policy, scriptsPath)
 			if len(tc.want) == 0 {
 				g.Expect(errs).To(BeEmpty())
 				return

@@ -108,14 +108,14 @@ func (v *Validator) validateSpec(ctx context.Context, dbm *dbv1.DatabaseMigratio
 	errs = append(errs, validateDatabase(spec.Database, specPath.Child("database"))...)
 	errs = append(errs, validateStrategy(spec.Migration.Strategy, migPath.Child("strategy"))...)
 	errs = append(errs, validateScriptNames(spec.Migration.Scripts, scriptsPath)...)
-	errs = append(errs, validateScriptContents(spec.Migration.Scripts, texts, spec.Policy, scriptsPath)...)
+	errs = append(errs, validateScriptContents(spec.Database.Type, spec.Migration.Scripts, texts, spec.Policy, scriptsPath)...)
 	errs = append(errs, validateAppliedScripts(dbm.Status, spec.Migration.Scripts, texts, scriptsPath)...)
 	if d := spec.Migration.DesiredSchema; d != nil {
 		text, warning := v.readSource(ctx, dbm.Namespace, d.Source, d.SQL)
 		if warning != "" {
 			warnings = append(warnings, fmt.Sprintf("%s: %s", migPath.Child("desiredSchema", "source"), warning))
 		}
-		errs = append(errs, validateDesiredSchema(d, text, migPath.Child("desiredSchema"))...)
+		errs = append(errs, validateDesiredSchema(spec.Database.Type, d, text, migPath.Child("desiredSchema"))...)
 	}
 	for _, f := range notActedOn(spec) {
 		warnings = append(warnings, fmt.Sprintf("%s is accepted but not acted on yet by this version of kube-shift", f))
