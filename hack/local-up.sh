@@ -14,7 +14,8 @@
 # left by a control plane that is no longer running is cleared first.
 #
 # LOCAL_UP_TIMEOUT  seconds to wait for the control plane (default 60)
-# LOCAL_MANAGER     reserved: 1 will also start the manager (not wired yet)
+# LOCAL_MANAGER     1 (default) also runs the manager with its webhook server
+#                   as a local process; 0 starts the control plane only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,29 @@ running() {
   [ -n "$pid" ] || return 1
   out=$(ps -o stat=,args= -p "$pid" 2>/dev/null) || return 1
   [[ $out != Z* && $out == *localcluster* ]]
+}
+
+# running_pid FILE NAME: the pid in FILE is alive and its command names NAME.
+running_pid() {
+  local pid args
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+  [[ $args == *"$2"* ]]
+}
+
+# free_port: a TCP port on loopback nobody listens on now.
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
 }
 
 usage() {
@@ -91,12 +115,43 @@ if ! "$assets/kubectl" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null; 
   exit 1
 fi
 
-# Manager hook: with LOCAL_MANAGER=1 a later step starts the manager here, in
-# the background against $kubeconfig, with its log in $state/manager.log and
-# its pid in $state/manager.pid (hack/local-down.sh stops every $state/*.pid,
-# the manager before the control plane).
-if [ "${LOCAL_MANAGER:-0}" = 1 ]; then
-  say "LOCAL_MANAGER=1: starting the manager is not wired yet; control plane only"
+# The manager: a local process serving the webhooks the control plane
+# registered (bin/local/webhook.env), with its log in $state/manager.log and
+# its pid in $state/manager.pid. Relative SQLite paths resolve in
+# $state/data. local-down stops it before the control plane.
+if [ "${LOCAL_MANAGER:-1}" = 1 ]; then
+  if running_pid "$state/manager.pid" manager; then
+    say "manager already running (pid $(cat "$state/manager.pid"))"
+  else
+    say "building bin/manager"
+    CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
+    # shellcheck disable=SC1091
+    source "$state/webhook.env"
+    probe_port=$(free_port)
+    mkdir -p "$state/data"
+    echo "$probe_port" >"$state/manager.probe-port"
+    say "starting the manager (log: $state/manager.log)"
+    (cd "$state/data" && KUBECONFIG=$kubeconfig nohup "$OLDPWD/bin/manager" \
+      --webhook-host "$WEBHOOK_HOST" --webhook-port "$WEBHOOK_PORT" --webhook-cert-dir "$WEBHOOK_CERT_DIR" \
+      --health-probe-bind-address "127.0.0.1:$probe_port" --metrics-bind-address 0 \
+      ${MANAGER_ARGS:-} >"../manager.log" 2>&1 </dev/null &
+      echo $! >"../manager.pid")
+    deadline=$((SECONDS + timeout))
+    until curl -fsS "http://127.0.0.1:$probe_port/readyz" >/dev/null 2>&1; do
+      if ! running_pid "$state/manager.pid" manager; then
+        say "the manager exited; last lines of $state/manager.log:"
+        tail -n 30 "$state/manager.log" >&2 || true
+        exit 1
+      fi
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        say "the manager is not ready after ${timeout}s; last lines of $state/manager.log:"
+        tail -n 30 "$state/manager.log" >&2 || true
+        exit 1
+      fi
+      sleep 0.5
+    done
+    say "manager ready: webhooks at https://$WEBHOOK_HOST:$WEBHOOK_PORT"
+  fi
 fi
 
 usage

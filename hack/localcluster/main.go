@@ -13,6 +13,8 @@
 //	certs/              API server certificates (made fresh on every start)
 //	kube-apiserver.log  API server output
 //	etcd.log            etcd output
+//	webhook.env         WEBHOOK_HOST, WEBHOOK_PORT and WEBHOOK_CERT_DIR for
+//	                    the manager, when webhook manifests were registered
 //
 // It then blocks until SIGINT or SIGTERM and stops the control plane.
 // hack/local-up.sh and hack/local-down.sh start and stop it in the background.
@@ -47,6 +49,7 @@ func run() error {
 		dir     = flag.String("dir", filepath.Join("bin", "local"), "state directory (kubeconfig, ready marker, etcd data, certificates, logs)")
 		assets  = flag.String("assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory holding kube-apiserver, etcd and kubectl (default $KUBEBUILDER_ASSETS)")
 		crdDir  = flag.String("crds", filepath.Join("config", "crd", "bases"), "directory of CRD manifests to install (skipped when missing or empty)")
+		hookDir = flag.String("webhooks", filepath.Join("config", "webhook"), "directory of webhook manifests to register against a local webhook server (skipped when missing)")
 		timeout = flag.Duration("start-timeout", time.Minute, "how long etcd and the API server may each take to start")
 	)
 	flag.Parse()
@@ -106,6 +109,7 @@ func run() error {
 			},
 		},
 		ControlPlaneStartTimeout: *timeout,
+		WebhookInstallOptions:    localWebhooks(*hookDir),
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
 
@@ -137,10 +141,16 @@ func run() error {
 		return errors.Join(err, stopEnv(env))
 	}
 
-	// Hook: a later step starts the manager here or from hack/local-up.sh
-	// (LOCAL_MANAGER there), as a separate process using kubeconfigFile.
-	// Its webhooks would be registered through env.WebhookInstallOptions
-	// (config/webhook), which points the API server at a local address.
+	// The manager runs as its own process (hack/local-up.sh starts it); it
+	// serves the webhooks registered above with the certificate envtest
+	// made, signed by a CA only this API server trusts.
+	if wh := env.WebhookInstallOptions; len(wh.Paths) > 0 {
+		hookEnv := fmt.Sprintf("WEBHOOK_HOST=%s\nWEBHOOK_PORT=%d\nWEBHOOK_CERT_DIR=%s\n", wh.LocalServingHost, wh.LocalServingPort, wh.LocalServingCertDir)
+		if err := os.WriteFile(filepath.Join(stateDir, "webhook.env"), []byte(hookEnv), 0o600); err != nil {
+			return errors.Join(err, stopEnv(env))
+		}
+		fmt.Fprintf(os.Stderr, "localcluster: webhooks registered at https://%s:%d\n", wh.LocalServingHost, wh.LocalServingPort)
+	}
 
 	if ctx.Err() != nil { // stopped while starting
 		return stopEnv(env)
@@ -160,6 +170,15 @@ func run() error {
 	}
 	fmt.Fprintln(os.Stderr, "localcluster: stopped")
 	return nil
+}
+
+// localWebhooks registers the webhook configurations in dir, rewritten by
+// envtest to call a server on loopback with a self-signed certificate.
+func localWebhooks(dir string) envtest.WebhookInstallOptions {
+	if _, err := os.Stat(dir); err != nil {
+		return envtest.WebhookInstallOptions{}
+	}
+	return envtest.WebhookInstallOptions{Paths: []string{dir}, LocalServingHost: "127.0.0.1"}
 }
 
 // stopEnv stops whatever part of the control plane is running.
