@@ -1,0 +1,123 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/schema"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// Engine is what kube-shift needs from one database engine.
+type Engine interface {
+	// Name is the engine's Atlas dialect name ("postgres", "mysql",
+	// "sqlite"), the name its analyzers are registered under.
+	Name() string
+	// Types are the DatabaseTypes this engine serves.
+	Types() []dbv1.DatabaseType
+	// Schemes are the URL schemes this engine accepts.
+	Schemes() []string
+
+	// BuildURL builds the engine's Atlas-style URL for cfg, with the
+	// credentials from its Secret.
+	BuildURL(cfg dbv1.DatabaseConfig, user, password string) (*url.URL, error)
+	// Open opens a handle on u and checks that it connects.
+	Open(ctx context.Context, u *url.URL) (*sql.DB, error)
+	// Schema names the schema u addresses: the search_path schema (default
+	// public) in PostgreSQL, the database in MySQL, main in SQLite.
+	Schema(u *url.URL) string
+	// Identity is u without credentials or options: what a plan is for.
+	Identity(u *url.URL) string
+	// Redact returns u as text safe for errors and logs.
+	Redact(u *url.URL) string
+
+	// Driver opens Atlas's driver on q: a pool, a connection or a
+	// transaction.
+	Driver(q schema.ExecQuerier) (migrate.Driver, error)
+
+	// TransactionalDDL reports whether schema changes can run in a
+	// transaction that rolls all of them back on failure.
+	TransactionalDDL() bool
+	// Lock takes the engine's migration lock for key on conn, waiting at
+	// most wait. It returns ErrLockBusy when another session keeps it.
+	Lock(ctx context.Context, conn *sql.Conn, key string, wait time.Duration) (Unlock, error)
+	// Begin starts the transaction a plan runs in, on the conn holding the
+	// lock. Only for engines with TransactionalDDL.
+	Begin(ctx context.Context, conn *sql.Conn) (Tx, error)
+	// Scratch creates an empty dev database next to the target (or in
+	// memory) and returns its URL and a function that drops it.
+	Scratch(ctx context.Context, target *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error)
+
+	// revisions is the engine's SQL for the revision table.
+	revisions() revisionDialect
+}
+
+// Unlock releases a lock taken by Engine.Lock.
+type Unlock func() error
+
+// Querier is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx is a transaction a plan runs in.
+type Tx interface {
+	Querier
+	Commit() error
+	Rollback() error
+}
+
+var (
+	byType   = map[dbv1.DatabaseType]Engine{}
+	byScheme = map[string]Engine{}
+)
+
+// register makes e available by its types and schemes; engines call it
+// from init.
+func register(e Engine) {
+	for _, t := range e.Types() {
+		byType[t] = e
+	}
+	for _, s := range e.Schemes() {
+		byScheme[s] = e
+	}
+}
+
+// For returns the engine of a database type.
+func For(t dbv1.DatabaseType) (Engine, error) {
+	if e, ok := byType[t]; ok {
+		return e, nil
+	}
+	return nil, fmt.Errorf("database type %q is not supported (want one of %s)", t, strings.Join(supportedTypes(), ", "))
+}
+
+// forScheme returns the engine of a URL scheme.
+func forScheme(scheme string) (Engine, error) {
+	if e, ok := byScheme[strings.ToLower(scheme)]; ok {
+		return e, nil
+	}
+	schemes := make([]string, 0, len(byScheme))
+	for s := range byScheme {
+		schemes = append(schemes, s)
+	}
+	sort.Strings(schemes)
+	return nil, fmt.Errorf("URL scheme %q is not supported (want one of %s)", scheme, strings.Join(schemes, ", "))
+}
+
+func supportedTypes() []string {
+	types := make([]string, 0, len(byType))
+	for t := range byType {
+		types = append(types, string(t))
+	}
+	sort.Strings(types)
+	return types
+}

@@ -1,0 +1,38 @@
+package database
+
+import (
+	"errors"
+	"net/url"
+)
+
+var (
+	// ErrUnreachable matches every *ConnectionError: the database could
+	// not be reached or refused the credentials. Retrying may help.
+	ErrUnreachable = errors.New("database unreachable")
+	// ErrLockBusy: another session holds the migration lock.
+	ErrLockBusy = errors.New("another migration holds the database lock")
+)
+
+// ConnectionError is a failure to connect, with the target's URL redacted.
+type ConnectionError struct {
+	Target string
+	Err    error
+}
+
+func (e *ConnectionError) Error() string {
+	return "connecting to " + e.Target + ": " + e.Err.Error()
+}
+
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrUnreachable) true.
+func (e *ConnectionError) Is(target error) bool { return target == ErrUnreachable }
+
+// redactURLError drops the URL, and so any password, a *url.Error carries.
+func redactURLError(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
+}

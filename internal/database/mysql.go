@@ -1,0 +1,192 @@
+package database
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"ariga.io/atlas/sql/migrate"
+	atlasmysql "ariga.io/atlas/sql/mysql"
+	"ariga.io/atlas/sql/schema"
+	"github.com/go-sql-driver/mysql"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+func init() { register(mysqlEngine{}) }
+
+// mysqlEngine is MySQL and MariaDB through go-sql-driver/mysql; Atlas's
+// driver tells them apart by the server version.
+type mysqlEngine struct{}
+
+func (mysqlEngine) Name() string { return atlasmysql.DriverName }
+
+func (mysqlEngine) Types() []dbv1.DatabaseType {
+	return []dbv1.DatabaseType{dbv1.DatabaseTypeMySQL, dbv1.DatabaseTypeMariaDB}
+}
+
+func (mysqlEngine) Schemes() []string { return []string{"mysql", "maria", "mariadb"} }
+
+// tlsFor maps PostgreSQL's sslmode vocabulary, which the API uses, to the
+// driver's tls parameter.
+var tlsFor = map[dbv1.SSLMode]string{
+	dbv1.SSLModeDisable:    "false",
+	dbv1.SSLModeAllow:      "preferred",
+	dbv1.SSLModePrefer:     "preferred",
+	dbv1.SSLModeRequire:    "skip-verify",
+	dbv1.SSLModeVerifyCA:   "true",
+	dbv1.SSLModeVerifyFull: "true",
+}
+
+func (mysqlEngine) BuildURL(cfg dbv1.DatabaseConfig, user, password string) (*url.URL, error) {
+	if cfg.Host == "" {
+		return nil, fmt.Errorf("database host is required for %s", cfg.Type)
+	}
+	port := cfg.Port
+	if port == 0 {
+		port = cfg.Type.DefaultPort()
+	}
+	ssl := cfg.SSLMode
+	if ssl == "" {
+		ssl = cfg.Type.DefaultSSLMode()
+	}
+	return &url.URL{
+		Scheme:   "mysql",
+		User:     url.UserPassword(user, password),
+		Host:     net.JoinHostPort(cfg.Host, strconv.Itoa(int(port))),
+		Path:     "/" + cfg.Database,
+		RawQuery: url.Values{"tls": {tlsFor[ssl]}}.Encode(),
+	}, nil
+}
+
+// dsn turns an Atlas-style URL into the driver's DSN; mysql.Config does
+// the escaping of user, password and parameters.
+func (e mysqlEngine) dsn(u *url.URL) (string, error) {
+	db := strings.TrimPrefix(u.Path, "/")
+	if strings.Contains(db, "/") {
+		return "", fmt.Errorf("database name %q holds a slash", db)
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = hostPort(u, "3306")
+	cfg.DBName = db
+	cfg.ParseTime = true
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	q := u.Query()
+	if tls := q.Get("tls"); tls != "" {
+		cfg.TLSConfig = tls
+	}
+	q.Del("tls")
+	if len(q) > 0 {
+		// Other parameters go to the driver, which validates them.
+		parsed, err := mysql.ParseDSN(cfg.FormatDSN() + paramSep(cfg.FormatDSN()) + q.Encode())
+		if err != nil {
+			return "", err
+		}
+		return parsed.FormatDSN(), nil
+	}
+	return cfg.FormatDSN(), nil
+}
+
+func paramSep(dsn string) string {
+	if strings.Contains(dsn[strings.LastIndex(dsn, "/"):], "?") {
+		return "&"
+	}
+	return "?"
+}
+
+func (e mysqlEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
+	dsn, err := e.dsn(u)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return nil, err
+	}
+	return pinged(ctx, db)
+}
+
+func (mysqlEngine) Schema(u *url.URL) string { return strings.TrimPrefix(u.Path, "/") }
+
+func (e mysqlEngine) Identity(u *url.URL) string {
+	return fmt.Sprintf("mysql://%s/%s", hostPort(u, "3306"), e.Schema(u))
+}
+
+func (mysqlEngine) Redact(u *url.URL) string { return u.Redacted() }
+
+func (mysqlEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) { return atlasmysql.Open(q) }
+
+// TransactionalDDL is false: every DDL statement commits implicitly.
+func (mysqlEngine) TransactionalDDL() bool { return false }
+
+// Lock takes a named lock, which lives as long as conn's session.
+func (mysqlEngine) Lock(ctx context.Context, conn *sql.Conn, key string, wait time.Duration) (Unlock, error) {
+	// Lock names are at most 64 characters.
+	sum := sha256.Sum256([]byte(key))
+	name := "kube_shift_" + hex.EncodeToString(sum[:16])
+	var got sql.NullInt64
+	secs := max(int(wait.Seconds()), 0)
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, secs).Scan(&got); err != nil {
+		return nil, fmt.Errorf("taking the migration lock: %w", err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return nil, ErrLockBusy
+	}
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := conn.ExecContext(ctx, "SELECT RELEASE_LOCK(?)", name)
+		return err
+	}, nil
+}
+
+func (mysqlEngine) Begin(context.Context, *sql.Conn) (Tx, error) {
+	return nil, errors.New("mysql has no transactional DDL: statements run one by one with checkpoints")
+}
+
+func (mysqlEngine) Scratch(ctx context.Context, target *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
+	name := scratchName()
+	if _, err := target.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
+		return nil, nil, fmt.Errorf("creating scratch dev database %s (the user needs CREATE, or configure a dev database): %w", name, err)
+	}
+	dev := *u
+	dev.Path = "/" + name
+	drop := func(ctx context.Context) error {
+		_, err := target.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+		return err
+	}
+	return &dev, drop, nil
+}
+
+func (mysqlEngine) revisions() revisionDialect {
+	return revisionDialect{
+		create: "CREATE TABLE IF NOT EXISTS " + RevisionTable + ` (
+	id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,
+	plan_hash varchar(128) NOT NULL,
+	object varchar(512) NOT NULL,
+	scripts longtext NOT NULL,
+	approver varchar(512) NOT NULL,
+	started_at datetime(6) NOT NULL,
+	finished_at datetime(6) NULL,
+	status varchar(16) NOT NULL,
+	statements_done int NOT NULL,
+	statements_total int NOT NULL,
+	error text NOT NULL,
+	KEY plan_hash (plan_hash)
+)`,
+		exists:      "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '" + RevisionTable + "'",
+		placeholder: func(int) string { return "?" },
+	}
+}

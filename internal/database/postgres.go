@@ -1,0 +1,197 @@
+package database
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/postgres"
+	"ariga.io/atlas/sql/schema"
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+func init() { register(postgresEngine{}) }
+
+// postgresEngine is PostgreSQL through pgx's database/sql driver.
+type postgresEngine struct{}
+
+func (postgresEngine) Name() string { return postgres.DriverName }
+
+func (postgresEngine) Types() []dbv1.DatabaseType {
+	return []dbv1.DatabaseType{dbv1.DatabaseTypePostgreSQL}
+}
+
+func (postgresEngine) Schemes() []string { return []string{"postgres", "postgresql"} }
+
+func (postgresEngine) BuildURL(cfg dbv1.DatabaseConfig, user, password string) (*url.URL, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("database host is required for postgresql")
+	}
+	port := cfg.Port
+	if port == 0 {
+		port = cfg.Type.DefaultPort()
+	}
+	ssl := cfg.SSLMode
+	if ssl == "" {
+		ssl = cfg.Type.DefaultSSLMode()
+	}
+	return &url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, password),
+		Host:     net.JoinHostPort(cfg.Host, strconv.Itoa(int(port))),
+		Path:     "/" + cfg.Database,
+		RawQuery: url.Values{"sslmode": {string(ssl)}}.Encode(),
+	}, nil
+}
+
+func (postgresEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
+	// pgx reads the URL itself; search_path is a run-time parameter it
+	// passes on, which is what binds the session to the schema.
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		return nil, err
+	}
+	return pinged(ctx, db)
+}
+
+func (postgresEngine) Schema(u *url.URL) string {
+	if sp := u.Query().Get("search_path"); sp != "" {
+		first, _, _ := strings.Cut(sp, ",")
+		return strings.Trim(strings.TrimSpace(first), `"`)
+	}
+	return "public"
+}
+
+func (e postgresEngine) Identity(u *url.URL) string {
+	return fmt.Sprintf("postgresql://%s/%s?schema=%s", hostPort(u, "5432"), strings.TrimPrefix(u.Path, "/"), e.Schema(u))
+}
+
+func (postgresEngine) Redact(u *url.URL) string { return u.Redacted() }
+
+func (postgresEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) { return postgres.Open(q) }
+
+func (postgresEngine) TransactionalDDL() bool { return true }
+
+// Lock takes a session advisory lock: it lives as long as conn's session,
+// so a crashed operator cannot leave it behind.
+func (postgresEngine) Lock(ctx context.Context, conn *sql.Conn, key string, wait time.Duration) (Unlock, error) {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("kube-shift:" + key))
+	id := int64(h.Sum64())
+	err := poll(ctx, wait, func() (bool, error) {
+		var ok bool
+		err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", id).Scan(&ok)
+		return ok, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		// A fresh context: the caller's may have expired, and the lock
+		// must still be released.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", id)
+		return err
+	}, nil
+}
+
+func (postgresEngine) Begin(ctx context.Context, conn *sql.Conn) (Tx, error) {
+	return conn.BeginTx(ctx, nil)
+}
+
+// Scratch creates a database on the target's server: a dev database must
+// be empty and have the same server version and extensions at hand.
+func (postgresEngine) Scratch(ctx context.Context, target *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
+	name := scratchName()
+	if _, err := target.ExecContext(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return nil, nil, fmt.Errorf("creating scratch dev database %s (the user needs CREATEDB, or configure a dev database): %w", name, err)
+	}
+	dev := *u
+	dev.Path = "/" + name
+	drop := func(ctx context.Context) error {
+		// WITH (FORCE) ends sessions a failed plan may have left behind.
+		_, err := target.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		return err
+	}
+	return &dev, drop, nil
+}
+
+func (postgresEngine) revisions() revisionDialect {
+	return revisionDialect{
+		create: `CREATE TABLE IF NOT EXISTS ` + RevisionTable + ` (
+	id bigserial PRIMARY KEY,
+	plan_hash text NOT NULL,
+	object text NOT NULL,
+	scripts text NOT NULL,
+	approver text NOT NULL,
+	started_at timestamptz NOT NULL,
+	finished_at timestamptz,
+	status text NOT NULL,
+	statements_done integer NOT NULL,
+	statements_total integer NOT NULL,
+	error text NOT NULL
+)`,
+		exists:      `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = '` + RevisionTable + `'`,
+		placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
+		returning:   true,
+	}
+}
+
+// scratchName is a fresh dev database name, safe unquoted everywhere.
+func scratchName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "kube_shift_dev_" + hex.EncodeToString(b[:])
+}
+
+func hostPort(u *url.URL, defaultPort string) string {
+	port := u.Port()
+	if port == "" {
+		port = defaultPort
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// pinged checks that db connects, and closes it if not.
+func pinged(ctx context.Context, db *sql.DB) (*sql.DB, error) {
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// poll calls try until it succeeds, fails, or wait (and ctx) runs out.
+func poll(ctx context.Context, wait time.Duration, try func() (bool, error)) error {
+	deadline := time.Now().Add(wait)
+	for {
+		ok, err := try()
+		switch {
+		case err != nil:
+			return fmt.Errorf("taking the migration lock: %w", err)
+		case ok:
+			return nil
+		case time.Now().After(deadline):
+			return ErrLockBusy
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ErrLockBusy, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+)
+
+// RevisionTable is the table recording applied plans. It lives in the
+// migrated schema and is excluded from every inspection, diff and drift
+// check, so a declarative plan never drops it.
+const RevisionTable = "kube_shift_revisions"
+
+// Revision statuses.
+const (
+	RevisionRunning   = "running"
+	RevisionSucceeded = "succeeded"
+	RevisionFailed    = "failed"
+)
+
+// Revision is one row of the revision table.
+type Revision struct {
+	ID int64
+	// PlanHash is the applied plan's hash.
+	PlanHash string
+	// Object identifies the DatabaseMigration (uid, namespace/name) or the
+	// CLI run that applied it.
+	Object string
+	// Scripts are the names and checksums of the scripts applied.
+	Scripts []ScriptRecord
+	// Approver is who approved the plan.
+	Approver   string
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	Status     string
+	// Done is the number of statements completed, Total of the plan: on a
+	// failure without transactional DDL, where the apply stopped.
+	Done, Total int
+	Error       string
+}
+
+// ScriptRecord is a script as the revision table records it.
+type ScriptRecord struct {
+	Name     string `json:"name"`
+	Checksum string `json:"checksum"`
+}
+
+// revisionDialect is an engine's SQL for the revision table.
+type revisionDialect struct {
+	create string
+	exists string
+	// placeholder returns the n-th (1-based) bind parameter.
+	placeholder func(n int) string
+	// returning says INSERT ... RETURNING id works; else LastInsertId.
+	returning bool
+}
+
+const revisionColumns = "id, plan_hash, object, scripts, approver, started_at, finished_at, status, statements_done, statements_total, error"
+
+// Revisions reads and writes the revision table of a target through q,
+// which may be a transaction or the connection holding the lock.
+type Revisions struct {
+	d revisionDialect
+	q Querier
+}
+
+// RevisionsOn returns the revision table of engine e through q.
+func RevisionsOn(e Engine, q Querier) *Revisions {
+	return &Revisions{d: e.revisions(), q: q}
+}
+
+// Ensure creates the table if it does not exist.
+func (r *Revisions) Ensure(ctx context.Context) error {
+	if _, err := r.q.ExecContext(ctx, r.d.create); err != nil {
+		return fmt.Errorf("creating %s: %w", RevisionTable, err)
+	}
+	return nil
+}
+
+// exists reports whether the table exists, so reading a database that
+// never saw an apply writes nothing.
+func (r *Revisions) exists(ctx context.Context) (bool, error) {
+	var n int
+	if err := r.q.QueryRowContext(ctx, r.d.exists).Scan(&n); err != nil {
+		return false, fmt.Errorf("looking for %s: %w", RevisionTable, err)
+	}
+	return n > 0, nil
+}
+
+// Insert records rev and returns its id.
+func (r *Revisions) Insert(ctx context.Context, rev *Revision) (int64, error) {
+	scripts, err := json.Marshal(nonNil(rev.Scripts))
+	if err != nil {
+		return 0, err
+	}
+	args := []any{rev.PlanHash, rev.Object, string(scripts), rev.Approver, rev.StartedAt.UTC(), finishedArg(rev.FinishedAt), rev.Status, rev.Done, rev.Total, rev.Error}
+	ph := make([]string, len(args))
+	for i := range ph {
+		ph[i] = r.d.placeholder(i + 1)
+	}
+	query := "INSERT INTO " + RevisionTable + " (plan_hash, object, scripts, approver, started_at, finished_at, status, statements_done, statements_total, error) VALUES (" + strings.Join(ph, ", ") + ")"
+	if r.d.returning {
+		var id int64
+		if err := r.q.QueryRowContext(ctx, query+" RETURNING id", args...).Scan(&id); err != nil {
+			return 0, fmt.Errorf("recording the revision: %w", err)
+		}
+		rev.ID = id
+		return id, nil
+	}
+	res, err := r.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("recording the revision: %w", err)
+	}
+	if rev.ID, err = res.LastInsertId(); err != nil {
+		return 0, fmt.Errorf("recording the revision: %w", err)
+	}
+	return rev.ID, nil
+}
+
+// Checkpoint updates a revision's status and progress.
+func (r *Revisions) Checkpoint(ctx context.Context, id int64, status string, done int, finished *time.Time, errText string) error {
+	p := r.d.placeholder
+	query := fmt.Sprintf("UPDATE %s SET status = %s, statements_done = %s, finished_at = %s, error = %s WHERE id = %s",
+		RevisionTable, p(1), p(2), p(3), p(4), p(5))
+	if _, err := r.q.ExecContext(ctx, query, status, done, finishedArg(finished), errText, id); err != nil {
+		return fmt.Errorf("updating revision %d: %w", id, err)
+	}
+	return nil
+}
+
+// Succeeded returns the succeeded revision of a plan hash, or nil.
+func (r *Revisions) Succeeded(ctx context.Context, hash string) (*Revision, error) {
+	revs, err := r.list(ctx, " WHERE plan_hash = "+r.d.placeholder(1)+" AND status = "+r.d.placeholder(2), hash, RevisionSucceeded)
+	if err != nil || len(revs) == 0 {
+		return nil, err
+	}
+	return revs[0], nil
+}
+
+// All returns every revision, oldest first.
+func (r *Revisions) All(ctx context.Context) ([]*Revision, error) {
+	return r.list(ctx, "")
+}
+
+// AppliedScripts returns the scripts of succeeded revisions, keyed by
+// name and checksum.
+func (r *Revisions) AppliedScripts(ctx context.Context) (map[ScriptRecord]bool, error) {
+	revs, err := r.list(ctx, " WHERE status = "+r.d.placeholder(1), RevisionSucceeded)
+	if err != nil {
+		return nil, err
+	}
+	applied := map[ScriptRecord]bool{}
+	for _, rev := range revs {
+		for _, s := range rev.Scripts {
+			applied[s] = true
+		}
+	}
+	return applied, nil
+}
+
+func (r *Revisions) list(ctx context.Context, where string, args ...any) ([]*Revision, error) {
+	if ok, err := r.exists(ctx); err != nil || !ok {
+		return nil, err
+	}
+	rows, err := r.q.QueryContext(ctx, "SELECT "+revisionColumns+" FROM "+RevisionTable+where+" ORDER BY id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", RevisionTable, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var revs []*Revision
+	for rows.Next() {
+		var (
+			rev      Revision
+			scripts  string
+			finished sql.NullTime
+		)
+		if err := rows.Scan(&rev.ID, &rev.PlanHash, &rev.Object, &scripts, &rev.Approver, &rev.StartedAt, &finished, &rev.Status, &rev.Done, &rev.Total, &rev.Error); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", RevisionTable, err)
+		}
+		if finished.Valid {
+			rev.FinishedAt = &finished.Time
+		}
+		if err := json.Unmarshal([]byte(scripts), &rev.Scripts); err != nil {
+			return nil, fmt.Errorf("reading %s: revision %d: scripts: %w", RevisionTable, rev.ID, err)
+		}
+		revs = append(revs, &rev)
+	}
+	return revs, errors.Join(rows.Err())
+}
+
+func finishedArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
+}
+
+func nonNil(s []ScriptRecord) []ScriptRecord {
+	if s == nil {
+		return []ScriptRecord{}
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/schema"
+	"ariga.io/atlas/sql/sqlclient"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// Secret keys a connection Secret may hold.
+const (
+	SecretKeyURL      = "url"
+	SecretKeyUsername = "username"
+	SecretKeyPassword = "password"
+)
+
+// Target is one database to migrate: its engine and Atlas-style URL. The
+// URL carries credentials; String and errors never show them.
+type Target struct {
+	Engine Engine
+	URL    *url.URL
+}
+
+// ParseURL reads an Atlas-style URL: sqlite://PATH,
+// postgres://user:pass@host:port/db?sslmode=disable,
+// mysql://user:pass@host:port/db (maria:// and mariadb:// too).
+func ParseURL(raw string) (*Target, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil, errors.New("database URL has no scheme: want sqlite://, postgres:// or mysql://")
+	}
+	e, err := forScheme(scheme)
+	if err != nil {
+		return nil, err
+	}
+	var u *url.URL
+	if e.Name() == sqliteName {
+		// A file path is not a host: sqlite://relative/path, sqlite://:memory:.
+		path, query, _ := strings.Cut(rest, "?")
+		u = &url.URL{Scheme: "sqlite", Path: path, RawQuery: query}
+	} else if u, err = url.Parse(raw); err != nil {
+		return nil, fmt.Errorf("database URL: %w", redactURLError(err))
+	}
+	if u.Host == "" && e.Name() != sqliteName {
+		return nil, fmt.Errorf("database URL %s has no host", e.Redact(u))
+	}
+	return &Target{Engine: e, URL: u}, nil
+}
+
+// FromConfig builds the target of a DatabaseConfig and its Secret's data
+// (nil for sqlite): a full `url`, or `username` and `password`.
+func FromConfig(cfg dbv1.DatabaseConfig, secret map[string][]byte) (*Target, error) {
+	e, err := For(cfg.Type)
+	if err != nil {
+		return nil, err
+	}
+	if raw := string(secret[SecretKeyURL]); raw != "" {
+		t, err := ParseURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("connection Secret key %q: %w", SecretKeyURL, err)
+		}
+		if t.Engine != e {
+			return nil, fmt.Errorf("connection Secret key %q is a %s URL but the database type is %s", SecretKeyURL, t.URL.Scheme, cfg.Type)
+		}
+		return t, nil
+	}
+	if cfg.Type != dbv1.DatabaseTypeSQLite && len(secret[SecretKeyUsername]) == 0 {
+		return nil, fmt.Errorf("connection Secret has neither %q nor %q", SecretKeyURL, SecretKeyUsername)
+	}
+	u, err := e.BuildURL(cfg, string(secret[SecretKeyUsername]), string(secret[SecretKeyPassword]))
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Engine: e, URL: u}, nil
+}
+
+// String is the target's URL without credentials.
+func (t *Target) String() string { return t.Engine.Redact(t.URL) }
+
+// Identity names the database without credentials or options (engine,
+// host, port, database and schema): the part of a plan's hash that says
+// where it applies.
+func (t *Target) Identity() string { return t.Engine.Identity(t.URL) }
+
+// Schema is the schema migrated.
+func (t *Target) Schema() string { return t.Engine.Schema(t.URL) }
+
+// Open connects to the target. A failure is a *ConnectionError.
+func (t *Target) Open(ctx context.Context) (*sql.DB, error) {
+	db, err := t.Engine.Open(ctx, t.URL)
+	if err != nil {
+		return nil, &ConnectionError{Target: t.String(), Err: redactURLError(err)}
+	}
+	return db, nil
+}
+
+// Client wraps q (a pool, a connection or a transaction on the target) in
+// Atlas's client. sqlclient.Open is not used: it picks database/sql driver
+// names (mattn's sqlite3) other than the ones kube-shift links.
+func (t *Target) Client(db *sql.DB, q schema.ExecQuerier) (*sqlclient.Client, error) {
+	if q == nil {
+		q = db
+	}
+	drv, err := t.Engine.Driver(q)
+	if err != nil {
+		return nil, fmt.Errorf("%s: opening the Atlas driver: %w", t, err)
+	}
+	return &sqlclient.Client{
+		Name:   t.Engine.Name(),
+		DB:     db,
+		URL:    &sqlclient.URL{URL: t.URL, Schema: t.Schema()},
+		Driver: drv,
+	}, nil
+}
+
+// Driver opens Atlas's driver on q.
+func (t *Target) Driver(q schema.ExecQuerier) (migrate.Driver, error) {
+	return t.Engine.Driver(q)
+}

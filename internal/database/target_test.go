@@ -1,0 +1,136 @@
+package database_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+const nastyPassword = `p@ss:w/o?r#d%20&x`
+
+func TestFromConfig(t *testing.T) {
+	tests := []struct {
+		name         string
+		cfg          dbv1.DatabaseConfig
+		secret       map[string][]byte
+		wantEngine   string
+		wantIdentity string
+		wantSchema   string
+		wantErr      string
+	}{{
+		name:         "postgres from username and password",
+		cfg:          dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Host: "db.example", Database: "app", SSLMode: dbv1.SSLModeDisable},
+		secret:       map[string][]byte{"username": []byte("u"), "password": []byte(nastyPassword)},
+		wantEngine:   "postgres",
+		wantIdentity: "postgresql://db.example:5432/app?schema=public",
+		wantSchema:   "public",
+	}, {
+		name:         "mariadb with a port",
+		cfg:          dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeMariaDB, Host: "m", Port: 3307, Database: "shop"},
+		secret:       map[string][]byte{"username": []byte("root"), "password": []byte(nastyPassword)},
+		wantEngine:   "mysql",
+		wantIdentity: "mysql://m:3307/shop",
+		wantSchema:   "shop",
+	}, {
+		name:         "a full url wins",
+		cfg:          dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Host: "ignored", Database: "ignored"},
+		secret:       map[string][]byte{"url": []byte("postgres://u:pw@h:6543/real?sslmode=disable&search_path=app")},
+		wantEngine:   "postgres",
+		wantIdentity: "postgresql://h:6543/real?schema=app",
+		wantSchema:   "app",
+	}, {
+		name:         "sqlite needs no secret",
+		cfg:          dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeSQLite, Database: "/data/app.db"},
+		wantEngine:   "sqlite",
+		wantIdentity: "sqlite:///data/app.db",
+		wantSchema:   "main",
+	}, {
+		name:    "url of another engine",
+		cfg:     dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeMySQL, Database: "x"},
+		secret:  map[string][]byte{"url": []byte("postgres://u:pw@h/x")},
+		wantErr: "is a postgres URL but the database type is mysql",
+	}, {
+		name:    "no credentials",
+		cfg:     dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeMySQL, Host: "h", Database: "x"},
+		secret:  map[string][]byte{"password": []byte("pw")},
+		wantErr: `neither "url" nor "username"`,
+	}, {
+		name:    "unknown type",
+		cfg:     dbv1.DatabaseConfig{Type: "oracle", Database: "x"},
+		wantErr: `database type "oracle" is not supported`,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			target, err := database.FromConfig(tc.cfg, tc.secret)
+			if tc.wantErr != "" {
+				g.Expect(err).To(MatchError(ContainSubstring(tc.wantErr)))
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(target.Engine.Name()).To(Equal(tc.wantEngine))
+			g.Expect(target.Identity()).To(Equal(tc.wantIdentity))
+			g.Expect(target.Schema()).To(Equal(tc.wantSchema))
+			g.Expect(target.String()).NotTo(ContainSubstring(nastyPassword))
+			g.Expect(target.Identity()).NotTo(ContainSubstring("pw"))
+			if pw, ok := tc.secret["password"]; ok {
+				// The password survives escaping intact.
+				got, _ := target.URL.User.Password()
+				g.Expect(got).To(Equal(string(pw)))
+			}
+		})
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		raw, wantEngine, wantString, wantErr string
+	}{
+		{raw: "sqlite://rel/app.db", wantEngine: "sqlite", wantString: "sqlite://rel/app.db"},
+		{raw: "sqlite://:memory:", wantEngine: "sqlite", wantString: "sqlite://:memory:"},
+		{raw: "mysql://root:secret@127.0.0.1:3306/db", wantEngine: "mysql", wantString: "mysql://root:xxxxx@127.0.0.1:3306/db"},
+		{raw: "mariadb://root:secret@h/db", wantEngine: "mysql", wantString: "mariadb://root:xxxxx@h/db"},
+		{raw: "postgresql://u:secret@h/db", wantEngine: "postgres", wantString: "postgresql://u:xxxxx@h/db"},
+		{raw: "oracle://u:secret@h/db", wantErr: `scheme "oracle" is not supported`},
+		{raw: "postgres://u:secret@/db", wantErr: "has no host"},
+		{raw: "postgres://u:secret@h:port/db", wantErr: "invalid port"},
+		{raw: "just-a-path", wantErr: "no scheme"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.raw, func(t *testing.T) {
+			g := NewWithT(t)
+			target, err := database.ParseURL(tc.raw)
+			if tc.wantErr != "" {
+				g.Expect(err).To(MatchError(ContainSubstring(tc.wantErr)))
+				g.Expect(err.Error()).NotTo(ContainSubstring("secret"))
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(target.Engine.Name()).To(Equal(tc.wantEngine))
+			g.Expect(target.String()).To(Equal(tc.wantString))
+		})
+	}
+}
+
+func TestOpenUnreachableHidesPassword(t *testing.T) {
+	for _, raw := range []string{
+		"postgres://u:topsecret@127.0.0.1:1/db?sslmode=disable",
+		"mysql://u:topsecret@127.0.0.1:1/db",
+	} {
+		t.Run(raw[:5], func(t *testing.T) {
+			g := NewWithT(t)
+			target, err := database.ParseURL(raw)
+			g.Expect(err).NotTo(HaveOccurred())
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err = target.Open(ctx)
+			g.Expect(err).To(MatchError(database.ErrUnreachable))
+			g.Expect(err.Error()).NotTo(ContainSubstring("topsecret"))
+		})
+	}
+}
