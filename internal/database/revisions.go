@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
 )
 
 // RevisionTable is the table recording applied plans. It lives in the
