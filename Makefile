@@ -64,8 +64,17 @@ lint-fix: $(GOLANGCI_LINT) ## Run golangci-lint and fix what it can.
 test: verify vet test-go ## Everything CI runs: staleness check, vet, all Go tests against real servers.
 
 .PHONY: test-go
-test-go: ## Go tests with a real API server (envtest) and real databases.
+test-go: ## Go tests with a real API server (envtest), real databases, and the e2e suite on the local control plane.
 	hack/test.sh $(GO_TEST_FLAGS)
+
+.PHONY: test-e2e
+test-e2e: ## The e2e suite alone, on the local control plane (started and stopped by the suite).
+	hack/db-up.sh postgres >/dev/null
+	source bin/db/env && go test ./e2e/... -count=1 -v -timeout 20m $(GO_TEST_FLAGS)
+
+.PHONY: test-e2e-kind
+test-e2e-kind: ## The e2e suite on a kind cluster with cert-manager and config/default (needs a container engine).
+	hack/e2e-kind.sh
 
 ##@ Local control plane
 
