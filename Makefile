@@ -35,6 +35,7 @@ help: ## Show the targets.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook manifests.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/apidoc config/crd/bases/database.mohitnagaraj.in_databasemigrations.yaml docs/api-reference.md
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
