@@ -55,8 +55,22 @@ type Engine interface {
 	// memory) and returns its URL and a function that drops it.
 	Scratch(ctx context.Context, target *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error)
 
+	// EvalHCL reads an Atlas HCL schema document into realm.
+	EvalHCL(data []byte, realm *schema.Realm) error
+	// Views returns the views of a schema. Atlas's open-source drivers do
+	// not inspect views, so kube-shift does.
+	Views(ctx context.Context, q Querier, schemaName string) ([]View, error)
+	// Quote quotes an identifier.
+	Quote(ident string) string
+
 	// revisions is the engine's SQL for the revision table.
 	revisions() revisionDialect
+}
+
+// View is a view and its definition (the SELECT) as the server keeps it.
+type View struct {
+	Name string
+	Def  string
 }
 
 // Unlock releases a lock taken by Engine.Lock.

@@ -1,0 +1,97 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+var (
+	// ErrHashMismatch: the plan recomputed under the lock is not the one
+	// approved (the live schema or the input moved). Nothing was applied.
+	ErrHashMismatch = errors.New("the plan changed since it was approved")
+	// ErrInvalidSQL matches every *InvalidSQLError.
+	ErrInvalidSQL = errors.New("invalid SQL")
+	// ErrApplyFailed matches every *StatementError.
+	ErrApplyFailed = errors.New("apply failed")
+	// ErrLockBusy: another apply holds the database's lock.
+	ErrLockBusy = database.ErrLockBusy
+	// ErrUnreachable: the target or dev database could not be reached.
+	ErrUnreachable = database.ErrUnreachable
+)
+
+// HashMismatchError says which plan was approved and which is current.
+type HashMismatchError struct {
+	Expected, Actual string
+}
+
+func (e *HashMismatchError) Error() string {
+	return fmt.Sprintf("%v: approved %s, current plan is %s; nothing was applied, review the new plan", ErrHashMismatch, e.Expected, e.Actual)
+}
+
+func (e *HashMismatchError) Is(target error) bool { return target == ErrHashMismatch }
+
+// InvalidSQLError is SQL that does not lex or fails on the dev database:
+// found while planning, before anything touches the target.
+type InvalidSQLError struct {
+	// Script is the script's name ("desired schema" in declarative mode).
+	Script string
+	// Index is the statement's 0-based index in the script; -1 when the
+	// script does not lex.
+	Index     int
+	Statement string
+	Err       error
+}
+
+func (e *InvalidSQLError) Error() string {
+	if e.Index < 0 {
+		return fmt.Sprintf("script %s: %v", e.Script, e.Err)
+	}
+	return fmt.Sprintf("script %s, statement %d (%s): %v", e.Script, e.Index+1, abbreviate(e.Statement), e.Err)
+}
+
+func (e *InvalidSQLError) Unwrap() error { return e.Err }
+
+func (e *InvalidSQLError) Is(target error) bool { return target == ErrInvalidSQL }
+
+// StatementError is a statement that failed on the target during an apply.
+type StatementError struct {
+	// Index is the failed statement's 0-based index in the plan.
+	Index, Total int
+	Step         Step
+	// RolledBack is true when the whole plan was rolled back; false when
+	// the statements before Index stay applied (no transactional DDL),
+	// as the revision's checkpoint records.
+	RolledBack bool
+	// Revision is the revision row recording the failure, if any.
+	Revision int64
+	Err      error
+}
+
+func (e *StatementError) Error() string {
+	where := ""
+	if e.Step.Script != "" {
+		where = fmt.Sprintf(" (script %s, statement %d)", e.Step.Script, e.Step.Index+1)
+	}
+	outcome := "the plan was rolled back, nothing was applied"
+	switch {
+	case !e.RolledBack && e.Index == 0:
+		outcome = fmt.Sprintf("no statement was applied; revision %d records the failure", e.Revision)
+	case !e.RolledBack:
+		outcome = fmt.Sprintf("statements 1 to %d stay applied; revision %d records the checkpoint", e.Index, e.Revision)
+	}
+	return fmt.Sprintf("statement %d of %d failed%s: %v; %s", e.Index+1, e.Total, where, e.Err, outcome)
+}
+
+func (e *StatementError) Unwrap() error { return e.Err }
+
+func (e *StatementError) Is(target error) bool { return target == ErrApplyFailed }
+
+func abbreviate(s string) string {
+	const limit = 80
+	if len(s) > limit {
+		return s[:limit] + "..."
+	}
+	return s
+}

@@ -1,0 +1,78 @@
+package planner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"strings"
+
+	"ariga.io/atlas/sql/schema"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+// hashVersion changes when what the hash covers changes, so a plan hashed
+// by an older operator is never mistaken for a current one.
+const hashVersion = "kube-shift plan v1"
+
+// planHash is sha256 over the target's identity (no credentials), the live
+// schema's fingerprint, the mode, the scripts and the normalised
+// statements: the same inputs give the same hash in any process; a change
+// to any of them gives another.
+func planHash(target *database.Target, live *liveState, plan *Plan, declarative bool) string {
+	h := sha256.New()
+	field := func(s string) {
+		// Length-prefixed, so no two sequences of fields collide.
+		_, _ = h.Write([]byte{byte(len(s) >> 24), byte(len(s) >> 16), byte(len(s) >> 8), byte(len(s))})
+		_, _ = io.WriteString(h, s)
+	}
+	field(hashVersion)
+	field(target.Identity())
+	field(live.fingerprint)
+	if declarative {
+		field("declarative")
+	} else {
+		field("versioned")
+	}
+	for _, s := range plan.Scripts {
+		field(s.Name)
+		field(s.Checksum)
+	}
+	for _, s := range plan.Statements {
+		field(normalize(s))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// normalize collapses runs of white space and drops a trailing semicolon,
+// which do not change what a statement does.
+func normalize(stmt string) string {
+	return strings.TrimSuffix(strings.Join(strings.Fields(stmt), " "), ";")
+}
+
+// fingerprint is a canonical text of the live schema: the statements that
+// would create it from nothing, in inspection order (by name), and its
+// views.
+func fingerprint(ctx context.Context, live *liveState) (string, error) {
+	var b strings.Builder
+	if len(live.schema.Tables) > 0 {
+		changes, err := live.drv.SchemaDiff(&schema.Schema{Name: live.schema.Name, Attrs: live.schema.Attrs}, live.schema)
+		if err != nil {
+			return "", err
+		}
+		p, err := live.drv.PlanChanges(ctx, "fingerprint", changes, unqualified)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range p.Changes {
+			b.WriteString(c.Cmd)
+			b.WriteString(";\n")
+		}
+	}
+	for _, v := range live.views {
+		b.WriteString(createView(live.target.Engine, v))
+		b.WriteString(";\n")
+	}
+	return b.String(), nil
+}

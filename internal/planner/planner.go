@@ -1,0 +1,154 @@
+package planner
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"ariga.io/atlas/sql/schema"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+)
+
+// Input is what to plan: scripts (versioned) or a desired schema
+// (declarative), exactly one of them.
+type Input struct {
+	// Scripts are the versioned scripts, already in dependsOn order.
+	Scripts []source.Script
+	// Desired is the full desired schema.
+	Desired *Desired
+}
+
+// Desired is a declarative migration's target schema.
+type Desired struct {
+	// Format is sql or hcl (Atlas HCL).
+	Format dbv1.SchemaFormat
+	// Text is the schema document.
+	Text string
+	// Exclude are globs of tables (or table.column) neither side of the
+	// diff sees.
+	Exclude []string
+}
+
+// Plan is a dry-run plan: what would run, what it changes, what Atlas's
+// analyzers found, and how to take it back.
+type Plan struct {
+	// Hash is sha256 over the statements, the target's identity and the
+	// live schema's fingerprint.
+	Hash string
+	// Statements run in this order.
+	Statements []string
+	// Steps say which script each statement comes from (versioned mode).
+	Steps []Step
+	// Changes summarise the schema change for a person.
+	Changes []string
+	// Diagnostics are lint findings; Statement indexes Statements.
+	Diagnostics []dbv1.Diagnostic
+	// Destructive is true when the plan drops a table, column, schema or
+	// data.
+	Destructive bool
+	// Rollback takes the schema back to what it was before the plan.
+	Rollback []string
+	// Scripts are the scripts this plan runs (the pending ones).
+	Scripts []database.ScriptRecord
+}
+
+// Empty reports whether the plan has nothing to run.
+func (p *Plan) Empty() bool { return len(p.Statements) == 0 }
+
+// Step places a statement in its script.
+type Step struct {
+	// Script is the script's name; empty in declarative mode.
+	Script string
+	// Index is the statement's 0-based index in its script.
+	Index int
+}
+
+// Planner plans and applies migrations.
+type Planner struct {
+	// DevURL is the dev database (Atlas-style URL) used to replay SQL.
+	// Empty means a scratch database created and dropped on the target's
+	// server, or an in-memory one for SQLite.
+	DevURL string
+	// LockWait bounds the wait for the database's migration lock; zero
+	// means 30 seconds.
+	LockWait time.Duration
+}
+
+// Plan computes the plan of in against target. It never writes to the
+// target.
+func (p *Planner) Plan(ctx context.Context, target *database.Target, in Input) (*Plan, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	db, err := target.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = db.Close() }()
+	return p.plan(ctx, target, db, db, in)
+}
+
+// plan computes the plan reading the target through q: the pool, or the
+// connection (or transaction) that holds the lock during an apply.
+func (p *Planner) plan(ctx context.Context, target *database.Target, db *sql.DB, q database.Querier, in Input) (*Plan, error) {
+	live, err := openLive(ctx, target, db, q, in.exclude())
+	if err != nil {
+		return nil, err
+	}
+	var pending []source.Script
+	if in.Desired == nil {
+		if pending, err = pendingScripts(ctx, target, q, in.Scripts); err != nil {
+			return nil, err
+		}
+	}
+	plan := &Plan{Statements: []string{}}
+	if in.Desired != nil || len(pending) > 0 {
+		dev, err := p.openDev(ctx, target, db)
+		if err != nil {
+			return nil, err
+		}
+		defer dev.close()
+		if in.Desired != nil {
+			plan, err = planDeclarative(ctx, live, dev, in.Desired)
+		} else {
+			plan, err = planVersioned(ctx, live, dev, pending)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	plan.Hash = planHash(target, live, plan, in.Desired != nil)
+	return plan, nil
+}
+
+func (in Input) validate() error {
+	switch {
+	case in.Desired != nil && len(in.Scripts) > 0:
+		return errors.New("plan either scripts or a desired schema, not both")
+	case in.Desired == nil && len(in.Scripts) == 0:
+		return errors.New("nothing to plan: no scripts and no desired schema")
+	case in.Desired != nil && in.Desired.Format != "" && in.Desired.Format != dbv1.SchemaFormatSQL && in.Desired.Format != dbv1.SchemaFormatHCL:
+		return fmt.Errorf("desired schema format %q is not sql or hcl", in.Desired.Format)
+	}
+	return nil
+}
+
+// exclude is what no inspection of the target sees: the revision table,
+// and the desired schema's exclude globs.
+func (in Input) exclude() []string {
+	ex := []string{database.RevisionTable}
+	if in.Desired != nil {
+		ex = append(ex, in.Desired.Exclude...)
+	}
+	return ex
+}
+
+// inspectOptions are the options of every inspection.
+func inspectOptions(exclude []string) *schema.InspectOptions {
+	return &schema.InspectOptions{Exclude: exclude}
+}

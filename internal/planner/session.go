@@ -1,0 +1,179 @@
+package planner
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/schema"
+	"ariga.io/atlas/sql/sqlclient"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+// liveState is the target's schema as inspected for one plan.
+type liveState struct {
+	target  *database.Target
+	q       database.Querier
+	drv     migrate.Driver
+	schema  *schema.Schema
+	views   []database.View
+	exclude []string
+	// fingerprint is the canonical text of schema and views (see
+	// fingerprint), part of every plan's hash.
+	fingerprint string
+}
+
+func openLive(ctx context.Context, target *database.Target, db *sql.DB, q database.Querier, exclude []string) (*liveState, error) {
+	drv, err := target.Driver(q)
+	if err != nil {
+		return nil, connErr(target, err)
+	}
+	s, err := drv.InspectSchema(ctx, target.Schema(), inspectOptions(exclude))
+	if err != nil {
+		return nil, fmt.Errorf("inspecting %s: %w", target, err)
+	}
+	views, err := target.Engine.Views(ctx, q, target.Schema())
+	if err != nil {
+		return nil, fmt.Errorf("inspecting %s: %w", target, err)
+	}
+	live := &liveState{target: target, q: q, drv: drv, schema: s, views: excludeViews(views, exclude), exclude: exclude}
+	if live.fingerprint, err = fingerprint(ctx, live); err != nil {
+		return nil, fmt.Errorf("fingerprinting the schema of %s: %w", target, err)
+	}
+	return live, nil
+}
+
+// devState is the dev database of one plan: empty when opened, emptied
+// (or dropped) when closed.
+type devState struct {
+	target *database.Target
+	db     *sql.DB
+	drv    migrate.Driver
+	client *sqlclient.Client
+	// drop drops a scratch database; nil for a configured one, which is
+	// emptied instead.
+	drop func(context.Context) error
+}
+
+func (p *Planner) openDev(ctx context.Context, target *database.Target, targetDB *sql.DB) (*devState, error) {
+	dev := &devState{}
+	if p.DevURL != "" {
+		t, err := database.ParseURL(p.DevURL)
+		if err != nil {
+			return nil, fmt.Errorf("dev database: %w", err)
+		}
+		if t.Engine != target.Engine {
+			return nil, fmt.Errorf("dev database %s is not a %s database", t, target.Engine.Name())
+		}
+		dev.target = t
+	} else {
+		u, drop, err := target.Engine.Scratch(ctx, targetDB, target.URL)
+		if err != nil {
+			return nil, err
+		}
+		dev.target, dev.drop = &database.Target{Engine: target.Engine, URL: u}, drop
+	}
+	var err error
+	if dev.db, err = dev.target.Open(ctx); err != nil {
+		dev.close()
+		return nil, err
+	}
+	if dev.client, err = dev.target.Client(dev.db, nil); err != nil {
+		dev.close()
+		return nil, err
+	}
+	dev.drv = dev.client.Driver
+	if dev.drop == nil {
+		// A configured dev database may hold a previous run's debris.
+		if err := dev.reset(ctx); err != nil {
+			dev.close()
+			return nil, fmt.Errorf("emptying dev database %s: %w", dev.target, err)
+		}
+	}
+	return dev, nil
+}
+
+// close empties or drops the dev database. Errors are dropped: the plan is
+// computed, and a scratch database left behind has a recognisable name.
+func (d *devState) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if d.db != nil && d.drop == nil {
+		_ = d.reset(ctx)
+	}
+	if d.db != nil {
+		_ = d.db.Close()
+	}
+	if d.drop != nil {
+		_ = d.drop(ctx)
+	}
+}
+
+// reset drops everything in the dev schema.
+func (d *devState) reset(ctx context.Context) error {
+	views, err := d.target.Engine.Views(ctx, d.db, d.target.Schema())
+	if err != nil {
+		return err
+	}
+	for _, v := range views {
+		if _, err := d.db.ExecContext(ctx, "DROP VIEW "+d.target.Engine.Quote(v.Name)); err != nil {
+			return err
+		}
+	}
+	current, err := d.inspect(ctx)
+	if err != nil || len(current.Tables) == 0 {
+		return err
+	}
+	changes, err := d.drv.SchemaDiff(current, &schema.Schema{Name: current.Name, Attrs: current.Attrs})
+	if err != nil {
+		return err
+	}
+	return d.drv.ApplyChanges(ctx, changes, unqualified)
+}
+
+// inspect returns the dev schema.
+func (d *devState) inspect(ctx context.Context) (*schema.Schema, error) {
+	s, err := d.drv.InspectSchema(ctx, d.target.Schema(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("inspecting the dev database: %w", err)
+	}
+	return s, nil
+}
+
+func (d *devState) views(ctx context.Context) ([]database.View, error) {
+	return d.target.Engine.Views(ctx, d.db, d.target.Schema())
+}
+
+// load creates s (tables of another schema, such as the live one) and
+// views in the dev schema.
+func (d *devState) load(ctx context.Context, s *schema.Schema, views []database.View) error {
+	if len(s.Tables) > 0 {
+		changes, err := d.drv.SchemaDiff(&schema.Schema{Name: s.Name, Attrs: s.Attrs}, s)
+		if err != nil {
+			return err
+		}
+		if err := d.drv.ApplyChanges(ctx, changes, unqualified); err != nil {
+			return err
+		}
+	}
+	for _, v := range views {
+		if _, err := d.db.ExecContext(ctx, createView(d.target.Engine, v)); err != nil {
+			return fmt.Errorf("creating view %s on the dev database: %w", v.Name, err)
+		}
+	}
+	return nil
+}
+
+// unqualified plans statements without a schema name: they run in the
+// schema the connection is bound to, on the target as on the dev database.
+func unqualified(o *migrate.PlanOptions) {
+	empty := ""
+	o.SchemaQualifier = &empty
+}
+
+func connErr(target *database.Target, err error) error {
+	return &database.ConnectionError{Target: target.String(), Err: err}
+}

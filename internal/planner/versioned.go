@@ -1,0 +1,160 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/schema"
+	"ariga.io/atlas/sql/sqlcheck"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+)
+
+// pendingScripts drops the scripts the revision table records as applied
+// (same name and checksum): a versioned plan runs only what is new.
+func pendingScripts(ctx context.Context, target *database.Target, q database.Querier, scripts []source.Script) ([]source.Script, error) {
+	applied, err := database.RevisionsOn(target.Engine, q).AppliedScripts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pending []source.Script
+	for _, s := range scripts {
+		if !applied[database.ScriptRecord{Name: s.Name, Checksum: checksum(s)}] {
+			pending = append(pending, s)
+		}
+	}
+	return pending, nil
+}
+
+func checksum(s source.Script) string {
+	if s.Checksum != "" {
+		return s.Checksum
+	}
+	return source.Checksum([]byte(s.SQL))
+}
+
+// schemaChanging matches statements that may change the schema; the dev
+// database is inspected only after those.
+var schemaChanging = regexp.MustCompile(`(?is)^\s*(CREATE|ALTER|DROP|RENAME|COMMENT)\b`)
+
+// planVersioned replays the live schema and then every pending statement on
+// the dev database, recording what each statement changes.
+func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts []source.Script) (*Plan, error) {
+	if err := dev.load(ctx, live.schema, live.views); err != nil {
+		return nil, fmt.Errorf("replaying the live schema on the dev database: %w", err)
+	}
+	before, err := dev.inspect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	beforeViews, err := dev.views(ctx)
+	if err != nil {
+		return nil, err
+	}
+	engineType := live.target.Engine.Types()[0]
+	plan := &Plan{Statements: []string{}}
+	var (
+		renames []rename
+		all     []schema.Change
+	)
+	cur := before
+	for _, script := range scripts {
+		decls, err := migrate.Stmts(script.SQL)
+		if err != nil {
+			return nil, &InvalidSQLError{Script: script.Name, Index: -1, Err: err}
+		}
+		offset := len(plan.Statements)
+		file := &sqlcheck.File{
+			File: migrate.NewLocalFile(script.Name+".sql", []byte(script.SQL)),
+			From: schema.NewRealm(cur),
+		}
+		start := cur
+		for i, st := range decls {
+			if _, err := dev.db.ExecContext(ctx, st.Text); err != nil {
+				return nil, &InvalidSQLError{Script: script.Name, Index: i, Statement: st.Text, Err: err}
+			}
+			plan.Statements = append(plan.Statements, st.Text)
+			plan.Steps = append(plan.Steps, Step{Script: script.Name, Index: i})
+			if !schemaChanging.MatchString(st.Text) {
+				continue
+			}
+			next, err := dev.inspect(ctx)
+			if err != nil {
+				return nil, err
+			}
+			changes, err := dev.drv.SchemaDiff(cur, next)
+			if err != nil {
+				return nil, fmt.Errorf("script %s, statement %d: %w", script.Name, i+1, err)
+			}
+			changes, rs := detectRenames(changes, st.Text)
+			renames = append(renames, rs...)
+			cur = next
+			if len(changes) > 0 {
+				file.Changes = append(file.Changes, &sqlcheck.Change{Changes: changes, Stmt: st})
+				all = append(all, changes...)
+			}
+		}
+		file.To = schema.NewRealm(cur)
+		if file.Sum, err = dev.drv.SchemaDiff(start, cur); err != nil {
+			return nil, err
+		}
+		diags, err := lint(ctx, dev, file, decls, offset)
+		if err != nil {
+			return nil, err
+		}
+		static, destroys := staticLint(engineType, script.SQL, decls, offset)
+		plan.Diagnostics = append(append(plan.Diagnostics, diags...), static...)
+		plan.Destructive = plan.Destructive || destroys
+		plan.Scripts = append(plan.Scripts, database.ScriptRecord{Name: script.Name, Checksum: checksum(script)})
+	}
+	afterViews, err := dev.views(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan.Changes = describe(all)
+	_, _, viewSummary := viewChanges(dev.target.Engine, beforeViews, afterViews)
+	plan.Changes = append(plan.Changes, viewSummary...)
+	plan.Destructive = plan.Destructive || destructiveChange(all) || hasDestructiveDiag(plan.Diagnostics)
+
+	// The rollback is the diff from the schema the scripts leave back to
+	// the live one, with the scripts' renames undone as renames.
+	back, err := dev.drv.SchemaDiff(cur, before)
+	if err != nil {
+		return nil, err
+	}
+	back = applyRenames(back, reversed(renames))
+	plan.Rollback, err = planStatements(ctx, dev.drv, back, dev.target.Engine, afterViews, beforeViews)
+	if err != nil {
+		return nil, fmt.Errorf("planning the rollback: %w", err)
+	}
+	return plan, nil
+}
+
+// planStatements plans changes plus the view changes around them.
+func planStatements(ctx context.Context, drv migrate.Driver, changes []schema.Change, e database.Engine, fromViews, toViews []database.View) ([]string, error) {
+	drops, creates, _ := viewChanges(e, fromViews, toViews)
+	out := append([]string{}, drops...)
+	if len(changes) > 0 {
+		p, err := drv.PlanChanges(ctx, "plan", changes, unqualified)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range p.Changes {
+			out = append(out, c.Cmd)
+		}
+	}
+	return append(out, creates...), nil
+}
+
+func hasDestructiveDiag(diags []dbv1.Diagnostic) bool {
+	for _, d := range diags {
+		if len(d.Code) >= 2 && d.Code[:2] == "DS" {
+			return true
+		}
+	}
+	return false
+}
