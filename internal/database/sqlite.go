@@ -52,7 +52,7 @@ func (sqliteEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
 	}
 	// A writer waits for a busy database instead of failing at once;
 	// foreign keys are enforced, as a user of the file expects.
-	params := url.Values{"_pragma": {"busy_timeout(10000)", "foreign_keys(1)"}}
+	params := url.Values{"_pragma": {"busy_timeout(5000)", "foreign_keys(1)"}}
 	db, err := sql.Open("sqlite", path+"?"+params.Encode())
 	if err != nil {
 		return nil, err
@@ -63,7 +63,16 @@ func (sqliteEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 	}
-	return pinged(ctx, db)
+	db, err = pinged(ctx, db)
+	if isBusy(err) {
+		// Another connection holds the exclusive lock an apply takes.
+		return nil, errors.Join(ErrLockBusy, err)
+	}
+	return db, err
+}
+
+func isBusy(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked"))
 }
 
 func (sqliteEngine) Schema(*url.URL) string { return "main" }
@@ -100,7 +109,7 @@ func (sqliteEngine) Lock(ctx context.Context, conn *sql.Conn, _ string, wait tim
 		return nil, err
 	}
 	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
-		if strings.Contains(err.Error(), "locked") || strings.Contains(err.Error(), "busy") {
+		if isBusy(err) {
 			return nil, errors.Join(ErrLockBusy, err)
 		}
 		return nil, err

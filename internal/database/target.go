@@ -96,6 +96,9 @@ func (t *Target) Schema() string { return t.Engine.Schema(t.URL) }
 // Open connects to the target. A failure is a *ConnectionError.
 func (t *Target) Open(ctx context.Context) (*sql.DB, error) {
 	db, err := t.Engine.Open(ctx, t.URL)
+	if errors.Is(err, ErrLockBusy) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, &ConnectionError{Target: t.String(), Err: redactURLError(err)}
 	}
