@@ -1,0 +1,34 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/plugin"
+)
+
+// newRootCommand assembles the plugin: the offline verbs (plan, apply),
+// which need only a database URL, and the cluster verbs from
+// internal/plugin, which need a kubeconfig.
+func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kubectl-shift",
+		Short:         "Plan, review and apply database schema migrations",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+
+	root.AddCommand(planCommand(streams), applyCommand(streams))
+
+	kube := &plugin.Options{Flags: genericclioptions.NewConfigFlags(true), Streams: streams}
+	for _, cmd := range plugin.Commands(kube) {
+		// Only the cluster verbs take the kubeconfig flags.
+		kube.Flags.AddFlags(cmd.Flags())
+		root.AddCommand(cmd)
+	}
+	return root
+}
