@@ -20,6 +20,7 @@ import (
 
 	databasev1alpha1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/controller"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	webhooksv1alpha1 "github.com/mohit-nagaraj/kube-shift/webhooks/v1alpha1"
 )
 
@@ -111,10 +112,13 @@ func run(o options) error {
 		return err
 	}
 
+	ctx := ctrl.SetupSignalHandler()
 	if err := (&controller.DatabaseMigrationReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("kube-shift"),
-	}).SetupWithManager(mgr, o.maxConcurrentReconciles); err != nil {
+		Client:         mgr.GetClient(),
+		Recorder:       mgr.GetEventRecorder("kube-shift"),
+		Migrator:       controller.NewMigrator(mgr.GetClient(), planner.Planner{}),
+		ReplanInterval: o.replanInterval,
+	}).SetupWithManager(ctx, mgr, o.maxConcurrentReconciles); err != nil {
 		return err
 	}
 
@@ -135,5 +139,5 @@ func run(o options) error {
 	}
 
 	log.Info("starting manager")
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }

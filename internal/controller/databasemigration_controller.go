@@ -3,48 +3,69 @@ package controller
 import (
 	"context"
 	"errors"
+	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
 )
 
-// DatabaseMigrationReconciler drives a DatabaseMigration through its
-// lifecycle.
+// DefaultReplanInterval is how often a settled migration is planned again to
+// detect drift of the live schema.
+const DefaultReplanInterval = 10 * time.Minute
+
+// DatabaseMigrationReconciler drives a DatabaseMigration through plan →
+// approval → apply → verify.
 type DatabaseMigrationReconciler struct {
 	client.Client
 	Recorder recorder.EventRecorder
+	Migrator Migrator
+	// ReplanInterval is how often a migration is re-planned to detect
+	// drift; DefaultReplanInterval when zero.
+	ReplanInterval time.Duration
+	// Clock tells the time; the real clock when nil.
+	Clock clock.PassiveClock
+
+	locks databaseLocks
 }
 
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrations/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile moves one DatabaseMigration one step further.
+// Reconcile moves one DatabaseMigration as far along its lifecycle as it can
+// go now.
 func (r *DatabaseMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	dbm := &dbv1.DatabaseMigration{}
 	if err := r.Get(ctx, req.NamespacedName, dbm); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 
-	if dbm.DeletionTimestamp.IsZero() && controllerutil.AddFinalizer(dbm, dbv1.Finalizer) {
-		if err := r.Update(ctx, dbm); err != nil {
+	if dbm.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(dbm, dbv1.Finalizer) {
+		if err := r.patchFinalizer(ctx, dbm, controllerutil.AddFinalizer); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 
-	before := dbm.Status.DeepCopy()
+	status := newStatusWriter(r.Client, dbm)
 	defer func() {
-		if err := r.patchStatus(ctx, dbm, before); err != nil {
+		summarize(dbm)
+		if err := status.flush(ctx); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
 	}()
@@ -52,53 +73,101 @@ func (r *DatabaseMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if !dbm.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, dbm)
 	}
-	return r.reconcileNormal(ctx, dbm)
+	return r.reconcileNormal(ctx, dbm, status)
 }
 
-// reconcileNormal runs the lifecycle of a live object. For now it records
-// that the migration was accepted and waits: planning comes next.
-func (r *DatabaseMigrationReconciler) reconcileNormal(_ context.Context, dbm *dbv1.DatabaseMigration) (ctrl.Result, error) {
-	if dbm.Status.Phase == "" {
-		dbm.Status.Phase = dbv1.PhasePending
-		dbm.Status.Reason = dbv1.ReasonInitializing
-		dbm.Status.Message = "accepted; waiting to be planned"
-	}
-	meta.SetStatusCondition(&dbm.Status.Conditions, metav1.Condition{
-		Type:               dbv1.ConditionReady,
-		Status:             metav1.ConditionFalse,
-		Reason:             dbv1.ReasonInitializing,
-		Message:            "the migration has not been planned yet",
-		ObservedGeneration: dbm.Generation,
-	})
-	dbm.Status.ObservedGeneration = dbm.Generation
-	return ctrl.Result{}, nil
-}
+// step is one phase of the lifecycle. It owns one condition; stop says the
+// migration cannot go further in this reconcile.
+type step func(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (res ctrl.Result, stop bool, err error)
 
-// reconcileDelete releases the object. The target schema is never touched.
-func (r *DatabaseMigrationReconciler) reconcileDelete(ctx context.Context, dbm *dbv1.DatabaseMigration) (ctrl.Result, error) {
-	if controllerutil.RemoveFinalizer(dbm, dbv1.Finalizer) {
-		if err := r.Update(ctx, dbm); err != nil && !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
+func (r *DatabaseMigrationReconciler) reconcileNormal(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (ctrl.Result, error) {
+	for _, s := range []step{r.plan, r.awaitApproval, r.apply, r.verify} {
+		res, stop, err := s(ctx, dbm, status)
+		if stop || err != nil {
+			return res, err
 		}
 	}
+	return ctrl.Result{RequeueAfter: r.replanInterval()}, nil
+}
+
+// reconcileDelete lets the object go once no apply of its is in flight and
+// its scratch resources are dropped. The target schema is never touched.
+func (r *DatabaseMigrationReconciler) reconcileDelete(ctx context.Context, dbm *dbv1.DatabaseMigration) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(dbm, dbv1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	unlock, ok := r.locks.TryLock(databaseKey(dbm))
+	if !ok {
+		setCondition(dbm, dbv1.ConditionReady, false, dbv1.ReasonDeleting, "waiting for the apply in flight on this database to finish")
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	defer unlock()
+	if err := r.Migrator.Release(ctx, dbm); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.patchFinalizer(ctx, dbm, controllerutil.RemoveFinalizer); err != nil && !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	}
 	return ctrl.Result{}, nil
 }
 
-// patchStatus writes the status when, and only when, it changed.
-func (r *DatabaseMigrationReconciler) patchStatus(ctx context.Context, dbm *dbv1.DatabaseMigration, before *dbv1.DatabaseMigrationStatus) error {
-	if equality.Semantic.DeepEqual(before, &dbm.Status) || !dbm.DeletionTimestamp.IsZero() && len(dbm.Finalizers) == 0 {
-		return nil
-	}
+// patchFinalizer adds or removes the finalizer with a patch of the
+// finalizers alone: an update would write back the whole spec as the Go
+// types encode it (a user's "40m" would come back "40m0s").
+func (r *DatabaseMigrationReconciler) patchFinalizer(ctx context.Context, dbm *dbv1.DatabaseMigration, change func(client.Object, string) bool) error {
 	base := dbm.DeepCopy()
-	base.Status = *before
-	return client.IgnoreNotFound(r.Status().Patch(ctx, dbm, client.MergeFrom(base)))
+	change(dbm, dbv1.Finalizer)
+	return r.Patch(ctx, dbm, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
-// SetupWithManager registers the reconciler with the manager.
-func (r *DatabaseMigrationReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+func (r *DatabaseMigrationReconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
+}
+
+func (r *DatabaseMigrationReconciler) replanInterval() time.Duration {
+	if r.ReplanInterval <= 0 {
+		return DefaultReplanInterval
+	}
+	return r.ReplanInterval
+}
+
+// event records an event with the same reason as the condition it goes with.
+func (r *DatabaseMigrationReconciler) event(dbm *dbv1.DatabaseMigration, warning bool, reason, message string) {
+	kind := corev1.EventTypeNormal
+	if warning {
+		kind = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(dbm, nil, kind, reason, reason, "%s", message)
+}
+
+// SetupWithManager registers the reconciler: it watches DatabaseMigrations
+// (spec and annotation changes, not its own status writes) and the
+// ConfigMaps and Secrets they read.
+func (r *DatabaseMigrationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, maxConcurrent int) error {
+	if err := indexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	if err := metrics.RegisterPhaseCollector(mgr.GetCache()); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&dbv1.DatabaseMigration{}).
+		For(&dbv1.DatabaseMigration{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			predicate.LabelChangedPredicate{}, deletionPredicate()))).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.migrationsReferencing(configMapIndex))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.migrationsReferencing(secretIndex))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Named("databasemigration").
 		Complete(r)
+}
+
+// deletionPredicate passes updates that start a deletion: they change no
+// generation when only finalizers hold the object.
+func deletionPredicate() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}}
 }

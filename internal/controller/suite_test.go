@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -17,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/envtestutil"
 )
 
@@ -31,6 +33,8 @@ var (
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
 	RunSpecs(t, "Controller Suite")
 }
 
@@ -55,13 +59,14 @@ var _ = BeforeSuite(func() {
 		Metrics: metricsserver.Options{BindAddress: "0"},
 	})
 	Expect(err).NotTo(HaveOccurred())
+	var ctx context.Context
+	ctx, cancel = context.WithCancel(context.Background())
 	Expect((&DatabaseMigrationReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kube-shift"),
-	}).SetupWithManager(mgr, 2)).To(Succeed())
+		Migrator: NewMigrator(mgr.GetClient(), planner.Planner{LockWait: 2 * time.Second}),
+	}).SetupWithManager(ctx, mgr, 4)).To(Succeed())
 
-	var ctx context.Context
-	ctx, cancel = context.WithCancel(context.Background())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

@@ -1,0 +1,166 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+)
+
+// desiredSchemaName is how a declarative schema appears among the planned
+// sources.
+const desiredSchemaName = "desiredSchema"
+
+// atlasMigrator is the production Migrator: it loads sources through the
+// API (the manager's cache), resolves the target from the connection
+// Secret, and plans and applies with the Atlas-based planner.
+type atlasMigrator struct {
+	reader  client.Reader
+	loader  *source.Loader
+	planner planner.Planner
+}
+
+// NewMigrator returns the Migrator that plans with p (its DevURL is set per
+// migration from spec.planning.devDatabase).
+func NewMigrator(reader client.Reader, p planner.Planner) Migrator {
+	return &atlasMigrator{reader: reader, loader: source.NewLoader(reader), planner: p}
+}
+
+// input loads what to plan, and the name and checksum of each source.
+func (m *atlasMigrator) input(ctx context.Context, dbm *dbv1.DatabaseMigration) (planner.Input, []dbv1.PlannedScript, error) {
+	if dbm.Spec.Migration.DesiredSchema != nil {
+		desired, err := m.loader.LoadDesired(ctx, dbm)
+		if err != nil {
+			return planner.Input{}, nil, sourceError(err)
+		}
+		in := planner.Input{Desired: &planner.Desired{Format: desired.Format, Text: desired.Text, Exclude: desired.Exclude}}
+		return in, []dbv1.PlannedScript{{Name: desiredSchemaName, Checksum: desired.Checksum}}, nil
+	}
+	scripts, err := m.loader.LoadScripts(ctx, dbm)
+	if err != nil {
+		return planner.Input{}, nil, sourceError(err)
+	}
+	var runnable []source.Script
+	planned := make([]dbv1.PlannedScript, len(scripts))
+	for i, s := range scripts {
+		planned[i] = dbv1.PlannedScript{Name: s.Name, Checksum: s.Checksum}
+		// Validation scripts check the result after the apply; they are
+		// not part of the schema change.
+		if s.Type != dbv1.ScriptTypeValidation {
+			runnable = append(runnable, s)
+		}
+	}
+	return planner.Input{Scripts: runnable}, planned, nil
+}
+
+// Sources implements Migrator.
+func (m *atlasMigrator) Sources(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]dbv1.PlannedScript, error) {
+	_, planned, err := m.input(ctx, dbm)
+	return planned, err
+}
+
+// Plan implements Migrator.
+func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (*Plan, error) {
+	in, planned, err := m.input(ctx, dbm)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.plannerFor(ctx, dbm)
+	if err != nil {
+		return nil, err
+	}
+	target, err := resolveTarget(ctx, m.reader, dbm)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := p.Plan(ctx, target, in)
+	if err != nil {
+		return nil, plannerError(err)
+	}
+	return &Plan{
+		Hash:        plan.Hash,
+		Statements:  plan.Statements,
+		Changes:     plan.Changes,
+		Diagnostics: plan.Diagnostics,
+		Destructive: plan.Destructive,
+		Rollback:    plan.Rollback,
+		Scripts:     planned,
+	}, nil
+}
+
+// Apply implements Migrator.
+func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, opts ApplyOptions) (*Applied, error) {
+	in, _, err := m.input(ctx, dbm)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.plannerFor(ctx, dbm)
+	if err != nil {
+		return nil, err
+	}
+	target, err := resolveTarget(ctx, m.reader, dbm)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Apply(ctx, target, in, planner.ApplyOptions{
+		ExpectHash: opts.ExpectHash,
+		Identity:   fmt.Sprintf("%s/%s (uid %s)", dbm.Namespace, dbm.Name, dbm.UID),
+		Approver:   opts.Approver,
+		Progress:   opts.Progress,
+		Deadline:   opts.Deadline,
+	})
+	if err != nil {
+		return nil, plannerError(err)
+	}
+	return &Applied{Revision: res.Revision, AlreadyApplied: res.AlreadyApplied}, nil
+}
+
+// Release implements Migrator. The planner drops its scratch dev databases
+// at the end of every plan, so a deleted migration holds nothing to free.
+func (m *atlasMigrator) Release(context.Context, *dbv1.DatabaseMigration) error {
+	return nil
+}
+
+func (m *atlasMigrator) plannerFor(ctx context.Context, dbm *dbv1.DatabaseMigration) (*planner.Planner, error) {
+	devURL, err := resolveDevURL(ctx, m.reader, dbm)
+	if err != nil {
+		return nil, err
+	}
+	p := m.planner
+	p.DevURL = devURL
+	return &p, nil
+}
+
+// sourceError marks the source errors retrying cannot fix as permanent;
+// a source not found yet stays as it is: the reconciler waits for it.
+func sourceError(err error) error {
+	switch {
+	case errors.Is(err, source.ErrChecksumMismatch):
+		return Permanent(dbv1.ReasonChecksumMismatch, err)
+	case errors.Is(err, source.ErrInvalidRef), errors.Is(err, source.ErrInvalidScripts):
+		return Permanent(dbv1.ReasonPlanFailed, err)
+	}
+	return err
+}
+
+// plannerError maps the planner's errors to the reconciler's.
+func plannerError(err error) error {
+	switch {
+	case errors.Is(err, planner.ErrHashMismatch):
+		return fmt.Errorf("%w: %w", ErrPlanChanged, err)
+	case errors.Is(err, planner.ErrLockBusy):
+		return fmt.Errorf("%w: %w", ErrLockBusy, err)
+	case errors.Is(err, planner.ErrInvalidSQL):
+		return Permanent(dbv1.ReasonInvalidSQL, err)
+	case errors.Is(err, planner.ErrApplyFailed):
+		return Permanent(dbv1.ReasonApplyFailed, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %w", ErrDeadlineExceeded, err)
+	}
+	return err
+}

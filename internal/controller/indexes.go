@@ -1,0 +1,60 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+)
+
+// Field indexes from a DatabaseMigration to the ConfigMaps and Secrets it
+// reads, so a change to one re-plans exactly the migrations that use it.
+const (
+	configMapIndex = ".spec.references.configmaps"
+	secretIndex    = ".spec.references.secrets"
+)
+
+func referencedNames(kind source.Kind) client.IndexerFunc {
+	return func(obj client.Object) []string {
+		var names []string
+		seen := map[string]bool{}
+		for _, ref := range source.References(obj.(*dbv1.DatabaseMigration)) {
+			if ref.Kind == kind && !seen[ref.Name] {
+				seen[ref.Name] = true
+				names = append(names, ref.Name)
+			}
+		}
+		return names
+	}
+}
+
+// migrationsReferencing maps a ConfigMap or Secret event to the migrations
+// in its namespace that read it.
+func (r *DatabaseMigrationReconciler) migrationsReferencing(index string) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var list dbv1.DatabaseMigrationList
+		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, len(list.Items))
+		for i, dbm := range list.Items {
+			reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&dbm)}
+		}
+		return reqs
+	}
+}
+
+// indexFields registers the reference indexes with the manager's cache.
+func indexFields(ctx context.Context, indexer client.FieldIndexer) error {
+	for index, kind := range map[string]source.Kind{configMapIndex: source.KindConfigMap, secretIndex: source.KindSecret} {
+		if err := indexer.IndexField(ctx, &dbv1.DatabaseMigration{}, index, referencedNames(kind)); err != nil {
+			return fmt.Errorf("indexing %s: %w", index, err)
+		}
+	}
+	return nil
+}

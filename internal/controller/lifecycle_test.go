@@ -1,0 +1,268 @@
+package controller
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	_ "modernc.org/sqlite"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+)
+
+var _ = Describe("the migration lifecycle", func() {
+	const ns = "default"
+	ctx := context.Background()
+
+	get := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
+		GinkgoHelper()
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
+		return dbm
+	}
+	phase := func(dbm *dbv1.DatabaseMigration) func() dbv1.MigrationPhase {
+		return func() dbv1.MigrationPhase { return get(dbm).Status.Phase }
+	}
+	condition := func(dbm *dbv1.DatabaseMigration, t string) func() string {
+		return func() string {
+			c := meta.FindStatusCondition(get(dbm).Status.Conditions, t)
+			if c == nil {
+				return ""
+			}
+			return string(c.Status) + "/" + c.Reason
+		}
+	}
+	annotate := func(dbm *dbv1.DatabaseMigration, kv map[string]string) {
+		GinkgoHelper()
+		Eventually(func() error {
+			get(dbm)
+			patch := client.MergeFrom(dbm.DeepCopy())
+			fixture.WithAnnotations(kv)(dbm)
+			return k8sClient.Patch(ctx, dbm, patch)
+		}).Should(Succeed())
+	}
+	approve := func(dbm *dbv1.DatabaseMigration, hash string) {
+		GinkgoHelper()
+		annotate(dbm, map[string]string{dbv1.AnnotationApprovedPlan: hash, dbv1.AnnotationApprovedBy: "rita"})
+	}
+	create := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
+		GinkgoHelper()
+		Expect(k8sClient.Create(ctx, dbm)).To(Succeed())
+		DeferCleanup(func() { _ = k8sClient.Delete(ctx, dbm) })
+		return dbm
+	}
+	awaitPlan := func(dbm *dbv1.DatabaseMigration) *dbv1.PlanStatus {
+		GinkgoHelper()
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
+		return get(dbm).Status.Plan
+	}
+
+	It("plans into status, applies the approved hash once, records the revision, and is Ready", func() {
+		path := sqlitePath()
+		dbm := create(fixture.Migration(ns, "happy", fixture.WithSQLite(path), fixture.WithScripts(
+			fixture.InlineScript("customers", "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL);"),
+			fixture.InlineScript("orders", "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers (id));", "customers"),
+		)))
+		plan := awaitPlan(dbm)
+		Expect(plan.Hash).To(HavePrefix("sha256:"))
+		Expect(plan.Statements).To(HaveLen(2))
+		Expect(plan.Statements[0]).To(ContainSubstring("CREATE TABLE customers"))
+		Expect(plan.Scripts).To(HaveLen(2))
+		Expect(get(dbm).Status.RollbackPlan.Statements).NotTo(BeEmpty())
+		Expect(tables(path)).NotTo(ContainElement("customers"), "nothing runs before approval")
+
+		approve(dbm, plan.Hash)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		dbm = get(dbm)
+		Expect(dbm.Status.LastApplied.PlanHash).To(Equal(plan.Hash))
+		Expect(dbm.Status.LastApplied.ApprovedBy).To(Equal("rita"))
+		Expect(dbm.Status.LastApplied.Revision).To(BeNumerically(">", 0))
+		Expect(dbm.Status.Progress.PercentageComplete).To(Equal(int32(100)))
+		Expect(meta.IsStatusConditionTrue(dbm.Status.Conditions, dbv1.ConditionReady)).To(BeTrue())
+		Expect(tables(path)).To(ContainElements("customers", "orders"))
+		Expect(revisionCount(path)).To(Equal(1))
+
+		By("deleting: the finalizer lets go and the schema stays")
+		Expect(k8sClient.Delete(ctx, dbm)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)) }).Should(BeTrue())
+		Expect(tables(path)).To(ContainElements("customers", "orders"))
+	})
+
+	It("ignores an approval of another hash and says why", func() {
+		path := sqlitePath()
+		dbm := create(fixture.Migration(ns, "wrong-hash", fixture.WithSQLite(path)))
+		awaitPlan(dbm)
+		approve(dbm, "sha256:"+strings.Repeat("0", 64))
+		Eventually(condition(dbm, dbv1.ConditionApproved)).Should(Equal("False/" + dbv1.ReasonApprovalMismatch))
+		Consistently(phase(dbm), "2s").Should(Equal(dbv1.PhaseAwaitingApproval))
+		Expect(tables(path)).NotTo(ContainElement("widgets"))
+	})
+
+	It("does not apply when the live schema moved after approval, and shows the new plan", func() {
+		path := sqlitePath()
+		dbm := create(fixture.Migration(ns, "drifted", fixture.WithSQLite(path)))
+		plan := awaitPlan(dbm)
+
+		exec(path, "CREATE TABLE intruder (id INTEGER PRIMARY KEY)")
+		approve(dbm, plan.Hash)
+		Eventually(func() string {
+			p := get(dbm).Status.Plan
+			if p == nil {
+				return ""
+			}
+			return p.Hash
+		}).ShouldNot(Equal(plan.Hash))
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
+		Expect(condition(dbm, dbv1.ConditionApproved)()).To(HavePrefix("False/"))
+		Expect(tables(path)).NotTo(ContainElement("widgets"), "the stale approval applied nothing")
+		Expect(revisionCount(path)).To(Equal(0))
+	})
+
+	It("blocks a destructive plan under the block policy", func() {
+		path := sqlitePath()
+		exec(path, "CREATE TABLE legacy (id INTEGER PRIMARY KEY)")
+		dbm := create(fixture.Migration(ns, "destructive", fixture.WithSQLite(path), fixture.WithScripts(
+			fixture.InlineScript("drop-legacy", "DROP TABLE legacy;"))))
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseBlocked))
+		dbm = get(dbm)
+		Expect(dbm.Status.Plan.Destructive).To(BeTrue())
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonDestructiveBlocked))
+		Expect(meta.IsStatusConditionTrue(dbm.Status.Conditions, dbv1.ConditionStalled)).To(BeTrue())
+		Expect(tables(path)).To(ContainElement("legacy"))
+	})
+
+	It("re-plans when a referenced ConfigMap changes", func() {
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "replan-scripts"},
+			Data:       map[string]string{"001.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);"},
+		}
+		Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, cm)
+		dbm := create(fixture.Migration(ns, "replan", fixture.WithSQLite(sqlitePath()), fixture.WithScripts(
+			dbv1.MigrationScript{Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://replan-scripts/001.sql"})))
+		first := awaitPlan(dbm)
+
+		cm.Data["001.sql"] = "CREATE TABLE a (id INTEGER PRIMARY KEY, name TEXT);"
+		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+		Eventually(func() string { return get(dbm).Status.Plan.Hash }).ShouldNot(Equal(first.Hash))
+		Expect(get(dbm).Status.Plan.Statements[0]).To(ContainSubstring("name TEXT"))
+	})
+
+	It("waits for a ConfigMap that does not exist yet", func() {
+		dbm := create(fixture.Migration(ns, "later", fixture.WithSQLite(sqlitePath()), fixture.WithScripts(
+			dbv1.MigrationScript{Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://later-scripts/001.sql"})))
+		Eventually(condition(dbm, dbv1.ConditionPlanned)).Should(Equal("False/" + dbv1.ReasonSourceNotFound))
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "later-scripts"},
+			Data:       map[string]string{"001.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);"},
+		}
+		Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, cm)
+		awaitPlan(dbm)
+	})
+
+	It("reports a bad Secret and an unreachable database clearly, and recovers once they are fixed", func() {
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		password, _ := u.User.Password()
+
+		dbm := fixture.Migration(ns, "pg-recovers", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, "pg-creds", u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Database.Port = 1 // nothing listens there
+		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("accounts", "CREATE TABLE accounts (id bigserial PRIMARY KEY, owner text NOT NULL);")}
+		create(dbm)
+
+		By("no Secret: a permanent condition, no crash")
+		Eventually(condition(dbm, dbv1.ConditionPlanned)).Should(Equal("False/" + dbv1.ReasonSecretInvalid))
+		Expect(get(dbm).Status.Message).To(ContainSubstring(`pg-creds not found`))
+
+		By("a Secret with the password, but a port where nothing listens: unreachable, and the password never shows")
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pg-creds"},
+			StringData: map[string]string{"username": u.User.Username(), "password": password}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, secret)
+		Eventually(condition(dbm, dbv1.ConditionPlanned)).Should(Equal("False/" + dbv1.ReasonDatabaseUnreachable))
+		Expect(fmt.Sprint(get(dbm).Status)).NotTo(ContainSubstring(password))
+
+		By("a Secret with the full URL: planned and applied against PostgreSQL")
+		Eventually(func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(Succeed())
+			secret.StringData = map[string]string{"url": dbURL}
+			return k8sClient.Update(ctx, secret)
+		}).Should(Succeed())
+		plan := awaitPlan(dbm)
+		approve(dbm, plan.Hash)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+
+		db, err := sql.Open("pgx", dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		defer db.Close()
+		var n int
+		Expect(db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_name = 'accounts'`).Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(1))
+		Expect(db.QueryRow(`SELECT count(*) FROM kube_shift_revisions`).Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(1))
+	})
+
+	It("applies a safe plan without a reviewer under policy.approval auto", func() {
+		path := sqlitePath()
+		dbm := create(fixture.Migration(ns, "auto", fixture.WithSQLite(path), fixture.WithPolicy(dbv1.Policy{Approval: dbv1.ApprovalAuto})))
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		Expect(get(dbm).Status.LastApplied.ApprovedBy).To(Equal(approverAuto))
+		Expect(tables(path)).To(ContainElement("widgets"))
+	})
+})
+
+// tables lists the tables of a SQLite file.
+func tables(path string) []string {
+	GinkgoHelper()
+	db, err := sql.Open("sqlite", path)
+	Expect(err).NotTo(HaveOccurred())
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	Expect(err).NotTo(HaveOccurred())
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		Expect(rows.Scan(&n)).To(Succeed())
+		names = append(names, n)
+	}
+	return names
+}
+
+// revisionCount counts the revisions recorded in a SQLite file.
+func revisionCount(path string) int {
+	GinkgoHelper()
+	if !slices.Contains(tables(path), "kube_shift_revisions") {
+		return 0
+	}
+	db, err := sql.Open("sqlite", path)
+	Expect(err).NotTo(HaveOccurred())
+	defer db.Close()
+	var n int
+	Expect(db.QueryRow(`SELECT count(*) FROM kube_shift_revisions WHERE status = 'succeeded'`).Scan(&n)).To(Succeed())
+	return n
+}
+
+func exec(path, stmt string) {
+	GinkgoHelper()
+	db, err := sql.Open("sqlite", path)
+	Expect(err).NotTo(HaveOccurred())
+	defer db.Close()
+	_, err = db.Exec(stmt)
+	Expect(err).NotTo(HaveOccurred())
+}

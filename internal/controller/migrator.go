@@ -1,0 +1,89 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// Migrator is what the reconciler needs from the planning engine: plan a
+// migration against its live database, apply an approved plan, and release
+// what planning left behind. The production Migrator loads scripts from the
+// API and drives the Atlas-based planner; the reconciler stays free of both.
+type Migrator interface {
+	// Sources returns the name and checksum of every script (and of the
+	// desired schema) as they are now, so the reconciler can tell whether
+	// the plan in status still describes them.
+	Sources(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]dbv1.PlannedScript, error)
+	// Plan computes the dry-run plan of dbm against its live database.
+	Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (*Plan, error)
+	// Apply runs the plan whose hash is opts.ExpectHash, under the
+	// database's lock, if it is still the plan and was not applied before.
+	Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, opts ApplyOptions) (*Applied, error)
+	// Release drops the scratch resources planning made for dbm. It never
+	// touches the target schema.
+	Release(ctx context.Context, dbm *dbv1.DatabaseMigration) error
+}
+
+// Plan is a computed plan, in the API's vocabulary.
+type Plan struct {
+	Hash        string
+	Statements  []string
+	Changes     []string
+	Diagnostics []dbv1.Diagnostic
+	Destructive bool
+	Rollback    []string
+	Scripts     []dbv1.PlannedScript
+}
+
+// ApplyOptions says what plan to apply and how.
+type ApplyOptions struct {
+	// ExpectHash is the approved plan's hash; the apply refuses any other.
+	ExpectHash string
+	// Approver is recorded in the revision table.
+	Approver string
+	// Deadline bounds the apply; zero means none.
+	Deadline time.Time
+	// Progress is called after each step.
+	Progress func(done, total int, current string)
+}
+
+// Applied is what an apply did.
+type Applied struct {
+	// Revision is the row id in kube_shift_revisions.
+	Revision int64
+	// AlreadyApplied is true when the plan's revision was recorded before:
+	// nothing ran this time.
+	AlreadyApplied bool
+}
+
+// Errors a Migrator returns that the reconciler branches on. Others are
+// transient: the reconcile is retried with backoff.
+var (
+	// ErrPlanChanged: the live plan's hash is not the approved one (the
+	// schema or the scripts moved since review). Nothing was applied.
+	ErrPlanChanged = errors.New("the plan changed since it was approved")
+	// ErrLockBusy: another apply holds the database's lock.
+	ErrLockBusy = errors.New("another migration holds the database lock")
+	// ErrDeadlineExceeded: the apply passed maxMigrationTime.
+	ErrDeadlineExceeded = errors.New("the apply passed its deadline")
+)
+
+// PermanentError is a failure that retrying will not fix: bad SQL, a
+// checksum mismatch, a Secret without the keys it needs. The reconciler
+// reports it and waits for the spec or a source to change.
+type PermanentError struct {
+	// Reason is the condition reason, a constant from api/v1alpha1.
+	Reason string
+	Err    error
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as permanent with the condition reason.
+func Permanent(reason string, err error) error {
+	return &PermanentError{Reason: reason, Err: err}
+}

@@ -1,0 +1,173 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
+)
+
+// lockWait is how long a migration waits for another apply on the same
+// database before trying again.
+const lockWait = 5 * time.Second
+
+// progressInterval bounds how often a long apply writes its progress.
+const progressInterval = time.Second
+
+// apply owns the Applied condition: it runs the approved plan through the
+// Migrator's guarded apply (database lock, re-plan, hash check, revision
+// table) and records what happened.
+func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (ctrl.Result, bool, error) {
+	plan := dbm.Status.Plan
+	if applied := dbm.Status.LastApplied; applied != nil && applied.PlanHash == plan.Hash {
+		return ctrl.Result{}, false, nil
+	}
+
+	unlock, ok := r.locks.TryLock(databaseKey(dbm))
+	if !ok {
+		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonLockBusy, "another migration is applying to this database; waiting for it")
+		return ctrl.Result{RequeueAfter: lockWait}, true, nil
+	}
+	defer unlock()
+
+	now := metav1.NewTime(r.now())
+	dbm.Status.StartTime, dbm.Status.CompletionTime = &now, nil
+	dbm.Status.Progress = &dbv1.ProgressInfo{TotalSteps: int32(len(plan.Statements))}
+	setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonApplying, "applying plan "+plan.Hash)
+	setPhase(dbm, dbv1.PhaseRunning, dbv1.ReasonApplying, "applying plan "+plan.Hash)
+	summarize(dbm)
+	if err := status.flush(ctx); err != nil {
+		return ctrl.Result{}, true, err
+	}
+
+	opts := ApplyOptions{ExpectHash: plan.Hash, Approver: approver(dbm), Progress: r.progressReporter(ctx, dbm, status)}
+	if t := dbm.Spec.Validation; t != nil && t.PerformanceThresholds != nil && t.PerformanceThresholds.MaxMigrationTime != nil {
+		opts.Deadline = r.now().Add(t.PerformanceThresholds.MaxMigrationTime.Duration)
+	}
+	start := r.now()
+	applied, err := r.Migrator.Apply(ctx, dbm, opts)
+	metrics.ApplyDuration.Observe(r.now().Sub(start).Seconds())
+	if err != nil {
+		return r.applyFailed(dbm, err)
+	}
+	metrics.Applies.WithLabelValues(metrics.ResultSuccess).Inc()
+
+	done := metav1.NewTime(r.now())
+	dbm.Status.CompletionTime = &done
+	dbm.Status.Progress.CompletedSteps = dbm.Status.Progress.TotalSteps
+	dbm.Status.Progress.PercentageComplete = 100
+	dbm.Status.Progress.CurrentStep = ""
+	dbm.Status.LastApplied = &dbv1.AppliedRevision{
+		PlanHash: plan.Hash, AppliedAt: &done, ApprovedBy: opts.Approver, Revision: applied.Revision, Scripts: plan.Scripts,
+	}
+	reason, message := dbv1.ReasonApplied, fmt.Sprintf("plan %s applied as revision %d", plan.Hash, applied.Revision)
+	if applied.AlreadyApplied {
+		reason, message = dbv1.ReasonAlreadyApplied, fmt.Sprintf("plan %s was already applied (revision %d): nothing ran again", plan.Hash, applied.Revision)
+	}
+	setCondition(dbm, dbv1.ConditionApplied, true, reason, message)
+	setPhase(dbm, dbv1.PhaseSucceeded, reason, message)
+	r.event(dbm, false, reason, message)
+	return ctrl.Result{}, false, nil
+}
+
+// applyFailed reports an apply that did not complete.
+func (r *DatabaseMigrationReconciler) applyFailed(dbm *dbv1.DatabaseMigration, err error) (ctrl.Result, bool, error) {
+	var permanent *PermanentError
+	switch {
+	case errors.Is(err, ErrPlanChanged):
+		metrics.Applies.WithLabelValues(metrics.ResultRefused).Inc()
+		message := "not applied: " + err.Error() + "; a new plan is being computed and needs a new approval"
+		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonSchemaDrifted, message)
+		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonSchemaDrifted, message)
+		setCondition(dbm, dbv1.ConditionPlanned, false, dbv1.ReasonSchemaDrifted, message)
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonSchemaDrifted, message)
+		dbm.Status.StartTime = nil
+		r.event(dbm, true, dbv1.ReasonSchemaDrifted, message)
+		return ctrl.Result{RequeueAfter: time.Second}, true, nil
+	case errors.Is(err, ErrLockBusy):
+		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonLockBusy, err.Error())
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonLockBusy, err.Error())
+		return ctrl.Result{RequeueAfter: lockWait}, true, nil
+	case errors.Is(err, ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+		permanent = &PermanentError{Reason: dbv1.ReasonDeadlineExceeded, Err: err}
+	case errors.As(err, &permanent):
+	default:
+		// The database went away mid-apply: the guarded apply left it as
+		// it was (or at a recorded checkpoint); try again with backoff.
+		metrics.Applies.WithLabelValues(metrics.ResultError).Inc()
+		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonDatabaseUnreachable, err.Error())
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonDatabaseUnreachable, err.Error())
+		r.event(dbm, true, dbv1.ReasonDatabaseUnreachable, err.Error())
+		return ctrl.Result{}, true, err
+	}
+	metrics.Applies.WithLabelValues(metrics.ResultError).Inc()
+	done := metav1.NewTime(r.now())
+	dbm.Status.CompletionTime = &done
+	setCondition(dbm, dbv1.ConditionApplied, false, permanent.Reason, permanent.Error())
+	setPhase(dbm, dbv1.PhaseFailed, permanent.Reason, permanent.Error())
+	r.event(dbm, true, permanent.Reason, permanent.Error())
+	return ctrl.Result{}, true, nil
+}
+
+// progressReporter writes status.progress as the apply moves, at most once
+// per progressInterval.
+func (r *DatabaseMigrationReconciler) progressReporter(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) func(done, total int, current string) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(done, total int, current string) {
+		mu.Lock()
+		defer mu.Unlock()
+		p := dbm.Status.Progress
+		p.TotalSteps, p.CompletedSteps, p.CurrentStep = int32(total), int32(done), abbreviate(current)
+		if total > 0 {
+			p.PercentageComplete = int32(done * 100 / total)
+		}
+		if r.now().Sub(last) < progressInterval && done < total {
+			return
+		}
+		last = r.now()
+		if err := status.flush(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "writing progress")
+		}
+	}
+}
+
+// verify owns Ready through summarize: the applied plan is the current one.
+func (r *DatabaseMigrationReconciler) verify(_ context.Context, dbm *dbv1.DatabaseMigration, _ *statusWriter) (ctrl.Result, bool, error) {
+	applied := dbm.Status.LastApplied
+	if applied == nil || applied.PlanHash != dbm.Status.Plan.Hash {
+		return ctrl.Result{}, true, nil
+	}
+	if dbm.Status.Phase != dbv1.PhaseSucceeded {
+		setPhase(dbm, dbv1.PhaseSucceeded, dbv1.ReasonSucceeded,
+			fmt.Sprintf("plan %s applied as revision %d", applied.PlanHash, applied.Revision))
+	}
+	return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
+}
+
+// databaseKey identifies the database a migration targets, so two
+// migrations of one database share a lock.
+func databaseKey(dbm *dbv1.DatabaseMigration) string {
+	db := dbm.Spec.Database
+	if db.Type == dbv1.DatabaseTypeSQLite {
+		return "sqlite:" + db.Database
+	}
+	return fmt.Sprintf("%s:%s:%d/%s", db.Type, strings.ToLower(db.Host), db.Port, db.Database)
+}
+
+// abbreviate keeps a statement short enough for a progress line.
+func abbreviate(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		return s[:117] + "..."
+	}
+	return s
+}

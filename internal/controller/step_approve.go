@@ -1,0 +1,68 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// approverAuto is the approver recorded when policy.approval is auto.
+const approverAuto = "auto (policy.approval)"
+
+// awaitApproval owns the Approved condition: the plan goes on only when
+// approved-plan names its hash, or when the policy approves safe plans by
+// itself. A plan already applied needs no new approval.
+func (r *DatabaseMigrationReconciler) awaitApproval(_ context.Context, dbm *dbv1.DatabaseMigration, _ *statusWriter) (ctrl.Result, bool, error) {
+	plan := dbm.Status.Plan
+	if applied := dbm.Status.LastApplied; applied != nil && applied.PlanHash == plan.Hash {
+		return ctrl.Result{}, false, nil
+	}
+
+	ann := dbm.Annotations
+	if reason := ann[dbv1.AnnotationRejected]; reason != "" {
+		message := "the plan was rejected: " + reason
+		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonRejected, message)
+		setPhase(dbm, dbv1.PhaseBlocked, dbv1.ReasonRejected, message)
+		return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
+	}
+
+	switch approved := ann[dbv1.AnnotationApprovedPlan]; {
+	case approved == plan.Hash:
+		setCondition(dbm, dbv1.ConditionApproved, true, dbv1.ReasonApproved,
+			fmt.Sprintf("plan %s approved by %s", plan.Hash, ann[dbv1.AnnotationApprovedBy]))
+		return ctrl.Result{}, false, nil
+	case dbm.Spec.Policy.Approval == dbv1.ApprovalAuto && !plan.Destructive && !hasLintErrors(plan):
+		setCondition(dbm, dbv1.ConditionApproved, true, dbv1.ReasonAutoApproved,
+			fmt.Sprintf("plan %s has no destructive change and no lint error: approved by policy", plan.Hash))
+		return ctrl.Result{}, false, nil
+	case approved != "":
+		message := fmt.Sprintf("approved-plan %s does not match the current plan %s: review the current plan and approve its hash", approved, plan.Hash)
+		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonApprovalMismatch, message)
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonApprovalMismatch, message)
+	default:
+		message := fmt.Sprintf("plan %s waits for a reviewer: kubectl shift approve %s", plan.Hash, dbm.Name)
+		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonAwaitingApproval, message)
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonAwaitingApproval, message)
+	}
+	return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
+}
+
+// approver is who let the plan run, for the revision record.
+func approver(dbm *dbv1.DatabaseMigration) string {
+	if dbm.Annotations[dbv1.AnnotationApprovedPlan] == dbm.Status.Plan.Hash {
+		return dbm.Annotations[dbv1.AnnotationApprovedBy]
+	}
+	return approverAuto
+}
+
+func hasLintErrors(p *dbv1.PlanStatus) bool {
+	for _, d := range p.Diagnostics {
+		if d.Severity == dbv1.SeverityError {
+			return true
+		}
+	}
+	return false
+}
