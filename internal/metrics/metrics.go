@@ -42,12 +42,6 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 	})
 
-	// Migrations counts DatabaseMigrations by phase.
-	Migrations = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "kube_shift_migrations",
-		Help: "DatabaseMigrations by phase.",
-	}, []string{"phase"})
-
 	// WebhookDenials counts admission denials by reason.
 	WebhookDenials = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kube_shift_webhook_denials_total",
@@ -56,5 +50,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(Plans, Applies, PlanDuration, ApplyDuration, Migrations, WebhookDenials)
+	metrics.Registry.MustRegister(Plans, Applies, PlanDuration, ApplyDuration, WebhookDenials)
 }
