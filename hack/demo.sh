@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bold=$(tput bold 2>/dev/null || true) reset=$(tput sgr0 2>/dev/null || true)
+bold="" reset=""
+if [ -t 1 ]; then bold=$(tput bold 2>/dev/null || true) reset=$(tput sgr0 2>/dev/null || true); fi
 say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$reset"; }
 show() { printf '%s$ %s%s\n' "$bold" "$*" "$reset"; "$@"; }
 

@@ -131,7 +131,8 @@ if [ "${LOCAL_MANAGER:-1}" = 1 ]; then
     mkdir -p "$state/data"
     echo "$probe_port" >"$state/manager.probe-port"
     say "starting the manager (log: $state/manager.log)"
-    (cd "$state/data" && KUBECONFIG=$kubeconfig nohup "$OLDPWD/bin/manager" \
+    (cd "$state/data" || exit 1
+      KUBECONFIG=$kubeconfig nohup "$OLDPWD/bin/manager" \
       --webhook-host "$WEBHOOK_HOST" --webhook-port "$WEBHOOK_PORT" --webhook-cert-dir "$WEBHOOK_CERT_DIR" \
       --health-probe-bind-address "127.0.0.1:$probe_port" --metrics-bind-address 0 \
       ${MANAGER_ARGS:-} >"../manager.log" 2>&1 </dev/null &
