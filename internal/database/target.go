@@ -90,6 +90,10 @@ func (t *Target) String() string { return t.Engine.Redact(t.URL) }
 // where it applies.
 func (t *Target) Identity() string { return t.Engine.Identity(t.URL) }
 
+// Ephemeral reports whether the database lives only as long as its handle
+// (SQLite in memory): nothing needs cleaning up after it.
+func (t *Target) Ephemeral() bool { return t.Engine.Name() == sqliteName && inMemory(t.URL) }
+
 // Schema is the schema migrated.
 func (t *Target) Schema() string { return t.Engine.Schema(t.URL) }
 

@@ -56,6 +56,9 @@ type devState struct {
 	// drop drops a scratch database; nil for a configured one, which is
 	// emptied instead.
 	drop func(context.Context) error
+	// known is the dev schema as last inspected in full, so emptying it
+	// needs no new inspection; nil when unknown.
+	known *schema.Schema
 }
 
 func (p *Planner) openDev(ctx context.Context, target *database.Target, targetDB *sql.DB) (*devState, error) {
@@ -86,7 +89,7 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, targetDB
 		return nil, err
 	}
 	dev.drv = dev.client.Driver
-	if dev.drop == nil {
+	if dev.drop == nil && !dev.target.Ephemeral() {
 		// A configured dev database may hold a previous run's debris.
 		if err := dev.reset(ctx); err != nil {
 			dev.close()
@@ -101,7 +104,7 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, targetDB
 func (d *devState) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if d.db != nil && d.drop == nil {
+	if d.db != nil && d.drop == nil && !d.target.Ephemeral() {
 		_ = d.reset(ctx)
 	}
 	if d.db != nil {
@@ -123,9 +126,15 @@ func (d *devState) reset(ctx context.Context) error {
 			return err
 		}
 	}
-	current, err := d.inspect(ctx)
-	if err != nil || len(current.Tables) == 0 {
-		return err
+	current := d.known
+	if current == nil {
+		if current, err = d.inspect(ctx); err != nil {
+			return err
+		}
+	}
+	d.known = nil
+	if len(current.Tables) == 0 {
+		return nil
 	}
 	changes, err := d.drv.SchemaDiff(current, &schema.Schema{Name: current.Name, Attrs: current.Attrs})
 	if err != nil {

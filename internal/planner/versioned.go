@@ -111,6 +111,7 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 		plan.Destructive = plan.Destructive || destroys
 		plan.Scripts = append(plan.Scripts, database.ScriptRecord{Name: script.Name, Checksum: checksum(script)})
 	}
+	dev.known = cur
 	afterViews, err := dev.views(ctx)
 	if err != nil {
 		return nil, err
