@@ -31,42 +31,59 @@ func NewMigrator(reader client.Reader, p planner.Planner) Migrator {
 	return &atlasMigrator{reader: reader, loader: source.NewLoader(reader), planner: p}
 }
 
-// input loads what to plan, and the name and checksum of each source.
-func (m *atlasMigrator) input(ctx context.Context, dbm *dbv1.DatabaseMigration) (planner.Input, []dbv1.PlannedScript, error) {
+// loaded is a migration's sources, read and verified.
+type loaded struct {
+	// input is what the planner plans.
+	input planner.Input
+	// validations are the validation scripts, run after the apply.
+	validations []source.Script
+	// planned names every source with its checksum.
+	planned []dbv1.PlannedScript
+}
+
+// load reads a migration's sources.
+func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (*loaded, error) {
+	scripts, err := m.loader.LoadScripts(ctx, dbm)
+	if err != nil {
+		return nil, sourceError(err)
+	}
+	l := &loaded{}
+	for _, s := range scripts {
+		l.planned = append(l.planned, dbv1.PlannedScript{Name: s.Name, Checksum: s.Checksum})
+		// Validation scripts check the result after the apply; they are
+		// not part of the schema change.
+		if s.Type == dbv1.ScriptTypeValidation {
+			l.validations = append(l.validations, s)
+		} else {
+			l.input.Scripts = append(l.input.Scripts, s)
+		}
+	}
 	if dbm.Spec.Migration.DesiredSchema != nil {
 		desired, err := m.loader.LoadDesired(ctx, dbm)
 		if err != nil {
-			return planner.Input{}, nil, sourceError(err)
+			return nil, sourceError(err)
 		}
-		in := planner.Input{Desired: &planner.Desired{Format: desired.Format, Text: desired.Text, Exclude: desired.Exclude}}
-		return in, []dbv1.PlannedScript{{Name: desiredSchemaName, Checksum: desired.Checksum}}, nil
+		l.input.Desired = &planner.Desired{Format: desired.Format, Text: desired.Text, Exclude: desired.Exclude}
+		l.planned = append(l.planned, dbv1.PlannedScript{Name: desiredSchemaName, Checksum: desired.Checksum})
 	}
-	scripts, err := m.loader.LoadScripts(ctx, dbm)
-	if err != nil {
-		return planner.Input{}, nil, sourceError(err)
+	if len(l.input.Scripts) == 0 && l.input.Desired == nil {
+		return nil, Permanent(dbv1.ReasonPlanFailed, errors.New("the migration has only validation scripts: add a schema or data script, or a desiredSchema"))
 	}
-	var runnable []source.Script
-	planned := make([]dbv1.PlannedScript, len(scripts))
-	for i, s := range scripts {
-		planned[i] = dbv1.PlannedScript{Name: s.Name, Checksum: s.Checksum}
-		// Validation scripts check the result after the apply; they are
-		// not part of the schema change.
-		if s.Type != dbv1.ScriptTypeValidation {
-			runnable = append(runnable, s)
-		}
-	}
-	return planner.Input{Scripts: runnable}, planned, nil
+	return l, nil
 }
 
 // Sources implements Migrator.
 func (m *atlasMigrator) Sources(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]dbv1.PlannedScript, error) {
-	_, planned, err := m.input(ctx, dbm)
-	return planned, err
+	l, err := m.load(ctx, dbm)
+	if err != nil {
+		return nil, err
+	}
+	return l.planned, nil
 }
 
 // Plan implements Migrator.
 func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (*Plan, error) {
-	in, planned, err := m.input(ctx, dbm)
+	l, err := m.load(ctx, dbm)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +95,7 @@ func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	if err != nil {
 		return nil, err
 	}
-	plan, err := p.Plan(ctx, target, in)
+	plan, err := p.Plan(ctx, target, l.input)
 	if err != nil {
 		return nil, plannerError(err)
 	}
@@ -89,13 +106,13 @@ func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 		Diagnostics: plan.Diagnostics,
 		Destructive: plan.Destructive,
 		Rollback:    plan.Rollback,
-		Scripts:     planned,
+		Scripts:     l.planned,
 	}, nil
 }
 
 // Apply implements Migrator.
 func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, opts ApplyOptions) (*Applied, error) {
-	in, _, err := m.input(ctx, dbm)
+	l, err := m.load(ctx, dbm)
 	if err != nil {
 		return nil, err
 	}
@@ -107,12 +124,13 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.Apply(ctx, target, in, planner.ApplyOptions{
+	res, err := p.Apply(ctx, target, l.input, planner.ApplyOptions{
 		ExpectHash: opts.ExpectHash,
 		Identity:   fmt.Sprintf("%s/%s (uid %s)", dbm.Namespace, dbm.Name, dbm.UID),
 		Approver:   opts.Approver,
 		Progress:   opts.Progress,
 		Deadline:   opts.Deadline,
+		Verify:     validationCheck(dbm.Spec.Database.Type, l.validations),
 	})
 	if err != nil {
 		return nil, plannerError(err)
@@ -159,6 +177,8 @@ func plannerError(err error) error {
 		return Permanent(dbv1.ReasonInvalidSQL, err)
 	case errors.Is(err, planner.ErrApplyFailed):
 		return Permanent(dbv1.ReasonApplyFailed, err)
+	case errors.Is(err, planner.ErrVerifyFailed):
+		return Permanent(dbv1.ReasonValidationFailed, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: %w", ErrDeadlineExceeded, err)
 	}

@@ -217,6 +217,25 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(n).To(Equal(1))
 	})
 
+	It("fails the migration and rolls the plan back when a validation script returns false", func() {
+		path := sqlitePath()
+		dbm := create(fixture.Migration(ns, "validated", fixture.WithSQLite(path), fixture.WithScripts(
+			fixture.InlineScript("widgets", "CREATE TABLE widgets (id INTEGER PRIMARY KEY);"),
+			dbv1.MigrationScript{Name: "has-rows", Type: dbv1.ScriptTypeValidation, Source: "inline",
+				SQL: "SELECT count(*) > 0 FROM widgets;", DependsOn: []string{"widgets"}},
+		)))
+		plan := awaitPlan(dbm)
+		Expect(plan.Statements).To(HaveLen(1), "validation scripts are not part of the plan")
+		approve(dbm, plan.Hash)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		dbm = get(dbm)
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonValidationFailed))
+		Expect(dbm.Status.Message).To(ContainSubstring(`validation script "has-rows": returned`))
+		Expect(dbm.Status.Message).To(ContainSubstring("rolled back"))
+		Expect(tables(path)).NotTo(ContainElement("widgets"))
+		Expect(revisionCount(path)).To(Equal(0))
+	})
+
 	It("applies a safe plan without a reviewer under policy.approval auto", func() {
 		path := sqlitePath()
 		dbm := create(fixture.Migration(ns, "auto", fixture.WithSQLite(path), fixture.WithPolicy(dbv1.Policy{Approval: dbv1.ApprovalAuto})))

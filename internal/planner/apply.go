@@ -23,6 +23,12 @@ type ApplyOptions struct {
 	Progress func(done, total int, current string)
 	// Deadline bounds the apply; zero means none.
 	Deadline time.Time
+	// Verify, when set, checks the result on the apply's own connection
+	// after the last statement and before the revision is recorded as
+	// succeeded. Inside a transaction (transactional DDL) an error rolls
+	// the whole plan back; without one the statements stay applied and the
+	// revision records the failure.
+	Verify func(ctx context.Context, q database.Querier) error
 }
 
 // ApplyResult is what an apply did.
@@ -98,9 +104,9 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 		Total:     len(plan.Statements),
 	}
 	if target.Engine.TransactionalDDL() {
-		err = runInTx(ctx, target.Engine, conn, plan, rev, opts.Progress)
+		err = runInTx(ctx, target.Engine, conn, plan, rev, opts)
 	} else {
-		err = runWithCheckpoints(ctx, revs, conn, plan, rev, opts.Progress)
+		err = runWithCheckpoints(ctx, revs, conn, plan, rev, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -110,7 +116,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 
 // runInTx runs the plan and records its revision in one transaction: either
 // all of it is applied and recorded, or nothing is.
-func runInTx(ctx context.Context, e database.Engine, conn *sql.Conn, plan *Plan, rev *database.Revision, progress func(int, int, string)) error {
+func runInTx(ctx context.Context, e database.Engine, conn *sql.Conn, plan *Plan, rev *database.Revision, opts ApplyOptions) error {
 	tx, err := e.Begin(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("beginning the apply transaction: %w", err)
@@ -120,7 +126,13 @@ func runInTx(ctx context.Context, e database.Engine, conn *sql.Conn, plan *Plan,
 			_ = tx.Rollback()
 			return &StatementError{Index: i, Total: len(plan.Statements), Step: stepOf(plan, i), RolledBack: true, Err: deadline(ctx, err)}
 		}
-		report(progress, i+1, plan, stmt)
+		report(opts.Progress, i+1, plan, stmt)
+	}
+	if opts.Verify != nil {
+		if err := opts.Verify(ctx, tx); err != nil {
+			_ = tx.Rollback()
+			return &VerifyError{RolledBack: true, Err: deadline(ctx, err)}
+		}
 	}
 	revs := database.RevisionsOn(e, tx)
 	now := time.Now()
@@ -142,7 +154,7 @@ func runInTx(ctx context.Context, e database.Engine, conn *sql.Conn, plan *Plan,
 // runWithCheckpoints runs the plan statement by statement, recording after
 // each one how far it got: without transactional DDL, a failure leaves the
 // statements before it applied, and the revision says which.
-func runWithCheckpoints(ctx context.Context, revs *database.Revisions, conn *sql.Conn, plan *Plan, rev *database.Revision, progress func(int, int, string)) error {
+func runWithCheckpoints(ctx context.Context, revs *database.Revisions, conn *sql.Conn, plan *Plan, rev *database.Revision, opts ApplyOptions) error {
 	if err := revs.Ensure(ctx); err != nil {
 		return err
 	}
@@ -159,21 +171,21 @@ func runWithCheckpoints(ctx context.Context, revs *database.Revisions, conn *sql
 			now := time.Now()
 			return errors.Join(serr, revs.Checkpoint(rctx, id, database.RevisionFailed, i, &now, serr.Error()))
 		}
-		status, finished := database.RevisionRunning, (*time.Time)(nil)
-		if i == len(plan.Statements)-1 {
-			now := time.Now()
-			status, finished = database.RevisionSucceeded, &now
-		}
-		if err := revs.Checkpoint(ctx, id, status, i+1, finished, ""); err != nil {
+		if err := revs.Checkpoint(ctx, id, database.RevisionRunning, i+1, nil, ""); err != nil {
 			return err
 		}
-		report(progress, i+1, plan, stmt)
+		report(opts.Progress, i+1, plan, stmt)
 	}
-	if len(plan.Statements) == 0 {
-		now := time.Now()
-		return revs.Checkpoint(ctx, id, database.RevisionSucceeded, 0, &now, "")
+	now := time.Now()
+	if opts.Verify != nil {
+		if err := opts.Verify(ctx, conn); err != nil {
+			verr := &VerifyError{Revision: id, Err: deadline(ctx, err)}
+			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return errors.Join(verr, revs.Checkpoint(rctx, id, database.RevisionFailed, len(plan.Statements), &now, verr.Error()))
+		}
 	}
-	return nil
+	return revs.Checkpoint(ctx, id, database.RevisionSucceeded, len(plan.Statements), &now, "")
 }
 
 func report(progress func(int, int, string), done int, plan *Plan, stmt string) {

@@ -15,6 +15,8 @@ var (
 	ErrInvalidSQL = errors.New("invalid SQL")
 	// ErrApplyFailed matches every *StatementError.
 	ErrApplyFailed = errors.New("apply failed")
+	// ErrVerifyFailed matches every *VerifyError.
+	ErrVerifyFailed = errors.New("verification failed")
 	// ErrLockBusy: another apply holds the database's lock.
 	ErrLockBusy = database.ErrLockBusy
 	// ErrUnreachable: the target or dev database could not be reached.
@@ -95,3 +97,24 @@ func abbreviate(s string) string {
 	}
 	return s
 }
+
+// VerifyError is a check after the last statement that failed (a
+// validation script returning false, say).
+type VerifyError struct {
+	// RolledBack is true when the whole plan was rolled back with it.
+	RolledBack bool
+	// Revision records the failure when the plan stayed applied.
+	Revision int64
+	Err      error
+}
+
+func (e *VerifyError) Error() string {
+	if e.RolledBack {
+		return fmt.Sprintf("%v; the plan was rolled back, nothing was applied", e.Err)
+	}
+	return fmt.Sprintf("%v; the plan stays applied (revision %d records the failure): its rollback plan takes it back", e.Err, e.Revision)
+}
+
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+func (e *VerifyError) Is(target error) bool { return target == ErrVerifyFailed }
