@@ -124,6 +124,9 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 	if err != nil {
 		return nil, err
 	}
+	if err := runPreChecks(ctx, dbm, target); err != nil {
+		return nil, err
+	}
 	res, err := p.Apply(ctx, target, l.input, planner.ApplyOptions{
 		ExpectHash: opts.ExpectHash,
 		Identity:   fmt.Sprintf("%s/%s (uid %s)", dbm.Namespace, dbm.Name, dbm.UID),

@@ -236,6 +236,40 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(revisionCount(path)).To(Equal(0))
 	})
 
+	It("stops at the permissions pre-check when the user cannot change the schema, before anything is applied", func() {
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		admin, err := sql.Open("pgx", dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		defer admin.Close()
+		role := fmt.Sprintf("limited_%d", GinkgoRandomSeed()%100000)
+		_, err = admin.Exec(fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD 'limited-pw'", role))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _, _ = admin.Exec("DROP OWNED BY " + role); _, _ = admin.Exec("DROP ROLE " + role) })
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		u.User = url.UserPassword(role, "limited-pw")
+
+		// The limited user cannot create the scratch database planning
+		// replays on, so planning gets a dev database of its own.
+		devURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "limited-creds"}, StringData: map[string]string{"url": u.String(), "dev": devURL}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, secret)
+		dbm := fixture.Migration(ns, "limited", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, "limited-creds", u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("t", "CREATE TABLE t (id int);")}
+		dbm.Spec.Validation = &dbv1.ValidationConfig{PreChecks: []dbv1.PreCheck{{Type: dbv1.PreCheckConnection}, {Type: dbv1.PreCheckPermissions}}}
+		dbm.Spec.Planning = &dbv1.PlanningConfig{DevDatabase: &dbv1.SecretKeyRef{Name: "limited-creds", Key: "dev"}}
+		create(dbm)
+		plan := awaitPlan(dbm)
+		approve(dbm, plan.Hash)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		Expect(get(dbm).Status.Reason).To(Equal(dbv1.ReasonPreCheckFailed))
+		Expect(get(dbm).Status.Message).To(ContainSubstring("lacks CREATE on schema public"))
+		var n int
+		Expect(admin.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_name IN ('t', 'kube_shift_revisions')`).Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero(), "nothing was applied, not even the revision table")
+	})
+
 	It("applies a safe plan without a reviewer under policy.approval auto", func() {
 		path := sqlitePath()
 		dbm := create(fixture.Migration(ns, "auto", fixture.WithSQLite(path), fixture.WithPolicy(dbv1.Policy{Approval: dbv1.ApprovalAuto})))

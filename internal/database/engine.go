@@ -62,6 +62,13 @@ type Engine interface {
 	Views(ctx context.Context, q Querier, schemaName string) ([]View, error)
 	// Quote quotes an identifier.
 	Quote(ident string) string
+	// ServerVersion names the server and its version, for the connection
+	// pre-check.
+	ServerVersion(ctx context.Context, q Querier) (string, error)
+	// MissingPrivileges lists what the connected user lacks of what a
+	// migration needs on schema, read from the engine's privilege
+	// catalogue (nothing is tried on the target).
+	MissingPrivileges(ctx context.Context, q Querier, schema string) ([]string, error)
 
 	// revisions is the engine's SQL for the revision table.
 	revisions() revisionDialect

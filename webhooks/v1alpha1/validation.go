@@ -148,6 +148,7 @@ func notActedOn(spec *dbv1.DatabaseMigrationSpec) []string {
 	add(m.Parallel, "spec.migration.parallel")
 	if v := spec.Validation; v != nil {
 		for _, c := range v.PreChecks {
+			// connection and permissions run before every apply.
 			add(c.Type == dbv1.PreCheckDiskSpace, "spec.validation.preChecks[type=disk-space]")
 		}
 		add(v.DataIntegrityChecks != nil, "spec.validation.dataIntegrityChecks")

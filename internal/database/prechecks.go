@@ -1,0 +1,107 @@
+package database
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// MigrationPrivileges are what a migration's user needs on its schema: to
+// create, change and drop tables and indexes, and to read and write rows.
+var MigrationPrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "INDEX"}
+
+// serverVersion runs a version query and returns its one text column.
+func serverVersion(ctx context.Context, q Querier, query string) (string, error) {
+	var v string
+	if err := q.QueryRowContext(ctx, query).Scan(&v); err != nil {
+		return "", fmt.Errorf("reading the server version: %w", err)
+	}
+	return v, nil
+}
+
+func (postgresEngine) ServerVersion(ctx context.Context, q Querier) (string, error) {
+	return serverVersion(ctx, q, "SELECT 'PostgreSQL ' || current_setting('server_version')")
+}
+
+func (mysqlEngine) ServerVersion(ctx context.Context, q Querier) (string, error) {
+	return serverVersion(ctx, q, "SELECT CONCAT(IF(VERSION() LIKE '%MariaDB%', 'MariaDB ', 'MySQL '), VERSION())")
+}
+
+func (sqliteEngine) ServerVersion(ctx context.Context, q Querier) (string, error) {
+	return serverVersion(ctx, q, "SELECT 'SQLite ' || sqlite_version()")
+}
+
+// MissingPrivileges reads PostgreSQL's privilege catalogue: a schema change
+// needs USAGE and CREATE on the schema; ALTER and DROP of a table belong to
+// its owner, so every table of the schema must be owned by a role the user
+// is a member of.
+func (postgresEngine) MissingPrivileges(ctx context.Context, q Querier, schemaName string) ([]string, error) {
+	var missing []string
+	for _, priv := range []string{"USAGE", "CREATE"} {
+		var ok bool
+		if err := q.QueryRowContext(ctx, "SELECT has_schema_privilege(current_user, $1, $2)", schemaName, priv).Scan(&ok); err != nil {
+			return nil, fmt.Errorf("reading privileges on schema %s: %w", schemaName, err)
+		}
+		if !ok {
+			missing = append(missing, fmt.Sprintf("%s on schema %s", priv, schemaName))
+		}
+	}
+	rows, err := q.QueryContext(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v') AND c.relname <> $2 AND NOT pg_has_role(current_user, c.relowner, 'USAGE')
+		ORDER BY c.relname`, schemaName, RevisionTable)
+	if err != nil {
+		return nil, fmt.Errorf("reading table owners in schema %s: %w", schemaName, err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			return nil, err
+		}
+		missing = append(missing, fmt.Sprintf("ownership of %s.%s (ALTER and DROP need it)", schemaName, table))
+	}
+	return missing, rows.Err()
+}
+
+// MissingPrivileges reads MySQL's privilege catalogue: the privileges the
+// user holds globally (USER_PRIVILEGES) or on the database
+// (SCHEMA_PRIVILEGES), as information_schema shows them to the user.
+func (mysqlEngine) MissingPrivileges(ctx context.Context, q Querier, schemaName string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")
+		UNION SELECT privilege_type FROM information_schema.schema_privileges WHERE grantee = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'") AND ? LIKE REPLACE(table_schema, '\\_', '_')`, schemaName)
+	if err != nil {
+		return nil, fmt.Errorf("reading privileges on database %s: %w", schemaName, err)
+	}
+	defer func() { _ = rows.Close() }()
+	held := map[string]bool{}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		held[strings.ToUpper(p)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, p := range MigrationPrivileges {
+		if !held[p] {
+			missing = append(missing, fmt.Sprintf("%s on database %s", p, schemaName))
+		}
+	}
+	return missing, nil
+}
+
+// MissingPrivileges for SQLite: a file has no users; a read-only database
+// is the one thing that can stop a migration.
+func (sqliteEngine) MissingPrivileges(ctx context.Context, q Querier, _ string) ([]string, error) {
+	var readOnly bool
+	if err := q.QueryRowContext(ctx, "PRAGMA query_only").Scan(&readOnly); err != nil {
+		return nil, fmt.Errorf("reading query_only: %w", err)
+	}
+	if readOnly {
+		return []string{"write access (the database is read-only)"}, nil
+	}
+	return nil, nil
+}
