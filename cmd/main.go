@@ -41,6 +41,7 @@ type options struct {
 	secureMetrics           bool
 	enableHTTP2             bool
 	leaderElect             bool
+	leaderElectionNamespace string
 	enableWebhooks          bool
 	webhookHost             string
 	webhookPort             int
@@ -57,6 +58,7 @@ func main() {
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS behind Kubernetes authentication and authorization.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve HTTP/2 on the metrics and webhook servers (off by default: HTTP/2 Rapid Reset and Stream Cancellation).")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
+	flag.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease (in a cluster: the manager's own namespace).")
 	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the defaulting and validating admission webhooks.")
 	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server listens on (all interfaces when empty).")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
@@ -106,6 +108,7 @@ func run(o options) error {
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              leaderElectionID,
+		LeaderElectionNamespace:       o.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
