@@ -37,6 +37,8 @@ type DatabaseMigrationReconciler struct {
 	ReplanInterval time.Duration
 	// Clock tells the time; the real clock when nil.
 	Clock clock.PassiveClock
+	// Notifier hears about phase changes; none when nil.
+	Notifier Notifier
 
 	locks databaseLocks
 }
@@ -63,10 +65,15 @@ func (r *DatabaseMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 
 	status := newStatusWriter(r.Client, dbm)
+	phaseBefore := dbm.Status.Phase
 	defer func() {
 		summarize(dbm)
 		if err := status.flush(ctx); err != nil {
 			retErr = errors.Join(retErr, err)
+			return
+		}
+		if r.Notifier != nil && dbm.Status.Phase != phaseBefore {
+			r.Notifier.Notify(ctx, dbm.DeepCopy())
 		}
 	}()
 

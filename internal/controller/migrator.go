@@ -87,3 +87,11 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 func Permanent(reason string, err error) error {
 	return &PermanentError{Reason: reason, Err: err}
 }
+
+// Notifier tells people about a migration's phase changes (Slack, e-mail).
+// Notify is called once per change, after the status is written; it must
+// return at once and never fail the migration: delivery, retries and
+// reporting failures are the Notifier's own business.
+type Notifier interface {
+	Notify(ctx context.Context, dbm *dbv1.DatabaseMigration)
+}
