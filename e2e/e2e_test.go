@@ -10,7 +10,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	_ "modernc.org/sqlite"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
@@ -163,18 +162,5 @@ spec:
 // sqliteTables lists the tables of a SQLite file, read directly: in local
 // mode the manager and the suite share the machine.
 func sqliteTables(path string) []string {
-	GinkgoHelper()
-	db, err := sql.Open("sqlite", path)
-	Expect(err).NotTo(HaveOccurred())
-	defer db.Close()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
-	Expect(err).NotTo(HaveOccurred())
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		Expect(rows.Scan(&n)).To(Succeed())
-		names = append(names, n)
-	}
-	return names
+	return dbtest.SQLiteTables(GinkgoTB(), path)
 }

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
@@ -83,15 +84,7 @@ func (m *atlasMigrator) Sources(ctx context.Context, dbm *dbv1.DatabaseMigration
 
 // Plan implements Migrator.
 func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (*Plan, error) {
-	l, err := m.load(ctx, dbm)
-	if err != nil {
-		return nil, err
-	}
-	p, err := m.plannerFor(ctx, dbm)
-	if err != nil {
-		return nil, err
-	}
-	target, err := resolveTarget(ctx, m.reader, dbm)
+	l, p, target, err := m.prepare(ctx, dbm)
 	if err != nil {
 		return nil, err
 	}
@@ -112,15 +105,7 @@ func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 
 // Apply implements Migrator.
 func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, opts ApplyOptions) (*Applied, error) {
-	l, err := m.load(ctx, dbm)
-	if err != nil {
-		return nil, err
-	}
-	p, err := m.plannerFor(ctx, dbm)
-	if err != nil {
-		return nil, err
-	}
-	target, err := resolveTarget(ctx, m.reader, dbm)
+	l, p, target, err := m.prepare(ctx, dbm)
 	if err != nil {
 		return nil, err
 	}
@@ -147,14 +132,24 @@ func (m *atlasMigrator) Release(context.Context, *dbv1.DatabaseMigration) error 
 	return nil
 }
 
-func (m *atlasMigrator) plannerFor(ctx context.Context, dbm *dbv1.DatabaseMigration) (*planner.Planner, error) {
+// prepare reads everything a plan or an apply of dbm needs: its sources,
+// a planner with its dev database, and its target.
+func (m *atlasMigrator) prepare(ctx context.Context, dbm *dbv1.DatabaseMigration) (*loaded, *planner.Planner, *database.Target, error) {
+	l, err := m.load(ctx, dbm)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	devURL, err := resolveDevURL(ctx, m.reader, dbm)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	p := m.planner
 	p.DevURL = devURL
-	return &p, nil
+	target, err := resolveTarget(ctx, m.reader, dbm)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return l, &p, target, nil
 }
 
 // sourceError marks the source errors retrying cannot fix as permanent;

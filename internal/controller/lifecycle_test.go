@@ -281,20 +281,7 @@ var _ = Describe("the migration lifecycle", func() {
 
 // tables lists the tables of a SQLite file.
 func tables(path string) []string {
-	GinkgoHelper()
-	db, err := sql.Open("sqlite", path)
-	Expect(err).NotTo(HaveOccurred())
-	defer db.Close()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
-	Expect(err).NotTo(HaveOccurred())
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		Expect(rows.Scan(&n)).To(Succeed())
-		names = append(names, n)
-	}
-	return names
+	return dbtest.SQLiteTables(GinkgoTB(), path)
 }
 
 // revisionCount counts the revisions recorded in a SQLite file.
