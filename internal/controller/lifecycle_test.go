@@ -90,6 +90,7 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(dbm.Status.LastApplied.ApprovedBy).To(Equal("rita"))
 		Expect(dbm.Status.LastApplied.Revision).To(BeNumerically(">", 0))
 		Expect(dbm.Status.Progress.PercentageComplete).To(Equal(int32(100)))
+		Expect(dbm.Status.Metrics.Duration.Duration).To(BeNumerically(">", 0), "the apply's measured duration")
 		Expect(meta.IsStatusConditionTrue(dbm.Status.Conditions, dbv1.ConditionReady)).To(BeTrue())
 		Expect(tables(path)).To(ContainElements("customers", "orders"))
 		Expect(revisionCount(path)).To(Equal(1))

@@ -62,6 +62,7 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 
 	done := metav1.NewTime(r.now())
 	dbm.Status.CompletionTime = &done
+	dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: done.Sub(start)}}
 	dbm.Status.Progress.CompletedSteps = dbm.Status.Progress.TotalSteps
 	dbm.Status.Progress.PercentageComplete = 100
 	dbm.Status.Progress.CurrentStep = ""
