@@ -158,8 +158,13 @@ func (r *DatabaseMigrationReconciler) verify(_ context.Context, dbm *dbv1.Databa
 // migrations of one database share a lock.
 func databaseKey(dbm *dbv1.DatabaseMigration) string {
 	db := dbm.Spec.Database
-	if db.Type == dbv1.DatabaseTypeSQLite {
+	switch {
+	case db.Type == dbv1.DatabaseTypeSQLite:
 		return "sqlite:" + db.Database
+	case db.Host == "":
+		// The address is in the Secret's url: migrations sharing the
+		// Secret share the database.
+		return fmt.Sprintf("%s:secret:%s/%s", db.Type, dbm.Namespace, db.ConnectionSecret)
 	}
 	return fmt.Sprintf("%s:%s:%d/%s", db.Type, strings.ToLower(db.Host), db.Port, db.Database)
 }
