@@ -12,11 +12,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	_ "modernc.org/sqlite"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
@@ -99,6 +100,48 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(k8sClient.Delete(ctx, dbm)).To(Succeed())
 		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)) }).Should(BeTrue())
 		Expect(tables(path)).To(ContainElements("customers", "orders"))
+	})
+
+	It("keeps a plan too large for status whole in a ConfigMap the migration owns", func() {
+		filler := strings.Repeat("x", 30_000)
+		var scripts []dbv1.MigrationScript
+		for i := range 3 {
+			scripts = append(scripts, fixture.InlineScript(fmt.Sprintf("t%d", i),
+				fmt.Sprintf("CREATE TABLE t%d (id INTEGER PRIMARY KEY, note TEXT DEFAULT '%s');", i, filler)))
+		}
+		dbm := create(fixture.Migration(ns, "large", fixture.WithSQLite(sqlitePath()), fixture.WithScripts(scripts...)))
+		plan := awaitPlan(dbm)
+		Expect(plan.Truncated).To(BeTrue())
+		Expect(plan.Statements).To(HaveLen(2), "whole statements while they fit in 64 KiB")
+		cm := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: plan.ConfigMapName}, cm)).To(Succeed())
+		Expect(cm.Data["plan.json"]).To(ContainSubstring(plan.Hash))
+		Expect(strings.Count(cm.Data["plan.sql"], "CREATE TABLE")).To(Equal(3))
+		Expect(cm.OwnerReferences).To(ContainElement(HaveField("UID", dbm.UID)))
+	})
+
+	It("records events with the condition's reason and counts plans in the metrics", func() {
+		dbm := create(fixture.Migration(ns, "observed", fixture.WithSQLite(sqlitePath())))
+		awaitPlan(dbm)
+		Eventually(func() []string {
+			var list eventsv1.EventList
+			Expect(k8sClient.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+			var reasons []string
+			for _, e := range list.Items {
+				if e.Regarding.UID == dbm.UID {
+					reasons = append(reasons, e.Reason)
+				}
+			}
+			return reasons
+		}).Should(ContainElement(dbv1.ReasonPlanReady))
+
+		families, err := crmetrics.Registry.Gather()
+		Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, f := range families {
+			names = append(names, f.GetName())
+		}
+		Expect(names).To(ContainElements("kube_shift_plans_total", "kube_shift_plan_duration_seconds", "kube_shift_migrations"))
 	})
 
 	It("ignores an approval of another hash and says why", func() {
