@@ -827,7 +827,3 @@ type DatabaseMigrationList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []DatabaseMigration `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&DatabaseMigration{}, &DatabaseMigrationList{})
-}

@@ -24,16 +24,6 @@ var engineCases = []engineCase{
 	{"mysql", func(t *testing.T) string { return dbtest.NewMySQLDatabase(t) }},
 }
 
-func openTarget(t *testing.T, g Gomega, raw string) (*database.Target, func() error) {
-	t.Helper()
-	target, err := database.ParseURL(raw)
-	g.Expect(err).NotTo(HaveOccurred())
-	db, err := target.Open(context.Background())
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = db.Close() })
-	return target, db.Close
-}
-
 func TestLockIsExclusive(t *testing.T) {
 	for _, tc := range engineCases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,7 +39,7 @@ func TestStaleApprovalIsRefused(t *testing.T) {
 				g.Expect(mismatch.Expected).To(Equal(plan.Hash))
 				g.Expect(d.columns(t, "users")).NotTo(ContainElement("age"))
 				g.Expect(d.tables(t)).To(ConsistOf("users", "posts", "audit"))
-				g.Expect(len(d.inspect(t).Tables)).To(Equal(len(moved.Tables)))
+				g.Expect(d.inspect(t).Tables).To(HaveLen(len(moved.Tables)))
 				g.Expect(d.revisions(t)).To(BeEmpty())
 			})
 		}
@@ -161,7 +161,7 @@ func TestLockBusy(t *testing.T) {
 			defer conn.Close()
 			unlock, err := d.target.Engine.Lock(ctx, conn, d.target.Identity(), 0)
 			g.Expect(err).NotTo(HaveOccurred())
-			defer unlock()
+			defer func() { _ = unlock() }()
 			in := planner.Input{Scripts: scripts("CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));")}
 			pl := &planner.Planner{LockWait: 300_000_000}
 			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: "sha256:x"})

@@ -7,6 +7,7 @@ import (
 
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/sqlcheck"
+
 	// The engines' analyzer sets (destructive, data-dependent,
 	// backward-incompatible, constraint-drop and their own), registered
 	// for sqlcheck.AnalyzerFor.

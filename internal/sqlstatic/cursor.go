@@ -52,7 +52,7 @@ func (c *cursor) name() string {
 		}
 		parts = append(parts, part)
 		c.i++
-		if !(c.i+1 < len(c.toks) && c.toks[c.i].isPunct(".")) {
+		if c.i+1 >= len(c.toks) || !c.toks[c.i].isPunct(".") {
 			break
 		}
 		c.i++

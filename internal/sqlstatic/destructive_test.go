@@ -206,7 +206,7 @@ func TestDestructiveQuotesLongStatementsShort(t *testing.T) {
 	g.Expect(f).To(HaveLen(1))
 	g.Expect(f[0].Text).To(HavePrefix("DELETE FROM t RETURNING a, a,"))
 	g.Expect(f[0].Text).To(HaveSuffix("..."))
-	g.Expect(len([]rune(f[0].Text))).To(Equal(maxTextLen + len("...")))
+	g.Expect([]rune(f[0].Text)).To(HaveLen(maxTextLen + len("...")))
 	g.Expect(f[0].Message).To(HaveSuffix(f[0].Text))
 }
 
