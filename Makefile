@@ -62,7 +62,7 @@ lint-fix: $(GOLANGCI_LINT) ## Run golangci-lint and fix what it can.
 	$(GOLANGCI_LINT) run --fix
 
 .PHONY: test
-test: verify vet test-go ## Everything CI runs: staleness check, vet, all Go tests against real servers.
+test: verify vet lint test-go ## Everything CI runs: staleness check, vet, lint, all Go tests against real servers.
 
 .PHONY: test-go
 test-go: ## Go tests with a real API server (envtest), real databases, and the e2e suite on the local control plane.
