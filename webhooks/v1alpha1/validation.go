@@ -46,7 +46,9 @@ func validateStrategy(s dbv1.MigrationStrategy, path *field.Path) field.ErrorLis
 	if s == "" || implementedStrategies[s] {
 		return nil
 	}
-	return field.ErrorList{field.NotSupported(path, s, supportedStrategies())}
+	return field.ErrorList{field.Invalid(path, s, fmt.Sprintf(
+		"strategy %q is not implemented yet in this version of kube-shift: use %s (or leave strategy out)",
+		s, strings.Join(supportedStrategies(), " or ")))}
 }
 
 func supportedStrategies() []string {

@@ -108,7 +108,7 @@ func TestValidateStrategy(t *testing.T) {
 	for _, s := range []dbv1.MigrationStrategy{dbv1.MigrationStrategyRolling, dbv1.MigrationStrategyShadowTable, dbv1.MigrationStrategyBlueGreen} {
 		errs := validateStrategy(s, field.NewPath("s"))
 		g.Expect(errs).To(HaveLen(1))
-		g.Expect(errs[0].Error()).To(ContainSubstring(`Unsupported value: "` + string(s) + `"`))
+		g.Expect(errs[0].Error()).To(ContainSubstring(`strategy "` + string(s) + `" is not implemented yet`))
 	}
 }
 

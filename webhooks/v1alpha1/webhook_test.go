@@ -71,7 +71,7 @@ var _ = Describe("admission", func() {
 		err := dev.Create(ctx, dbm)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(SatisfyAll(
-			ContainSubstring(`spec.migration.strategy: Unsupported value: "rolling"`),
+			ContainSubstring(`spec.migration.strategy: Invalid value: "rolling": strategy "rolling" is not implemented yet`),
 			ContainSubstring("spec.migration.scripts[0].sql"),
 			ContainSubstring(`spec.migration.scripts[1].dependsOn[0]: Not found: "missing"`),
 		))
