@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	. "github.com/onsi/ginkgo/v2"
@@ -142,6 +143,23 @@ var _ = Describe("the migration lifecycle", func() {
 			names = append(names, f.GetName())
 		}
 		Expect(names).To(ContainElements("kube_shift_plans_total", "kube_shift_plan_duration_seconds", "kube_shift_migrations"))
+	})
+
+	It("detects drift of the live schema on the re-plan interval (declarative)", func() {
+		path := sqlitePath()
+		dbm := create(fixture.Migration(ns, "drift", fixture.WithSQLite(path),
+			fixture.WithDesiredSchema("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"),
+			fixture.WithPolicy(dbv1.Policy{Approval: dbv1.ApprovalAuto})))
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		applied := get(dbm).Status.LastApplied.PlanHash
+
+		By("someone adds a column behind kube-shift's back")
+		exec(path, "ALTER TABLE accounts ADD COLUMN rogue TEXT")
+		Eventually(func() string { return get(dbm).Status.Plan.Hash }, 4*replanInterval+10*time.Second).ShouldNot(Equal(applied))
+		dbm = get(dbm)
+		Expect(dbm.Status.Plan.Changes).To(ContainElement(ContainSubstring("rogue")))
+		Expect(dbm.Status.Plan.Destructive).To(BeTrue(), "taking the column out drops it")
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseBlocked))
 	})
 
 	It("ignores an approval of another hash and says why", func() {

@@ -31,6 +31,9 @@ var (
 	cancel    context.CancelFunc
 )
 
+// replanInterval is the suite reconciler's drift-detection period.
+const replanInterval = 2 * time.Second
+
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
 	SetDefaultEventuallyTimeout(30 * time.Second)
@@ -65,6 +68,9 @@ var _ = BeforeSuite(func() {
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kube-shift"),
 		Migrator: NewMigrator(mgr.GetClient(), planner.Planner{LockWait: 2 * time.Second}),
+		// Short, so the drift test sees a re-plan; a plan of an unchanged
+		// database has the same hash, so the other tests do not notice.
+		ReplanInterval: replanInterval,
 	}).SetupWithManager(ctx, mgr, 4)).To(Succeed())
 
 	go func() {
