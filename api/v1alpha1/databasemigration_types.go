@@ -730,6 +730,34 @@ type BackupInfo struct {
 	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
 }
 
+// PreCheckOutcome is how a pre-check came out.
+// +kubebuilder:validation:Enum=Passed;Failed;Unknown
+type PreCheckOutcome string
+
+const (
+	PreCheckPassed PreCheckOutcome = "Passed"
+	PreCheckFailed PreCheckOutcome = "Failed"
+	// PreCheckUnknown: the engine cannot tell (free disk space on a
+	// server that does not expose it, say). Never counted as a pass.
+	PreCheckUnknown PreCheckOutcome = "Unknown"
+)
+
+// PreCheckResult is the outcome of one pre-check.
+type PreCheckResult struct {
+	// type is the check.
+	// +required
+	Type PreCheckType `json:"type"`
+
+	// outcome is Passed, Failed or Unknown.
+	// +required
+	Outcome PreCheckOutcome `json:"outcome"`
+
+	// message says what was measured (the server version, the privileges
+	// missing, the database's size against the threshold).
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
 // DatabaseMigrationStatus is what the controller observed and did.
 type DatabaseMigrationStatus struct {
 	// phase is where the migration stands.
@@ -778,6 +806,13 @@ type DatabaseMigrationStatus struct {
 	// progress tracks the apply.
 	// +optional
 	Progress *ProgressInfo `json:"progress,omitempty"`
+
+	// preChecks are the outcomes of spec.validation.preChecks at the last
+	// apply.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	PreChecks []PreCheckResult `json:"preChecks,omitempty"`
 
 	// shadowTable tracks a shadow-table copy.
 	// +optional

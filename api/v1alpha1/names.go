@@ -4,10 +4,13 @@ package v1alpha1
 // through its lifecycle; Reconciling and Stalled follow kstatus so that
 // generic tools (Flux, Argo CD, `kubectl wait`) can read a migration.
 const (
-	ConditionPlanned     = "Planned"
-	ConditionApproved    = "Approved"
-	ConditionApplied     = "Applied"
-	ConditionReady       = "Ready"
+	ConditionPlanned  = "Planned"
+	ConditionApproved = "Approved"
+	ConditionApplied  = "Applied"
+	ConditionReady    = "Ready"
+	// ConditionPreChecks reports spec.validation.preChecks, run before
+	// each apply.
+	ConditionPreChecks   = "PreChecks"
 	ConditionReconciling = "Reconciling"
 	ConditionStalled     = "Stalled"
 )
