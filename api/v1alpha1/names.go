@@ -42,6 +42,10 @@ const (
 	ReasonLockBusy            = "LockBusy"
 	ReasonDeadlineExceeded    = "DeadlineExceeded"
 	ReasonPreCheckFailed      = "PreCheckFailed"
+	ReasonPreChecksPassed     = "PreChecksPassed"
+	// ReasonPreChecksIncomplete: every check that could run passed, and
+	// at least one could not be decided on this engine.
+	ReasonPreChecksIncomplete = "PreChecksIncomplete"
 	ReasonValidationFailed    = "ValidationFailed"
 	ReasonRollingBack         = "RollingBack"
 	ReasonRolledBack          = "RolledBack"

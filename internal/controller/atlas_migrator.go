@@ -103,13 +103,19 @@ func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	}, nil
 }
 
+// PreCheck implements Migrator.
+func (m *atlasMigrator) PreCheck(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]dbv1.PreCheckResult, error) {
+	target, err := resolveTarget(ctx, m.reader, dbm)
+	if err != nil {
+		return nil, err
+	}
+	return runPreChecks(ctx, dbm, target)
+}
+
 // Apply implements Migrator.
 func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, opts ApplyOptions) (*Applied, error) {
 	l, p, target, err := m.prepare(ctx, dbm)
 	if err != nil {
-		return nil, err
-	}
-	if err := runPreChecks(ctx, dbm, target); err != nil {
 		return nil, err
 	}
 	res, err := p.Apply(ctx, target, l.input, planner.ApplyOptions{

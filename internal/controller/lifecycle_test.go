@@ -327,6 +327,11 @@ var _ = Describe("the migration lifecycle", func() {
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
 		Expect(get(dbm).Status.Reason).To(Equal(dbv1.ReasonPreCheckFailed))
 		Expect(get(dbm).Status.Message).To(ContainSubstring("lacks CREATE on schema public"))
+		Expect(get(dbm).Status.PreChecks).To(ConsistOf(
+			SatisfyAll(HaveField("Type", dbv1.PreCheckConnection), HaveField("Outcome", dbv1.PreCheckPassed), HaveField("Message", ContainSubstring("PostgreSQL 15"))),
+			SatisfyAll(HaveField("Type", dbv1.PreCheckPermissions), HaveField("Outcome", dbv1.PreCheckFailed)),
+		))
+		Expect(condition(dbm, dbv1.ConditionPreChecks)()).To(Equal("False/" + dbv1.ReasonPreCheckFailed))
 		var n int
 		Expect(admin.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_name IN ('t', 'kube_shift_revisions')`).Scan(&n)).To(Succeed())
 		Expect(n).To(BeZero(), "nothing was applied, not even the revision table")

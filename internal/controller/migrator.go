@@ -19,6 +19,9 @@ type Migrator interface {
 	Sources(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]dbv1.PlannedScript, error)
 	// Plan computes the dry-run plan of dbm against its live database.
 	Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (*Plan, error)
+	// PreCheck runs spec.validation.preChecks against the live database
+	// and says how each came out.
+	PreCheck(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]dbv1.PreCheckResult, error)
 	// Apply runs the plan whose hash is opts.ExpectHash, under the
 	// database's lock, if it is still the plan and was not applied before.
 	Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, opts ApplyOptions) (*Applied, error)

@@ -38,6 +38,10 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	}
 	defer unlock()
 
+	if res, stop, err := r.preCheck(ctx, dbm); stop || err != nil {
+		return res, stop, err
+	}
+
 	now := metav1.NewTime(r.now())
 	dbm.Status.StartTime, dbm.Status.CompletionTime = &now, nil
 	dbm.Status.Progress = &dbv1.ProgressInfo{TotalSteps: int32(len(plan.Statements))}
@@ -76,6 +80,28 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	setCondition(dbm, dbv1.ConditionApplied, true, reason, message)
 	setPhase(dbm, dbv1.PhaseSucceeded, reason, message)
 	r.event(dbm, false, reason, message)
+	return ctrl.Result{}, false, nil
+}
+
+// preCheck runs the pre-checks and stops the apply when one failed. A
+// failure is looked at again on the re-plan interval: granting a privilege
+// or freeing space changes nothing the reconciler watches.
+func (r *DatabaseMigrationReconciler) preCheck(ctx context.Context, dbm *dbv1.DatabaseMigration) (ctrl.Result, bool, error) {
+	results, err := r.Migrator.PreCheck(ctx, dbm)
+	if err != nil {
+		return r.applyFailed(dbm, err)
+	}
+	dbm.Status.PreChecks = results
+	if len(results) == 0 {
+		return ctrl.Result{}, false, nil
+	}
+	ok, message := preChecksCondition(dbm, results)
+	if !ok {
+		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonPreCheckFailed, message)
+		setPhase(dbm, dbv1.PhaseFailed, dbv1.ReasonPreCheckFailed, message)
+		r.event(dbm, true, dbv1.ReasonPreCheckFailed, message)
+		return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
+	}
 	return ctrl.Result{}, false, nil
 }
 

@@ -69,6 +69,9 @@ type Engine interface {
 	// migration needs on schema, read from the engine's privilege
 	// catalogue (nothing is tried on the target).
 	MissingPrivileges(ctx context.Context, q Querier, schema string) ([]string, error)
+	// DiskUsage reports the database's size and, where the engine can
+	// tell, the free space it grows into.
+	DiskUsage(ctx context.Context, q Querier, u *url.URL) (DiskUsage, error)
 
 	// revisions is the engine's SQL for the revision table.
 	revisions() revisionDialect

@@ -3,7 +3,10 @@ package database
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // MigrationPrivileges are what a migration's user needs on its schema: to
@@ -104,4 +107,52 @@ func (sqliteEngine) MissingPrivileges(ctx context.Context, q Querier, _ string) 
 		return []string{"write access (the database is read-only)"}, nil
 	}
 	return nil, nil
+}
+
+// DiskUsage is what a database uses and, where the engine can tell, the
+// room left where it grows.
+type DiskUsage struct {
+	// Used is the database's size in bytes.
+	Used int64
+	// Free is the free space in bytes on the filesystem the database grows
+	// on; meaningful only when FreeKnown.
+	Free      int64
+	FreeKnown bool
+	// Why says why Free is not known.
+	Why string
+}
+
+func (postgresEngine) DiskUsage(ctx context.Context, q Querier, _ *url.URL) (DiskUsage, error) {
+	var used int64
+	if err := q.QueryRowContext(ctx, "SELECT pg_database_size(current_database())").Scan(&used); err != nil {
+		return DiskUsage{}, fmt.Errorf("reading the database size: %w", err)
+	}
+	return DiskUsage{Used: used, Why: "PostgreSQL does not expose the server's free disk space to SQL"}, nil
+}
+
+func (mysqlEngine) DiskUsage(ctx context.Context, q Querier, u *url.URL) (DiskUsage, error) {
+	var used int64
+	err := q.QueryRowContext(ctx, "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = ?",
+		strings.TrimPrefix(u.Path, "/")).Scan(&used)
+	if err != nil {
+		return DiskUsage{}, fmt.Errorf("reading the database size: %w", err)
+	}
+	return DiskUsage{Used: used, Why: "MySQL and MariaDB do not expose the server's free disk space to SQL"}, nil
+}
+
+// DiskUsage of a SQLite file: its pages, and the free space of the
+// filesystem holding it, which the operator sees directly.
+func (sqliteEngine) DiskUsage(ctx context.Context, q Querier, u *url.URL) (DiskUsage, error) {
+	var used int64
+	if err := q.QueryRowContext(ctx, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&used); err != nil {
+		return DiskUsage{}, fmt.Errorf("reading the database size: %w", err)
+	}
+	if inMemory(u) {
+		return DiskUsage{Used: used, Why: "an in-memory database has no filesystem"}, nil
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(u.Path), &st); err != nil {
+		return DiskUsage{Used: used, Why: "the filesystem holding the file cannot be read: " + err.Error()}, nil
+	}
+	return DiskUsage{Used: used, Free: int64(st.Bavail) * st.Bsize, FreeKnown: true}, nil
 }

@@ -105,3 +105,28 @@ func mustExec(t *testing.T, db *sql.DB, stmt string) {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
+
+func TestDiskUsage(t *testing.T) {
+	for _, tc := range engineCases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			target, err := database.ParseURL(tc.fresh(t))
+			g.Expect(err).NotTo(HaveOccurred())
+			db, err := target.Open(context.Background())
+			g.Expect(err).NotTo(HaveOccurred())
+			defer db.Close()
+			mustExec(t, db, "CREATE TABLE filler (id int, note varchar(200))")
+
+			usage, err := target.Engine.DiskUsage(context.Background(), db, target.URL)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(usage.Used).To(BeNumerically(">", 0))
+			if tc.name == "sqlite" {
+				g.Expect(usage.FreeKnown).To(BeTrue(), "the operator sees the file's filesystem")
+				g.Expect(usage.Free).To(BeNumerically(">", 0))
+			} else {
+				g.Expect(usage.FreeKnown).To(BeFalse())
+				g.Expect(usage.Why).To(ContainSubstring("free disk space"))
+			}
+		})
+	}
+}

@@ -149,10 +149,6 @@ func notActedOn(spec *dbv1.DatabaseMigrationSpec) []string {
 	m := spec.Migration
 	add(m.Parallel, "spec.migration.parallel")
 	if v := spec.Validation; v != nil {
-		for _, c := range v.PreChecks {
-			// connection and permissions run before every apply.
-			add(c.Type == dbv1.PreCheckDiskSpace, "spec.validation.preChecks[type=disk-space]")
-		}
 		add(v.DataIntegrityChecks != nil, "spec.validation.dataIntegrityChecks")
 		if t := v.PerformanceThresholds; t != nil {
 			add(t.MaxDowntime != nil, "spec.validation.performanceThresholds.maxDowntime")
