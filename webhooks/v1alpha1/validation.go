@@ -135,6 +135,25 @@ func validateAppliedScripts(status dbv1.DatabaseMigrationStatus, scripts []dbv1.
 	return errs
 }
 
+// unmeasurable names the thresholds no supported engine can measure, with
+// why: PostgreSQL, MySQL and MariaDB report no host CPU or memory to a SQL
+// client, and SQLite has no server. A warning says so rather than pretend.
+func unmeasurable(spec *dbv1.DatabaseMigrationSpec) []string {
+	v := spec.Validation
+	if v == nil || v.PerformanceThresholds == nil {
+		return nil
+	}
+	var warnings []string
+	const why = "is not checked: PostgreSQL, MySQL and MariaDB report no host CPU or memory use to a SQL client, and SQLite has no server"
+	if v.PerformanceThresholds.MaxCPUUsage != "" {
+		warnings = append(warnings, "spec.validation.performanceThresholds.maxCpuUsage "+why)
+	}
+	if v.PerformanceThresholds.MaxMemoryUsage != "" {
+		warnings = append(warnings, "spec.validation.performanceThresholds.maxMemoryUsage "+why)
+	}
+	return warnings
+}
+
 // notActedOn names the fields the schema accepts but the controller does
 // not act on yet. Each one is an admission warning, so a user is never
 // misled into believing a setting took effect. An entry goes when its
@@ -152,8 +171,6 @@ func notActedOn(spec *dbv1.DatabaseMigrationSpec) []string {
 		add(v.DataIntegrityChecks != nil, "spec.validation.dataIntegrityChecks")
 		if t := v.PerformanceThresholds; t != nil {
 			add(t.MaxDowntime != nil, "spec.validation.performanceThresholds.maxDowntime")
-			add(t.MaxCPUUsage != "", "spec.validation.performanceThresholds.maxCpuUsage")
-			add(t.MaxMemoryUsage != "", "spec.validation.performanceThresholds.maxMemoryUsage")
 		}
 	}
 	if r := spec.Rollback; r != nil {

@@ -181,3 +181,14 @@ func TestNotActedOnWarnsForOriginalFields(t *testing.T) {
 	dbm.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "s"}}
 	g.Expect(notActedOn(&dbm.Spec)).To(ConsistOf("spec.migration.parallel", "spec.notifications"))
 }
+
+func TestUnmeasurableThresholdsAreSaidSo(t *testing.T) {
+	g := NewWithT(t)
+	dbm := fixture.Migration("ns", "m")
+	g.Expect(unmeasurable(&dbm.Spec)).To(BeEmpty())
+	dbm.Spec.Validation = &dbv1.ValidationConfig{PerformanceThresholds: &dbv1.PerformanceThresholds{MaxCPUUsage: "80%", MaxMemoryUsage: "70%"}}
+	g.Expect(unmeasurable(&dbm.Spec)).To(ConsistOf(
+		ContainSubstring("maxCpuUsage is not checked: PostgreSQL, MySQL and MariaDB report no host CPU"),
+		ContainSubstring("maxMemoryUsage is not checked"),
+	))
+}

@@ -120,6 +120,7 @@ func (v *Validator) validateSpec(ctx context.Context, dbm *dbv1.DatabaseMigratio
 	for _, f := range notActedOn(spec) {
 		warnings = append(warnings, fmt.Sprintf("%s is accepted but not acted on yet by this version of kube-shift", f))
 	}
+	warnings = append(warnings, unmeasurable(spec)...)
 	return errs, warnings
 }
 

@@ -1,0 +1,374 @@
+package v1alpha1
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/envtestutil"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+)
+
+// What one phase of BenchmarkAdmission sends: benchCreates creates of valid
+// migrations from benchClients concurrent clients.
+const (
+	benchCreates = 2000
+	benchClients = 50
+)
+
+// BenchmarkAdmission measures what the webhooks cost a user creating
+// migrations. Each iteration creates benchCreates valid DatabaseMigrations
+// (inline SQLite scripts) from benchClients concurrent clients twice against
+// the same kube-apiserver: phase A with no webhook registered (the CRD's own
+// schema validation only), phase B with the mutating and validating webhooks
+// registered and served over TLS from a manager in this process. It reports
+// client-side p50/p99 and throughput of each phase, their throughput ratio
+// (goal ≥ 0.8), and the p99 of the webhook handlers themselves, timed
+// server-side around each handler (goal < 5 ms).
+//
+// It starts its own envtest environment: TestWebhooks' BeforeSuite does not
+// run under `go test -run '^$' -bench BenchmarkAdmission`.
+func BenchmarkAdmission(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	env := startBenchEnv(ctx, b)
+
+	var noWebhooks, withWebhooks benchLatencies
+	var handler = map[string]*benchLatencies{}
+	for b.Loop() {
+		env.removeWebhooks(ctx, b)
+		noWebhooks.merge(env.createMany(ctx, b))
+
+		env.installWebhooks(ctx, b)
+		withWebhooks.merge(env.createMany(ctx, b))
+		for path, l := range env.handlers.take() {
+			if handler[path] == nil {
+				handler[path] = &benchLatencies{}
+			}
+			handler[path].merge(l)
+		}
+	}
+
+	b.ReportMetric(ms(noWebhooks.quantile(0.50)), "A-p50-ms")
+	b.ReportMetric(ms(noWebhooks.quantile(0.99)), "A-p99-ms")
+	b.ReportMetric(noWebhooks.throughput(), "A-creates/s")
+	b.ReportMetric(ms(withWebhooks.quantile(0.50)), "B-p50-ms")
+	b.ReportMetric(ms(withWebhooks.quantile(0.99)), "B-p99-ms")
+	b.ReportMetric(withWebhooks.throughput(), "B-creates/s")
+	b.ReportMetric(withWebhooks.throughput()/noWebhooks.throughput(), "B/A-throughput")
+	var all benchLatencies
+	for path, l := range handler {
+		role := "validate"
+		if strings.HasPrefix(path, "/mutate-") {
+			role = "mutate"
+		}
+		if got := len(l.samples); got != b.N*benchCreates {
+			b.Errorf("%s handler served %d requests, want %d: the webhook was not on every create", role, got, b.N*benchCreates)
+		}
+		b.ReportMetric(ms(l.quantile(0.99)), role+"-handler-p99-ms")
+		all.merge(*l)
+	}
+	if len(handler) != 2 {
+		b.Errorf("handlers timed: %d paths, want the mutating and the validating one", len(handler))
+	}
+	b.ReportMetric(ms(all.quantile(0.50)), "handler-p50-ms")
+	b.ReportMetric(ms(all.quantile(0.99)), "handler-p99-ms")
+}
+
+// benchEnv is a kube-apiserver with the CRD, a manager serving the webhooks,
+// and the webhook configurations as envtest installed them, to remove and
+// re-register between phases.
+type benchEnv struct {
+	admin    client.Client
+	cfg      *rest.Config
+	handlers *handlerTimer
+
+	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
+	validating *admissionregistrationv1.ValidatingWebhookConfiguration
+	phase      int
+}
+
+func startBenchEnv(ctx context.Context, b *testing.B) *benchEnv {
+	b.Helper()
+	s := runtime.NewScheme()
+	must(b, clientgoscheme.AddToScheme(s))
+	must(b, dbv1.AddToScheme(s))
+
+	testEnv := &envtest.Environment{
+		Scheme:                s,
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: envtestutil.AssetsDir(b),
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			Paths: []string{filepath.Join("..", "..", "config", "webhook")},
+		},
+	}
+	cfg, err := testEnv.Start()
+	must(b, err)
+	b.Cleanup(func() { must(b, testEnv.Stop()) })
+	// No client-side rate limit: the benchmark measures the server.
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+
+	env := &benchEnv{cfg: cfg, handlers: &handlerTimer{}}
+	env.admin, err = client.New(cfg, client.Options{Scheme: s})
+	must(b, err)
+
+	wh := &testEnv.WebhookInstallOptions
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:  s,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		WebhookServer: timedServer{
+			Server: webhook.NewServer(webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir}),
+			timer:  env.handlers,
+		},
+	})
+	must(b, err)
+	must(b, SetupWithManager(mgr))
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	b.Cleanup(func() {
+		if err := <-done; err != nil {
+			b.Errorf("manager: %v", err)
+		}
+	})
+	must(b, wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		conn, err := tls.Dial("tcp", net.JoinHostPort(wh.LocalServingHost, fmt.Sprint(wh.LocalServingPort)),
+			&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only probing that the server listens
+		if err != nil {
+			return false, nil
+		}
+		return true, conn.Close()
+	}))
+
+	// Keep envtest's configurations (service URLs rewritten to the local
+	// server, its CA bundle) to register them again for each phase B.
+	for _, c := range wh.MutatingWebhooks {
+		cfg := c.DeepCopy()
+		must(b, env.admin.Get(ctx, client.ObjectKeyFromObject(cfg), cfg))
+		env.mutating = cfg
+	}
+	for _, c := range wh.ValidatingWebhooks {
+		cfg := c.DeepCopy()
+		must(b, env.admin.Get(ctx, client.ObjectKeyFromObject(cfg), cfg))
+		env.validating = cfg
+	}
+	if env.mutating == nil || env.validating == nil {
+		b.Fatal("envtest installed no mutating or no validating webhook configuration")
+	}
+	must(b, env.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench-probe"}}))
+	return env
+}
+
+// removeWebhooks deletes both configurations and waits until the API
+// server no longer calls them.
+func (e *benchEnv) removeWebhooks(ctx context.Context, b *testing.B) {
+	b.Helper()
+	must(b, client.IgnoreNotFound(e.admin.Delete(ctx, e.mutating.DeepCopy())))
+	must(b, client.IgnoreNotFound(e.admin.Delete(ctx, e.validating.DeepCopy())))
+	e.waitForWebhooks(ctx, b, false)
+}
+
+// installWebhooks registers both configurations again and waits until the
+// API server calls them.
+func (e *benchEnv) installWebhooks(ctx context.Context, b *testing.B) {
+	b.Helper()
+	m, v := e.mutating.DeepCopy(), e.validating.DeepCopy()
+	m.ResourceVersion, v.ResourceVersion = "", ""
+	m.UID, v.UID = "", ""
+	must(b, e.admin.Create(ctx, m))
+	must(b, e.admin.Create(ctx, v))
+	e.waitForWebhooks(ctx, b, true)
+}
+
+// waitForWebhooks probes until both webhooks are (or are not) called: the
+// mutating one stamps created-by; the validating one refuses a DROP TABLE.
+func (e *benchEnv) waitForWebhooks(ctx context.Context, b *testing.B, on bool) {
+	b.Helper()
+	probe := 0
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		probe++
+		valid := fixture.Migration("bench-probe", fmt.Sprintf("valid-%d", probe))
+		if err := e.admin.Create(ctx, valid); err != nil {
+			return false, err
+		}
+		stamped := valid.Annotations[dbv1.AnnotationCreatedBy] != ""
+		destructive := fixture.Migration("bench-probe", fmt.Sprintf("destructive-%d", probe),
+			fixture.WithScripts(fixture.InlineScript("drop", "DROP TABLE widgets;")))
+		err := e.admin.Create(ctx, destructive)
+		refused := apierrors.IsInvalid(err)
+		if err != nil && !refused {
+			return false, err
+		}
+		return stamped == on && refused == on, nil
+	})
+	if err != nil {
+		b.Fatalf("waiting for the webhooks to be %s: %v", map[bool]string{true: "called", false: "gone"}[on], err)
+	}
+}
+
+// createMany creates benchCreates valid migrations in a fresh namespace from
+// benchClients clients at once, and returns each create's latency as the
+// client saw it and the wall time of the whole run.
+func (e *benchEnv) createMany(ctx context.Context, b *testing.B) benchLatencies {
+	b.Helper()
+	e.phase++
+	ns := fmt.Sprintf("bench-%d", e.phase)
+	must(b, e.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+
+	clients := make([]client.Client, benchClients)
+	for i := range clients {
+		c, err := client.New(e.cfg, client.Options{Scheme: e.admin.Scheme()})
+		must(b, err)
+		clients[i] = c
+		// Warm each client's connection outside the measurement.
+		must(b, c.Create(ctx, fixture.Migration(ns, fmt.Sprintf("warm-%02d", i))))
+	}
+
+	work := make(chan int)
+	results := make([][]time.Duration, benchClients)
+	errs := make([]error, benchClients)
+	var wg sync.WaitGroup
+	e.handlers.reset() // from here on, the handlers serve only measured creates
+	start := time.Now()
+	for w, c := range clients {
+		wg.Go(func() {
+			for i := range work {
+				dbm := fixture.Migration(ns, fmt.Sprintf("m-%04d", i))
+				t := time.Now()
+				err := c.Create(ctx, dbm)
+				results[w] = append(results[w], time.Since(t))
+				if err != nil {
+					errs[w] = errors.Join(errs[w], fmt.Errorf("creating %s: %w", dbm.Name, err))
+				}
+			}
+		})
+	}
+	for i := range benchCreates {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	l := benchLatencies{wall: time.Since(start)}
+	must(b, errors.Join(errs...))
+	for _, r := range results {
+		l.samples = append(l.samples, r...)
+	}
+	if len(l.samples) != benchCreates {
+		b.Fatalf("%d creates measured, want %d", len(l.samples), benchCreates)
+	}
+	return l
+}
+
+// benchLatencies is a set of request latencies and the wall time they took.
+type benchLatencies struct {
+	samples []time.Duration
+	wall    time.Duration
+	sorted  bool
+}
+
+func (l *benchLatencies) merge(o benchLatencies) {
+	l.samples = append(l.samples, o.samples...)
+	l.wall += o.wall
+	l.sorted = false
+}
+
+// quantile is the nearest-rank q-quantile.
+func (l *benchLatencies) quantile(q float64) time.Duration {
+	if len(l.samples) == 0 {
+		return 0
+	}
+	if !l.sorted {
+		slices.Sort(l.samples)
+		l.sorted = true
+	}
+	i := int(math.Ceil(q*float64(len(l.samples)))) - 1
+	return l.samples[max(i, 0)]
+}
+
+func (l *benchLatencies) throughput() float64 {
+	return float64(len(l.samples)) / l.wall.Seconds()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// timedServer is the manager's webhook server with every handler wrapped in
+// a timer, so the benchmark sees the handlers' own latency (decoding,
+// defaulting or validating, encoding), apart from TLS and the API server.
+type timedServer struct {
+	webhook.Server
+	timer *handlerTimer
+}
+
+func (s timedServer) Register(path string, hook http.Handler) {
+	s.Server.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := time.Now()
+		hook.ServeHTTP(w, r)
+		s.timer.record(path, time.Since(t))
+	}))
+}
+
+// handlerTimer collects handler latencies by path.
+type handlerTimer struct {
+	mu     sync.Mutex
+	byPath map[string][]time.Duration
+}
+
+func (h *handlerTimer) record(path string, d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.byPath == nil {
+		h.byPath = map[string][]time.Duration{}
+	}
+	h.byPath[path] = append(h.byPath[path], d)
+}
+
+func (h *handlerTimer) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.byPath = nil
+}
+
+// take returns what was recorded since the last reset.
+func (h *handlerTimer) take() map[string]benchLatencies {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]benchLatencies{}
+	for path, d := range h.byPath {
+		out[path] = benchLatencies{samples: slices.Clone(d)}
+	}
+	h.byPath = nil
+	return out
+}
+
+func must(b *testing.B, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+}
