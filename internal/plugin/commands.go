@@ -125,9 +125,10 @@ func diffCommand(o *Options) *cobra.Command {
 	return cmd
 }
 
-// annotate sets (or, for nil values, removes) annotations with a merge patch
-// that carries the resourceVersion read, so a concurrent change makes it
-// fail rather than approve something else.
+// annotate sets (or, for nil values, removes) annotations with a merge
+// patch. No resourceVersion precondition: the operator writes status all
+// the time, and the webhook already refuses an approved-plan that is not
+// the current plan's hash, which is the race that matters.
 func annotate(ctx context.Context, c client.Client, dbm *dbv1.DatabaseMigration, kv map[string]*string) error {
 	base := dbm.DeepCopy()
 	if dbm.Annotations == nil {
@@ -140,7 +141,7 @@ func annotate(ctx context.Context, c client.Client, dbm *dbv1.DatabaseMigration,
 		}
 		dbm.Annotations[k] = *v
 	}
-	return c.Patch(ctx, dbm, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	return c.Patch(ctx, dbm, client.MergeFrom(base))
 }
 
 func confirm(o *Options, question string) (bool, error) {
