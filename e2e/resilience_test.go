@@ -1,0 +1,245 @@
+package e2e
+
+import (
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
+)
+
+// The manager dies, restarts, and hands over leadership while migrations
+// are in flight. These specs run their own manager processes, so they stop
+// the one hack/local-up.sh started and put it back when they are done; they
+// are Serial because no other spec may run without a manager meanwhile.
+var _ = Describe("the manager under failure", Ordered, Serial, func() {
+	BeforeAll(func() {
+		Expect(startedLocal).To(BeTrue(), "these specs kill and start manager processes: they need the local "+
+			"control plane the suite starts itself (unset E2E_KUBECONFIG)")
+		stopSuiteManager()
+		DeferCleanup(restoreSuiteManager)
+	})
+
+	It("applies a plan once when killed in the middle of the apply and restarted (PostgreSQL)", func() {
+		first := startManager("crash-first", managerOptions{webhooks: true})
+
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		password, _ := u.User.Password()
+		dbName := strings.TrimPrefix(u.Path, "/")
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+
+		kubectlOK(as(developer, "create", "secret", "generic", "slow-credentials", "-n", namespace,
+			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
+		// pg_sleep inside the apply transaction holds the apply open for
+		// seconds after CREATE TABLE has run: long enough to kill it there.
+		kubectlOKStdin(fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
+kind: DatabaseMigration
+metadata: {name: slow, namespace: %s}
+spec:
+  database: {type: postgresql, connectionSecret: slow-credentials, host: %q, port: %s, database: %q, sslMode: disable}
+  migration:
+    scripts:
+    - name: slow
+      type: schema
+      source: inline
+      sql: "CREATE TABLE slow (id int); SELECT pg_sleep(5); ALTER TABLE slow ADD COLUMN note text;"
+`, namespace, u.Hostname(), u.Port(), dbName), as(developer, "apply", "-f", "-")...)
+		Eventually(func() string { return jsonpath("slow", ".status.phase") }).Should(Equal("AwaitingApproval"))
+		hash := jsonpath("slow", ".status.plan.hash")
+
+		kubectlOK(as(reviewer, "shift", "approve", "slow", "--yes", "-n", namespace)...)
+		Eventually(func() string { return jsonpath("slow", ".status.phase") }).Should(Equal("Running"))
+		By("waiting until the apply sleeps inside its transaction on the target, after CREATE TABLE")
+		Eventually(func() (int, error) { return sleepingOn(db, dbName) }).Should(Equal(1))
+
+		first.kill()
+		Expect(jsonpath("slow", ".status.phase")).To(Equal("Running"), "the killed manager wrote nothing more")
+		startManager("crash-second", managerOptions{webhooks: true})
+
+		Eventually(func() string { return jsonpath("slow", ".status.phase") }).Should(Equal("Succeeded"))
+		Expect(jsonpath("slow", ".status.lastApplied.planHash")).To(Equal(hash))
+		Expect(jsonpath("slow", ".status.lastApplied.approvedBy")).To(Equal(reviewer))
+		Expect(jsonpath("slow", `.status.conditions[?(@.type=="Applied")].reason`)).To(Equal("Applied"),
+			"PostgreSQL rolled the killed transaction back, so the second apply is the first that took effect")
+		Expect(jsonpath("slow", ".status.message")).To(ContainSubstring("plan " + hash + " applied as revision"))
+		Expect(jsonpath("slow", `.status.conditions[?(@.type=="Ready")].status`)).To(Equal("True"))
+
+		var columns []string
+		rows, err := db.Query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'slow' ORDER BY ordinal_position`)
+		Expect(err).NotTo(HaveOccurred())
+		defer rows.Close()
+		for rows.Next() {
+			var c string
+			Expect(rows.Scan(&c)).To(Succeed())
+			columns = append(columns, c)
+		}
+		Expect(rows.Err()).NotTo(HaveOccurred())
+		Expect(columns).To(Equal([]string{"id", "note"}))
+		Expect(revisions(db, "$1", hash)).To(Equal([]string{"succeeded"}), "exactly one revision, and it succeeded")
+	})
+
+	It("applies two approved plans for one SQLite file one after the other, never at once", func() {
+		startManager("serial", managerOptions{webhooks: true})
+		dbPath := filepath.Join(GinkgoT().TempDir(), "serial.db")
+		for _, name := range []string{"serial-a", "serial-b"} {
+			kubectlOKStdin(sqliteManifest(name, dbPath, fmt.Sprintf("CREATE TABLE %s (id INTEGER PRIMARY KEY);", strings.ReplaceAll(name, "-", "_"))),
+				as(developer, "apply", "-f", "-")...)
+		}
+		approved := map[string]string{}
+		for _, name := range []string{"serial-a", "serial-b"} {
+			Eventually(func() string { return jsonpath(name, ".status.phase") }).Should(Equal("AwaitingApproval"))
+			approved[name] = jsonpath(name, ".status.plan.hash")
+		}
+
+		By("approving both plans at once")
+		var wg sync.WaitGroup
+		outs := make([]string, 2)
+		errs := make([]error, 2)
+		for i, name := range []string{"serial-a", "serial-b"} {
+			wg.Go(func() {
+				defer GinkgoRecover()
+				outs[i], errs[i] = kubectl(as(reviewer, "annotate", "databasemigration", name, "-n", namespace,
+					"database.mohitnagaraj.in/approved-plan="+approved[name])...)
+			})
+		}
+		wg.Wait()
+		for i := range errs {
+			Expect(errs[i]).NotTo(HaveOccurred(), outs[i])
+		}
+
+		// Each plan's hash covers the live schema. Run one after the other,
+		// the second finds the schema the first left and refuses its
+		// approved plan; run at once, both would go through as approved.
+		By("waiting for one to succeed and the other to refuse its stale approval")
+		var first, second string
+		Eventually(func(g Gomega) {
+			a, b := jsonpath("serial-a", ".status.phase"), jsonpath("serial-b", ".status.phase")
+			g.Expect(a).NotTo(Equal("Failed"), jsonpath("serial-a", ".status.message"))
+			g.Expect(b).NotTo(Equal("Failed"), jsonpath("serial-b", ".status.message"))
+			switch {
+			case a == "Succeeded" && b == "AwaitingApproval" && jsonpath("serial-b", ".status.plan.hash") != approved["serial-b"]:
+				first, second = "serial-a", "serial-b"
+			case b == "Succeeded" && a == "AwaitingApproval" && jsonpath("serial-a", ".status.plan.hash") != approved["serial-a"]:
+				first, second = "serial-b", "serial-a"
+			default:
+				g.Expect(fmt.Sprintf("serial-a %s, serial-b %s", a, b)).To(Equal("one Succeeded, the other AwaitingApproval with a new plan"))
+			}
+		}).Should(Succeed())
+		Expect(jsonpath(first, ".status.lastApplied.planHash")).To(Equal(approved[first]))
+		Expect(jsonpath(second, ".status.lastApplied")).To(BeEmpty())
+		Expect(sqliteTables(dbPath)).NotTo(ContainElement(strings.ReplaceAll(second, "-", "_")), "the refused plan ran nothing")
+
+		By("approving the second migration's new plan")
+		newHash := jsonpath(second, ".status.plan.hash")
+		kubectlOK(as(reviewer, "shift", "approve", second, "--yes", "-n", namespace)...)
+		Eventually(func() string { return jsonpath(second, ".status.phase") }).Should(Equal("Succeeded"))
+		Expect(jsonpath(second, ".status.lastApplied.planHash")).To(Equal(newHash))
+
+		db, err := sql.Open("sqlite", dbPath)
+		Expect(err).NotTo(HaveOccurred())
+		defer db.Close()
+		Expect(sqliteTables(dbPath)).To(ContainElements("serial_a", "serial_b"))
+		Expect(revisions(db, "?", approved[first])).To(Equal([]string{"succeeded"}))
+		Expect(revisions(db, "?", newHash)).To(Equal([]string{"succeeded"}))
+		Expect(revisions(db, "?", "")).To(Equal([]string{"succeeded", "succeeded"}), "two revisions in all, no failed one")
+	})
+
+	It("hands leadership over when the leader is killed, and the new leader reconciles", func() {
+		leaseNS := namespace
+		electing := []string{"--leader-elect", "--leader-election-namespace", leaseNS}
+		// Only one process can serve the webhooks' port: the first leader
+		// does not, so admission keeps working when it is killed.
+		leader := startManager("leader-first", managerOptions{args: electing})
+		Eventually(func() string { return leaseHolder(leaseNS) }).ShouldNot(BeEmpty())
+		firstHolder := leaseHolder(leaseNS)
+		Eventually(leader.logText).Should(ContainSubstring("Successfully acquired lease"))
+		standby := startManager("leader-standby", managerOptions{webhooks: true, args: electing})
+		Expect(leaseHolder(leaseNS)).To(Equal(firstHolder))
+
+		dbPath := filepath.Join(GinkgoT().TempDir(), "leader.db")
+		kubectlOKStdin(sqliteManifest("led-before", dbPath, "CREATE TABLE before_handover (id INTEGER PRIMARY KEY);"),
+			as(developer, "apply", "-f", "-")...)
+		Eventually(func() string { return jsonpath("led-before", ".status.phase") }).Should(Equal("AwaitingApproval"))
+		Expect(leaseHolder(leaseNS)).To(Equal(firstHolder))
+		Expect(standby.logText()).To(ContainSubstring("Attempting to acquire leader lease"))
+		Expect(standby.logText()).NotTo(ContainSubstring("Successfully acquired lease"), "one leader at a time")
+
+		leader.kill()
+		Eventually(func() string { return leaseHolder(leaseNS) }).ShouldNot(Equal(firstHolder))
+		Eventually(standby.logText).Should(ContainSubstring("Successfully acquired lease"))
+
+		kubectlOKStdin(sqliteManifest("led-after", dbPath, "CREATE TABLE after_handover (id INTEGER PRIMARY KEY);"),
+			as(developer, "apply", "-f", "-")...)
+		Eventually(func() string { return jsonpath("led-after", ".status.phase") }).Should(Equal("AwaitingApproval"))
+		kubectlOK(as(reviewer, "shift", "approve", "led-after", "--yes", "-n", namespace)...)
+		Eventually(func() string { return jsonpath("led-after", ".status.phase") }).Should(Equal("Succeeded"))
+		Expect(sqliteTables(dbPath)).To(ContainElement("after_handover"))
+	})
+})
+
+// sqliteManifest is a one-script migration of a SQLite file.
+func sqliteManifest(name, dbPath, script string) string {
+	return fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
+kind: DatabaseMigration
+metadata: {name: %s, namespace: %s}
+spec:
+  database: {type: sqlite, database: %q}
+  migration:
+    scripts:
+    - name: step-1
+      type: schema
+      source: inline
+      sql: %q
+`, name, namespace, dbPath, script)
+}
+
+// sleepingOn counts the sessions on database dbName in pg_sleep: the apply
+// is inside its transaction.
+func sleepingOn(db *sql.DB, dbName string) (int, error) {
+	var n int
+	err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity
+		WHERE datname = $1 AND state = 'active' AND query ILIKE '%pg_sleep%' AND pid <> pg_backend_pid()`, dbName).Scan(&n)
+	return n, err
+}
+
+// revisions lists the status of every kube_shift_revisions row for a plan
+// hash (every row when hash is empty), oldest first. placeholder is the
+// driver's bind parameter.
+func revisions(db *sql.DB, placeholder, hash string) []string {
+	GinkgoHelper()
+	query := `SELECT status FROM kube_shift_revisions`
+	var args []any
+	if hash != "" {
+		query += ` WHERE plan_hash = ` + placeholder
+		args = append(args, hash)
+	}
+	rows, err := db.Query(query+` ORDER BY id`, args...)
+	Expect(err).NotTo(HaveOccurred())
+	defer rows.Close()
+	statuses := []string{}
+	for rows.Next() {
+		var s string
+		Expect(rows.Scan(&s)).To(Succeed())
+		statuses = append(statuses, s)
+	}
+	Expect(rows.Err()).NotTo(HaveOccurred())
+	return statuses
+}
+
+// leaseHolder is the holder of the manager's leader-election Lease in ns,
+// empty when there is none.
+func leaseHolder(ns string) string {
+	out, err := kubectl("get", "lease", "kube-shift.database.mohitnagaraj.in", "-n", ns, "-o", "jsonpath={.spec.holderIdentity}")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(out)
+}
