@@ -20,6 +20,13 @@ const (
 	RevisionRunning   = "running"
 	RevisionSucceeded = "succeeded"
 	RevisionFailed    = "failed"
+	// RevisionRolledBack: the apply failed and was taken back to the
+	// schema it started from.
+	RevisionRolledBack = "rolled back"
+	// RevisionCheckpoint: one step of a rolling apply, committed. Its
+	// scripts count as applied; its plan hash is the key a resumed apply
+	// looks up (see planner's rolling apply).
+	RevisionCheckpoint = "checkpoint"
 )
 
 // Revision is one row of the revision table.
@@ -146,10 +153,15 @@ func (r *Revisions) All(ctx context.Context) ([]*Revision, error) {
 	return r.list(ctx, "")
 }
 
-// AppliedScripts returns the scripts of succeeded revisions, keyed by
-// name and checksum.
+// WithHash returns the revisions of a plan hash in a status, oldest first.
+func (r *Revisions) WithHash(ctx context.Context, hash, status string) ([]*Revision, error) {
+	return r.list(ctx, " WHERE plan_hash = "+r.d.placeholder(1)+" AND status = "+r.d.placeholder(2), hash, status)
+}
+
+// AppliedScripts returns the scripts of succeeded revisions and of the
+// committed steps of rolling applies, keyed by name and checksum.
 func (r *Revisions) AppliedScripts(ctx context.Context) (map[ScriptRecord]bool, error) {
-	revs, err := r.list(ctx, " WHERE status = "+r.d.placeholder(1), RevisionSucceeded)
+	revs, err := r.list(ctx, " WHERE status IN ("+r.d.placeholder(1)+", "+r.d.placeholder(2)+")", RevisionSucceeded, RevisionCheckpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,15 @@ func (sqliteEngine) Lock(ctx context.Context, conn *sql.Conn, _ string, wait tim
 }
 
 // Begin returns the exclusive transaction Lock began.
-func (sqliteEngine) Begin(_ context.Context, conn *sql.Conn) (Tx, error) {
+// After a commit (a rolling apply commits each step) it begins the next
+// exclusive transaction, which takes the lock again.
+func (sqliteEngine) Begin(ctx context.Context, conn *sql.Conn) (Tx, error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil && !strings.Contains(err.Error(), "within a transaction") {
+		if isBusy(err) {
+			return nil, errors.Join(ErrLockBusy, err)
+		}
+		return nil, err
+	}
 	return &lockTx{conn}, nil
 }
 

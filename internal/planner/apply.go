@@ -29,6 +29,43 @@ type ApplyOptions struct {
 	// the whole plan back; without one the statements stay applied and the
 	// revision records the failure.
 	Verify func(ctx context.Context, q database.Querier) error
+	// Before, when set, runs on the apply's own connection (or
+	// transaction) before the first statement: Verify compares with what
+	// it saw.
+	Before func(ctx context.Context, q database.Querier) error
+
+	// Rolling runs the plan one step at a time (a script in versioned
+	// mode, a statement in declarative mode), each in its own transaction
+	// where the engine allows, with a checkpoint in the revision table: an
+	// apply cut short resumes after the last committed step.
+	Rolling bool
+	// StepTimeouts bound a rolling step's run, by script name.
+	StepTimeouts map[string]time.Duration
+	// Step, when set, is told where a rolling apply stands.
+	Step func(StepProgress)
+
+	// Rollback, when set, decides whether a failed apply is taken back to
+	// the schema it started from (rollback.automatic and its conditions).
+	// With transactional DDL the transaction already took it back and the
+	// revision table records the rollback; without it, the statements to
+	// undo what ran are planned from the live schema and run.
+	Rollback func(err error) bool
+	// RollingBack, when set, is called before a rollback starts.
+	RollingBack func()
+}
+
+// StepProgress is where a rolling apply stands.
+type StepProgress struct {
+	// Current is the 1-based step running (or last run); Total the
+	// plan's steps.
+	Current, Total int
+	// Script names the step.
+	Script string
+	// Done is how many steps are committed, Resumed how many of those a
+	// previous apply committed.
+	Done, Resumed int
+	// Failed names the step that failed, if one did.
+	Failed string
 }
 
 // ApplyResult is what an apply did.
@@ -39,14 +76,23 @@ type ApplyResult struct {
 	// before: nothing ran this time.
 	AlreadyApplied bool
 	// Plan is the plan recomputed under the lock (nil when already
-	// applied); its Rollback takes the change back.
+	// applied); its Rollback takes the change back. After a resumed
+	// rolling apply it is what was left to run.
 	Plan *Plan
+	// Resumed is the number of rolling steps a previous apply committed.
+	Resumed int
 }
 
 const defaultLockWait = 30 * time.Second
 
+// rollbackTimeout bounds recording a failure and rolling it back, which
+// run after the apply's own deadline may have passed.
+const rollbackTimeout = 5 * time.Minute
+
 // Apply takes the target's migration lock, recomputes the plan, and runs it
-// if its hash is opts.ExpectHash and no revision records that hash yet.
+// if its hash is opts.ExpectHash and no revision records that hash yet. A
+// rolling apply cut short resumes when the plan left to run is the one its
+// last checkpoint recorded.
 func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, opts ApplyOptions) (*ApplyResult, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
@@ -87,15 +133,21 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if done != nil {
 		return &ApplyResult{Revision: done.ID, AlreadyApplied: true}, nil
 	}
-	plan, err := p.plan(ctx, target, db, conn, in)
+	plan, live, err := p.plan(ctx, target, db, conn, in)
 	if err != nil {
 		return nil, err
 	}
+	run := &applyRun{target: target, conn: conn, revs: revs, live: live, plan: plan, opts: opts, declarative: in.Desired != nil}
 	if plan.Hash != opts.ExpectHash {
-		return nil, &HashMismatchError{Expected: opts.ExpectHash, Actual: plan.Hash}
+		if !opts.Rolling {
+			return nil, &HashMismatchError{Expected: opts.ExpectHash, Actual: plan.Hash}
+		}
+		if err := run.resume(ctx); err != nil {
+			return nil, err
+		}
 	}
-	rev := &database.Revision{
-		PlanHash:  plan.Hash,
+	run.rev = &database.Revision{
+		PlanHash:  opts.ExpectHash,
 		Object:    opts.Identity,
 		Scripts:   plan.Scripts,
 		Approver:  opts.Approver,
@@ -103,30 +155,62 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 		Status:    database.RevisionRunning,
 		Total:     len(plan.Statements),
 	}
-	if target.Engine.TransactionalDDL() {
-		err = runInTx(ctx, target.Engine, conn, plan, rev, opts)
-	} else {
-		err = runWithCheckpoints(ctx, revs, conn, plan, rev, opts)
+	switch {
+	case opts.Rolling:
+		err = run.rolling(ctx)
+	case target.Engine.TransactionalDDL():
+		err = run.inTx(ctx)
+	default:
+		err = run.withCheckpoints(ctx)
 	}
 	if err != nil {
-		return nil, err
+		return nil, run.failed(ctx, err)
 	}
-	return &ApplyResult{Revision: rev.ID, Plan: plan}, nil
+	return &ApplyResult{Revision: run.rev.ID, Plan: plan, Resumed: run.resumed}, nil
 }
 
-// runInTx runs the plan and records its revision in one transaction: either
+// applyRun is one apply under the lock: the plan, the live schema it was
+// planned against, and the connection holding the lock.
+type applyRun struct {
+	target *database.Target
+	conn   *sql.Conn
+	revs   *database.Revisions
+	live   *liveState
+	plan   *Plan
+	opts   ApplyOptions
+	rev    *database.Revision
+	// declarative is true for a desired-schema plan.
+	declarative bool
+	// resumed is the number of rolling steps a previous apply committed;
+	// base the statements they ran.
+	resumed, base int
+	// checkpoints are the rows this run's rolling steps wrote.
+	checkpoints []int64
+	// ran is how many statements of plan ran (and stay, without
+	// transactional DDL) when the apply failed.
+	ran int
+}
+
+// inTx runs the plan and records its revision in one transaction: either
 // all of it is applied and recorded, or nothing is.
-func runInTx(ctx context.Context, e database.Engine, conn *sql.Conn, plan *Plan, rev *database.Revision, opts ApplyOptions) error {
-	tx, err := e.Begin(ctx, conn)
+func (r *applyRun) inTx(ctx context.Context) error {
+	e, plan, opts := r.target.Engine, r.plan, r.opts
+	tx, err := e.Begin(ctx, r.conn)
 	if err != nil {
 		return fmt.Errorf("beginning the apply transaction: %w", err)
+	}
+	if opts.Before != nil {
+		if err := opts.Before(ctx, tx); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("before the first statement: %w", err)
+		}
 	}
 	for i, stmt := range plan.Statements {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			_ = tx.Rollback()
 			return &StatementError{Index: i, Total: len(plan.Statements), Step: stepOf(plan, i), RolledBack: true, Err: deadline(ctx, err)}
 		}
-		report(opts.Progress, i+1, plan, stmt)
+		report(opts.Progress, i+1, len(plan.Statements), stmt)
 	}
 	if opts.Verify != nil {
 		if err := opts.Verify(ctx, tx); err != nil {
@@ -136,12 +220,12 @@ func runInTx(ctx context.Context, e database.Engine, conn *sql.Conn, plan *Plan,
 	}
 	revs := database.RevisionsOn(e, tx)
 	now := time.Now()
-	rev.Status, rev.Done, rev.FinishedAt = database.RevisionSucceeded, len(plan.Statements), &now
+	r.rev.Status, r.rev.Done, r.rev.FinishedAt = database.RevisionSucceeded, len(plan.Statements), &now
 	if err := revs.Ensure(ctx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
-	if _, err := revs.Insert(ctx, rev); err != nil {
+	if _, err := revs.Insert(ctx, r.rev); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -151,46 +235,135 @@ func runInTx(ctx context.Context, e database.Engine, conn *sql.Conn, plan *Plan,
 	return nil
 }
 
-// runWithCheckpoints runs the plan statement by statement, recording after
+// withCheckpoints runs the plan statement by statement, recording after
 // each one how far it got: without transactional DDL, a failure leaves the
 // statements before it applied, and the revision says which.
-func runWithCheckpoints(ctx context.Context, revs *database.Revisions, conn *sql.Conn, plan *Plan, rev *database.Revision, opts ApplyOptions) error {
+func (r *applyRun) withCheckpoints(ctx context.Context) error {
+	plan, opts, revs := r.plan, r.opts, r.revs
 	if err := revs.Ensure(ctx); err != nil {
 		return err
 	}
-	id, err := revs.Insert(ctx, rev)
+	id, err := revs.Insert(ctx, r.rev)
 	if err != nil {
 		return err
 	}
-	for i, stmt := range plan.Statements {
-		if _, err := conn.ExecContext(ctx, stmt); err != nil {
-			serr := &StatementError{Index: i, Total: len(plan.Statements), Step: stepOf(plan, i), Revision: id, Err: deadline(ctx, err)}
-			// The caller's context may be done: record the failure anyway.
-			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			now := time.Now()
-			return errors.Join(serr, revs.Checkpoint(rctx, id, database.RevisionFailed, i, &now, serr.Error()))
+	if opts.Before != nil {
+		if err := opts.Before(ctx, r.conn); err != nil {
+			return fmt.Errorf("before the first statement: %w", err)
 		}
+	}
+	for i, stmt := range plan.Statements {
+		if _, err := r.conn.ExecContext(ctx, stmt); err != nil {
+			r.ran = i
+			return &StatementError{Index: i, Total: len(plan.Statements), Applied: i, Step: stepOf(plan, i), Revision: id, Err: deadline(ctx, err)}
+		}
+		r.ran = i + 1
 		if err := revs.Checkpoint(ctx, id, database.RevisionRunning, i+1, nil, ""); err != nil {
 			return err
 		}
-		report(opts.Progress, i+1, plan, stmt)
+		report(opts.Progress, i+1, len(plan.Statements), stmt)
 	}
-	now := time.Now()
 	if opts.Verify != nil {
-		if err := opts.Verify(ctx, conn); err != nil {
-			verr := &VerifyError{Revision: id, Err: deadline(ctx, err)}
-			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			return errors.Join(verr, revs.Checkpoint(rctx, id, database.RevisionFailed, len(plan.Statements), &now, verr.Error()))
+		if err := opts.Verify(ctx, r.conn); err != nil {
+			return &VerifyError{Revision: id, Err: deadline(ctx, err)}
 		}
 	}
+	now := time.Now()
 	return revs.Checkpoint(ctx, id, database.RevisionSucceeded, len(plan.Statements), &now, "")
 }
 
-func report(progress func(int, int, string), done int, plan *Plan, stmt string) {
+// failed records a failed apply and, when opts.Rollback asks for it,
+// takes the target back to the schema the apply started from.
+func (r *applyRun) failed(ctx context.Context, cause error) error {
+	// The caller's context may be done (the deadline passed): record and
+	// roll back anyway, within bounds of their own.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	rollback := r.opts.Rollback != nil && r.opts.Rollback(cause)
+	defer r.numberFailure(cause)
+	if !rollback || !r.partial(cause) && r.target.Engine.TransactionalDDL() && !r.opts.Rolling {
+		if rollback {
+			// The transaction took everything back: say so in the
+			// revision table.
+			recordErr := r.record(rctx, database.RevisionRolledBack, 0, cause)
+			return &RolledBackError{Err: cause, recordErr: recordErr, Revision: r.rev.ID}
+		}
+		return errors.Join(cause, r.record(rctx, database.RevisionFailed, r.ran, cause))
+	}
+	if r.opts.RollingBack != nil {
+		r.opts.RollingBack()
+	}
+	n, err := r.rollback(rctx)
+	if err != nil {
+		err = fmt.Errorf("automatic rollback failed, the schema is as the failed apply left it: %w", err)
+		return errors.Join(cause, err, r.record(rctx, database.RevisionFailed, r.ran, errors.Join(cause, err)))
+	}
+	markRolledBack(cause)
+	for _, id := range r.checkpoints {
+		if cerr := r.revs.Checkpoint(rctx, id, database.RevisionRolledBack, 0, nil, "rolled back after a later step failed"); cerr != nil {
+			return errors.Join(cause, cerr)
+		}
+	}
+	recordErr := r.record(rctx, database.RevisionRolledBack, 0, cause)
+	return &RolledBackError{Err: cause, Statements: n, Revision: r.rev.ID, recordErr: recordErr}
+}
+
+// numberFailure gives a statement error the revision that records it,
+// once it is written.
+func (r *applyRun) numberFailure(err error) {
+	var se *StatementError
+	if errors.As(err, &se) && se.Revision == 0 {
+		se.Revision = r.rev.ID
+	}
+	var ve *VerifyError
+	if errors.As(err, &ve) && ve.Revision == 0 {
+		ve.Revision = r.rev.ID
+	}
+}
+
+// partial reports whether the failure may have left statements applied.
+func (r *applyRun) partial(cause error) bool {
+	var se *StatementError
+	var ve *VerifyError
+	switch {
+	case errors.As(cause, &se):
+		return !se.RolledBack
+	case errors.As(cause, &ve):
+		return !ve.RolledBack
+	}
+	return r.ran > 0 || len(r.checkpoints) > 0
+}
+
+// record writes the outcome of a failed apply: the revision row this run
+// opened is updated, or one is added.
+func (r *applyRun) record(ctx context.Context, status string, done int, cause error) error {
+	now := time.Now()
+	if r.rev.ID != 0 {
+		return r.revs.Checkpoint(ctx, r.rev.ID, status, done, &now, cause.Error())
+	}
+	if err := r.revs.Ensure(ctx); err != nil {
+		return err
+	}
+	r.rev.Status, r.rev.Done, r.rev.FinishedAt, r.rev.Error = status, done, &now, cause.Error()
+	_, err := r.revs.Insert(ctx, r.rev)
+	return err
+}
+
+// markRolledBack makes the failure say that nothing stays applied.
+func markRolledBack(err error) {
+	var se *StatementError
+	if errors.As(err, &se) {
+		se.RolledBack = true
+	}
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		ve.RolledBack = true
+	}
+}
+
+func report(progress func(int, int, string), done, total int, stmt string) {
 	if progress != nil {
-		progress(done, len(plan.Statements), abbreviate(normalize(stmt)))
+		progress(done, total, abbreviate(normalize(stmt)))
 	}
 }
 

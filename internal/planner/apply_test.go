@@ -134,7 +134,13 @@ func TestFailureOnTargetData(t *testing.T) {
 			if d.target.Engine.TransactionalDDL() {
 				g.Expect(failed.RolledBack).To(BeTrue())
 				g.Expect(d.tables(t)).To(ConsistOf("users", "posts"))
-				g.Expect(d.revisions(t)).To(BeEmpty())
+				// The failure is recorded, outside the rolled-back
+				// transaction, with nothing done.
+				revs := d.revisions(t)
+				g.Expect(revs).To(HaveLen(1))
+				g.Expect(revs[0].Status).To(Equal(database.RevisionFailed))
+				g.Expect(revs[0].Done).To(Equal(0))
+				g.Expect(revs[0].Error).To(ContainSubstring("the plan was rolled back"))
 				return
 			}
 			g.Expect(failed.RolledBack).To(BeFalse())

@@ -61,7 +61,11 @@ func (e *InvalidSQLError) Is(target error) bool { return target == ErrInvalidSQL
 type StatementError struct {
 	// Index is the failed statement's 0-based index in the plan.
 	Index, Total int
-	Step         Step
+	// Applied is how many statements stay applied when RolledBack is
+	// false: those before Index, or before the failed step's first in a
+	// rolling apply.
+	Applied int
+	Step    Step
 	// RolledBack is true when the whole plan was rolled back; false when
 	// the statements before Index stay applied (no transactional DDL),
 	// as the revision's checkpoint records.
@@ -78,10 +82,10 @@ func (e *StatementError) Error() string {
 	}
 	outcome := "the plan was rolled back, nothing was applied"
 	switch {
-	case !e.RolledBack && e.Index == 0:
+	case !e.RolledBack && e.Applied == 0:
 		outcome = fmt.Sprintf("no statement was applied; revision %d records the failure", e.Revision)
 	case !e.RolledBack:
-		outcome = fmt.Sprintf("statements 1 to %d stay applied; revision %d records the checkpoint", e.Index, e.Revision)
+		outcome = fmt.Sprintf("statements 1 to %d stay applied; revision %d records the checkpoint", e.Applied, e.Revision)
 	}
 	return fmt.Sprintf("statement %d of %d failed%s: %v; %s", e.Index+1, e.Total, where, e.Err, outcome)
 }
@@ -118,3 +122,28 @@ func (e *VerifyError) Error() string {
 func (e *VerifyError) Unwrap() error { return e.Err }
 
 func (e *VerifyError) Is(target error) bool { return target == ErrVerifyFailed }
+
+// RolledBackError is a failed apply that was taken back: the schema is the
+// one the apply started from, and the revision table records the rollback.
+type RolledBackError struct {
+	// Err is the failure that caused the rollback.
+	Err error
+	// Statements is how many statements the rollback ran (none when the
+	// transaction took everything back).
+	Statements int
+	// Revision records the rollback.
+	Revision int64
+	// recordErr is a failure to write the revision row, reported with the
+	// rollback.
+	recordErr error
+}
+
+func (e *RolledBackError) Error() string {
+	msg := fmt.Sprintf("%v (automatic rollback ran %d statement(s))", e.Err, e.Statements)
+	if e.recordErr != nil {
+		msg += "; recording the rollback failed: " + e.recordErr.Error()
+	}
+	return msg
+}
+
+func (e *RolledBackError) Unwrap() error { return e.Err }

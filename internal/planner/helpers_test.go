@@ -95,6 +95,18 @@ func (d *testDB) columns(t testing.TB, table string) []string {
 	return names
 }
 
+func (d *testDB) indexes(t testing.TB, table string) []string {
+	var names []string
+	for _, tb := range d.inspect(t).Tables {
+		if tb.Name == table {
+			for _, ix := range tb.Indexes {
+				names = append(names, ix.Name)
+			}
+		}
+	}
+	return names
+}
+
 func (d *testDB) views(t testing.TB) []string {
 	vs, err := d.target.Engine.Views(context.Background(), d.db, d.target.Schema())
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())

@@ -55,6 +55,10 @@ type Plan struct {
 	Rollback []string
 	// Scripts are the scripts this plan runs (the pending ones).
 	Scripts []database.ScriptRecord
+
+	// renames are the renames its statements make, so a rollback from
+	// any point undoes them as renames.
+	renames []rename
 }
 
 // Empty reports whether the plan has nothing to run.
@@ -90,19 +94,28 @@ func (p *Planner) Plan(ctx context.Context, target *database.Target, in Input) (
 		return nil, err
 	}
 	defer func() { _ = db.Close() }()
-	return p.plan(ctx, target, db, db, in)
+	plan, _, err := p.plan(ctx, target, db, db, in)
+	return plan, err
 }
 
 // plan computes the plan reading the target through q: the pool, or the
-// connection (or transaction) that holds the lock during an apply.
-func (p *Planner) plan(ctx context.Context, target *database.Target, db *sql.DB, q database.Querier, in Input) (*Plan, error) {
+// connection (or transaction) that holds the lock during an apply. It
+// returns the live schema it planned against too: an apply rolls back to it.
+func (p *Planner) plan(ctx context.Context, target *database.Target, db *sql.DB, q database.Querier, in Input) (*Plan, *liveState, error) {
 	live, err := openLive(ctx, target, db, q, in.exclude())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	plan, err := p.planOn(ctx, target, db, live, in)
+	return plan, live, err
+}
+
+// planOn computes the plan of in against the inspected live schema.
+func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.DB, live *liveState, in Input) (*Plan, error) {
+	var err error
 	var pending []source.Script
 	if in.Desired == nil {
-		if pending, err = pendingScripts(ctx, target, q, in.Scripts); err != nil {
+		if pending, err = pendingScripts(ctx, target, live.q, in.Scripts); err != nil {
 			return nil, err
 		}
 	}

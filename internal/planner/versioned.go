@@ -127,6 +127,7 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 	if err != nil {
 		return nil, err
 	}
+	plan.renames = renames
 	back = applyRenames(back, reversed(renames))
 	plan.Rollback, err = planStatements(ctx, dev.drv, back, dev.target.Engine, afterViews, beforeViews)
 	if err != nil {

@@ -1,0 +1,224 @@
+package planner_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+)
+
+// threeSteps is a rolling plan whose third step fails on the rows in
+// rows (two users named alice) and passes once they are fixed.
+func threeSteps() planner.Input {
+	return planner.Input{Scripts: scripts(
+		"CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));",
+		"ALTER TABLE users ADD COLUMN age int;",
+		"CREATE UNIQUE INDEX users_name_key ON users (name);",
+	)}
+}
+
+func TestRollingRunsStepByStepWithCheckpoints(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, e)
+			d.exec(t, base+rows+"DELETE FROM users WHERE id = 3;")
+			in := threeSteps()
+			pl := &planner.Planner{}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			var seen []planner.StepProgress
+			res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{
+				ExpectHash: plan.Hash, Rolling: true, Identity: "ns/m",
+				Step: func(p planner.StepProgress) { seen = append(seen, p) },
+			})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(res.Resumed).To(Equal(0))
+			g.Expect(d.tables(t)).To(ConsistOf("users", "posts", "tags"))
+			g.Expect(seen).To(HaveLen(4))
+			g.Expect(seen[0]).To(Equal(planner.StepProgress{Current: 1, Total: 3, Script: "a-script"}))
+			g.Expect(seen[2]).To(Equal(planner.StepProgress{Current: 3, Total: 3, Script: "c-script", Done: 2}))
+			g.Expect(seen[3]).To(Equal(planner.StepProgress{Current: 3, Total: 3, Done: 3}))
+
+			revs := d.revisions(t)
+			g.Expect(revs).To(HaveLen(4))
+			for i, want := range []string{"a-script", "b-script", "c-script"} {
+				g.Expect(revs[i].Status).To(Equal(database.RevisionCheckpoint))
+				g.Expect(revs[i].Scripts).To(HaveLen(1))
+				g.Expect(revs[i].Scripts[0].Name).To(Equal(want))
+				g.Expect(revs[i].Done).To(Equal(i + 1))
+			}
+			g.Expect(revs[3].Status).To(Equal(database.RevisionSucceeded))
+			g.Expect(revs[3].PlanHash).To(Equal(plan.Hash))
+
+			// Applied once: the same approval does nothing again.
+			again, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(again.AlreadyApplied).To(BeTrue())
+		})
+	}
+}
+
+// A rolling apply stopped at its third step resumes there: the first two
+// steps are not run again, and the approved hash still applies.
+func TestRollingResumesAfterTheLastCheckpoint(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, e)
+			d.exec(t, base+rows)
+			in := threeSteps()
+			pl := &planner.Planner{}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true, Identity: "ns/m"})
+			g.Expect(err).To(MatchError(planner.ErrApplyFailed))
+			g.Expect(err.Error()).To(ContainSubstring("statement 3 of 3 failed (script c-script, statement 1)"))
+			g.Expect(err.Error()).To(ContainSubstring("statements 1 to 2 stay applied"))
+			g.Expect(d.tables(t)).To(ConsistOf("users", "posts", "tags"))
+			g.Expect(d.columns(t, "users")).To(ContainElement("age"))
+
+			// Fixing the rows changes no schema: the plan left is the one
+			// the second checkpoint recorded.
+			d.exec(t, "DELETE FROM users WHERE id = 3;")
+			var seen []planner.StepProgress
+			res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{
+				ExpectHash: plan.Hash, Rolling: true, Identity: "ns/m",
+				Step: func(p planner.StepProgress) { seen = append(seen, p) },
+			})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(res.Resumed).To(Equal(2))
+			g.Expect(seen[0]).To(Equal(planner.StepProgress{Current: 3, Total: 3, Script: "c-script", Done: 2, Resumed: 2}))
+			statuses := []string{}
+			for _, r := range d.revisions(t) {
+				statuses = append(statuses, r.Status)
+			}
+			g.Expect(statuses).To(Equal([]string{
+				database.RevisionCheckpoint, database.RevisionCheckpoint, database.RevisionFailed,
+				database.RevisionCheckpoint, database.RevisionSucceeded,
+			}))
+		})
+	}
+}
+
+// A schema that moved since the last checkpoint is not resumed.
+func TestRollingDoesNotResumeOnAMovedSchema(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, e)
+			d.exec(t, base+rows)
+			in := threeSteps()
+			pl := &planner.Planner{}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true})
+			g.Expect(err).To(MatchError(planner.ErrApplyFailed))
+
+			d.exec(t, "DELETE FROM users WHERE id = 3;\nCREATE TABLE audit (id int NOT NULL, PRIMARY KEY (id));")
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true})
+			g.Expect(err).To(MatchError(planner.ErrHashMismatch))
+			g.Expect(d.indexes(t, "users")).NotTo(ContainElement("users_name_key"))
+		})
+	}
+}
+
+// rollbackAlways is an automatic rollback on every failure.
+func rollbackAlways(error) bool { return true }
+
+// A failed apply with automatic rollback leaves the schema it started
+// from, a renamed column's data included, and says so in the revision.
+func TestAutomaticRollbackRestoresTheSchema(t *testing.T) {
+	for _, e := range engines {
+		for _, rolling := range []bool{false, true} {
+			name := e.name + "/transactional"
+			if rolling {
+				name = e.name + "/rolling"
+			}
+			t.Run(name, func(t *testing.T) {
+				g := NewWithT(t)
+				ctx := context.Background()
+				d := newTestDB(t, e)
+				d.exec(t, base+rows)
+				before := d.inspect(t)
+				in := planner.Input{Scripts: scripts(
+					"CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));",
+					"ALTER TABLE users ADD COLUMN age int;\nALTER TABLE users RENAME COLUMN email TO mail;",
+					"CREATE UNIQUE INDEX users_name_key ON users (name);",
+				)}
+				pl := &planner.Planner{}
+				plan, err := pl.Plan(ctx, d.target, in)
+				g.Expect(err).NotTo(HaveOccurred())
+
+				rollingBack := 0
+				_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{
+					ExpectHash: plan.Hash, Rolling: rolling, Identity: "ns/m",
+					Rollback: rollbackAlways, RollingBack: func() { rollingBack++ },
+				})
+				g.Expect(err).To(MatchError(planner.ErrApplyFailed))
+				var rolled *planner.RolledBackError
+				g.Expect(errors.As(err, &rolled)).To(BeTrue(), "%v", err)
+				g.Expect(err.Error()).To(ContainSubstring("the plan was rolled back, nothing was applied"))
+
+				g.Expect(d.tables(t)).To(ConsistOf("users", "posts"))
+				g.Expect(d.columns(t, "users")).To(ConsistOf("id", "name", "email"))
+				var email string
+				g.Expect(d.db.QueryRowContext(ctx, "SELECT email FROM users WHERE id = 1").Scan(&email)).To(Succeed())
+				g.Expect(email).To(Equal("a@example.com"))
+				g.Expect(d.inspect(t).Tables).To(HaveLen(len(before.Tables)))
+
+				revs := d.revisions(t)
+				g.Expect(revs[len(revs)-1].Status).To(Equal(database.RevisionRolledBack))
+				for _, r := range revs {
+					g.Expect(r.Status).To(Equal(database.RevisionRolledBack), "no step counts as applied after a rollback")
+				}
+				if rolling || !d.target.Engine.TransactionalDDL() {
+					g.Expect(rollingBack).To(Equal(1))
+				}
+
+				// Back where it started: the same plan.
+				again, err := pl.Plan(ctx, d.target, in)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(again.Statements).To(Equal(plan.Statements))
+				if d.target.Engine.Name() != "sqlite" {
+					// SQLite drops a column by rebuilding the table, which
+					// moves it in sqlite_master: the same schema, another
+					// fingerprint.
+					g.Expect(again.Hash).To(Equal(plan.Hash))
+				}
+			})
+		}
+	}
+}
+
+// A rolling step past its script's timeout is cancelled.
+func TestRollingStepTimeout(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	d := newTestDB(t, engines[1])
+	d.exec(t, base)
+	in := planner.Input{Scripts: scripts(
+		"CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));",
+		"SELECT pg_sleep(2);",
+	)}
+	pl := &planner.Planner{}
+	plan, err := pl.Plan(ctx, d.target, in)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{
+		ExpectHash: plan.Hash, Rolling: true,
+		StepTimeouts: map[string]time.Duration{"b-script": 100 * time.Millisecond},
+	})
+	g.Expect(err).To(MatchError(context.DeadlineExceeded))
+	g.Expect(err.Error()).To(ContainSubstring("script b-script"))
+	g.Expect(d.tables(t)).To(ConsistOf("users", "posts", "tags"))
+}
