@@ -713,6 +713,54 @@ type MigrationMetrics struct {
 	// queriesPerSecond is the statement rate during the apply.
 	// +optional
 	QueriesPerSecond string `json:"queriesPerSecond,omitempty"`
+
+	// longestLock is the longest time the apply held locks that stop the
+	// application's writes: the transaction, a statement without one, or
+	// a rolling step. It is what performanceThresholds.maxDowntime bounds.
+	// +optional
+	LongestLock *metav1.Duration `json:"longestLock,omitempty"`
+}
+
+// RollingPhase is where a rolling apply stands.
+// +kubebuilder:validation:Enum=Running;Completed;Failed;RolledBack
+type RollingPhase string
+
+const (
+	RollingRunning    RollingPhase = "Running"
+	RollingCompleted  RollingPhase = "Completed"
+	RollingFailed     RollingPhase = "Failed"
+	RollingRolledBack RollingPhase = "RolledBack"
+)
+
+// RollingStatus tracks a rolling apply, one step per script.
+type RollingStatus struct {
+	// phase is where the rolling apply stands.
+	// +optional
+	Phase RollingPhase `json:"phase,omitempty"`
+
+	// totalSteps is the number of steps (scripts with statements).
+	TotalSteps int32 `json:"totalSteps"`
+
+	// currentStep is the 1-based step running, or the last one run.
+	CurrentStep int32 `json:"currentStep"`
+
+	// currentScript names the current step's script.
+	// +optional
+	CurrentScript string `json:"currentScript,omitempty"`
+
+	// failedSteps names the steps that failed.
+	// +optional
+	// +listType=atomic
+	FailedSteps []string `json:"failedSteps,omitempty"`
+
+	// rollbackPoint is the number of steps committed: an apply cut short
+	// resumes after it; a rollback goes back from it.
+	RollbackPoint int32 `json:"rollbackPoint"`
+
+	// resumedSteps is the number of steps an earlier, interrupted apply
+	// committed and this one did not run again.
+	// +optional
+	ResumedSteps int32 `json:"resumedSteps,omitempty"`
 }
 
 // BackupInfo says where the pre-migration copy is kept.
@@ -813,6 +861,10 @@ type DatabaseMigrationStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	PreChecks []PreCheckResult `json:"preChecks,omitempty"`
+
+	// rolling tracks a rolling apply.
+	// +optional
+	Rolling *RollingStatus `json:"rolling,omitempty"`
 
 	// shadowTable tracks a shadow-table copy.
 	// +optional

@@ -10,7 +10,11 @@ const (
 	ConditionReady    = "Ready"
 	// ConditionPreChecks reports spec.validation.preChecks, run before
 	// each apply.
-	ConditionPreChecks   = "PreChecks"
+	ConditionPreChecks = "PreChecks"
+	// ConditionNotified reports the delivery of spec.notifications: False
+	// when the last message could not be delivered. It never holds a
+	// migration back.
+	ConditionNotified    = "Notified"
 	ConditionReconciling = "Reconciling"
 	ConditionStalled     = "Stalled"
 )
@@ -49,8 +53,16 @@ const (
 	ReasonValidationFailed    = "ValidationFailed"
 	ReasonRollingBack         = "RollingBack"
 	ReasonRolledBack          = "RolledBack"
-	ReasonSucceeded           = "Succeeded"
-	ReasonDeleting            = "Deleting"
+	// ReasonMaxDowntimeExceeded: the apply held its locks longer than
+	// performanceThresholds.maxDowntime and was stopped.
+	ReasonMaxDowntimeExceeded = "MaxDowntimeExceeded"
+	// ReasonDataCorruption: a data integrity check found rows lost or
+	// changed.
+	ReasonDataCorruption = "DataCorruption"
+	ReasonNotified       = "Notified"
+	ReasonDeliveryFailed = "DeliveryFailed"
+	ReasonSucceeded      = "Succeeded"
+	ReasonDeleting       = "Deleting"
 )
 
 // Annotation keys. approved-by and created-by are stamped by the mutating

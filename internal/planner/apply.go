@@ -52,6 +52,14 @@ type ApplyOptions struct {
 	Rollback func(err error) bool
 	// RollingBack, when set, is called before a rollback starts.
 	RollingBack func()
+	// Graceful lets the statement (or rolling step) running at the
+	// deadline finish, and stops before the next; otherwise the deadline
+	// cuts it short.
+	Graceful bool
+	// MaxLockTime bounds every stretch of the apply that blocks the
+	// application's writes: the transaction, a statement run without one,
+	// a rolling step. Zero means no bound.
+	MaxLockTime time.Duration
 }
 
 // StepProgress is where a rolling apply stands.
@@ -81,6 +89,9 @@ type ApplyResult struct {
 	Plan *Plan
 	// Resumed is the number of rolling steps a previous apply committed.
 	Resumed int
+	// LongestLock is the longest stretch the apply held locks that block
+	// the application's writes (see ApplyOptions.MaxLockTime).
+	LongestLock time.Duration
 }
 
 const defaultLockWait = 30 * time.Second
@@ -100,7 +111,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if opts.ExpectHash == "" {
 		return nil, errors.New("refusing to apply without the approved plan's hash")
 	}
-	if !opts.Deadline.IsZero() {
+	if !opts.Deadline.IsZero() && !opts.Graceful {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, opts.Deadline)
 		defer cancel()
@@ -166,7 +177,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if err != nil {
 		return nil, run.failed(ctx, err)
 	}
-	return &ApplyResult{Revision: run.rev.ID, Plan: plan, Resumed: run.resumed}, nil
+	return &ApplyResult{Revision: run.rev.ID, Plan: plan, Resumed: run.resumed, LongestLock: run.longest}, nil
 }
 
 // applyRun is one apply under the lock: the plan, the live schema it was
@@ -189,12 +200,16 @@ type applyRun struct {
 	// ran is how many statements of plan ran (and stay, without
 	// transactional DDL) when the apply failed.
 	ran int
+	// longest is the longest stretch holding locks so far.
+	longest time.Duration
 }
 
 // inTx runs the plan and records its revision in one transaction: either
 // all of it is applied and recorded, or nothing is.
 func (r *applyRun) inTx(ctx context.Context) error {
 	e, plan, opts := r.target.Engine, r.plan, r.opts
+	ctx, end := r.window(ctx)
+	defer end()
 	tx, err := e.Begin(ctx, r.conn)
 	if err != nil {
 		return fmt.Errorf("beginning the apply transaction: %w", err)
@@ -206,6 +221,10 @@ func (r *applyRun) inTx(ctx context.Context) error {
 		}
 	}
 	for i, stmt := range plan.Statements {
+		if err := r.expired(); err != nil {
+			_ = tx.Rollback()
+			return &StatementError{Index: i, Total: len(plan.Statements), Step: stepOf(plan, i), RolledBack: true, Err: err}
+		}
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			_ = tx.Rollback()
 			return &StatementError{Index: i, Total: len(plan.Statements), Step: stepOf(plan, i), RolledBack: true, Err: deadline(ctx, err)}
@@ -253,9 +272,16 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 		}
 	}
 	for i, stmt := range plan.Statements {
-		if _, err := r.conn.ExecContext(ctx, stmt); err != nil {
+		err := r.expired()
+		if err == nil {
+			sctx, end := r.window(ctx)
+			_, err = r.conn.ExecContext(sctx, stmt)
+			err = deadline(sctx, err)
+			end()
+		}
+		if err != nil {
 			r.ran = i
-			return &StatementError{Index: i, Total: len(plan.Statements), Applied: i, Step: stepOf(plan, i), Revision: id, Err: deadline(ctx, err)}
+			return &StatementError{Index: i, Total: len(plan.Statements), Applied: i, Step: stepOf(plan, i), Revision: id, Err: err}
 		}
 		r.ran = i + 1
 		if err := revs.Checkpoint(ctx, id, database.RevisionRunning, i+1, nil, ""); err != nil {
@@ -376,8 +402,16 @@ func stepOf(plan *Plan, i int) Step {
 
 // deadline makes a statement cut off by the apply's deadline say so.
 func deadline(ctx context.Context, err error) error {
-	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		return fmt.Errorf("%w: %w", ctx.Err(), err)
+	if err == nil || ctx.Err() == nil {
+		return err
 	}
-	return err
+	cause := context.Cause(ctx)
+	if errors.Is(err, cause) {
+		return err
+	}
+	if !errors.Is(cause, ctx.Err()) {
+		// A cause of our own (the lock-time budget) says why.
+		return fmt.Errorf("%w: %w: %w", cause, ctx.Err(), err)
+	}
+	return fmt.Errorf("%w: %w", cause, err)
 }

@@ -103,7 +103,11 @@ func (r *applyRun) rolling(ctx context.Context) error {
 	for k, st := range steps {
 		progress := StepProgress{Current: r.resumed + k + 1, Total: total, Script: st.script, Done: r.resumed + k, Resumed: r.resumed}
 		r.tell(progress)
-		if err := r.step(ctx, st); err != nil {
+		err := r.expired()
+		if err == nil {
+			err = r.step(ctx, st)
+		}
+		if err != nil {
 			progress.Failed = st.script
 			r.tell(progress)
 			return err
@@ -137,6 +141,8 @@ func (r *applyRun) step(ctx context.Context, st rollingStep) error {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
+	ctx, end := r.window(ctx)
+	defer end()
 	var q database.Querier = r.conn
 	var tx database.Tx
 	if r.target.Engine.TransactionalDDL() {

@@ -222,3 +222,43 @@ func TestRollingStepTimeout(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("script b-script"))
 	g.Expect(d.tables(t)).To(ConsistOf("users", "posts", "tags"))
 }
+
+// A transaction that holds its locks past MaxLockTime is stopped and
+// rolled back, and says why.
+func TestMaxLockTimeStopsTheApply(t *testing.T) {
+	for _, rolling := range []bool{false, true} {
+		g := NewWithT(t)
+		ctx := context.Background()
+		d := newTestDB(t, engines[1])
+		d.exec(t, base)
+		in := planner.Input{Scripts: scripts("CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nSELECT pg_sleep(2);")}
+		pl := &planner.Planner{}
+		plan, err := pl.Plan(ctx, d.target, in)
+		g.Expect(err).NotTo(HaveOccurred())
+		_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: rolling, MaxLockTime: 100 * time.Millisecond})
+		g.Expect(err).To(MatchError(planner.ErrLockTimeExceeded))
+		g.Expect(err.Error()).To(ContainSubstring("downtime budget (100ms)"))
+		g.Expect(d.tables(t)).To(ConsistOf("users", "posts"))
+	}
+}
+
+// A graceful apply past its deadline stops before the next statement
+// rather than cutting one short.
+func TestGracefulDeadlineStopsBetweenStatements(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, e)
+			d.exec(t, base)
+			in := threeSteps()
+			pl := &planner.Planner{}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Graceful: true, Deadline: time.Now().Add(-time.Second)})
+			g.Expect(err).To(MatchError(context.DeadlineExceeded))
+			g.Expect(err.Error()).To(ContainSubstring("stopped gracefully"))
+			g.Expect(d.tables(t)).To(ConsistOf("users", "posts"))
+		})
+	}
+}
