@@ -125,11 +125,19 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 		Progress:   opts.Progress,
 		Deadline:   opts.Deadline,
 		Verify:     validationCheck(dbm.Spec.Database.Type, l.validations),
+
+		Rolling:      opts.Rolling,
+		StepTimeouts: opts.StepTimeouts,
+		Step:         opts.Step,
+		Rollback:     opts.Rollback,
+		RollingBack:  opts.RollingBack,
+		Graceful:     opts.Graceful,
+		MaxLockTime:  opts.MaxLockTime,
 	})
 	if err != nil {
 		return nil, plannerError(err)
 	}
-	return &Applied{Revision: res.Revision, AlreadyApplied: res.AlreadyApplied}, nil
+	return &Applied{Revision: res.Revision, AlreadyApplied: res.AlreadyApplied, Resumed: res.Resumed, LongestLock: res.LongestLock}, nil
 }
 
 // Release implements Migrator. The planner drops its scratch dev databases
@@ -172,7 +180,13 @@ func sourceError(err error) error {
 
 // plannerError maps the planner's errors to the reconciler's.
 func plannerError(err error) error {
+	var rolled *planner.RolledBackError
+	if errors.As(err, &rolled) {
+		return fmt.Errorf("%w: %w", ErrRolledBack, plannerError(rolled.Err))
+	}
 	switch {
+	case errors.Is(err, planner.ErrLockTimeExceeded):
+		return &PermanentError{Reason: dbv1.ReasonMaxDowntimeExceeded, Err: fmt.Errorf("%w: %w", ErrMaxDowntimeExceeded, err)}
 	case errors.Is(err, planner.ErrHashMismatch):
 		return fmt.Errorf("%w: %w", ErrPlanChanged, err)
 	case errors.Is(err, planner.ErrLockBusy):

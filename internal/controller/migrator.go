@@ -6,6 +6,7 @@ import (
 	"time"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 )
 
 // Migrator is what the reconciler needs from the planning engine: plan a
@@ -51,7 +52,25 @@ type ApplyOptions struct {
 	Deadline time.Time
 	// Progress is called after each step.
 	Progress func(done, total int, current string)
+	// Rolling runs the plan a script at a time with a checkpoint after
+	// each (spec.migration.strategy rolling); StepTimeouts bound each
+	// script by name and Step is told where it stands.
+	Rolling      bool
+	StepTimeouts map[string]time.Duration
+	Step         func(StepProgress)
+	// Rollback decides whether a failure is rolled back (spec.rollback);
+	// nil means never. RollingBack is called before a rollback starts.
+	Rollback    func(error) bool
+	RollingBack func()
+	// Graceful lets the step running at the deadline finish.
+	Graceful bool
+	// MaxLockTime bounds each stretch of the apply that blocks writers
+	// (performanceThresholds.maxDowntime).
+	MaxLockTime time.Duration
 }
+
+// StepProgress is where a rolling apply stands.
+type StepProgress = planner.StepProgress
 
 // Applied is what an apply did.
 type Applied struct {
@@ -60,6 +79,11 @@ type Applied struct {
 	// AlreadyApplied is true when the plan's revision was recorded before:
 	// nothing ran this time.
 	AlreadyApplied bool
+	// Resumed is the number of rolling steps an interrupted apply had
+	// committed.
+	Resumed int
+	// LongestLock is the longest stretch the apply blocked writers.
+	LongestLock time.Duration
 }
 
 // Errors a Migrator returns that the reconciler branches on. Others are
@@ -72,6 +96,15 @@ var (
 	ErrLockBusy = errors.New("another migration holds the database lock")
 	// ErrDeadlineExceeded: the apply passed maxMigrationTime.
 	ErrDeadlineExceeded = errors.New("the apply passed its deadline")
+	// ErrMaxDowntimeExceeded: a stretch of the apply blocked writers
+	// longer than maxDowntime and was stopped.
+	ErrMaxDowntimeExceeded = errors.New("the apply blocked writers longer than maxDowntime")
+	// ErrDataCorruption: a data integrity check found rows lost or
+	// changed.
+	ErrDataCorruption = errors.New("data integrity check failed")
+	// ErrRolledBack marks a failure that was rolled back: the schema is
+	// the one the apply started from.
+	ErrRolledBack = errors.New("rolled back")
 )
 
 // PermanentError is a failure that retrying will not fix: bad SQL, a

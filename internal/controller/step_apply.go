@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 )
 
 // lockWait is how long a migration waits for another apply on the same
@@ -52,10 +54,7 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 		return ctrl.Result{}, true, err
 	}
 
-	opts := ApplyOptions{ExpectHash: plan.Hash, Approver: approver(dbm), Progress: r.progressReporter(ctx, dbm, status)}
-	if t := dbm.Spec.Validation; t != nil && t.PerformanceThresholds != nil && t.PerformanceThresholds.MaxMigrationTime != nil {
-		opts.Deadline = r.now().Add(t.PerformanceThresholds.MaxMigrationTime.Duration)
-	}
+	opts := r.applyOptions(ctx, dbm, status)
 	start := r.now()
 	applied, err := r.Migrator.Apply(ctx, dbm, opts)
 	metrics.ApplyDuration.Observe(r.now().Sub(start).Seconds())
@@ -67,6 +66,12 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	done := metav1.NewTime(r.now())
 	dbm.Status.CompletionTime = &done
 	dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: done.Sub(start)}}
+	if applied.LongestLock > 0 {
+		dbm.Status.Metrics.LongestLock = &metav1.Duration{Duration: applied.LongestLock.Round(time.Millisecond)}
+	}
+	if rs := dbm.Status.Rolling; rs != nil {
+		rs.Phase, rs.RollbackPoint, rs.CurrentScript = dbv1.RollingCompleted, rs.TotalSteps, ""
+	}
 	dbm.Status.Progress.CompletedSteps = dbm.Status.Progress.TotalSteps
 	dbm.Status.Progress.PercentageComplete = 100
 	dbm.Status.Progress.CurrentStep = ""
@@ -74,6 +79,9 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 		PlanHash: plan.Hash, AppliedAt: &done, ApprovedBy: opts.Approver, Revision: applied.Revision, Scripts: plan.Scripts,
 	}
 	reason, message := dbv1.ReasonApplied, fmt.Sprintf("plan %s applied as revision %d", plan.Hash, applied.Revision)
+	if applied.Resumed > 0 {
+		message += fmt.Sprintf(", resuming after the %d step(s) an interrupted apply committed", applied.Resumed)
+	}
 	if applied.AlreadyApplied {
 		reason, message = dbv1.ReasonAlreadyApplied, fmt.Sprintf("plan %s was already applied (revision %d): nothing ran again", plan.Hash, applied.Revision)
 	}
@@ -81,6 +89,95 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	setPhase(dbm, dbv1.PhaseSucceeded, reason, message)
 	r.event(dbm, false, reason, message)
 	return ctrl.Result{}, false, nil
+}
+
+// applyOptions turns the spec into how the approved plan runs: its
+// strategy, deadline, downtime budget and rollback policy, and where it
+// reports progress.
+func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) ApplyOptions {
+	spec := dbm.Spec
+	opts := ApplyOptions{
+		ExpectHash: dbm.Status.Plan.Hash,
+		Approver:   approver(dbm),
+		Progress:   r.progressReporter(ctx, dbm, status),
+		Rollback:   rollbackPolicy(spec.Rollback),
+		Graceful:   spec.Rollback != nil && spec.Rollback.Strategy == dbv1.RollbackStrategyGraceful,
+	}
+	if t := spec.Validation; t != nil && t.PerformanceThresholds != nil {
+		if d := t.PerformanceThresholds.MaxMigrationTime; d != nil {
+			opts.Deadline = r.now().Add(d.Duration)
+		}
+		if d := t.PerformanceThresholds.MaxDowntime; d != nil {
+			opts.MaxLockTime = d.Duration
+		}
+	}
+	if opts.Rollback != nil {
+		opts.RollingBack = func() {
+			message := "the apply failed; rolling back to the schema it started from"
+			setPhase(dbm, dbv1.PhaseRollingBack, dbv1.ReasonRollingBack, message)
+			r.event(dbm, true, dbv1.ReasonRollingBack, message)
+			if err := status.flush(ctx); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "writing the rollback phase")
+			}
+		}
+	}
+	if spec.Migration.Strategy == dbv1.MigrationStrategyRolling {
+		opts.Rolling = true
+		opts.StepTimeouts = map[string]time.Duration{}
+		for _, s := range spec.Migration.Scripts {
+			if s.Timeout != nil {
+				opts.StepTimeouts[s.Name] = s.Timeout.Duration
+			}
+		}
+		dbm.Status.Rolling = &dbv1.RollingStatus{Phase: dbv1.RollingRunning}
+		opts.Step = r.stepReporter(ctx, dbm, status)
+	} else {
+		dbm.Status.Rolling = nil
+	}
+	return opts
+}
+
+// rollbackPolicy is spec.rollback as a decision on a failure. A failed
+// statement or validation always rolls back when rollback is automatic:
+// stopping half-way is never what a migration wants. The listed
+// conditions choose which threshold breaches do too (all when none are
+// listed): timeout, performance-degradation (maxDowntime) and
+// data-corruption.
+func rollbackPolicy(rb *dbv1.RollbackConfig) func(error) bool {
+	if rb == nil || rb.Automatic == nil || !*rb.Automatic {
+		return nil
+	}
+	listed := func(c dbv1.RollbackCondition) bool {
+		return len(rb.Conditions) == 0 || slices.Contains(rb.Conditions, c)
+	}
+	return func(err error) bool {
+		switch {
+		case errors.Is(err, planner.ErrLockTimeExceeded):
+			return listed(dbv1.RollbackOnPerformanceDegradation)
+		case errors.Is(err, context.DeadlineExceeded):
+			return listed(dbv1.RollbackOnTimeout)
+		case errors.Is(err, ErrDataCorruption):
+			return listed(dbv1.RollbackOnDataCorruption)
+		}
+		return true
+	}
+}
+
+// stepReporter writes status.rolling as a rolling apply moves from step
+// to step.
+func (r *DatabaseMigrationReconciler) stepReporter(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) func(StepProgress) {
+	return func(p StepProgress) {
+		rs := dbm.Status.Rolling
+		rs.TotalSteps, rs.CurrentStep, rs.CurrentScript = int32(p.Total), int32(p.Current), p.Script
+		rs.RollbackPoint, rs.ResumedSteps = int32(p.Done), int32(p.Resumed)
+		if p.Failed != "" {
+			rs.Phase = dbv1.RollingFailed
+			rs.FailedSteps = append(rs.FailedSteps, p.Failed)
+		}
+		if err := status.flush(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "writing rolling progress")
+		}
+	}
 }
 
 // preCheck runs the pre-checks and stops the apply when one failed. A
@@ -123,9 +220,9 @@ func (r *DatabaseMigrationReconciler) applyFailed(dbm *dbv1.DatabaseMigration, e
 		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonLockBusy, err.Error())
 		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonLockBusy, err.Error())
 		return ctrl.Result{RequeueAfter: lockWait}, true, nil
+	case errors.As(err, &permanent):
 	case errors.Is(err, ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		permanent = &PermanentError{Reason: dbv1.ReasonDeadlineExceeded, Err: err}
-	case errors.As(err, &permanent):
 	default:
 		// The database went away mid-apply: the guarded apply left it as
 		// it was (or at a recorded checkpoint); try again with backoff.
@@ -138,6 +235,12 @@ func (r *DatabaseMigrationReconciler) applyFailed(dbm *dbv1.DatabaseMigration, e
 	metrics.Applies.WithLabelValues(metrics.ResultError).Inc()
 	done := metav1.NewTime(r.now())
 	dbm.Status.CompletionTime = &done
+	if errors.Is(err, ErrRolledBack) {
+		if rs := dbm.Status.Rolling; rs != nil {
+			rs.Phase, rs.RollbackPoint = dbv1.RollingRolledBack, 0
+		}
+		r.event(dbm, false, dbv1.ReasonRolledBack, "rolled back to the schema the apply started from")
+	}
 	setCondition(dbm, dbv1.ConditionApplied, false, permanent.Reason, permanent.Error())
 	setPhase(dbm, dbv1.PhaseFailed, permanent.Reason, permanent.Error())
 	r.event(dbm, true, permanent.Reason, permanent.Error())

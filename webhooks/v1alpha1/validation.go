@@ -15,6 +15,7 @@ import (
 // admission rather than accepted and ignored.
 var implementedStrategies = map[dbv1.MigrationStrategy]bool{
 	dbv1.MigrationStrategyTransactional: true,
+	dbv1.MigrationStrategyRolling:       true,
 }
 
 // scriptText is the SQL of one script as admission could read it: known is
@@ -169,12 +170,8 @@ func notActedOn(spec *dbv1.DatabaseMigrationSpec) []string {
 	add(m.Parallel, "spec.migration.parallel")
 	if v := spec.Validation; v != nil {
 		add(v.DataIntegrityChecks != nil, "spec.validation.dataIntegrityChecks")
-		if t := v.PerformanceThresholds; t != nil {
-			add(t.MaxDowntime != nil, "spec.validation.performanceThresholds.maxDowntime")
-		}
 	}
 	if r := spec.Rollback; r != nil {
-		add(r.Strategy == dbv1.RollbackStrategyGraceful, "spec.rollback.strategy=graceful")
 		add(r.PreserveBackup != nil, "spec.rollback.preserveBackup")
 	}
 	add(spec.Notifications != nil, "spec.notifications")

@@ -105,7 +105,8 @@ func TestValidateScriptContents(t *testing.T) {
 func TestValidateStrategy(t *testing.T) {
 	g := NewWithT(t)
 	g.Expect(validateStrategy(dbv1.MigrationStrategyTransactional, field.NewPath("s"))).To(BeEmpty())
-	for _, s := range []dbv1.MigrationStrategy{dbv1.MigrationStrategyRolling, dbv1.MigrationStrategyShadowTable, dbv1.MigrationStrategyBlueGreen} {
+	g.Expect(validateStrategy(dbv1.MigrationStrategyRolling, field.NewPath("s"))).To(BeEmpty())
+	for _, s := range []dbv1.MigrationStrategy{dbv1.MigrationStrategyShadowTable, dbv1.MigrationStrategyBlueGreen} {
 		errs := validateStrategy(s, field.NewPath("s"))
 		g.Expect(errs).To(HaveLen(1))
 		g.Expect(errs[0].Error()).To(ContainSubstring(`strategy "` + string(s) + `" is not implemented yet`))

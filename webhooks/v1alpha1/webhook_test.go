@@ -63,7 +63,7 @@ var _ = Describe("admission", func() {
 
 	It("returns every problem of a spec at once, each with its field path", func() {
 		dbm := newMigration("three-problems",
-			fixture.WithStrategy(dbv1.MigrationStrategyRolling),
+			fixture.WithStrategy(dbv1.MigrationStrategyBlueGreen),
 			fixture.WithScripts(
 				fixture.InlineScript("a", "TRUNCATE orders;"),
 				fixture.InlineScript("b", "CREATE TABLE b (id int);", "missing"),
@@ -71,7 +71,7 @@ var _ = Describe("admission", func() {
 		err := dev.Create(ctx, dbm)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(SatisfyAll(
-			ContainSubstring(`spec.migration.strategy: Invalid value: "rolling": strategy "rolling" is not implemented yet`),
+			ContainSubstring(`spec.migration.strategy: Invalid value: "blue-green": strategy "blue-green" is not implemented yet`),
 			ContainSubstring("spec.migration.scripts[0].sql"),
 			ContainSubstring(`spec.migration.scripts[1].dependsOn[0]: Not found: "missing"`),
 		))

@@ -1,0 +1,203 @@
+package controller
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+)
+
+var _ = Describe("strategies and rollback", func() {
+	const ns = "default"
+	ctx := context.Background()
+
+	get := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
+		GinkgoHelper()
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
+		return dbm
+	}
+	phase := func(dbm *dbv1.DatabaseMigration) func() dbv1.MigrationPhase {
+		return func() dbv1.MigrationPhase { return get(dbm).Status.Phase }
+	}
+	create := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
+		GinkgoHelper()
+		Expect(k8sClient.Create(ctx, dbm)).To(Succeed())
+		DeferCleanup(func() { _ = k8sClient.Delete(ctx, dbm) })
+		return dbm
+	}
+	approvePlan := func(dbm *dbv1.DatabaseMigration) *dbv1.PlanStatus {
+		GinkgoHelper()
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
+		plan := get(dbm).Status.Plan
+		Eventually(func() error {
+			get(dbm)
+			patch := client.MergeFrom(dbm.DeepCopy())
+			fixture.WithAnnotations(map[string]string{dbv1.AnnotationApprovedPlan: plan.Hash, dbv1.AnnotationApprovedBy: "rita"})(dbm)
+			return k8sClient.Patch(ctx, dbm, patch)
+		}).Should(Succeed())
+		return plan
+	}
+	reasons := func(dbm *dbv1.DatabaseMigration) func() []string {
+		return func() []string {
+			var list eventsv1.EventList
+			Expect(k8sClient.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+			var out []string
+			for _, e := range list.Items {
+				if e.Regarding.UID == dbm.UID {
+					out = append(out, e.Reason)
+				}
+			}
+			return out
+		}
+	}
+	// mariadb makes a MariaDB database holding users with two of the same
+	// name, a Secret with its URL, and a migration of it.
+	mariadb := func(name string, scripts ...dbv1.MigrationScript) (*dbv1.DatabaseMigration, *sql.DB) {
+		GinkgoHelper()
+		dbURL := dbtest.NewMySQLDatabase(GinkgoTB())
+		db := dbtest.OpenMySQL(GinkgoTB(), dbURL)
+		for _, stmt := range []string{
+			"CREATE TABLE users (id int NOT NULL, name varchar(50) NOT NULL, email varchar(100), PRIMARY KEY (id))",
+			"INSERT INTO users VALUES (1, 'alice', 'a@example.com'), (2, 'bob', NULL), (3, 'alice', NULL)",
+		} {
+			_, err := db.Exec(stmt)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-creds"}, StringData: map[string]string{"url": dbURL}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, secret)
+		dbm := fixture.Migration(ns, name, fixture.WithServer(dbv1.DatabaseTypeMariaDB, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+		dbm.Spec.Migration.Scripts = scripts
+		return dbm, db
+	}
+	mysqlTables := func(db *sql.DB) []string {
+		GinkgoHelper()
+		rows, err := db.Query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
+		Expect(err).NotTo(HaveOccurred())
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var n string
+			Expect(rows.Scan(&n)).To(Succeed())
+			out = append(out, n)
+		}
+		return out
+	}
+	mysqlColumns := func(db *sql.DB, table string) []string {
+		GinkgoHelper()
+		rows, err := db.Query("SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position", table)
+		Expect(err).NotTo(HaveOccurred())
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var n string
+			Expect(rows.Scan(&n)).To(Succeed())
+			out = append(out, n)
+		}
+		return out
+	}
+	threeSteps := []dbv1.MigrationScript{
+		fixture.InlineScript("tags", "CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));"),
+		fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;", "tags"),
+		fixture.InlineScript("unique-name", "CREATE UNIQUE INDEX users_name_key ON users (name);", "age"),
+	}
+
+	It("runs a rolling migration step by step and shows each step in status.rolling", func() {
+		path := sqlitePath()
+		dbm := create(fixture.Migration(ns, "rolling", fixture.WithSQLite(path),
+			fixture.WithStrategy(dbv1.MigrationStrategyRolling), fixture.WithScripts(
+				fixture.InlineScript("a", "CREATE TABLE a (id INTEGER PRIMARY KEY);"),
+				fixture.InlineScript("b", "CREATE TABLE b (id INTEGER PRIMARY KEY);", "a"),
+				fixture.InlineScript("c", "CREATE INDEX b_id ON b (id);", "b"),
+			)))
+		plan := approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		dbm = get(dbm)
+		Expect(dbm.Status.LastApplied.PlanHash).To(Equal(plan.Hash))
+		Expect(dbm.Status.Rolling).To(Equal(&dbv1.RollingStatus{Phase: dbv1.RollingCompleted, TotalSteps: 3, CurrentStep: 3, RollbackPoint: 3}))
+		Expect(tables(path)).To(ContainElements("a", "b"))
+		Expect(revisionCount(path)).To(Equal(1))
+	})
+
+	It("rolls a partial MariaDB apply back automatically: RollingBack, then Failed with the reason", func() {
+		dbm, db := mariadb("mariadb-rollback", threeSteps...)
+		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true)}
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		dbm = get(dbm)
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonApplyFailed))
+		Expect(dbm.Status.Message).To(ContainSubstring("statement 3 of 3 failed (script unique-name"))
+		Expect(dbm.Status.Message).To(ContainSubstring("the plan was rolled back, nothing was applied"))
+		Expect(mysqlTables(db)).To(Equal([]string{"kube_shift_revisions", "users"}))
+		Expect(mysqlColumns(db, "users")).To(Equal([]string{"id", "name", "email"}))
+		Eventually(reasons(dbm)).Should(ContainElements(dbv1.ReasonRollingBack, dbv1.ReasonRolledBack, dbv1.ReasonApplyFailed))
+		var status string
+		Expect(db.QueryRow("SELECT status FROM kube_shift_revisions ORDER BY id DESC LIMIT 1").Scan(&status)).To(Succeed())
+		Expect(status).To(Equal("rolled back"))
+	})
+
+	It("leaves a partial MariaDB apply where it stopped without automatic rollback, and says so", func() {
+		dbm, db := mariadb("mariadb-partial", threeSteps...)
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		Expect(get(dbm).Status.Message).To(ContainSubstring("statements 1 to 2 stay applied"))
+		Expect(mysqlTables(db)).To(ContainElement("tags"))
+	})
+
+	It("rolls a failed rolling step back on MariaDB and resumes nothing after it", func() {
+		dbm, db := mariadb("mariadb-rolling", threeSteps...)
+		dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyRolling
+		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true)}
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		dbm = get(dbm)
+		Expect(dbm.Status.Rolling.Phase).To(Equal(dbv1.RollingRolledBack))
+		Expect(dbm.Status.Rolling.FailedSteps).To(Equal([]string{"unique-name"}))
+		Expect(dbm.Status.Rolling.TotalSteps).To(Equal(int32(3)))
+		Expect(mysqlTables(db)).To(Equal([]string{"kube_shift_revisions", "users"}))
+		Expect(mysqlColumns(db, "users")).To(Equal([]string{"id", "name", "email"}))
+	})
+
+	It("stops an apply that blocks writers longer than maxDowntime and rolls it back", func() {
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "downtime-creds"}, StringData: map[string]string{"url": dbURL}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, secret)
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		dbm := fixture.Migration(ns, "downtime", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("slow", "CREATE TABLE t (id int);\nSELECT pg_sleep(3);")}
+		dbm.Spec.Validation = &dbv1.ValidationConfig{PerformanceThresholds: &dbv1.PerformanceThresholds{MaxDowntime: &metav1.Duration{Duration: 200 * 1e6}}}
+		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true), Conditions: []dbv1.RollbackCondition{dbv1.RollbackOnPerformanceDegradation}}
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		dbm = get(dbm)
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonMaxDowntimeExceeded))
+		Expect(dbm.Status.Message).To(ContainSubstring("longer than maxDowntime"))
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		var n int
+		Expect(db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_name = 't'`).Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero(), fmt.Sprintf("the transaction was rolled back: %s", dbm.Status.Message))
+	})
+})
