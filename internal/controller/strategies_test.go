@@ -20,7 +20,7 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
 
-var _ = Describe("strategies and rollback", func() {
+var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 	const ns = "default"
 	ctx := context.Background()
 
@@ -199,5 +199,45 @@ var _ = Describe("strategies and rollback", func() {
 		var n int
 		Expect(db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_name = 't'`).Scan(&n)).To(Succeed())
 		Expect(n).To(BeZero(), fmt.Sprintf("the transaction was rolled back: %s", dbm.Status.Message))
+	})
+
+	It("stops at the MariaDB pre-checks when the user lacks ALTER and the database is over the disk threshold", func() {
+		dbm, admin := mariadb("mariadb-limited", threeSteps[:2]...)
+		dbName := dbm.Spec.Database.Database
+		user := fmt.Sprintf("limited_%d", GinkgoRandomSeed()%100000)
+		_, err := admin.Exec(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY 'limited-pw'", user))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _, _ = admin.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+		_, err = admin.Exec(fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX ON `%s`.* TO '%s'@'%%'", dbName, user))
+		Expect(err).NotTo(HaveOccurred())
+
+		// The limited user's Secret, and a dev database of its own
+		// (it cannot create the scratch database planning replays on).
+		var secret corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: dbm.Spec.Database.ConnectionSecret}, &secret)).To(Succeed())
+		u, err := url.Parse(string(secret.Data["url"]))
+		Expect(err).NotTo(HaveOccurred())
+		u.User = url.UserPassword(user, "limited-pw")
+		limited := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mariadb-limited-user"},
+			StringData: map[string]string{"url": u.String(), "dev": dbtest.NewMySQLDatabase(GinkgoTB())}}
+		Expect(k8sClient.Create(ctx, limited)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, limited)
+		dbm.Spec.Database.ConnectionSecret = limited.Name
+		dbm.Spec.Planning = &dbv1.PlanningConfig{DevDatabase: &dbv1.SecretKeyRef{Name: limited.Name, Key: "dev"}}
+		dbm.Spec.Validation = &dbv1.ValidationConfig{PreChecks: []dbv1.PreCheck{
+			{Type: dbv1.PreCheckConnection}, {Type: dbv1.PreCheckPermissions}, {Type: dbv1.PreCheckDiskSpace, Threshold: "1KB"},
+		}}
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		dbm = get(dbm)
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonPreCheckFailed))
+		Expect(dbm.Status.PreChecks).To(ConsistOf(
+			SatisfyAll(HaveField("Type", dbv1.PreCheckConnection), HaveField("Outcome", dbv1.PreCheckPassed), HaveField("Message", ContainSubstring("MariaDB"))),
+			SatisfyAll(HaveField("Type", dbv1.PreCheckPermissions), HaveField("Outcome", dbv1.PreCheckFailed), HaveField("Message", ContainSubstring("ALTER on database "+dbName))),
+			SatisfyAll(HaveField("Type", dbv1.PreCheckDiskSpace), HaveField("Outcome", dbv1.PreCheckFailed), HaveField("Message", ContainSubstring("over the threshold 1KB"))),
+		))
+		Expect(fmt.Sprint(dbm.Status)).NotTo(ContainSubstring("limited-pw"))
+		Expect(mysqlTables(admin)).To(Equal([]string{"users"}), "nothing was applied, not even the revision table")
 	})
 })
