@@ -65,15 +65,13 @@ func (r *DatabaseMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 
 	status := newStatusWriter(r.Client, dbm)
-	phaseBefore := dbm.Status.Phase
+	if r.Notifier != nil {
+		status.onPhase = r.Notifier.Notify
+	}
 	defer func() {
 		summarize(dbm)
 		if err := status.flush(ctx); err != nil {
 			retErr = errors.Join(retErr, err)
-			return
-		}
-		if r.Notifier != nil && dbm.Status.Phase != phaseBefore {
-			r.Notifier.Notify(ctx, dbm.DeepCopy())
 		}
 	}()
 

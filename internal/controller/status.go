@@ -18,6 +18,9 @@ type statusWriter struct {
 	client  client.Client
 	dbm     *dbv1.DatabaseMigration
 	written *dbv1.DatabaseMigrationStatus
+	// onPhase, when set, hears of every phase written, once: a phase
+	// that only lasted mid-reconcile (RollingBack) included.
+	onPhase func(ctx context.Context, dbm *dbv1.DatabaseMigration)
 }
 
 func newStatusWriter(c client.Client, dbm *dbv1.DatabaseMigration) *statusWriter {
@@ -34,7 +37,11 @@ func (w *statusWriter) flush(ctx context.Context) error {
 	if err := w.client.Status().Patch(ctx, w.dbm, client.MergeFrom(base)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
+	phaseBefore := w.written.Phase
 	w.written = w.dbm.Status.DeepCopy()
+	if w.onPhase != nil && w.dbm.Status.Phase != phaseBefore {
+		w.onPhase(ctx, w.dbm.DeepCopy())
+	}
 	return nil
 }
 
