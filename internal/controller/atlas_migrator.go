@@ -118,13 +118,19 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 	if err != nil {
 		return nil, err
 	}
+	verify := validationCheck(dbm.Spec.Database.Type, l.validations)
+	var before func(context.Context, database.Querier) error
+	if check := newIntegrityCheck(dbm, target, l.input.Scripts); check != nil {
+		before, verify = check.capture, verifyHook(check.recheck, verify)
+	}
 	res, err := p.Apply(ctx, target, l.input, planner.ApplyOptions{
 		ExpectHash: opts.ExpectHash,
 		Identity:   fmt.Sprintf("%s/%s (uid %s)", dbm.Namespace, dbm.Name, dbm.UID),
 		Approver:   opts.Approver,
 		Progress:   opts.Progress,
 		Deadline:   opts.Deadline,
-		Verify:     validationCheck(dbm.Spec.Database.Type, l.validations),
+		Before:     before,
+		Verify:     verify,
 
 		Rolling:      opts.Rolling,
 		StepTimeouts: opts.StepTimeouts,
@@ -185,6 +191,8 @@ func plannerError(err error) error {
 		return fmt.Errorf("%w: %w", ErrRolledBack, plannerError(rolled.Err))
 	}
 	switch {
+	case errors.Is(err, ErrDataCorruption):
+		return Permanent(dbv1.ReasonDataCorruption, err)
 	case errors.Is(err, planner.ErrLockTimeExceeded):
 		return &PermanentError{Reason: dbv1.ReasonMaxDowntimeExceeded, Err: fmt.Errorf("%w: %w", ErrMaxDowntimeExceeded, err)}
 	case errors.Is(err, planner.ErrHashMismatch):

@@ -240,4 +240,47 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		Expect(fmt.Sprint(dbm.Status)).NotTo(ContainSubstring("limited-pw"))
 		Expect(mysqlTables(admin)).To(Equal([]string{"users"}), "nothing was applied, not even the revision table")
 	})
+
+	It("fails on a data integrity mismatch and rolls the apply back, rows included, on PostgreSQL", func() {
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		for _, stmt := range []string{
+			"CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL)",
+			"CREATE TABLE audit (id int PRIMARY KEY, note text)",
+			"INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 50) g",
+			"INSERT INTO audit SELECT g, 'note ' || g FROM generate_series(1, 20) g",
+		} {
+			_, err := db.Exec(stmt)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "integrity-creds"}, StringData: map[string]string{"url": dbURL}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, secret)
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		dbm := fixture.Migration(ns, "integrity", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{
+			// A schema script that loses a row: what the check is for.
+			fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;\nDELETE FROM users WHERE id = 7;"),
+			// A data script may change the table it writes.
+			{Name: "prune-audit", Type: dbv1.ScriptTypeData, Source: "inline", SQL: "DELETE FROM audit WHERE id > 10;", DependsOn: []string{"age"}},
+		}
+		dbm.Spec.Policy.Destructive = dbv1.DestructiveAllowWithApproval
+		dbm.Spec.Validation = &dbv1.ValidationConfig{DataIntegrityChecks: &dbv1.DataIntegrityChecks{Enabled: ptr.To(true), SamplePercentage: 100}}
+		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true), Conditions: []dbv1.RollbackCondition{dbv1.RollbackOnDataCorruption}}
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		dbm = get(dbm)
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonDataCorruption))
+		Expect(dbm.Status.Message).To(ContainSubstring("users"))
+		Expect(dbm.Status.Message).NotTo(ContainSubstring("audit"), "the table a data script writes is not compared")
+		Expect(dbm.Status.Message).To(ContainSubstring("rolled back"))
+		var n int
+		Expect(db.QueryRow("SELECT count(*) FROM users").Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(50), "the transaction took the lost row back too")
+		Expect(db.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'age'").Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero())
+	})
 })

@@ -168,9 +168,6 @@ func notActedOn(spec *dbv1.DatabaseMigrationSpec) []string {
 	}
 	m := spec.Migration
 	add(m.Parallel, "spec.migration.parallel")
-	if v := spec.Validation; v != nil {
-		add(v.DataIntegrityChecks != nil, "spec.validation.dataIntegrityChecks")
-	}
 	if r := spec.Rollback; r != nil {
 		add(r.PreserveBackup != nil, "spec.rollback.preserveBackup")
 	}
