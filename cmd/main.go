@@ -20,6 +20,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/controller"
+	"github.com/mohit-nagaraj/kube-shift/internal/notify"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	webhooksv1alpha1 "github.com/mohit-nagaraj/kube-shift/webhooks/v1alpha1"
 )
@@ -116,12 +117,20 @@ func run(o options) error {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	if err := (&controller.DatabaseMigrationReconciler{
+	reconciler := &controller.DatabaseMigrationReconciler{
 		Client:         mgr.GetClient(),
 		Recorder:       mgr.GetEventRecorder("kube-shift"),
 		Migrator:       controller.NewMigrator(mgr.GetClient(), planner.Planner{}),
 		ReplanInterval: o.replanInterval,
-	}).SetupWithManager(ctx, mgr, o.maxConcurrentReconciles); err != nil {
+	}
+	// Notifications go out from the manager's own workers, so a dead
+	// endpoint never slows a reconcile.
+	notifier := notify.New(mgr.GetClient(), notify.Options{OnResult: reconciler.NotificationDelivered})
+	if err := mgr.Add(notifier); err != nil {
+		return err
+	}
+	reconciler.Notifier = notifier
+	if err := reconciler.SetupWithManager(ctx, mgr, o.maxConcurrentReconciles); err != nil {
 		return err
 	}
 

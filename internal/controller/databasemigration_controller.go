@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
@@ -41,6 +42,9 @@ type DatabaseMigrationReconciler struct {
 	Notifier Notifier
 
 	locks databaseLocks
+	// notifications requeues a migration when its notification outcome
+	// changes (see NotificationDelivered).
+	notifications chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrations,verbs=get;list;watch;update;patch
@@ -69,6 +73,7 @@ func (r *DatabaseMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		status.onPhase = r.Notifier.Notify
 	}
 	defer func() {
+		r.notified(dbm)
 		summarize(dbm)
 		if err := status.flush(ctx); err != nil {
 			retErr = errors.Join(retErr, err)
@@ -158,12 +163,14 @@ func (r *DatabaseMigrationReconciler) SetupWithManager(ctx context.Context, mgr 
 	if err := metrics.RegisterPhaseCollector(mgr.GetCache()); err != nil {
 		return err
 	}
+	r.notifications = make(chan event.GenericEvent, notificationEvents)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&dbv1.DatabaseMigration{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			predicate.LabelChangedPredicate{}, deletionPredicate()))).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.migrationsReferencing(configMapIndex))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.migrationsReferencing(secretIndex))).
+		WatchesRawSource(source.Channel(r.notifications, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Named("databasemigration").
 		Complete(r)

@@ -130,4 +130,7 @@ func Permanent(reason string, err error) error {
 // reporting failures are the Notifier's own business.
 type Notifier interface {
 	Notify(ctx context.Context, dbm *dbv1.DatabaseMigration)
+	// Delivery is the latest outcome per channel for an object, shown in
+	// its Notified condition.
+	deliveries
 }

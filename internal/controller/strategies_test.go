@@ -4,13 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -282,5 +287,53 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		Expect(n).To(Equal(50), "the transaction took the lost row back too")
 		Expect(db.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'age'").Scan(&n)).To(Succeed())
 		Expect(n).To(BeZero())
+	})
+
+	It("tells Slack of the plan and the outcome, and a dead endpoint neither slows nor fails the migration", func() {
+		var mu sync.Mutex
+		var received []string
+		srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			received = append(received, string(b))
+			mu.Unlock()
+		}))
+		DeferCleanup(srv.Close)
+		slack := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "slack-hook"}, StringData: map[string]string{"url": srv.URL + "/services/hook-token"}}
+		Expect(k8sClient.Create(ctx, slack)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, slack)
+		dead := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "slack-dead"}, StringData: map[string]string{"url": "http://127.0.0.1:1/dead-token"}}
+		Expect(k8sClient.Create(ctx, dead)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, dead)
+
+		told := create(fixture.Migration(ns, "told", fixture.WithSQLite(sqlitePath())))
+		Eventually(func() error {
+			get(told)
+			patch := client.MergeFrom(told.DeepCopy())
+			told.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-hook"}}
+			return k8sClient.Patch(ctx, told, patch)
+		}).Should(Succeed())
+		unheard := fixture.Migration(ns, "unheard", fixture.WithSQLite(sqlitePath()))
+		unheard.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-dead"}}
+		create(unheard)
+
+		approvePlan(unheard)
+		Eventually(phase(unheard)).Should(Equal(dbv1.PhaseSucceeded))
+		Eventually(func() string {
+			c := meta.FindStatusCondition(get(unheard).Status.Conditions, dbv1.ConditionNotified)
+			if c == nil {
+				return ""
+			}
+			return string(c.Status) + "/" + c.Reason + ": " + c.Message
+		}).Should(SatisfyAll(HavePrefix("False/"+dbv1.ReasonDeliveryFailed), ContainSubstring("slack (Succeeded, 3 attempt(s))")))
+		Expect(fmt.Sprint(get(unheard).Status)).NotTo(ContainSubstring("dead-token"))
+
+		plan := approvePlan(told)
+		Eventually(phase(told)).Should(Equal(dbv1.PhaseSucceeded))
+		Eventually(func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), received...) }).Should(ContainElements(
+			SatisfyAll(ContainSubstring("default/told AwaitingApproval"), ContainSubstring(plan.Hash)),
+			ContainSubstring("default/told Succeeded"),
+		))
+		Eventually(func() bool { return meta.IsStatusConditionTrue(get(told).Status.Conditions, dbv1.ConditionNotified) }).Should(BeTrue())
 	})
 })

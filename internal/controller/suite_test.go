@@ -18,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/notify"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/envtestutil"
 )
@@ -64,14 +65,20 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
-	Expect((&DatabaseMigrationReconciler{
+	reconciler := &DatabaseMigrationReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kube-shift"),
 		Migrator: NewMigrator(mgr.GetClient(), planner.Planner{LockWait: 2 * time.Second}),
 		// Short, so the drift test sees a re-plan; a plan of an unchanged
 		// database has the same hash, so the other tests do not notice.
 		ReplanInterval: replanInterval,
-	}).SetupWithManager(ctx, mgr, 4)).To(Succeed())
+	}
+	notifier := notify.New(mgr.GetClient(), notify.Options{
+		Attempts: 3, Backoff: 50 * time.Millisecond, Timeout: 2 * time.Second, OnResult: reconciler.NotificationDelivered,
+	})
+	Expect(mgr.Add(notifier)).To(Succeed())
+	reconciler.Notifier = notifier
+	Expect(reconciler.SetupWithManager(ctx, mgr, 4)).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()

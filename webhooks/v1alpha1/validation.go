@@ -171,6 +171,5 @@ func notActedOn(spec *dbv1.DatabaseMigrationSpec) []string {
 	if r := spec.Rollback; r != nil {
 		add(r.PreserveBackup != nil, "spec.rollback.preserveBackup")
 	}
-	add(spec.Notifications != nil, "spec.notifications")
 	return fields
 }

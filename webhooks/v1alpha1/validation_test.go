@@ -180,7 +180,7 @@ func TestNotActedOnWarnsForOriginalFields(t *testing.T) {
 	g.Expect(notActedOn(&dbm.Spec)).To(BeEmpty())
 	dbm.Spec.Migration.Parallel = true
 	dbm.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "s"}}
-	g.Expect(notActedOn(&dbm.Spec)).To(ConsistOf("spec.migration.parallel", "spec.notifications"))
+	g.Expect(notActedOn(&dbm.Spec)).To(ConsistOf("spec.migration.parallel"))
 }
 
 func TestUnmeasurableThresholdsAreSaidSo(t *testing.T) {
