@@ -69,7 +69,7 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	if applied.LongestLock > 0 {
 		dbm.Status.Metrics.LongestLock = &metav1.Duration{Duration: applied.LongestLock.Round(time.Millisecond)}
 	}
-	if rs := dbm.Status.Rolling; rs != nil {
+	if rs := dbm.Status.Rolling; rs != nil && !applied.AlreadyApplied {
 		rs.Phase, rs.RollbackPoint, rs.CurrentScript = dbv1.RollingCompleted, rs.TotalSteps, ""
 	}
 	dbm.Status.Progress.CompletedSteps = dbm.Status.Progress.TotalSteps
@@ -129,7 +129,6 @@ func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv
 				opts.StepTimeouts[s.Name] = s.Timeout.Duration
 			}
 		}
-		dbm.Status.Rolling = &dbv1.RollingStatus{Phase: dbv1.RollingRunning}
 		opts.Step = r.stepReporter(ctx, dbm, status)
 	} else {
 		dbm.Status.Rolling = nil
@@ -166,7 +165,15 @@ func rollbackPolicy(rb *dbv1.RollbackConfig) func(error) bool {
 // stepReporter writes status.rolling as a rolling apply moves from step
 // to step.
 func (r *DatabaseMigrationReconciler) stepReporter(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) func(StepProgress) {
+	started := false
 	return func(p StepProgress) {
+		if !started {
+			// Set on the first step, not before: an apply that finds its
+			// plan already applied (a reconcile from a stale cache) runs
+			// no step and leaves the record of the one that did.
+			started = true
+			dbm.Status.Rolling = &dbv1.RollingStatus{Phase: dbv1.RollingRunning}
+		}
 		rs := dbm.Status.Rolling
 		rs.TotalSteps, rs.CurrentStep, rs.CurrentScript = int32(p.Total), int32(p.Current), p.Script
 		rs.RollbackPoint, rs.ResumedSteps = int32(p.Done), int32(p.Resumed)
