@@ -133,6 +133,7 @@ spec:
 		Eventually(func() string { return jsonpath("mysql-migration-sample", ".status.phase") }).Should(Equal("Succeeded"))
 		Expect(jsonpath("mysql-migration-sample", ".status.rolling.phase")).To(Equal("Completed"))
 		Expect(jsonpath("mysql-migration-sample", ".status.rolling.totalSteps")).To(Equal("2"))
+		Expect(jsonpath("mysql-migration-sample", ".status.metrics.cpuUsage")).To(HavePrefix("not measured"))
 
 		var pending int
 		Expect(db.QueryRow("SELECT count(*) FROM orders WHERE status = 'pending'").Scan(&pending)).To(Succeed())

@@ -69,6 +69,7 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	if applied.LongestLock > 0 {
 		dbm.Status.Metrics.LongestLock = &metav1.Duration{Duration: applied.LongestLock.Round(time.Millisecond)}
 	}
+	noteUnmeasured(dbm)
 	if rs := dbm.Status.Rolling; rs != nil && !applied.AlreadyApplied {
 		rs.Phase, rs.RollbackPoint, rs.CurrentScript = dbv1.RollingCompleted, rs.TotalSteps, ""
 	}
@@ -134,6 +135,26 @@ func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv
 		dbm.Status.Rolling = nil
 	}
 	return opts
+}
+
+// unmeasured is what status.metrics says of a CPU or memory threshold:
+// the engines report no host CPU or memory use to a SQL client, so the
+// threshold is not checked, and the status says so rather than pretend.
+const unmeasured = "not measured: PostgreSQL, MySQL and MariaDB report no host CPU or memory use to a SQL client, and SQLite has no server"
+
+// noteUnmeasured notes in status.metrics the thresholds that were set and
+// could not be checked.
+func noteUnmeasured(dbm *dbv1.DatabaseMigration) {
+	v := dbm.Spec.Validation
+	if v == nil || v.PerformanceThresholds == nil || dbm.Status.Metrics == nil {
+		return
+	}
+	if v.PerformanceThresholds.MaxCPUUsage != "" {
+		dbm.Status.Metrics.CPUUsage = unmeasured
+	}
+	if v.PerformanceThresholds.MaxMemoryUsage != "" {
+		dbm.Status.Metrics.MemoryUsage = unmeasured
+	}
 }
 
 // rollbackPolicy is spec.rollback as a decision on a failure. A failed
