@@ -86,6 +86,57 @@ spec:
 		Expect(revisions(db, "$1", hash)).To(Equal([]string{"succeeded"}), "exactly one revision, and it succeeded")
 	})
 
+	It("resumes a rolling migration after the last committed step when the manager is killed mid-step (PostgreSQL)", func() {
+		first := startManager("rolling-first", managerOptions{webhooks: true})
+
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		password, _ := u.User.Password()
+		dbName := strings.TrimPrefix(u.Path, "/")
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+
+		kubectlOK(as(developer, "create", "secret", "generic", "rolling-credentials", "-n", namespace,
+			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
+		kubectlOKStdin(fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
+kind: DatabaseMigration
+metadata: {name: rolling-slow, namespace: %s}
+spec:
+  database: {type: postgresql, connectionSecret: rolling-credentials, host: %q, port: %s, database: %q, sslMode: disable}
+  migration:
+    strategy: rolling
+    scripts:
+    - name: first
+      type: schema
+      source: inline
+      sql: "CREATE TABLE first_step (id int);"
+    - name: slow
+      type: schema
+      source: inline
+      sql: "CREATE TABLE slow_step (id int); SELECT pg_sleep(5);"
+      dependsOn: [first]
+`, namespace, u.Hostname(), u.Port(), dbName), as(developer, "apply", "-f", "-")...)
+		Eventually(func() string { return jsonpath("rolling-slow", ".status.phase") }).Should(Equal("AwaitingApproval"))
+		hash := jsonpath("rolling-slow", ".status.plan.hash")
+
+		kubectlOK(as(reviewer, "shift", "approve", "rolling-slow", "--yes", "-n", namespace)...)
+		By("waiting until the second step sleeps inside its transaction, the first committed")
+		Eventually(func() (int, error) { return sleepingOn(db, dbName) }).Should(Equal(1))
+		Expect(revisions(db, "$1", "")).To(Equal([]string{"checkpoint"}))
+
+		first.kill()
+		startManager("rolling-second", managerOptions{webhooks: true})
+
+		Eventually(func() string { return jsonpath("rolling-slow", ".status.phase") }).Should(Equal("Succeeded"))
+		Expect(jsonpath("rolling-slow", ".status.lastApplied.planHash")).To(Equal(hash))
+		Expect(jsonpath("rolling-slow", ".status.message")).To(ContainSubstring("resuming after the 1 step(s) an interrupted apply committed"))
+		Expect(jsonpath("rolling-slow", ".status.rolling.resumedSteps")).To(Equal("1"))
+		Expect(jsonpath("rolling-slow", ".status.rolling.phase")).To(Equal("Completed"))
+		Expect(revisions(db, "$1", "")).To(Equal([]string{"checkpoint", "checkpoint", "succeeded"}),
+			"the first step ran once: its checkpoint, the second's, and the whole plan's")
+		Expect(revisions(db, "$1", hash)).To(Equal([]string{"succeeded"}))
+	})
+
 	It("applies two approved plans for one SQLite file one after the other, never at once", func() {
 		startManager("serial", managerOptions{webhooks: true})
 		dbPath := filepath.Join(GinkgoT().TempDir(), "serial.db")
