@@ -44,6 +44,9 @@ func MessageFor(dbm *dbv1.DatabaseMigration) Message {
 	return m
 }
 
+// databaseOf names the database as a reader knows it: type, name and
+// host, and nothing else of spec.database (not its Secret, not its port
+// or TLS mode), so a message never hints at credentials.
 func databaseOf(db dbv1.DatabaseConfig) string {
 	if db.Host == "" {
 		return fmt.Sprintf("%s %s", db.Type, db.Database)

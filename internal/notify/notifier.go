@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,10 +19,17 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
-// Channels.
+// Channels, as Result.Channel and the metric's channel label name them.
 const (
 	ChannelSlack = "slack"
 	ChannelEmail = "email"
+)
+
+// The metric's result label.
+const (
+	resultSuccess = "success"
+	resultFailure = "failure"
+	resultDropped = "dropped"
 )
 
 // Deliveries counts notifications by channel and result (success,
@@ -31,6 +39,8 @@ var Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Notifications by channel and result: success, failure (after every retry) or dropped (queue full).",
 }, []string{"channel", "result"})
 
+// init registers Deliveries where the manager's metrics endpoint serves
+// from.
 func init() { crmetrics.Registry.MustRegister(Deliveries) }
 
 // Options tune delivery; zero values take the defaults.
@@ -45,12 +55,18 @@ type Options struct {
 	// waits (default 100).
 	Workers, QueueSize int
 	// OnResult, when set, is called after an object's outcome changes,
-	// so the reconciler can show it.
+	// so the reconciler can requeue it and show it. It is called from the
+	// workers and, for a dropped message, from Notify itself: it must not
+	// block.
 	OnResult func(types.NamespacedName)
-	// HTTPClient posts to Slack; a client with Timeout when nil.
+	// HTTPClient posts to Slack. When nil, a client with Timeout that
+	// does not follow redirects: the message goes to the webhook the
+	// Secret names and nowhere else.
 	HTTPClient *http.Client
 }
 
+// withDefaults fills what the caller left zero, so a bare Options{} is
+// what production wants and tests only shorten the waits.
 func (o Options) withDefaults() Options {
 	def := func(v *int, d int) {
 		if *v <= 0 {
@@ -69,7 +85,10 @@ func (o Options) withDefaults() Options {
 	defDur(&o.MaxBackoff, time.Minute)
 	defDur(&o.Timeout, 10*time.Second)
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: o.Timeout}
+		o.HTTPClient = &http.Client{
+			Timeout:       o.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	return o
 }
@@ -83,13 +102,19 @@ type Result struct {
 	// Err is empty on success; otherwise what went wrong, without any
 	// secret.
 	Err string
+
+	// seq orders outcomes by the Notify call they answer, so a slow retry
+	// of an older phase never hides a newer phase's outcome.
+	seq uint64
 }
 
 // job is one message for one object, with the channels to send it on.
+// It is a copy: the reconciler may change its object once Notify returns.
 type job struct {
 	key     types.NamespacedName
 	message Message
 	spec    dbv1.NotificationConfig
+	seq     uint64
 }
 
 // Notifier delivers notifications in the background.
@@ -97,6 +122,9 @@ type Notifier struct {
 	reader client.Reader
 	opts   Options
 	queue  chan job
+
+	// seq numbers the Notify calls (see Result.seq).
+	seq atomic.Uint64
 
 	mu      sync.Mutex
 	results map[types.NamespacedName]map[string]Result
@@ -116,17 +144,24 @@ func (n *Notifier) Notify(_ context.Context, dbm *dbv1.DatabaseMigration) {
 	if spec == nil || !notified[dbm.Status.Phase] || (spec.Slack == nil && spec.Email == nil) {
 		return
 	}
-	j := job{key: client.ObjectKeyFromObject(dbm), message: MessageFor(dbm), spec: *spec.DeepCopy()}
+	j := job{key: client.ObjectKeyFromObject(dbm), message: MessageFor(dbm), spec: *spec.DeepCopy(), seq: n.seq.Add(1)}
 	select {
 	case n.queue <- j:
 	default:
-		for _, ch := range j.channels() {
-			Deliveries.WithLabelValues(ch, "dropped").Inc()
-			n.record(j.key, Result{Channel: ch, Phase: j.message.Phase, At: time.Now(), Err: "dropped: the notification queue is full"})
-		}
+		n.drop(j)
 	}
 }
 
+// drop records that j was never sent: the queue was full, and waiting for
+// room would make the reconciler wait for a slow endpoint.
+func (n *Notifier) drop(j job) {
+	for _, ch := range j.channels() {
+		Deliveries.WithLabelValues(ch, resultDropped).Inc()
+		n.record(j.key, Result{Channel: ch, Phase: j.message.Phase, At: time.Now(), Err: "dropped: the notification queue is full", seq: j.seq})
+	}
+}
+
+// channels are the channels j asks for, in a fixed order.
 func (j job) channels() []string {
 	var out []string
 	if j.spec.Slack != nil {
@@ -138,30 +173,35 @@ func (j job) channels() []string {
 	return out
 }
 
-// Start runs the workers until ctx is done.
+// Start runs the workers until ctx is done; it is a manager Runnable.
+// Messages still queued then are not sent.
 func (n *Notifier) Start(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range n.opts.Workers {
-		wg.Go(func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case j := <-n.queue:
-					n.deliver(ctx, j)
-				}
-			}
-		})
+		wg.Go(func() { n.work(ctx) })
 	}
 	wg.Wait()
 	return nil
 }
 
-// NeedLeaderElection: every replica's reconciler is the leader's, so only
-// the leader has anything to say.
+// work delivers queued messages one at a time until ctx is done.
+func (n *Notifier) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-n.queue:
+			n.deliver(ctx, j)
+		}
+	}
+}
+
+// NeedLeaderElection is true: only the leader reconciles, so only the
+// leader has anything to say.
 func (n *Notifier) NeedLeaderElection() bool { return true }
 
-// Delivery returns the latest outcome for key on each channel.
+// Delivery returns the latest outcome for key on each channel it was
+// notified on (slack first, then email); none before the first outcome.
 func (n *Notifier) Delivery(key types.NamespacedName) []Result {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -181,10 +221,16 @@ func (n *Notifier) Forget(key types.NamespacedName) {
 	delete(n.results, key)
 }
 
+// record keeps r as key's outcome on its channel, unless an outcome of a
+// later Notify is already there, and tells OnResult.
 func (n *Notifier) record(key types.NamespacedName, r Result) {
 	n.mu.Lock()
 	if n.results[key] == nil {
 		n.results[key] = map[string]Result{}
+	}
+	if old, ok := n.results[key][r.Channel]; ok && old.seq > r.seq {
+		n.mu.Unlock()
+		return
 	}
 	n.results[key][r.Channel] = r
 	n.mu.Unlock()
@@ -216,37 +262,56 @@ func (n *Notifier) deliver(ctx context.Context, j job) {
 	}
 }
 
-// retry runs send until it succeeds or the attempts run out, backing off
-// between attempts, and records the outcome.
-func (n *Notifier) retry(ctx context.Context, j job, channel string, log interface{ Info(string, ...any) }, send func(context.Context) error) {
+// retry runs send until it succeeds or the attempts run out, each attempt
+// within Timeout, backing off exponentially between them, and records the
+// outcome. Every error is retried: a missing Secret may be created, a
+// refusing endpoint may come back.
+func (n *Notifier) retry(ctx context.Context, j job, channel string, log infoLogger, send func(context.Context) error) {
 	wait := n.opts.Backoff
 	var err error
 	attempts := 0
 	for attempts < n.opts.Attempts {
 		attempts++
-		actx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
-		err = send(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil {
+		err = n.attempt(ctx, send)
+		if err == nil || attempts == n.opts.Attempts || !sleep(ctx, wait) {
 			break
 		}
-		if attempts < n.opts.Attempts {
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, n.opts.MaxBackoff)
-		}
+		wait = min(2*wait, n.opts.MaxBackoff)
 	}
-	r := Result{Channel: channel, Phase: j.message.Phase, At: time.Now(), Attempts: attempts}
+	r := Result{Channel: channel, Phase: j.message.Phase, At: time.Now(), Attempts: attempts, seq: j.seq}
 	if err != nil {
 		r.Err = err.Error()
-		Deliveries.WithLabelValues(channel, "failure").Inc()
+		Deliveries.WithLabelValues(channel, resultFailure).Inc()
 		log.Info("notification not delivered", "channel", channel, "attempts", attempts, "error", r.Err)
 	} else {
-		Deliveries.WithLabelValues(channel, "success").Inc()
+		Deliveries.WithLabelValues(channel, resultSuccess).Inc()
 	}
 	n.record(j.key, r)
+}
+
+// infoLogger is the part of a logr.Logger retry writes to.
+type infoLogger interface {
+	Info(msg string, keysAndValues ...any)
+}
+
+// attempt runs send once, within the per-attempt Timeout.
+func (n *Notifier) attempt(ctx context.Context, send func(context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
+	defer cancel()
+	return send(actx)
+}
+
+// sleep waits d, or less when ctx is done first; it reports whether the
+// wait ran its course.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // slackURL reads the webhook URL from its Secret.
@@ -265,7 +330,7 @@ func (n *Notifier) slackURL(ctx context.Context, namespace, name string) (string
 			return string(v), nil
 		}
 	}
-	return "", fmt.Errorf("the Slack Secret %s has no key url (or webhook)", name)
+	return "", fmt.Errorf("the Slack Secret %s/%s has no key url (nor webhook, nor a single key)", namespace, name)
 }
 
 // smtpConfig reads the SMTP settings from their Secret.
@@ -277,16 +342,19 @@ func (n *Notifier) smtpConfig(ctx context.Context, namespace, name string) (smtp
 	if err != nil {
 		return smtpConfig{}, err
 	}
-	return smtpFrom(name, data)
+	return smtpFrom(namespace+"/"+name, data)
 }
 
+// secret reads the Secret's data at the moment of sending, so a Secret
+// fixed after a failure is used by the next attempt. Errors name the
+// Secret, never its contents.
 func (n *Notifier) secret(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 	var s corev1.Secret
 	if err := n.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("secret %s not found", name)
+			return nil, fmt.Errorf("the Secret %s/%s was not found", namespace, name)
 		}
-		return nil, fmt.Errorf("reading secret %s: %w", name, err)
+		return nil, fmt.Errorf("reading the Secret %s/%s: %w", namespace, name, err)
 	}
 	return s.Data, nil
 }

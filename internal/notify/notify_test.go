@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -52,6 +53,13 @@ func run(m *testing.M) int {
 }
 
 const dbPassword = "db-password-never-sent"
+
+// connectionSecret creates the Secret the migrations' database names, so
+// a message that quoted it would be caught.
+func connectionSecret(t *testing.T) {
+	t.Helper()
+	secret(t, "pg-creds", map[string]string{"username": "app", "password": dbPassword, "url": "postgres://app:" + dbPassword + "@pg.example/shop"})
+}
 
 // migration is an object in phase with a plan and notifications.
 func migration(name string, phase dbv1.MigrationPhase, n *dbv1.NotificationConfig) *dbv1.DatabaseMigration {
@@ -114,6 +122,7 @@ func TestSlackReceivesTheMessageAndNoSecret(t *testing.T) {
 	defer srv.Close()
 	hook := srv.URL + "/services/T1/B1/secret-token"
 	secret(t, "slack-ok", map[string]string{"url": hook})
+	connectionSecret(t)
 	n := started(t, notify.Options{})
 
 	n.Notify(context.Background(), migration("slack-ok", dbv1.PhaseAwaitingApproval, &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-ok"}}))
@@ -130,6 +139,8 @@ func TestSlackReceivesTheMessageAndNoSecret(t *testing.T) {
 		ContainSubstring("add table a"), ContainSubstring("and 2 more"),
 		ContainSubstring("kubectl shift status slack-ok"),
 	))
+	g.Expect(payload.Text).To(ContainSubstring("postgresql shop on pg.example"))
+	g.Expect(bodies[0]).To(ContainSubstring(`"blocks"`))
 	g.Expect(bodies[0]).NotTo(ContainSubstring("secret-token"))
 	g.Expect(bodies[0]).NotTo(ContainSubstring(dbPassword))
 }
@@ -139,13 +150,18 @@ func TestPhasesNobodyHearsAboutAreNotSent(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer srv.Close()
-	secret(t, "slack-quiet", map[string]string{"url": srv.URL})
-	n := started(t, notify.Options{})
+	// A Secret with one key, whatever its name, holds the URL.
+	secret(t, "slack-quiet", map[string]string{"endpoint": srv.URL})
+	// One worker sends in queue order: had Planning or Running been sent,
+	// they would have been before Succeeded.
+	n := started(t, notify.Options{Workers: 1})
 	cfg := &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-quiet"}}
 	n.Notify(context.Background(), migration("quiet", dbv1.PhasePlanning, cfg))
 	n.Notify(context.Background(), migration("quiet", dbv1.PhaseRunning, cfg))
 	n.Notify(context.Background(), migration("quiet", dbv1.PhaseSucceeded, cfg))
+	n.Notify(context.Background(), migration("quiet", dbv1.PhaseSucceeded, nil))
 	g.Eventually(delivery(n, "quiet", notify.ChannelSlack)).Should(HaveField("Phase", dbv1.PhaseSucceeded))
+	g.Expect(delivery(n, "quiet", notify.ChannelSlack)().Err).To(BeEmpty())
 	g.Expect(hits.Load()).To(Equal(int32(1)))
 }
 
@@ -165,12 +181,19 @@ func TestAFailingEndpointIsRetriedAndReportedWithoutTheURL(t *testing.T) {
 	deadAddr := closed.Addr().String()
 	_ = closed.Close()
 	secret(t, "slack-dead", map[string]string{"webhook": "http://" + deadAddr + "/token-dead"})
+	deadHost, deadPort, _ := net.SplitHostPort(deadAddr)
+	secret(t, "smtp-dead", map[string]string{"host": deadHost, "port": deadPort, "from": "ops@example.com", "tls": "none"})
 
 	failures := testutil.ToFloat64(notify.Deliveries.WithLabelValues(notify.ChannelSlack, "failure"))
+	mailFailures := testutil.ToFloat64(notify.Deliveries.WithLabelValues(notify.ChannelEmail, "failure"))
 	var changed atomic.Int32
 	n := started(t, notify.Options{Attempts: 3, OnResult: func(types.NamespacedName) { changed.Add(1) }})
+	// Notify only queues: these return although no endpoint answers.
 	n.Notify(context.Background(), migration("fails", dbv1.PhaseFailed, &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-500"}}))
-	n.Notify(context.Background(), migration("dead", dbv1.PhaseFailed, &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-dead"}}))
+	n.Notify(context.Background(), migration("dead", dbv1.PhaseFailed, &dbv1.NotificationConfig{
+		Slack: &dbv1.SlackConfig{Webhook: "slack-dead"},
+		Email: &dbv1.EmailConfig{Recipients: []string{"dba@example.com"}, SMTPSecret: "smtp-dead"},
+	}))
 
 	g.Eventually(delivery(n, "fails", notify.ChannelSlack)).Should(HaveField("Attempts", 3))
 	g.Expect(hits.Load()).To(Equal(int32(3)))
@@ -179,19 +202,44 @@ func TestAFailingEndpointIsRetriedAndReportedWithoutTheURL(t *testing.T) {
 	dead := delivery(n, "dead", notify.ChannelSlack)().Err
 	g.Expect(dead).To(ContainSubstring("posting to the webhook"))
 	g.Expect(dead).NotTo(ContainSubstring("token-dead"))
+	g.Eventually(delivery(n, "dead", notify.ChannelEmail)).Should(HaveField("Attempts", 3))
+	g.Expect(delivery(n, "dead", notify.ChannelEmail)().Err).To(ContainSubstring("connecting to the SMTP server"))
 	g.Expect(testutil.ToFloat64(notify.Deliveries.WithLabelValues(notify.ChannelSlack, "failure")) - failures).To(Equal(2.0))
+	g.Expect(testutil.ToFloat64(notify.Deliveries.WithLabelValues(notify.ChannelEmail, "failure")) - mailFailures).To(Equal(1.0))
 	g.Expect(changed.Load()).To(BeNumerically(">=", 2))
 }
 
-// A server that never answers holds a worker until the attempt's timeout;
-// the caller never waits on it, and a full queue drops rather than blocks.
-func TestAHangingEndpointNeverBlocksTheCaller(t *testing.T) {
+// A server that never answers costs each attempt its Timeout; the failure
+// is recorded without the URL's token.
+func TestAHangingEndpointTimesOutAndIsReported(t *testing.T) {
+	g := NewWithT(t)
+	release := make(chan struct{})
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1); <-release }))
+	defer srv.Close()
+	defer close(release)
+	secret(t, "slack-slow", map[string]string{"url": srv.URL + "/token-hang"})
+	failures := testutil.ToFloat64(notify.Deliveries.WithLabelValues(notify.ChannelSlack, "failure"))
+	n := started(t, notify.Options{Attempts: 2, Timeout: 200 * time.Millisecond, Backoff: time.Millisecond})
+	n.Notify(context.Background(), migration("slow", dbv1.PhaseRollingBack, &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-slow"}}))
+	g.Eventually(delivery(n, "slow", notify.ChannelSlack)).Should(HaveField("Attempts", 2))
+	r := delivery(n, "slow", notify.ChannelSlack)()
+	g.Expect(r.Phase).To(Equal(dbv1.PhaseRollingBack))
+	g.Expect(r.Err).To(SatisfyAll(ContainSubstring("posting to the webhook"), ContainSubstring("deadline exceeded"), Not(ContainSubstring("token-hang"))))
+	g.Expect(hits.Load()).To(Equal(int32(2)))
+	g.Expect(testutil.ToFloat64(notify.Deliveries.WithLabelValues(notify.ChannelSlack, "failure")) - failures).To(Equal(1.0))
+}
+
+// While a worker is held by a hanging server, Notify still returns: a full
+// queue drops the message, records it and counts it, rather than block.
+func TestAFullQueueDropsRatherThanBlocks(t *testing.T) {
 	g := NewWithT(t)
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
 	defer srv.Close()
 	defer close(release)
 	secret(t, "slack-hang", map[string]string{"url": srv.URL})
+	droppedBefore := testutil.ToFloat64(notify.Deliveries.WithLabelValues(notify.ChannelSlack, "dropped"))
 	n := started(t, notify.Options{Attempts: 1, Workers: 1, QueueSize: 1, Timeout: time.Minute, Backoff: time.Millisecond})
 	cfg := &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-hang"}}
 	for i := range 5 {
@@ -200,44 +248,58 @@ func TestAHangingEndpointNeverBlocksTheCaller(t *testing.T) {
 	// One is held by the worker, at most one waits: the rest were dropped.
 	dropped := 0
 	for i := range 5 {
-		if r := delivery(n, fmt.Sprintf("hang-%d", i), notify.ChannelSlack)(); strings.HasPrefix(r.Err, "dropped") {
+		if r := delivery(n, fmt.Sprintf("hang-%d", i), notify.ChannelSlack)(); r.Err == "dropped: the notification queue is full" {
 			dropped++
 		}
 	}
 	g.Expect(dropped).To(BeNumerically(">=", 3))
+	g.Expect(testutil.ToFloat64(notify.Deliveries.WithLabelValues(notify.ChannelSlack, "dropped")) - droppedBefore).To(Equal(float64(dropped)))
 }
 
 func TestMissingSecretsAreNamedNotShown(t *testing.T) {
 	g := NewWithT(t)
 	secret(t, "slack-nokey", map[string]string{"a": "x", "b": "y"})
 	secret(t, "smtp-bad", map[string]string{"host": "localhost", "port": "seventy", "from": "ops@example.com", "password": "smtp-pw"})
+	secret(t, "smtp-nohost", map[string]string{"from": "ops@example.com", "password": "smtp-pw"})
 	n := started(t, notify.Options{Attempts: 1})
 	n.Notify(context.Background(), migration("missing", dbv1.PhaseSucceeded, &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "nope"}}))
 	n.Notify(context.Background(), migration("nokey", dbv1.PhaseSucceeded, &dbv1.NotificationConfig{
 		Slack: &dbv1.SlackConfig{Webhook: "slack-nokey"},
 		Email: &dbv1.EmailConfig{Recipients: []string{"dba@example.com"}, SMTPSecret: "smtp-bad"},
 	}))
-	g.Eventually(delivery(n, "missing", notify.ChannelSlack)).Should(HaveField("Err", "secret nope not found"))
-	g.Eventually(delivery(n, "nokey", notify.ChannelSlack)).Should(HaveField("Err", "the Slack Secret slack-nokey has no key url (or webhook)"))
-	g.Eventually(delivery(n, "nokey", notify.ChannelEmail)).Should(HaveField("Err", "the SMTP Secret smtp-bad: key port is not a port number"))
+	n.Notify(context.Background(), migration("nohost", dbv1.PhaseSucceeded, &dbv1.NotificationConfig{
+		Email: &dbv1.EmailConfig{Recipients: []string{"dba@example.com"}, SMTPSecret: "smtp-nohost"},
+	}))
+	g.Eventually(delivery(n, "missing", notify.ChannelSlack)).Should(HaveField("Err", "the Secret default/nope was not found"))
+	g.Eventually(delivery(n, "nokey", notify.ChannelSlack)).Should(HaveField("Err", "the Slack Secret default/slack-nokey has no key url (nor webhook, nor a single key)"))
+	g.Eventually(delivery(n, "nokey", notify.ChannelEmail)).Should(HaveField("Err", "the SMTP Secret default/smtp-bad: key port is not a port number"))
+	g.Eventually(delivery(n, "nohost", notify.ChannelEmail)).Should(HaveField("Err", "the SMTP Secret default/smtp-nohost has no key host"))
+	for _, name := range []string{"missing", "nokey", "nohost"} {
+		for _, r := range n.Delivery(types.NamespacedName{Namespace: "default", Name: name}) {
+			g.Expect(r.Err).NotTo(SatisfyAny(ContainSubstring("smtp-pw"), ContainSubstring("ops@example.com")))
+		}
+	}
 }
 
 // smtpSink is an SMTP server that keeps the messages it is given.
+// With rejectAuth it refuses every AUTH, quoting the credentials back, as
+// a careless server might.
 type smtpSink struct {
 	net.Listener
-	mu       sync.Mutex
-	from     string
-	to       []string
-	data     string
-	sessions int
+	rejectAuth bool
+	mu         sync.Mutex
+	auth       string
+	from       string
+	to         []string
+	data       string
 }
 
-func newSMTPSink(t *testing.T) *smtpSink {
+func newSMTPSink(t *testing.T, rejectAuth bool) *smtpSink {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpSink{Listener: l}
+	s := &smtpSink{Listener: l, rejectAuth: rejectAuth}
 	t.Cleanup(func() { _ = l.Close() })
 	go func() {
 		for {
@@ -256,9 +318,6 @@ func (s *smtpSink) serve(c net.Conn) {
 	r := bufio.NewReader(c)
 	say := func(line string) { _, _ = fmt.Fprintf(c, "%s\r\n", line) }
 	say("220 sink ESMTP")
-	s.mu.Lock()
-	s.sessions++
-	s.mu.Unlock()
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -270,6 +329,13 @@ func (s *smtpSink) serve(c net.Conn) {
 			say("250-sink")
 			say("250 AUTH PLAIN")
 		case strings.HasPrefix(cmd, "AUTH"):
+			s.mu.Lock()
+			s.auth = strings.TrimSpace(line)
+			s.mu.Unlock()
+			if s.rejectAuth {
+				say("535 5.7.8 bad credentials: " + strings.TrimSpace(line))
+				continue
+			}
 			say("235 ok")
 		case strings.HasPrefix(cmd, "MAIL FROM:"):
 			s.mu.Lock()
@@ -306,8 +372,9 @@ func (s *smtpSink) serve(c net.Conn) {
 
 func TestEmailReachesAnSMTPServer(t *testing.T) {
 	g := NewWithT(t)
-	sink := newSMTPSink(t)
+	sink := newSMTPSink(t, false)
 	host, port, _ := net.SplitHostPort(sink.Addr().String())
+	connectionSecret(t)
 	secret(t, "smtp-ok", map[string]string{"host": host, "port": port, "from": "kube-shift@example.com", "username": "mailer", "password": "smtp-secret-pw", "tls": "none"})
 	n := started(t, notify.Options{})
 	n.Notify(context.Background(), migration("mailed", dbv1.PhaseSucceeded, &dbv1.NotificationConfig{
@@ -317,6 +384,8 @@ func TestEmailReachesAnSMTPServer(t *testing.T) {
 	g.Expect(delivery(n, "mailed", notify.ChannelEmail)().Err).To(BeEmpty())
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
+	// PLAIN over plain TCP is allowed to localhost only (net/smtp's rule).
+	g.Expect(sink.auth).To(Equal("AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00mailer\x00smtp-secret-pw"))))
 	g.Expect(sink.from).To(Equal("<kube-shift@example.com>"))
 	g.Expect(sink.to).To(Equal([]string{"<dba@example.com>", "<ops@example.com>"}))
 	g.Expect(sink.data).To(SatisfyAll(
@@ -325,5 +394,85 @@ func TestEmailReachesAnSMTPServer(t *testing.T) {
 		ContainSubstring("Plan sha256:abc123"),
 		ContainSubstring("postgresql shop on pg.example"),
 	))
-	g.Expect(sink.data).NotTo(ContainSubstring("smtp-secret-pw"))
+	g.Expect(sink.data).To(ContainSubstring("\r\n  - and 2 more\r\n"))
+	g.Expect(sink.data).NotTo(SatisfyAny(ContainSubstring("smtp-secret-pw"), ContainSubstring(dbPassword)))
+}
+
+// A server that refuses the login and quotes it back: the failure says
+// so, without the password in any form.
+func TestARefusedSMTPLoginIsReportedWithoutThePassword(t *testing.T) {
+	g := NewWithT(t)
+	sink := newSMTPSink(t, true)
+	host, port, _ := net.SplitHostPort(sink.Addr().String())
+	secret(t, "smtp-refused", map[string]string{"host": host, "port": port, "from": "kube-shift@example.com", "username": "mailer", "password": "smtp-refused-pw", "tls": "none"})
+	n := started(t, notify.Options{Attempts: 2})
+	n.Notify(context.Background(), migration("refused", dbv1.PhaseFailed, &dbv1.NotificationConfig{
+		Email: &dbv1.EmailConfig{Recipients: []string{"dba@example.com"}, SMTPSecret: "smtp-refused"},
+	}))
+	g.Eventually(delivery(n, "refused", notify.ChannelEmail)).Should(HaveField("Attempts", 2))
+	r := delivery(n, "refused", notify.ChannelEmail)()
+	g.Expect(r.Err).To(SatisfyAll(HavePrefix("SMTP authentication failed: 535"), ContainSubstring("bad credentials: AUTH PLAIN [redacted]")))
+	g.Expect(r.Err).NotTo(SatisfyAny(
+		ContainSubstring("smtp-refused-pw"),
+		ContainSubstring(base64.StdEncoding.EncodeToString([]byte("\x00mailer\x00smtp-refused-pw"))),
+	))
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	g.Expect(sink.data).To(BeEmpty())
+}
+
+func TestMessageFor(t *testing.T) {
+	changes := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("change %d", i+1)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		mutate   func(*dbv1.DatabaseMigration)
+		changes  []string
+		body     []string
+		notInAny []string
+	}{{
+		name:    "five changes are quoted whole",
+		mutate:  func(d *dbv1.DatabaseMigration) { d.Status.Plan.Changes = changes(5) },
+		changes: changes(5),
+		body:    []string{"  - change 5\n", "Plan sha256:abc123: 2 statement(s)\n"},
+	}, {
+		name:     "more are cut with a count",
+		mutate:   func(d *dbv1.DatabaseMigration) { d.Status.Plan.Changes = changes(12) },
+		changes:  append(changes(5), "and 7 more"),
+		notInAny: []string{"change 6"},
+	}, {
+		name:    "a destructive plan says so",
+		mutate:  func(d *dbv1.DatabaseMigration) { d.Status.Plan.Destructive, d.Status.Plan.Changes = true, nil },
+		body:    []string{"2 statement(s), destructive\n", "is AwaitingApproval (PlanReady).\n", "kubectl shift status m -n default"},
+		changes: nil,
+	}, {
+		name: "no plan, a SQLite file",
+		mutate: func(d *dbv1.DatabaseMigration) {
+			d.Status.Plan, d.Status.Phase = nil, dbv1.PhaseFailed
+			d.Spec.Database = dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeSQLite, Database: "/data/app.db"}
+		},
+		body:     []string{"is Failed (PlanReady).\n", "Database: sqlite /data/app.db\n"},
+		notInAny: []string{"Plan ", "kubectl shift"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			dbm := migration("m", dbv1.PhaseAwaitingApproval, nil)
+			tc.mutate(dbm)
+			m := notify.MessageFor(dbm)
+			g.Expect(m.Changes).To(Equal(tc.changes))
+			g.Expect(m.Subject()).To(Equal("[kube-shift] default/m " + string(dbm.Status.Phase)))
+			for _, want := range tc.body {
+				g.Expect(m.Body()).To(ContainSubstring(want))
+			}
+			for _, not := range tc.notInAny {
+				g.Expect(m.Body()).NotTo(ContainSubstring(not))
+			}
+			g.Expect(m.Body()).NotTo(ContainSubstring("pg-creds"))
+		})
+	}
 }
