@@ -1,0 +1,341 @@
+package shadow
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+// writer is the application during a run: it inserts, updates, deletes and
+// re-keys rows of the items table, one autocommit statement at a time, and
+// keeps the table it expects from the statements that took effect.
+type writer struct {
+	ec  engineCase
+	db  *sql.DB
+	d   dialect
+	rng *rand.Rand
+
+	mu   sync.Mutex
+	want map[int64]item
+	ids  []int64 // the keys of want, to pick from
+	// nextKey is where the next re-keyed row goes: below zero, where
+	// neither a sequence nor AUTO_INCREMENT (which MariaDB moves up to a
+	// key an UPDATE sets) hands out keys.
+	nextKey int64
+
+	ops     atomic.Int64 // statements that took effect
+	retries atomic.Int64 // statements the server rolled back (deadlock, lock timeout)
+	// phase is where the run stood at the writer's last step, for the
+	// writer's error.
+	phase atomic.Value
+	// dead is closed when the writer stops, err says why.
+	dead chan struct{}
+	err  error
+}
+
+func newWriter(ec engineCase, db *sql.DB, d dialect, start map[int64]item) *writer {
+	w := &writer{ec: ec, db: db, d: d, rng: rand.New(rand.NewPCG(1, 2)), want: map[int64]item{}, nextKey: -1, dead: make(chan struct{})}
+	for id, it := range start {
+		w.set(id, it)
+	}
+	return w
+}
+
+func (w *writer) set(id int64, it item) {
+	if _, ok := w.want[id]; !ok {
+		w.ids = append(w.ids, id)
+	}
+	w.want[id] = it
+}
+
+func (w *writer) remove(id int64) {
+	delete(w.want, id)
+	for i, k := range w.ids {
+		if k == id {
+			w.ids[i] = w.ids[len(w.ids)-1]
+			w.ids = w.ids[:len(w.ids)-1]
+			return
+		}
+	}
+}
+
+// step runs one random write. A statement the server rolled back (a
+// deadlock with the copy, which an application must expect under any
+// online schema change) changed nothing and is not counted.
+func (w *writer) step(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	id := w.ids[w.rng.IntN(len(w.ids))]
+	n := w.rng.Int64N(1_000_000)
+	var err error
+	switch w.rng.IntN(4) {
+	case 0:
+		var newID int64
+		note := fmt.Sprintf("ins-%d", n)
+		if newID, err = w.ec.insertReturningID(ctx, w.db, "items", n, note); err == nil {
+			w.set(newID, item{n: n, note: note})
+		}
+	case 1:
+		err = w.exec(ctx, "UPDATE items SET n = ?, note = ? WHERE id = ?", func() { w.set(id, item{n: n, note: "upd"}) }, n, "upd", id)
+	case 2:
+		err = w.exec(ctx, "DELETE FROM items WHERE id = ?", func() { w.remove(id) }, id)
+	case 3:
+		key := w.nextKey
+		err = w.exec(ctx, "UPDATE items SET id = ? WHERE id = ?", func() {
+			w.nextKey--
+			it := w.want[id]
+			w.remove(id)
+			w.set(key, it)
+		}, key, id)
+	}
+	switch {
+	case err == nil:
+		w.ops.Add(1)
+		return nil
+	case w.d.retryable(err):
+		w.retries.Add(1)
+		return nil
+	default:
+		return err
+	}
+}
+
+// exec runs a statement that must change exactly one row and records its
+// effect.
+func (w *writer) exec(ctx context.Context, query string, effect func(), args ...any) error {
+	res, err := w.db.ExecContext(ctx, w.ec.rebind(query), args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("%s changed %d rows (%v)", query, n, err)
+	}
+	effect()
+	return nil
+}
+
+// expected is the table the writer's statements should have left.
+func (w *writer) expected() map[int64]item {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[int64]item, len(w.want))
+	for k, v := range w.want {
+		out[k] = v
+	}
+	return out
+}
+
+// run writes until stop is closed or a statement fails.
+func (w *writer) run(ctx context.Context, stop <-chan struct{}) {
+	defer close(w.dead)
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if w.err = w.step(ctx); w.err != nil {
+			w.err = fmt.Errorf("during %v: %w", w.phase.Load(), w.err)
+			return
+		}
+	}
+}
+
+// waitFor blocks until the writer has made ops statements take effect.
+func (w *writer) waitFor(ctx context.Context, ops int64) error {
+	for w.ops.Load() < ops {
+		select {
+		case <-w.dead:
+			return fmt.Errorf("the writer stopped at %d statements: %v", w.ops.Load(), w.err)
+		case <-ctx.Done():
+			return fmt.Errorf("the writer is stuck at %d statements: %w", w.ops.Load(), ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func TestRunLosesNoConcurrentWrite(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			db, e := ec.fresh(t), ec.engine(t)
+			ec.createItems(t, db, "items", 5000)
+			d, err := dialectFor(e)
+			g.Expect(err).NotTo(HaveOccurred())
+			w := newWriter(ec, db, d, ec.items(t, db, "items"))
+
+			// The writer runs freely, and the copy also waits after each
+			// batch until it has made a few more writes, so that writes
+			// land before, between and after the batches whatever the
+			// machine's speed.
+			stop := make(chan struct{})
+			go w.run(ctx, stop)
+			const perBatch = 5
+			batches, duringCopy := 0, int64(0)
+			var progressErr error
+			opts := Options{
+				BatchSize: 100,
+				Progress: func(p Progress) {
+					w.phase.Store(fmt.Sprint(p.SyncStatus, p.RowsProcessed))
+					if p.SyncStatus != StatusCopying || p.RowsProcessed == 0 || progressErr != nil {
+						return
+					}
+					batches++
+					start := w.ops.Load()
+					progressErr = w.waitFor(ctx, start+perBatch)
+					duringCopy += w.ops.Load() - start
+				},
+				Verify: ec.checksum,
+			}
+			c, err := FromAlter(e, "", "items", ec.toBigint, ec.addColumn)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			res, err := Run(ctx, e, db, c, opts)
+			g.Expect(progressErr).NotTo(HaveOccurred())
+			g.Expect(err).NotTo(HaveOccurred())
+
+			// Some writes after the swap, on the new table.
+			g.Expect(w.waitFor(ctx, w.ops.Load()+50)).To(Succeed())
+			close(stop)
+			<-w.dead
+			g.Expect(w.err).NotTo(HaveOccurred())
+
+			g.Expect(batches).To(BeNumerically(">=", 50), "the copy ran in many batches")
+			g.Expect(duringCopy).To(BeNumerically(">=", int64(batches*perBatch)))
+			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
+			got, want := ec.items(t, db, "items"), w.expected()
+			g.Expect(got).To(HaveLen(len(want)))
+			g.Expect(got).To(Equal(want))
+			g.Expect(ec.triggers(t, db)).To(BeEmpty())
+			t.Logf("%d batches, %d writes during the copy, %d in all, %d rolled back by the server; lock held %v",
+				batches, duringCopy, w.ops.Load(), w.retries.Load(), res.LockTime)
+		})
+	}
+}
+
+// crashAfter runs a change's steps up to and including the last one
+// given, then drops the session as a crashed operator would: nothing is
+// cleaned up.
+func crashAfter(t *testing.T, e database.Engine, db *sql.DB, c Change, opts Options, steps func(r *runner) []func(context.Context) error) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := newRunner(ctx, e, db, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	if err := r.preflight(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range steps(r) {
+		if err := step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAbortCleansUpACrashedRun(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			db, e := ec.fresh(t), ec.engine(t)
+			ec.createItems(t, db, "items", 1000)
+			before := ec.items(t, db, "items")
+			c, err := FromAlter(e, "", "items", ec.toBigint)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			// Crashed mid-copy: shadow, triggers and half the rows.
+			var stop context.CancelFunc
+			crashAfter(t, e, db, c, Options{BatchSize: 100}, func(r *runner) []func(context.Context) error {
+				return []func(context.Context) error{r.createShadow, r.installTriggers, func(ctx context.Context) error {
+					ctx, stop = context.WithCancel(ctx)
+					r.opts.Progress = func(p Progress) {
+						if p.RowsProcessed >= 500 {
+							stop()
+						}
+					}
+					_ = r.copyRows(ctx)
+					return nil
+				}}
+			})
+			g.Expect(ec.triggers(t, db)).NotTo(BeEmpty())
+			g.Expect(ec.tableExists(t, db, "_items_new")).To(BeTrue())
+			// The triggers still mirror writes, as they did before the crash.
+			mustExec(t, db, ec.rebind("UPDATE items SET n = ? WHERE id = ?"), 1, 1)
+			before[1] = item{n: 1, note: before[1].note}
+
+			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+			g.Expect(ec.triggers(t, db)).To(BeEmpty())
+			g.Expect(ec.tableExists(t, db, "_items_new")).To(BeFalse())
+			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal(ec.integer))
+			g.Expect(ec.items(t, db, "items")).To(Equal(before))
+			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+		})
+	}
+}
+
+func TestRunStartsOverAfterACrash(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			db, e := ec.fresh(t), ec.engine(t)
+			ec.createItems(t, db, "items", 1000)
+			c, err := FromAlter(e, "", "items", ec.toBigint)
+			g.Expect(err).NotTo(HaveOccurred())
+			crashAfter(t, e, db, c, Options{}, func(r *runner) []func(context.Context) error {
+				return []func(context.Context) error{r.createShadow, r.installTriggers}
+			})
+			// Written while nobody copies: the leftover triggers put it in
+			// the leftover shadow, which the next run must not trust.
+			mustExec(t, db, ec.rebind("DELETE FROM items WHERE id = ?"), 5)
+			before := ec.items(t, db, "items")
+
+			_, err = Run(ctx, e, db, c, Options{BatchSize: 300})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
+			g.Expect(ec.items(t, db, "items")).To(Equal(before))
+			g.Expect(ec.triggers(t, db)).To(BeEmpty())
+		})
+	}
+}
+
+func TestAbortAfterACrashInTheSwap(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			db, e := ec.fresh(t), ec.engine(t)
+			ec.createItems(t, db, "items", 200)
+			before := ec.items(t, db, "items")
+			c, err := FromAlter(e, "", "items", ec.toBigint)
+			g.Expect(err).NotTo(HaveOccurred())
+			// Swapped, but crashed before finishing: in MySQL the sync
+			// triggers went along with the old table.
+			crashAfter(t, e, db, c, Options{}, func(r *runner) []func(context.Context) error {
+				return []func(context.Context) error{r.createShadow, r.installTriggers, r.copyRows, r.verify, r.swap}
+			})
+
+			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+			g.Expect(ec.triggers(t, db)).To(BeEmpty())
+			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
+			g.Expect(ec.items(t, db, "items")).To(Equal(before))
+			_, err = ec.insertReturningID(ctx, db, "items", 1, "after")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(ec.tableExists(t, db, "_items_old")).To(BeTrue(), "the old table is never dropped by Abort")
+		})
+	}
+}

@@ -1,0 +1,234 @@
+package shadow
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+// dialect is one engine's way of doing each step: its catalogue queries,
+// its triggers, its swap. Run's steps are the same for every engine.
+type dialect interface {
+	// identLimit is the longest identifier the engine takes, in bytes.
+	identLimit() int
+	// qualified quotes a schema-qualified name.
+	qualified(schema, name string) string
+	// prepareSession sets what the run's session relies on, and bounds
+	// its waits for locks by lockTimeout.
+	prepareSession(ctx context.Context, conn *sql.Conn, lockTimeout time.Duration) error
+	// currentSchema names the schema unqualified names resolve to.
+	currentSchema(ctx context.Context, q database.Querier) (string, error)
+
+	// describe reads a relation of schema by name; nil when there is none.
+	describe(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error)
+	// referencedBy lists the foreign keys that point at the table,
+	// including its own.
+	referencedBy(ctx context.Context, q database.Querier, n names) ([]string, error)
+	// obstacles lists what the table has that would not follow the swap
+	// or that the copy cannot preserve.
+	obstacles(ctx context.Context, q database.Querier, n names) ([]string, error)
+	// foreignNames lists the names Run needs besides the tables' (its
+	// triggers', its function's) that objects it did not create hold.
+	foreignNames(ctx context.Context, q database.Querier, n names) ([]string, error)
+
+	// copyTable are the statements creating table shadow with the
+	// definition of table live (columns, defaults, constraints, indexes,
+	// comment; not foreign keys), both quoted and qualified.
+	copyTable(shadow, live string) []string
+	// setComment sets a table's comment.
+	setComment(ctx context.Context, q database.Querier, schema, name, comment string) error
+	// inheritAccess gives the shadow what the engine keys by the table
+	// rather than by its name (PostgreSQL's owner and grants).
+	inheritAccess(ctx context.Context, q database.Querier, n names) error
+	// copyForeignKeys adds the live table's foreign keys to the shadow.
+	copyForeignKeys(ctx context.Context, q database.Querier, n names) error
+	// installTriggers makes every later write to the live table reach
+	// the shadow too, for the columns both share.
+	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error
+	// dropTriggers removes the triggers (and function) Run installed for
+	// n, wherever the swap left them. Idempotent.
+	dropTriggers(ctx context.Context, q database.Querier, n names) error
+
+	// keyRange is a predicate on the primary key, after < key <= upTo
+	// (either bound nil: open), and its arguments.
+	keyRange(pk []string, after, upTo []any) (string, []any)
+	// copyRows is the statement copying the live table's rows matching
+	// where into the shadow, locking them as it reads (so a concurrent
+	// delete cannot be undone by the copy) and keeping rows the triggers
+	// wrote first.
+	copyRows(n names, pk, columns []string, where string) string
+
+	// swap exchanges the tables in s under one short lock and returns how
+	// long the lock was held.
+	swap(ctx context.Context, conn *sql.Conn, s swapSpec) (time.Duration, error)
+	// settle finishes a swap outside its lock: whatever the engine could
+	// not do inside it, and housekeeping on the new table.
+	settle(ctx context.Context, q database.Querier, s swapSpec) error
+	// size is a table's size in bytes, 0 when the engine does not say.
+	size(ctx context.Context, q database.Querier, schema, name string) (int64, error)
+	// retryable reports a deadlock or lock timeout: the statement may
+	// succeed when tried again.
+	retryable(err error) bool
+}
+
+// tableInfo is what Run reads of a relation.
+type tableInfo struct {
+	// isTable is false for a view, an index, a sequence... of that name.
+	isTable bool
+	comment string
+	// pk lists the primary key's columns in key order.
+	pk      []string
+	columns []column
+}
+
+// markedAs reports whether t is a table marked as table's r.
+func (t *tableInfo) markedAs(r role, table string) bool {
+	return t != nil && t.isTable && isMarked(t.comment, r, table)
+}
+
+// column is a column of a table.
+type column struct {
+	name string
+	// generated columns are computed by the server; nothing may be
+	// written to them.
+	generated bool
+}
+
+// swapSpec says which tables a swap exchanges: incoming takes live's
+// name, live moves to aside and becomes table's asideRole (its backup in
+// a run, its shadow when swapping back).
+type swapSpec struct {
+	n               names
+	live, incoming  string
+	aside           string
+	asideRole       role
+	liveComment     string
+	incomingComment string
+}
+
+// asideSuffix is what the aside table's index and sequence names are
+// decorated with: the suffix of its role's table name.
+func (s swapSpec) asideSuffix() string {
+	if s.asideRole == roleShadow {
+		return shadowSuffix
+	}
+	return backupSuffix
+}
+
+// incomingSuffix is the suffix the incoming table's names were decorated
+// with when it was set aside: the other role's.
+func (s swapSpec) incomingSuffix() string {
+	if s.asideRole == roleShadow {
+		return backupSuffix
+	}
+	return shadowSuffix
+}
+
+// dialects maps an engine's name to its dialect.
+var dialects = map[string]func(e database.Engine) dialect{}
+
+// dialectFor returns e's dialect.
+func dialectFor(e database.Engine) (dialect, error) {
+	if newDialect, ok := dialects[e.Name()]; ok {
+		return newDialect(e), nil
+	}
+	return nil, fmt.Errorf("shadow-table changes are not supported on %s", e.Name())
+}
+
+// withRetries runs try until it succeeds, fails with an error that is not
+// retryable, or has had lockAttempts tries.
+func withRetries(ctx context.Context, d dialect, try func() error) error {
+	var err error
+	for attempt := 1; attempt <= lockAttempts; attempt++ {
+		if err = try(); err == nil || !d.retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("gave up after %d attempts: %w", lockAttempts, err)
+}
+
+// inTx runs f in a transaction on conn, committing when it succeeds.
+func inTx(ctx context.Context, conn *sql.Conn, opts *sql.TxOptions, f func(tx *sql.Tx) error) error {
+	tx, err := conn.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// queryStrings runs a query returning one text column.
+func queryStrings(ctx context.Context, q database.Querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// queryColumns runs a query returning (name, generated) rows.
+func queryColumns(ctx context.Context, q database.Querier, query string, args ...any) ([]column, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var out []column
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.name, &c.generated); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// execAll runs statements in order, stopping at the first failure.
+func execAll(ctx context.Context, q database.Querier, stmts []string) error {
+	for _, stmt := range stmts {
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(stmt), err)
+		}
+	}
+	return nil
+}
+
+// firstLine shortens a statement for an error message.
+func firstLine(stmt string) string {
+	line, _, cut := strings.Cut(strings.TrimSpace(stmt), "\n")
+	if cut || len(line) > 120 {
+		line = truncate(line, 120) + "..."
+	}
+	return line
+}
+
+// quoteList quotes names and joins them with commas.
+func quoteList(quote func(string) string, names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = quote(n)
+	}
+	return strings.Join(quoted, ", ")
+}

@@ -1,0 +1,31 @@
+// Package shadow changes one table's definition without holding a long
+// lock, the way pt-online-schema-change and gh-ost do: kube-shift's
+// shadow-table strategy, for PostgreSQL and MySQL/MariaDB.
+//
+// Run builds the new definition in an empty shadow table (_<table>_new),
+// installs triggers on the live table that mirror every insert, update and
+// delete into the shadow, copies the existing rows in primary-key order in
+// short batches, checks that both tables hold the same rows, and then swaps
+// the two in one short lock: the live table becomes the backup
+// (_<table>_old), the shadow takes its name. Only the swap blocks the
+// application, and Result.LockTime says for how long.
+//
+// Run refuses, with a *RefusalError, what it cannot do safely: a table
+// without a primary key, a table other tables' foreign keys point at (they
+// would follow the renamed old table), names already used by something
+// kube-shift did not create, and, per engine, objects that would stay with
+// the old table (PostgreSQL views, rules, row-level security, triggers).
+//
+// What the run needs of its database user: in PostgreSQL, CREATE on the
+// schema and ownership of the table (or membership in its owner's role:
+// the shadow gets the same owner and grants); in MySQL, CREATE, ALTER,
+// DROP, INSERT, TRIGGER and LOCK TABLES (the triggers are installed under
+// a brief LOCK TABLES, see mysqlDialect.installTriggers). Clients that
+// prepare statements see what any type change does to them: PostgreSQL
+// refuses a cached plan whose result type changed, once per statement.
+//
+// Every object Run creates carries a marker (a table comment, a function
+// comment, the shadow's name in a trigger body), so that Abort, SwapBack
+// and DropBackup, which are idempotent, touch nothing else: after a crash
+// Abort removes what a run left before its swap, and a new Run starts over.
+package shadow

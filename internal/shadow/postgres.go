@@ -1,0 +1,701 @@
+package shadow
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"ariga.io/atlas/sql/postgres"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+func init() {
+	dialects[postgres.DriverName] = func(e database.Engine) dialect { return postgresDialect{quote: e.Quote} }
+}
+
+// postgresDialect runs shadow-table changes on PostgreSQL. Its swap is one
+// transaction: PostgreSQL's DDL is transactional, so the renames, the
+// trigger drop and the index and sequence hand-over commit together or
+// not at all.
+type postgresDialect struct {
+	quote func(string) string
+}
+
+// pgIdentLimit is NAMEDATALEN-1: longer names are silently truncated.
+const pgIdentLimit = 63
+
+// PostgreSQL error codes the copy and the swap retry on.
+const (
+	pgDeadlock         = "40P01"
+	pgSerialization    = "40001"
+	pgLockNotAvailable = "55P03"
+)
+
+func (postgresDialect) identLimit() int { return pgIdentLimit }
+
+func (d postgresDialect) qualified(schema, name string) string {
+	return d.quote(schema) + "." + d.quote(name)
+}
+
+// prepareSession bounds every lock wait of the session, row locks of the
+// copy included: a wait that times out is retried, where an unbounded one
+// would queue the application's statements behind the run.
+func (postgresDialect) prepareSession(ctx context.Context, conn *sql.Conn, lockTimeout time.Duration) error {
+	_, err := conn.ExecContext(ctx, "SET lock_timeout = '"+strconv.FormatInt(lockTimeout.Milliseconds(), 10)+"ms'")
+	return err
+}
+
+func (postgresDialect) currentSchema(ctx context.Context, q database.Querier) (string, error) {
+	var s sql.NullString
+	err := q.QueryRowContext(ctx, "SELECT current_schema()").Scan(&s)
+	if err == nil && !s.Valid {
+		err = errors.New("the search_path names no existing schema")
+	}
+	return s.String, err
+}
+
+func (d postgresDialect) describe(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error) {
+	info := &tableInfo{}
+	err := q.QueryRowContext(ctx, `
+		SELECT c.relkind IN ('r', 'p'), COALESCE(obj_description(c.oid, 'pg_class'), '')
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&info.isTable, &info.comment)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil || !info.isTable {
+		return info, err
+	}
+	rel := d.qualified(schema, name)
+	if info.pk, err = queryStrings(ctx, q, `
+		SELECT a.attname
+		FROM pg_catalog.pg_index i
+		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		WHERE i.indrelid = $1::regclass AND i.indisprimary
+		ORDER BY k.ord`, rel); err != nil {
+		return nil, err
+	}
+	info.columns, err = queryColumns(ctx, q, `
+		SELECT attname, attgenerated <> ''
+		FROM pg_catalog.pg_attribute
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+		ORDER BY attnum`, rel)
+	return info, err
+}
+
+func (d postgresDialect) referencedBy(ctx context.Context, q database.Querier, n names) ([]string, error) {
+	return queryStrings(ctx, q, `
+		SELECT format('constraint %I on %s', conname, conrelid::regclass)
+		FROM pg_catalog.pg_constraint
+		WHERE contype = 'f' AND confrelid = $1::regclass
+		ORDER BY 1`, d.qualified(n.schema, n.table))
+}
+
+// obstacles are what stays with the old table when it is renamed, because
+// PostgreSQL binds it to the table's OID and not its name (views, rules,
+// policies, publications, triggers), what a copy does not carry
+// (partitions, inheritance, column privileges), and what would let rows
+// escape the copy.
+func (d postgresDialect) obstacles(ctx context.Context, q database.Querier, n names) ([]string, error) {
+	return queryStrings(ctx, q, `
+		SELECT 'it is partitioned' FROM pg_catalog.pg_class WHERE oid = $1::regclass AND relkind = 'p'
+		UNION ALL
+		SELECT 'it is part of an inheritance tree'
+		WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_inherits WHERE inhrelid = $1::regclass OR inhparent = $1::regclass)
+		UNION ALL
+		SELECT 'row-level security is enabled' FROM pg_catalog.pg_class WHERE oid = $1::regclass AND relrowsecurity
+		UNION ALL
+		SELECT format('policy %I', polname) FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass
+		UNION ALL
+		SELECT format('rule %I', rulename) FROM pg_catalog.pg_rewrite WHERE ev_class = $1::regclass
+		UNION ALL
+		SELECT DISTINCT format('%s %s uses it', CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, v.oid::regclass)
+		FROM pg_catalog.pg_depend dep
+		JOIN pg_catalog.pg_rewrite r ON r.oid = dep.objid
+		JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+		WHERE dep.classid = 'pg_catalog.pg_rewrite'::regclass AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+		  AND dep.refobjid = $1::regclass AND r.ev_class <> $1::regclass
+		UNION ALL
+		SELECT format('trigger %I', tgname) FROM pg_catalog.pg_trigger
+		WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgfoid IS DISTINCT FROM (`+pgOurFunction(2, 3)+`)
+		UNION ALL
+		SELECT format('publication %I', p.pubname)
+		FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid
+		WHERE pr.prrelid = $1::regclass
+		UNION ALL
+		SELECT format('column privileges on %I', attname) FROM pg_catalog.pg_attribute
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attacl IS NOT NULL`,
+		d.qualified(n.schema, n.table), d.syncSignature(n), syncMarker(n))
+}
+
+// pgOurFunction selects the OID of the run's trigger function, given its
+// signature and marker in the numbered parameters: a function of that
+// name without the marker is someone else's.
+func pgOurFunction(signature, marker int) string {
+	return fmt.Sprintf(`SELECT p.oid FROM pg_catalog.pg_proc p
+		WHERE p.oid = to_regprocedure($%d) AND obj_description(p.oid, 'pg_proc') = $%d`, signature, marker)
+}
+
+func (d postgresDialect) foreignNames(ctx context.Context, q database.Querier, n names) ([]string, error) {
+	return queryStrings(ctx, q, `
+		SELECT format('function %s', p.oid::regprocedure)
+		FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
+		WHERE ns.nspname = $1 AND p.proname = $2 AND COALESCE(obj_description(p.oid, 'pg_proc'), '') <> $3`,
+		n.schema, syncFunction(n), syncMarker(n))
+}
+
+func (d postgresDialect) setComment(ctx context.Context, q database.Querier, schema, name, comment string) error {
+	text := "NULL"
+	if comment != "" {
+		text = pgLiteral(comment)
+	}
+	_, err := q.ExecContext(ctx, "COMMENT ON TABLE "+d.qualified(schema, name)+" IS "+text)
+	return err
+}
+
+// pgLiteral is s as an escape string literal, which means the same
+// whatever standard_conforming_strings says.
+func pgLiteral(s string) string {
+	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// inheritAccess gives the shadow the live table's owner and privileges:
+// PostgreSQL keeps them on the table's OID, so the renamed shadow would
+// otherwise lock the application out.
+func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, n names) error {
+	live, shadow := d.qualified(n.schema, n.table), d.qualified(n.schema, n.shadow)
+	var owner string
+	var mine bool
+	if err := q.QueryRowContext(ctx, `
+		SELECT quote_ident(pg_get_userbyid(relowner)), pg_get_userbyid(relowner) = current_user
+		FROM pg_catalog.pg_class WHERE oid = $1::regclass`, live).Scan(&owner, &mine); err != nil {
+		return fmt.Errorf("reading the owner of %s: %w", live, err)
+	}
+	if !mine {
+		if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" OWNER TO "+owner); err != nil {
+			return fmt.Errorf("giving %s the owner of %s: %w", shadow, live, err)
+		}
+	}
+	grants, err := queryStrings(ctx, q, `
+		SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
+			CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+			CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+		FROM pg_catalog.pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
+		WHERE c.oid = $1::regclass`, live, shadow)
+	if err != nil {
+		return fmt.Errorf("reading the privileges on %s: %w", live, err)
+	}
+	return execAll(ctx, q, grants)
+}
+
+func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names) error {
+	// Constraint names are per table in PostgreSQL: the copies keep them.
+	stmts, err := queryStrings(ctx, q, `
+		SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, pg_get_constraintdef(oid))
+		FROM pg_catalog.pg_constraint
+		WHERE conrelid = $1::regclass AND contype = 'f'
+		ORDER BY conname`, d.qualified(n.schema, n.table), d.qualified(n.schema, n.shadow))
+	if err != nil {
+		return fmt.Errorf("reading the foreign keys of %s: %w", n.table, err)
+	}
+	return execAll(ctx, q, stmts)
+}
+
+// syncFunction names the trigger function mirroring writes into the shadow.
+func syncFunction(n names) string { return decorate(n.table, "_shadow_sync", pgIdentLimit) }
+
+// syncMarker is the trigger function's comment, by which Abort knows it.
+func syncMarker(n names) string { return markerPrefix + "sync of " + n.table + " into " + n.shadow }
+
+func (d postgresDialect) syncSignature(n names) string {
+	return d.qualified(n.schema, syncFunction(n)) + "()"
+}
+
+// Trigger names, per table in PostgreSQL.
+func rowTrigger(n names) string      { return decorate(n.table, "_shadow_row", pgIdentLimit) }
+func truncateTrigger(n names) string { return decorate(n.table, "_shadow_truncate", pgIdentLimit) }
+
+// installTriggers creates the sync function and its triggers in one
+// transaction, so they exist together or not at all. The function is
+// SECURITY DEFINER: the application's role needs no privilege on the
+// shadow, and its search_path cannot redirect the qualified names in it.
+func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
+	live, fn := d.qualified(n.schema, n.table), d.syncSignature(n)
+	stmts := []string{
+		"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
+			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.syncBody(n, pk, columns)),
+		"COMMENT ON FUNCTION " + fn + " IS " + pgLiteral(syncMarker(n)),
+		"CREATE TRIGGER " + d.quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
+			" FOR EACH ROW EXECUTE FUNCTION " + fn,
+		"CREATE TRIGGER " + d.quote(truncateTrigger(n)) + " AFTER TRUNCATE ON " + live +
+			" FOR EACH STATEMENT EXECUTE FUNCTION " + fn,
+	}
+	return inTx(ctx, conn, nil, func(tx *sql.Tx) error { return execAll(ctx, tx, stmts) })
+}
+
+// syncBody is the trigger function: a delete removes the row from the
+// shadow, an insert or update upserts it (an update of the key first
+// removes the row under its old key), a TRUNCATE empties the shadow.
+func (d postgresDialect) syncBody(n names, pk, columns []string) string {
+	shadow := d.qualified(n.schema, n.shadow)
+	match := d.keyEquals(pk, "OLD")
+	var changed []string
+	for _, c := range pk {
+		changed = append(changed, "OLD."+d.quote(c)+" IS DISTINCT FROM NEW."+d.quote(c))
+	}
+	values := make([]string, len(columns))
+	for i, c := range columns {
+		values[i] = "NEW." + d.quote(c)
+	}
+	return `
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		TRUNCATE ` + shadow + `;
+		RETURN NULL;
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		DELETE FROM ` + shadow + ` WHERE ` + match + `;
+		RETURN NULL;
+	END IF;
+	IF TG_OP = 'UPDATE' THEN
+		IF ` + strings.Join(changed, " OR ") + ` THEN
+			DELETE FROM ` + shadow + ` WHERE ` + match + `;
+		END IF;
+	END IF;
+	INSERT INTO ` + shadow + ` (` + d.list(columns) + `) OVERRIDING SYSTEM VALUE
+	VALUES (` + strings.Join(values, ", ") + `)
+	` + d.onConflict(pk, columns, true) + `;
+	RETURN NULL;
+END`
+}
+
+// keyEquals matches the shadow's row with the key of record rec.
+func (d postgresDialect) keyEquals(pk []string, rec string) string {
+	parts := make([]string, len(pk))
+	for i, c := range pk {
+		parts[i] = d.quote(c) + " = " + rec + "." + d.quote(c)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// onConflict handles a row already in the shadow: the triggers overwrite
+// it (theirs is the newer version), the copy leaves it. The conflict
+// target is the key alone, so that a row breaking another unique
+// constraint of the new definition fails loudly instead of vanishing.
+func (d postgresDialect) onConflict(pk, columns []string, overwrite bool) string {
+	clause := "ON CONFLICT (" + d.list(pk) + ") DO NOTHING"
+	var set []string
+	for _, c := range columns {
+		if !slices.Contains(pk, c) {
+			set = append(set, d.quote(c)+" = EXCLUDED."+d.quote(c))
+		}
+	}
+	if overwrite && len(set) > 0 {
+		clause = "ON CONFLICT (" + d.list(pk) + ") DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	return clause
+}
+
+// dollarQuote quotes a function body with a tag the body does not hold.
+func dollarQuote(body string) string {
+	tag := "$kube_shift$"
+	for i := 2; strings.Contains(body, tag); i++ {
+		tag = "$kube_shift" + strconv.Itoa(i) + "$"
+	}
+	return tag + body + tag
+}
+
+func (d postgresDialect) dropTriggers(ctx context.Context, q database.Querier, n names) error {
+	live := d.qualified(n.schema, n.table)
+	triggers, err := queryStrings(ctx, q, `
+		SELECT tgname FROM pg_catalog.pg_trigger
+		WHERE tgrelid = to_regclass($1) AND tgfoid = (`+pgOurFunction(2, 3)+`)`,
+		live, d.syncSignature(n), syncMarker(n))
+	if err != nil {
+		return fmt.Errorf("finding the sync triggers on %s: %w", live, err)
+	}
+	var stmts []string
+	for _, t := range triggers {
+		stmts = append(stmts, "DROP TRIGGER "+d.quote(t)+" ON "+live)
+	}
+	var ours bool
+	if err := q.QueryRowContext(ctx, "SELECT EXISTS ("+pgOurFunction(1, 2)+")", d.syncSignature(n), syncMarker(n)).Scan(&ours); err != nil {
+		return fmt.Errorf("finding the sync function of %s: %w", live, err)
+	}
+	if ours {
+		stmts = append(stmts, "DROP FUNCTION "+d.syncSignature(n))
+	}
+	return execAll(ctx, q, stmts)
+}
+
+func (d postgresDialect) keyRange(pk []string, after, upTo []any) (string, []any) {
+	var conds []string
+	var args []any
+	tuple := d.list(pk)
+	if len(pk) > 1 {
+		tuple = "(" + tuple + ")"
+	}
+	bound := func(op string, vals []any) {
+		ph := make([]string, len(vals))
+		for i := range vals {
+			ph[i] = "$" + strconv.Itoa(len(args)+i+1)
+		}
+		p := strings.Join(ph, ", ")
+		if len(pk) > 1 {
+			p = "(" + p + ")"
+		}
+		conds = append(conds, tuple+" "+op+" "+p)
+		args = append(args, vals...)
+	}
+	if after != nil {
+		bound(">", after)
+	}
+	if upTo != nil {
+		bound("<=", upTo)
+	}
+	if len(conds) == 0 {
+		return "TRUE", nil
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// copyRows reads the live rows FOR SHARE: a row deleted or updated after
+// the statement's snapshot is then skipped or read in its newest version,
+// never copied back in its old one.
+func (d postgresDialect) copyRows(n names, pk, columns []string, where string) string {
+	cols := d.list(columns)
+	return "INSERT INTO " + d.qualified(n.schema, n.shadow) + " (" + cols + ") OVERRIDING SYSTEM VALUE" +
+		" SELECT " + cols + " FROM " + d.qualified(n.schema, n.table) + " WHERE " + where + " FOR SHARE " +
+		d.onConflict(pk, columns, false)
+}
+
+// swap exchanges the tables in one transaction under an ACCESS EXCLUSIVE
+// lock. Besides the renames it hands over what PostgreSQL names
+// schema-wide or binds to the old table: index (and so constraint) names
+// go to the incoming table's matching indexes, sequences keep serving the
+// key, the sync triggers go.
+func (d postgresDialect) swap(ctx context.Context, conn *sql.Conn, s swapSpec) (time.Duration, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	live, incoming := d.qualified(s.n.schema, s.live), d.qualified(s.n.schema, s.incoming)
+	start := time.Now()
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+live+", "+incoming+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return 0, fmt.Errorf("locking %s: %w", live, err)
+	}
+	steps := []func(context.Context, *sql.Tx, swapSpec) error{
+		func(ctx context.Context, tx *sql.Tx, s swapSpec) error { return d.dropTriggers(ctx, tx, s.n) },
+		d.handOverSequences,
+		d.handOverIndexes,
+		d.renameTables,
+	}
+	for _, step := range steps {
+		if err := step(ctx, tx, s); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("committing the swap: %w", err)
+	}
+	return time.Since(start), nil
+}
+
+// renameTables moves live aside and incoming into its place, each with
+// the comment its new role calls for.
+func (d postgresDialect) renameTables(ctx context.Context, tx *sql.Tx, s swapSpec) error {
+	stmts := []string{
+		"ALTER TABLE " + d.qualified(s.n.schema, s.live) + " RENAME TO " + d.quote(s.aside),
+		"ALTER TABLE " + d.qualified(s.n.schema, s.incoming) + " RENAME TO " + d.quote(s.live),
+	}
+	if err := execAll(ctx, tx, stmts); err != nil {
+		return err
+	}
+	if err := d.setComment(ctx, tx, s.n.schema, s.live, s.incomingComment); err != nil {
+		return err
+	}
+	return d.setComment(ctx, tx, s.n.schema, s.aside, mark(s.asideRole, s.n.table, s.liveComment))
+}
+
+// sequence is a sequence a table owns, through a serial column's OWNED BY
+// ('a') or an identity column ('i').
+type sequence struct {
+	name    string
+	deptype string
+}
+
+// ownedSequences maps a table's columns to the sequences it owns.
+func (d postgresDialect) ownedSequences(ctx context.Context, q database.Querier, rel string) (map[string]sequence, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT a.attname, s.relname, dep.deptype::text
+		FROM pg_catalog.pg_depend dep
+		JOIN pg_catalog.pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
+		WHERE dep.classid = 'pg_catalog.pg_class'::regclass AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+		  AND dep.refobjid = $1::regclass AND dep.deptype IN ('a', 'i')`, rel)
+	if err != nil {
+		return nil, fmt.Errorf("reading the sequences of %s: %w", rel, err)
+	}
+	defer func() { _ = rows.Close() }()
+	seqs := map[string]sequence{}
+	for rows.Next() {
+		var col string
+		var s sequence
+		if err := rows.Scan(&col, &s.name, &s.deptype); err != nil {
+			return nil, err
+		}
+		seqs[col] = s
+	}
+	return seqs, rows.Err()
+}
+
+// handOverSequences keeps the key's numbering going after the swap. When
+// the incoming column has a sequence of its own (an identity, a new
+// serial), it continues where the live one stopped and takes its name;
+// when it draws from the live table's serial sequence (a LIKE copy's
+// default does), that sequence becomes its own, so dropping the old table
+// later does not drop it.
+func (d postgresDialect) handOverSequences(ctx context.Context, tx *sql.Tx, s swapSpec) error {
+	live, incoming := d.qualified(s.n.schema, s.live), d.qualified(s.n.schema, s.incoming)
+	liveSeqs, err := d.ownedSequences(ctx, tx, live)
+	if err != nil {
+		return err
+	}
+	incomingSeqs, err := d.ownedSequences(ctx, tx, incoming)
+	if err != nil {
+		return err
+	}
+	for col, ls := range liveSeqs {
+		if is, ok := incomingSeqs[col]; ok {
+			if err := d.continueSequence(ctx, tx, s, ls, is); err != nil {
+				return err
+			}
+			continue
+		}
+		if ls.deptype != "a" {
+			continue
+		}
+		lsq := d.qualified(s.n.schema, ls.name)
+		var uses bool
+		if err := tx.QueryRowContext(ctx, `
+			SELECT EXISTS (
+				SELECT 1 FROM pg_catalog.pg_attrdef ad
+				JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+				JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_attrdef'::regclass AND dep.objid = ad.oid
+				WHERE ad.adrelid = $1::regclass AND a.attname = $2
+				  AND dep.refclassid = 'pg_catalog.pg_class'::regclass AND dep.refobjid = $3::regclass)`,
+			incoming, col, lsq).Scan(&uses); err != nil {
+			return fmt.Errorf("reading the default of %s.%s: %w", incoming, col, err)
+		}
+		if uses {
+			if _, err := tx.ExecContext(ctx, "ALTER SEQUENCE "+lsq+" OWNED BY "+incoming+"."+d.quote(col)); err != nil {
+				return fmt.Errorf("handing sequence %s over to %s: %w", lsq, incoming, err)
+			}
+		}
+	}
+	return nil
+}
+
+// continueSequence sets the incoming sequence to where the live one is
+// and gives it the live one's name.
+func (d postgresDialect) continueSequence(ctx context.Context, tx *sql.Tx, s swapSpec, live, incoming sequence) error {
+	lsq, isq := d.qualified(s.n.schema, live.name), d.qualified(s.n.schema, incoming.name)
+	if _, err := tx.ExecContext(ctx, "SELECT setval($1::regclass, last_value, is_called) FROM "+lsq, isq); err != nil {
+		return fmt.Errorf("continuing sequence %s from %s: %w", isq, lsq, err)
+	}
+	if err := d.moveAside(ctx, tx, s, "SEQUENCE", live.name); err != nil {
+		return err
+	}
+	return d.rename(ctx, tx, s.n.schema, "SEQUENCE", incoming.name, live.name)
+}
+
+// moveAside renames a live table's index or sequence to a decorated name,
+// freeing its name for the incoming table's counterpart.
+func (d postgresDialect) moveAside(ctx context.Context, tx *sql.Tx, s swapSpec, kind, name string) error {
+	aside, err := d.freeName(ctx, tx, s.n.schema, decorate(name, s.asideSuffix(), pgIdentLimit))
+	if err != nil {
+		return err
+	}
+	return d.rename(ctx, tx, s.n.schema, kind, name, aside)
+}
+
+// rename renames a relation of schema.
+func (d postgresDialect) rename(ctx context.Context, tx *sql.Tx, schema, kind, from, to string) error {
+	if _, err := tx.ExecContext(ctx, "ALTER "+kind+" "+d.qualified(schema, from)+" RENAME TO "+d.quote(to)); err != nil {
+		return fmt.Errorf("renaming %s %s to %s: %w", strings.ToLower(kind), from, to, err)
+	}
+	return nil
+}
+
+// freeName returns want, or a variant of it no relation of schema holds.
+func (d postgresDialect) freeName(ctx context.Context, q database.Querier, schema, want string) (string, error) {
+	name := want
+	for i := 2; ; i++ {
+		taken, err := d.taken(ctx, q, schema, name)
+		if err != nil || !taken {
+			return name, err
+		}
+		name = decorate(want, "_"+strconv.Itoa(i), pgIdentLimit)[1:]
+	}
+}
+
+// taken reports whether a relation of schema has the name.
+func (d postgresDialect) taken(ctx context.Context, q database.Querier, schema, name string) (bool, error) {
+	var taken bool
+	err := q.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL", d.qualified(schema, name)).Scan(&taken)
+	return taken, err
+}
+
+// index is an index of a table and what makes two indexes the same
+// whatever their names and tables.
+type index struct {
+	name string
+	key  string
+}
+
+// indexes lists a table's indexes.
+func (d postgresDialect) indexes(ctx context.Context, q database.Querier, rel string) ([]index, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT ic.relname, pg_get_indexdef(i.indexrelid), COALESCE(con.contype::text, '')
+		FROM pg_catalog.pg_index i
+		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+		LEFT JOIN pg_catalog.pg_constraint con
+			ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+		WHERE i.indrelid = $1::regclass
+		ORDER BY ic.relname`, rel)
+	if err != nil {
+		return nil, fmt.Errorf("reading the indexes of %s: %w", rel, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []index
+	for rows.Next() {
+		var name, def, contype string
+		if err := rows.Scan(&name, &def, &contype); err != nil {
+			return nil, err
+		}
+		out = append(out, index{name: name, key: indexKey(def, contype)})
+	}
+	return out, rows.Err()
+}
+
+// indexKey is an index definition without its name and table: "CREATE
+// UNIQUE INDEX t_pkey ON public.t USING btree (id)" and the shadow's
+// "CREATE UNIQUE INDEX _t_new_pkey ON public._t_new USING btree (id)"
+// are the same index. The constraint type tells a primary key from a
+// unique constraint from a bare unique index.
+func indexKey(def, contype string) string {
+	unique := strings.HasPrefix(def, "CREATE UNIQUE ")
+	_, tail, _ := strings.Cut(def, " USING ")
+	return fmt.Sprintf("%s|%t|%s", contype, unique, tail)
+}
+
+// handOverIndexes gives the incoming table's indexes the live table's
+// names (renaming an index renames its constraint), matching them by
+// definition; the live ones all move to decorated names, so none keeps a
+// name the new table may want later. An incoming index with no live
+// counterpart sheds the decoration its table's name gave it.
+func (d postgresDialect) handOverIndexes(ctx context.Context, tx *sql.Tx, s swapSpec) error {
+	liveIdx, err := d.indexes(ctx, tx, d.qualified(s.n.schema, s.live))
+	if err != nil {
+		return err
+	}
+	incomingIdx, err := d.indexes(ctx, tx, d.qualified(s.n.schema, s.incoming))
+	if err != nil {
+		return err
+	}
+	for _, l := range liveIdx {
+		if err := d.moveAside(ctx, tx, s, "INDEX", l.name); err != nil {
+			return err
+		}
+	}
+	claimed := map[string]bool{}
+	for _, in := range incomingIdx {
+		if match := matchIndex(liveIdx, in, claimed); match != "" {
+			if err := d.rename(ctx, tx, s.n.schema, "INDEX", in.name, match); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := d.restoreName(ctx, tx, s, in.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// matchIndex finds the first live index not yet claimed with in's
+// definition, and claims it.
+func matchIndex(live []index, in index, claimed map[string]bool) string {
+	for _, l := range live {
+		if !claimed[l.name] && l.key == in.key {
+			claimed[l.name] = true
+			return l.name
+		}
+	}
+	return ""
+}
+
+// restoreName renames an incoming index named after its table's set-aside
+// name ("_t_new_email_idx", "_t_email_idx_old") to the name it would have
+// on the live table, when that name is free.
+func (d postgresDialect) restoreName(ctx context.Context, tx *sql.Tx, s swapSpec, name string) error {
+	want, ok := strings.CutPrefix(name, s.incoming)
+	if ok {
+		want = s.live + want
+	} else if want, ok = undecorate(name, s.incomingSuffix()); !ok {
+		return nil
+	}
+	taken, err := d.taken(ctx, tx, s.n.schema, want)
+	if err != nil || taken || len(want) > pgIdentLimit {
+		return err
+	}
+	return d.rename(ctx, tx, s.n.schema, "INDEX", name, want)
+}
+
+// settle refreshes the planner's statistics of the new table, which start
+// empty; ANALYZE does not block reads or writes.
+func (d postgresDialect) settle(ctx context.Context, q database.Querier, s swapSpec) error {
+	_, err := q.ExecContext(ctx, "ANALYZE "+d.qualified(s.n.schema, s.live))
+	return err
+}
+
+func (d postgresDialect) size(ctx context.Context, q database.Querier, schema, name string) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, "SELECT pg_total_relation_size($1::regclass)", d.qualified(schema, name)).Scan(&n)
+	return n, err
+}
+
+func (postgresDialect) retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case pgDeadlock, pgSerialization, pgLockNotAvailable:
+		return true
+	}
+	return false
+}
+
+// list quotes and joins column names.
+func (d postgresDialect) list(cols []string) string { return quoteList(d.quote, cols) }
+
+// copyTable copies the table comment too, which INCLUDING ALL leaves out
+// (it covers the comments of columns, constraints and indexes only).
+func (postgresDialect) copyTable(shadow, live string) []string {
+	return []string{
+		"CREATE TABLE " + shadow + " (LIKE " + live + " INCLUDING ALL)",
+		"DO " + dollarQuote(`BEGIN
+	EXECUTE format('COMMENT ON TABLE %s IS %L', `+pgLiteral(shadow)+`, obj_description(`+pgLiteral(live)+`::regclass, 'pg_class'));
+END`),
+	}
+}

@@ -1,0 +1,272 @@
+package shadow
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+// Defaults of Options.
+const (
+	// DefaultBatchSize is the API's batchSize default: a batch's
+	// transaction stays short and its row locks few.
+	DefaultBatchSize = 1000
+	// DefaultLockTimeout bounds each wait for the live table's lock
+	// (installing the triggers, the swap): while Run waits, the
+	// application's statements queue behind it.
+	DefaultLockTimeout = 5 * time.Second
+)
+
+// lockAttempts is how many times Run tries to take the live table's lock
+// before giving up: a long transaction of the application's may hold it.
+const lockAttempts = 5
+
+// cleanupTimeout bounds the clean-up after a failed run, which gets a
+// fresh context because the run's own may be what failed.
+const cleanupTimeout = 30 * time.Second
+
+// Change is one table's new definition.
+type Change struct {
+	// Schema holds the table: a PostgreSQL schema, a MySQL database.
+	// Empty means the connection's current one.
+	Schema string
+	// Table is the table to change.
+	Table string
+	// CreateShadow returns the statements that create the table's new
+	// definition under the name shadow (quoted and schema-qualified,
+	// ready to paste into SQL): a full CREATE TABLE, typically, with
+	// index and constraint names that do not clash with the live table's
+	// (in PostgreSQL they are schema-wide; the swap gives the shadow's
+	// indexes the live ones' names where the two match).
+	CreateShadow func(shadow string) []string
+	// KeepForeignKeys copies the live table's own foreign keys onto the
+	// shadow after CreateShadow and before Alter: a CREATE TABLE ... LIKE
+	// copy has none. In MySQL the copies are named as pt-online-schema-
+	// change names them (a leading underscore added, or removed), since
+	// constraint names are schema-wide there and cannot be renamed.
+	KeepForeignKeys bool
+	// Alter are clauses applied to the shadow after it is created, each
+	// as ALTER TABLE <shadow> <clause>.
+	Alter []string
+}
+
+// Options tune a run.
+type Options struct {
+	// BatchSize is the number of rows each copy transaction moves; 0
+	// means DefaultBatchSize.
+	BatchSize int
+	// PreserveBackup keeps the old table, renamed to the backup name,
+	// after the swap; otherwise it is dropped.
+	PreserveBackup bool
+	// LockTimeout bounds each wait for a lock (the live table's, to
+	// install the triggers and to swap; a row's, in a copy batch); 0
+	// means DefaultLockTimeout. A wait that times out is retried a few
+	// times before the run fails.
+	LockTimeout time.Duration
+	// Progress, when set, is told where the run stands: at each phase and
+	// after each copy batch. It runs on Run's goroutine.
+	Progress func(Progress)
+	// Verify, when set, checks the copy beyond the row count (a checksum,
+	// say) before the swap. It runs in a read-only transaction whose
+	// snapshot sees both tables at the same moment: the triggers keep
+	// them equal in every committed state. table and shadow are quoted
+	// and schema-qualified, columns quoted: the columns both share.
+	Verify func(ctx context.Context, q database.Querier, table, shadow string, columns []string) error
+}
+
+// SyncStatus is where a run stands; the API's ShadowTableInfo.SyncStatus.
+type SyncStatus string
+
+const (
+	StatusCreating  SyncStatus = "creating"
+	StatusCopying   SyncStatus = "copying"
+	StatusVerifying SyncStatus = "verifying"
+	StatusSwapping  SyncStatus = "swapping"
+	StatusDone      SyncStatus = "done"
+)
+
+// Progress is a run's position, shaped like the API's ShadowTableInfo.
+type Progress struct {
+	Shadow        string
+	SyncStatus    SyncStatus
+	RowsProcessed int64
+	// TotalRows is the live table's row count when the copy started; rows
+	// the application adds meanwhile reach the shadow through the
+	// triggers, not the copy.
+	TotalRows int64
+	LastSync  time.Time
+}
+
+// Result is what a finished run did.
+type Result struct {
+	// Schema and Table name the changed table.
+	Schema, Table string
+	// Shadow is the name the new definition was built under.
+	Shadow string
+	// Backup names the old table when it was kept, empty when dropped.
+	Backup string
+	// Rows is the number of rows the copy moved.
+	Rows int64
+	// CopyTime is how long the copy took.
+	CopyTime time.Duration
+	// LockTime is how long the swap held the lock that stops the
+	// application's reads and writes of the table, from asking for it to
+	// releasing it.
+	LockTime time.Duration
+	// BackupSize is the kept backup's size in bytes, where the engine
+	// tells; 0 otherwise.
+	BackupSize int64
+}
+
+// Run changes c.Table to the definition c creates, copying its rows
+// through a shadow table; see the package documentation. On failure
+// before the swap it removes what it created (triggers first, so the
+// application's writes stop paying for them) and the live table is as it
+// was. An error after the swap comes with the Result: the change is done.
+func Run(ctx context.Context, e database.Engine, db *sql.DB, c Change, opts Options) (*Result, error) {
+	r, err := newRunner(ctx, e, db, c, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	if err := r.preflight(ctx); err != nil {
+		return nil, err
+	}
+	steps := []func(context.Context) error{r.createShadow, r.installTriggers, r.copyRows, r.verify}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return nil, errors.Join(err, r.cleanUp())
+		}
+	}
+	if err := r.swap(ctx); err != nil {
+		return nil, errors.Join(err, r.cleanUp())
+	}
+	return r.res, r.finish(ctx)
+}
+
+// runner carries one run's state from step to step.
+type runner struct {
+	e    database.Engine
+	d    dialect
+	db   *sql.DB
+	conn *sql.Conn
+	c    Change
+	opts Options
+	n    names
+	// pk is the live table's primary key; columns are the columns the
+	// live table and the shadow share, the ones the copy moves.
+	pk, columns []string
+	// created is set once the run creates the shadow: its clean-up may
+	// drop the shadow even if it never got its marker.
+	created bool
+	// spec is the swap done, for finish.
+	spec     swapSpec
+	progress Progress
+	res      *Result
+}
+
+// newRunner opens the dedicated session a run works on and fills in the
+// defaults.
+func newRunner(ctx context.Context, e database.Engine, db *sql.DB, c Change, opts Options) (*runner, error) {
+	d, err := dialectFor(e)
+	if err != nil {
+		return nil, err
+	}
+	if c.CreateShadow == nil {
+		return nil, errors.New("shadow-table change: CreateShadow is required")
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	conn, err := session(ctx, d, db, opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	n, err := resolveNames(ctx, d, conn, c)
+	if err != nil {
+		discard(conn)
+		return nil, err
+	}
+	return &runner{
+		e: e, d: d, db: db, conn: conn, c: c, opts: opts, n: n,
+		progress: Progress{Shadow: n.shadow},
+		res:      &Result{Schema: n.schema, Table: n.table, Shadow: n.shadow},
+	}, nil
+}
+
+func (r *runner) close() { discard(r.conn) }
+
+// session takes a connection of its own from db and prepares it: the
+// settings (strict SQL mode, lock timeouts) must hold for every statement
+// of the run and must not leak back into db's pool (see discard).
+func session(ctx context.Context, d dialect, db *sql.DB, lockTimeout time.Duration) (*sql.Conn, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("shadow-table change: taking a connection: %w", err)
+	}
+	if err := d.prepareSession(ctx, conn, lockTimeout); err != nil {
+		discard(conn)
+		return nil, fmt.Errorf("shadow-table change: preparing the session: %w", err)
+	}
+	return conn, nil
+}
+
+// discard closes conn's session instead of returning it to the pool,
+// where its settings would surprise the next user.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
+}
+
+// resolveNames fills in the schema and derives the names of the run.
+func resolveNames(ctx context.Context, d dialect, q database.Querier, c Change) (names, error) {
+	if c.Table == "" {
+		return names{}, errors.New("shadow-table change: Table is required")
+	}
+	schema := c.Schema
+	if schema == "" {
+		var err error
+		if schema, err = d.currentSchema(ctx, q); err != nil {
+			return names{}, fmt.Errorf("shadow-table change: reading the current schema: %w", err)
+		}
+	}
+	return namesFor(schema, c.Table, d.identLimit()), nil
+}
+
+// qualified is the quoted, schema-qualified name of a table of the run.
+func (r *runner) qualified(name string) string {
+	return r.e.Quote(r.n.schema) + "." + r.e.Quote(name)
+}
+
+// report tells opts.Progress where the run stands.
+func (r *runner) report(status SyncStatus) {
+	r.progress.SyncStatus = status
+	r.progress.LastSync = time.Now()
+	if r.opts.Progress != nil {
+		r.opts.Progress(r.progress)
+	}
+}
+
+// cleanUp removes what a failed run created, with a context and a session
+// of its own: a cancelled statement may have broken the run's.
+func (r *runner) cleanUp() error {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	conn, err := session(ctx, r.d, r.db, r.opts.LockTimeout)
+	if err == nil {
+		err = abort(ctx, r.d, conn, r.n, r.created)
+		discard(conn)
+	}
+	if err != nil {
+		return fmt.Errorf("cleaning up after the failed run (call Abort to retry): %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,337 @@
+package shadow
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+// preflight refuses, before anything changes, a table the run cannot
+// change safely, and clears what an earlier, crashed run of the same
+// change left.
+func (r *runner) preflight(ctx context.Context) error {
+	table := r.qualified(r.n.table)
+	live, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.table)
+	switch {
+	case err != nil:
+		return fmt.Errorf("inspecting %s: %w", table, err)
+	case live == nil || !live.isTable:
+		return refuse(table, ErrNoTable)
+	case len(live.pk) == 0:
+		return refuse(table, ErrNoPrimaryKey)
+	}
+	r.pk = live.pk
+	checks := []struct {
+		reason error
+		list   func(context.Context, database.Querier, names) ([]string, error)
+	}{
+		{ErrReferenced, r.d.referencedBy},
+		{ErrUnsupported, r.d.obstacles},
+		{ErrNameInUse, r.namesInUse},
+	}
+	for _, c := range checks {
+		found, err := c.list(ctx, r.conn, r.n)
+		if err != nil {
+			return fmt.Errorf("inspecting %s: %w", table, err)
+		}
+		if len(found) > 0 {
+			return refuse(table, c.reason, found...)
+		}
+	}
+	// A shadow of ours is what a crashed run left: start over.
+	if err := abort(ctx, r.d, r.conn, r.n, false); err != nil {
+		return fmt.Errorf("removing what an earlier run left: %w", err)
+	}
+	return nil
+}
+
+// namesInUse lists the names the run needs that hold something it may not
+// replace: anything but a shadow of this table's, and any backup (one an
+// earlier run kept is the user's until DropBackup or SwapBack).
+func (r *runner) namesInUse(ctx context.Context, q database.Querier, n names) ([]string, error) {
+	var used []string
+	shadow, err := r.d.describe(ctx, q, n.schema, n.shadow)
+	if err != nil {
+		return nil, err
+	}
+	if shadow != nil && !shadow.markedAs(roleShadow, n.table) {
+		used = append(used, n.shadow+" is not a shadow table of kube-shift's")
+	}
+	backup, err := r.d.describe(ctx, q, n.schema, n.backup)
+	switch {
+	case err != nil:
+		return nil, err
+	case backup.markedAs(roleBackup, n.table):
+		used = append(used, n.backup+" is the backup an earlier run kept: drop it (DropBackup) or swap it back (SwapBack) first")
+	case backup != nil:
+		used = append(used, n.backup+" is not a backup table of kube-shift's")
+	}
+	others, err := r.d.foreignNames(ctx, q, n)
+	return append(used, others...), err
+}
+
+// createShadow creates the shadow with the new definition, marks it as
+// kube-shift's and gives it the live table's access rights. Where DDL is
+// transactional it all commits at once; elsewhere a failure drops what
+// was created (the name was free when the run began).
+func (r *runner) createShadow(ctx context.Context) error {
+	r.report(StatusCreating)
+	r.created = true
+	build := func(q database.Querier) error {
+		if err := r.buildShadow(ctx, q); err != nil {
+			return fmt.Errorf("creating the shadow table %s: %w", r.n.shadow, err)
+		}
+		return nil
+	}
+	if r.e.TransactionalDDL() {
+		if err := inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return build(tx) }); err != nil {
+			return err
+		}
+	} else if err := build(r.conn); err != nil {
+		return err
+	}
+	return r.readColumns(ctx)
+}
+
+// buildShadow runs the change's statements and marks the result.
+func (r *runner) buildShadow(ctx context.Context, q database.Querier) error {
+	shadow := r.qualified(r.n.shadow)
+	if err := execAll(ctx, q, r.c.CreateShadow(shadow)); err != nil {
+		return err
+	}
+	// Marked at once, so that a crash from here on leaves a table Abort
+	// knows; marked again at the end, in case Alter set a comment.
+	if err := r.markShadow(ctx, q); err != nil {
+		return err
+	}
+	if r.c.KeepForeignKeys {
+		if err := r.d.copyForeignKeys(ctx, q, r.n); err != nil {
+			return err
+		}
+	}
+	for _, clause := range r.c.Alter {
+		if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" "+clause); err != nil {
+			return fmt.Errorf("ALTER TABLE %s %s: %w", r.n.shadow, clause, err)
+		}
+	}
+	if err := r.markShadow(ctx, q); err != nil {
+		return err
+	}
+	return r.d.inheritAccess(ctx, q, r.n)
+}
+
+// markShadow puts the shadow marker in front of the shadow's comment,
+// unless it is there.
+func (r *runner) markShadow(ctx context.Context, q database.Querier) error {
+	info, err := r.d.describe(ctx, q, r.n.schema, r.n.shadow)
+	if err != nil {
+		return err
+	}
+	if info == nil || !info.isTable {
+		return fmt.Errorf("the statements did not create a table named %s", r.n.shadow)
+	}
+	if isMarked(info.comment, roleShadow, r.n.table) {
+		return nil
+	}
+	return r.d.setComment(ctx, q, r.n.schema, r.n.shadow, mark(roleShadow, r.n.table, info.comment))
+}
+
+// readColumns settles which columns the copy and the triggers move (those
+// both tables have, except the shadow's generated ones) and checks that
+// rows can be matched by the same key in both.
+func (r *runner) readColumns(ctx context.Context) error {
+	live, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.table)
+	if err != nil {
+		return fmt.Errorf("inspecting %s: %w", r.n.table, err)
+	}
+	shadow, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.shadow)
+	if err != nil {
+		return fmt.Errorf("inspecting %s: %w", r.n.shadow, err)
+	}
+	if !slices.Equal(live.pk, shadow.pk) {
+		return refuse(r.qualified(r.n.table), ErrPrimaryKeyChanged,
+			fmt.Sprintf("the table's is (%s), the new definition's (%s)", quoteList(r.e.Quote, live.pk), quoteList(r.e.Quote, shadow.pk)))
+	}
+	writable := map[string]bool{}
+	for _, c := range shadow.columns {
+		writable[c.name] = !c.generated
+	}
+	r.columns = nil
+	for _, c := range live.columns {
+		if writable[c.name] {
+			r.columns = append(r.columns, c.name)
+		}
+	}
+	return nil
+}
+
+// installTriggers starts mirroring the application's writes into the
+// shadow. It comes before the copy: a row written from now on reaches the
+// shadow through a trigger, a row written before through the copy.
+func (r *runner) installTriggers(ctx context.Context) error {
+	err := withRetries(ctx, r.d, func() error {
+		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns)
+	})
+	if err != nil {
+		return fmt.Errorf("installing the sync triggers on %s: %w", r.n.table, err)
+	}
+	return nil
+}
+
+// copyRows copies the live rows in primary-key order, one short
+// transaction per batch, reporting progress after each.
+func (r *runner) copyRows(ctx context.Context) error {
+	if err := r.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+r.qualified(r.n.table)).Scan(&r.progress.TotalRows); err != nil {
+		return fmt.Errorf("counting the rows of %s: %w", r.n.table, err)
+	}
+	r.report(StatusCopying)
+	start := time.Now()
+	var last []any
+	for {
+		bound, rows, err := r.nextBound(ctx, last)
+		if err != nil {
+			return fmt.Errorf("copying %s: finding the next batch: %w", r.n.table, err)
+		}
+		if rows == 0 {
+			break
+		}
+		where, args := r.d.keyRange(r.pk, last, bound)
+		stmt := r.d.copyRows(r.n, r.pk, r.columns, where)
+		err = withRetries(ctx, r.d, func() error {
+			return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, stmt, args...)
+				return err
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("copying %s into %s: %w", r.n.table, r.n.shadow, err)
+		}
+		r.progress.RowsProcessed += rows
+		r.report(StatusCopying)
+		last = bound
+	}
+	r.res.Rows = r.progress.RowsProcessed
+	r.res.CopyTime = time.Since(start)
+	return nil
+}
+
+// nextBound finds the key of the last row of the next batch (after last)
+// and how many rows the batch has; 0 rows when the copy is done. Rows the
+// application adds beyond it later reach the shadow through the triggers.
+func (r *runner) nextBound(ctx context.Context, last []any) ([]any, int64, error) {
+	where, args := r.d.keyRange(r.pk, last, nil)
+	pk := quoteList(r.e.Quote, r.pk)
+	desc := make([]string, len(r.pk))
+	for i, c := range r.pk {
+		desc[i] = r.e.Quote(c) + " DESC"
+	}
+	query := "SELECT " + pk + ", COUNT(*) OVER () FROM (SELECT " + pk + " FROM " + r.qualified(r.n.table) +
+		" WHERE " + where + " ORDER BY " + pk + " LIMIT " + strconv.Itoa(r.opts.BatchSize) + ") batch" +
+		" ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
+	bound := make([]any, len(r.pk))
+	dest := make([]any, len(r.pk)+1)
+	for i := range bound {
+		dest[i] = &bound[i]
+	}
+	var rows int64
+	dest[len(bound)] = &rows
+	err := r.conn.QueryRowContext(ctx, query, args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, nil
+	}
+	return bound, rows, err
+}
+
+// verify checks, in one snapshot of both tables, that the shadow holds as
+// many rows as the live table, then runs opts.Verify in the same snapshot.
+func (r *runner) verify(ctx context.Context) error {
+	r.report(StatusVerifying)
+	table, shadow := r.qualified(r.n.table), r.qualified(r.n.shadow)
+	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	return inTx(ctx, r.conn, opts, func(tx *sql.Tx) error {
+		var live, copied int64
+		if err := tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM "+table+"), (SELECT COUNT(*) FROM "+shadow+")").
+			Scan(&live, &copied); err != nil {
+			return fmt.Errorf("verifying the shadow of %s: %w", r.n.table, err)
+		}
+		if live != copied {
+			return &VerifyError{Table: table, Live: live, Shadow: copied}
+		}
+		if r.opts.Verify == nil {
+			return nil
+		}
+		cols := make([]string, len(r.columns))
+		for i, c := range r.columns {
+			cols[i] = r.e.Quote(c)
+		}
+		if err := r.opts.Verify(ctx, tx, table, shadow, cols); err != nil {
+			return fmt.Errorf("verifying the shadow of %s: %w", r.n.table, err)
+		}
+		return nil
+	})
+}
+
+// swap puts the shadow in the live table's place under one short lock.
+func (r *runner) swap(ctx context.Context) error {
+	r.report(StatusSwapping)
+	spec, err := r.swapSpec(ctx)
+	if err != nil {
+		return err
+	}
+	err = withRetries(ctx, r.d, func() error {
+		held, err := r.d.swap(ctx, r.conn, spec)
+		r.res.LockTime = held
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("swapping %s and %s: %w", r.n.table, r.n.shadow, err)
+	}
+	r.spec = spec
+	return nil
+}
+
+// swapSpec describes the run's swap: the shadow comes in, the live table
+// goes aside as the backup.
+func (r *runner) swapSpec(ctx context.Context) (swapSpec, error) {
+	live, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.table)
+	if err != nil {
+		return swapSpec{}, err
+	}
+	shadow, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.shadow)
+	if err != nil {
+		return swapSpec{}, err
+	}
+	return swapSpec{
+		n:    r.n,
+		live: r.n.table, incoming: r.n.shadow, aside: r.n.backup, asideRole: roleBackup,
+		liveComment: userComment(live.comment), incomingComment: userComment(shadow.comment),
+	}, nil
+}
+
+// finish completes a swapped run: what the engine does outside the swap's
+// lock, then the backup kept (and measured) or dropped. An error here
+// leaves the change in place.
+func (r *runner) finish(ctx context.Context) error {
+	if err := r.d.settle(ctx, r.conn, r.spec); err != nil {
+		return fmt.Errorf("%s was changed, but finishing the swap failed: %w", r.n.table, err)
+	}
+	if r.opts.PreserveBackup {
+		r.res.Backup = r.n.backup
+		size, err := r.d.size(ctx, r.conn, r.n.schema, r.n.backup)
+		if err != nil {
+			return fmt.Errorf("%s was changed, but measuring the backup %s failed: %w", r.n.table, r.n.backup, err)
+		}
+		r.res.BackupSize = size
+	} else if _, err := r.conn.ExecContext(ctx, "DROP TABLE "+r.qualified(r.n.backup)); err != nil {
+		return fmt.Errorf("%s was changed, but dropping the old table %s failed: %w", r.n.table, r.n.backup, err)
+	}
+	r.report(StatusDone)
+	return nil
+}
