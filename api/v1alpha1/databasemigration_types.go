@@ -285,12 +285,42 @@ type MigrationConfig struct {
 	// +optional
 	Parallel bool `json:"parallel,omitempty"`
 
+	// blueGreen configures the blue-green strategy.
+	// +optional
+	BlueGreen *BlueGreenConfig `json:"blueGreen,omitempty"`
+
 	// batchSize is the number of rows a data copy moves per batch.
 	// +optional
 	// +kubebuilder:default=1000
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000
 	BatchSize int32 `json:"batchSize,omitempty"`
+}
+
+// BlueGreenConfig configures the blue-green strategy: green is a copy of
+// the database, migrated and validated before anything reads it.
+type BlueGreenConfig struct {
+	// switchSecret names a Secret in the migration's namespace, and its
+	// key (default "database"), that applications read the database name
+	// from: the switch rewrites that key to the green database. Without
+	// it the switch only records that traffic moved.
+	// +optional
+	SwitchSecret *SwitchSecretRef `json:"switchSecret,omitempty"`
+}
+
+// SwitchSecretRef names the Secret, and its key, that applications read
+// the database name from.
+type SwitchSecretRef struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key holds the database name.
+	// +optional
+	// +kubebuilder:default=database
+	Key string `json:"key,omitempty"`
 }
 
 // SecretKeyRef names one key of a Secret in the migration's namespace.
@@ -721,6 +751,35 @@ type MigrationMetrics struct {
 	LongestLock *metav1.Duration `json:"longestLock,omitempty"`
 }
 
+// BlueGreenStatus tracks a blue-green migration.
+type BlueGreenStatus struct {
+	// phase is Cloning, Applying, AwaitingSwitch, Switched or Failed.
+	// +optional
+	Phase string `json:"phase,omitempty"`
+
+	// blueDatabase is the database applications use before the switch.
+	// +optional
+	BlueDatabase string `json:"blueDatabase,omitempty"`
+
+	// greenDatabase is the migrated copy.
+	// +optional
+	GreenDatabase string `json:"greenDatabase,omitempty"`
+
+	// rowsCopied is how many rows the copy moved.
+	// +optional
+	RowsCopied int64 `json:"rowsCopied,omitempty"`
+
+	// validationPassed is true once the validation scripts passed on green.
+	ValidationPassed bool `json:"validationPassed"`
+
+	// trafficSwitched is true once the switch happened.
+	TrafficSwitched bool `json:"trafficSwitched"`
+
+	// switchedAt is when.
+	// +optional
+	SwitchedAt *metav1.Time `json:"switchedAt,omitempty"`
+}
+
 // RollingPhase is where a rolling apply stands.
 // +kubebuilder:validation:Enum=Running;Completed;Failed;RolledBack
 type RollingPhase string
@@ -861,6 +920,10 @@ type DatabaseMigrationStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	PreChecks []PreCheckResult `json:"preChecks,omitempty"`
+
+	// blueGreen tracks a blue-green migration.
+	// +optional
+	BlueGreen *BlueGreenStatus `json:"blueGreen,omitempty"`
 
 	// rolling tracks a rolling apply.
 	// +optional

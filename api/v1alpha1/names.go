@@ -61,6 +61,11 @@ const (
 	ReasonDataCorruption = "DataCorruption"
 	ReasonNotified       = "Notified"
 	ReasonDeliveryFailed = "DeliveryFailed"
+	// ReasonAwaitingSwitch: green is migrated and validated; the switch
+	// waits for a switch-approved annotation.
+	ReasonAwaitingSwitch = "AwaitingSwitch"
+	ReasonSwitched       = "Switched"
+	ReasonCloning        = "Cloning"
 	ReasonSucceeded      = "Succeeded"
 	ReasonDeleting       = "Deleting"
 )
@@ -77,6 +82,12 @@ const (
 	AnnotationApprovedBy = annotationPrefix + "approved-by"
 	// AnnotationCreatedBy holds the user who created the object.
 	AnnotationCreatedBy = annotationPrefix + "created-by"
+	// AnnotationSwitchApproved holds the plan hash a reviewer lets a
+	// blue-green migration switch to green for (same rules as
+	// approved-plan).
+	AnnotationSwitchApproved = annotationPrefix + "switch-approved"
+	// AnnotationSwitchApprovedBy holds the user who set switch-approved.
+	AnnotationSwitchApprovedBy = annotationPrefix + "switch-approved-by"
 	// AnnotationRejected holds a reviewer's reason for refusing the plan.
 	AnnotationRejected = annotationPrefix + "rejected"
 )

@@ -139,6 +139,7 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 		RollingBack:  opts.RollingBack,
 		Graceful:     opts.Graceful,
 		MaxLockTime:  opts.MaxLockTime,
+		ShadowTable:  shadowWithIntegrity(opts.ShadowTable, dbm, target),
 	})
 	if err != nil {
 		return nil, plannerError(err)

@@ -29,6 +29,28 @@ type Migrator interface {
 	// Release drops the scratch resources planning made for dbm. It never
 	// touches the target schema.
 	Release(ctx context.Context, dbm *dbv1.DatabaseMigration) error
+	// ApplyGreen is the blue-green apply: it copies the target (blue) to
+	// the database green on the same server, applies the approved plan
+	// there, statement for statement, and runs the validation scripts on
+	// green. Blue is never written. A complete green that already has
+	// the plan is reused.
+	ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions, progress func(table string, done, total int64)) (*GreenApplied, error)
+	// GreenRevision finds the revision a blue-green apply of the plan
+	// hash recorded on green; ok is false when there is none (or no
+	// green).
+	GreenRevision(ctx context.Context, dbm *dbv1.DatabaseMigration, green, hash string) (revision int64, ok bool, err error)
+	// DropGreen drops green (a failed or abandoned copy).
+	DropGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string) error
+}
+
+// GreenApplied is what a blue-green apply did.
+type GreenApplied struct {
+	// Revision is the plan's row in green's revision table.
+	Revision int64
+	// Rows is how many rows the copy moved (0 when green was reused).
+	Rows int64
+	// Reused is true when green was complete with the plan applied.
+	Reused bool
 }
 
 // Plan is a computed plan, in the API's vocabulary.
@@ -67,6 +89,8 @@ type ApplyOptions struct {
 	// MaxLockTime bounds each stretch of the apply that blocks writers
 	// (performanceThresholds.maxDowntime).
 	MaxLockTime time.Duration
+	// ShadowTable makes each table change through a shadow table.
+	ShadowTable *planner.ShadowTableOptions
 }
 
 // StepProgress is where a rolling apply stands.

@@ -43,6 +43,9 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	if res, stop, err := r.preCheck(ctx, dbm); stop || err != nil {
 		return res, stop, err
 	}
+	if dbm.Spec.Migration.Strategy == dbv1.MigrationStrategyBlueGreen {
+		return r.applyBlueGreen(ctx, dbm, status)
+	}
 
 	now := metav1.NewTime(r.now())
 	dbm.Status.StartTime, dbm.Status.CompletionTime = &now, nil
@@ -80,6 +83,9 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 		PlanHash: plan.Hash, AppliedAt: &done, ApprovedBy: opts.Approver, Revision: applied.Revision, Scripts: plan.Scripts,
 	}
 	reason, message := dbv1.ReasonApplied, fmt.Sprintf("plan %s applied as revision %d", plan.Hash, applied.Revision)
+	if dbm.Spec.Migration.Strategy == dbv1.MigrationStrategyShadowTable && dbm.Spec.Database.Type == dbv1.DatabaseTypeSQLite {
+		message += " (shadow-table on SQLite: applied in one locked transaction, SQLite's own table copy)"
+	}
 	if applied.Resumed > 0 {
 		message += fmt.Sprintf(", resuming after the %d step(s) an interrupted apply committed", applied.Resumed)
 	}
@@ -121,6 +127,9 @@ func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv
 				ctrl.LoggerFrom(ctx).Error(err, "writing the rollback phase")
 			}
 		}
+	}
+	if spec.Migration.Strategy == dbv1.MigrationStrategyShadowTable {
+		opts.ShadowTable = r.shadowOptions(ctx, dbm, status)
 	}
 	if spec.Migration.Strategy == dbv1.MigrationStrategyRolling {
 		opts.Rolling = true

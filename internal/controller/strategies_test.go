@@ -336,4 +336,192 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		))
 		Eventually(func() bool { return meta.IsStatusConditionTrue(get(told).Status.Conditions, dbv1.ConditionNotified) }).Should(BeTrue())
 	})
+
+	It("changes a MariaDB table through a shadow, keeps the old one as the backup, and checks the copy", func() {
+		dbm, db := mariadb("mariadb-shadow",
+			fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;\nALTER TABLE users MODIFY email varchar(200);"))
+		for i := 4; i <= 600; i++ {
+			_, err := db.Exec("INSERT INTO users VALUES (?, ?, NULL)", i, fmt.Sprintf("user %d", i))
+			Expect(err).NotTo(HaveOccurred())
+		}
+		dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyShadowTable
+		dbm.Spec.Migration.BatchSize = 100
+		dbm.Spec.Validation = &dbv1.ValidationConfig{DataIntegrityChecks: &dbv1.DataIntegrityChecks{Enabled: ptr.To(true), SamplePercentage: 50}}
+		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true), PreserveBackup: ptr.To(true)}
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		dbm = get(dbm)
+		Expect(dbm.Status.ShadowTable).NotTo(BeNil())
+		Expect(dbm.Status.ShadowTable.SyncStatus).To(Equal("done"))
+		Expect(dbm.Status.ShadowTable.RowsProcessed).To(Equal(int64(600)))
+		Expect(dbm.Status.BackupInfo).NotTo(BeNil())
+		Expect(dbm.Status.BackupInfo.Location).To(HavePrefix("table _users_old"))
+		Expect(dbm.Status.Metrics.LongestLock).NotTo(BeNil())
+		Expect(mysqlColumns(db, "users")).To(Equal([]string{"id", "name", "email", "age"}))
+		Expect(mysqlTables(db)).To(ContainElement("_users_old"))
+		var n int
+		Expect(db.QueryRow("SELECT count(*) FROM users").Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(600))
+	})
+
+	It("swaps a PostgreSQL table back from its backup when a later statement fails", func() {
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		for _, stmt := range []string{
+			"CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)",
+			"INSERT INTO users (name) SELECT 'user ' || (g % 400) FROM generate_series(1, 800) g",
+		} {
+			_, err := db.Exec(stmt)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shadow-pg-creds"}, StringData: map[string]string{"url": dbURL}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, secret)
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		dbm := fixture.Migration(ns, "shadow-pg", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+		dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyShadowTable
+		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("widen",
+			"ALTER TABLE users ALTER COLUMN id TYPE bigint;\nALTER TABLE users ADD COLUMN age int;\nCREATE UNIQUE INDEX users_name_key ON users (name);")}
+		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true), PreserveBackup: ptr.To(true)}
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		dbm = get(dbm)
+		Expect(dbm.Status.Message).To(ContainSubstring("users_name_key"))
+		Expect(dbm.Status.Message).To(ContainSubstring("rolled back"))
+		var dataType string
+		Expect(db.QueryRow("SELECT data_type FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'id'").Scan(&dataType)).To(Succeed())
+		Expect(dataType).To(Equal("integer"), "the original table is back")
+		var n int
+		Expect(db.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'age'").Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero())
+		Expect(db.QueryRow("SELECT count(*) FROM users").Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(800))
+		Expect(db.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '\\_users\\_%'").Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero(), "no shadow or backup left behind")
+	})
+
+	// postgresBlue makes a PostgreSQL database with rows, a Secret with
+	// its URL, and a blue-green migration of it.
+	postgresBlue := func(name string, scripts ...dbv1.MigrationScript) (*dbv1.DatabaseMigration, string) {
+		GinkgoHelper()
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		for _, stmt := range []string{
+			"CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)",
+			"INSERT INTO users (name) SELECT 'user ' || g FROM generate_series(1, 300) g",
+		} {
+			_, err := db.Exec(stmt)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-creds"}, StringData: map[string]string{"url": dbURL}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, secret)
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		dbm := fixture.Migration(ns, name, fixture.WithServer(dbv1.DatabaseTypePostgreSQL, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+		dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyBlueGreen
+		dbm.Spec.Migration.Scripts = scripts
+		return dbm, dbURL
+	}
+	withDatabase := func(dbURL, name string) string {
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		u.Path = "/" + name
+		return u.String()
+	}
+
+	It("migrates a PostgreSQL copy, validates it, switches the applications' Secret to it, and leaves blue as it was", func() {
+		dbm, dbURL := postgresBlue("bg-switch",
+			fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;"),
+			dbv1.MigrationScript{Name: "all-rows", Type: dbv1.ScriptTypeValidation, Source: "inline",
+				SQL: "SELECT count(*) = 300 FROM users;", DependsOn: []string{"age"}})
+		blueName := dbm.Spec.Database.Database
+		app := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-db"}, StringData: map[string]string{"database": blueName, "host": "pg"}}
+		Expect(k8sClient.Create(ctx, app)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, app)
+		dbm.Spec.Migration.BlueGreen = &dbv1.BlueGreenConfig{SwitchSecret: &dbv1.SwitchSecretRef{Name: "app-db"}}
+		create(dbm)
+		plan := approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		dbm = get(dbm)
+		bg := dbm.Status.BlueGreen
+		Expect(bg).NotTo(BeNil())
+		Expect(bg.BlueDatabase).To(Equal(blueName))
+		Expect(bg.GreenDatabase).To(HavePrefix(blueName + "_green_"))
+		Expect(bg.ValidationPassed).To(BeTrue())
+		Expect(bg.TrafficSwitched).To(BeTrue())
+		Expect(bg.RowsCopied).To(Equal(int64(300)))
+		Expect(dbm.Status.LastApplied.PlanHash).To(Equal(plan.Hash))
+		Expect(dbm.Status.BackupInfo.Location).To(Equal("database " + blueName))
+		DeferCleanup(func() { _ = dbtest.DropPostgresDatabase(dbURL, bg.GreenDatabase) })
+
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(app), app)).To(Succeed())
+		Expect(string(app.Data["database"])).To(Equal(bg.GreenDatabase))
+		Expect(string(app.Data["host"])).To(Equal("pg"), "only the database key moves")
+
+		green := dbtest.OpenPostgres(GinkgoTB(), withDatabase(dbURL, bg.GreenDatabase))
+		var n int
+		Expect(green.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'age'").Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(1))
+		Expect(green.QueryRow("SELECT count(*) FROM users").Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(300))
+		blue := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		Expect(blue.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'age'").Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero(), "blue is never written")
+	})
+
+	It("waits at AwaitingSwitch without a switch Secret until a reviewer approves the switch (MariaDB)", func() {
+		dbm, db := mariadb("bg-mariadb", fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;"))
+		dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyBlueGreen
+		create(dbm)
+		plan := approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingSwitch))
+		dbm = get(dbm)
+		Expect(dbm.Status.BlueGreen.ValidationPassed).To(BeTrue())
+		Expect(dbm.Status.BlueGreen.TrafficSwitched).To(BeFalse())
+		Expect(dbm.Status.Message).To(ContainSubstring(dbv1.AnnotationSwitchApproved + "=" + plan.Hash))
+		green := dbm.Status.BlueGreen.GreenDatabase
+		DeferCleanup(func() { _, _ = db.Exec("DROP DATABASE IF EXISTS `" + green + "`") })
+		var n int
+		Expect(db.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = 'users' AND column_name = 'age'", green).Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(1))
+		Expect(mysqlColumns(db, "users")).To(Equal([]string{"id", "name", "email"}), "blue is never written")
+
+		Eventually(func() error {
+			get(dbm)
+			patch := client.MergeFrom(dbm.DeepCopy())
+			fixture.WithAnnotations(map[string]string{dbv1.AnnotationSwitchApproved: plan.Hash, dbv1.AnnotationSwitchApprovedBy: "rita"})(dbm)
+			return k8sClient.Patch(ctx, dbm, patch)
+		}).Should(Succeed())
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		dbm = get(dbm)
+		Expect(dbm.Status.BlueGreen.TrafficSwitched).To(BeTrue())
+		Expect(dbm.Status.Message).To(ContainSubstring("switched by rita"))
+	})
+
+	It("drops green and leaves blue as it was when green fails its validation, with automatic rollback", func() {
+		dbm, dbURL := postgresBlue("bg-invalid",
+			fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;"),
+			dbv1.MigrationScript{Name: "ages-set", Type: dbv1.ScriptTypeValidation, Source: "inline",
+				SQL: "SELECT count(*) = 0 FROM users WHERE age IS NULL;", DependsOn: []string{"age"}})
+		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true)}
+		create(dbm)
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		dbm = get(dbm)
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonValidationFailed))
+		Expect(dbm.Status.Message).To(ContainSubstring(`validation script "ages-set"`))
+		Expect(dbm.Status.Message).To(ContainSubstring("was dropped, blue is as it was"))
+		Expect(dbm.Status.BlueGreen.TrafficSwitched).To(BeFalse())
+		Eventually(reasons(dbm)).Should(ContainElement(dbv1.ReasonRollingBack))
+		blue := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		var n int
+		Expect(blue.QueryRow("SELECT count(*) FROM pg_database WHERE datname = $1", dbm.Status.BlueGreen.GreenDatabase).Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero())
+	})
 })

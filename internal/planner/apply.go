@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
 )
 
 // ApplyOptions say which plan to apply and how.
@@ -58,8 +59,12 @@ type ApplyOptions struct {
 	Graceful bool
 	// MaxLockTime bounds every stretch of the apply that blocks the
 	// application's writes: the transaction, a statement run without one,
-	// a rolling step. Zero means no bound.
+	// a rolling step, a shadow table's swap. Zero means no bound.
 	MaxLockTime time.Duration
+	// ShadowTable, when set, makes each table change through a shadow
+	// table (PostgreSQL, MySQL/MariaDB; an engine without a server, SQLite,
+	// applies in its one locked transaction instead).
+	ShadowTable *ShadowTableOptions
 }
 
 // StepProgress is where a rolling apply stands.
@@ -148,7 +153,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if err != nil {
 		return nil, err
 	}
-	run := &applyRun{target: target, conn: conn, revs: revs, live: live, plan: plan, opts: opts, declarative: in.Desired != nil}
+	run := &applyRun{target: target, db: db, conn: conn, revs: revs, live: live, plan: plan, opts: opts, declarative: in.Desired != nil}
 	if plan.Hash != opts.ExpectHash {
 		if !opts.Rolling {
 			return nil, &HashMismatchError{Expected: opts.ExpectHash, Actual: plan.Hash}
@@ -169,6 +174,8 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	switch {
 	case opts.Rolling:
 		err = run.rolling(ctx)
+	case opts.ShadowTable != nil && target.Engine.Name() != "sqlite":
+		err = run.shadowTable(ctx)
 	case target.Engine.TransactionalDDL():
 		err = run.inTx(ctx)
 	default:
@@ -184,6 +191,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 // planned against, and the connection holding the lock.
 type applyRun struct {
 	target *database.Target
+	db     *sql.DB
 	conn   *sql.Conn
 	revs   *database.Revisions
 	live   *liveState
@@ -202,6 +210,8 @@ type applyRun struct {
 	ran int
 	// longest is the longest stretch holding locks so far.
 	longest time.Duration
+	// swaps are the tables a shadow-table apply swapped, in order.
+	swaps []shadow.Change
 }
 
 // inTx runs the plan and records its revision in one transaction: either
@@ -318,6 +328,10 @@ func (r *applyRun) failed(ctx context.Context, cause error) error {
 	}
 	if r.opts.RollingBack != nil {
 		r.opts.RollingBack()
+	}
+	if err := r.swapBack(rctx); err != nil {
+		err = fmt.Errorf("automatic rollback failed, the schema is as the failed apply left it: %w", err)
+		return errors.Join(cause, err, r.record(rctx, database.RevisionFailed, r.ran, errors.Join(cause, err)))
 	}
 	n, err := r.rollback(rctx)
 	if err != nil {

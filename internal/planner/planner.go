@@ -10,6 +10,7 @@ import (
 	"ariga.io/atlas/sql/schema"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/bluegreen"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
@@ -152,9 +153,10 @@ func (in Input) validate() error {
 }
 
 // exclude is what no inspection of the target sees: the revision table,
-// and the desired schema's exclude globs.
+// the marker a blue-green copy leaves, and the desired schema's exclude
+// globs.
 func (in Input) exclude() []string {
-	ex := []string{database.RevisionTable}
+	ex := []string{database.RevisionTable, bluegreen.MarkerTable}
 	if in.Desired != nil {
 		ex = append(ex, in.Desired.Exclude...)
 	}

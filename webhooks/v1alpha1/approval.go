@@ -58,18 +58,28 @@ func (s SubjectAccessReviewer) CanApprove(ctx context.Context, user authnv1.User
 
 // approvalChange is an approval made by one update: the hash set, by whom.
 type approvalChange struct {
+	// key is the annotation: approved-plan, or switch-approved for a
+	// blue-green switch, which follows the same rules.
+	key  string
 	hash string
 	user authnv1.UserInfo
 }
 
-// newApproval returns the approval an update makes, or nil when approved-plan
-// did not change or was removed.
-func newApproval(old, dbm *dbv1.DatabaseMigration, user authnv1.UserInfo) *approvalChange {
-	hash := dbm.Annotations[dbv1.AnnotationApprovedPlan]
-	if hash == "" || (old != nil && hash == old.Annotations[dbv1.AnnotationApprovedPlan]) {
+// approvalKeys are the annotations that approve something, with the
+// annotation that records who.
+var approvalKeys = map[string]string{
+	dbv1.AnnotationApprovedPlan:   dbv1.AnnotationApprovedBy,
+	dbv1.AnnotationSwitchApproved: dbv1.AnnotationSwitchApprovedBy,
+}
+
+// newApproval returns the approval an update makes through annotation key,
+// or nil when the annotation did not change or was removed.
+func newApproval(old, dbm *dbv1.DatabaseMigration, user authnv1.UserInfo, key string) *approvalChange {
+	hash := dbm.Annotations[key]
+	if hash == "" || (old != nil && hash == old.Annotations[key]) {
 		return nil
 	}
-	return &approvalChange{hash: hash, user: user}
+	return &approvalChange{key: key, hash: hash, user: user}
 }
 
 // validateApproval checks the rules a plan approval must meet, all but the
@@ -79,7 +89,11 @@ func newApproval(old, dbm *dbv1.DatabaseMigration, user authnv1.UserInfo) *appro
 // It returns whether the approver is a listed reviewer, so the caller asks
 // RBAC only when no list decides.
 func validateApproval(dbm *dbv1.DatabaseMigration, a *approvalChange) (listed bool, errs field.ErrorList) {
-	path := field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan)
+	key := a.key
+	if key == "" {
+		key = dbv1.AnnotationApprovedPlan
+	}
+	path := field.NewPath("metadata", "annotations").Key(key)
 	plan := dbm.Status.Plan
 	switch {
 	case plan == nil || plan.Hash == "":

@@ -85,7 +85,8 @@ func DefaultSpec(spec *dbv1.DatabaseMigrationSpec) {
 
 // StampIdentity sets created-by and approved-by from the authenticated user,
 // whatever the request wrote there: created-by is the creator and stays so;
-// approved-by is whoever last changed approved-plan.
+// approved-by is whoever last changed approved-plan, switch-approved-by
+// whoever last changed switch-approved.
 func StampIdentity(dbm, old *dbv1.DatabaseMigration, username string) {
 	if dbm.Annotations == nil {
 		dbm.Annotations = map[string]string{}
@@ -93,21 +94,24 @@ func StampIdentity(dbm, old *dbv1.DatabaseMigration, username string) {
 	ann := dbm.Annotations
 	if old == nil {
 		ann[dbv1.AnnotationCreatedBy] = username
-		setOrDelete(ann, dbv1.AnnotationApprovedBy, username, ann[dbv1.AnnotationApprovedPlan] != "")
+		for key, by := range approvalKeys {
+			setOrDelete(ann, by, username, ann[key] != "")
+		}
 		return
 	}
 
 	oldAnn := old.Annotations
 	setOrDelete(ann, dbv1.AnnotationCreatedBy, oldAnn[dbv1.AnnotationCreatedBy], oldAnn[dbv1.AnnotationCreatedBy] != "")
-
-	plan := ann[dbv1.AnnotationApprovedPlan]
-	switch {
-	case plan == "":
-		delete(ann, dbv1.AnnotationApprovedBy)
-	case plan != oldAnn[dbv1.AnnotationApprovedPlan]:
-		ann[dbv1.AnnotationApprovedBy] = username
-	default:
-		setOrDelete(ann, dbv1.AnnotationApprovedBy, oldAnn[dbv1.AnnotationApprovedBy], oldAnn[dbv1.AnnotationApprovedBy] != "")
+	for key, by := range approvalKeys {
+		hash := ann[key]
+		switch {
+		case hash == "":
+			delete(ann, by)
+		case hash != oldAnn[key]:
+			ann[by] = username
+		default:
+			setOrDelete(ann, by, oldAnn[by], oldAnn[by] != "")
+		}
 	}
 }
 

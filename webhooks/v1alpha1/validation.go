@@ -16,6 +16,8 @@ import (
 var implementedStrategies = map[dbv1.MigrationStrategy]bool{
 	dbv1.MigrationStrategyTransactional: true,
 	dbv1.MigrationStrategyRolling:       true,
+	dbv1.MigrationStrategyShadowTable:   true,
+	dbv1.MigrationStrategyBlueGreen:     true,
 }
 
 // scriptText is the SQL of one script as admission could read it: known is
@@ -169,7 +171,8 @@ func notActedOn(spec *dbv1.DatabaseMigrationSpec) []string {
 	m := spec.Migration
 	add(m.Parallel, "spec.migration.parallel")
 	if r := spec.Rollback; r != nil {
-		add(r.PreserveBackup != nil, "spec.rollback.preserveBackup")
+		// Only a strategy that copies has a backup to keep.
+		add(r.PreserveBackup != nil && m.Strategy != dbv1.MigrationStrategyShadowTable && m.Strategy != dbv1.MigrationStrategyBlueGreen, "spec.rollback.preserveBackup")
 	}
 	return fields
 }

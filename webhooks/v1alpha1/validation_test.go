@@ -106,11 +106,11 @@ func TestValidateStrategy(t *testing.T) {
 	g := NewWithT(t)
 	g.Expect(validateStrategy(dbv1.MigrationStrategyTransactional, field.NewPath("s"))).To(BeEmpty())
 	g.Expect(validateStrategy(dbv1.MigrationStrategyRolling, field.NewPath("s"))).To(BeEmpty())
-	for _, s := range []dbv1.MigrationStrategy{dbv1.MigrationStrategyShadowTable, dbv1.MigrationStrategyBlueGreen} {
-		errs := validateStrategy(s, field.NewPath("s"))
-		g.Expect(errs).To(HaveLen(1))
-		g.Expect(errs[0].Error()).To(ContainSubstring(`strategy "` + string(s) + `" is not implemented yet`))
-	}
+	g.Expect(validateStrategy(dbv1.MigrationStrategyShadowTable, field.NewPath("s"))).To(BeEmpty())
+	g.Expect(validateStrategy(dbv1.MigrationStrategyBlueGreen, field.NewPath("s"))).To(BeEmpty())
+	errs := validateStrategy("canary", field.NewPath("s"))
+	g.Expect(errs).To(HaveLen(1))
+	g.Expect(errs[0].Error()).To(ContainSubstring(`strategy "canary" is not implemented yet`))
 }
 
 func TestValidateAppliedScripts(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,9 +40,11 @@ var groupKind = schema.GroupKind{Group: dbv1.GroupVersion.Group, Kind: "Database
 // there is no plan yet.
 func (v *Validator) ValidateCreate(ctx context.Context, dbm *dbv1.DatabaseMigration) (admission.Warnings, error) {
 	errs, warnings := v.validateSpec(ctx, dbm)
-	if hash := dbm.Annotations[dbv1.AnnotationApprovedPlan]; hash != "" {
-		errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan),
-			"a new migration has no plan to approve yet: approve it once status.plan is set"))
+	for _, key := range []string{dbv1.AnnotationApprovedPlan, dbv1.AnnotationSwitchApproved} {
+		if hash := dbm.Annotations[key]; hash != "" {
+			errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key),
+				"a new migration has no plan to approve yet: approve it once status.plan is set"))
+		}
 	}
 	return warnings, invalid(dbm, errs)
 }
@@ -63,22 +66,38 @@ func (v *Validator) ValidateUpdate(ctx context.Context, old, dbm *dbv1.DatabaseM
 	if err != nil {
 		return warnings, apierrors.NewInternalError(err)
 	}
-	if a := newApproval(old, dbm, req.UserInfo); a != nil {
-		listed, approvalErrs := validateApproval(dbm, a)
-		errs = append(errs, approvalErrs...)
-		if len(dbm.Spec.Policy.Reviewers) == 0 && !listed {
-			allowed, err := v.Authorizer.CanApprove(ctx, a.user, dbm)
-			if err != nil {
-				return warnings, apierrors.NewInternalError(err)
-			}
-			if !allowed {
-				errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan), fmt.Sprintf(
-					"%q may not approve plans: grant the %q verb on databasemigrations in namespace %q, or list the user in spec.policy.reviewers",
-					a.user.Username, ApproveVerb, dbm.Namespace)))
-			}
+	for _, key := range []string{dbv1.AnnotationApprovedPlan, dbv1.AnnotationSwitchApproved} {
+		approvalErrs, err := v.validateApprovalBy(ctx, old, dbm, req.UserInfo, key)
+		if err != nil {
+			return warnings, apierrors.NewInternalError(err)
 		}
+		errs = append(errs, approvalErrs...)
 	}
 	return warnings, invalid(dbm, errs)
+}
+
+// validateApprovalBy checks the approval an update makes through the
+// annotation key, if it makes one: the rules, then RBAC when no reviewer
+// list decides.
+func (v *Validator) validateApprovalBy(ctx context.Context, old, dbm *dbv1.DatabaseMigration, user authnv1.UserInfo, key string) (field.ErrorList, error) {
+	a := newApproval(old, dbm, user, key)
+	if a == nil {
+		return nil, nil
+	}
+	listed, errs := validateApproval(dbm, a)
+	if len(dbm.Spec.Policy.Reviewers) > 0 || listed {
+		return errs, nil
+	}
+	allowed, err := v.Authorizer.CanApprove(ctx, a.user, dbm)
+	if err != nil {
+		return nil, err
+	}
+	if !allowed {
+		errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key), fmt.Sprintf(
+			"%q may not approve plans: grant the %q verb on databasemigrations in namespace %q, or list the user in spec.policy.reviewers",
+			a.user.Username, ApproveVerb, dbm.Namespace)))
+	}
+	return errs, nil
 }
 
 // ValidateDelete allows every delete: the finalizer protects what must be.
@@ -107,6 +126,10 @@ func (v *Validator) validateSpec(ctx context.Context, dbm *dbv1.DatabaseMigratio
 	var errs field.ErrorList
 	errs = append(errs, validateDatabase(spec.Database, specPath.Child("database"))...)
 	errs = append(errs, validateStrategy(spec.Migration.Strategy, migPath.Child("strategy"))...)
+	if spec.Migration.Strategy == dbv1.MigrationStrategyBlueGreen && spec.Database.Type == dbv1.DatabaseTypeSQLite {
+		errs = append(errs, field.Invalid(migPath.Child("strategy"), spec.Migration.Strategy,
+			"blue-green copies the database on its server: PostgreSQL, MySQL and MariaDB only (SQLite has no server; use transactional)"))
+	}
 	errs = append(errs, validateScriptNames(spec.Migration.Scripts, scriptsPath)...)
 	errs = append(errs, validateScriptContents(spec.Database.Type, spec.Migration.Scripts, texts, spec.Policy, scriptsPath)...)
 	errs = append(errs, validateAppliedScripts(dbm.Status, spec.Migration.Scripts, texts, scriptsPath)...)
@@ -154,9 +177,11 @@ func validateStamps(old, dbm *dbv1.DatabaseMigration) field.ErrorList {
 	if old.Annotations[dbv1.AnnotationCreatedBy] != dbm.Annotations[dbv1.AnnotationCreatedBy] {
 		errs = append(errs, field.Forbidden(path.Key(dbv1.AnnotationCreatedBy), "is set by kube-shift from the creator's identity and cannot be edited"))
 	}
-	planChanged := old.Annotations[dbv1.AnnotationApprovedPlan] != dbm.Annotations[dbv1.AnnotationApprovedPlan]
-	if !planChanged && old.Annotations[dbv1.AnnotationApprovedBy] != dbm.Annotations[dbv1.AnnotationApprovedBy] {
-		errs = append(errs, field.Forbidden(path.Key(dbv1.AnnotationApprovedBy), "is set by kube-shift from the approver's identity and cannot be edited"))
+	for key, by := range approvalKeys {
+		changed := old.Annotations[key] != dbm.Annotations[key]
+		if !changed && old.Annotations[by] != dbm.Annotations[by] {
+			errs = append(errs, field.Forbidden(path.Key(by), "is set by kube-shift from the approver's identity and cannot be edited"))
+		}
 	}
 	return errs
 }

@@ -63,7 +63,7 @@ var _ = Describe("admission", func() {
 
 	It("returns every problem of a spec at once, each with its field path", func() {
 		dbm := newMigration("three-problems",
-			fixture.WithStrategy(dbv1.MigrationStrategyBlueGreen),
+			fixture.WithStrategy(dbv1.MigrationStrategyBlueGreen), // on SQLite
 			fixture.WithScripts(
 				fixture.InlineScript("a", "TRUNCATE orders;"),
 				fixture.InlineScript("b", "CREATE TABLE b (id int);", "missing"),
@@ -71,7 +71,7 @@ var _ = Describe("admission", func() {
 		err := dev.Create(ctx, dbm)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(SatisfyAll(
-			ContainSubstring(`spec.migration.strategy: Invalid value: "blue-green": strategy "blue-green" is not implemented yet`),
+			ContainSubstring(`spec.migration.strategy: Invalid value: "blue-green": blue-green copies the database on its server`),
 			ContainSubstring("spec.migration.scripts[0].sql"),
 			ContainSubstring(`spec.migration.scripts[1].dependsOn[0]: Not found: "missing"`),
 		))
@@ -142,6 +142,25 @@ var _ = Describe("admission", func() {
 			err := approveAs(rita, dbm, plan.Hash, nil)
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 			Expect(err.Error()).To(ContainSubstring("the plan is destructive"))
+		})
+
+		It("holds a blue-green switch approval to the same rules, and records who switched", func() {
+			dbm := planned("switch", plan)
+			switchAs := func(c client.Client, hash string) error {
+				patch := client.MergeFrom(dbm.DeepCopy())
+				fixture.WithAnnotations(map[string]string{dbv1.AnnotationSwitchApproved: hash, dbv1.AnnotationSwitchApprovedBy: "ceo"})(dbm)
+				return c.Patch(ctx, dbm, patch)
+			}
+			err := switchAs(dev, plan.Hash)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+			Expect(err.Error()).To(ContainSubstring(`metadata.annotations[database.mohitnagaraj.in/switch-approved]: Forbidden: "dev" created this migration`))
+			Expect(admin.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
+			err = switchAs(rita, "sha256:"+strings.Repeat("c", 64))
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+			Expect(err.Error()).To(ContainSubstring("does not match the current plan"))
+			Expect(admin.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
+			Expect(switchAs(rita, plan.Hash)).To(Succeed())
+			Expect(dbm.Annotations).To(HaveKeyWithValue(dbv1.AnnotationSwitchApprovedBy, "rita"))
 		})
 
 		It("keeps created-by out of users' hands", func() {

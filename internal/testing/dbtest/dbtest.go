@@ -318,3 +318,10 @@ func newName(tb testing.TB) string {
 func mysqlIdent(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
+
+// DropPostgresDatabase drops database name on the server of dbURL, if it
+// exists: for databases a test made the operator create (a blue-green
+// copy, say).
+func DropPostgresDatabase(dbURL, name string) error {
+	return dropPostgres(dbURL, name)
+}

@@ -1,0 +1,165 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/bluegreen"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+)
+
+// ApplyGreen implements Migrator. The approved hash is checked on blue
+// (its identity is part of it); on green, a copy under another name, the
+// plan must be the same statements, and is applied under green's own
+// hash, lock and revision table.
+func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions, progress func(string, int64, int64)) (*GreenApplied, error) {
+	l, p, blue, err := m.prepare(ctx, dbm)
+	if err != nil {
+		return nil, err
+	}
+	greenTarget := greenOf(blue, green)
+	object := greenObject(dbm, opts.ExpectHash)
+	if rev, err := findGreenRevision(ctx, blue, green, object); err != nil || rev != nil {
+		if err != nil {
+			return nil, err
+		}
+		return &GreenApplied{Revision: rev.ID, Reused: true}, nil
+	}
+
+	bluePlan, err := p.Plan(ctx, blue, l.input)
+	if err != nil {
+		return nil, plannerError(err)
+	}
+	if bluePlan.Hash != opts.ExpectHash {
+		return nil, fmt.Errorf("%w: approved %s, blue's plan is now %s", ErrPlanChanged, opts.ExpectHash, bluePlan.Hash)
+	}
+	var rows int64
+	if rows, err = m.clone(ctx, blue, green, int(dbm.Spec.Migration.BatchSize), progress); err != nil {
+		return nil, err
+	}
+
+	greenPlan, err := p.Plan(ctx, greenTarget, l.input)
+	if err != nil {
+		return nil, plannerError(err)
+	}
+	if !slices.Equal(normalized(greenPlan.Statements), normalized(bluePlan.Statements)) {
+		return nil, Permanent(dbv1.ReasonApplyFailed, fmt.Errorf("green %s does not plan as blue did (%d statements against %d): the copy differs; it is left for inspection", green, len(greenPlan.Statements), len(bluePlan.Statements)))
+	}
+	verify := validationCheck(dbm.Spec.Database.Type, l.validations)
+	res, err := p.Apply(ctx, greenTarget, l.input, planner.ApplyOptions{
+		ExpectHash: greenPlan.Hash, Identity: object, Approver: opts.Approver,
+		Progress: opts.Progress, Deadline: opts.Deadline, Verify: verify, MaxLockTime: opts.MaxLockTime,
+	})
+	if err != nil {
+		return nil, plannerError(err)
+	}
+	return &GreenApplied{Revision: res.Revision, Rows: rows}, nil
+}
+
+// clone makes green a complete copy of blue: a half-made copy a crash left
+// is dropped and made again.
+func (m *atlasMigrator) clone(ctx context.Context, blue *database.Target, green string, batch int, progress func(string, int64, int64)) (int64, error) {
+	exists, err := bluegreen.Exists(ctx, blue, green)
+	if err != nil {
+		return 0, err
+	}
+	if exists {
+		complete, err := bluegreen.Complete(ctx, blue, green)
+		if err != nil {
+			return 0, err
+		}
+		if complete {
+			return 0, nil
+		}
+		if err := bluegreen.Drop(ctx, blue, green); err != nil {
+			return 0, err
+		}
+	}
+	res, err := bluegreen.Clone(ctx, blue, green, bluegreen.Options{BatchSize: batch, Progress: progress})
+	switch {
+	case errors.Is(err, bluegreen.ErrUnsupported):
+		return 0, Permanent(dbv1.ReasonApplyFailed, err)
+	case err != nil:
+		return 0, fmt.Errorf("copying %s to %s: %w", blue.Schema(), green, err)
+	}
+	return res.Rows, nil
+}
+
+// GreenRevision implements Migrator.
+func (m *atlasMigrator) GreenRevision(ctx context.Context, dbm *dbv1.DatabaseMigration, green, hash string) (int64, bool, error) {
+	blue, err := resolveTarget(ctx, m.reader, dbm)
+	if err != nil {
+		return 0, false, err
+	}
+	rev, err := findGreenRevision(ctx, blue, green, greenObject(dbm, hash))
+	if err != nil || rev == nil {
+		return 0, false, err
+	}
+	return rev.ID, true, nil
+}
+
+// greenObject is how green's revision table names the blue-green apply
+// of a plan.
+func greenObject(dbm *dbv1.DatabaseMigration, hash string) string {
+	return fmt.Sprintf("%s/%s (uid %s) blue-green of plan %s", dbm.Namespace, dbm.Name, dbm.UID, hash)
+}
+
+// findGreenRevision is greenRevision when green exists, nil otherwise.
+func findGreenRevision(ctx context.Context, blue *database.Target, green, object string) (*database.Revision, error) {
+	exists, err := bluegreen.Exists(ctx, blue, green)
+	if err != nil || !exists {
+		return nil, err
+	}
+	return greenRevision(ctx, greenOf(blue, green), object)
+}
+
+// DropGreen implements Migrator.
+func (m *atlasMigrator) DropGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string) error {
+	blue, err := resolveTarget(ctx, m.reader, dbm)
+	if err != nil {
+		return err
+	}
+	return bluegreen.Drop(ctx, blue, green)
+}
+
+// greenOf is blue's target pointed at the database green.
+func greenOf(blue *database.Target, green string) *database.Target {
+	u := *blue.URL
+	u.Path = "/" + green
+	return &database.Target{Engine: blue.Engine, URL: &u}
+}
+
+// greenRevision finds the revision a previous blue-green apply of the
+// same plan recorded on green, or nil.
+func greenRevision(ctx context.Context, green *database.Target, object string) (*database.Revision, error) {
+	db, err := green.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = db.Close() }()
+	revs, err := database.RevisionsOn(green.Engine, db).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revs {
+		if r.Object == object && r.Status == database.RevisionSucceeded {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
+// normalized is statements with white space and trailing semicolons
+// evened out.
+func normalized(stmts []string) []string {
+	out := make([]string, len(stmts))
+	for i, s := range stmts {
+		out[i] = strings.TrimSuffix(strings.Join(strings.Fields(s), " "), ";")
+	}
+	return out
+}

@@ -1,0 +1,213 @@
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/bluegreen"
+	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
+)
+
+// Blue-green phases, as status.blueGreen.phase shows them.
+const (
+	blueGreenCopying        = "Copying"
+	blueGreenAwaitingSwitch = "AwaitingSwitch"
+	blueGreenSwitched       = "Switched"
+	blueGreenFailed         = "Failed"
+)
+
+// defaultSwitchKey is the switch Secret's key when the spec names none.
+const defaultSwitchKey = "database"
+
+// applyBlueGreen runs the blue-green strategy: green, a copy of the
+// database, gets the approved plan and the validation scripts; then the
+// switch rewrites the Secret applications read the database name from
+// (spec.migration.blueGreen.switchSecret), or, without one, waits at
+// AwaitingSwitch for a reviewer's switch-approved annotation. Blue is
+// never written and never dropped.
+func (r *DatabaseMigrationReconciler) applyBlueGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (ctrl.Result, bool, error) {
+	plan := dbm.Status.Plan
+	green := bluegreen.GreenName(dbm.Spec.Database.Database, shortHash(plan.Hash))
+	bg := dbm.Status.BlueGreen
+	if bg == nil || bg.GreenDatabase != green {
+		bg = &dbv1.BlueGreenStatus{BlueDatabase: dbm.Spec.Database.Database, GreenDatabase: green}
+		dbm.Status.BlueGreen = bg
+	}
+	revision, done, err := r.Migrator.GreenRevision(ctx, dbm, green, plan.Hash)
+	if err != nil {
+		return r.applyFailed(dbm, err)
+	}
+	if !done {
+		if res, stop, err := r.migrateGreen(ctx, dbm, status, green); stop || err != nil {
+			return res, stop, err
+		}
+		revision = dbm.Status.LastApplied.Revision
+	}
+	// A status write replaces the object's fields with what the server
+	// returned: read them again rather than hold on to them.
+	dbm.Status.BlueGreen.ValidationPassed = true
+	return r.switchToGreen(ctx, dbm, green, revision)
+}
+
+// migrateGreen copies blue to green and applies the plan there.
+func (r *DatabaseMigrationReconciler) migrateGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, green string) (ctrl.Result, bool, error) {
+	plan, bg := dbm.Status.Plan, dbm.Status.BlueGreen
+	now := metav1.NewTime(r.now())
+	dbm.Status.StartTime, dbm.Status.CompletionTime = &now, nil
+	dbm.Status.Progress = &dbv1.ProgressInfo{TotalSteps: int32(len(plan.Statements))}
+	bg.Phase = blueGreenCopying
+	message := fmt.Sprintf("copying %s to %s, then applying plan %s there", bg.BlueDatabase, green, plan.Hash)
+	setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonCloning, message)
+	setPhase(dbm, dbv1.PhaseRunning, dbv1.ReasonCloning, message)
+	summarize(dbm)
+	if err := status.flush(ctx); err != nil {
+		return ctrl.Result{}, true, err
+	}
+
+	opts := r.applyOptions(ctx, dbm, status)
+	start := r.now()
+	applied, err := r.Migrator.ApplyGreen(ctx, dbm, green, opts, r.copyReporter(ctx, dbm, status))
+	metrics.ApplyDuration.Observe(r.now().Sub(start).Seconds())
+	bg = dbm.Status.BlueGreen
+	if err != nil {
+		bg.Phase = blueGreenFailed
+		if opts.Rollback != nil && !errors.Is(err, ErrPlanChanged) && !errors.Is(err, ErrLockBusy) && opts.Rollback(err) {
+			err = r.dropGreen(ctx, dbm, green, opts, err)
+		}
+		return r.applyFailed(dbm, err)
+	}
+	bg.RowsCopied += applied.Rows
+	bg.ValidationPassed = true
+	bg.Phase = blueGreenAwaitingSwitch
+	// Until the switch, lastApplied holds green's revision with no time:
+	// nothing applications use has changed yet.
+	dbm.Status.LastApplied = &dbv1.AppliedRevision{Revision: applied.Revision}
+	dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: r.now().Sub(start)}}
+	noteUnmeasured(dbm)
+	dbm.Status.Progress.CompletedSteps, dbm.Status.Progress.PercentageComplete, dbm.Status.Progress.CurrentStep = dbm.Status.Progress.TotalSteps, 100, ""
+	return ctrl.Result{}, false, nil
+}
+
+// dropGreen is a blue-green rollback: blue was never touched, so dropping
+// green undoes everything. The failure keeps its reason and says so.
+func (r *DatabaseMigrationReconciler) dropGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions, cause error) error {
+	opts.RollingBack()
+	outcome := fmt.Errorf("green %s was dropped, blue is as it was", green)
+	if err := r.Migrator.DropGreen(ctx, dbm, green); err != nil {
+		outcome = fmt.Errorf("dropping green %s failed: %w", green, err)
+	}
+	var permanent *PermanentError
+	if errors.As(cause, &permanent) {
+		return &PermanentError{Reason: permanent.Reason, Err: fmt.Errorf("%w; %w", permanent.Err, outcome)}
+	}
+	return fmt.Errorf("%w; %w", cause, outcome)
+}
+
+// switchToGreen moves applications to green, or waits for the reviewer
+// who lets it.
+func (r *DatabaseMigrationReconciler) switchToGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, revision int64) (ctrl.Result, bool, error) {
+	plan, bg := dbm.Status.Plan, dbm.Status.BlueGreen
+	var ref *dbv1.SwitchSecretRef
+	if c := dbm.Spec.Migration.BlueGreen; c != nil {
+		ref = c.SwitchSecret
+	}
+	by := "switchSecret " + secretRefName(ref)
+	if ref == nil {
+		if dbm.Annotations[dbv1.AnnotationSwitchApproved] != plan.Hash {
+			message := fmt.Sprintf("green %s has plan %s and passed its validation; switch with the annotation %s=%s",
+				green, plan.Hash, dbv1.AnnotationSwitchApproved, plan.Hash)
+			if dbm.Status.Phase != dbv1.PhaseAwaitingSwitch {
+				r.event(dbm, false, dbv1.ReasonAwaitingSwitch, message)
+			}
+			setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonAwaitingSwitch, message)
+			setPhase(dbm, dbv1.PhaseAwaitingSwitch, dbv1.ReasonAwaitingSwitch, message)
+			return ctrl.Result{}, true, nil
+		}
+		by = dbm.Annotations[dbv1.AnnotationSwitchApprovedBy]
+	} else if err := r.rewriteSwitchSecret(ctx, dbm, ref, green); err != nil {
+		return ctrl.Result{}, true, err
+	}
+
+	now := metav1.NewTime(r.now())
+	bg.TrafficSwitched, bg.SwitchedAt, bg.Phase = true, &now, blueGreenSwitched
+	dbm.Status.CompletionTime = &now
+	dbm.Status.BackupInfo = &dbv1.BackupInfo{Location: "database " + bg.BlueDatabase, CreatedAt: &now}
+	dbm.Status.LastApplied = &dbv1.AppliedRevision{
+		PlanHash: plan.Hash, AppliedAt: &now, ApprovedBy: approver(dbm), Revision: revision, Scripts: plan.Scripts,
+	}
+	message := fmt.Sprintf("plan %s applied to green %s as its revision %d; switched by %s; blue %s is kept as it was",
+		plan.Hash, green, revision, by, bg.BlueDatabase)
+	setCondition(dbm, dbv1.ConditionApplied, true, dbv1.ReasonSwitched, message)
+	setPhase(dbm, dbv1.PhaseSucceeded, dbv1.ReasonSwitched, message)
+	r.event(dbm, false, dbv1.ReasonSwitched, message)
+	metrics.Applies.WithLabelValues(metrics.ResultSuccess).Inc()
+	return ctrl.Result{}, false, nil
+}
+
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;patch
+
+// rewriteSwitchSecret points the Secret applications read at green.
+func (r *DatabaseMigrationReconciler) rewriteSwitchSecret(ctx context.Context, dbm *dbv1.DatabaseMigration, ref *dbv1.SwitchSecretRef, green string) error {
+	key := ref.Key
+	if key == "" {
+		key = defaultSwitchKey
+	}
+	var s corev1.Secret
+	if err := r.Get(ctx, client.ObjectKey{Namespace: dbm.Namespace, Name: ref.Name}, &s); err != nil {
+		return fmt.Errorf("reading the switch Secret %s/%s: %w", dbm.Namespace, ref.Name, err)
+	}
+	if string(s.Data[key]) == green {
+		return nil
+	}
+	base := s.DeepCopy()
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	s.Data[key] = []byte(green)
+	if err := r.Patch(ctx, &s, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("switching Secret %s/%s key %s to green: %w", dbm.Namespace, ref.Name, key, err)
+	}
+	return nil
+}
+
+// copyReporter shows the copy's progress in status.progress.currentStep.
+func (r *DatabaseMigrationReconciler) copyReporter(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) func(string, int64, int64) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(table string, done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		dbm.Status.Progress.CurrentStep = fmt.Sprintf("copying table %s: %d of %d rows", table, done, total)
+		if r.now().Sub(last) < progressInterval && done < total {
+			return
+		}
+		last = r.now()
+		if err := status.flush(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "writing copy progress")
+		}
+	}
+}
+
+func secretRefName(ref *dbv1.SwitchSecretRef) string {
+	if ref == nil {
+		return ""
+	}
+	return ref.Name
+}
+
+// shortHash is a plan hash's first hex digits, naming its green database.
+func shortHash(h string) string {
+	sum := sha256.Sum256([]byte(h))
+	return hex.EncodeToString(sum[:])[:8]
+}

@@ -1,0 +1,102 @@
+package planner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
+)
+
+// withRows fills users with n rows, names unique unless dup.
+func withRows(t *testing.T, d *testDB, n int) {
+	t.Helper()
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "(%d, 'user %d', 'u%d@example.com')", i, i, i)
+	}
+	d.exec(t, "INSERT INTO users (id, name, email) VALUES "+b.String()+";")
+}
+
+func count(t *testing.T, d *testDB, table string) string {
+	return d.queryString(t, "SELECT count(*) FROM "+table)
+}
+
+func TestShadowTableChangesTablesThroughShadows(t *testing.T) {
+	for _, e := range engines[1:] {
+		t.Run(e.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, e)
+			d.exec(t, base)
+			withRows(t, d, 1500)
+			in := planner.Input{Scripts: scripts(
+				"ALTER TABLE users ADD COLUMN age int;\nCREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nALTER TABLE posts ADD COLUMN body varchar(200);",
+			)}
+			pl := &planner.Planner{}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			var swapped []*shadow.Result
+			var progress []shadow.Progress
+			res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, ShadowTable: &planner.ShadowTableOptions{
+				BatchSize: 200, PreserveBackup: true,
+				Progress: func(p shadow.Progress) { progress = append(progress, p) },
+				Swapped:  func(r *shadow.Result) { swapped = append(swapped, r) },
+			}})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(d.columns(t, "users")).To(ContainElement("age"))
+			g.Expect(d.columns(t, "posts")).To(ContainElement("body"))
+			g.Expect(count(t, d, "users")).To(Equal("1500"))
+			g.Expect(swapped).To(HaveLen(2))
+			g.Expect(swapped[0].Table).To(Equal("users"))
+			g.Expect(swapped[0].Rows).To(Equal(int64(1500)))
+			g.Expect(swapped[0].Backup).NotTo(BeEmpty())
+			g.Expect(res.LongestLock).To(BeNumerically(">", 0))
+			g.Expect(progress).To(ContainElement(HaveField("SyncStatus", shadow.StatusCopying)))
+			revs := d.revisions(t)
+			g.Expect(revs[len(revs)-1].Status).To(Equal(database.RevisionSucceeded))
+		})
+	}
+}
+
+// A failure after two tables were swapped takes them back from their
+// backups and drops what ran as it is.
+func TestShadowTableRollsBackFromTheBackups(t *testing.T) {
+	for _, e := range engines[1:] {
+		t.Run(e.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, e)
+			d.exec(t, base+rows)
+			before := d.inspect(t)
+			in := planner.Input{Scripts: scripts(
+				"ALTER TABLE users ADD COLUMN age int;\nCREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nALTER TABLE posts ADD COLUMN body varchar(200);\nCREATE UNIQUE INDEX users_name_key ON users (name);",
+			)}
+			pl := &planner.Planner{}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{
+				ExpectHash: plan.Hash, Rollback: rollbackAlways,
+				ShadowTable: &planner.ShadowTableOptions{PreserveBackup: true},
+			})
+			g.Expect(err).To(MatchError(planner.ErrApplyFailed))
+			var rolled *planner.RolledBackError
+			g.Expect(errors.As(err, &rolled)).To(BeTrue(), "%v", err)
+			g.Expect(d.tables(t)).To(ConsistOf("users", "posts"))
+			g.Expect(d.columns(t, "users")).To(ConsistOf("id", "name", "email"))
+			g.Expect(d.columns(t, "posts")).To(ConsistOf("id", "user_id", "title"))
+			g.Expect(count(t, d, "users")).To(Equal("3"))
+			g.Expect(d.inspect(t).Tables).To(HaveLen(len(before.Tables)))
+		})
+	}
+}
