@@ -50,10 +50,17 @@ func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigrat
 	if !slices.Equal(normalized(greenPlan.Statements), normalized(bluePlan.Statements)) {
 		return nil, Permanent(dbv1.ReasonApplyFailed, fmt.Errorf("green %s does not plan as blue did (%d statements against %d): the copy differs; it is left for inspection", green, len(greenPlan.Statements), len(bluePlan.Statements)))
 	}
+	// Green has no other writer: the integrity checks around the apply
+	// there see only what the plan does. (Blue against green is not
+	// compared: blue's writers go on after the snapshot.)
 	verify := validationCheck(dbm.Spec.Database.Type, l.validations)
+	var before func(context.Context, database.Querier) error
+	if check := newIntegrityCheck(dbm, greenTarget, l.input.Scripts); check != nil {
+		before, verify = check.capture, verifyHook(check.recheck, verify)
+	}
 	res, err := p.Apply(ctx, greenTarget, l.input, planner.ApplyOptions{
 		ExpectHash: greenPlan.Hash, Identity: object, Approver: opts.Approver,
-		Progress: opts.Progress, Deadline: opts.Deadline, Verify: verify, MaxLockTime: opts.MaxLockTime,
+		Progress: opts.Progress, Deadline: opts.Deadline, Before: before, Verify: verify, MaxLockTime: opts.MaxLockTime,
 	})
 	if err != nil {
 		return nil, plannerError(err)

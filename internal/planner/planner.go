@@ -152,11 +152,21 @@ func (in Input) validate() error {
 	return nil
 }
 
+// The tables a shadow-table apply makes next to the one it changes: the
+// shadow, left behind by an apply cut short (the next run starts it over),
+// and the backup kept after the swap. Neither is part of the schema a plan
+// is about: a declarative plan must not drop a backup, nor a resumed apply
+// see a changed schema in a shadow.
+const (
+	shadowTables = "_*_new"
+	backupTables = "_*_old"
+)
+
 // exclude is what no inspection of the target sees: the revision table,
-// the marker a blue-green copy leaves, and the desired schema's exclude
-// globs.
+// the marker a blue-green copy leaves, shadow-table's shadows and backups,
+// and the desired schema's exclude globs.
 func (in Input) exclude() []string {
-	ex := []string{database.RevisionTable, bluegreen.MarkerTable}
+	ex := []string{database.RevisionTable, bluegreen.MarkerTable, shadowTables, backupTables}
 	if in.Desired != nil {
 		ex = append(ex, in.Desired.Exclude...)
 	}

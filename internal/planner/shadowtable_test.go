@@ -100,3 +100,30 @@ func TestShadowTableRollsBackFromTheBackups(t *testing.T) {
 		})
 	}
 }
+
+// The backup a shadow-table apply keeps is not part of the schema: a
+// declarative plan of the new schema leaves it alone, and the versioned
+// plan's hash is what it was before the backup appeared.
+func TestShadowTableBackupsAreNotPartOfTheSchema(t *testing.T) {
+	for _, e := range engines[1:] {
+		t.Run(e.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, e)
+			d.exec(t, base+rows)
+			in := planner.Input{Scripts: scripts("ALTER TABLE users ADD COLUMN age int;")}
+			pl := &planner.Planner{}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, ShadowTable: &planner.ShadowTableOptions{PreserveBackup: true}})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(d.queryString(t, "SELECT count(*) FROM _users_old")).To(Equal("3"), "the backup is kept")
+
+			const desired = "CREATE TABLE users (id int NOT NULL, name varchar(50) NOT NULL, email varchar(100), age int, PRIMARY KEY (id));\n" +
+				"CREATE TABLE posts (id int NOT NULL, user_id int NOT NULL, title varchar(100), PRIMARY KEY (id));"
+			decl, err := pl.Plan(ctx, d.target, planner.Input{Desired: &planner.Desired{Text: desired}})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(decl.Statements).To(BeEmpty(), "nothing to drop: %v", decl.Statements)
+		})
+	}
+}
