@@ -154,4 +154,135 @@ spec:
 			Expect(m).NotTo(ContainSubstring("not-a-real-token"))
 		}
 	})
+
+	It("runs the PostgreSQL blue-green sample to Succeeded: green migrated and validated, switched on a reviewer's word", func() {
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		for _, stmt := range []string{
+			"CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL)",
+			"INSERT INTO products (name, price) SELECT 'product ' || g, g * 1.5 FROM generate_series(1, 500) g",
+		} {
+			_, err := db.Exec(stmt)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		password, _ := u.User.Password()
+		blue := strings.TrimPrefix(u.Path, "/")
+		sink := newSlackSink()
+
+		kubectlOK(as(developer, "create", "secret", "generic", "postgres-credentials", "-n", namespace,
+			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
+		kubectlOK(as(developer, "create", "secret", "generic", "bluegreen-slack-webhook-secret", "-n", namespace,
+			"--from-literal=url="+sink.URL+"/services/T000/B000/bluegreen-token")...)
+		kubectlOK(as(developer, "create", "configmap", "bluegreen-migrations", "-n", namespace,
+			"--from-literal=bluegreen_001_schema_v2.sql=ALTER TABLE products ADD COLUMN currency char(3) NOT NULL DEFAULT 'EUR';",
+			"--from-literal=bluegreen_002_data_v2.sql=UPDATE products SET currency = 'USD' WHERE id % 2 = 0;",
+			"--from-literal=bluegreen_003_validate_v2.sql=SELECT count(*) = 500 FROM products WHERE currency IN ('EUR', 'USD');")...)
+		// The original sample, field for field, but for the database's
+		// address, sslMode (the local server has no TLS) and the
+		// ConfigMap's name (the rolling sample's is also "migrations").
+		manifest := fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
+kind: DatabaseMigration
+metadata:
+  labels:
+    app.kubernetes.io/name: kube-shift
+    app.kubernetes.io/managed-by: kustomize
+  name: bluegreen-migration-sample
+  namespace: %s
+spec:
+  database:
+    type: postgresql
+    connectionSecret: postgres-credentials
+    host: %s
+    port: %s
+    database: %s
+    sslMode: disable
+  migration:
+    strategy: blue-green
+    scripts:
+      - name: schema-upgrade-v2
+        type: schema
+        source: configmap://bluegreen-migrations/bluegreen_001_schema_v2.sql
+        timeout: 10m
+      - name: data-migration-v2
+        type: data
+        source: configmap://bluegreen-migrations/bluegreen_002_data_v2.sql
+        dependsOn: ["schema-upgrade-v2"]
+        timeout: 30m
+      - name: final-validation
+        type: validation
+        source: configmap://bluegreen-migrations/bluegreen_003_validate_v2.sql
+        dependsOn: ["data-migration-v2"]
+        timeout: 5m
+    parallel: false
+    batchSize: 2000
+  validation:
+    preChecks:
+      - type: connection
+      - type: permissions
+      - type: disk-space
+        threshold: 50GB
+    dataIntegrityChecks:
+      enabled: true
+      samplePercentage: 20
+      checksumValidation: true
+    performanceThresholds:
+      maxMigrationTime: 60m
+      maxDowntime: 0s
+      maxCpuUsage: 70%%
+      maxMemoryUsage: 60%%
+  rollback:
+    automatic: true
+    conditions:
+      - data-corruption
+      - performance-degradation
+      - timeout
+    strategy: immediate
+    preserveBackup: true
+  notifications:
+    slack:
+      webhook: bluegreen-slack-webhook-secret
+    email:
+      recipients: ["dba@company.com", "devops@company.com", "cto@company.com"]
+`, namespace, u.Hostname(), u.Port(), blue)
+		kubectlOKStdin(manifest, as(developer, "apply", "-f", "-")...)
+
+		Eventually(func() string { return jsonpath("bluegreen-migration-sample", ".status.phase") }).Should(Equal("AwaitingApproval"))
+		kubectlOK(as(reviewer, "shift", "approve", "bluegreen-migration-sample", "--yes", "-n", namespace)...)
+		Eventually(func() string { return jsonpath("bluegreen-migration-sample", ".status.phase") }).Should(Equal("AwaitingSwitch"))
+		green := jsonpath("bluegreen-migration-sample", ".status.blueGreen.greenDatabase")
+		DeferCleanup(func() { _ = dbtest.DropPostgresDatabase(dbURL, green) })
+		Expect(jsonpath("bluegreen-migration-sample", ".status.blueGreen.validationPassed")).To(Equal("true"))
+		Expect(jsonpath("bluegreen-migration-sample", ".status.blueGreen.rowsCopied")).To(Equal("500"))
+
+		By("the author cannot switch; a reviewer can")
+		hash := jsonpath("bluegreen-migration-sample", ".status.plan.hash")
+		out, err := kubectl(as(developer, "annotate", "databasemigration", "bluegreen-migration-sample", "-n", namespace,
+			"database.mohitnagaraj.in/switch-approved="+hash)...)
+		Expect(err).To(HaveOccurred())
+		Expect(out).To(ContainSubstring("created this migration"))
+		kubectlOK(as(reviewer, "annotate", "databasemigration", "bluegreen-migration-sample", "-n", namespace,
+			"database.mohitnagaraj.in/switch-approved="+hash)...)
+		Eventually(func() string { return jsonpath("bluegreen-migration-sample", ".status.phase") }).Should(Equal("Succeeded"))
+		Expect(jsonpath("bluegreen-migration-sample", ".status.blueGreen.trafficSwitched")).To(Equal("true"))
+		Expect(jsonpath("bluegreen-migration-sample", ".status.message")).To(ContainSubstring("switched by " + reviewer))
+
+		greenDB := dbtest.OpenPostgres(GinkgoTB(), strings.Replace(dbURL, "/"+blue, "/"+green, 1))
+		var usd int
+		Expect(greenDB.QueryRow("SELECT count(*) FROM products WHERE currency = 'USD'").Scan(&usd)).To(Succeed())
+		Expect(usd).To(Equal(250))
+		var n int
+		Expect(db.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_name = 'products' AND column_name = 'currency'").Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero(), "blue is as it was")
+
+		if startedLocal {
+			Eventually(sink.received).Should(ContainElement(SatisfyAll(ContainSubstring("bluegreen-migration-sample"), ContainSubstring("Succeeded"))))
+		}
+		// The sample's e-mail names no SMTP Secret: once its retries are
+		// spent the failure shows; the migration never waited for it.
+		Eventually(func() string {
+			return jsonpath("bluegreen-migration-sample", `.status.conditions[?(@.type=="Notified")].message`)
+		}).Should(ContainSubstring("email.smtpSecret names no Secret"))
+	})
 })
