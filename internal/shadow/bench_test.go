@@ -20,8 +20,10 @@ const benchRows = 1_000_000
 // through a shadow table, and with a plain ALTER TABLE. It reports the
 // total time and the longest time the application's reads and writes of
 // the table were blocked: the whole statement for ALTER TABLE (it holds
-// ACCESS EXCLUSIVE throughout), the swap for the shadow table. Run it
-// with
+// ACCESS EXCLUSIVE throughout), the swap for the shadow table. While the
+// shadow table copies, a writer inserts rows as fast as it can; every one
+// must be in the changed table (the benchmark fails otherwise), and the
+// longest any of its inserts waited is reported. Run it with
 //
 //	go test ./internal/shadow -run '^$' -bench ShadowVsAlter -benchtime=1x
 func BenchmarkShadowVsAlter(b *testing.B) {
@@ -34,7 +36,7 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 
 	for _, batch := range []int{DefaultBatchSize, 10_000} {
 		b.Run("shadow/batch="+strconv.Itoa(batch), func(b *testing.B) {
-			var total, lock time.Duration
+			var total, lock, writerStall time.Duration
 			for range b.N {
 				b.StopTimer()
 				loadBenchTable(b, db)
@@ -42,6 +44,7 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				w := startBenchWriter(b, db)
 				b.StartTimer()
 				start := time.Now()
 				res, err := Run(ctx, e, db, c, Options{BatchSize: batch})
@@ -50,8 +53,14 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 				}
 				total += time.Since(start)
 				lock = max(lock, res.LockTime)
+				b.StopTimer()
+				written, stalled := w.stop(b)
+				w.check(b, written)
+				writerStall = max(writerStall, stalled)
+				b.StartTimer()
 			}
 			report(b, total, lock)
+			b.ReportMetric(float64(writerStall.Microseconds())/1000, "writer-max-stall-ms")
 		})
 	}
 	b.Run("alter", func(b *testing.B) {
@@ -94,4 +103,65 @@ func loadBenchTable(b *testing.B, db *sql.DB) {
 func report(b *testing.B, total, lock time.Duration) {
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "total-ms/op")
 	b.ReportMetric(float64(lock.Microseconds())/1000, "max-lock-ms")
+}
+
+// benchWriter inserts rows into bench until stopped, as an application
+// would while the table changes.
+type benchWriter struct {
+	db   *sql.DB
+	quit chan struct{}
+	done chan struct{}
+	n    int
+	// stall is the longest one insert took.
+	stall time.Duration
+	err   error
+}
+
+func startBenchWriter(b *testing.B, db *sql.DB) *benchWriter {
+	b.Helper()
+	w := &benchWriter{db: db, quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.quit:
+				return
+			default:
+			}
+			start := time.Now()
+			if _, err := db.Exec("INSERT INTO bench (n, payload) VALUES (-1, $1)", "writer-"+strconv.Itoa(w.n)); err != nil {
+				w.err = err
+				return
+			}
+			w.stall = max(w.stall, time.Since(start))
+			w.n++
+		}
+	}()
+	return w
+}
+
+// stop ends the writer and says how many rows it wrote and its longest
+// insert.
+func (w *benchWriter) stop(b *testing.B) (int, time.Duration) {
+	b.Helper()
+	close(w.quit)
+	<-w.done
+	if w.err != nil {
+		b.Fatalf("the writer failed after %d rows: %v", w.n, w.err)
+	}
+	return w.n, w.stall
+}
+
+// check fails the benchmark unless every row the writer wrote is in the
+// changed table.
+func (w *benchWriter) check(b *testing.B, written int) {
+	b.Helper()
+	var n int
+	if err := w.db.QueryRow("SELECT count(*) FROM bench WHERE n = -1 AND payload LIKE 'writer-%'").Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	if n != written {
+		b.Fatalf("the writer wrote %d rows during the change; the changed table has %d of them", written, n)
+	}
+	b.Logf("a concurrent writer wrote %d rows during the change: all %d are in the changed table", written, n)
 }
