@@ -137,6 +137,89 @@ spec:
 		Expect(revisions(db, "$1", hash)).To(Equal([]string{"succeeded"}))
 	})
 
+	// bigTable makes a PostgreSQL database whose table takes the copy a
+	// few seconds at a small batch size, and a Secret for it.
+	bigTable := func(secret string) (string, *sql.DB, *url.URL) {
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		password, _ := u.User.Password()
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		for _, stmt := range []string{
+			"CREATE TABLE events (id serial PRIMARY KEY, n integer NOT NULL, payload text NOT NULL)",
+			"INSERT INTO events (n, payload) SELECT g, md5(g::text) FROM generate_series(1, 200000) g",
+		} {
+			_, err := db.Exec(stmt)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		kubectlOK(as(developer, "create", "secret", "generic", secret, "-n", namespace,
+			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
+		return dbURL, db, u
+	}
+	copyManifest := func(name, secret, strategy string, u *url.URL) string {
+		return fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
+kind: DatabaseMigration
+metadata: {name: %s, namespace: %s}
+spec:
+  database: {type: postgresql, connectionSecret: %s, host: %q, port: %s, database: %q, sslMode: disable}
+  migration:
+    strategy: %s
+    batchSize: 200
+    scripts:
+    - name: widen
+      type: schema
+      source: inline
+      sql: "ALTER TABLE events ALTER COLUMN n TYPE bigint;"
+`, name, namespace, secret, u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/"), strategy)
+	}
+
+	It("starts a shadow-table copy over when the manager is killed mid-copy, and loses no row", func() {
+		first := startManager("shadow-first", managerOptions{webhooks: true})
+		_, db, u := bigTable("shadow-credentials")
+		kubectlOKStdin(copyManifest("shadow-crash", "shadow-credentials", "shadow-table", u), as(developer, "apply", "-f", "-")...)
+		Eventually(func() string { return jsonpath("shadow-crash", ".status.phase") }).Should(Equal("AwaitingApproval"))
+		kubectlOK(as(reviewer, "shift", "approve", "shadow-crash", "--yes", "-n", namespace)...)
+		Eventually(func() string { return jsonpath("shadow-crash", ".status.shadowTable.syncStatus") }).Should(Equal("copying"))
+
+		first.kill()
+		startManager("shadow-second", managerOptions{webhooks: true})
+		Eventually(func() string { return jsonpath("shadow-crash", ".status.phase") }, "180s").Should(Equal("Succeeded"))
+		Expect(jsonpath("shadow-crash", ".status.shadowTable.syncStatus")).To(Equal("done"))
+
+		var dataType string
+		Expect(db.QueryRow("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'n'").Scan(&dataType)).To(Succeed())
+		Expect(dataType).To(Equal("bigint"))
+		var n int
+		Expect(db.QueryRow("SELECT count(*) FROM events").Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(200000))
+		Expect(db.QueryRow("SELECT count(*) FROM information_schema.triggers WHERE event_object_table = 'events'").Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero(), "no sync trigger is left on the table")
+		Expect(db.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_name = '_events_new'").Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero(), "the killed run's shadow is gone")
+	})
+
+	It("copies blue again when the manager is killed mid-copy of a blue-green migration", func() {
+		first := startManager("bluegreen-first", managerOptions{webhooks: true})
+		dbURL, _, u := bigTable("bluegreen-credentials")
+		kubectlOKStdin(copyManifest("bluegreen-crash", "bluegreen-credentials", "blue-green", u), as(developer, "apply", "-f", "-")...)
+		Eventually(func() string { return jsonpath("bluegreen-crash", ".status.phase") }).Should(Equal("AwaitingApproval"))
+		kubectlOK(as(reviewer, "shift", "approve", "bluegreen-crash", "--yes", "-n", namespace)...)
+		Eventually(func() string { return jsonpath("bluegreen-crash", ".status.progress.currentStep") }).Should(ContainSubstring("copying table events"))
+
+		first.kill()
+		startManager("bluegreen-second", managerOptions{webhooks: true})
+		Eventually(func() string { return jsonpath("bluegreen-crash", ".status.phase") }, "180s").Should(Equal("AwaitingSwitch"))
+		green := jsonpath("bluegreen-crash", ".status.blueGreen.greenDatabase")
+		DeferCleanup(func() { _ = dbtest.DropPostgresDatabase(dbURL, green) })
+		greenDB := dbtest.OpenPostgres(GinkgoTB(), strings.Replace(dbURL, u.Path, "/"+green, 1))
+		var n int
+		Expect(greenDB.QueryRow("SELECT count(*) FROM events").Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(200000))
+		var dataType string
+		Expect(greenDB.QueryRow("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'n'").Scan(&dataType)).To(Succeed())
+		Expect(dataType).To(Equal("bigint"))
+	})
+
 	It("applies two approved plans for one SQLite file one after the other, never at once", func() {
 		startManager("serial", managerOptions{webhooks: true})
 		dbPath := filepath.Join(GinkgoT().TempDir(), "serial.db")
