@@ -133,6 +133,7 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 		Verify:     verify,
 
 		Rolling:      opts.Rolling,
+		Parallel:     opts.Parallel,
 		StepTimeouts: opts.StepTimeouts,
 		Step:         opts.Step,
 		Rollback:     opts.Rollback,

@@ -3,14 +3,13 @@ package controller
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
-	"strings"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/integrity"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // integrityCheck is spec.validation.dataIntegrityChecks around an apply:
@@ -62,25 +61,16 @@ func (c *integrityCheck) recheck(ctx context.Context, q database.Querier) error 
 	return nil
 }
 
-// writesTo finds the tables a data statement writes.
-var writesTo = regexp.MustCompile("(?i)\\b(?:UPDATE|INSERT\\s+(?:IGNORE\\s+)?INTO|REPLACE\\s+INTO|DELETE\\s+FROM|TRUNCATE(?:\\s+TABLE)?|MERGE\\s+INTO)\\s+([`\"\\w.]+)")
-
-// writtenTables names the tables the data scripts write, unquoted and
-// without a schema.
+// writtenTables names the tables the data scripts write.
 func writtenTables(scripts []source.Script) []string {
 	var out []string
 	for _, s := range scripts {
 		if s.Type != dbv1.ScriptTypeData {
 			continue
 		}
-		for _, m := range writesTo.FindAllStringSubmatch(s.SQL, -1) {
-			name := m[1]
-			if i := strings.LastIndexByte(name, '.'); i >= 0 {
-				name = name[i+1:]
-			}
-			name = strings.Trim(name, "`\"")
-			if !slices.Contains(out, name) {
-				out = append(out, name)
+		for _, t := range sqlstatic.WrittenTables(s.SQL) {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
 			}
 		}
 	}

@@ -78,6 +78,7 @@ type ApplyOptions struct {
 	// each (spec.migration.strategy rolling); StepTimeouts bound each
 	// script by name and Step is told where it stands.
 	Rolling      bool
+	Parallel     bool
 	StepTimeouts map[string]time.Duration
 	Step         func(StepProgress)
 	// Rollback decides whether a failure is rolled back (spec.rollback);

@@ -132,7 +132,7 @@ func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv
 		opts.ShadowTable = r.shadowOptions(ctx, dbm, status)
 	}
 	if spec.Migration.Strategy == dbv1.MigrationStrategyRolling {
-		opts.Rolling = true
+		opts.Rolling, opts.Parallel = true, spec.Migration.Parallel
 		opts.StepTimeouts = map[string]time.Duration{}
 		for _, s := range spec.Migration.Scripts {
 			if s.Timeout != nil {

@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
 
 // ApplyOptions say which plan to apply and how.
@@ -42,6 +44,12 @@ type ApplyOptions struct {
 	Rolling bool
 	// StepTimeouts bound a rolling step's run, by script name.
 	StepTimeouts map[string]time.Duration
+	// Parallel lets a rolling apply run consecutive data scripts that do
+	// not depend on each other and write different tables at the same
+	// time, each on its own connection and in its own transaction (not on
+	// SQLite, whose lock is one connection's). Schema scripts never run
+	// alongside anything.
+	Parallel bool
 	// Step, when set, is told where a rolling apply stands.
 	Step func(StepProgress)
 
@@ -153,7 +161,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if err != nil {
 		return nil, err
 	}
-	run := &applyRun{target: target, db: db, conn: conn, revs: revs, live: live, plan: plan, opts: opts, declarative: in.Desired != nil}
+	run := &applyRun{target: target, db: db, conn: conn, revs: revs, live: live, plan: plan, opts: opts, declarative: in.Desired != nil, scripts: in.Scripts}
 	if plan.Hash != opts.ExpectHash {
 		if !opts.Rolling {
 			return nil, &HashMismatchError{Expected: opts.ExpectHash, Actual: plan.Hash}
@@ -212,6 +220,12 @@ type applyRun struct {
 	longest time.Duration
 	// swaps are the tables a shadow-table apply swapped, in order.
 	swaps []shadow.Change
+	// scripts are the input's scripts, for a rolling apply's waves.
+	scripts []source.Script
+	// mu orders the commits of a rolling apply's parallel steps; done
+	// are the steps (by index) committed so far.
+	mu   sync.Mutex
+	done map[int]bool
 }
 
 // inTx runs the plan and records its revision in one transaction: either

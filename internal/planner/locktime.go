@@ -23,7 +23,10 @@ func (r *applyRun) window(ctx context.Context) (context.Context, func()) {
 			fmt.Errorf("%w (%s)", ErrLockTimeExceeded, r.opts.MaxLockTime))
 	}
 	return ctx, func() {
+		// Parallel rolling steps end their stretches at the same time.
+		r.mu.Lock()
 		r.longest = max(r.longest, time.Since(start))
+		r.mu.Unlock()
 		cancel()
 	}
 }

@@ -4,11 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // A rolling apply runs the plan one step at a time: a script in versioned
@@ -100,16 +107,15 @@ func (r *applyRun) rolling(ctx context.Context) error {
 	steps := stepsOf(r.plan)
 	total := r.resumed + len(steps)
 	r.rev.Total = r.base + len(r.plan.Statements)
-	for k, st := range steps {
-		progress := StepProgress{Current: r.resumed + k + 1, Total: total, Script: st.script, Done: r.resumed + k, Resumed: r.resumed}
-		r.tell(progress)
+	r.done = map[int]bool{}
+	for _, wave := range r.waves(steps) {
 		err := r.expired()
-		if err == nil {
-			err = r.step(ctx, st)
+		if err == nil && len(wave) == 1 {
+			err = r.sequentialStep(ctx, steps, wave[0], total)
+		} else if err == nil {
+			err = r.parallelSteps(ctx, steps, wave, total)
 		}
 		if err != nil {
-			progress.Failed = st.script
-			r.tell(progress)
 			return err
 		}
 	}
@@ -132,10 +138,127 @@ func (r *applyRun) tell(p StepProgress) {
 	}
 }
 
-// step runs one step and commits it with its checkpoint: in one
-// transaction where the engine allows, else statement by statement and the
-// checkpoint after the last.
-func (r *applyRun) step(ctx context.Context, st rollingStep) error {
+// progress is where the apply stands with step k running.
+func (r *applyRun) progress(steps []rollingStep, k, total int) StepProgress {
+	return StepProgress{Current: r.resumed + k + 1, Total: total, Script: steps[k].script, Done: r.resumed + len(r.done), Resumed: r.resumed}
+}
+
+// sequentialStep runs step k on the connection holding the lock.
+func (r *applyRun) sequentialStep(ctx context.Context, steps []rollingStep, k, total int) error {
+	p := r.progress(steps, k, total)
+	r.tell(p)
+	if err := r.step(ctx, steps, k); err != nil {
+		p.Failed = steps[k].script
+		r.tell(p)
+		return err
+	}
+	return nil
+}
+
+// waves groups the steps that run together: a run of consecutive data
+// scripts, none depending on another of the run and each writing tables
+// the others do not, when Parallel allows it and the engine can; every
+// other step is a wave of its own.
+func (r *applyRun) waves(steps []rollingStep) [][]int {
+	byName := map[string]source.Script{}
+	for _, s := range r.scripts {
+		byName[s.Name] = s
+	}
+	parallel := r.opts.Parallel && r.target.Engine.Name() != "sqlite"
+	var waves [][]int
+	var names []string
+	var written []string
+	for k, st := range steps {
+		s, ok := byName[st.script]
+		tables := sqlstatic.WrittenTables(s.SQL)
+		joins := parallel && ok && s.Type == dbv1.ScriptTypeData && len(tables) > 0 && len(waves) > 0 &&
+			len(names) > 0 && !slices.ContainsFunc(s.DependsOn, func(d string) bool { return slices.Contains(names, d) }) &&
+			!slices.ContainsFunc(tables, func(t string) bool {
+				return slices.ContainsFunc(written, func(w string) bool { return strings.EqualFold(w, t) })
+			})
+		if joins {
+			waves[len(waves)-1] = append(waves[len(waves)-1], k)
+			names, written = append(names, st.script), append(written, tables...)
+			continue
+		}
+		waves = append(waves, []int{k})
+		names, written = nil, nil
+		if parallel && ok && s.Type == dbv1.ScriptTypeData && len(tables) > 0 {
+			names, written = []string{st.script}, tables
+		}
+	}
+	return waves
+}
+
+// parallelSteps runs a wave's steps at the same time, each on a connection
+// of its own and in its own transaction; the first failure cancels the
+// others (what they committed stays, with its checkpoint).
+func (r *applyRun) parallelSteps(ctx context.Context, steps []rollingStep, wave []int, total int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(wave))
+	var wg sync.WaitGroup
+	for i, k := range wave {
+		wg.Go(func() {
+			r.mu.Lock()
+			p := r.progress(steps, k, total)
+			r.tell(p)
+			r.mu.Unlock()
+			if errs[i] = r.stepOnOwnConn(ctx, steps, k); errs[i] != nil {
+				cancel()
+				r.mu.Lock()
+				p.Failed = steps[k].script
+				r.tell(p)
+				r.mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		// The first failure that is not another's cancellation.
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stepOnOwnConn runs step k in a transaction on a connection of its own.
+func (r *applyRun) stepOnOwnConn(ctx context.Context, steps []rollingStep, k int) error {
+	st := steps[k]
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return connErr(r.target, err)
+	}
+	defer func() { _ = conn.Close() }()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning step %s: %w", st.script, err)
+	}
+	return r.runStep(ctx, steps, k, tx, tx)
+}
+
+// step runs step k on the connection holding the lock and commits it with
+// its checkpoint: in one transaction where the engine allows, else
+// statement by statement and the checkpoint after the last.
+func (r *applyRun) step(ctx context.Context, steps []rollingStep, k int) error {
+	var q database.Querier = r.conn
+	var tx database.Tx
+	if r.target.Engine.TransactionalDDL() {
+		var err error
+		if tx, err = r.target.Engine.Begin(ctx, r.conn); err != nil {
+			return fmt.Errorf("beginning step %s: %w", steps[k].script, err)
+		}
+		q = tx
+	}
+	return r.runStep(ctx, steps, k, q, tx)
+}
+
+// runStep runs step k's statements through q, then records its checkpoint
+// and commits tx (nil: no transaction). Checkpoints are written one at a
+// time: each one's key names the plan left once it commits.
+func (r *applyRun) runStep(ctx context.Context, steps []rollingStep, k int, q database.Querier, tx database.Tx) error {
+	st := steps[k]
 	if d := r.opts.StepTimeouts[st.script]; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
@@ -143,15 +266,6 @@ func (r *applyRun) step(ctx context.Context, st rollingStep) error {
 	}
 	ctx, end := r.window(ctx)
 	defer end()
-	var q database.Querier = r.conn
-	var tx database.Tx
-	if r.target.Engine.TransactionalDDL() {
-		var err error
-		if tx, err = r.target.Engine.Begin(ctx, r.conn); err != nil {
-			return fmt.Errorf("beginning step %s: %w", st.script, err)
-		}
-		q = tx
-	}
 	fail := func(err error) error {
 		if tx != nil {
 			_ = tx.Rollback()
@@ -172,7 +286,9 @@ func (r *applyRun) step(ctx context.Context, st rollingStep) error {
 		}
 		report(r.opts.Progress, r.base+i+1, r.rev.Total, stmt)
 	}
-	id, err := r.checkpoint(ctx, q, st)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, err := r.checkpoint(ctx, q, steps, k)
 	if err != nil {
 		return fail(err)
 	}
@@ -180,21 +296,23 @@ func (r *applyRun) step(ctx context.Context, st rollingStep) error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("committing step %s: %w", st.script, deadline(ctx, err))
 		}
-		r.ran = st.end
+		r.ran = max(r.ran, st.end)
 	}
+	r.done[k] = true
 	r.checkpoints = append(r.checkpoints, id)
 	return nil
 }
 
-// checkpoint records a committed step through q, keyed by the plan left to
-// run against the schema the step left.
-func (r *applyRun) checkpoint(ctx context.Context, q database.Querier, st rollingStep) (int64, error) {
+// checkpoint records step k, about to commit, through q, keyed by the plan
+// left to run once it has: the steps not committed, against the schema it
+// leaves.
+func (r *applyRun) checkpoint(ctx context.Context, q database.Querier, steps []rollingStep, k int) (int64, error) {
+	st := steps[k]
 	after, err := openLive(ctx, r.target, nil, q, r.live.exclude)
 	if err != nil {
 		return 0, fmt.Errorf("inspecting the schema after step %s: %w", st.script, err)
 	}
-	remaining := &Plan{Statements: r.plan.Statements[st.end:], Scripts: scriptsAfter(r.plan, st)}
-	key := checkpointKey(r.opts.ExpectHash, planHash(r.target, after, remaining, r.declarative))
+	key := checkpointKey(r.opts.ExpectHash, planHash(r.target, after, r.remaining(steps, k), r.declarative))
 	now := time.Now()
 	rev := &database.Revision{
 		PlanHash:   key,
@@ -204,10 +322,44 @@ func (r *applyRun) checkpoint(ctx context.Context, q database.Querier, st rollin
 		StartedAt:  r.rev.StartedAt,
 		FinishedAt: &now,
 		Status:     database.RevisionCheckpoint,
-		Done:       r.base + st.end,
+		Done:       r.base + r.statementsDone(steps) + st.end - st.first,
 		Total:      r.rev.Total,
 	}
 	return database.RevisionsOn(r.target.Engine, q).Insert(ctx, rev)
+}
+
+// remaining is the plan left once step k and the steps done have
+// committed: what a plan of the scripts not yet applied would list, in
+// plan order.
+func (r *applyRun) remaining(steps []rollingStep, k int) *Plan {
+	left := &Plan{Statements: []string{}}
+	committed := map[string]bool{}
+	for j, st := range steps {
+		if j == k || r.done[j] {
+			committed[st.script] = true
+			continue
+		}
+		left.Statements = append(left.Statements, r.plan.Statements[st.first:st.end]...)
+	}
+	for _, s := range r.plan.Scripts {
+		if !committed[s.Name] {
+			left.Scripts = append(left.Scripts, s)
+		}
+	}
+	if r.declarative {
+		// Declarative steps are statements: what is left is what follows.
+		left.Statements, left.Scripts = r.plan.Statements[steps[k].end:], r.plan.Scripts
+	}
+	return left
+}
+
+// statementsDone counts the statements of the steps committed so far.
+func (r *applyRun) statementsDone(steps []rollingStep) int {
+	n := 0
+	for j := range r.done {
+		n += steps[j].end - steps[j].first
+	}
+	return n
 }
 
 // scriptsOf is the step's script as the revision table records it.
@@ -215,20 +367,6 @@ func scriptsOf(plan *Plan, st rollingStep) []database.ScriptRecord {
 	for _, s := range plan.Scripts {
 		if s.Name == st.script {
 			return []database.ScriptRecord{s}
-		}
-	}
-	return nil
-}
-
-// scriptsAfter are the plan's scripts that come after step st: the
-// scripts a plan of what is left would list.
-func scriptsAfter(plan *Plan, st rollingStep) []database.ScriptRecord {
-	if st.script == "" {
-		return plan.Scripts
-	}
-	for i, s := range plan.Scripts {
-		if s.Name == st.script {
-			return plan.Scripts[i+1:]
 		}
 	}
 	return nil

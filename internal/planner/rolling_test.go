@@ -3,6 +3,7 @@ package planner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -261,4 +262,110 @@ func TestGracefulDeadlineStopsBetweenStatements(t *testing.T) {
 			g.Expect(d.tables(t)).To(ConsistOf("users", "posts"))
 		})
 	}
+}
+
+// parallelInput is a rolling plan whose two data scripts may run side by
+// side: the first waits for an advisory lock the test holds, the second
+// does not, so the second can only finish first if they run at once.
+func parallelInput(lockKey int) planner.Input {
+	s := scripts(
+		"CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));",
+		fmt.Sprintf("SELECT pg_advisory_xact_lock(%d);\nUPDATE users SET email = 'waited@example.com' WHERE id = 1;", lockKey),
+		"INSERT INTO posts (id, user_id, title) VALUES (2, 1, 'side by side');",
+		"CREATE INDEX posts_user ON posts (user_id);",
+	)
+	s[1].Type, s[2].Type = "data", "data"
+	s[1].DependsOn, s[2].DependsOn, s[3].DependsOn = []string{"a-script"}, []string{"a-script"}, []string{"b-script", "c-script"}
+	return planner.Input{Scripts: s}
+}
+
+// Independent data scripts of a rolling apply run at the same time, each
+// with its own checkpoint; the schema scripts around them wait.
+func TestRollingRunsIndependentDataScriptsInParallel(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	d := newTestDB(t, engines[1])
+	d.exec(t, base+rows)
+	const lockKey = 4242
+	in := parallelInput(lockKey)
+	pl := &planner.Planner{}
+	plan, err := pl.Plan(ctx, d.target, in)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// The test holds the lock the first data script waits for.
+	holder, err := d.db.Conn(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = holder.Close() }()
+	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", lockKey))
+	g.Expect(err).NotTo(HaveOccurred())
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true, Parallel: true, Identity: "ns/m"})
+		done <- err
+	}()
+	// The second data script commits while the first still waits: it can
+	// only if they run at once.
+	g.Eventually(func() string {
+		return d.queryString(t, "SELECT count(*) FROM posts WHERE title = 'side by side'")
+	}, "30s").Should(Equal("1"))
+	g.Expect(d.queryString(t, "SELECT email FROM users WHERE id = 1")).To(Equal("a@example.com"), "the first is still waiting")
+	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", lockKey))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(done, "30s").Should(Receive(BeNil()))
+
+	g.Expect(d.queryString(t, "SELECT email FROM users WHERE id = 1")).To(Equal("waited@example.com"))
+	statuses := []string{}
+	scriptsDone := []string{}
+	for _, r := range d.revisions(t) {
+		statuses = append(statuses, r.Status)
+		if r.Status == database.RevisionCheckpoint {
+			scriptsDone = append(scriptsDone, r.Scripts[0].Name)
+		}
+	}
+	g.Expect(statuses).To(Equal([]string{"checkpoint", "checkpoint", "checkpoint", "checkpoint", "succeeded"}))
+	g.Expect(scriptsDone).To(Equal([]string{"a-script", "c-script", "b-script", "d-script"}), "c committed before b")
+}
+
+// A rolling apply whose parallel wave was cut short resumes with the step
+// that did not commit: the one that did is not run again.
+func TestRollingResumesAPartlyCommittedParallelWave(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	d := newTestDB(t, engines[1])
+	d.exec(t, base+rows)
+	const lockKey = 4343
+	in := parallelInput(lockKey)
+	// The first data script fails on a duplicate key, once the test lets
+	// it go on, after its partner committed.
+	in.Scripts[1].SQL = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d);\nINSERT INTO users (id, name) VALUES (1, 'dup');", lockKey)
+	in.Scripts[1].Checksum = ""
+	pl := &planner.Planner{}
+	plan, err := pl.Plan(ctx, d.target, in)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	holder, err := d.db.Conn(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = holder.Close() }()
+	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", lockKey))
+	g.Expect(err).NotTo(HaveOccurred())
+	done := make(chan error, 1)
+	go func() {
+		_, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true, Parallel: true, Identity: "ns/m"})
+		done <- err
+	}()
+	g.Eventually(func() string {
+		return d.queryString(t, "SELECT count(*) FROM posts WHERE title = 'side by side'")
+	}, "30s").Should(Equal("1"))
+	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", lockKey))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(done, "30s").Should(Receive(MatchError(planner.ErrApplyFailed)))
+
+	// Fixed data, same scripts: the partner's insert is not run again.
+	d.exec(t, "DELETE FROM users WHERE id = 1;")
+	res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true, Parallel: true, Identity: "ns/m"})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Resumed).To(Equal(2))
+	g.Expect(d.queryString(t, "SELECT count(*) FROM posts WHERE title = 'side by side'")).To(Equal("1"))
+	g.Expect(d.queryString(t, "SELECT name FROM users WHERE id = 1")).To(Equal("dup"))
 }

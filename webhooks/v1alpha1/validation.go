@@ -169,7 +169,8 @@ func notActedOn(spec *dbv1.DatabaseMigrationSpec) []string {
 		}
 	}
 	m := spec.Migration
-	add(m.Parallel, "spec.migration.parallel")
+	// Only a rolling apply has steps to run side by side.
+	add(m.Parallel && m.Strategy != dbv1.MigrationStrategyRolling, "spec.migration.parallel (outside the rolling strategy)")
 	if r := spec.Rollback; r != nil {
 		// Only a strategy that copies has a backup to keep.
 		add(r.PreserveBackup != nil && m.Strategy != dbv1.MigrationStrategyShadowTable && m.Strategy != dbv1.MigrationStrategyBlueGreen, "spec.rollback.preserveBackup")

@@ -180,7 +180,9 @@ func TestNotActedOnWarnsForOriginalFields(t *testing.T) {
 	g.Expect(notActedOn(&dbm.Spec)).To(BeEmpty())
 	dbm.Spec.Migration.Parallel = true
 	dbm.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "s"}}
-	g.Expect(notActedOn(&dbm.Spec)).To(ConsistOf("spec.migration.parallel"))
+	g.Expect(notActedOn(&dbm.Spec)).To(ConsistOf("spec.migration.parallel (outside the rolling strategy)"))
+	dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyRolling
+	g.Expect(notActedOn(&dbm.Spec)).To(BeEmpty())
 }
 
 func TestUnmeasurableThresholdsAreSaidSo(t *testing.T) {
