@@ -524,4 +524,35 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		Expect(blue.QueryRow("SELECT count(*) FROM pg_database WHERE datname = $1", dbm.Status.BlueGreen.GreenDatabase).Scan(&n)).To(Succeed())
 		Expect(n).To(BeZero())
 	})
+
+	It("drops green on MariaDB too when green fails its validation, and swaps a MariaDB shadow back when a later statement fails", func() {
+		bgm, db := mariadb("bg-mariadb-invalid",
+			fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;"),
+			dbv1.MigrationScript{Name: "ages-set", Type: dbv1.ScriptTypeValidation, Source: "inline",
+				SQL: "SELECT count(*) = 0 FROM users WHERE age IS NULL;", DependsOn: []string{"age"}})
+		bgm.Spec.Migration.Strategy = dbv1.MigrationStrategyBlueGreen
+		bgm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true)}
+		create(bgm)
+		approvePlan(bgm)
+		Eventually(phase(bgm)).Should(Equal(dbv1.PhaseFailed))
+		bgm = get(bgm)
+		Expect(bgm.Status.Message).To(ContainSubstring("was dropped, blue is as it was"))
+		var n int
+		Expect(db.QueryRow("SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", bgm.Status.BlueGreen.GreenDatabase).Scan(&n)).To(Succeed())
+		Expect(n).To(BeZero())
+		Expect(mysqlColumns(db, "users")).To(Equal([]string{"id", "name", "email"}))
+
+		sm, sdb := mariadb("shadow-mariadb-rollback", fixture.InlineScript("widen",
+			"ALTER TABLE users ADD COLUMN age int;\nCREATE UNIQUE INDEX users_name_key ON users (name);"))
+		sm.Spec.Migration.Strategy = dbv1.MigrationStrategyShadowTable
+		sm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true), PreserveBackup: ptr.To(true)}
+		create(sm)
+		approvePlan(sm)
+		Eventually(phase(sm)).Should(Equal(dbv1.PhaseFailed))
+		Expect(get(sm).Status.Message).To(ContainSubstring("rolled back"))
+		Expect(mysqlColumns(sdb, "users")).To(Equal([]string{"id", "name", "email"}))
+		Expect(mysqlTables(sdb)).To(Equal([]string{"kube_shift_revisions", "users"}), "no shadow or backup left")
+		Expect(sdb.QueryRow("SELECT count(*) FROM users").Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(3))
+	})
 })
