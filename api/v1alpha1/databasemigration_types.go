@@ -769,6 +769,10 @@ type BlueGreenStatus struct {
 	// +optional
 	RowsCopied int64 `json:"rowsCopied,omitempty"`
 
+	// greenRevision is the plan's row in green's revision table.
+	// +optional
+	GreenRevision int64 `json:"greenRevision,omitempty"`
+
 	// validationPassed is true once the validation scripts passed on green.
 	ValidationPassed bool `json:"validationPassed"`
 

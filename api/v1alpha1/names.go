@@ -114,3 +114,8 @@ func (t DatabaseType) DefaultSSLMode() SSLMode {
 	}
 	return SSLModeRequire
 }
+
+// ThresholdsUnmeasurable says why performanceThresholds.maxCpuUsage and
+// maxMemoryUsage are not checked: admission warns with it, and
+// status.metrics notes it.
+const ThresholdsUnmeasurable = "PostgreSQL, MySQL and MariaDB report no host CPU or memory use to a SQL client, and SQLite has no server"

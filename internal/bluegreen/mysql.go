@@ -120,7 +120,7 @@ SELECT DISTINCT CONCAT('partitioned table ', table_name) FROM information_schema
 ORDER BY 1`
 
 func (mysqlDialect) unsupported(ctx context.Context, q database.Querier, schemaName string) ([]string, error) {
-	return queryStrings(ctx, q, mysqlUnsupported, schemaName, schemaName, schemaName, schemaName, schemaName)
+	return database.QueryStrings(ctx, q, mysqlUnsupported, schemaName, schemaName, schemaName, schemaName, schemaName)
 }
 
 // readExtras: Atlas carries MySQL tables whole, AUTO_INCREMENT counters

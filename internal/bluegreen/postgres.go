@@ -216,23 +216,5 @@ WHERE n.nspname = $1 AND (t.typtype IN ('d', 'r') OR t.typtype = 'c' AND c.relki
 ORDER BY 1`
 
 func (postgresDialect) unsupported(ctx context.Context, q database.Querier, schemaName string) ([]string, error) {
-	return queryStrings(ctx, q, pgUnsupported, schemaName)
-}
-
-// queryStrings runs a query returning one text column.
-func queryStrings(ctx context.Context, q database.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return database.QueryStrings(ctx, q, pgUnsupported, schemaName)
 }

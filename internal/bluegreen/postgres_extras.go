@@ -92,7 +92,7 @@ func (postgresDialect) readExtras(ctx context.Context, q database.Querier, schem
 	if x.extensions, err = readExtensions(ctx, q); err != nil {
 		return nil, fmt.Errorf("reading extensions: %w", err)
 	}
-	if x.members, err = queryStrings(ctx, q, pgMembersQuery, schemaName); err != nil {
+	if x.members, err = database.QueryStrings(ctx, q, pgMembersQuery, schemaName); err != nil {
 		return nil, fmt.Errorf("reading extensions' tables: %w", err)
 	}
 	if x.sequences, err = readSequences(ctx, q, schemaName); err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/bluegreen"
@@ -13,23 +11,18 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 )
 
-// ApplyGreen implements Migrator. The approved hash is checked on blue
+// ApplyGreen implements Migrator. The caller asked GreenRevision first.
+// The approved hash is checked on blue
 // (its identity is part of it); on green, a copy under another name, the
 // plan must be the same statements, and is applied under green's own
 // hash, lock and revision table.
-func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions, progress func(string, int64, int64)) (*GreenApplied, error) {
+func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions) (*GreenApplied, error) {
 	l, p, blue, err := m.prepare(ctx, dbm)
 	if err != nil {
 		return nil, err
 	}
 	greenTarget := greenOf(blue, green)
 	object := greenObject(dbm, opts.ExpectHash)
-	if rev, err := findGreenRevision(ctx, blue, green, object); err != nil || rev != nil {
-		if err != nil {
-			return nil, err
-		}
-		return &GreenApplied{Revision: rev.ID, Reused: true}, nil
-	}
 
 	bluePlan, err := p.Plan(ctx, blue, l.input)
 	if err != nil {
@@ -39,7 +32,7 @@ func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigrat
 		return nil, fmt.Errorf("%w: approved %s, blue's plan is now %s", ErrPlanChanged, opts.ExpectHash, bluePlan.Hash)
 	}
 	var rows int64
-	if rows, err = m.clone(ctx, blue, green, int(dbm.Spec.Migration.BatchSize), progress); err != nil {
+	if rows, err = m.clone(ctx, blue, green, int(dbm.Spec.Migration.BatchSize), opts.CopyProgress); err != nil {
 		return nil, err
 	}
 
@@ -47,7 +40,7 @@ func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigrat
 	if err != nil {
 		return nil, plannerError(err)
 	}
-	if !slices.Equal(normalized(greenPlan.Statements), normalized(bluePlan.Statements)) {
+	if !planner.SameStatements(greenPlan.Statements, bluePlan.Statements) {
 		return nil, Permanent(dbv1.ReasonApplyFailed, fmt.Errorf("green %s does not plan as blue did (%d statements against %d): the copy differs; it is left for inspection", green, len(greenPlan.Statements), len(bluePlan.Statements)))
 	}
 	// Green has no other writer: the integrity checks around the apply
@@ -159,14 +152,4 @@ func greenRevision(ctx context.Context, green *database.Target, object string) (
 		}
 	}
 	return nil, nil
-}
-
-// normalized is statements with white space and trailing semicolons
-// evened out.
-func normalized(stmts []string) []string {
-	out := make([]string, len(stmts))
-	for i, s := range stmts {
-		out[i] = strings.TrimSuffix(strings.Join(strings.Fields(s), " "), ";")
-	}
-	return out
 }

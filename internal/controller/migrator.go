@@ -32,9 +32,9 @@ type Migrator interface {
 	// ApplyGreen is the blue-green apply: it copies the target (blue) to
 	// the database green on the same server, applies the approved plan
 	// there, statement for statement, and runs the validation scripts on
-	// green. Blue is never written. A complete green that already has
-	// the plan is reused.
-	ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions, progress func(table string, done, total int64)) (*GreenApplied, error)
+	// green. Blue is never written. A complete copy is reused; ask
+	// GreenRevision first whether green has the plan already.
+	ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions) (*GreenApplied, error)
 	// GreenRevision finds the revision a blue-green apply of the plan
 	// hash recorded on green; ok is false when there is none (or no
 	// green).
@@ -47,10 +47,9 @@ type Migrator interface {
 type GreenApplied struct {
 	// Revision is the plan's row in green's revision table.
 	Revision int64
-	// Rows is how many rows the copy moved (0 when green was reused).
+	// Rows is how many rows the copy moved (0 when a complete copy was
+	// reused).
 	Rows int64
-	// Reused is true when green was complete with the plan applied.
-	Reused bool
 }
 
 // Plan is a computed plan, in the API's vocabulary.
@@ -92,6 +91,8 @@ type ApplyOptions struct {
 	MaxLockTime time.Duration
 	// ShadowTable makes each table change through a shadow table.
 	ShadowTable *planner.ShadowTableOptions
+	// CopyProgress is told how a blue-green copy moves, table by table.
+	CopyProgress func(table string, done, total int64)
 }
 
 // StepProgress is where a rolling apply stands.

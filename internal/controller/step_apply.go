@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,9 +19,6 @@ import (
 // lockWait is how long a migration waits for another apply on the same
 // database before trying again.
 const lockWait = 5 * time.Second
-
-// progressInterval bounds how often a long apply writes its progress.
-const progressInterval = time.Second
 
 // apply owns the Applied condition: it runs the approved plan through the
 // Migrator's guarded apply (database lock, re-plan, hash check, revision
@@ -40,11 +36,11 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	}
 	defer unlock()
 
-	if res, stop, err := r.preCheck(ctx, dbm); stop || err != nil {
-		return res, stop, err
-	}
 	if dbm.Spec.Migration.Strategy == dbv1.MigrationStrategyBlueGreen {
 		return r.applyBlueGreen(ctx, dbm, status)
+	}
+	if res, stop, err := r.preCheck(ctx, dbm); stop || err != nil {
+		return res, stop, err
 	}
 
 	now := metav1.NewTime(r.now())
@@ -103,10 +99,11 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 // reports progress.
 func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) ApplyOptions {
 	spec := dbm.Spec
+	report := r.newReporter(ctx, status)
 	opts := ApplyOptions{
 		ExpectHash: dbm.Status.Plan.Hash,
 		Approver:   approver(dbm),
-		Progress:   r.progressReporter(ctx, dbm, status),
+		Progress:   progressReporter(report, dbm),
 		Rollback:   rollbackPolicy(spec.Rollback),
 		Graceful:   spec.Rollback != nil && spec.Rollback.Strategy == dbv1.RollbackStrategyGraceful,
 	}
@@ -121,15 +118,15 @@ func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv
 	if opts.Rollback != nil {
 		opts.RollingBack = func() {
 			message := "the apply failed; rolling back to the schema it started from"
-			setPhase(dbm, dbv1.PhaseRollingBack, dbv1.ReasonRollingBack, message)
 			r.event(dbm, true, dbv1.ReasonRollingBack, message)
-			if err := status.flush(ctx); err != nil {
-				ctrl.LoggerFrom(ctx).Error(err, "writing the rollback phase")
-			}
+			report.update(true, func() { setPhase(dbm, dbv1.PhaseRollingBack, dbv1.ReasonRollingBack, message) })
 		}
 	}
-	if spec.Migration.Strategy == dbv1.MigrationStrategyShadowTable {
-		opts.ShadowTable = r.shadowOptions(ctx, dbm, status)
+	switch spec.Migration.Strategy {
+	case dbv1.MigrationStrategyShadowTable:
+		opts.ShadowTable = shadowOptions(report, dbm, r.now)
+	case dbv1.MigrationStrategyBlueGreen:
+		opts.CopyProgress = copyReporter(report, dbm)
 	}
 	if spec.Migration.Strategy == dbv1.MigrationStrategyRolling {
 		opts.Rolling, opts.Parallel = true, spec.Migration.Parallel
@@ -139,7 +136,7 @@ func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv
 				opts.StepTimeouts[s.Name] = s.Timeout.Duration
 			}
 		}
-		opts.Step = r.stepReporter(ctx, dbm, status)
+		opts.Step = stepReporter(report, dbm)
 	} else {
 		dbm.Status.Rolling = nil
 	}
@@ -147,9 +144,8 @@ func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv
 }
 
 // unmeasured is what status.metrics says of a CPU or memory threshold:
-// the engines report no host CPU or memory use to a SQL client, so the
-// threshold is not checked, and the status says so rather than pretend.
-const unmeasured = "not measured: PostgreSQL, MySQL and MariaDB report no host CPU or memory use to a SQL client, and SQLite has no server"
+// it is not checked, and the status says so rather than pretend.
+const unmeasured = "not measured: " + dbv1.ThresholdsUnmeasurable
 
 // noteUnmeasured notes in status.metrics the thresholds that were set and
 // could not be checked.
@@ -194,26 +190,26 @@ func rollbackPolicy(rb *dbv1.RollbackConfig) func(error) bool {
 
 // stepReporter writes status.rolling as a rolling apply moves from step
 // to step.
-func (r *DatabaseMigrationReconciler) stepReporter(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) func(StepProgress) {
+func stepReporter(report *reporter, dbm *dbv1.DatabaseMigration) func(StepProgress) {
 	started := false
 	return func(p StepProgress) {
-		if !started {
-			// Set on the first step, not before: an apply that finds its
-			// plan already applied (a reconcile from a stale cache) runs
-			// no step and leaves the record of the one that did.
-			started = true
-			dbm.Status.Rolling = &dbv1.RollingStatus{Phase: dbv1.RollingRunning}
-		}
-		rs := dbm.Status.Rolling
-		rs.TotalSteps, rs.CurrentStep, rs.CurrentScript = int32(p.Total), int32(p.Current), p.Script
-		rs.RollbackPoint, rs.ResumedSteps = int32(p.Done), int32(p.Resumed)
-		if p.Failed != "" {
-			rs.Phase = dbv1.RollingFailed
-			rs.FailedSteps = append(rs.FailedSteps, p.Failed)
-		}
-		if err := status.flush(ctx); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "writing rolling progress")
-		}
+		report.update(true, func() {
+			if !started {
+				// Set on the first step, not before: an apply that finds
+				// its plan already applied (a reconcile from a stale
+				// cache) runs no step and leaves the record of the one
+				// that did.
+				started = true
+				dbm.Status.Rolling = &dbv1.RollingStatus{Phase: dbv1.RollingRunning}
+			}
+			rs := dbm.Status.Rolling
+			rs.TotalSteps, rs.CurrentStep, rs.CurrentScript = int32(p.Total), int32(p.Current), p.Script
+			rs.RollbackPoint, rs.ResumedSteps = int32(p.Done), int32(p.Resumed)
+			if p.Failed != "" {
+				rs.Phase = dbv1.RollingFailed
+				rs.FailedSteps = append(rs.FailedSteps, p.Failed)
+			}
+		})
 	}
 }
 
@@ -284,26 +280,16 @@ func (r *DatabaseMigrationReconciler) applyFailed(dbm *dbv1.DatabaseMigration, e
 	return ctrl.Result{}, true, nil
 }
 
-// progressReporter writes status.progress as the apply moves, at most once
-// per progressInterval.
-func (r *DatabaseMigrationReconciler) progressReporter(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) func(done, total int, current string) {
-	var mu sync.Mutex
-	var last time.Time
+// progressReporter writes status.progress as the apply moves.
+func progressReporter(report *reporter, dbm *dbv1.DatabaseMigration) func(done, total int, current string) {
 	return func(done, total int, current string) {
-		mu.Lock()
-		defer mu.Unlock()
-		p := dbm.Status.Progress
-		p.TotalSteps, p.CompletedSteps, p.CurrentStep = int32(total), int32(done), abbreviate(current)
-		if total > 0 {
-			p.PercentageComplete = int32(done * 100 / total)
-		}
-		if r.now().Sub(last) < progressInterval && done < total {
-			return
-		}
-		last = r.now()
-		if err := status.flush(ctx); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "writing progress")
-		}
+		report.update(done >= total, func() {
+			p := dbm.Status.Progress
+			p.TotalSteps, p.CompletedSteps, p.CurrentStep = int32(total), int32(done), abbreviate(current)
+			if total > 0 {
+				p.PercentageComplete = int32(done * 100 / total)
+			}
+		})
 	}
 }
 

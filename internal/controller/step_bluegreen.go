@@ -2,12 +2,9 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,20 +41,31 @@ func (r *DatabaseMigrationReconciler) applyBlueGreen(ctx context.Context, dbm *d
 		bg = &dbv1.BlueGreenStatus{BlueDatabase: dbm.Spec.Database.Database, GreenDatabase: green}
 		dbm.Status.BlueGreen = bg
 	}
-	revision, done, err := r.Migrator.GreenRevision(ctx, dbm, green, plan.Hash)
+	if !bg.ValidationPassed || bg.GreenRevision == 0 {
+		if res, stop, err := r.readyGreen(ctx, dbm, status, green); stop || err != nil {
+			return res, stop, err
+		}
+	}
+	return r.switchToGreen(ctx, dbm, green)
+}
+
+// readyGreen makes green ready for the switch, unless it already is: the
+// status may not say so when the manager stopped between green's commit
+// and the status write, so green's revision table is asked first. The
+// pre-checks run before anything is copied.
+func (r *DatabaseMigrationReconciler) readyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, green string) (ctrl.Result, bool, error) {
+	revision, done, err := r.Migrator.GreenRevision(ctx, dbm, green, dbm.Status.Plan.Hash)
 	if err != nil {
 		return r.applyFailed(dbm, err)
 	}
-	if !done {
-		if res, stop, err := r.migrateGreen(ctx, dbm, status, green); stop || err != nil {
-			return res, stop, err
-		}
-		revision = dbm.Status.LastApplied.Revision
+	if done {
+		dbm.Status.BlueGreen.GreenRevision, dbm.Status.BlueGreen.ValidationPassed = revision, true
+		return ctrl.Result{}, false, nil
 	}
-	// A status write replaces the object's fields with what the server
-	// returned: read them again rather than hold on to them.
-	dbm.Status.BlueGreen.ValidationPassed = true
-	return r.switchToGreen(ctx, dbm, green, revision)
+	if res, stop, err := r.preCheck(ctx, dbm); stop || err != nil {
+		return res, stop, err
+	}
+	return r.migrateGreen(ctx, dbm, status, green)
 }
 
 // migrateGreen copies blue to green and applies the plan there.
@@ -77,7 +85,7 @@ func (r *DatabaseMigrationReconciler) migrateGreen(ctx context.Context, dbm *dbv
 
 	opts := r.applyOptions(ctx, dbm, status)
 	start := r.now()
-	applied, err := r.Migrator.ApplyGreen(ctx, dbm, green, opts, r.copyReporter(ctx, dbm, status))
+	applied, err := r.Migrator.ApplyGreen(ctx, dbm, green, opts)
 	metrics.ApplyDuration.Observe(r.now().Sub(start).Seconds())
 	bg = dbm.Status.BlueGreen
 	if err != nil {
@@ -88,11 +96,8 @@ func (r *DatabaseMigrationReconciler) migrateGreen(ctx context.Context, dbm *dbv
 		return r.applyFailed(dbm, err)
 	}
 	bg.RowsCopied += applied.Rows
-	bg.ValidationPassed = true
+	bg.ValidationPassed, bg.GreenRevision = true, applied.Revision
 	bg.Phase = blueGreenAwaitingSwitch
-	// Until the switch, lastApplied holds green's revision with no time:
-	// nothing applications use has changed yet.
-	dbm.Status.LastApplied = &dbv1.AppliedRevision{Revision: applied.Revision}
 	dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: r.now().Sub(start)}}
 	noteUnmeasured(dbm)
 	dbm.Status.Progress.CompletedSteps, dbm.Status.Progress.PercentageComplete, dbm.Status.Progress.CurrentStep = dbm.Status.Progress.TotalSteps, 100, ""
@@ -116,8 +121,9 @@ func (r *DatabaseMigrationReconciler) dropGreen(ctx context.Context, dbm *dbv1.D
 
 // switchToGreen moves applications to green, or waits for the reviewer
 // who lets it.
-func (r *DatabaseMigrationReconciler) switchToGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, revision int64) (ctrl.Result, bool, error) {
+func (r *DatabaseMigrationReconciler) switchToGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string) (ctrl.Result, bool, error) {
 	plan, bg := dbm.Status.Plan, dbm.Status.BlueGreen
+	revision := bg.GreenRevision
 	var ref *dbv1.SwitchSecretRef
 	if c := dbm.Spec.Migration.BlueGreen; c != nil {
 		ref = c.SwitchSecret
@@ -182,20 +188,11 @@ func (r *DatabaseMigrationReconciler) rewriteSwitchSecret(ctx context.Context, d
 }
 
 // copyReporter shows the copy's progress in status.progress.currentStep.
-func (r *DatabaseMigrationReconciler) copyReporter(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) func(string, int64, int64) {
-	var mu sync.Mutex
-	var last time.Time
+func copyReporter(report *reporter, dbm *dbv1.DatabaseMigration) func(string, int64, int64) {
 	return func(table string, done, total int64) {
-		mu.Lock()
-		defer mu.Unlock()
-		dbm.Status.Progress.CurrentStep = fmt.Sprintf("copying table %s: %d of %d rows", table, done, total)
-		if r.now().Sub(last) < progressInterval && done < total {
-			return
-		}
-		last = r.now()
-		if err := status.flush(ctx); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "writing copy progress")
-		}
+		report.update(done >= total, func() {
+			dbm.Status.Progress.CurrentStep = fmt.Sprintf("copying table %s: %d of %d rows", table, done, total)
+		})
 	}
 }
 
@@ -208,6 +205,5 @@ func secretRefName(ref *dbv1.SwitchSecretRef) string {
 
 // shortHash is a plan hash's first hex digits, naming its green database.
 func shortHash(h string) string {
-	sum := sha256.Sum256([]byte(h))
-	return hex.EncodeToString(sum[:])[:8]
+	return strings.TrimPrefix(h, "sha256:")[:8]
 }

@@ -68,26 +68,45 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 			return out
 		}
 	}
-	// mariadb makes a MariaDB database holding users with two of the same
-	// name, a Secret with its URL, and a migration of it.
-	mariadb := func(name string, scripts ...dbv1.MigrationScript) (*dbv1.DatabaseMigration, *sql.DB) {
+	// serverMigration makes a Secret holding dbURL and a migration of
+	// that database, without TLS (the test servers have none).
+	serverMigration := func(name string, t dbv1.DatabaseType, dbURL string) *dbv1.DatabaseMigration {
 		GinkgoHelper()
-		dbURL := dbtest.NewMySQLDatabase(GinkgoTB())
-		db := dbtest.OpenMySQL(GinkgoTB(), dbURL)
-		for _, stmt := range []string{
-			"CREATE TABLE users (id int NOT NULL, name varchar(50) NOT NULL, email varchar(100), PRIMARY KEY (id))",
-			"INSERT INTO users VALUES (1, 'alice', 'a@example.com'), (2, 'bob', NULL), (3, 'alice', NULL)",
-		} {
-			_, err := db.Exec(stmt)
-			Expect(err).NotTo(HaveOccurred())
-		}
 		u, err := url.Parse(dbURL)
 		Expect(err).NotTo(HaveOccurred())
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-creds"}, StringData: map[string]string{"url": dbURL}}
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, secret)
-		dbm := fixture.Migration(ns, name, fixture.WithServer(dbv1.DatabaseTypeMariaDB, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm := fixture.Migration(ns, name, fixture.WithServer(t, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
 		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+		return dbm
+	}
+	exec := func(db *sql.DB, stmts ...string) {
+		GinkgoHelper()
+		for _, stmt := range stmts {
+			_, err := db.Exec(stmt)
+			Expect(err).NotTo(HaveOccurred(), stmt)
+		}
+	}
+	// postgres makes a PostgreSQL database set up with setup, and a
+	// migration of it.
+	postgres := func(name string, setup ...string) (*dbv1.DatabaseMigration, *sql.DB, string) {
+		GinkgoHelper()
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+		exec(db, setup...)
+		return serverMigration(name, dbv1.DatabaseTypePostgreSQL, dbURL), db, dbURL
+	}
+	// mariadb makes a MariaDB database holding users with two of the same
+	// name, and a migration of it running scripts.
+	mariadb := func(name string, scripts ...dbv1.MigrationScript) (*dbv1.DatabaseMigration, *sql.DB) {
+		GinkgoHelper()
+		dbURL := dbtest.NewMySQLDatabase(GinkgoTB())
+		db := dbtest.OpenMySQL(GinkgoTB(), dbURL)
+		exec(db,
+			"CREATE TABLE users (id int NOT NULL, name varchar(50) NOT NULL, email varchar(100), PRIMARY KEY (id))",
+			"INSERT INTO users VALUES (1, 'alice', 'a@example.com'), (2, 'bob', NULL), (3, 'alice', NULL)")
+		dbm := serverMigration(name, dbv1.DatabaseTypeMariaDB, dbURL)
 		dbm.Spec.Migration.Scripts = scripts
 		return dbm, db
 	}
@@ -183,14 +202,7 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 	})
 
 	It("stops an apply that blocks writers longer than maxDowntime and rolls it back", func() {
-		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "downtime-creds"}, StringData: map[string]string{"url": dbURL}}
-		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
-		DeferCleanup(k8sClient.Delete, ctx, secret)
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		dbm := fixture.Migration(ns, "downtime", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
-		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+		dbm, db, _ := postgres("downtime")
 		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("slow", "CREATE TABLE t (id int);\nSELECT pg_sleep(3);")}
 		dbm.Spec.Validation = &dbv1.ValidationConfig{PerformanceThresholds: &dbv1.PerformanceThresholds{MaxDowntime: &metav1.Duration{Duration: 200 * 1e6}}}
 		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true), Conditions: []dbv1.RollbackCondition{dbv1.RollbackOnPerformanceDegradation}}
@@ -200,7 +212,6 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		dbm = get(dbm)
 		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonMaxDowntimeExceeded))
 		Expect(dbm.Status.Message).To(ContainSubstring("longer than maxDowntime"))
-		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
 		var n int
 		Expect(db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_name = 't'`).Scan(&n)).To(Succeed())
 		Expect(n).To(BeZero(), fmt.Sprintf("the transaction was rolled back: %s", dbm.Status.Message))
@@ -247,24 +258,11 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 	})
 
 	It("fails on a data integrity mismatch and rolls the apply back, rows included, on PostgreSQL", func() {
-		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
-		for _, stmt := range []string{
+		dbm, db, _ := postgres("integrity",
 			"CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL)",
 			"CREATE TABLE audit (id int PRIMARY KEY, note text)",
 			"INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 50) g",
-			"INSERT INTO audit SELECT g, 'note ' || g FROM generate_series(1, 20) g",
-		} {
-			_, err := db.Exec(stmt)
-			Expect(err).NotTo(HaveOccurred())
-		}
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "integrity-creds"}, StringData: map[string]string{"url": dbURL}}
-		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
-		DeferCleanup(k8sClient.Delete, ctx, secret)
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		dbm := fixture.Migration(ns, "integrity", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
-		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+			"INSERT INTO audit SELECT g, 'note ' || g FROM generate_series(1, 20) g")
 		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{
 			// A schema script that loses a row: what the check is for.
 			fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;\nDELETE FROM users WHERE id = 7;"),
@@ -366,22 +364,9 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 	})
 
 	It("swaps a PostgreSQL table back from its backup when a later statement fails", func() {
-		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
-		for _, stmt := range []string{
+		dbm, db, _ := postgres("shadow-pg",
 			"CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)",
-			"INSERT INTO users (name) SELECT 'user ' || (g % 400) FROM generate_series(1, 800) g",
-		} {
-			_, err := db.Exec(stmt)
-			Expect(err).NotTo(HaveOccurred())
-		}
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shadow-pg-creds"}, StringData: map[string]string{"url": dbURL}}
-		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
-		DeferCleanup(k8sClient.Delete, ctx, secret)
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		dbm := fixture.Migration(ns, "shadow-pg", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
-		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+			"INSERT INTO users (name) SELECT 'user ' || (g % 400) FROM generate_series(1, 800) g")
 		dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyShadowTable
 		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("widen",
 			"ALTER TABLE users ALTER COLUMN id TYPE bigint;\nALTER TABLE users ADD COLUMN age int;\nCREATE UNIQUE INDEX users_name_key ON users (name);")}
@@ -408,22 +393,9 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 	// its URL, and a blue-green migration of it.
 	postgresBlue := func(name string, scripts ...dbv1.MigrationScript) (*dbv1.DatabaseMigration, string) {
 		GinkgoHelper()
-		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
-		for _, stmt := range []string{
+		dbm, _, dbURL := postgres(name,
 			"CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)",
-			"INSERT INTO users (name) SELECT 'user ' || g FROM generate_series(1, 300) g",
-		} {
-			_, err := db.Exec(stmt)
-			Expect(err).NotTo(HaveOccurred())
-		}
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-creds"}, StringData: map[string]string{"url": dbURL}}
-		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
-		DeferCleanup(k8sClient.Delete, ctx, secret)
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		dbm := fixture.Migration(ns, name, fixture.WithServer(dbv1.DatabaseTypePostgreSQL, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
-		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
+			"INSERT INTO users (name) SELECT 'user ' || g FROM generate_series(1, 300) g")
 		dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyBlueGreen
 		dbm.Spec.Migration.Scripts = scripts
 		return dbm, dbURL

@@ -49,43 +49,30 @@ func (postgresEngine) MissingPrivileges(ctx context.Context, q Querier, schemaNa
 			missing = append(missing, fmt.Sprintf("%s on schema %s", priv, schemaName))
 		}
 	}
-	rows, err := q.QueryContext(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	foreign, err := QueryStrings(ctx, q, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v') AND c.relname <> $2 AND NOT pg_has_role(current_user, c.relowner, 'USAGE')
 		ORDER BY c.relname`, schemaName, RevisionTable)
 	if err != nil {
 		return nil, fmt.Errorf("reading table owners in schema %s: %w", schemaName, err)
 	}
-	defer func() { _ = rows.Close() }()
-	for rows.Next() {
-		var table string
-		if err := rows.Scan(&table); err != nil {
-			return nil, err
-		}
+	for _, table := range foreign {
 		missing = append(missing, fmt.Sprintf("ownership of %s.%s (ALTER and DROP need it)", schemaName, table))
 	}
-	return missing, rows.Err()
+	return missing, nil
 }
 
 // MissingPrivileges reads MySQL's privilege catalogue: the privileges the
 // user holds globally (USER_PRIVILEGES) or on the database
 // (SCHEMA_PRIVILEGES), as information_schema shows them to the user.
 func (mysqlEngine) MissingPrivileges(ctx context.Context, q Querier, schemaName string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")
+	privileges, err := QueryStrings(ctx, q, `SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")
 		UNION SELECT privilege_type FROM information_schema.schema_privileges WHERE grantee = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'") AND ? LIKE REPLACE(table_schema, '\\_', '_')`, schemaName)
 	if err != nil {
 		return nil, fmt.Errorf("reading privileges on database %s: %w", schemaName, err)
 	}
-	defer func() { _ = rows.Close() }()
 	held := map[string]bool{}
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
+	for _, p := range privileges {
 		held[strings.ToUpper(p)] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	var missing []string
 	for _, p := range MigrationPrivileges {

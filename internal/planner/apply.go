@@ -329,37 +329,47 @@ func (r *applyRun) failed(ctx context.Context, cause error) error {
 	// roll back anyway, within bounds of their own.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
-	rollback := r.opts.Rollback != nil && r.opts.Rollback(cause)
 	defer r.numberFailure(cause)
-	if !rollback || !r.partial(cause) && r.target.Engine.TransactionalDDL() && !r.opts.Rolling {
-		if rollback {
-			// The transaction took everything back: say so in the
-			// revision table.
-			recordErr := r.record(rctx, database.RevisionRolledBack, 0, cause)
-			return &RolledBackError{Err: cause, recordErr: recordErr, Revision: r.rev.ID}
-		}
+	switch {
+	case r.opts.Rollback == nil || !r.opts.Rollback(cause):
 		return errors.Join(cause, r.record(rctx, database.RevisionFailed, r.ran, cause))
+	case !r.partial(cause):
+		// Nothing stays applied: a transaction took it back. Say so in
+		// the revision table.
+		recordErr := r.record(rctx, database.RevisionRolledBack, 0, cause)
+		return &RolledBackError{Err: cause, recordErr: recordErr, Revision: r.rev.ID}
 	}
 	if r.opts.RollingBack != nil {
 		r.opts.RollingBack()
 	}
-	if err := r.swapBack(rctx); err != nil {
-		err = fmt.Errorf("automatic rollback failed, the schema is as the failed apply left it: %w", err)
-		return errors.Join(cause, err, r.record(rctx, database.RevisionFailed, r.ran, errors.Join(cause, err)))
-	}
-	n, err := r.rollback(rctx)
+	n, err := r.takeBack(rctx)
 	if err != nil {
 		err = fmt.Errorf("automatic rollback failed, the schema is as the failed apply left it: %w", err)
 		return errors.Join(cause, err, r.record(rctx, database.RevisionFailed, r.ran, errors.Join(cause, err)))
 	}
 	markRolledBack(cause)
-	for _, id := range r.checkpoints {
-		if cerr := r.revs.Checkpoint(rctx, id, database.RevisionRolledBack, 0, nil, "rolled back after a later step failed"); cerr != nil {
-			return errors.Join(cause, cerr)
-		}
-	}
 	recordErr := r.record(rctx, database.RevisionRolledBack, 0, cause)
 	return &RolledBackError{Err: cause, Statements: n, Revision: r.rev.ID, recordErr: recordErr}
+}
+
+// takeBack undoes what a failed apply left: the swapped tables from their
+// backups, then the rest by statements planned from the live schema; the
+// rolling checkpoints it passed no longer count as applied. It returns how
+// many statements ran.
+func (r *applyRun) takeBack(ctx context.Context) (int, error) {
+	if err := r.swapBack(ctx); err != nil {
+		return 0, err
+	}
+	n, err := r.rollback(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, id := range r.checkpoints {
+		if err := r.revs.Checkpoint(ctx, id, database.RevisionRolledBack, 0, nil, "rolled back after a later step failed"); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // numberFailure gives a statement error the revision that records it,

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"slices"
 	"strings"
 
 	"ariga.io/atlas/sql/schema"
@@ -43,6 +44,12 @@ func planHash(target *database.Target, live *liveState, plan *Plan, declarative 
 		field(normalize(s))
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// SameStatements reports whether two plans run the same statements, as
+// the hash compares them (white space and a trailing semicolon aside).
+func SameStatements(a, b []string) bool {
+	return slices.EqualFunc(a, b, func(x, y string) bool { return normalize(x) == normalize(y) })
 }
 
 // normalize collapses runs of white space and drops a trailing semicolon,

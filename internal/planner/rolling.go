@@ -166,28 +166,46 @@ func (r *applyRun) waves(steps []rollingStep) [][]int {
 	}
 	parallel := r.opts.Parallel && r.target.Engine.Name() != "sqlite"
 	var waves [][]int
-	var names []string
-	var written []string
+	// open is the last wave while more data scripts may join it.
+	var open *dataWave
 	for k, st := range steps {
-		s, ok := byName[st.script]
+		s := byName[st.script]
 		tables := sqlstatic.WrittenTables(s.SQL)
-		joins := parallel && ok && s.Type == dbv1.ScriptTypeData && len(tables) > 0 && len(waves) > 0 &&
-			len(names) > 0 && !slices.ContainsFunc(s.DependsOn, func(d string) bool { return slices.Contains(names, d) }) &&
-			!slices.ContainsFunc(tables, func(t string) bool {
-				return slices.ContainsFunc(written, func(w string) bool { return strings.EqualFold(w, t) })
-			})
-		if joins {
-			waves[len(waves)-1] = append(waves[len(waves)-1], k)
-			names, written = append(names, st.script), append(written, tables...)
+		if !parallel || s.Type != dbv1.ScriptTypeData || len(tables) == 0 {
+			waves, open = append(waves, []int{k}), nil
 			continue
 		}
-		waves = append(waves, []int{k})
-		names, written = nil, nil
-		if parallel && ok && s.Type == dbv1.ScriptTypeData && len(tables) > 0 {
-			names, written = []string{st.script}, tables
+		if open.admits(s, tables) {
+			waves[len(waves)-1] = append(waves[len(waves)-1], k)
+		} else {
+			waves, open = append(waves, []int{k}), &dataWave{}
 		}
+		open.add(s.Name, tables)
 	}
 	return waves
+}
+
+// dataWave is what a wave of parallel data scripts holds: their names and
+// the tables they write.
+type dataWave struct {
+	names, tables []string
+}
+
+// admits reports whether s, writing tables, may join the wave: it depends
+// on none of the wave's scripts and writes none of its tables.
+func (w *dataWave) admits(s source.Script, tables []string) bool {
+	if w == nil {
+		return false
+	}
+	dependent := slices.ContainsFunc(s.DependsOn, func(d string) bool { return slices.Contains(w.names, d) })
+	shared := slices.ContainsFunc(tables, func(t string) bool {
+		return slices.ContainsFunc(w.tables, func(u string) bool { return strings.EqualFold(t, u) })
+	})
+	return !dependent && !shared
+}
+
+func (w *dataWave) add(name string, tables []string) {
+	w.names, w.tables = append(w.names, name), append(w.tables, tables...)
 }
 
 // parallelSteps runs a wave's steps at the same time, each on a connection

@@ -292,29 +292,10 @@ func TestRollingRunsIndependentDataScriptsInParallel(t *testing.T) {
 	plan, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 
-	// The test holds the lock the first data script waits for.
-	holder, err := d.db.Conn(ctx)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = holder.Close() }()
-	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", lockKey))
-	g.Expect(err).NotTo(HaveOccurred())
+	done := applyPastTheLock(t, d, lockKey, pl, in, plan.Hash)
+	g.Expect(d.queryString(t, "SELECT email FROM users WHERE id = 1")).To(Equal("waited@example.com"), "the first ran once let go")
+	g.Expect(done).NotTo(HaveOccurred())
 
-	done := make(chan error, 1)
-	go func() {
-		_, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true, Parallel: true, Identity: "ns/m"})
-		done <- err
-	}()
-	// The second data script commits while the first still waits: it can
-	// only if they run at once.
-	g.Eventually(func() string {
-		return d.queryString(t, "SELECT count(*) FROM posts WHERE title = 'side by side'")
-	}, "30s").Should(Equal("1"))
-	g.Expect(d.queryString(t, "SELECT email FROM users WHERE id = 1")).To(Equal("a@example.com"), "the first is still waiting")
-	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", lockKey))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Eventually(done, "30s").Should(Receive(BeNil()))
-
-	g.Expect(d.queryString(t, "SELECT email FROM users WHERE id = 1")).To(Equal("waited@example.com"))
 	statuses := []string{}
 	scriptsDone := []string{}
 	for _, r := range d.revisions(t) {
@@ -344,22 +325,7 @@ func TestRollingResumesAPartlyCommittedParallelWave(t *testing.T) {
 	plan, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 
-	holder, err := d.db.Conn(ctx)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = holder.Close() }()
-	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", lockKey))
-	g.Expect(err).NotTo(HaveOccurred())
-	done := make(chan error, 1)
-	go func() {
-		_, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true, Parallel: true, Identity: "ns/m"})
-		done <- err
-	}()
-	g.Eventually(func() string {
-		return d.queryString(t, "SELECT count(*) FROM posts WHERE title = 'side by side'")
-	}, "30s").Should(Equal("1"))
-	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", lockKey))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Eventually(done, "30s").Should(Receive(MatchError(planner.ErrApplyFailed)))
+	g.Expect(applyPastTheLock(t, d, lockKey, pl, in, plan.Hash)).To(MatchError(planner.ErrApplyFailed))
 
 	// Fixed data, same scripts: the partner's insert is not run again.
 	d.exec(t, "DELETE FROM users WHERE id = 1;")
@@ -368,4 +334,35 @@ func TestRollingResumesAPartlyCommittedParallelWave(t *testing.T) {
 	g.Expect(res.Resumed).To(Equal(2))
 	g.Expect(d.queryString(t, "SELECT count(*) FROM posts WHERE title = 'side by side'")).To(Equal("1"))
 	g.Expect(d.queryString(t, "SELECT name FROM users WHERE id = 1")).To(Equal("dup"))
+}
+
+// applyPastTheLock runs a parallel rolling apply of parallelInput while the
+// test holds the lock the first data script waits for. It lets go only
+// once the second data script has committed (it can only if the two run
+// at once; the first is still waiting then) and returns how the apply
+// ended.
+func applyPastTheLock(t *testing.T, d *testDB, lockKey int, pl *planner.Planner, in planner.Input, hash string) error {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	holder, err := d.db.Conn(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = holder.Close() }()
+	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", lockKey))
+	g.Expect(err).NotTo(HaveOccurred())
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: hash, Rolling: true, Parallel: true, Identity: "ns/m"})
+		done <- err
+	}()
+	g.Eventually(func() string {
+		return d.queryString(t, "SELECT count(*) FROM posts WHERE title = 'side by side'")
+	}, "30s").Should(Equal("1"))
+	g.Expect(d.queryString(t, "SELECT email FROM users WHERE id = 1")).To(Equal("a@example.com"), "the first is still waiting")
+	_, err = holder.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", lockKey))
+	g.Expect(err).NotTo(HaveOccurred())
+	var applyErr error
+	g.Eventually(done, "30s").Should(Receive(&applyErr))
+	return applyErr
 }

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // ShadowTableOptions run a plan's table changes through shadow tables
@@ -56,7 +56,7 @@ func shadowGroups(plan *Plan) []shadowGroup {
 			groups = append(groups, shadowGroup{first: i, end: i + 1})
 			continue
 		}
-		table := unquoteIdent(m[1])
+		table := sqlstatic.BareName(m[1])
 		if n := len(groups); n > 0 && groups[n-1].table == table {
 			groups[n-1].clauses = append(groups[n-1].clauses, m[2])
 			groups[n-1].end = i + 1
@@ -65,15 +65,6 @@ func shadowGroups(plan *Plan) []shadowGroup {
 		groups = append(groups, shadowGroup{table: table, clauses: []string{m[2]}, first: i, end: i + 1})
 	}
 	return groups
-}
-
-// unquoteIdent drops quotes and a schema qualifier: the shadow works in
-// the target's schema.
-func unquoteIdent(s string) string {
-	if i := strings.LastIndexByte(s, '.'); i >= 0 {
-		s = s[i+1:]
-	}
-	return strings.Trim(strings.TrimSpace(s), "`\"")
 }
 
 // shadowTable runs the plan group by group: table changes through a

@@ -169,24 +169,6 @@ func inTx(ctx context.Context, conn *sql.Conn, opts *sql.TxOptions, f func(tx *s
 	return tx.Commit()
 }
 
-// queryStrings runs a query returning one text column.
-func queryStrings(ctx context.Context, q database.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
 // queryColumns runs a query returning (name, generated) rows.
 func queryColumns(ctx context.Context, q database.Querier, query string, args ...any) ([]column, error) {
 	rows, err := q.QueryContext(ctx, query, args...)

@@ -95,7 +95,7 @@ func (mysqlDialect) describe(ctx context.Context, q database.Querier, schema, na
 	if err != nil || !info.isTable {
 		return info, err
 	}
-	if info.pk, err = queryStrings(ctx, q, `
+	if info.pk, err = database.QueryStrings(ctx, q, `
 		SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'
 		ORDER BY ORDINAL_POSITION`, schema, name); err != nil {
@@ -115,7 +115,7 @@ func (mysqlDialect) describe(ctx context.Context, q database.Querier, schema, na
 // them follow a renamed table, so after the swap they would point at the
 // backup.
 func (mysqlDialect) referencedBy(ctx context.Context, q database.Querier, n names) ([]string, error) {
-	return queryStrings(ctx, q, `
+	return database.QueryStrings(ctx, q, `
 		SELECT DISTINCT CONCAT('constraint ', CONSTRAINT_NAME, ' on ', TABLE_SCHEMA, '.', TABLE_NAME)
 		FROM information_schema.KEY_COLUMN_USAGE
 		WHERE REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?

@@ -74,7 +74,7 @@ func (d postgresDialect) describe(ctx context.Context, q database.Querier, schem
 		return info, err
 	}
 	rel := d.qualified(schema, name)
-	if info.pk, err = queryStrings(ctx, q, `
+	if info.pk, err = database.QueryStrings(ctx, q, `
 		SELECT a.attname
 		FROM pg_catalog.pg_index i
 		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
@@ -92,7 +92,7 @@ func (d postgresDialect) describe(ctx context.Context, q database.Querier, schem
 }
 
 func (d postgresDialect) referencedBy(ctx context.Context, q database.Querier, n names) ([]string, error) {
-	return queryStrings(ctx, q, `
+	return database.QueryStrings(ctx, q, `
 		SELECT format('constraint %I on %s', conname, conrelid::regclass)
 		FROM pg_catalog.pg_constraint
 		WHERE contype = 'f' AND confrelid = $1::regclass
@@ -105,7 +105,7 @@ func (d postgresDialect) referencedBy(ctx context.Context, q database.Querier, n
 // (partitions, inheritance, column privileges), and what would let rows
 // escape the copy.
 func (d postgresDialect) obstacles(ctx context.Context, q database.Querier, n names) ([]string, error) {
-	return queryStrings(ctx, q, `
+	return database.QueryStrings(ctx, q, `
 		SELECT 'it is partitioned' FROM pg_catalog.pg_class WHERE oid = $1::regclass AND relkind = 'p'
 		UNION ALL
 		SELECT 'it is part of an inheritance tree'
@@ -145,7 +145,7 @@ func pgOurFunction(signature, marker int) string {
 }
 
 func (d postgresDialect) foreignNames(ctx context.Context, q database.Querier, n names) ([]string, error) {
-	return queryStrings(ctx, q, `
+	return database.QueryStrings(ctx, q, `
 		SELECT format('function %s', p.oid::regprocedure)
 		FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
 		WHERE ns.nspname = $1 AND p.proname = $2 AND COALESCE(obj_description(p.oid, 'pg_proc'), '') <> $3`,
@@ -184,7 +184,7 @@ func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, 
 			return fmt.Errorf("giving %s the owner of %s: %w", shadow, live, err)
 		}
 	}
-	grants, err := queryStrings(ctx, q, `
+	grants, err := database.QueryStrings(ctx, q, `
 		SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text,
 			CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
 			CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
@@ -198,7 +198,7 @@ func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, 
 
 func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names) error {
 	// Constraint names are per table in PostgreSQL: the copies keep them.
-	stmts, err := queryStrings(ctx, q, `
+	stmts, err := database.QueryStrings(ctx, q, `
 		SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, pg_get_constraintdef(oid))
 		FROM pg_catalog.pg_constraint
 		WHERE conrelid = $1::regclass AND contype = 'f'
@@ -315,7 +315,7 @@ func dollarQuote(body string) string {
 
 func (d postgresDialect) dropTriggers(ctx context.Context, q database.Querier, n names) error {
 	live := d.qualified(n.schema, n.table)
-	triggers, err := queryStrings(ctx, q, `
+	triggers, err := database.QueryStrings(ctx, q, `
 		SELECT tgname FROM pg_catalog.pg_trigger
 		WHERE tgrelid = to_regclass($1) AND tgfoid = (`+pgOurFunction(2, 3)+`)`,
 		live, d.syncSignature(n), syncMarker(n))

@@ -16,14 +16,21 @@ var writesTo = regexp.MustCompile("(?i)\\b(?:UPDATE|INSERT\\s+(?:IGNORE\\s+)?INT
 func WrittenTables(sql string) []string {
 	var out []string
 	for _, m := range writesTo.FindAllStringSubmatch(sql, -1) {
-		name := m[1]
-		if i := strings.LastIndexByte(name, '.'); i >= 0 {
-			name = name[i+1:]
-		}
-		name = strings.Trim(name, "`\"")
+		name := BareName(m[1])
 		if !slices.Contains(out, name) {
 			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// BareName is an identifier as written in SQL (quoted with " or `,
+// perhaps qualified by a schema) as its bare name: "shop"."Orders" is
+// Orders.
+func BareName(ident string) string {
+	ident = strings.TrimSpace(ident)
+	if i := strings.LastIndexByte(ident, '.'); i >= 0 {
+		ident = ident[i+1:]
+	}
+	return strings.Trim(strings.TrimSpace(ident), "`\"")
 }

@@ -89,11 +89,7 @@ func newApproval(old, dbm *dbv1.DatabaseMigration, user authnv1.UserInfo, key st
 // It returns whether the approver is a listed reviewer, so the caller asks
 // RBAC only when no list decides.
 func validateApproval(dbm *dbv1.DatabaseMigration, a *approvalChange) (listed bool, errs field.ErrorList) {
-	key := a.key
-	if key == "" {
-		key = dbv1.AnnotationApprovedPlan
-	}
-	path := field.NewPath("metadata", "annotations").Key(key)
+	path := field.NewPath("metadata", "annotations").Key(a.key)
 	plan := dbm.Status.Plan
 	switch {
 	case plan == nil || plan.Hash == "":

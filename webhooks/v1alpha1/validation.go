@@ -147,7 +147,7 @@ func unmeasurable(spec *dbv1.DatabaseMigrationSpec) []string {
 		return nil
 	}
 	var warnings []string
-	const why = "is not checked: PostgreSQL, MySQL and MariaDB report no host CPU or memory use to a SQL client, and SQLite has no server"
+	const why = "is not checked: " + dbv1.ThresholdsUnmeasurable
 	if v.PerformanceThresholds.MaxCPUUsage != "" {
 		warnings = append(warnings, "spec.validation.performanceThresholds.maxCpuUsage "+why)
 	}

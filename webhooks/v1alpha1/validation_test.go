@@ -164,7 +164,7 @@ func TestValidateApproval(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			listed, errs := validateApproval(tc.dbm, &approvalChange{hash: tc.hash, user: tc.user})
+			listed, errs := validateApproval(tc.dbm, &approvalChange{key: dbv1.AnnotationApprovedPlan, hash: tc.hash, user: tc.user})
 			g.Expect(listed).To(Equal(tc.wantListed))
 			g.Expect(errs).To(HaveLen(len(tc.want)), "%v", errs)
 			for i, w := range tc.want {
