@@ -45,6 +45,11 @@ type Engine interface {
 	// TransactionalDDL reports whether schema changes can run in a
 	// transaction that rolls all of them back on failure.
 	TransactionalDDL() bool
+	// Server reports whether the database is a server that other
+	// sessions use while a migration holds its lock: false for SQLite,
+	// whose lock is one connection's exclusive transaction on a file, so
+	// nothing runs beside it (no parallel steps, no shadow copy).
+	Server() bool
 	// Lock takes the engine's migration lock for key on conn, waiting at
 	// most wait. It returns ErrLockBusy when another session keeps it.
 	Lock(ctx context.Context, conn *sql.Conn, key string, wait time.Duration) (Unlock, error)

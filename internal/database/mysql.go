@@ -129,6 +129,8 @@ func (mysqlEngine) Redact(u *url.URL) string { return u.Redacted() }
 func (mysqlEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) { return atlasmysql.Open(q) }
 
 // TransactionalDDL is false: every DDL statement commits implicitly.
+func (mysqlEngine) Server() bool { return true }
+
 func (mysqlEngine) TransactionalDDL() bool { return false }
 
 // Lock takes a named lock, which lives as long as conn's session.

@@ -83,6 +83,8 @@ func (postgresEngine) Redact(u *url.URL) string { return u.Redacted() }
 
 func (postgresEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) { return postgres.Open(q) }
 
+func (postgresEngine) Server() bool { return true }
+
 func (postgresEngine) TransactionalDDL() bool { return true }
 
 // Lock takes a session advisory lock: it lives as long as conn's session,

@@ -98,6 +98,8 @@ func (sqliteEngine) Redact(u *url.URL) string {
 
 func (sqliteEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) { return sqlite.Open(q) }
 
+func (sqliteEngine) Server() bool { return false }
+
 func (sqliteEngine) TransactionalDDL() bool { return true }
 
 // Lock begins an exclusive transaction on conn: no other connection may

@@ -182,7 +182,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	switch {
 	case opts.Rolling:
 		err = run.rolling(ctx)
-	case opts.ShadowTable != nil && target.Engine.Name() != "sqlite":
+	case opts.ShadowTable != nil && target.Engine.Server():
 		err = run.shadowTable(ctx)
 	case target.Engine.TransactionalDDL():
 		err = run.inTx(ctx)

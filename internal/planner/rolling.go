@@ -164,7 +164,7 @@ func (r *applyRun) waves(steps []rollingStep) [][]int {
 	for _, s := range r.scripts {
 		byName[s.Name] = s
 	}
-	parallel := r.opts.Parallel && r.target.Engine.Name() != "sqlite"
+	parallel := r.opts.Parallel && r.target.Engine.Server()
 	var waves [][]int
 	// open is the last wave while more data scripts may join it.
 	var open *dataWave
