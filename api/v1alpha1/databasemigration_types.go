@@ -641,6 +641,14 @@ type PlanStatus struct {
 	// full plan when it is too large for status.
 	// +optional
 	ConfigMapName string `json:"configMapName,omitempty"`
+
+	// configMapDigest is "sha256:<hex>" over the exact bytes of the
+	// plan.json value the controller wrote to configMapName. Anyone who
+	// may write ConfigMaps in the namespace can edit that ConfigMap, but
+	// only the controller writes status: a reader trusts the ConfigMap's
+	// plan only when it hashes to this digest.
+	// +optional
+	ConfigMapDigest string `json:"configMapDigest,omitempty"`
 }
 
 // RollbackPlan is what takes the schema back to where it was before the apply.

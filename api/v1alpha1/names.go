@@ -119,3 +119,9 @@ func (t DatabaseType) DefaultSSLMode() SSLMode {
 // maxMemoryUsage are not checked: admission warns with it, and
 // status.metrics notes it.
 const ThresholdsUnmeasurable = "PostgreSQL, MySQL and MariaDB report no host CPU or memory use to a SQL client, and SQLite has no server"
+
+// ReasonPlanConfigMapConflict: the ConfigMap a plan too large for status
+// spills into (<name>-plan) exists and is not controlled by the migration.
+// The controller neither adopts nor overwrites it; the user renames or
+// deletes it.
+const ReasonPlanConfigMapConflict = "PlanConfigMapConflict"

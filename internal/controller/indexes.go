@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -34,16 +35,21 @@ func referencedNames(kind source.Kind) client.IndexerFunc {
 }
 
 // migrationsReferencing maps a ConfigMap or Secret event to the migrations
-// in its namespace that read it.
+// in its namespace that read it. A ConfigMap named like a plan ConfigMap
+// maps to the migration whose full plan it would hold too, so deleting
+// one that blocked that migration's plan lets it plan again.
 func (r *DatabaseMigrationReconciler) migrationsReferencing(index string) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
 		var list dbv1.DatabaseMigrationList
 		if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}); err != nil {
 			return nil
 		}
-		reqs := make([]reconcile.Request, len(list.Items))
-		for i, dbm := range list.Items {
-			reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&dbm)}
+		reqs := make([]reconcile.Request, 0, len(list.Items)+1)
+		for _, dbm := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&dbm)})
+		}
+		if owner, ok := strings.CutSuffix(obj.GetName(), planConfigMapSuffix); ok && index == configMapIndex && owner != "" {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: owner}})
 		}
 		return reqs
 	}

@@ -37,7 +37,9 @@ func (r *DatabaseMigrationReconciler) plan(ctx context.Context, dbm *dbv1.Databa
 
 	plan := dbm.Status.Plan
 	switch {
-	case len(plan.Statements) == 0:
+	// A plan whose first statement alone passes the status budget holds
+	// no statement in status; it is not empty.
+	case len(plan.Statements) == 0 && !plan.Truncated:
 		if applied := dbm.Status.LastApplied; applied != nil {
 			setPhase(dbm, dbv1.PhaseSucceeded, dbv1.ReasonSucceeded, fmt.Sprintf(
 				"plan %s applied (revision %d); the database matches the migration", applied.PlanHash, applied.Revision))
@@ -88,6 +90,12 @@ func (r *DatabaseMigrationReconciler) computePlan(ctx context.Context, dbm *dbv1
 
 	previous := dbm.Status.Plan
 	if err := r.storePlan(ctx, dbm, plan, metav1.NewTime(r.now())); err != nil {
+		// A plan ConfigMap someone else owns is for a person to resolve;
+		// an API error writing ours is retried.
+		var permanent *PermanentError
+		if errors.As(err, &permanent) {
+			return r.planFailed(dbm, err)
+		}
 		return ctrl.Result{}, true, err
 	}
 	message := fmt.Sprintf("plan %s: %d statement(s), %d finding(s)", plan.Hash, len(plan.Statements), len(plan.Diagnostics))

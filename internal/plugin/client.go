@@ -2,8 +2,11 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -11,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/plandoc"
 )
 
 // Options carries what every cluster verb needs: where the cluster is and
@@ -56,4 +60,36 @@ func (o *Options) get(ctx context.Context, name string) (client.Client, *dbv1.Da
 		return nil, nil, fmt.Errorf("getting databasemigration %s/%s: %w", ns, name, err)
 	}
 	return c, dbm, nil
+}
+
+// showPlan gathers what the verbs show of dbm's plan: status, and the
+// whole plan when status cuts it (or why it cannot be shown).
+func showPlan(ctx context.Context, c client.Client, dbm *dbv1.DatabaseMigration) shownPlan {
+	full, err := fullPlan(ctx, c, dbm)
+	return shownPlan{status: dbm.Status.Plan, rollback: dbm.Status.RollbackPlan, full: full, fullErr: err}
+}
+
+// fullPlan reads the whole plan of a migration whose plan is cut in
+// status, from the ConfigMap status names, and returns it only when it is
+// the plan the operator wrote there: its plan.json hashes to
+// status.plan.configMapDigest (status is written by the operator alone;
+// the ConfigMap by anyone who writes ConfigMaps in the namespace) and
+// names status.plan.hash. It returns nil, nil when status holds the whole
+// plan.
+func fullPlan(ctx context.Context, c client.Client, dbm *dbv1.DatabaseMigration) (*plandoc.Document, error) {
+	p := dbm.Status.Plan
+	if p == nil || !p.Truncated {
+		return nil, nil
+	}
+	if p.ConfigMapName == "" {
+		return nil, errors.New("status.plan is truncated and names no ConfigMap holding the whole plan")
+	}
+	cm := &corev1.ConfigMap{}
+	switch err := c.Get(ctx, client.ObjectKey{Namespace: dbm.Namespace, Name: p.ConfigMapName}, cm); {
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("ConfigMap %s/%s, which holds the whole plan, does not exist", dbm.Namespace, p.ConfigMapName)
+	case err != nil:
+		return nil, fmt.Errorf("reading ConfigMap %s/%s, which holds the whole plan: %w", dbm.Namespace, p.ConfigMapName, err)
+	}
+	return plandoc.Verify(cm, p.Hash, p.ConfigMapDigest)
 }

@@ -25,14 +25,18 @@ func statusCommand(o *Options) *cobra.Command {
 		Short: "Show a migration's phase, conditions, plan with its findings, and rollback plan",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, dbm, err := o.get(cmd.Context(), args[0])
+			c, dbm, err := o.get(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			if output != "" {
 				return printObject(o.Streams.Out, output, dbm)
 			}
-			writeStatus(o.Streams.Out, dbm)
+			shown := showPlan(cmd.Context(), c, dbm)
+			writeStatus(o.Streams.Out, dbm, shown)
+			if shown.fullErr != nil {
+				return fmt.Errorf("the whole plan of %s cannot be shown: %w", dbm.Name, shown.fullErr)
+			}
 			return nil
 		},
 	}
@@ -48,7 +52,10 @@ func approveCommand(o *Options) *cobra.Command {
 		Long: `approve shows the plan a migration will run and, once confirmed, sets the
 approved-plan annotation to the hash it showed. If the plan changes before the
 approval reaches the API server, the admission webhook refuses it: what you
-approve is what you saw.`,
+approve is what you saw. A plan too large for status is shown whole from its
+ConfigMap, checked against the digest the operator wrote in status; when it
+cannot be shown whole (the ConfigMap is missing, unreadable, or was changed
+by someone else), approve refuses and approves nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, dbm, err := o.get(cmd.Context(), args[0])
@@ -59,7 +66,11 @@ approve is what you saw.`,
 			if plan == nil || plan.Hash == "" {
 				return fmt.Errorf("%s has no plan yet (phase %s): wait for the operator to plan it", dbm.Name, orNone(string(dbm.Status.Phase)))
 			}
-			writePlan(o.Streams.Out, plan)
+			shown := showPlan(cmd.Context(), c, dbm)
+			writePlan(o.Streams.Out, shown)
+			if shown.fullErr != nil {
+				return fmt.Errorf("not approving plan %s of %s/%s: it cannot be shown whole: %w", plan.Hash, dbm.Namespace, dbm.Name, shown.fullErr)
+			}
 			if !yes {
 				ok, err := confirm(o, fmt.Sprintf("Approve plan %s for %s/%s?", plan.Hash, dbm.Namespace, dbm.Name))
 				if err != nil || !ok {
@@ -114,11 +125,15 @@ func diffCommand(o *Options) *cobra.Command {
 		Short: "Show the schema change the current plan makes, and how to take it back",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, dbm, err := o.get(cmd.Context(), args[0])
+			c, dbm, err := o.get(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			writeDiff(o.Streams.Out, dbm)
+			shown := showPlan(cmd.Context(), c, dbm)
+			writeDiff(o.Streams.Out, dbm, shown)
+			if shown.fullErr != nil {
+				return fmt.Errorf("the whole plan of %s cannot be shown: %w", dbm.Name, shown.fullErr)
+			}
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/plandoc"
 )
 
 // printObject writes obj as json or yaml for scripts.
@@ -31,9 +32,44 @@ func printObject(w io.Writer, format string, obj any) error {
 	return fmt.Errorf("unknown output format %q: use json or yaml", format)
 }
 
+// shownPlan is the plan as the plugin shows it: status.plan and, when
+// status cuts it, the whole plan from its ConfigMap (full) once verified,
+// or why it could not be (fullErr).
+type shownPlan struct {
+	status   *dbv1.PlanStatus
+	rollback *dbv1.RollbackPlan
+	full     *plandoc.Document
+	fullErr  error
+}
+
+// statements are the forward statements shown: all of them, or those
+// status holds when the rest cannot be shown.
+func (p shownPlan) statements() []string {
+	if p.full != nil {
+		return p.full.Statements
+	}
+	return p.status.Statements
+}
+
+// rollbackStatements are the rollback statements shown, the same way.
+func (p shownPlan) rollbackStatements() []string {
+	switch {
+	case p.full != nil:
+		return p.full.Rollback
+	case p.rollback != nil:
+		return p.rollback.Statements
+	}
+	return nil
+}
+
+// rollbackCut says the rollback plan shown is cut.
+func (p shownPlan) rollbackCut() bool {
+	return p.full == nil && p.rollback != nil && p.rollback.Truncated
+}
+
 // writeStatus renders a migration for a person: where it stands, why, and the
 // plan with its findings next to the statements they are about.
-func writeStatus(w io.Writer, dbm *dbv1.DatabaseMigration) {
+func writeStatus(w io.Writer, dbm *dbv1.DatabaseMigration, plan shownPlan) {
 	s := dbm.Status
 	fmt.Fprintf(w, "Name:      %s/%s\n", dbm.Namespace, dbm.Name)
 	fmt.Fprintf(w, "Database:  %s %s\n", dbm.Spec.Database.Type, target(dbm.Spec.Database))
@@ -64,11 +100,14 @@ func writeStatus(w io.Writer, dbm *dbv1.DatabaseMigration) {
 
 	if s.Plan != nil {
 		fmt.Fprintln(w)
-		writePlan(w, s.Plan)
+		writePlan(w, plan)
 	}
-	if s.RollbackPlan != nil && len(s.RollbackPlan.Statements) > 0 {
+	if rollback := plan.rollbackStatements(); len(rollback) > 0 {
 		fmt.Fprintln(w, "\nRollback plan:")
-		writeStatements(w, s.RollbackPlan.Statements, nil)
+		writeStatements(w, rollback, nil)
+		if plan.rollbackCut() {
+			fmt.Fprintln(w, "  !! truncated: the rest cannot be shown (see above)")
+		}
 	}
 	if a := s.LastApplied; a != nil {
 		at := ""
@@ -79,8 +118,11 @@ func writeStatus(w io.Writer, dbm *dbv1.DatabaseMigration) {
 	}
 }
 
-// writePlan renders the plan a reviewer approves.
-func writePlan(w io.Writer, p *dbv1.PlanStatus) {
+// writePlan renders the plan a reviewer approves: whole, or, when the
+// part status could not hold cannot be shown, the part it holds and why.
+func writePlan(w io.Writer, shown shownPlan) {
+	p := shown.status
+	stmts := shown.statements()
 	computed := ""
 	if p.ComputedAt != nil {
 		computed = " (computed " + p.ComputedAt.UTC().Format(time.RFC3339) + ")"
@@ -89,7 +131,7 @@ func writePlan(w io.Writer, p *dbv1.PlanStatus) {
 	if p.Destructive {
 		fmt.Fprintln(w, "  !! destructive: this plan drops or may lose data")
 	}
-	if len(p.Statements) == 0 {
+	if len(stmts) == 0 && !p.Truncated {
 		fmt.Fprintln(w, "  nothing to do: the database already matches")
 		return
 	}
@@ -100,14 +142,17 @@ func writePlan(w io.Writer, p *dbv1.PlanStatus) {
 		}
 	}
 	fmt.Fprintln(w, "Statements:")
-	writeStatements(w, p.Statements, p.Diagnostics)
+	writeStatements(w, stmts, p.Diagnostics)
 	for _, d := range p.Diagnostics {
 		if d.Statement == nil {
 			fmt.Fprintf(w, "  %s %s: %s\n", marker(d.Severity), d.Code, d.Text)
 		}
 	}
-	if p.Truncated {
-		fmt.Fprintf(w, "  ... truncated; the full plan is in ConfigMap %s\n", p.ConfigMapName)
+	switch {
+	case shown.full != nil:
+		fmt.Fprintf(w, "  (the whole plan, from ConfigMap %s: too large for status, it matches status.plan.configMapDigest)\n", p.ConfigMapName)
+	case p.Truncated:
+		fmt.Fprintf(w, "  !! truncated after statement %d, and the rest cannot be shown: %v\n", len(stmts), shown.fullErr)
 	}
 }
 
@@ -154,14 +199,15 @@ func orNone(s string) string {
 
 // writeDiff renders the plan as a change to the schema: what it adds,
 // drops and modifies, the statements that do it, and those that undo it.
-func writeDiff(w io.Writer, dbm *dbv1.DatabaseMigration) {
+func writeDiff(w io.Writer, dbm *dbv1.DatabaseMigration, shown shownPlan) {
 	p := dbm.Status.Plan
 	if p == nil {
 		fmt.Fprintf(w, "%s has no plan yet\n", dbm.Name)
 		return
 	}
 	fmt.Fprintf(w, "--- %s (live)\n+++ %s (after plan %s)\n", target(dbm.Spec.Database), target(dbm.Spec.Database), p.Hash)
-	if len(p.Statements) == 0 {
+	stmts := shown.statements()
+	if len(stmts) == 0 && !p.Truncated {
 		fmt.Fprintln(w, "no change")
 		return
 	}
@@ -169,12 +215,15 @@ func writeDiff(w io.Writer, dbm *dbv1.DatabaseMigration) {
 		fmt.Fprintf(w, "%s %s\n", changeMarker(c), c)
 	}
 	fmt.Fprintln(w, "@@ forward @@")
-	for _, s := range p.Statements {
+	for _, s := range stmts {
 		fmt.Fprintf(w, "+ %s\n", strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n+ "))
 	}
-	if r := dbm.Status.RollbackPlan; r != nil && len(r.Statements) > 0 {
+	if p.Truncated && shown.full == nil {
+		fmt.Fprintf(w, "!! truncated after statement %d, and the rest cannot be shown: %v\n", len(stmts), shown.fullErr)
+	}
+	if rollback := shown.rollbackStatements(); len(rollback) > 0 {
 		fmt.Fprintln(w, "@@ rollback @@")
-		for _, s := range r.Statements {
+		for _, s := range rollback {
 			fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n- "))
 		}
 	}
