@@ -16,11 +16,12 @@ import (
 // (its identity is part of it); on green, a copy under another name, the
 // plan must be the same statements, and is applied under green's own
 // hash, lock and revision table.
-func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions) (*GreenApplied, error) {
+func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions) (_ *GreenApplied, err error) {
 	l, p, blue, err := m.prepare(ctx, dbm)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { err = l.secrets.redact(err) }()
 	greenTarget := greenOf(blue, green)
 	object := greenObject(dbm, opts.ExpectHash)
 
@@ -53,7 +54,7 @@ func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigrat
 	}
 	res, err := p.Apply(ctx, greenTarget, l.input, planner.ApplyOptions{
 		ExpectHash: greenPlan.Hash, Identity: object, Approver: opts.Approver,
-		Progress: opts.Progress, Deadline: opts.Deadline, Before: before, Verify: verify, MaxLockTime: opts.MaxLockTime,
+		Progress: l.secrets.progress(opts.Progress), Deadline: opts.Deadline, Before: before, Verify: verify, MaxLockTime: opts.MaxLockTime,
 	})
 	if err != nil {
 		return nil, plannerError(err)

@@ -40,6 +40,9 @@ type loaded struct {
 	validations []source.Script
 	// planned names every source with its checksum.
 	planned []dbv1.PlannedScript
+	// secrets hides the text of the secret-sourced sources in what a plan
+	// or an apply shows.
+	secrets *redactor
 }
 
 // load reads a migration's sources.
@@ -59,12 +62,14 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 			l.input.Scripts = append(l.input.Scripts, s)
 		}
 	}
+	l.secrets = newRedactor(dbm.Spec.Database.Type, scripts)
 	if dbm.Spec.Migration.DesiredSchema != nil {
 		desired, err := m.loader.LoadDesired(ctx, dbm)
 		if err != nil {
 			return nil, sourceError(err)
 		}
 		l.input.Desired = &planner.Desired{Format: desired.Format, Text: desired.Text, Exclude: desired.Exclude}
+		l.secrets.addDesired(desired)
 		l.planned = append(l.planned, dbv1.PlannedScript{Name: desiredSchemaName, Checksum: desired.Checksum})
 	}
 	if len(l.input.Scripts) == 0 && l.input.Desired == nil {
@@ -90,17 +95,9 @@ func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	}
 	plan, err := p.Plan(ctx, target, l.input)
 	if err != nil {
-		return nil, plannerError(err)
+		return nil, l.secrets.redact(plannerError(err))
 	}
-	return &Plan{
-		Hash:        plan.Hash,
-		Statements:  plan.Statements,
-		Changes:     plan.Changes,
-		Diagnostics: plan.Diagnostics,
-		Destructive: plan.Destructive,
-		Rollback:    plan.Rollback,
-		Scripts:     l.planned,
-	}, nil
+	return l.secrets.plan(plan, l.planned), nil
 }
 
 // PreCheck implements Migrator.
@@ -127,7 +124,7 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 		ExpectHash: opts.ExpectHash,
 		Identity:   fmt.Sprintf("%s/%s (uid %s)", dbm.Namespace, dbm.Name, dbm.UID),
 		Approver:   opts.Approver,
-		Progress:   opts.Progress,
+		Progress:   l.secrets.progress(opts.Progress),
 		Deadline:   opts.Deadline,
 		Before:     before,
 		Verify:     verify,
@@ -143,7 +140,7 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 		ShadowTable:  shadowWithIntegrity(opts.ShadowTable, dbm, target),
 	})
 	if err != nil {
-		return nil, plannerError(err)
+		return nil, l.secrets.redact(plannerError(err))
 	}
 	return &Applied{Revision: res.Revision, AlreadyApplied: res.AlreadyApplied, Resumed: res.Resumed, LongestLock: res.LongestLock}, nil
 }

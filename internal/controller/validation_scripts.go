@@ -26,38 +26,58 @@ func validationCheck(engine dbv1.DatabaseType, scripts []source.Script) func(con
 	}
 	return func(ctx context.Context, q database.Querier) error {
 		for _, s := range scripts {
-			if err := runValidation(ctx, engine, q, s); err != nil {
-				return fmt.Errorf("validation script %q: %w", s.Name, err)
+			if i, err := runValidation(ctx, engine, q, s); err != nil {
+				return &validationError{Script: s.Name, Statement: i, Err: err}
 			}
 		}
 		return nil
 	}
 }
 
-func runValidation(ctx context.Context, engine dbv1.DatabaseType, q database.Querier, s source.Script) error {
+// validationError is a validation script that failed, and where: the
+// redactor names a secret-sourced one without its SQL or the database's
+// message.
+type validationError struct {
+	Script string
+	// Statement is the 0-based index of the statement that failed; -1
+	// for the script as a whole.
+	Statement int
+	Err       error
+}
+
+func (e *validationError) Error() string {
+	return fmt.Sprintf("validation script %q: %v", e.Script, e.Err)
+}
+
+func (e *validationError) Unwrap() error { return e.Err }
+
+// runValidation runs one validation script; on failure it says which
+// statement failed (-1: the script as a whole).
+func runValidation(ctx context.Context, engine dbv1.DatabaseType, q database.Querier, s source.Script) (int, error) {
 	stmts, err := sqlstatic.SplitFor(engine, s.SQL)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	if len(stmts) == 0 {
-		return errors.New("has no statement")
+		return -1, errors.New("has no statement")
 	}
-	for _, stmt := range stmts[:len(stmts)-1] {
+	last := len(stmts) - 1
+	for i, stmt := range stmts[:last] {
 		if _, err := q.ExecContext(ctx, stmt.Text); err != nil {
-			return err
+			return i, err
 		}
 	}
 	var v any
-	switch err := q.QueryRowContext(ctx, stmts[len(stmts)-1].Text).Scan(&v); {
+	switch err := q.QueryRowContext(ctx, stmts[last].Text).Scan(&v); {
 	case errors.Is(err, sql.ErrNoRows):
-		return errors.New("returned no row")
+		return last, errors.New("returned no row")
 	case err != nil:
-		return err
+		return last, err
 	}
 	if !truthy(v) {
-		return fmt.Errorf("returned %v", describe(v))
+		return last, fmt.Errorf("returned %v", describe(v))
 	}
-	return nil
+	return -1, nil
 }
 
 // truthy reads a first column as the engines return booleans: PostgreSQL's

@@ -24,6 +24,9 @@ type Desired struct {
 	Checksum string
 	// Exclude are the spec's globs of objects the diff leaves alone.
 	Exclude []string
+	// Sensitive is true when the schema came from a Secret (see
+	// Script.Sensitive).
+	Sensitive bool
 }
 
 // Loader reads a migration's sources from the API server. Sources live in
@@ -60,6 +63,7 @@ func (l *Loader) LoadScripts(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 			Checksum:  Checksum(data),
 			DependsOn: spec.DependsOn,
 			Timeout:   duration(spec.Timeout),
+			Sensitive: IsSecret(spec.Source),
 		})
 	}
 	if len(errs) > 0 {
@@ -87,10 +91,11 @@ func (l *Loader) LoadDesired(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 		format = dbv1.SchemaFormatSQL
 	}
 	return &Desired{
-		Format:   format,
-		Text:     string(data),
-		Checksum: Checksum(data),
-		Exclude:  dbm.Spec.Migration.Exclude,
+		Format:    format,
+		Text:      string(data),
+		Checksum:  Checksum(data),
+		Exclude:   dbm.Spec.Migration.Exclude,
+		Sensitive: IsSecret(spec.Source),
 	}, nil
 }
 

@@ -82,7 +82,7 @@ func TestLoadScripts(t *testing.T) {
 			want: []Script{
 				{Name: "a", Type: dbv1.ScriptTypeSchema, SQL: "CREATE TABLE a (id int);", Checksum: Checksum([]byte("CREATE TABLE a (id int);"))},
 				{Name: "b", Type: dbv1.ScriptTypeSchema, SQL: "CREATE TABLE c (id int);", Checksum: Checksum([]byte("CREATE TABLE c (id int);"))},
-				{Name: "seed", Type: dbv1.ScriptTypeData, SQL: secretSQL, Checksum: Checksum([]byte(secretSQL)), DependsOn: []string{"b"}},
+				{Name: "seed", Type: dbv1.ScriptTypeData, SQL: secretSQL, Checksum: Checksum([]byte(secretSQL)), DependsOn: []string{"b"}, Sensitive: true},
 				{Name: "check", Type: dbv1.ScriptTypeValidation, SQL: "SELECT count(*) = 1 FROM a;", Checksum: Checksum([]byte("SELECT count(*) = 1 FROM a;")), Timeout: 30 * time.Second},
 			},
 		},
@@ -227,6 +227,11 @@ func TestLoadDesired(t *testing.T) {
 			name:    "inline HCL",
 			desired: &dbv1.DesiredSchema{Source: "inline", SQL: `table "a" {}`, Format: dbv1.SchemaFormatHCL},
 			want:    &Desired{Format: dbv1.SchemaFormatHCL, Text: `table "a" {}`, Checksum: Checksum([]byte(`table "a" {}`)), Exclude: []string{"audit_*"}},
+		},
+		{
+			name:    "from a Secret, sensitive",
+			desired: &dbv1.DesiredSchema{Source: "secret://seed/up.sql"},
+			want:    &Desired{Format: dbv1.SchemaFormatSQL, Text: secretSQL, Checksum: Checksum([]byte(secretSQL)), Exclude: []string{"audit_*"}, Sensitive: true},
 		},
 		{
 			name:    "checksum mismatch",

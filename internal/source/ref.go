@@ -85,3 +85,10 @@ func (r Ref) String() string {
 	}
 	return s
 }
+
+// IsSecret says whether uri points into a Secret: the text it names must
+// never be shown.
+func IsSecret(uri string) bool {
+	ref, err := ParseRef(uri)
+	return err == nil && ref.Kind == KindSecret
+}

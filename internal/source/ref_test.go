@@ -72,3 +72,11 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+func TestIsSecret(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(IsSecret("secret://seed/up.sql")).To(BeTrue())
+	for _, uri := range []string{"configmap://seed/up.sql", "inline", "secret://", "secret://seed", "Secret://seed/up.sql"} {
+		g.Expect(IsSecret(uri)).To(BeFalse(), uri)
+	}
+}

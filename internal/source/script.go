@@ -23,6 +23,9 @@ type Script struct {
 	DependsOn []string
 	// Timeout bounds the script's run; zero means no bound of its own.
 	Timeout time.Duration
+	// Sensitive is true when the script came from a Secret: its text is
+	// never shown (status, events, messages), only its name and checksums.
+	Sensitive bool
 }
 
 // Checksum returns "sha256:<hex>" of data, the form spec checksums take.

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -27,7 +28,7 @@ func validateScriptContents(engine dbv1.DatabaseType, scripts []dbv1.MigrationSc
 		if !texts[i].known {
 			continue
 		}
-		errs = append(errs, validateSQL(engine, texts[i].sql, s.Checksum, policy, p)...)
+		errs = append(errs, hideSecret(engine, s.Source, texts[i].sql, validateSQL(engine, texts[i].sql, s.Checksum, policy, p))...)
 	}
 	return errs
 }
@@ -52,7 +53,7 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 			errs = append(errs, field.Invalid(path.Child("sql"), abbreviate(text.sql), "the SQL does not lex: "+err.Error()))
 		}
 	}
-	return errs
+	return hideSecret(engine, d.Source, text.sql, errs)
 }
 
 func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, path *field.Path) field.ErrorList {
@@ -74,6 +75,37 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 			"%s; destructive statements are refused while spec.policy.destructive is block (set it to allowWithApproval to let a reviewer approve them)", f.Message)))
 	}
 	return errs
+}
+
+// hideSecret keeps the text of a Secret-sourced script out of the errors
+// about it: whoever may create a migration need not be able to read the
+// Secret. The value of an error about the SQL becomes the source URI; a
+// destructive statement is named by its number, line and kind; any other
+// message that still quotes the text is replaced. Scripts from elsewhere
+// keep their errors as they are.
+func hideSecret(engine dbv1.DatabaseType, uri, sql string, errs field.ErrorList) field.ErrorList {
+	if !source.IsSecret(uri) || len(errs) == 0 {
+		return errs
+	}
+	var findings []sqlstatic.Finding
+	if stmts, err := sqlstatic.SplitFor(engine, sql); err == nil {
+		findings = sqlstatic.Destructive(stmts)
+	}
+	out := make(field.ErrorList, len(errs))
+	for i, e := range errs {
+		e := *e
+		if text, ok := e.BadValue.(string); ok && (strings.HasSuffix(e.Field, ".sql") || source.Quotes(text, sql)) {
+			e.BadValue = uri
+		}
+		for _, f := range findings {
+			e.Detail = strings.ReplaceAll(e.Detail, f.Message, fmt.Sprintf("statement %d (line %d) is destructive (%s)", f.Statement+1, f.Line, f.Kind))
+		}
+		if source.Quotes(e.Detail, sql) {
+			e.Detail = fmt.Sprintf("refused (%s); the message quotes the script, which comes from %s, and is not shown", e.Type, uri)
+		}
+		out[i] = &e
+	}
+	return out
 }
 
 // abbreviate keeps error values short: the full SQL is in the object.
