@@ -78,14 +78,18 @@ wipe() {
 
 if $stop_pg; then
   # SIGINT is PostgreSQL's fast shutdown: roll back sessions, then exit.
-  stop postgres "$(head -n1 "$state/pg/data/postmaster.pid" 2>/dev/null || true)" INT postgres
-  wipe pg
-  [ ! -f "$envfile" ] || sed -i '/KUBE_SHIFT_TEST_POSTGRES_URL=/d' "$envfile"
+  for name in pg pg-dev; do
+    stop "$name" "$(head -n1 "$state/$name/data/postmaster.pid" 2>/dev/null || true)" INT postgres
+    wipe "$name"
+  done
+  [ ! -f "$envfile" ] || sed -i '/KUBE_SHIFT_TEST_POSTGRES_URL=/d; /KUBE_SHIFT_DEV_DATABASE_POSTGRES=/d' "$envfile"
 fi
 if $stop_maria; then
-  stop mariadb "$(cat "$state/mariadb/run/mysqld.pid" 2>/dev/null || true)" TERM mariadbd mysqld
-  wipe mariadb
-  [ ! -f "$envfile" ] || sed -i '/KUBE_SHIFT_TEST_MYSQL_URL=/d' "$envfile"
+  for name in mariadb mariadb-dev; do
+    stop "$name" "$(cat "$state/$name/run/mysqld.pid" 2>/dev/null || true)" TERM mariadbd mysqld
+    wipe "$name"
+  done
+  [ ! -f "$envfile" ] || sed -i '/KUBE_SHIFT_TEST_MYSQL_URL=/d; /KUBE_SHIFT_DEV_DATABASE_MYSQL=/d' "$envfile"
 fi
 if [ -f "$envfile" ] && ! grep -q . "$envfile"; then
   rm -f "$envfile"

@@ -10,6 +10,13 @@
 #
 #   KUBE_SHIFT_TEST_POSTGRES_URL=postgres://postgres:<pw>@127.0.0.1:<port>/kube_shift_test?sslmode=disable
 #   KUBE_SHIFT_TEST_MYSQL_URL=mysql://root:<pw>@127.0.0.1:<port>/kube_shift_test
+#   KUBE_SHIFT_DEV_DATABASE_POSTGRES=postgres://postgres:<pw>@127.0.0.1:<port>/postgres?sslmode=disable
+#   KUBE_SHIFT_DEV_DATABASE_MYSQL=mysql://root:<pw>@127.0.0.1:<port>/
+#
+# Each engine gets two servers: the one the tests migrate (the target) and a
+# dev server of the same version, where planning replays scripts in scratch
+# databases. The operator never replays on a target's server; the manager
+# reads the KUBE_SHIFT_DEV_DATABASE_* variables (or --dev-database).
 #
 # Each server has a superuser with a random password (postgres / root, both
 # usable over TCP) and an empty database kube_shift_test. The export lines are
@@ -85,7 +92,7 @@ free_port() {
     echo "$1"
     return 0
   fi
-  taken=" $(cat "$state"/pg/port "$state"/mariadb/port 2>/dev/null | tr '\n' ' ') "
+  taken=" $(cat "$state"/pg/port "$state"/pg-dev/port "$state"/mariadb/port "$state"/mariadb-dev/port 2>/dev/null | tr '\n' ' ') "
   for i in $(seq 200); do
     port=$((20000 + RANDOM % 12000))
     [[ $taken == *" $port "* ]] && continue
@@ -175,7 +182,7 @@ pg_sql() {
   PGPASSWORD=$(cat "$pgdir/password") PGCONNECT_TIMEOUT=10 \
     "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pgport" -U postgres -d postgres "$@"
 }
-pg_url() { echo "postgres://postgres:$(cat "$pgdir/password")@127.0.0.1:$pgport/$dbname?sslmode=disable"; }
+pg_url() { echo "postgres://postgres:$(cat "$pgdir/password")@127.0.0.1:$pgport/${1:-$dbname}?sslmode=disable"; }
 
 pg_running() {
   [ -f "$pgdir/port" ] && [ -f "$pgdir/initialized" ] || return 1
@@ -185,7 +192,7 @@ pg_running() {
 }
 
 pg_init() {
-  say "postgres: initdb in $pgdir"
+  say "$pgname: initdb in $pgdir"
   find "$pgdir" -mindepth 1 -delete
   mkdir -p "$pgdir/run"
   randhex 16 >"$pgdir/password"
@@ -193,14 +200,14 @@ pg_init() {
   if $is_root; then chown -R postgres: "$pgdir"; fi
   asuser postgres "$pgbin/initdb" -D "$pgdir/data" -U postgres --pwfile="$pgdir/password" \
     --auth=scram-sha-256 --encoding=UTF8 --locale=C --no-sync >"$pgdir/initdb.log" 2>&1 ||
-    { tail -n 20 "$pgdir/initdb.log" >&2; die "postgres: initdb failed"; }
+    { tail -n 20 "$pgdir/initdb.log" >&2; die "$pgname: initdb failed"; }
 }
 
 pg_start() {
   local attempt launcher rc
   for attempt in 1 2 3; do
     pgport=$(free_port "$(if [ $attempt = 1 ]; then cat "$pgdir/port" 2>/dev/null; fi)")
-    say "postgres: starting on 127.0.0.1:$pgport (log: $pgdir/postgres.log)"
+    say "$pgname: starting on 127.0.0.1:$pgport (log: $pgdir/postgres.log)"
     setsid "${asuser_pg[@]}" "$pgbin/postgres" -D "$pgdir/data" -p "$pgport" -k "$pgdir/run" \
       -c listen_addresses=127.0.0.1 -c max_connections=300 \
       -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
@@ -216,22 +223,22 @@ pg_start() {
     tail -n 20 "$pgdir/postgres.log" >&2
     if [ $rc = 2 ]; then
       kill "$launcher" 2>/dev/null || true
-      die "postgres: not ready after ${timeout}s"
+      die "$pgname: not ready after ${timeout}s"
     fi
-    say "postgres: exited during start (attempt $attempt)"
+    say "$pgname: exited during start (attempt $attempt)"
   done
-  die "postgres: failed to start; hack/db-down.sh wipes its data"
+  die "$pgname: failed to start; hack/db-down.sh wipes its data"
 }
 
 pg_up() {
   local t0=$SECONDS
   find_pgbin || { apt_install postgresql-15 && find_pgbin; } ||
-    die "postgres: no PostgreSQL 15 binaries (set PG_BINDIR)"
-  pgdir=$(svcdir pg postgres)
+    die "$pgname: no PostgreSQL 15 binaries (set PG_BINDIR)"
+  pgdir=$(svcdir "$pgname" postgres)
   asuser_pg=()
   if $is_root; then asuser_pg=(runuser -u postgres --); fi
   if pg_running; then
-    say "postgres: already running on 127.0.0.1:$pgport (pid $(pg_pid))"
+    say "$pgname: already running on 127.0.0.1:$pgport (pid $(pg_pid))"
     return 0
   fi
   if alive "$(pg_pid)" postgres; then
@@ -240,10 +247,10 @@ pg_up() {
     local n=0
     until pg_ready; do
       n=$((n + 1))
-      [ $n -lt $((timeout * 5)) ] || die "postgres: pid $(pg_pid) runs but does not answer; try hack/db-down.sh"
+      [ $n -lt $((timeout * 5)) ] || die "$pgname: pid $(pg_pid) runs but does not answer; try hack/db-down.sh"
       sleep 0.2
     done
-    [ -f "$pgdir/initialized" ] || die "postgres: half set up; run hack/db-down.sh first"
+    [ -f "$pgdir/initialized" ] || die "$pgname: half set up; run hack/db-down.sh first"
     return 0
   fi
   [ -f "$pgdir/initialized" ] || pg_init
@@ -252,7 +259,7 @@ pg_up() {
     pg_sql -c "CREATE DATABASE $dbname"
   fi
   touch "$pgdir/initialized"
-  say "postgres: ready on 127.0.0.1:$pgport in $((SECONDS - t0))s"
+  say "$pgname: ready on 127.0.0.1:$pgport in $((SECONDS - t0))s"
 }
 
 # ------------------------------------------------------------------- MariaDB
@@ -279,7 +286,7 @@ my_sock_ready() {
   mariadb-admin --no-defaults --protocol=socket -S "$(my_sock)" -uroot --connect-timeout=2 \
     ping >/dev/null 2>&1
 }
-my_url() { echo "mysql://root:$(cat "$mydir/password")@127.0.0.1:$myport/$dbname"; }
+my_url() { echo "mysql://root:$(cat "$mydir/password")@127.0.0.1:$myport/${1-$dbname}"; }
 
 my_running() {
   [ -f "$mydir/port" ] && [ -f "$mydir/initialized" ] || return 1
@@ -289,7 +296,7 @@ my_running() {
 }
 
 my_init() {
-  say "mariadb: mariadb-install-db in $mydir"
+  say "$myname: mariadb-install-db in $mydir"
   find "$mydir" -mindepth 1 -delete
   mkdir -p "$mydir/data" "$mydir/run"
   randhex 16 >"$mydir/password"
@@ -302,7 +309,7 @@ my_init() {
   mariadb-install-db --no-defaults "${userarg[@]}" --datadir="$mydir/data" \
     --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
     >"$mydir/install-db.log" 2>&1 ||
-    { tail -n 20 "$mydir/install-db.log" >&2; die "mariadb: mariadb-install-db failed"; }
+    { tail -n 20 "$mydir/install-db.log" >&2; die "$myname: mariadb-install-db failed"; }
 }
 
 my_start() {
@@ -310,7 +317,7 @@ my_start() {
   if $is_root; then userarg=(--user=mysql); fi
   for attempt in 1 2 3; do
     myport=$(free_port "$(if [ $attempt = 1 ]; then cat "$mydir/port" 2>/dev/null; fi)")
-    say "mariadb: starting on 127.0.0.1:$myport (log: $mydir/mariadbd.log)"
+    say "$myname: starting on 127.0.0.1:$myport (log: $mydir/mariadbd.log)"
     rm -f "$mydir/run/mysqld.pid"
     setsid "$mariadbd" --no-defaults "${userarg[@]}" --datadir="$mydir/data" \
       --port="$myport" --bind-address=127.0.0.1 --socket="$(my_sock)" \
@@ -333,11 +340,11 @@ my_start() {
     tail -n 20 "$mydir/mariadbd.log" >&2
     if [ $rc = 2 ]; then
       kill "$launcher" 2>/dev/null || true
-      die "mariadb: not ready after ${timeout}s"
+      die "$myname: not ready after ${timeout}s"
     fi
-    say "mariadb: exited during start (attempt $attempt)"
+    say "$myname: exited during start (attempt $attempt)"
   done
-  die "mariadb: failed to start; hack/db-down.sh wipes its data"
+  die "$myname: failed to start; hack/db-down.sh wipes its data"
 }
 
 # my_setup: first start only. Gives root a password, lets it in over TCP and
@@ -359,26 +366,26 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
 CREATE DATABASE IF NOT EXISTS $dbname;
 FLUSH PRIVILEGES;
 SQL
-  my_ready || die "mariadb: root cannot log in over TCP after setup"
+  my_ready || die "$myname: root cannot log in over TCP after setup"
   touch "$mydir/initialized"
 }
 
 my_up() {
   local t0=$SECONDS
   find_mariadb || { apt_install mariadb-server mariadb-client && find_mariadb; } ||
-    die "mariadb: no mariadbd/mysqld, mariadb-install-db, mariadb, mariadb-admin"
-  mydir=$(svcdir mariadb mysql)
+    die "$myname: no mariadbd/mysqld, mariadb-install-db, mariadb, mariadb-admin"
+  mydir=$(svcdir "$myname" mysql)
   if my_running; then
-    say "mariadb: already running on 127.0.0.1:$myport (pid $(my_pid))"
+    say "$myname: already running on 127.0.0.1:$myport (pid $(my_pid))"
     return 0
   fi
   if alive "$(my_pid)" mariadbd mysqld; then
     myport=$(cat "$mydir/port" 2>/dev/null || echo 0)
-    [ -f "$mydir/initialized" ] || die "mariadb: half set up; run hack/db-down.sh first"
+    [ -f "$mydir/initialized" ] || die "$myname: half set up; run hack/db-down.sh first"
     local n=0
     until my_ready; do
       n=$((n + 1))
-      [ $n -lt $((timeout * 5)) ] || die "mariadb: pid $(my_pid) runs but does not answer; try hack/db-down.sh"
+      [ $n -lt $((timeout * 5)) ] || die "$myname: pid $(my_pid) runs but does not answer; try hack/db-down.sh"
       sleep 0.2
     done
     return 0
@@ -386,27 +393,45 @@ my_up() {
   [ -f "$mydir/initialized" ] || my_init
   my_start
   [ -f "$mydir/initialized" ] || my_setup
-  say "mariadb: ready on 127.0.0.1:$myport in $((SECONDS - t0))s"
+  say "$myname: ready on 127.0.0.1:$myport in $((SECONDS - t0))s"
 }
 
 # ----------------------------------------------------------------------------
 
-if $want_pg; then pg_up; fi
-if $want_maria; then my_up; fi
+# pg_env NAME VAR [DB]: the export line of the PostgreSQL server NAME when it
+# runs (DB: the database its URL names).
+pg_env() {
+  pgdir=
+  [ -e "$state/$1" ] && find_pgbin || return 0
+  pgdir=$(readlink -f "$state/$1")
+  pg_running || return 0
+  echo "export $2='$(pg_url "${3:-}")'"
+}
+
+my_env() {
+  mydir=
+  [ -e "$state/$1" ] && find_mariadb || return 0
+  mydir=$(readlink -f "$state/$1")
+  my_running || return 0
+  echo "export $2='$(my_url "${3-$dbname}")'"
+}
+
+if $want_pg; then
+  pgname=pg pg_up
+  pgname=pg-dev pg_up
+fi
+if $want_maria; then
+  myname=mariadb my_up
+  myname=mariadb-dev my_up
+fi
 
 # The env file lists every server that is up, including one started earlier
-# by a call for the other server only.
-if ! $want_pg && [ -e "$state/pg" ] && find_pgbin; then
-  pgdir=$(readlink -f "$state/pg")
-  pg_running || pgdir=
-fi
-if ! $want_maria && [ -e "$state/mariadb" ] && find_mariadb; then
-  mydir=$(readlink -f "$state/mariadb")
-  my_running || mydir=
-fi
+# by a call for the other engine only.
 {
-  if [ -n "${pgdir:-}" ]; then echo "export KUBE_SHIFT_TEST_POSTGRES_URL='$(pg_url)'"; fi
-  if [ -n "${mydir:-}" ]; then echo "export KUBE_SHIFT_TEST_MYSQL_URL='$(my_url)'"; fi
+  pg_env pg KUBE_SHIFT_TEST_POSTGRES_URL
+  pg_env pg-dev KUBE_SHIFT_DEV_DATABASE_POSTGRES postgres
+  my_env mariadb KUBE_SHIFT_TEST_MYSQL_URL
+  my_env mariadb-dev KUBE_SHIFT_DEV_DATABASE_MYSQL ""
 } >"$envfile.tmp"
 mv "$envfile.tmp" "$envfile"
 cat "$envfile"

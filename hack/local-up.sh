@@ -127,6 +127,12 @@ if [ "${LOCAL_MANAGER:-1}" = 1 ]; then
     CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
     # shellcheck disable=SC1091
     source "$state/webhook.env"
+    # The dev-database servers hack/db-up.sh started, if any: PostgreSQL and
+    # MySQL migrations plan there (SQLite replays in memory, confined).
+    if [ -f bin/db/env ]; then
+      # shellcheck disable=SC1091
+      source bin/db/env
+    fi
     probe_port=$(free_port)
     mkdir -p "$state/data"
     echo "$probe_port" >"$state/manager.probe-port"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # verify-generated.sh regenerates deepcopy code, CRDs, RBAC and webhook
 # manifests and the API reference and fails when they differ from what is in the tree, so a type
-# edited without `make generate manifests` cannot pass `make test`. It puts
+# edited without `make generate manifests` cannot pass `make test`; and it
+# fails when go.mod or go.sum is not what `go mod tidy` would write. It puts
 # the tree back as it found it either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,3 +36,11 @@ if [ -n "$stale" ]; then
   exit 1
 fi
 echo "generated files are up to date"
+
+# go.mod lists what the code imports, direct requirements as direct.
+if ! tidy=$(go mod tidy -diff 2>&1); then
+  echo "$tidy" | head -60 >&2
+  echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit the result" >&2
+  exit 1
+fi
+echo "go.mod and go.sum are tidy"

@@ -28,7 +28,7 @@ type offlineFlags struct {
 func (f *offlineFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.url, "url", "", "Database URL: sqlite://PATH, postgres://user:pass@host:port/db?sslmode=disable, mysql://user:pass@host:port/db")
-	fl.StringVar(&f.devURL, "dev-url", "", "Empty dev database to replay SQL on (default: a scratch database on the same server, in memory for SQLite)")
+	fl.StringVar(&f.devURL, "dev-url", "", "Empty dev database to replay SQL on, on another server than --url (emptied before and after). Without it: a scratch database on the dev server in KUBE_SHIFT_DEV_DATABASE_POSTGRES or KUBE_SHIFT_DEV_DATABASE_MYSQL; in memory for SQLite. The target's own server is never used to replay scripts")
 	fl.StringArrayVar(&f.files, "file", nil, "Migration script; repeat for several, applied in the order given")
 	fl.StringVar(&f.dir, "dir", "", "Directory of *.sql migration scripts, applied in name order")
 	fl.StringVar(&f.desired, "desired", "", "Desired schema (SQL, or Atlas HCL when the file ends in .hcl): plan the diff to it")
@@ -47,7 +47,13 @@ func (f *offlineFlags) load() (*database.Target, *planner.Planner, planner.Input
 	if err != nil {
 		return nil, nil, planner.Input{}, err
 	}
-	return target, &planner.Planner{DevURL: f.devURL}, in, nil
+	servers := map[string]string{}
+	for engine, env := range map[string]string{"postgres": "KUBE_SHIFT_DEV_DATABASE_POSTGRES", "mysql": "KUBE_SHIFT_DEV_DATABASE_MYSQL"} {
+		if v := os.Getenv(env); v != "" {
+			servers[engine] = v
+		}
+	}
+	return target, &planner.Planner{DevURL: f.devURL, DevServers: servers}, in, nil
 }
 
 func (f *offlineFlags) input() (planner.Input, error) {

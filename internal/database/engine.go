@@ -56,9 +56,11 @@ type Engine interface {
 	// Begin starts the transaction a plan runs in, on the conn holding the
 	// lock. Only for engines with TransactionalDDL.
 	Begin(ctx context.Context, conn *sql.Conn) (Tx, error)
-	// Scratch creates an empty dev database next to the target (or in
-	// memory) and returns its URL and a function that drops it.
-	Scratch(ctx context.Context, target *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error)
+	// Scratch creates an empty dev database on the dev server that server
+	// and u address (never a target's: replay runs unreviewed scripts), or
+	// in memory for SQLite (both nil), and returns its URL and a function
+	// that drops it.
+	Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error)
 
 	// EvalHCL reads an Atlas HCL schema document into realm.
 	EvalHCL(data []byte, realm *schema.Realm) error

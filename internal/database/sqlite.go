@@ -53,7 +53,12 @@ func (sqliteEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
 	// A writer waits for a busy database instead of failing at once;
 	// foreign keys are enforced, as a user of the file expects.
 	params := url.Values{"_pragma": {"busy_timeout(5000)", "foreign_keys(1)"}}
-	db, err := sql.Open("sqlite", path+"?"+params.Encode())
+	driverName := "sqlite"
+	if inMemory(u) {
+		// In memory is where planning replays unreviewed scripts.
+		driverName = confinedDriver
+	}
+	db, err := sql.Open(driverName, path+"?"+params.Encode())
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"ariga.io/atlas/sql/migrate"
@@ -93,6 +95,20 @@ func (t *Target) Identity() string { return t.Engine.Identity(t.URL) }
 // Ephemeral reports whether the database lives only as long as its handle
 // (SQLite in memory): nothing needs cleaning up after it.
 func (t *Target) Ephemeral() bool { return t.Engine.Name() == sqliteName && inMemory(t.URL) }
+
+// Server names the server the target is on (lower-case host and port, the
+// engine's default port when the URL has none), or the file for SQLite: two
+// targets with the same Server share one server.
+func (t *Target) Server() string {
+	if t.Engine.Name() == sqliteName {
+		return t.Identity()
+	}
+	host, port := strings.ToLower(t.URL.Hostname()), t.URL.Port()
+	if port == "" {
+		port = strconv.Itoa(int(t.Engine.Types()[0].DefaultPort()))
+	}
+	return net.JoinHostPort(host, port)
+}
 
 // Schema is the schema migrated.
 func (t *Target) Schema() string { return t.Engine.Schema(t.URL) }

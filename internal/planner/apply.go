@@ -161,7 +161,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if err != nil {
 		return nil, err
 	}
-	run := &applyRun{target: target, db: db, conn: conn, revs: revs, live: live, plan: plan, opts: opts, declarative: in.Desired != nil, scripts: in.Scripts}
+	run := &applyRun{target: target, db: db, conn: conn, revs: revs, live: live, plan: plan, opts: opts, declarative: in.Desired != nil, scripts: in.Scripts, in: in}
 	if plan.Hash != opts.ExpectHash {
 		if !opts.Rolling {
 			return nil, &HashMismatchError{Expected: opts.ExpectHash, Actual: plan.Hash}
@@ -208,6 +208,9 @@ type applyRun struct {
 	rev    *database.Revision
 	// declarative is true for a desired-schema plan.
 	declarative bool
+	// in is what was planned: a checkpoint's key hashes the rest of the
+	// plan as the plan's own hash does.
+	in Input
 	// resumed is the number of rolling steps a previous apply committed;
 	// base the statements they ran.
 	resumed, base int

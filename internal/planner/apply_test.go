@@ -10,6 +10,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
 func TestStaleApprovalIsRefused(t *testing.T) {
@@ -24,7 +25,7 @@ func TestStaleApprovalIsRefused(t *testing.T) {
 				if mode == "declarative" {
 					in = planner.Input{Desired: &planner.Desired{Format: dbv1.SchemaFormatSQL, Text: base + "CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));"}}
 				}
-				pl := &planner.Planner{}
+				pl := &planner.Planner{DevServers: dbtest.DevServers()}
 				plan, err := pl.Plan(ctx, d.target, in)
 				g.Expect(err).NotTo(HaveOccurred())
 
@@ -54,7 +55,7 @@ func TestDoubleApplyRecordsOneRevision(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base+rows)
 			in := planner.Input{Scripts: scripts("CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));", "INSERT INTO tags (id) VALUES (1);")}
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(plan.Steps).To(HaveLen(2))
@@ -93,7 +94,7 @@ func TestInvalidSQLChangesNothing(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base+rows)
 			in := planner.Input{Scripts: scripts("CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nCREATE TABLEX broken (id int);")}
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			_, err := pl.Plan(ctx, d.target, in)
 			var invalid *planner.InvalidSQLError
 			g.Expect(errors.As(err, &invalid)).To(BeTrue(), "%v", err)
@@ -120,7 +121,7 @@ func TestFailureOnTargetData(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base+rows)
 			in := planner.Input{Scripts: scripts("CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nCREATE UNIQUE INDEX users_name_key ON users (name);")}
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 
@@ -169,7 +170,7 @@ func TestLockBusy(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 			defer func() { _ = unlock() }()
 			in := planner.Input{Scripts: scripts("CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));")}
-			pl := &planner.Planner{LockWait: 300_000_000}
+			pl := &planner.Planner{DevServers: dbtest.DevServers(), LockWait: 300_000_000}
 			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: "sha256:x"})
 			g.Expect(err).To(MatchError(planner.ErrLockBusy))
 		})

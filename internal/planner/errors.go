@@ -23,6 +23,20 @@ var (
 	ErrUnreachable = database.ErrUnreachable
 )
 
+// ErrNoDevDatabase matches every *DevDatabaseError.
+var ErrNoDevDatabase = errors.New("no dev database")
+
+// DevDatabaseError says why a plan has no dev database to replay on: the
+// engine has no dev server and the migration names none, or the one named
+// is on the target's server. Retrying does not help; configuration does.
+type DevDatabaseError struct {
+	Reason string
+}
+
+func (e *DevDatabaseError) Error() string { return e.Reason }
+
+func (e *DevDatabaseError) Is(target error) bool { return target == ErrNoDevDatabase }
+
 // HashMismatchError says which plan was approved and which is current.
 type HashMismatchError struct {
 	Expected, Actual string

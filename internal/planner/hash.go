@@ -11,17 +11,20 @@ import (
 	"ariga.io/atlas/sql/schema"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
 
 // hashVersion changes when what the hash covers changes, so a plan hashed
 // by an older operator is never mistaken for a current one.
-const hashVersion = "kube-shift plan v1"
+const hashVersion = "kube-shift plan v2"
 
 // planHash is sha256 over the target's identity (no credentials), the live
-// schema's fingerprint, the mode, the scripts and the normalised
-// statements: the same inputs give the same hash in any process; a change
-// to any of them gives another.
-func planHash(target *database.Target, live *liveState, plan *Plan, declarative bool) string {
+// schema's fingerprint, the mode, the scripts, the normalised statements,
+// the validation scripts by content and the settings that say how the plan
+// runs: everything that will run and how. The same inputs give the same
+// hash in any process; a change to any of them gives another, so an
+// approval never covers something its reviewer did not see.
+func planHash(target *database.Target, live *liveState, plan *Plan, in Input) string {
 	h := sha256.New()
 	field := func(s string) {
 		// Length-prefixed, so no two sequences of fields collide.
@@ -31,7 +34,7 @@ func planHash(target *database.Target, live *liveState, plan *Plan, declarative 
 	field(hashVersion)
 	field(target.Identity())
 	field(live.fingerprint)
-	if declarative {
+	if in.Desired != nil {
 		field("declarative")
 	} else {
 		field("versioned")
@@ -43,6 +46,13 @@ func planHash(target *database.Target, live *liveState, plan *Plan, declarative 
 	for _, s := range plan.Statements {
 		field(normalize(s))
 	}
+	field("validations")
+	for _, s := range in.Validations {
+		field(s.Name)
+		field(source.Checksum([]byte(s.SQL)))
+	}
+	field("settings")
+	field(in.Settings)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/bluegreen"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // Input is what to plan: scripts (versioned) or a desired schema
@@ -22,6 +23,14 @@ type Input struct {
 	Scripts []source.Script
 	// Desired is the full desired schema.
 	Desired *Desired
+	// Validations are the validation scripts the apply runs after its last
+	// statement. They never run while planning, but they run on the
+	// target, so the plan's hash covers them.
+	Validations []source.Script
+	// Settings is a canonical text of how the plan runs (strategy and its
+	// settings, rollback and switch settings): part of the hash, so a
+	// reviewer's approval covers them too.
+	Settings string
 }
 
 // Desired is a declarative migration's target schema.
@@ -75,10 +84,21 @@ type Step struct {
 
 // Planner plans and applies migrations.
 type Planner struct {
-	// DevURL is the dev database (Atlas-style URL) used to replay SQL.
-	// Empty means a scratch database created and dropped on the target's
-	// server, or an in-memory one for SQLite.
+	// DevURL is the migration's own dev database (Atlas-style URL,
+	// planning.devDatabase), emptied before and after each plan. It must
+	// not be on the target's server.
 	DevURL string
+	// DevServers are the operator's dev-database servers (Atlas-style
+	// URLs), keyed by engine name ("postgres", "mysql"): with no DevURL, a
+	// plan creates a scratch database on the one of its engine and drops
+	// it afterwards. SQLite replays in memory, confined. The target's
+	// server is never used for replay: an engine without a dev server
+	// cannot be planned.
+	DevServers map[string]string
+	// AllowSQL are the kinds of statements reaching outside the
+	// migration's database that the platform lets through the static gate
+	// (see sqlstatic.Gate); none by default.
+	AllowSQL map[sqlstatic.Reach]bool
 	// LockWait bounds the wait for the database's migration lock; zero
 	// means 30 seconds.
 	LockWait time.Duration
@@ -113,6 +133,9 @@ func (p *Planner) plan(ctx context.Context, target *database.Target, db *sql.DB,
 
 // planOn computes the plan of in against the inspected live schema.
 func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.DB, live *liveState, in Input) (*Plan, error) {
+	if err := p.gate(target, in); err != nil {
+		return nil, err
+	}
 	var err error
 	var pending []source.Script
 	if in.Desired == nil {
@@ -122,7 +145,7 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 	}
 	plan := &Plan{Statements: []string{}}
 	if in.Desired != nil || len(pending) > 0 {
-		dev, err := p.openDev(ctx, target, db)
+		dev, err := p.openDev(ctx, target)
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +159,7 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 			return nil, err
 		}
 	}
-	plan.Hash = planHash(target, live, plan, in.Desired != nil)
+	plan.Hash = planHash(target, live, plan, in)
 	return plan, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
 // base is the schema every case starts from, with rows (two users share a
@@ -170,7 +171,7 @@ func TestPlanApplyReplan(t *testing.T) {
 					d := newTestDB(t, e)
 					d.exec(t, base+rows)
 					in := tc.input(e.name)
-					pl := &planner.Planner{}
+					pl := &planner.Planner{DevServers: dbtest.DevServers()}
 
 					plan, err := pl.Plan(ctx, d.target, in)
 					g.Expect(err).NotTo(HaveOccurred())

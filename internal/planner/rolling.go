@@ -330,7 +330,7 @@ func (r *applyRun) checkpoint(ctx context.Context, q database.Querier, steps []r
 	if err != nil {
 		return 0, fmt.Errorf("inspecting the schema after step %s: %w", st.script, err)
 	}
-	key := checkpointKey(r.opts.ExpectHash, planHash(r.target, after, r.remaining(steps, k), r.declarative))
+	key := checkpointKey(r.opts.ExpectHash, planHash(r.target, after, r.remaining(steps, k), r.in))
 	now := time.Now()
 	rev := &database.Revision{
 		PlanHash:   key,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
 // threeSteps is a rolling plan whose third step fails on the rows in
@@ -31,7 +32,7 @@ func TestRollingRunsStepByStepWithCheckpoints(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base+rows+"DELETE FROM users WHERE id = 3;")
 			in := threeSteps()
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 
@@ -77,7 +78,7 @@ func TestRollingResumesAfterTheLastCheckpoint(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base+rows)
 			in := threeSteps()
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 
@@ -120,7 +121,7 @@ func TestRollingDoesNotResumeOnAMovedSchema(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base+rows)
 			in := threeSteps()
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true})
@@ -157,7 +158,7 @@ func TestAutomaticRollbackRestoresTheSchema(t *testing.T) {
 					"ALTER TABLE users ADD COLUMN age int;\nALTER TABLE users RENAME COLUMN email TO mail;",
 					"CREATE UNIQUE INDEX users_name_key ON users (name);",
 				)}
-				pl := &planner.Planner{}
+				pl := &planner.Planner{DevServers: dbtest.DevServers()}
 				plan, err := pl.Plan(ctx, d.target, in)
 				g.Expect(err).NotTo(HaveOccurred())
 
@@ -212,7 +213,7 @@ func TestRollingStepTimeout(t *testing.T) {
 		"CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));",
 		"SELECT pg_sleep(2);",
 	)}
-	pl := &planner.Planner{}
+	pl := &planner.Planner{DevServers: dbtest.DevServers()}
 	plan, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{
@@ -233,7 +234,7 @@ func TestMaxLockTimeStopsTheApply(t *testing.T) {
 		d := newTestDB(t, engines[1])
 		d.exec(t, base)
 		in := planner.Input{Scripts: scripts("CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nSELECT pg_sleep(2);")}
-		pl := &planner.Planner{}
+		pl := &planner.Planner{DevServers: dbtest.DevServers()}
 		plan, err := pl.Plan(ctx, d.target, in)
 		g.Expect(err).NotTo(HaveOccurred())
 		_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: rolling, MaxLockTime: 100 * time.Millisecond})
@@ -253,7 +254,7 @@ func TestGracefulDeadlineStopsBetweenStatements(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base)
 			in := threeSteps()
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Graceful: true, Deadline: time.Now().Add(-time.Second)})
@@ -288,7 +289,7 @@ func TestRollingRunsIndependentDataScriptsInParallel(t *testing.T) {
 	d.exec(t, base+rows)
 	const lockKey = 4242
 	in := parallelInput(lockKey)
-	pl := &planner.Planner{}
+	pl := &planner.Planner{DevServers: dbtest.DevServers()}
 	plan, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 
@@ -321,7 +322,7 @@ func TestRollingResumesAPartlyCommittedParallelWave(t *testing.T) {
 	// it go on, after its partner committed.
 	in.Scripts[1].SQL = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d);\nINSERT INTO users (id, name) VALUES (1, 'dup');", lockKey)
 	in.Scripts[1].Checksum = ""
-	pl := &planner.Planner{}
+	pl := &planner.Planner{DevServers: dbtest.DevServers()}
 	plan, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 

@@ -61,9 +61,15 @@ type devState struct {
 	known *schema.Schema
 }
 
-func (p *Planner) openDev(ctx context.Context, target *database.Target, targetDB *sql.DB) (*devState, error) {
+// openDev opens the dev database a plan replays on: the migration's own
+// (DevURL), a scratch database on the operator's dev server of the
+// target's engine, or, for SQLite, an in-memory database that can reach no
+// file. Replay is code execution, so it never happens on the target's
+// server: an engine with neither is refused.
+func (p *Planner) openDev(ctx context.Context, target *database.Target) (*devState, error) {
 	dev := &devState{}
-	if p.DevURL != "" {
+	switch {
+	case p.DevURL != "":
 		t, err := database.ParseURL(p.DevURL)
 		if err != nil {
 			return nil, fmt.Errorf("dev database: %w", err)
@@ -71,13 +77,43 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, targetDB
 		if t.Engine != target.Engine {
 			return nil, fmt.Errorf("dev database %s is not a %s database", t, target.Engine.Name())
 		}
+		if target.Engine.Server() && t.Server() == target.Server() {
+			return nil, &DevDatabaseError{Reason: fmt.Sprintf("the dev database %s is on the target's server: replay runs the scripts, and a dev database is emptied before and after each plan; give planning.devDatabase a separate, empty server", t)}
+		}
 		dev.target = t
-	} else {
-		u, drop, err := target.Engine.Scratch(ctx, targetDB, target.URL)
+	case !target.Engine.Server():
+		// In memory, where the database package confines it to no file.
+		u, _, err := target.Engine.Scratch(ctx, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		dev.target, dev.drop = &database.Target{Engine: target.Engine, URL: u}, drop
+		dev.target = &database.Target{Engine: target.Engine, URL: u}
+	default:
+		server, ok := p.DevServers[target.Engine.Name()]
+		if !ok || server == "" {
+			return nil, &DevDatabaseError{Reason: fmt.Sprintf("no dev database for %s: the operator has no dev server for this engine (manager flag --dev-database=%s=URL) and the migration names no planning.devDatabase; the target's own server is never used to replay scripts", target.Engine.Name(), target.Engine.Name())}
+		}
+		t, err := database.ParseURL(server)
+		if err != nil {
+			return nil, fmt.Errorf("the operator's %s dev server: %w", target.Engine.Name(), err)
+		}
+		if t.Server() == target.Server() {
+			return nil, &DevDatabaseError{Reason: fmt.Sprintf("the target %s is on the operator's %s dev server: migrations cannot target the dev server", target, target.Engine.Name())}
+		}
+		serverDB, err := t.Open(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("the operator's %s dev server: %w", target.Engine.Name(), err)
+		}
+		u, drop, err := target.Engine.Scratch(ctx, serverDB, t.URL)
+		if err != nil {
+			_ = serverDB.Close()
+			return nil, err
+		}
+		dev.target = &database.Target{Engine: target.Engine, URL: u}
+		dev.drop = func(ctx context.Context) error {
+			defer func() { _ = serverDB.Close() }()
+			return drop(ctx)
+		}
 	}
 	var err error
 	if dev.db, err = dev.target.Open(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
 // withRows fills users with n rows, names unique unless dup.
@@ -42,7 +43,7 @@ func TestShadowTableChangesTablesThroughShadows(t *testing.T) {
 			in := planner.Input{Scripts: scripts(
 				"ALTER TABLE users ADD COLUMN age int;\nCREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nALTER TABLE posts ADD COLUMN body varchar(200);",
 			)}
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 
@@ -82,7 +83,7 @@ func TestShadowTableRollsBackFromTheBackups(t *testing.T) {
 			in := planner.Input{Scripts: scripts(
 				"ALTER TABLE users ADD COLUMN age int;\nCREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nALTER TABLE posts ADD COLUMN body varchar(200);\nCREATE UNIQUE INDEX users_name_key ON users (name);",
 			)}
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{
@@ -112,7 +113,7 @@ func TestShadowTableBackupsAreNotPartOfTheSchema(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base+rows)
 			in := planner.Input{Scripts: scripts("ALTER TABLE users ADD COLUMN age int;")}
-			pl := &planner.Planner{}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, ShadowTable: &planner.ShadowTableOptions{PreserveBackup: true}})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
@@ -12,6 +13,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // pendingScripts drops the scripts the revision table records as applied
@@ -41,6 +43,33 @@ func checksum(s source.Script) string {
 // database is inspected only after those.
 var schemaChanging = regexp.MustCompile(`(?is)^\s*(CREATE|ALTER|DROP|RENAME|COMMENT)\b`)
 
+// dataStatement matches statements that read or write rows: they change
+// no schema, so planning does not run them on the dev database (replay is
+// code execution before review); the plan says what they write instead.
+var dataStatement = regexp.MustCompile(`(?is)^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE|TRUNCATE|COPY|LOAD|SELECT|WITH|VALUES|TABLE|CALL|EXECUTE|HANDLER)\b`)
+
+// replayed says whether planning runs a statement of script on the dev
+// database: in a data script only what changes the schema, in a schema
+// script everything but row reads and writes.
+func replayed(script source.Script, stmt string) bool {
+	if script.Type == dbv1.ScriptTypeData {
+		return schemaChanging.MatchString(stmt)
+	}
+	return !dataStatement.MatchString(stmt)
+}
+
+// dataChange describes a statement that was not replayed, for the plan's
+// summary of changes: what it writes, never its text (which may come from
+// a Secret).
+func dataChange(script string, index int, stmt string) string {
+	verb := strings.ToUpper(strings.Fields(stmt)[0])
+	what := "reads rows"
+	if tables := sqlstatic.WrittenTables(stmt); len(tables) > 0 {
+		what = "writes rows of " + strings.Join(tables, ", ")
+	}
+	return fmt.Sprintf("data: script %s, statement %d (%s) %s; not run while planning", script, index+1, verb, what)
+}
+
 // planVersioned replays the live schema and then every pending statement on
 // the dev database, recording what each statement changes.
 func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts []source.Script) (*Plan, error) {
@@ -58,8 +87,9 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 	engineType := live.target.Engine.Types()[0]
 	plan := &Plan{Statements: []string{}}
 	var (
-		renames []rename
-		all     []schema.Change
+		renames     []rename
+		all         []schema.Change
+		dataChanges []string
 	)
 	cur := before
 	for _, script := range scripts {
@@ -74,11 +104,15 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 		}
 		start := cur
 		for i, st := range decls {
+			plan.Statements = append(plan.Statements, st.Text)
+			plan.Steps = append(plan.Steps, Step{Script: script.Name, Index: i})
+			if !replayed(script, st.Text) {
+				dataChanges = append(dataChanges, dataChange(script.Name, i, st.Text))
+				continue
+			}
 			if _, err := dev.db.ExecContext(ctx, st.Text); err != nil {
 				return nil, &InvalidSQLError{Script: script.Name, Index: i, Statement: st.Text, Err: err}
 			}
-			plan.Statements = append(plan.Statements, st.Text)
-			plan.Steps = append(plan.Steps, Step{Script: script.Name, Index: i})
 			if !schemaChanging.MatchString(st.Text) {
 				continue
 			}
@@ -118,7 +152,7 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 	}
 	plan.Changes = describe(all)
 	_, _, viewSummary := viewChanges(dev.target.Engine, beforeViews, afterViews)
-	plan.Changes = append(plan.Changes, viewSummary...)
+	plan.Changes = append(append(plan.Changes, viewSummary...), dataChanges...)
 	plan.Destructive = plan.Destructive || destructiveChange(all) || hasDestructiveDiag(plan.Diagnostics)
 
 	// The rollback is the diff from the schema the scripts leave back to

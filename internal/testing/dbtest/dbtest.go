@@ -28,6 +28,12 @@ const (
 	// mysql://root:<pw>@127.0.0.1:<port>/kube_shift_test.
 	MySQLURLEnv = "KUBE_SHIFT_TEST_MYSQL_URL"
 
+	// DevPostgresEnv and DevMySQLEnv name the variables holding the URLs
+	// of the dev servers planning replays on (hack/db-up.sh starts them
+	// beside the target servers; the manager reads the same variables).
+	DevPostgresEnv = "KUBE_SHIFT_DEV_DATABASE_POSTGRES"
+	DevMySQLEnv    = "KUBE_SHIFT_DEV_DATABASE_MYSQL"
+
 	// dbPrefix starts the name of every database this package creates.
 	dbPrefix = "kst_"
 	// opTimeout bounds each setup or cleanup statement.
@@ -58,6 +64,19 @@ func serverURL(tb testing.TB, env, what string) string {
 	}
 	tb.Skipf("%s is not set; to run this test against %s: hack/db-up.sh && source bin/db/env", env, what)
 	return ""
+}
+
+// DevServers returns the dev servers the environment names, keyed by
+// engine name as planner.Planner.DevServers wants them: never the servers
+// the tests migrate.
+func DevServers() map[string]string {
+	servers := map[string]string{}
+	for engine, env := range map[string]string{"postgres": DevPostgresEnv, "mysql": DevMySQLEnv} {
+		if v := os.Getenv(env); v != "" {
+			servers[engine] = v
+		}
+	}
+	return servers
 }
 
 // inCI reports whether CI is set to a true value (CI=true, as CI systems set it).

@@ -1,0 +1,65 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
+)
+
+// ErrRefusedSQL matches every *RefusedSQLError.
+var ErrRefusedSQL = errors.New("statement reaches outside the migration's database")
+
+// RefusedSQLError is a script with statements the static gate refused:
+// they reach outside the migration's own database (roles, grants, files,
+// other schemas, foreign servers). It is found before anything is
+// replayed or applied.
+type RefusedSQLError struct {
+	// Script is the script's name.
+	Script string
+	// Violations say which statements, and why. Their messages never quote
+	// the SQL, which may come from a Secret.
+	Violations []sqlstatic.Violation
+}
+
+func (e *RefusedSQLError) Error() string {
+	msgs := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		msgs[i] = v.Message
+	}
+	return fmt.Sprintf("script %s: %s", e.Script, strings.Join(msgs, "; "))
+}
+
+func (e *RefusedSQLError) Is(target error) bool { return target == ErrRefusedSQL }
+
+// gate runs the static gate over everything in that will run on a
+// database, the validation scripts included, before any of it is replayed
+// on the dev database or applied.
+func (p *Planner) gate(target *database.Target, in Input) error {
+	g := sqlstatic.Gate{Schema: target.Schema(), Allow: p.AllowSQL}
+	engine := target.Engine.Types()[0]
+	check := func(name, sql string) error {
+		stmts, err := sqlstatic.SplitFor(engine, sql)
+		if err != nil {
+			return &InvalidSQLError{Script: name, Index: -1, Err: err}
+		}
+		if v := g.Check(engine, stmts); len(v) > 0 {
+			return &RefusedSQLError{Script: name, Violations: v}
+		}
+		return nil
+	}
+	scripts := append(append([]source.Script{}, in.Scripts...), in.Validations...)
+	for _, s := range scripts {
+		if err := check(s.Name, s.SQL); err != nil {
+			return err
+		}
+	}
+	if d := in.Desired; d != nil && (d.Format == "" || d.Format == dbv1.SchemaFormatSQL) {
+		return check(desiredName, d.Text)
+	}
+	return nil
+}
