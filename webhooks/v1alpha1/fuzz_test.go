@@ -26,7 +26,7 @@ func FuzzValidateSpec(f *testing.F) {
 		texts := known(scripts[0].SQL, scripts[1].SQL)
 		for _, engine := range []dbv1.DatabaseType{dbv1.DatabaseTypePostgreSQL, dbv1.DatabaseTypeMySQL, dbv1.DatabaseTypeSQLite} {
 			for _, policy := range []dbv1.DestructivePolicy{dbv1.DestructiveBlock, dbv1.DestructiveAllowWithApproval} {
-				_ = validateScriptContents(engine, scripts, texts, dbv1.Policy{Destructive: policy}, scriptsPath)
+				_ = validateScriptContents(engine, scripts, texts, dbv1.Policy{Destructive: policy}, gateFor(dbv1.DatabaseConfig{Type: engine}, nil), scriptsPath)
 			}
 		}
 		_ = validateScriptNames(scripts, scriptsPath)

@@ -14,10 +14,11 @@ import (
 // validateScriptContents lints each script whose SQL admission could read,
 // split by the rules of the target engine (MySQL's backslash escapes,
 // PostgreSQL's dollar quotes):
-// the source URI parses, the checksum matches, the SQL lexes, and no
-// statement is statically destructive unless the policy lets a reviewer
-// approve such plans.
-func validateScriptContents(engine dbv1.DatabaseType, scripts []dbv1.MigrationScript, texts []scriptText, policy dbv1.Policy, path *field.Path) field.ErrorList {
+// the source URI parses, the checksum matches, the SQL lexes, no statement
+// reaches outside the migration's database unless the platform allows
+// that kind (gate), and no statement is statically destructive unless the
+// policy lets a reviewer approve such plans.
+func validateScriptContents(engine dbv1.DatabaseType, scripts []dbv1.MigrationScript, texts []scriptText, policy dbv1.Policy, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, s := range scripts {
 		p := path.Index(i)
@@ -28,14 +29,14 @@ func validateScriptContents(engine dbv1.DatabaseType, scripts []dbv1.MigrationSc
 		if !texts[i].known {
 			continue
 		}
-		errs = append(errs, hideSecret(engine, s.Source, texts[i].sql, validateSQL(engine, texts[i].sql, s.Checksum, policy, p))...)
+		errs = append(errs, hideSecret(engine, s.Source, texts[i].sql, validateSQL(engine, texts[i].sql, s.Checksum, policy, gate, p))...)
 	}
 	return errs
 }
 
 // validateDesiredSchema lints a declarative schema the same way; only SQL
-// schemas are lexed here (HCL is parsed by the planner).
-func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text scriptText, path *field.Path) field.ErrorList {
+// schemas are lexed and gated here (HCL is parsed by the planner).
+func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text scriptText, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
 	if _, err := source.ParseRef(d.Source); err != nil {
 		return field.ErrorList{field.Invalid(path.Child("source"), d.Source, err.Error())}
 	}
@@ -51,12 +52,14 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 	if d.Format == dbv1.SchemaFormatSQL || d.Format == "" {
 		if _, err := sqlstatic.SplitFor(engine, text.sql); err != nil {
 			errs = append(errs, field.Invalid(path.Child("sql"), abbreviate(text.sql), "the SQL does not lex: "+err.Error()))
+		} else {
+			errs = append(errs, validateReach(engine, text.sql, gate, path)...)
 		}
 	}
 	return hideSecret(engine, d.Source, text.sql, errs)
 }
 
-func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, path *field.Path) field.ErrorList {
+func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if checksum != "" {
 		if got := source.Checksum([]byte(sql)); got != checksum {
@@ -67,6 +70,7 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 	if err != nil {
 		return append(errs, field.Invalid(path.Child("sql"), abbreviate(sql), "the SQL does not lex: "+err.Error()))
 	}
+	errs = append(errs, validateReach(engine, sql, gate, path)...)
 	if policy.Destructive == dbv1.DestructiveAllowWithApproval {
 		return errs
 	}
@@ -75,6 +79,39 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 			"%s; destructive statements are refused while spec.policy.destructive is block (set it to allowWithApproval to let a reviewer approve them)", f.Message)))
 	}
 	return errs
+}
+
+// validateReach refuses the statements that reach outside the migration's
+// database (roles, grants, the server, its files, other servers, the
+// session, other schemas) before anything is stored or replayed, unless
+// the platform allows that kind. The messages name the statement, its line
+// and the kind, never the SQL.
+func validateReach(engine dbv1.DatabaseType, sql string, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
+	violations, err := gate.CheckScript(engine, sql)
+	if err != nil {
+		return nil // reported as SQL that does not lex
+	}
+	var errs field.ErrorList
+	for _, v := range violations {
+		errs = append(errs, field.Forbidden(path.Child("sql"), v.Message))
+	}
+	return errs
+}
+
+// gateFor is the static gate for a migration's target: the names its
+// statements may qualify are those of its own database for MySQL and
+// MariaDB, PostgreSQL's default schema, SQLite's main database.
+// Admission does not read the connection Secret, so a search_path in its
+// URL is not known here; the planner, which reads it, gates again.
+func gateFor(db dbv1.DatabaseConfig, allow map[sqlstatic.Reach]bool) sqlstatic.Gate {
+	schema := "public"
+	switch db.Type {
+	case dbv1.DatabaseTypeMySQL, dbv1.DatabaseTypeMariaDB:
+		schema = db.Database
+	case dbv1.DatabaseTypeSQLite:
+		schema = "main"
+	}
+	return sqlstatic.Gate{Schema: schema, Allow: allow}
 }
 
 // hideSecret keeps the text of a Secret-sourced script out of the errors

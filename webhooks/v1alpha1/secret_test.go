@@ -39,7 +39,7 @@ func TestSecretSourcedSQLIsNeverQuoted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			script := dbv1.MigrationScript{Name: "seed", Type: dbv1.ScriptTypeSchema, Source: uri, Checksum: tc.checksum}
-			errs := validateScriptContents(dbv1.DatabaseTypeSQLite, []dbv1.MigrationScript{script}, known(tc.sql), block, scriptsPath)
+			errs := validateScriptContents(dbv1.DatabaseTypeSQLite, []dbv1.MigrationScript{script}, known(tc.sql), block, sqliteGate, scriptsPath)
 			g.Expect(errs).NotTo(BeEmpty())
 			msg := errs.ToAggregate().Error()
 			for _, w := range tc.want {
@@ -49,7 +49,7 @@ func TestSecretSourcedSQLIsNeverQuoted(t *testing.T) {
 
 			// The same script inline is quoted: only a Secret hides it.
 			script.Source, script.SQL = "inline", tc.sql
-			inline := validateScriptContents(dbv1.DatabaseTypeSQLite, []dbv1.MigrationScript{script}, known(tc.sql), block, scriptsPath)
+			inline := validateScriptContents(dbv1.DatabaseTypeSQLite, []dbv1.MigrationScript{script}, known(tc.sql), block, sqliteGate, scriptsPath)
 			if tc.checksum == "" {
 				g.Expect(inline.ToAggregate().Error()).To(ContainSubstring(secretMarker))
 			}
@@ -59,7 +59,7 @@ func TestSecretSourcedSQLIsNeverQuoted(t *testing.T) {
 	t.Run("desired schema", func(t *testing.T) {
 		g := NewWithT(t)
 		sql := "CREATE TABLE " + secretMarker + " (note TEXT DEFAULT 'unterminated);"
-		errs := validateDesiredSchema(dbv1.DatabaseTypeSQLite, &dbv1.DesiredSchema{Source: uri}, scriptText{sql: sql, known: true}, field.NewPath("spec", "migration", "desiredSchema"))
+		errs := validateDesiredSchema(dbv1.DatabaseTypeSQLite, &dbv1.DesiredSchema{Source: uri}, scriptText{sql: sql, known: true}, sqliteGate, field.NewPath("spec", "migration", "desiredSchema"))
 		g.Expect(errs).To(HaveLen(1))
 		g.Expect(errs[0].BadValue).To(Equal(uri))
 		g.Expect(errs.ToAggregate().Error()).NotTo(ContainSubstring(secretMarker))

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"context"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -9,6 +10,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
 
@@ -89,7 +91,7 @@ func TestValidateScriptContents(t *testing.T) {
 			if text == nil {
 				text = known(tc.script.SQL)
 			}
-			errs := validateScriptContents(dbv1.DatabaseTypeSQLite, []dbv1.MigrationScript{tc.script}, text, tc.policy, scriptsPath)
+			errs := validateScriptContents(dbv1.DatabaseTypeSQLite, []dbv1.MigrationScript{tc.script}, text, tc.policy, sqliteGate, scriptsPath)
 			if len(tc.want) == 0 {
 				g.Expect(errs).To(BeEmpty())
 				return
@@ -194,4 +196,68 @@ func TestUnmeasurableThresholdsAreSaidSo(t *testing.T) {
 		ContainSubstring("maxCpuUsage is not checked: PostgreSQL, MySQL and MariaDB report no host CPU"),
 		ContainSubstring("maxMemoryUsage is not checked"),
 	))
+}
+
+// sqliteGate is admission's gate for a SQLite migration, with nothing allowed.
+var sqliteGate = gateFor(dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeSQLite}, nil)
+
+func TestValidateScriptsRefuseSQLThatReachesOut(t *testing.T) {
+	grant := "CREATE TABLE t (id int);\nGRANT SELECT ON t TO reporting_team;"
+	pg := dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Database: "shop"}
+	mysql := dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeMySQL, Database: "app"}
+	block := dbv1.Policy{Destructive: dbv1.DestructiveBlock}
+	for _, tc := range []struct {
+		name  string
+		db    dbv1.DatabaseConfig
+		sql   string
+		allow map[sqlstatic.Reach]bool
+		want  []string // whole errors
+	}{
+		{name: "GRANT refused", db: pg, sql: grant, want: []string{
+			`spec.migration.scripts[0].sql: Forbidden: statement 2 (line 2) grants or revokes privileges (GRANT): role and privilege statements ` +
+				`reach outside the migration's database; a platform administrator can allow them with --allow-sql=privilege`}},
+		{name: "GRANT admitted when the platform allows privilege", db: pg, sql: grant, allow: map[sqlstatic.Reach]bool{sqlstatic.ReachPrivilege: true}},
+		{name: "another kind stays refused", db: pg, sql: "CREATE ROLE evil SUPERUSER;", allow: map[sqlstatic.Reach]bool{sqlstatic.ReachPrivilege: true},
+			want: []string{`spec.migration.scripts[0].sql: Forbidden: statement 1 (line 1) creates a role: role and privilege statements reach outside ` +
+				`the migration's database; a platform administrator can allow them with --allow-sql=role`}},
+		{name: "another database on MySQL", db: mysql, sql: "UPDATE proddb.users SET a = 1 WHERE id = 2;", want: []string{
+			`spec.migration.scripts[0].sql: Forbidden: statement 1 (line 1) names a table in another schema or database: names qualified by anything ` +
+				`but "app" or a built-in catalog reach outside the migration's schema; a platform administrator can allow them with --allow-sql=other-schema`}},
+		{name: "the migration's own database on MySQL", db: mysql, sql: "INSERT INTO app.t VALUES (1);"},
+		{name: "the default schema on PostgreSQL", db: pg, sql: "ALTER TABLE public.users ADD COLUMN x int;"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			script := fixture.InlineScript("a", tc.sql)
+			errs := validateScriptContents(tc.db.Type, []dbv1.MigrationScript{script}, known(tc.sql), block, gateFor(tc.db, tc.allow), scriptsPath)
+			got := make([]string, len(errs))
+			for i, e := range errs {
+				got[i] = e.Error()
+				g.Expect(got[i]).NotTo(ContainSubstring("reporting_team"), "admission quotes the script")
+				g.Expect(got[i]).NotTo(ContainSubstring("proddb"), "admission quotes the script")
+			}
+			g.Expect(got).To(ConsistOf(tc.want))
+		})
+	}
+}
+
+// TestValidatorGatesThroughAllowSQL: the Validator's AllowSQL (the
+// manager's --allow-sql) decides, for scripts and the desired schema alike.
+func TestValidatorGatesThroughAllowSQL(t *testing.T) {
+	g := NewWithT(t)
+	dbm := fixture.Migration("ns", "m",
+		fixture.WithDesiredSchema("CREATE TABLE t (id int);\nPRAGMA writable_schema = 1;"),
+		fixture.WithScripts(fixture.InlineScript("a", "ATTACH DATABASE '/var/lib/other.db' AS other;")))
+
+	errs, _ := (&Validator{}).validateSpec(context.Background(), dbm)
+	g.Expect(errs).To(HaveLen(2))
+	g.Expect(errs[0].Field).To(Equal("spec.migration.scripts[0].sql"))
+	g.Expect(errs[0].Type).To(Equal(field.ErrorTypeForbidden))
+	g.Expect(errs[0].Detail).To(HavePrefix("statement 1 (line 1) attaches another database file (ATTACH)"))
+	g.Expect(errs[1].Field).To(Equal("spec.migration.desiredSchema.sql"))
+	g.Expect(errs[1].Detail).To(HavePrefix("statement 2 (line 2) changes a database setting or reads files with PRAGMA"))
+	g.Expect(errs.ToAggregate().Error()).NotTo(ContainSubstring("/var/lib/other.db"))
+
+	errs, _ = (&Validator{AllowSQL: map[sqlstatic.Reach]bool{sqlstatic.ReachSystem: true}}).validateSpec(context.Background(), dbm)
+	g.Expect(errs).To(BeEmpty())
 }

@@ -17,6 +17,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // +kubebuilder:webhook:path=/validate-database-mohitnagaraj-in-v1alpha1-databasemigration,mutating=false,failurePolicy=fail,sideEffects=None,groups=database.mohitnagaraj.in,resources=databasemigrations,verbs=create;update,versions=v1alpha1,name=vdatabasemigration-v1alpha1.kb.io,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent
@@ -30,6 +31,10 @@ type Validator struct {
 	Reader client.Reader
 	// Authorizer decides whether a user holds the approve verb.
 	Authorizer Authorizer
+	// AllowSQL are the kinds of statements reaching outside a migration's
+	// database that the platform lets through (the manager's --allow-sql);
+	// every other such statement is refused (see sqlstatic.Gate).
+	AllowSQL map[sqlstatic.Reach]bool
 }
 
 var _ admission.Validator[*dbv1.DatabaseMigration] = &Validator{}
@@ -131,14 +136,15 @@ func (v *Validator) validateSpec(ctx context.Context, dbm *dbv1.DatabaseMigratio
 			"blue-green copies the database on its server: PostgreSQL, MySQL and MariaDB only (SQLite has no server; use transactional)"))
 	}
 	errs = append(errs, validateScriptNames(spec.Migration.Scripts, scriptsPath)...)
-	errs = append(errs, validateScriptContents(spec.Database.Type, spec.Migration.Scripts, texts, spec.Policy, scriptsPath)...)
+	gate := gateFor(spec.Database, v.AllowSQL)
+	errs = append(errs, validateScriptContents(spec.Database.Type, spec.Migration.Scripts, texts, spec.Policy, gate, scriptsPath)...)
 	errs = append(errs, validateAppliedScripts(dbm.Status, spec.Migration.Scripts, texts, scriptsPath)...)
 	if d := spec.Migration.DesiredSchema; d != nil {
 		text, warning := v.readSource(ctx, dbm.Namespace, d.Source, d.SQL)
 		if warning != "" {
 			warnings = append(warnings, fmt.Sprintf("%s: %s", migPath.Child("desiredSchema", "source"), warning))
 		}
-		errs = append(errs, validateDesiredSchema(spec.Database.Type, d, text, migPath.Child("desiredSchema"))...)
+		errs = append(errs, validateDesiredSchema(spec.Database.Type, d, text, gate, migPath.Child("desiredSchema"))...)
 	}
 	for _, f := range notActedOn(spec) {
 		warnings = append(warnings, fmt.Sprintf("%s is accepted but not acted on yet by this version of kube-shift", f))
