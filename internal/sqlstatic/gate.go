@@ -395,6 +395,7 @@ func (k *checker) stream(toks []token) {
 			continue
 		}
 		parts, end := nameAt(toks, i)
+		k.functionName(parts)
 		switch {
 		case end < len(toks) && toks[end].isPunct("("):
 			k.call(parts, end, k.table[i])
@@ -596,7 +597,7 @@ func (k *checker) positional(i int, top *group) {
 		k.refAt(i+1, "STRICT", "TEMP", "TEMPORARY", "UNLOGGED", "TABLE")
 	case "UPDATE":
 		if !prev.is("KEY") {
-			k.listAt(i+1, "ONLY", "LOW_PRIORITY", "IGNORE")
+			k.listAt(i+1, "ONLY", "LOW_PRIORITY", "IGNORE", "OR", "ROLLBACK", "ABORT", "REPLACE", "FAIL")
 		}
 	case "DELETE":
 		if j := k.skipWords(i+1, "LOW_PRIORITY", "QUICK", "IGNORE"); !k.at(j).is("FROM") {
@@ -1193,6 +1194,11 @@ var (
 		"PG_ROTATE_LOGFILE", "PG_PROMOTE", "PG_SWITCH_WAL", "PG_CREATE_PHYSICAL_REPLICATION_SLOT",
 		"PG_CREATE_LOGICAL_REPLICATION_SLOT", "PG_DROP_REPLICATION_SLOT", "PG_COPY_PHYSICAL_REPLICATION_SLOT",
 		"PG_COPY_LOGICAL_REPLICATION_SLOT", "SYS_EXEC", "SYS_EVAL")
+	// dblinkFunctions are dblink's, refused wherever they are named; any
+	// call of a dblink* function is refused too.
+	dblinkFunctions = keywords("DBLINK", "DBLINK_EXEC", "DBLINK_CONNECT", "DBLINK_CONNECT_U", "DBLINK_OPEN",
+		"DBLINK_FETCH", "DBLINK_SEND_QUERY", "DBLINK_GET_RESULT", "DBLINK_BUILD_SQL_INSERT",
+		"DBLINK_BUILD_SQL_UPDATE", "DBLINK_BUILD_SQL_DELETE")
 	// queryFunctions run a query given as text.
 	queryFunctions = keywords("QUERY_TO_XML", "QUERY_TO_XMLSCHEMA", "QUERY_TO_XML_AND_XMLSCHEMA", "TS_STAT",
 		"CROSSTAB", "CROSSTAB2", "CROSSTAB3", "CROSSTAB4")
@@ -1201,6 +1207,21 @@ var (
 	// sessionSettings are what set_config must not change.
 	sessionSettings = keywords("SEARCH_PATH", "ROLE", "SESSION_AUTHORIZATION")
 )
+
+// functionName refuses a name of a function that reaches out wherever it
+// stands, called or not: `CREATE OPERATOR ### (PROCEDURE = pg_read_file,
+// ...)` or a cast WITH FUNCTION binds it to syntax that calls it later.
+func (k *checker) functionName(parts []string) {
+	fn := strings.ToUpper(parts[len(parts)-1])
+	switch {
+	case fileFunctions[fn]:
+		k.add(ReachFile, "reads or writes files on the database server ("+strings.ToLower(fn)+")")
+	case systemFunctions[fn]:
+		k.add(ReachSystem, "acts on the server or its other sessions ("+strings.ToLower(fn)+")")
+	case dblinkFunctions[fn]:
+		k.add(ReachForeign, "connects to another database (dblink)")
+	}
+}
 
 // call checks a call of the function named parts, whose argument list
 // opens at open. A table function in FROM is both a table and a call.
@@ -1213,10 +1234,6 @@ func (k *checker) call(parts []string, open int, table bool) {
 	fn := strings.ToUpper(parts[len(parts)-1])
 	first := k.at(open + 1)
 	switch {
-	case fileFunctions[fn]:
-		k.add(ReachFile, "reads or writes files on the database server ("+strings.ToLower(fn)+")")
-	case systemFunctions[fn]:
-		k.add(ReachSystem, "acts on the server or its other sessions ("+strings.ToLower(fn)+")")
 	case strings.HasPrefix(fn, "DBLINK"):
 		k.add(ReachForeign, "connects to another database (dblink)")
 	case fn == "SET_CONFIG":
