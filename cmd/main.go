@@ -5,7 +5,11 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
+	"maps"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,6 +26,7 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/controller"
 	"github.com/mohit-nagaraj/kube-shift/internal/notify"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 	webhooksv1alpha1 "github.com/mohit-nagaraj/kube-shift/webhooks/v1alpha1"
 )
 
@@ -50,6 +55,56 @@ type options struct {
 	metricsCertDir          string
 	maxConcurrentReconciles int
 	replanInterval          time.Duration
+	devServers              devServers
+	allowAutoApproval       bool
+	allowSQL                sqlKinds
+}
+
+// sqlKinds is the --allow-sql flag: the kinds of statements reaching
+// outside a migration's own database that the platform lets through.
+type sqlKinds map[sqlstatic.Reach]bool
+
+func (k sqlKinds) String() string {
+	var names []string
+	for _, r := range sqlstatic.AllReaches {
+		if k[r] {
+			names = append(names, string(r))
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+func (k sqlKinds) Set(v string) error {
+	allow, err := sqlstatic.ParseReaches(v)
+	if err != nil {
+		return err
+	}
+	maps.Copy(k, allow)
+	return nil
+}
+
+// devServers is the repeated --dev-database flag: ENGINE=URL.
+type devServers map[string]string
+
+func (d devServers) String() string {
+	engines := make([]string, 0, len(d))
+	for e := range d {
+		engines = append(engines, e)
+	}
+	sort.Strings(engines)
+	return strings.Join(engines, ",")
+}
+
+func (d devServers) Set(v string) error {
+	engine, url, ok := strings.Cut(v, "=")
+	switch {
+	case !ok || url == "":
+		return fmt.Errorf("want ENGINE=URL (postgres=postgres://..., mysql=mysql://...), got %q", engine)
+	case engine != "postgres" && engine != "mysql":
+		return fmt.Errorf("engine %q has no dev server: want postgres or mysql (SQLite replays in memory)", engine)
+	}
+	d[engine] = url
+	return nil
 }
 
 func main() {
@@ -67,9 +122,24 @@ func main() {
 	flag.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "Directory with the metrics server's tls.crt and tls.key (self-signed when empty).")
 	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DatabaseMigrations reconciled at the same time (never two on one database).")
 	flag.DurationVar(&o.replanInterval, "replan-interval", 10*time.Minute, "How often a migration is re-planned to detect drift.")
+	o.devServers = devServers{}
+	flag.Var(o.devServers, "dev-database", "The operator's dev-database server for an engine, as ENGINE=URL (postgres=postgres://user:pass@host:5432/postgres, mysql=mysql://user:pass@host:3306/); repeat per engine. Plans create a scratch database there and drop it; the target's own server is never used to replay scripts. Also read from KUBE_SHIFT_DEV_DATABASE_POSTGRES and KUBE_SHIFT_DEV_DATABASE_MYSQL.")
+	flag.BoolVar(&o.allowAutoApproval, "allow-auto-approval", false, "Let spec.policy.approval: auto take effect whoever set it. Off: it takes effect only when a user allowed to approve (RBAC verb approve on databasemigrations) set the policy.")
+	o.allowSQL = sqlKinds{}
+	kinds := make([]string, len(sqlstatic.AllReaches))
+	for i, r := range sqlstatic.AllReaches {
+		kinds[i] = string(r)
+	}
+	flag.Var(o.allowSQL, "allow-sql", "Kinds of SQL statements that reach outside a migration's own database to let through anyway, comma-separated, of: "+
+		strings.Join(kinds, ", ")+". By default every such statement is refused, at admission and before anything is replayed on a dev database.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	for _, engine := range []string{"postgres", "mysql"} {
+		if v := os.Getenv("KUBE_SHIFT_DEV_DATABASE_" + strings.ToUpper(engine)); v != "" && o.devServers[engine] == "" {
+			o.devServers[engine] = v
+		}
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
 	if err := run(o); err != nil {
@@ -118,10 +188,11 @@ func run(o options) error {
 
 	ctx := ctrl.SetupSignalHandler()
 	reconciler := &controller.DatabaseMigrationReconciler{
-		Client:         mgr.GetClient(),
-		Recorder:       mgr.GetEventRecorder("kube-shift"),
-		Migrator:       controller.NewMigrator(mgr.GetClient(), planner.Planner{}),
-		ReplanInterval: o.replanInterval,
+		Client:            mgr.GetClient(),
+		Recorder:          mgr.GetEventRecorder("kube-shift"),
+		Migrator:          controller.NewMigrator(mgr.GetClient(), planner.Planner{DevServers: o.devServers, AllowSQL: o.allowSQL}),
+		ReplanInterval:    o.replanInterval,
+		AllowAutoApproval: o.allowAutoApproval,
 	}
 	// Notifications go out from the manager's own workers, so a dead
 	// endpoint never slows a reconcile.
@@ -136,7 +207,7 @@ func run(o options) error {
 
 	ready := healthz.Ping
 	if o.enableWebhooks {
-		if err := webhooksv1alpha1.SetupWithManager(mgr); err != nil {
+		if err := webhooksv1alpha1.SetupWithManager(mgr, webhooksv1alpha1.Options{AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL}); err != nil {
 			return err
 		}
 		// Not ready until the webhook server serves TLS: the API server calls it.

@@ -1,5 +1,11 @@
 package v1alpha1
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
 // Condition types. Planned, Approved, Applied and Ready follow the migration
 // through its lifecycle; Reconciling and Stalled follow kstatus so that
 // generic tools (Flux, Argo CD, `kubectl wait`) can read a migration.
@@ -68,6 +74,16 @@ const (
 	ReasonCloning        = "Cloning"
 	ReasonSucceeded      = "Succeeded"
 	ReasonDeleting       = "Deleting"
+	// ReasonSQLRefused: a statement reaches outside the migration's own
+	// database (roles, grants, files, other schemas) and the platform does
+	// not allow that kind. Nothing was replayed or applied.
+	ReasonSQLRefused = "SQLRefused"
+	// ReasonNoDevDatabase: there is no dev database to plan on that is not
+	// the target's own server.
+	ReasonNoDevDatabase = "NoDevDatabase"
+	// ReasonPolicyNotGranted: spec.policy asks for automatic approval, but
+	// neither the platform nor a user allowed to approve granted it.
+	ReasonPolicyNotGranted = "PolicyNotGranted"
 )
 
 // Annotation keys. approved-by and created-by are stamped by the mutating
@@ -90,7 +106,35 @@ const (
 	AnnotationSwitchApprovedBy = annotationPrefix + "switch-approved-by"
 	// AnnotationRejected holds a reviewer's reason for refusing the plan.
 	AnnotationRejected = annotationPrefix + "rejected"
+	// AnnotationModifiedBy lists, as a JSON array, every user who created
+	// or changed the spec: none of them may approve the plan.
+	AnnotationModifiedBy = annotationPrefix + "modified-by"
+	// AnnotationPolicyGrantedBy holds the user allowed to approve who set
+	// spec.policy as it is (approval: auto takes effect only so, or when
+	// the platform allows it).
+	AnnotationPolicyGrantedBy = annotationPrefix + "policy-granted-by"
+	// AnnotationPolicyGranted holds the digest of the spec.policy that
+	// user granted (see PolicyDigest): any later change to the policy by
+	// someone else voids the grant.
+	AnnotationPolicyGranted = annotationPrefix + "policy-granted"
 )
+
+// PolicyDigest is "sha256:<hex>" over the approval rules of p, the value
+// of the policy-granted annotation.
+func PolicyDigest(p Policy) string {
+	var b strings.Builder
+	b.WriteString(string(p.Approval))
+	b.WriteByte(0)
+	b.WriteString(string(p.Destructive))
+	for _, r := range p.Reviewers {
+		b.WriteByte(0)
+		b.WriteString(string(r.Kind))
+		b.WriteByte(1)
+		b.WriteString(r.Name)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
 
 // Finalizer keeps a DatabaseMigration until no apply is in flight and its
 // scratch resources are released. It never drops the target schema.

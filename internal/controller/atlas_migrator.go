@@ -51,7 +51,7 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	if err != nil {
 		return nil, sourceError(err)
 	}
-	l := &loaded{}
+	l := &loaded{input: planner.Input{Settings: settingsText(dbm)}}
 	for _, s := range scripts {
 		l.planned = append(l.planned, dbv1.PlannedScript{Name: s.Name, Checksum: s.Checksum})
 		// Validation scripts check the result after the apply; they are
@@ -72,6 +72,9 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 		l.secrets.addDesired(desired)
 		l.planned = append(l.planned, dbv1.PlannedScript{Name: desiredSchemaName, Checksum: desired.Checksum})
 	}
+	// Validation scripts never run while planning, but they run on the
+	// target: the plan's hash covers them.
+	l.input.Validations = l.validations
 	if len(l.input.Scripts) == 0 && l.input.Desired == nil {
 		return nil, Permanent(dbv1.ReasonPlanFailed, errors.New("the migration has only validation scripts: add a schema or data script, or a desiredSchema"))
 	}
@@ -200,6 +203,10 @@ func plannerError(err error) error {
 		return fmt.Errorf("%w: %w", ErrLockBusy, err)
 	case errors.Is(err, planner.ErrInvalidSQL):
 		return Permanent(dbv1.ReasonInvalidSQL, err)
+	case errors.Is(err, planner.ErrRefusedSQL):
+		return Permanent(dbv1.ReasonSQLRefused, err)
+	case errors.Is(err, planner.ErrNoDevDatabase):
+		return Permanent(dbv1.ReasonNoDevDatabase, err)
 	case errors.Is(err, planner.ErrApplyFailed):
 		return Permanent(dbv1.ReasonApplyFailed, err)
 	case errors.Is(err, planner.ErrVerifyFailed):

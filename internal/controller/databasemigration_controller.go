@@ -40,6 +40,9 @@ type DatabaseMigrationReconciler struct {
 	Clock clock.PassiveClock
 	// Notifier hears about phase changes; none when nil.
 	Notifier Notifier
+	// AllowAutoApproval lets spec.policy.approval: auto take effect
+	// whoever set it; otherwise only when a user allowed to approve did.
+	AllowAutoApproval bool
 
 	locks databaseLocks
 	// notifications requeues a migration when its notification outcome

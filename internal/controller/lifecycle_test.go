@@ -65,6 +65,15 @@ var _ = Describe("the migration lifecycle", func() {
 		DeferCleanup(func() { _ = k8sClient.Delete(ctx, dbm) })
 		return dbm
 	}
+	// grantPolicy records, as the mutating webhook does for a user allowed
+	// to approve, that the migration's policy as stored was granted.
+	grantPolicy := func(dbm *dbv1.DatabaseMigration) {
+		GinkgoHelper()
+		annotate(dbm, map[string]string{
+			dbv1.AnnotationPolicyGrantedBy: "platform-admin",
+			dbv1.AnnotationPolicyGranted:   dbv1.PolicyDigest(get(dbm).Spec.Policy),
+		})
+	}
 	awaitPlan := func(dbm *dbv1.DatabaseMigration) *dbv1.PlanStatus {
 		GinkgoHelper()
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
@@ -150,6 +159,7 @@ var _ = Describe("the migration lifecycle", func() {
 		dbm := create(fixture.Migration(ns, "drift", fixture.WithSQLite(path),
 			fixture.WithDesiredSchema("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"),
 			fixture.WithPolicy(dbv1.Policy{Approval: dbv1.ApprovalAuto})))
+		grantPolicy(dbm)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
 		applied := get(dbm).Status.LastApplied.PlanHash
 
@@ -220,6 +230,51 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
 		Eventually(func() string { return get(dbm).Status.Plan.Hash }).ShouldNot(Equal(first.Hash))
 		Expect(get(dbm).Status.Plan.Statements[0]).To(ContainSubstring("name TEXT"))
+	})
+
+	It("takes a validation script changed after review out of the approval", func() {
+		path := sqlitePath()
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checked-scripts"},
+			Data:       map[string]string{"check.sql": "SELECT count(*) = 0 FROM gadgets;"},
+		}
+		Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, cm)
+		dbm := create(fixture.Migration(ns, "checked", fixture.WithSQLite(path), fixture.WithScripts(
+			fixture.InlineScript("gadgets", "CREATE TABLE gadgets (id INTEGER PRIMARY KEY);"),
+			dbv1.MigrationScript{Name: "check", Type: dbv1.ScriptTypeValidation, Source: "configmap://checked-scripts/check.sql", DependsOn: []string{"gadgets"}},
+		)))
+		shown := awaitPlan(dbm)
+
+		By("the author swaps the check for a DELETE after the plan was shown")
+		cm.Data["check.sql"] = "DELETE FROM gadgets; SELECT 1;"
+		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+		Eventually(func() string { return get(dbm).Status.Plan.Hash }).ShouldNot(Equal(shown.Hash))
+		Expect(get(dbm).Status.Plan.Statements).To(Equal(shown.Statements), "the statements are the same; the hash is not")
+
+		By("the approval of the plan as shown does not run the changed one")
+		approve(dbm, shown.Hash)
+		Eventually(condition(dbm, dbv1.ConditionApproved)).Should(Equal("False/" + dbv1.ReasonApprovalMismatch))
+		Consistently(phase(dbm), "2s").Should(Equal(dbv1.PhaseAwaitingApproval))
+		Expect(tables(path)).NotTo(ContainElement("gadgets"))
+	})
+
+	It("takes a strategy or rollback change after review out of the approval", func() {
+		path := sqlitePath()
+		dbm := create(fixture.Migration(ns, "restrategy", fixture.WithSQLite(path)))
+		shown := awaitPlan(dbm)
+		Eventually(func() error {
+			get(dbm)
+			patch := client.MergeFrom(dbm.DeepCopy())
+			dbm.Spec.Migration.Strategy = dbv1.MigrationStrategyRolling
+			automatic := true
+			dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: &automatic}
+			return k8sClient.Patch(ctx, dbm, patch)
+		}).Should(Succeed())
+		Eventually(func() string { return get(dbm).Status.Plan.Hash }).ShouldNot(Equal(shown.Hash))
+		approve(dbm, shown.Hash)
+		Eventually(condition(dbm, dbv1.ConditionApproved)).Should(Equal("False/" + dbv1.ReasonApprovalMismatch))
+		Expect(tables(path)).NotTo(ContainElement("widgets"))
 	})
 
 	It("waits for a ConfigMap that does not exist yet", func() {
@@ -311,16 +366,14 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(err).NotTo(HaveOccurred())
 		u.User = url.UserPassword(role, "limited-pw")
 
-		// The limited user cannot create the scratch database planning
-		// replays on, so planning gets a dev database of its own.
-		devURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "limited-creds"}, StringData: map[string]string{"url": u.String(), "dev": devURL}}
+		// The limited user could not create a scratch database; planning
+		// needs none on the target's server: it replays on the dev server.
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "limited-creds"}, StringData: map[string]string{"url": u.String()}}
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, secret)
 		dbm := fixture.Migration(ns, "limited", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, "limited-creds", u.Hostname(), strings.TrimPrefix(u.Path, "/")))
 		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("t", "CREATE TABLE t (id int);")}
 		dbm.Spec.Validation = &dbv1.ValidationConfig{PreChecks: []dbv1.PreCheck{{Type: dbv1.PreCheckConnection}, {Type: dbv1.PreCheckPermissions}}}
-		dbm.Spec.Planning = &dbv1.PlanningConfig{DevDatabase: &dbv1.SecretKeyRef{Name: "limited-creds", Key: "dev"}}
 		create(dbm)
 		plan := awaitPlan(dbm)
 		approve(dbm, plan.Hash)
@@ -337,9 +390,25 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(n).To(BeZero(), "nothing was applied, not even the revision table")
 	})
 
-	It("applies a safe plan without a reviewer under policy.approval auto", func() {
+	It("applies a safe plan without a reviewer under policy.approval auto, once granted", func() {
 		path := sqlitePath()
 		dbm := create(fixture.Migration(ns, "auto", fixture.WithSQLite(path), fixture.WithPolicy(dbv1.Policy{Approval: dbv1.ApprovalAuto})))
+
+		By("set by its author alone, auto approves nothing")
+		Eventually(condition(dbm, dbv1.ConditionApproved)).Should(Equal("False/" + dbv1.ReasonPolicyNotGranted))
+		Expect(get(dbm).Status.Message).To(ContainSubstring("automatic approval was not granted"))
+		Consistently(phase(dbm), "2s").Should(Equal(dbv1.PhaseAwaitingApproval))
+		Expect(tables(path)).NotTo(ContainElement("widgets"))
+
+		By("a grant for another policy does not count")
+		annotate(dbm, map[string]string{
+			dbv1.AnnotationPolicyGrantedBy: "platform-admin",
+			dbv1.AnnotationPolicyGranted:   dbv1.PolicyDigest(dbv1.Policy{Approval: dbv1.ApprovalAuto, Destructive: dbv1.DestructiveAllowWithApproval}),
+		})
+		Consistently(phase(dbm), "2s").Should(Equal(dbv1.PhaseAwaitingApproval))
+
+		By("granted by a user allowed to approve, it applies")
+		grantPolicy(dbm)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
 		Expect(get(dbm).Status.LastApplied.ApprovedBy).To(Equal(approverAuto))
 		Expect(tables(path)).To(ContainElement("widgets"))

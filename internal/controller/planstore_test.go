@@ -115,7 +115,7 @@ var _ = Describe("a plan too large for status", func() {
 		Expect(tables(path)).To(ContainElements("t0", "t1", "t2"))
 	})
 
-	It("edited after the controller wrote it, is neither shown nor approved, until the controller writes it back", func() {
+	It("edited after the controller wrote it, is not shown until the controller writes it back", func() {
 		dbm := create(fixture.Migration(ns, "big-forged", fixture.WithSQLite(sqlitePath()), fixture.WithScripts(bigScripts()...)))
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
 		const forged = "DROP TABLE customers"
@@ -130,32 +130,25 @@ var _ = Describe("a plan too large for status", func() {
 		} {
 			// The controller writes its plan back on its next re-plan
 			// (every two seconds here): a run it interrupted proves
-			// nothing and is made again.
+			// nothing and is made again. Approval of a forged plan is
+			// refused in the plugin's own suite, where no controller
+			// races the edit (an approval of the restored plan would
+			// apply it here).
 			var (
-				statusOut, approveOut string
-				statusErr, approveErr error
+				statusOut string
+				statusErr error
 			)
 			Eventually(func(g Gomega) {
 				cm := planConfigMap(dbm)
 				edit(cm.Data)
 				g.Expect(k8sClient.Update(ctx, cm)).To(Succeed())
 				statusOut, statusErr = shift(ctx, ns, "status", dbm.Name)
-				approveOut, approveErr = shift(ctx, ns, "approve", dbm.Name, "--yes")
-				rv := planConfigMap(dbm).ResourceVersion
-				if rv != cm.ResourceVersion {
-					patch := client.MergeFrom(get(dbm).DeepCopy())
-					delete(dbm.Annotations, dbv1.AnnotationApprovedPlan)
-					g.Expect(k8sClient.Patch(ctx, dbm, patch)).To(Succeed())
-				}
-				g.Expect(rv).To(Equal(cm.ResourceVersion), "the controller wrote its plan back during the run, which proves nothing: run again")
+				g.Expect(planConfigMap(dbm).ResourceVersion).To(Equal(cm.ResourceVersion), "the controller wrote its plan back during the run, which proves nothing: run again")
 			}).Should(Succeed())
 
 			Expect(statusErr).To(MatchError(ContainSubstring("does not hold the plan the operator wrote")))
 			Expect(statusOut).To(ContainSubstring("truncated after statement 2, and the rest cannot be shown"))
 			Expect(statusOut).NotTo(ContainSubstring(forged))
-			Expect(approveErr).To(MatchError(ContainSubstring("it cannot be shown whole: ConfigMap default/big-forged-plan does not hold the plan the operator wrote")))
-			Expect(approveOut).NotTo(ContainSubstring(forged))
-			Expect(get(dbm).Annotations).NotTo(HaveKey(dbv1.AnnotationApprovedPlan))
 
 			By("the controller writes its plan back at the next re-plan")
 			Eventually(func() error { _, err := shift(ctx, ns, "status", dbm.Name); return err }).Should(Succeed())

@@ -34,10 +34,14 @@ func (r *DatabaseMigrationReconciler) awaitApproval(_ context.Context, dbm *dbv1
 		setCondition(dbm, dbv1.ConditionApproved, true, dbv1.ReasonApproved,
 			fmt.Sprintf("plan %s approved by %s", plan.Hash, ann[dbv1.AnnotationApprovedBy]))
 		return ctrl.Result{}, false, nil
-	case dbm.Spec.Policy.Approval == dbv1.ApprovalAuto && !plan.Destructive && !hasLintErrors(plan):
+	case dbm.Spec.Policy.Approval == dbv1.ApprovalAuto && r.autoApprovalGranted(dbm) && !plan.Destructive && !hasLintErrors(plan):
 		setCondition(dbm, dbv1.ConditionApproved, true, dbv1.ReasonAutoApproved,
 			fmt.Sprintf("plan %s has no destructive change and no lint error: approved by policy", plan.Hash))
 		return ctrl.Result{}, false, nil
+	case approved == "" && dbm.Spec.Policy.Approval == dbv1.ApprovalAuto && !r.autoApprovalGranted(dbm):
+		message := fmt.Sprintf("plan %s waits for a reviewer: spec.policy.approval is auto, but automatic approval was not granted (the manager does not allow it, and no user allowed to approve set the policy): kubectl shift approve %s", plan.Hash, dbm.Name)
+		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonPolicyNotGranted, message)
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonPolicyNotGranted, message)
 	case approved != "":
 		message := fmt.Sprintf("approved-plan %s does not match the current plan %s: review the current plan and approve its hash", approved, plan.Hash)
 		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonApprovalMismatch, message)
@@ -48,6 +52,19 @@ func (r *DatabaseMigrationReconciler) awaitApproval(_ context.Context, dbm *dbv1
 		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonAwaitingApproval, message)
 	}
 	return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
+}
+
+// autoApprovalGranted says whether spec.policy.approval: auto takes
+// effect: the platform allows it for every migration (--allow-auto-approval),
+// or a user allowed to approve set the policy as it now is (the mutating
+// webhook records who and the policy's digest; a user cannot write them).
+// The migration's author alone cannot approve its own plans this way.
+func (r *DatabaseMigrationReconciler) autoApprovalGranted(dbm *dbv1.DatabaseMigration) bool {
+	if r.AllowAutoApproval {
+		return true
+	}
+	ann := dbm.Annotations
+	return ann[dbv1.AnnotationPolicyGrantedBy] != "" && ann[dbv1.AnnotationPolicyGranted] == dbv1.PolicyDigest(dbm.Spec.Policy)
 }
 
 // approver is who let the plan run, for the revision record.

@@ -227,19 +227,18 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		_, err = admin.Exec(fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX ON `%s`.* TO '%s'@'%%'", dbName, user))
 		Expect(err).NotTo(HaveOccurred())
 
-		// The limited user's Secret, and a dev database of its own
-		// (it cannot create the scratch database planning replays on).
+		// The limited user's Secret (planning replays on the dev server,
+		// so the user needs no right to create databases).
 		var secret corev1.Secret
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: dbm.Spec.Database.ConnectionSecret}, &secret)).To(Succeed())
 		u, err := url.Parse(string(secret.Data["url"]))
 		Expect(err).NotTo(HaveOccurred())
 		u.User = url.UserPassword(user, "limited-pw")
 		limited := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mariadb-limited-user"},
-			StringData: map[string]string{"url": u.String(), "dev": dbtest.NewMySQLDatabase(GinkgoTB())}}
+			StringData: map[string]string{"url": u.String()}}
 		Expect(k8sClient.Create(ctx, limited)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, limited)
 		dbm.Spec.Database.ConnectionSecret = limited.Name
-		dbm.Spec.Planning = &dbv1.PlanningConfig{DevDatabase: &dbv1.SecretKeyRef{Name: limited.Name, Key: "dev"}}
 		dbm.Spec.Validation = &dbv1.ValidationConfig{PreChecks: []dbv1.PreCheck{
 			{Type: dbv1.PreCheckConnection}, {Type: dbv1.PreCheckPermissions}, {Type: dbv1.PreCheckDiskSpace, Threshold: "1KB"},
 		}}

@@ -20,6 +20,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/notify"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/envtestutil"
 )
 
@@ -68,7 +69,7 @@ var _ = BeforeSuite(func() {
 	reconciler := &DatabaseMigrationReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kube-shift"),
-		Migrator: NewMigrator(mgr.GetClient(), planner.Planner{LockWait: 2 * time.Second}),
+		Migrator: NewMigrator(mgr.GetClient(), planner.Planner{DevServers: dbtest.DevServers(), LockWait: 2 * time.Second}),
 		// Short, so the drift test sees a re-plan; a plan of an unchanged
 		// database has the same hash, so the other tests do not notice.
 		ReplanInterval: replanInterval,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
@@ -14,7 +15,7 @@ import (
 )
 
 // ApproveVerb is the RBAC verb on databasemigrations that lets a user
-// approve plans when a migration names no reviewers of its own.
+// approve plans; a migration's reviewer list narrows it further.
 const ApproveVerb = "approve"
 
 // Authorizer answers whether a user may approve plans of a migration.
@@ -83,14 +84,15 @@ func newApproval(old, dbm *dbv1.DatabaseMigration, user authnv1.UserInfo, key st
 }
 
 // validateApproval checks the rules a plan approval must meet, all but the
-// RBAC check: the hash is the current plan's, the approver did not create
-// the object, a destructive plan is approvable only under allowWithApproval,
-// and a listed reviewer list (when the migration has one) names the approver.
-// It returns whether the approver is a listed reviewer, so the caller asks
-// RBAC only when no list decides.
-func validateApproval(dbm *dbv1.DatabaseMigration, a *approvalChange) (listed bool, errs field.ErrorList) {
+// RBAC check: the hash is the current plan's, the approver neither created
+// the object nor changed its spec, a destructive plan is approvable only
+// under allowWithApproval, and a reviewer list (when the migration has one)
+// names the approver. The list only narrows who may approve: RBAC is always
+// asked too (see Validator.validateApprovalBy).
+func validateApproval(dbm *dbv1.DatabaseMigration, a *approvalChange) field.ErrorList {
 	path := field.NewPath("metadata", "annotations").Key(a.key)
 	plan := dbm.Status.Plan
+	var errs field.ErrorList
 	switch {
 	case plan == nil || plan.Hash == "":
 		errs = append(errs, field.Forbidden(path, "there is no plan to approve yet: wait until status.plan is set"))
@@ -101,21 +103,39 @@ func validateApproval(dbm *dbv1.DatabaseMigration, a *approvalChange) (listed bo
 		errs = append(errs, field.Forbidden(path, "the plan is destructive and spec.policy.destructive is block: it cannot be approved"))
 	}
 
-	if creator := dbm.Annotations[dbv1.AnnotationCreatedBy]; creator != "" && creator == a.user.Username {
+	switch creator := dbm.Annotations[dbv1.AnnotationCreatedBy]; {
+	case creator != "" && creator == a.user.Username:
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q created this migration and cannot approve its plan: another reviewer must", a.user.Username)))
+	case slices.Contains(Modifiers(dbm), a.user.Username):
+		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed this migration's spec and cannot approve its plan: another reviewer must", a.user.Username)))
 	}
 
-	if len(dbm.Spec.Policy.Reviewers) == 0 {
-		return false, errs
-	}
-	listed = slices.ContainsFunc(dbm.Spec.Policy.Reviewers, func(r dbv1.Reviewer) bool {
+	if len(dbm.Spec.Policy.Reviewers) > 0 && !slices.ContainsFunc(dbm.Spec.Policy.Reviewers, func(r dbv1.Reviewer) bool {
 		if r.Kind == dbv1.SubjectGroup {
 			return slices.Contains(a.user.Groups, r.Name)
 		}
 		return r.Name == a.user.Username
-	})
-	if !listed {
+	}) {
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q is not among spec.policy.reviewers", a.user.Username)))
 	}
-	return listed, errs
+	return errs
+}
+
+// broadGroups are groups every user, or every workload, belongs to: as a
+// reviewer they would let anyone approve.
+var broadGroups = []string{"system:authenticated", "system:unauthenticated", "system:serviceaccounts"}
+
+// validateReviewers refuses reviewer entries that name everyone: the
+// built-in groups of all users or all service accounts (of the cluster or
+// of a namespace), and wildcards.
+func validateReviewers(reviewers []dbv1.Reviewer, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, r := range reviewers {
+		name := strings.TrimSpace(r.Name)
+		if slices.Contains(broadGroups, name) || strings.HasPrefix(name, "system:serviceaccounts:") || strings.Contains(name, "*") {
+			errs = append(errs, field.Forbidden(path.Index(i).Child("name"), fmt.Sprintf(
+				"%q names every user or workload: list the people or the reviewers' group who may approve", name)))
+		}
+	}
+	return errs
 }

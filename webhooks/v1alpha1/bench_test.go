@@ -168,7 +168,7 @@ func startBenchEnv(ctx context.Context, b *testing.B) *benchEnv {
 		},
 	})
 	must(b, err)
-	must(b, SetupWithManager(mgr))
+	must(b, SetupWithManager(mgr, Options{}))
 	env.mux = mgr.GetWebhookServer().WebhookMux()
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	done := make(chan error, 1)

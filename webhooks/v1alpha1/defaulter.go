@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	authnv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
@@ -15,8 +18,13 @@ import (
 // +kubebuilder:webhook:path=/mutate-database-mohitnagaraj-in-v1alpha1-databasemigration,mutating=true,failurePolicy=fail,sideEffects=None,groups=database.mohitnagaraj.in,resources=databasemigrations,verbs=create;update,versions=v1alpha1,name=mdatabasemigration-v1alpha1.kb.io,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent,reinvocationPolicy=Never
 
 // Defaulter fills per-type defaults and stamps, from the request's
-// authenticated user, who created the object and who approved its plan.
-type Defaulter struct{}
+// authenticated user, who created the object, who changed its spec, who
+// approved its plan, and who granted its approval policy.
+type Defaulter struct {
+	// Authorizer decides whether the user setting spec.policy may
+	// approve, which is what grants approval: auto. Nil grants nothing.
+	Authorizer Authorizer
+}
 
 var _ admission.Defaulter[*dbv1.DatabaseMigration] = &Defaulter{}
 
@@ -35,7 +43,72 @@ func (d *Defaulter) Default(ctx context.Context, dbm *dbv1.DatabaseMigration) er
 	}
 	DefaultSpec(&dbm.Spec)
 	StampIdentity(dbm, old, req.UserInfo.Username)
+	StampModifiedBy(dbm, old, req.UserInfo.Username)
+	return d.stampPolicyGrant(ctx, dbm, old, req.UserInfo)
+}
+
+// stampPolicyGrant records who granted spec.policy when a request sets or
+// changes it to approval: auto: the user, if allowed to approve this
+// migration; nobody otherwise. An unchanged policy keeps its grant,
+// whatever the request wrote in the annotations.
+func (d *Defaulter) stampPolicyGrant(ctx context.Context, dbm, old *dbv1.DatabaseMigration, user authnv1.UserInfo) error {
+	ann := dbm.Annotations
+	digest := dbv1.PolicyDigest(dbm.Spec.Policy)
+	if old != nil && dbv1.PolicyDigest(old.Spec.Policy) == digest {
+		for _, key := range []string{dbv1.AnnotationPolicyGrantedBy, dbv1.AnnotationPolicyGranted} {
+			setOrDelete(ann, key, old.Annotations[key], old.Annotations[key] != "")
+		}
+		return nil
+	}
+	delete(ann, dbv1.AnnotationPolicyGrantedBy)
+	delete(ann, dbv1.AnnotationPolicyGranted)
+	if dbm.Spec.Policy.Approval != dbv1.ApprovalAuto || d.Authorizer == nil {
+		return nil
+	}
+	allowed, err := d.Authorizer.CanApprove(ctx, user, dbm)
+	if err != nil {
+		return err
+	}
+	if allowed {
+		ann[dbv1.AnnotationPolicyGrantedBy] = user.Username
+		ann[dbv1.AnnotationPolicyGranted] = digest
+	}
 	return nil
+}
+
+// maxModifiers bounds the modified-by list; past it the oldest names go
+// (the creator stays in created-by, which approval checks too).
+const maxModifiers = 20
+
+// StampModifiedBy adds the user to modified-by when the request creates
+// the object or changes its spec, and otherwise keeps the stored list,
+// whatever the request wrote there: none of these users may approve.
+func StampModifiedBy(dbm, old *dbv1.DatabaseMigration, username string) {
+	if dbm.Annotations == nil {
+		dbm.Annotations = map[string]string{}
+	}
+	var users []string
+	if old != nil {
+		users = Modifiers(old)
+	}
+	if old == nil || !equality.Semantic.DeepEqual(old.Spec, dbm.Spec) {
+		if !slices.Contains(users, username) {
+			users = append(users, username)
+		}
+	}
+	if len(users) > maxModifiers {
+		users = users[len(users)-maxModifiers:]
+	}
+	encoded, _ := json.Marshal(users) // a list of strings always encodes
+	setOrDelete(dbm.Annotations, dbv1.AnnotationModifiedBy, string(encoded), len(users) > 0)
+}
+
+// Modifiers lists the users modified-by names. The list is JSON: a user
+// name may hold any character, a comma included.
+func Modifiers(dbm *dbv1.DatabaseMigration) []string {
+	var users []string
+	_ = json.Unmarshal([]byte(dbm.Annotations[dbv1.AnnotationModifiedBy]), &users)
+	return users
 }
 
 // DefaultSpec fills what the CRD schema cannot default on its own because it

@@ -4,17 +4,31 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
+
+// Options are the platform's settings the webhooks enforce.
+type Options struct {
+	// AllowAutoApproval lets spec.policy.approval: auto take effect
+	// whoever set it (the manager's --allow-auto-approval).
+	AllowAutoApproval bool
+	// AllowSQL are the kinds of statements reaching outside a migration's
+	// database that admission lets through (the manager's --allow-sql).
+	AllowSQL map[sqlstatic.Reach]bool
+}
 
 // SetupWithManager registers the defaulting and validating webhooks with the
 // manager's webhook server. The validator reads sources with the API reader,
 // not the cache, so a ConfigMap created a moment ago is seen.
-func SetupWithManager(mgr ctrl.Manager) error {
+func SetupWithManager(mgr ctrl.Manager, o Options) error {
+	authz := SubjectAccessReviewer{Client: mgr.GetClient()}
 	return ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseMigration{}).
-		WithDefaulter(&Defaulter{}).
+		WithDefaulter(&Defaulter{Authorizer: authz}).
 		WithValidator(&Validator{
-			Reader:     mgr.GetAPIReader(),
-			Authorizer: SubjectAccessReviewer{Client: mgr.GetClient()},
+			Reader:            mgr.GetAPIReader(),
+			Authorizer:        authz,
+			AllowAutoApproval: o.AllowAutoApproval,
+			AllowSQL:          o.AllowSQL,
 		}).
 		Complete()
 }

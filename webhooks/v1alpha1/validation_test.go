@@ -141,12 +141,11 @@ func TestValidateApproval(t *testing.T) {
 	}
 	reviewer := authnv1.UserInfo{Username: "rita", Groups: []string{"dba"}}
 	for _, tc := range []struct {
-		name       string
-		dbm        *dbv1.DatabaseMigration
-		hash       string
-		user       authnv1.UserInfo
-		wantListed bool
-		want       []string
+		name string
+		dbm  *dbv1.DatabaseMigration
+		hash string
+		user authnv1.UserInfo
+		want []string
 	}{
 		{name: "current hash by another user", dbm: withPlan(plan), hash: plan.Hash, user: reviewer},
 		{name: "no plan yet", dbm: withPlan(nil), hash: "sha256:x", user: reviewer, want: []string{"no plan to approve yet"}},
@@ -158,7 +157,10 @@ func TestValidateApproval(t *testing.T) {
 		{name: "destructive under allowWithApproval", hash: "sha256:d", user: reviewer,
 			dbm: withPlan(&dbv1.PlanStatus{Hash: "sha256:d", Destructive: true},
 				fixture.WithPolicy(dbv1.Policy{Destructive: dbv1.DestructiveAllowWithApproval}))},
-		{name: "listed group", hash: plan.Hash, user: reviewer, wantListed: true,
+		{name: "a user who changed the spec", hash: plan.Hash, user: reviewer,
+			dbm:  withPlan(plan, fixture.WithAnnotations(map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: `["dev","rita"]`})),
+			want: []string{`"rita" changed this migration's spec`}},
+		{name: "listed group", hash: plan.Hash, user: reviewer,
 			dbm: withPlan(plan, fixture.WithPolicy(dbv1.Policy{Reviewers: []dbv1.Reviewer{{Kind: dbv1.SubjectGroup, Name: "dba"}}}))},
 		{name: "not listed", hash: plan.Hash, user: authnv1.UserInfo{Username: "bob"},
 			dbm:  withPlan(plan, fixture.WithPolicy(dbv1.Policy{Reviewers: []dbv1.Reviewer{{Kind: dbv1.SubjectUser, Name: "rita"}}})),
@@ -166,12 +168,39 @@ func TestValidateApproval(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			listed, errs := validateApproval(tc.dbm, &approvalChange{key: dbv1.AnnotationApprovedPlan, hash: tc.hash, user: tc.user})
-			g.Expect(listed).To(Equal(tc.wantListed))
+			errs := validateApproval(tc.dbm, &approvalChange{key: dbv1.AnnotationApprovedPlan, hash: tc.hash, user: tc.user})
 			g.Expect(errs).To(HaveLen(len(tc.want)), "%v", errs)
 			for i, w := range tc.want {
 				g.Expect(errs[i].Error()).To(ContainSubstring(w))
 			}
+		})
+	}
+}
+
+func TestValidateReviewersRefusesEveryone(t *testing.T) {
+	path := field.NewPath("spec", "policy", "reviewers")
+	for _, tc := range []struct {
+		name   string
+		refuse bool
+	}{
+		{"system:authenticated", true},
+		{"system:unauthenticated", true},
+		{"system:serviceaccounts", true},
+		{"system:serviceaccounts:team-a", true},
+		{"*", true},
+		{"dba", false},
+		{"rita", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			errs := validateReviewers([]dbv1.Reviewer{{Kind: dbv1.SubjectGroup, Name: tc.name}}, path)
+			if !tc.refuse {
+				g.Expect(errs).To(BeEmpty())
+				return
+			}
+			g.Expect(errs).To(HaveLen(1))
+			g.Expect(errs[0].Field).To(Equal("spec.policy.reviewers[0].name"))
+			g.Expect(errs[0].Detail).To(ContainSubstring("names every user or workload"))
 		})
 	}
 }

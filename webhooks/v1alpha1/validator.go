@@ -31,6 +31,9 @@ type Validator struct {
 	Reader client.Reader
 	// Authorizer decides whether a user holds the approve verb.
 	Authorizer Authorizer
+	// AllowAutoApproval says the platform lets spec.policy.approval: auto
+	// take effect whoever set it (the manager's --allow-auto-approval).
+	AllowAutoApproval bool
 	// AllowSQL are the kinds of statements reaching outside a migration's
 	// database that the platform lets through (the manager's --allow-sql);
 	// every other such statement is refused (see sqlstatic.Gate).
@@ -82,24 +85,22 @@ func (v *Validator) ValidateUpdate(ctx context.Context, old, dbm *dbv1.DatabaseM
 }
 
 // validateApprovalBy checks the approval an update makes through the
-// annotation key, if it makes one: the rules, then RBAC when no reviewer
-// list decides.
+// annotation key, if it makes one: the rules, then RBAC, always. A
+// reviewer list written by the migration's author narrows who may
+// approve; it never stands in for the approve verb.
 func (v *Validator) validateApprovalBy(ctx context.Context, old, dbm *dbv1.DatabaseMigration, user authnv1.UserInfo, key string) (field.ErrorList, error) {
 	a := newApproval(old, dbm, user, key)
 	if a == nil {
 		return nil, nil
 	}
-	listed, errs := validateApproval(dbm, a)
-	if len(dbm.Spec.Policy.Reviewers) > 0 || listed {
-		return errs, nil
-	}
+	errs := validateApproval(dbm, a)
 	allowed, err := v.Authorizer.CanApprove(ctx, a.user, dbm)
 	if err != nil {
 		return nil, err
 	}
 	if !allowed {
 		errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key), fmt.Sprintf(
-			"%q may not approve plans: grant the %q verb on databasemigrations in namespace %q, or list the user in spec.policy.reviewers",
+			"%q may not approve plans: grant the %q verb on databasemigrations in namespace %q (spec.policy.reviewers narrows who may approve; it grants nothing)",
 			a.user.Username, ApproveVerb, dbm.Namespace)))
 	}
 	return errs, nil
@@ -131,6 +132,10 @@ func (v *Validator) validateSpec(ctx context.Context, dbm *dbv1.DatabaseMigratio
 	var errs field.ErrorList
 	errs = append(errs, validateDatabase(spec.Database, specPath.Child("database"))...)
 	errs = append(errs, validateStrategy(spec.Migration.Strategy, migPath.Child("strategy"))...)
+	errs = append(errs, validateReviewers(spec.Policy.Reviewers, specPath.Child("policy", "reviewers"))...)
+	if spec.Policy.Approval == dbv1.ApprovalAuto && !v.AllowAutoApproval && dbm.Annotations[dbv1.AnnotationPolicyGrantedBy] == "" {
+		warnings = append(warnings, "spec.policy.approval: auto takes effect only when the platform allows it (--allow-auto-approval) or a user allowed to approve sets the policy; until then every plan waits for a reviewer")
+	}
 	if spec.Migration.Strategy == dbv1.MigrationStrategyBlueGreen && spec.Database.Type == dbv1.DatabaseTypeSQLite {
 		errs = append(errs, field.Invalid(migPath.Child("strategy"), spec.Migration.Strategy,
 			"blue-green copies the database on its server: PostgreSQL, MySQL and MariaDB only (SQLite has no server; use transactional)"))
