@@ -43,11 +43,14 @@ func (p *Planner) gate(target *database.Target, in Input) error {
 	g := sqlstatic.Gate{Schema: target.Schema(), Allow: p.AllowSQL}
 	engine := target.Engine.Types()[0]
 	check := func(name, sql string) error {
-		stmts, err := sqlstatic.SplitFor(engine, sql)
+		// CheckScript reads the script as the engine splits it and as the
+		// planner splits it (Atlas's generic scanner), so a statement one
+		// split takes for a comment cannot slip through the other.
+		v, err := g.CheckScript(engine, sql)
 		if err != nil {
 			return &InvalidSQLError{Script: name, Index: -1, Err: err}
 		}
-		if v := g.Check(engine, stmts); len(v) > 0 {
+		if len(v) > 0 {
 			return &RefusedSQLError{Script: name, Violations: v}
 		}
 		return nil

@@ -159,6 +159,11 @@ func TestPlanningDoesNotWriteAnotherMySQLDatabase(t *testing.T) {
 	g.Expect(err).To(MatchError(planner.ErrRefusedSQL))
 	g.Expect(err.Error()).NotTo(ContainSubstring("pwned"), "the message names the kind, not the SQL")
 
+	// A GRANT that MySQL's own reading takes for a comment but Atlas's
+	// scanner sends as a statement is refused all the same.
+	_, err = pl.Plan(ctx, app.target, planner.Input{Scripts: scripts("# note\n/*!50000 GRANT ALL ON *.* TO 'evil'@'%' */;")})
+	g.Expect(err).To(MatchError(planner.ErrRefusedSQL))
+
 	// Allowed by the platform, the data statement still is not run while
 	// planning: the plan says what it writes instead.
 	pl.AllowSQL = allowAll()

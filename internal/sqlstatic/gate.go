@@ -1245,7 +1245,7 @@ func (k *checker) call(parts []string, open int, table bool) {
 		switch {
 		case sessionSettings[name]:
 			k.add(ReachSession, "changes the session's role or search path (set_config)")
-		case name == "CLIENT_ENCODING" && !(k.at(open+2).isPunct(",") && safeCharset(k.at(open+3), k.mode)):
+		case name == "CLIENT_ENCODING" && (!k.at(open+2).isPunct(",") || !safeCharset(k.at(open+3), k.mode)):
 			k.add(ReachSession, "switches the connection to a character set whose characters can hide quotes")
 		}
 	case queryFunctions[fn]:
