@@ -13,7 +13,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 )
 
 // offlineFlags are what plan and apply share: where the database is and
@@ -80,7 +80,7 @@ func (f *offlineFlags) input() (planner.Input, error) {
 		sort.Strings(matches)
 		files = matches
 	}
-	var scripts []source.Script
+	var scripts []script.Script
 	seen := map[string]bool{}
 	for _, path := range files {
 		data, err := os.ReadFile(path)
@@ -92,11 +92,11 @@ func (f *offlineFlags) input() (planner.Input, error) {
 			return planner.Input{}, errors.New("two scripts are named " + name + ": script names must be unique")
 		}
 		seen[name] = true
-		scripts = append(scripts, source.Script{
+		scripts = append(scripts, script.Script{
 			Name:     name,
-			Type:     dbv1.ScriptTypeSchema,
+			Type:     script.TypeSchema,
 			SQL:      string(data),
-			Checksum: source.Checksum(data),
+			Checksum: script.Checksum(data),
 		})
 	}
 	return planner.Input{Scripts: scripts}, nil

@@ -7,7 +7,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
@@ -55,7 +55,7 @@ func (p *Planner) gate(target *database.Target, in Input) error {
 		}
 		return nil
 	}
-	scripts := append(append([]source.Script{}, in.Scripts...), in.Validations...)
+	scripts := append(append([]script.Script{}, in.Scripts...), in.Validations...)
 	for _, s := range scripts {
 		if err := check(s.Name, s.SQL); err != nil {
 			return err

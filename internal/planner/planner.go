@@ -12,7 +12,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/bluegreen"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
@@ -20,13 +20,13 @@ import (
 // (declarative), exactly one of them.
 type Input struct {
 	// Scripts are the versioned scripts, already in dependsOn order.
-	Scripts []source.Script
+	Scripts []script.Script
 	// Desired is the full desired schema.
 	Desired *Desired
 	// Validations are the validation scripts the apply runs after its last
 	// statement. They never run while planning, but they run on the
 	// target, so the plan's hash covers them.
-	Validations []source.Script
+	Validations []script.Script
 	// Settings is a canonical text of how the plan runs (strategy and its
 	// settings, rollback and switch settings): part of the hash, so a
 	// reviewer's approval covers them too.
@@ -137,7 +137,7 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 		return nil, err
 	}
 	var err error
-	var pending []source.Script
+	var pending []script.Script
 	if in.Desired == nil {
 		if pending, err = pendingScripts(ctx, target, live.q, in.Scripts); err != nil {
 			return nil, err

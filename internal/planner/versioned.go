@@ -12,18 +12,18 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // pendingScripts drops the scripts the revision table records as applied
 // (same name and checksum): a versioned plan runs only what is new.
-func pendingScripts(ctx context.Context, target *database.Target, q database.Querier, scripts []source.Script) ([]source.Script, error) {
+func pendingScripts(ctx context.Context, target *database.Target, q database.Querier, scripts []script.Script) ([]script.Script, error) {
 	applied, err := database.RevisionsOn(target.Engine, q).AppliedScripts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var pending []source.Script
+	var pending []script.Script
 	for _, s := range scripts {
 		if !applied[database.ScriptRecord{Name: s.Name, Checksum: checksum(s)}] {
 			pending = append(pending, s)
@@ -32,11 +32,11 @@ func pendingScripts(ctx context.Context, target *database.Target, q database.Que
 	return pending, nil
 }
 
-func checksum(s source.Script) string {
+func checksum(s script.Script) string {
 	if s.Checksum != "" {
 		return s.Checksum
 	}
-	return source.Checksum([]byte(s.SQL))
+	return script.Checksum([]byte(s.SQL))
 }
 
 // schemaChanging matches statements that may change the schema; the dev
@@ -48,11 +48,11 @@ var schemaChanging = regexp.MustCompile(`(?is)^\s*(CREATE|ALTER|DROP|RENAME|COMM
 // code execution before review); the plan says what they write instead.
 var dataStatement = regexp.MustCompile(`(?is)^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE|TRUNCATE|COPY|LOAD|SELECT|WITH|VALUES|TABLE|CALL|EXECUTE|HANDLER)\b`)
 
-// replayed says whether planning runs a statement of script on the dev
+// replayed says whether planning runs a statement of s on the dev
 // database: in a data script only what changes the schema, in a schema
 // script everything but row reads and writes.
-func replayed(script source.Script, stmt string) bool {
-	if script.Type == dbv1.ScriptTypeData {
+func replayed(s script.Script, stmt string) bool {
+	if s.Type == script.TypeData {
 		return schemaChanging.MatchString(stmt)
 	}
 	return !dataStatement.MatchString(stmt)
@@ -72,7 +72,7 @@ func dataChange(script string, index int, stmt string) string {
 
 // planVersioned replays the live schema and then every pending statement on
 // the dev database, recording what each statement changes.
-func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts []source.Script) (*Plan, error) {
+func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts []script.Script) (*Plan, error) {
 	if err := dev.load(ctx, live.schema, live.views); err != nil {
 		return nil, fmt.Errorf("replaying the live schema on the dev database: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
@@ -45,7 +46,7 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 	}
 	var errs field.ErrorList
 	if d.Checksum != "" {
-		if got := source.Checksum([]byte(text.sql)); got != d.Checksum {
+		if got := script.Checksum([]byte(text.sql)); got != d.Checksum {
 			errs = append(errs, field.Invalid(path.Child("checksum"), d.Checksum, "does not match the schema's content, whose checksum is "+got))
 		}
 	}
@@ -62,7 +63,7 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if checksum != "" {
-		if got := source.Checksum([]byte(sql)); got != checksum {
+		if got := script.Checksum([]byte(sql)); got != checksum {
 			errs = append(errs, field.Invalid(path.Child("checksum"), checksum, "does not match the script's content, whose checksum is "+got))
 		}
 	}
