@@ -87,7 +87,7 @@ func (r *redactor) addDesired(desired *source.Desired) {
 func (r *redactor) add(name, text string) {
 	r.scripts[name] = true
 	r.statements = append(r.statements, secretStatement{origin: origin{script: name, index: -1}, text: text})
-	stmts, err := sqlstatic.SplitFor(r.engine, text)
+	stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(r.engine), text)
 	if err != nil {
 		return // the whole text is checked all the same
 	}

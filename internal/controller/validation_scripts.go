@@ -54,7 +54,7 @@ func (e *validationError) Unwrap() error { return e.Err }
 // runValidation runs one validation script; on failure it says which
 // statement failed (-1: the script as a whole).
 func runValidation(ctx context.Context, engine dbv1.DatabaseType, q database.Querier, s script.Script) (int, error) {
-	stmts, err := sqlstatic.SplitFor(engine, s.SQL)
+	stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), s.SQL)
 	if err != nil {
 		return -1, err
 	}

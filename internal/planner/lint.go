@@ -90,7 +90,7 @@ var staticCodes = map[sqlstatic.Kind]struct {
 
 // staticLint runs our static checks on a script's statements; it reports
 // whether any finding destroys data.
-func staticLint(engine dbv1.DatabaseType, sql string, decls []*migrate.Stmt, offset int) ([]dbv1.Diagnostic, bool) {
+func staticLint(engine sqlstatic.Dialect, sql string, decls []*migrate.Stmt, offset int) ([]dbv1.Diagnostic, bool) {
 	stmts, err := sqlstatic.SplitFor(engine, sql)
 	if err != nil {
 		return nil, false

@@ -51,7 +51,7 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 		}
 	}
 	if d.Format == dbv1.SchemaFormatSQL || d.Format == "" {
-		if _, err := sqlstatic.SplitFor(engine, text.sql); err != nil {
+		if _, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), text.sql); err != nil {
 			errs = append(errs, field.Invalid(path.Child("sql"), abbreviate(text.sql), "the SQL does not lex: "+err.Error()))
 		} else {
 			errs = append(errs, validateReach(engine, text.sql, gate, path)...)
@@ -67,7 +67,7 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 			errs = append(errs, field.Invalid(path.Child("checksum"), checksum, "does not match the script's content, whose checksum is "+got))
 		}
 	}
-	stmts, err := sqlstatic.SplitFor(engine, sql)
+	stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), sql)
 	if err != nil {
 		return append(errs, field.Invalid(path.Child("sql"), abbreviate(sql), "the SQL does not lex: "+err.Error()))
 	}
@@ -88,7 +88,7 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 // the platform allows that kind. The messages name the statement, its line
 // and the kind, never the SQL.
 func validateReach(engine dbv1.DatabaseType, sql string, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
-	violations, err := gate.CheckScript(engine, sql)
+	violations, err := gate.CheckScript(sqlstatic.Dialect(engine), sql)
 	if err != nil {
 		return nil // reported as SQL that does not lex
 	}
@@ -126,7 +126,7 @@ func hideSecret(engine dbv1.DatabaseType, uri, sql string, errs field.ErrorList)
 		return errs
 	}
 	var findings []sqlstatic.Finding
-	if stmts, err := sqlstatic.SplitFor(engine, sql); err == nil {
+	if stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), sql); err == nil {
 		findings = sqlstatic.Destructive(stmts)
 	}
 	out := make(field.ErrorList, len(errs))
