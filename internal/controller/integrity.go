@@ -32,7 +32,7 @@ func newIntegrityCheck(dbm *dbv1.DatabaseMigration, target *database.Target, scr
 	if v == nil {
 		return nil
 	}
-	opts, ok := integrity.OptionsFor(v.DataIntegrityChecks)
+	opts, ok := integrityOptions(v.DataIntegrityChecks)
 	if !ok {
 		return nil
 	}

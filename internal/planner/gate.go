@@ -41,7 +41,7 @@ func (e *RefusedSQLError) Is(target error) bool { return target == ErrRefusedSQL
 // on the dev database or applied.
 func (p *Planner) gate(target *database.Target, in Input) error {
 	g := sqlstatic.Gate{Schema: target.Schema(), Allow: p.AllowSQL}
-	engine := sqlstatic.Dialect(target.Engine.Types()[0])
+	engine := sqlstatic.Dialect(target.Engine.Kinds()[0])
 	check := func(name, sql string) error {
 		// CheckScript reads the script as the engine splits it and as the
 		// planner splits it (Atlas's generic scanner), so a statement one

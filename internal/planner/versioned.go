@@ -84,7 +84,7 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 	if err != nil {
 		return nil, err
 	}
-	engineType := sqlstatic.Dialect(live.target.Engine.Types()[0])
+	engineType := sqlstatic.Dialect(live.target.Engine.Kinds()[0])
 	plan := &Plan{Statements: []string{}}
 	var (
 		renames     []rename
