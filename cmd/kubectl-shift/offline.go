@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
@@ -62,9 +61,9 @@ func (f *offlineFlags) input() (planner.Input, error) {
 		if err != nil {
 			return planner.Input{}, err
 		}
-		format := dbv1.SchemaFormatSQL
+		format := planner.SchemaFormatSQL
 		if strings.EqualFold(filepath.Ext(f.desired), ".hcl") {
-			format = dbv1.SchemaFormatHCL
+			format = planner.SchemaFormatHCL
 		}
 		return planner.Input{Desired: &planner.Desired{Format: format, Text: string(text)}}, nil
 	}

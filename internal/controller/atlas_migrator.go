@@ -69,7 +69,7 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 		if err != nil {
 			return nil, sourceError(err)
 		}
-		l.input.Desired = &planner.Desired{Format: desired.Format, Text: desired.Text, Exclude: desired.Exclude}
+		l.input.Desired = &planner.Desired{Format: planner.SchemaFormat(desired.Format), Text: desired.Text, Exclude: desired.Exclude}
 		l.secrets.addDesired(desired)
 		l.planned = append(l.planned, dbv1.PlannedScript{Name: desiredSchemaName, Checksum: desired.Checksum})
 	}

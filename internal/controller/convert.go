@@ -4,6 +4,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/integrity"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 )
 
 // The SQL core (planner, database, sqlstatic, integrity, shadow, bluegreen)
@@ -43,4 +44,16 @@ func integrityOptions(spec *dbv1.DataIntegrityChecks) (integrity.Options, bool) 
 		opts.SamplePercentage = defaultSamplePercentage
 	}
 	return opts, true
+}
+
+// diagnostics turns the planner's findings into the API's.
+func diagnostics(in []planner.Diagnostic) []dbv1.Diagnostic {
+	if in == nil {
+		return nil
+	}
+	out := make([]dbv1.Diagnostic, len(in))
+	for i, d := range in {
+		out[i] = dbv1.Diagnostic{Code: d.Code, Severity: dbv1.DiagnosticSeverity(d.Severity), Text: d.Text, Statement: d.Statement}
+	}
+	return out
 }

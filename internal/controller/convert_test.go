@@ -15,6 +15,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/integrity"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
@@ -95,6 +96,30 @@ func TestSQLCoreKeepsTheAPIStrings(t *testing.T) {
 		g.Expect(string(script.TypeData)).To(Equal(string(dbv1.ScriptTypeData)))
 		g.Expect(string(script.TypeValidation)).To(Equal(string(dbv1.ScriptTypeValidation)))
 	})
+	t.Run("schema formats", func(t *testing.T) {
+		g := NewWithT(t)
+		g.Expect(sorted(crdEnum(t, "spec.migration.desiredSchema.format"))).To(Equal(strs(planner.SchemaFormatSQL, planner.SchemaFormatHCL)))
+		g.Expect(string(planner.SchemaFormatHCL)).To(Equal(string(dbv1.SchemaFormatHCL)))
+	})
+	t.Run("diagnostic severities", func(t *testing.T) {
+		g := NewWithT(t)
+		g.Expect(sorted(crdEnum(t, "status.plan.diagnostics[].severity"))).To(Equal(strs(planner.SeverityError, planner.SeverityWarning, planner.SeverityInfo)))
+		g.Expect(string(planner.SeverityError)).To(Equal(string(dbv1.SeverityError)))
+	})
+}
+
+func TestDiagnostics(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(diagnostics(nil)).To(BeNil())
+	at := int32(3)
+	got := diagnostics([]planner.Diagnostic{
+		{Code: "DS103", Severity: planner.SeverityError, Text: "dropping non-virtual column", Statement: &at},
+		{Code: "KS000", Severity: planner.SeverityWarning, Text: "analyzer failed"},
+	})
+	g.Expect(got).To(Equal([]dbv1.Diagnostic{
+		{Code: "DS103", Severity: dbv1.SeverityError, Text: "dropping non-virtual column", Statement: &at},
+		{Code: "KS000", Severity: dbv1.SeverityWarning, Text: "analyzer failed"},
+	}))
 }
 
 func TestDatabaseConfig(t *testing.T) {

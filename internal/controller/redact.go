@@ -114,7 +114,7 @@ func (r *redactor) plan(p *planner.Plan, scripts []dbv1.PlannedScript) *Plan {
 		Hash:        p.Hash,
 		Statements:  p.Statements,
 		Changes:     p.Changes,
-		Diagnostics: p.Diagnostics,
+		Diagnostics: diagnostics(p.Diagnostics),
 		Destructive: p.Destructive,
 		Rollback:    p.Rollback,
 		Scripts:     scripts,
@@ -133,8 +133,8 @@ func (r *redactor) plan(p *planner.Plan, scripts []dbv1.PlannedScript) *Plan {
 		hidden[i] = o
 		out.Statements[i] = fmt.Sprintf("-- %s (secret-sourced, %s): not shown", o, script.Checksum([]byte(stmt)))
 	}
-	out.Diagnostics = make([]dbv1.Diagnostic, len(p.Diagnostics))
-	for i, d := range p.Diagnostics {
+	for i := range out.Diagnostics {
+		d := &out.Diagnostics[i]
 		if d.Statement != nil {
 			if o, ok := hidden[int(*d.Statement)]; ok {
 				d.Text = fmt.Sprintf("finding on %s (secret-sourced): not shown", o)
@@ -143,7 +143,6 @@ func (r *redactor) plan(p *planner.Plan, scripts []dbv1.PlannedScript) *Plan {
 		if o, ok := r.leak(d.Text); ok {
 			d.Text = fmt.Sprintf("finding quoting %s (secret-sourced): not shown", o)
 		}
-		out.Diagnostics[i] = d
 	}
 	return out
 }

@@ -36,8 +36,8 @@ func TestRedactorPlan(t *testing.T) {
 			seedStmt,
 		},
 		Steps: []planner.Step{{Script: "schema"}, {Script: "seed"}, {Script: "seed", Index: 1}},
-		Diagnostics: []dbv1.Diagnostic{
-			{Code: "KS103", Text: "Statement 2 updates every row: " + seedStmt, Statement: ptr.To[int32](2)},
+		Diagnostics: []planner.Diagnostic{
+			{Code: "KS103", Severity: planner.SeverityWarning, Text: "Statement 2 updates every row: " + seedStmt, Statement: ptr.To[int32](2)},
 			{Code: "KS000", Text: "analyzer failed near UPDATE api_keys SET key = 'sk_live_rotated_55e1'"},
 			{Code: "MF103", Text: "adding a non-nullable column", Statement: ptr.To[int32](0)},
 		},
@@ -53,6 +53,8 @@ func TestRedactorPlan(t *testing.T) {
 	g.Expect(got.Diagnostics).To(HaveLen(3))
 	g.Expect(got.Diagnostics[0].Text).To(Equal(`finding on statement 2 of script "seed" (secret-sourced): not shown`))
 	g.Expect(got.Diagnostics[0].Code).To(Equal("KS103"))
+	g.Expect(got.Diagnostics[0].Severity).To(Equal(dbv1.SeverityWarning))
+	g.Expect(p.Diagnostics[0].Text).To(HavePrefix("Statement 2 updates every row"), "the planner's plan is left as it was")
 	g.Expect(got.Diagnostics[1].Text).To(Equal(`finding quoting statement 2 of script "seed" (secret-sourced): not shown`))
 	g.Expect(got.Diagnostics[2].Text).To(Equal("adding a non-nullable column"))
 	g.Expect(got.Rollback).To(Equal(p.Rollback))

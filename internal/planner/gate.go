@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
@@ -61,7 +60,7 @@ func (p *Planner) gate(target *database.Target, in Input) error {
 			return err
 		}
 	}
-	if d := in.Desired; d != nil && (d.Format == "" || d.Format == dbv1.SchemaFormatSQL) {
+	if d := in.Desired; d != nil && (d.Format == "" || d.Format == SchemaFormatSQL) {
 		return check(desiredName, d.Text)
 	}
 	return nil

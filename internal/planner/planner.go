@@ -9,7 +9,6 @@ import (
 
 	"ariga.io/atlas/sql/schema"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/bluegreen"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
@@ -35,14 +34,23 @@ type Input struct {
 
 // Desired is a declarative migration's target schema.
 type Desired struct {
-	// Format is sql or hcl (Atlas HCL).
-	Format dbv1.SchemaFormat
+	// Format is sql or hcl (Atlas HCL); empty means sql.
+	Format SchemaFormat
 	// Text is the schema document.
 	Text string
 	// Exclude are globs of tables (or table.column) neither side of the
 	// diff sees.
 	Exclude []string
 }
+
+// SchemaFormat is the language a desired schema is written in. Its values
+// are the API's SchemaFormat values, so one converts to the other as it is.
+type SchemaFormat string
+
+const (
+	SchemaFormatSQL SchemaFormat = "sql"
+	SchemaFormatHCL SchemaFormat = "hcl"
+)
 
 // Plan is a dry-run plan: what would run, what it changes, what Atlas's
 // analyzers found, and how to take it back.
@@ -57,7 +65,7 @@ type Plan struct {
 	// Changes summarise the schema change for a person.
 	Changes []string
 	// Diagnostics are lint findings; Statement indexes Statements.
-	Diagnostics []dbv1.Diagnostic
+	Diagnostics []Diagnostic
 	// Destructive is true when the plan drops a table, column, schema or
 	// data.
 	Destructive bool
@@ -169,7 +177,7 @@ func (in Input) validate() error {
 		return errors.New("plan either scripts or a desired schema, not both")
 	case in.Desired == nil && len(in.Scripts) == 0:
 		return errors.New("nothing to plan: no scripts and no desired schema")
-	case in.Desired != nil && in.Desired.Format != "" && in.Desired.Format != dbv1.SchemaFormatSQL && in.Desired.Format != dbv1.SchemaFormatHCL:
+	case in.Desired != nil && in.Desired.Format != "" && in.Desired.Format != SchemaFormatSQL && in.Desired.Format != SchemaFormatHCL:
 		return fmt.Errorf("desired schema format %q is not sql or hcl", in.Desired.Format)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"ariga.io/atlas/sql/schema"
 	"ariga.io/atlas/sql/sqlcheck"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
@@ -186,7 +185,7 @@ func planStatements(ctx context.Context, drv migrate.Driver, changes []schema.Ch
 	return append(out, creates...), nil
 }
 
-func hasDestructiveDiag(diags []dbv1.Diagnostic) bool {
+func hasDestructiveDiag(diags []Diagnostic) bool {
 	for _, d := range diags {
 		if len(d.Code) >= 2 && d.Code[:2] == "DS" {
 			return true
