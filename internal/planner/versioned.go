@@ -60,13 +60,13 @@ func replayed(s script.Script, stmt string) bool {
 // dataChange describes a statement that was not replayed, for the plan's
 // summary of changes: what it writes, never its text (which may come from
 // a Secret).
-func dataChange(script string, index int, stmt string) string {
+func dataChange(name string, index int, stmt string) string {
 	verb := strings.ToUpper(strings.Fields(stmt)[0])
 	what := "reads rows"
 	if tables := sqlstatic.WrittenTables(stmt); len(tables) > 0 {
 		what = "writes rows of " + strings.Join(tables, ", ")
 	}
-	return fmt.Sprintf("data: script %s, statement %d (%s) %s; not run while planning", script, index+1, verb, what)
+	return fmt.Sprintf("data: script %s, statement %d (%s) %s; not run while planning", name, index+1, verb, what)
 }
 
 // planVersioned replays the live schema and then every pending statement on
@@ -91,26 +91,26 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 		dataChanges []string
 	)
 	cur := before
-	for _, script := range scripts {
-		decls, err := migrate.Stmts(script.SQL)
+	for _, s := range scripts {
+		decls, err := migrate.Stmts(s.SQL)
 		if err != nil {
-			return nil, &InvalidSQLError{Script: script.Name, Index: -1, Err: err}
+			return nil, &InvalidSQLError{Script: s.Name, Index: -1, Err: err}
 		}
 		offset := len(plan.Statements)
 		file := &sqlcheck.File{
-			File: migrate.NewLocalFile(script.Name+".sql", []byte(script.SQL)),
+			File: migrate.NewLocalFile(s.Name+".sql", []byte(s.SQL)),
 			From: schema.NewRealm(cur),
 		}
 		start := cur
 		for i, st := range decls {
 			plan.Statements = append(plan.Statements, st.Text)
-			plan.Steps = append(plan.Steps, Step{Script: script.Name, Index: i})
-			if !replayed(script, st.Text) {
-				dataChanges = append(dataChanges, dataChange(script.Name, i, st.Text))
+			plan.Steps = append(plan.Steps, Step{Script: s.Name, Index: i})
+			if !replayed(s, st.Text) {
+				dataChanges = append(dataChanges, dataChange(s.Name, i, st.Text))
 				continue
 			}
 			if _, err := dev.db.ExecContext(ctx, st.Text); err != nil {
-				return nil, &InvalidSQLError{Script: script.Name, Index: i, Statement: st.Text, Err: err}
+				return nil, &InvalidSQLError{Script: s.Name, Index: i, Statement: st.Text, Err: err}
 			}
 			if !schemaChanging.MatchString(st.Text) {
 				continue
@@ -121,7 +121,7 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 			}
 			changes, err := dev.drv.SchemaDiff(cur, next)
 			if err != nil {
-				return nil, fmt.Errorf("script %s, statement %d: %w", script.Name, i+1, err)
+				return nil, fmt.Errorf("script %s, statement %d: %w", s.Name, i+1, err)
 			}
 			changes, rs := detectRenames(changes, st.Text)
 			renames = append(renames, rs...)
@@ -139,10 +139,10 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 		if err != nil {
 			return nil, err
 		}
-		static, destroys := staticLint(engineType, script.SQL, decls, offset)
+		static, destroys := staticLint(engineType, s.SQL, decls, offset)
 		plan.Diagnostics = append(append(plan.Diagnostics, diags...), static...)
 		plan.Destructive = plan.Destructive || destroys
-		plan.Scripts = append(plan.Scripts, database.ScriptRecord{Name: script.Name, Checksum: checksum(script)})
+		plan.Scripts = append(plan.Scripts, database.ScriptRecord{Name: s.Name, Checksum: checksum(s)})
 	}
 	dev.known = cur
 	afterViews, err := dev.views(ctx)
