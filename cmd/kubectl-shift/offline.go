@@ -10,10 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 )
 
 // offlineFlags are what plan and apply share: where the database is and
@@ -62,9 +61,9 @@ func (f *offlineFlags) input() (planner.Input, error) {
 		if err != nil {
 			return planner.Input{}, err
 		}
-		format := dbv1.SchemaFormatSQL
+		format := planner.SchemaFormatSQL
 		if strings.EqualFold(filepath.Ext(f.desired), ".hcl") {
-			format = dbv1.SchemaFormatHCL
+			format = planner.SchemaFormatHCL
 		}
 		return planner.Input{Desired: &planner.Desired{Format: format, Text: string(text)}}, nil
 	}
@@ -80,7 +79,7 @@ func (f *offlineFlags) input() (planner.Input, error) {
 		sort.Strings(matches)
 		files = matches
 	}
-	var scripts []source.Script
+	var scripts []script.Script
 	seen := map[string]bool{}
 	for _, path := range files {
 		data, err := os.ReadFile(path)
@@ -92,11 +91,11 @@ func (f *offlineFlags) input() (planner.Input, error) {
 			return planner.Input{}, errors.New("two scripts are named " + name + ": script names must be unique")
 		}
 		seen[name] = true
-		scripts = append(scripts, source.Script{
+		scripts = append(scripts, script.Script{
 			Name:     name,
-			Type:     dbv1.ScriptTypeSchema,
+			Type:     script.TypeSchema,
 			SQL:      string(data),
-			Checksum: source.Checksum(data),
+			Checksum: script.Checksum(data),
 		})
 	}
 	return planner.Input{Scripts: scripts}, nil

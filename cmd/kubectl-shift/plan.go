@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 )
 
@@ -116,7 +115,7 @@ func writeText(w io.Writer, p *planner.Plan) {
 	}
 }
 
-func writeDiagnostic(w io.Writer, d dbv1.Diagnostic) {
+func writeDiagnostic(w io.Writer, d planner.Diagnostic) {
 	at := ""
 	if d.Statement != nil {
 		at = fmt.Sprintf(" (statement %d)", *d.Statement+1)

@@ -10,6 +10,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
 
@@ -37,7 +38,7 @@ type loaded struct {
 	// input is what the planner plans.
 	input planner.Input
 	// validations are the validation scripts, run after the apply.
-	validations []source.Script
+	validations []script.Script
 	// planned names every source with its checksum.
 	planned []dbv1.PlannedScript
 	// secrets hides the text of the secret-sourced sources in what a plan
@@ -56,7 +57,7 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 		l.planned = append(l.planned, dbv1.PlannedScript{Name: s.Name, Checksum: s.Checksum})
 		// Validation scripts check the result after the apply; they are
 		// not part of the schema change.
-		if s.Type == dbv1.ScriptTypeValidation {
+		if s.Type == script.TypeValidation {
 			l.validations = append(l.validations, s)
 		} else {
 			l.input.Scripts = append(l.input.Scripts, s)
@@ -68,7 +69,7 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 		if err != nil {
 			return nil, sourceError(err)
 		}
-		l.input.Desired = &planner.Desired{Format: desired.Format, Text: desired.Text, Exclude: desired.Exclude}
+		l.input.Desired = &planner.Desired{Format: planner.SchemaFormat(desired.Format), Text: desired.Text, Exclude: desired.Exclude}
 		l.secrets.addDesired(desired)
 		l.planned = append(l.planned, dbv1.PlannedScript{Name: desiredSchemaName, Checksum: desired.Checksum})
 	}

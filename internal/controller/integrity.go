@@ -8,7 +8,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/integrity"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
@@ -27,12 +27,12 @@ type integrityCheck struct {
 }
 
 // newIntegrityCheck returns the check dbm asks for, or nil.
-func newIntegrityCheck(dbm *dbv1.DatabaseMigration, target *database.Target, scripts []source.Script) *integrityCheck {
+func newIntegrityCheck(dbm *dbv1.DatabaseMigration, target *database.Target, scripts []script.Script) *integrityCheck {
 	v := dbm.Spec.Validation
 	if v == nil {
 		return nil
 	}
-	opts, ok := integrity.OptionsFor(v.DataIntegrityChecks)
+	opts, ok := integrityOptions(v.DataIntegrityChecks)
 	if !ok {
 		return nil
 	}
@@ -62,10 +62,10 @@ func (c *integrityCheck) recheck(ctx context.Context, q database.Querier) error 
 }
 
 // writtenTables names the tables the data scripts write.
-func writtenTables(scripts []source.Script) []string {
+func writtenTables(scripts []script.Script) []string {
 	var out []string
 	for _, s := range scripts {
-		if s.Type != dbv1.ScriptTypeData {
+		if s.Type != script.TypeData {
 			continue
 		}
 		for _, t := range sqlstatic.WrittenTables(s.SQL) {

@@ -7,6 +7,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
@@ -14,7 +15,7 @@ import (
 // plannerDesiredName is how the planner's errors name the desired schema.
 const plannerDesiredName = "desired schema"
 
-// redactor hides the text of secret-sourced scripts (source.Script's
+// redactor hides the text of secret-sourced scripts (script.Script's
 // Sensitive) wherever the controller shows something: the statements and
 // findings of a plan in status (and its ConfigMap), the statement an apply
 // reports as current, and every error a plan or an apply returns, which
@@ -65,7 +66,7 @@ func (o origin) String() string {
 }
 
 // newRedactor knows the secret-sourced scripts among scripts.
-func newRedactor(engine dbv1.DatabaseType, scripts []source.Script) *redactor {
+func newRedactor(engine dbv1.DatabaseType, scripts []script.Script) *redactor {
 	r := &redactor{engine: engine, scripts: map[string]bool{}}
 	for _, s := range scripts {
 		if s.Sensitive {
@@ -86,7 +87,7 @@ func (r *redactor) addDesired(desired *source.Desired) {
 func (r *redactor) add(name, text string) {
 	r.scripts[name] = true
 	r.statements = append(r.statements, secretStatement{origin: origin{script: name, index: -1}, text: text})
-	stmts, err := sqlstatic.SplitFor(r.engine, text)
+	stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(r.engine), text)
 	if err != nil {
 		return // the whole text is checked all the same
 	}
@@ -97,11 +98,11 @@ func (r *redactor) add(name, text string) {
 
 // sensitive says whether the script named so (as the planner names it)
 // came from a Secret.
-func (r *redactor) sensitive(script string) bool {
-	if script == plannerDesiredName {
-		script = desiredSchemaName
+func (r *redactor) sensitive(name string) bool {
+	if name == plannerDesiredName {
+		name = desiredSchemaName
 	}
-	return r.scripts[script]
+	return r.scripts[name]
 }
 
 // plan turns the planner's plan into the API's, each secret-sourced
@@ -113,7 +114,7 @@ func (r *redactor) plan(p *planner.Plan, scripts []dbv1.PlannedScript) *Plan {
 		Hash:        p.Hash,
 		Statements:  p.Statements,
 		Changes:     p.Changes,
-		Diagnostics: p.Diagnostics,
+		Diagnostics: diagnostics(p.Diagnostics),
 		Destructive: p.Destructive,
 		Rollback:    p.Rollback,
 		Scripts:     scripts,
@@ -130,10 +131,10 @@ func (r *redactor) plan(p *planner.Plan, scripts []dbv1.PlannedScript) *Plan {
 			continue
 		}
 		hidden[i] = o
-		out.Statements[i] = fmt.Sprintf("-- %s (secret-sourced, %s): not shown", o, source.Checksum([]byte(stmt)))
+		out.Statements[i] = fmt.Sprintf("-- %s (secret-sourced, %s): not shown", o, script.Checksum([]byte(stmt)))
 	}
-	out.Diagnostics = make([]dbv1.Diagnostic, len(p.Diagnostics))
-	for i, d := range p.Diagnostics {
+	for i := range out.Diagnostics {
+		d := &out.Diagnostics[i]
 		if d.Statement != nil {
 			if o, ok := hidden[int(*d.Statement)]; ok {
 				d.Text = fmt.Sprintf("finding on %s (secret-sourced): not shown", o)
@@ -142,7 +143,6 @@ func (r *redactor) plan(p *planner.Plan, scripts []dbv1.PlannedScript) *Plan {
 		if o, ok := r.leak(d.Text); ok {
 			d.Text = fmt.Sprintf("finding quoting %s (secret-sourced): not shown", o)
 		}
-		out.Diagnostics[i] = d
 	}
 	return out
 }
@@ -239,7 +239,7 @@ func (r *redactor) describe(err error) (string, bool) {
 // leak finds the secret-sourced statement text quotes (source.Quotes):
 // the statement when one is quoted, else the script.
 func (r *redactor) leak(text string) (origin, bool) {
-	var script *origin
+	var whole *origin
 	for _, s := range r.statements {
 		if !source.Quotes(text, s.text) {
 			continue
@@ -247,12 +247,12 @@ func (r *redactor) leak(text string) (origin, bool) {
 		if s.origin.index >= 0 {
 			return s.origin, true
 		}
-		if script == nil {
-			script = &s.origin
+		if whole == nil {
+			whole = &s.origin
 		}
 	}
-	if script != nil {
-		return *script, true
+	if whole != nil {
+		return *whole, true
 	}
 	return origin{}, false
 }

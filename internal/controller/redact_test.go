@@ -10,6 +10,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
 
@@ -19,7 +20,7 @@ const (
 )
 
 func seedRedactor() *redactor {
-	return newRedactor(dbv1.DatabaseTypeSQLite, []source.Script{
+	return newRedactor(dbv1.DatabaseTypeSQLite, []script.Script{
 		{Name: "schema", SQL: "CREATE TABLE api_keys (name TEXT, key TEXT);"},
 		{Name: "seed", SQL: seedSQL, Sensitive: true},
 	})
@@ -35,8 +36,8 @@ func TestRedactorPlan(t *testing.T) {
 			seedStmt,
 		},
 		Steps: []planner.Step{{Script: "schema"}, {Script: "seed"}, {Script: "seed", Index: 1}},
-		Diagnostics: []dbv1.Diagnostic{
-			{Code: "KS103", Text: "Statement 2 updates every row: " + seedStmt, Statement: ptr.To[int32](2)},
+		Diagnostics: []planner.Diagnostic{
+			{Code: "KS103", Severity: planner.SeverityWarning, Text: "Statement 2 updates every row: " + seedStmt, Statement: ptr.To[int32](2)},
 			{Code: "KS000", Text: "analyzer failed near UPDATE api_keys SET key = 'sk_live_rotated_55e1'"},
 			{Code: "MF103", Text: "adding a non-nullable column", Statement: ptr.To[int32](0)},
 		},
@@ -46,12 +47,14 @@ func TestRedactorPlan(t *testing.T) {
 	g.Expect(got.Hash).To(Equal(p.Hash), "the hash is the planner's")
 	g.Expect(got.Statements).To(Equal([]string{
 		"CREATE TABLE api_keys (name TEXT, key TEXT);",
-		`-- statement 1 of script "seed" (secret-sourced, ` + source.Checksum([]byte(p.Statements[1])) + `): not shown`,
-		`-- statement 2 of script "seed" (secret-sourced, ` + source.Checksum([]byte(seedStmt)) + `): not shown`,
+		`-- statement 1 of script "seed" (secret-sourced, ` + script.Checksum([]byte(p.Statements[1])) + `): not shown`,
+		`-- statement 2 of script "seed" (secret-sourced, ` + script.Checksum([]byte(seedStmt)) + `): not shown`,
 	}))
 	g.Expect(got.Diagnostics).To(HaveLen(3))
 	g.Expect(got.Diagnostics[0].Text).To(Equal(`finding on statement 2 of script "seed" (secret-sourced): not shown`))
 	g.Expect(got.Diagnostics[0].Code).To(Equal("KS103"))
+	g.Expect(got.Diagnostics[0].Severity).To(Equal(dbv1.SeverityWarning))
+	g.Expect(p.Diagnostics[0].Text).To(HavePrefix("Statement 2 updates every row"), "the planner's plan is left as it was")
 	g.Expect(got.Diagnostics[1].Text).To(Equal(`finding quoting statement 2 of script "seed" (secret-sourced): not shown`))
 	g.Expect(got.Diagnostics[2].Text).To(Equal("adding a non-nullable column"))
 	g.Expect(got.Rollback).To(Equal(p.Rollback))
@@ -66,7 +69,7 @@ func TestRedactorPlan(t *testing.T) {
 	})
 
 	t.Run("nothing from a Secret", func(t *testing.T) {
-		r := newRedactor(dbv1.DatabaseTypeSQLite, []source.Script{{Name: "seed", SQL: seedSQL}})
+		r := newRedactor(dbv1.DatabaseTypeSQLite, []script.Script{{Name: "seed", SQL: seedSQL}})
 		NewWithT(t).Expect(r.plan(p, nil).Statements).To(Equal(p.Statements))
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
@@ -109,17 +110,17 @@ var _ = Describe("secret-sourced SQL", func() {
 	}
 
 	It("plans and applies a script from a Secret without ever showing its text", func() {
-		script := "INSERT INTO widgets (name) VALUES ('" + secretMarker + ": hunter2');"
-		dbm := migration("secret-seed", sqlitePath(), dbv1.ScriptTypeData, script, widgets)
+		seed := "INSERT INTO widgets (name) VALUES ('" + secretMarker + ": hunter2');"
+		dbm := migration("secret-seed", sqlitePath(), dbv1.ScriptTypeData, seed, widgets)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
 		plan := get(dbm).Status.Plan
 		Expect(plan.Statements).To(HaveLen(2))
 		Expect(plan.Statements[0]).To(ContainSubstring("CREATE TABLE widgets"), "an inline script is shown")
-		Expect(plan.Statements[1]).To(Equal(`-- statement 1 of script "seed" (secret-sourced, ` + source.Checksum([]byte(script)) + `): not shown`))
+		Expect(plan.Statements[1]).To(Equal(`-- statement 1 of script "seed" (secret-sourced, ` + script.Checksum([]byte(seed)) + `): not shown`))
 		out, err := shift(ctx, ns, "status", dbm.Name)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(ContainSubstring(`    2  -- statement 1 of script "seed" (secret-sourced, sha256:`))
-		expectHidden(dbm, script)
+		expectHidden(dbm, seed)
 
 		By("the statement that runs is the real one")
 		approve(dbm)
@@ -130,7 +131,7 @@ var _ = Describe("secret-sourced SQL", func() {
 		var name string
 		Expect(db.QueryRow(`SELECT name FROM widgets`).Scan(&name)).To(Succeed())
 		Expect(name).To(Equal(secretMarker + ": hunter2"))
-		expectHidden(dbm, script)
+		expectHidden(dbm, seed)
 	})
 
 	It("reports a Secret-sourced script that does not plan by its name and statement, not its SQL nor the database's message", func() {

@@ -55,7 +55,7 @@ func shadowWithIntegrity(o *planner.ShadowTableOptions, dbm *dbv1.DatabaseMigrat
 	if o == nil || dbm.Spec.Validation == nil {
 		return o
 	}
-	opts, ok := integrity.OptionsFor(dbm.Spec.Validation.DataIntegrityChecks)
+	opts, ok := integrityOptions(dbm.Spec.Validation.DataIntegrityChecks)
 	if !ok {
 		return o
 	}

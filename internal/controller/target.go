@@ -29,7 +29,7 @@ func resolveTarget(ctx context.Context, c client.Reader, dbm *dbv1.DatabaseMigra
 		}
 		data = secret.Data
 	}
-	t, err := database.FromConfig(cfg, data)
+	t, err := database.FromConfig(databaseConfig(cfg), data)
 	if err != nil {
 		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: %w", dbm.Namespace, cfg.ConnectionSecret, err))
 	}

@@ -10,7 +10,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
@@ -20,7 +20,7 @@ import (
 // plan back). A script passes when its last statement returns a row whose
 // first column is true; no row, or a false value, fails the migration with
 // the script's name.
-func validationCheck(engine dbv1.DatabaseType, scripts []source.Script) func(context.Context, database.Querier) error {
+func validationCheck(engine dbv1.DatabaseType, scripts []script.Script) func(context.Context, database.Querier) error {
 	if len(scripts) == 0 {
 		return nil
 	}
@@ -53,8 +53,8 @@ func (e *validationError) Unwrap() error { return e.Err }
 
 // runValidation runs one validation script; on failure it says which
 // statement failed (-1: the script as a whole).
-func runValidation(ctx context.Context, engine dbv1.DatabaseType, q database.Querier, s source.Script) (int, error) {
-	stmts, err := sqlstatic.SplitFor(engine, s.SQL)
+func runValidation(ctx context.Context, engine dbv1.DatabaseType, q database.Querier, s script.Script) (int, error) {
+	stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), s.SQL)
 	if err != nil {
 		return -1, err
 	}

@@ -11,8 +11,6 @@ import (
 
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // Engine is what kube-shift needs from one database engine.
@@ -20,14 +18,14 @@ type Engine interface {
 	// Name is the engine's Atlas dialect name ("postgres", "mysql",
 	// "sqlite"), the name its analyzers are registered under.
 	Name() string
-	// Types are the DatabaseTypes this engine serves.
-	Types() []dbv1.DatabaseType
+	// Kinds are the kinds of database this engine serves.
+	Kinds() []Kind
 	// Schemes are the URL schemes this engine accepts.
 	Schemes() []string
 
 	// BuildURL builds the engine's Atlas-style URL for cfg, with the
 	// credentials from its Secret.
-	BuildURL(cfg dbv1.DatabaseConfig, user, password string) (*url.URL, error)
+	BuildURL(cfg Config, user, password string) (*url.URL, error)
 	// Open opens a handle on u and checks that it connects.
 	Open(ctx context.Context, u *url.URL) (*sql.DB, error)
 	// Schema names the schema u addresses: the search_path schema (default
@@ -108,27 +106,27 @@ type Tx interface {
 }
 
 var (
-	byType   = map[dbv1.DatabaseType]Engine{}
+	byKind   = map[Kind]Engine{}
 	byScheme = map[string]Engine{}
 )
 
-// register makes e available by its types and schemes; engines call it
+// register makes e available by its kinds and schemes; engines call it
 // from init.
 func register(e Engine) {
-	for _, t := range e.Types() {
-		byType[t] = e
+	for _, k := range e.Kinds() {
+		byKind[k] = e
 	}
 	for _, s := range e.Schemes() {
 		byScheme[s] = e
 	}
 }
 
-// For returns the engine of a database type.
-func For(t dbv1.DatabaseType) (Engine, error) {
-	if e, ok := byType[t]; ok {
+// For returns the engine of a kind of database.
+func For(k Kind) (Engine, error) {
+	if e, ok := byKind[k]; ok {
 		return e, nil
 	}
-	return nil, fmt.Errorf("database type %q is not supported (want one of %s)", t, strings.Join(supportedTypes(), ", "))
+	return nil, fmt.Errorf("database type %q is not supported (want one of %s)", k, strings.Join(supportedKinds(), ", "))
 }
 
 // forScheme returns the engine of a URL scheme.
@@ -144,11 +142,11 @@ func forScheme(scheme string) (Engine, error) {
 	return nil, fmt.Errorf("URL scheme %q is not supported (want one of %s)", scheme, strings.Join(schemes, ", "))
 }
 
-func supportedTypes() []string {
-	types := make([]string, 0, len(byType))
-	for t := range byType {
-		types = append(types, string(t))
+func supportedKinds() []string {
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, string(k))
 	}
-	sort.Strings(types)
-	return types
+	sort.Strings(kinds)
+	return kinds
 }

@@ -17,8 +17,6 @@ import (
 	atlasmysql "ariga.io/atlas/sql/mysql"
 	"ariga.io/atlas/sql/schema"
 	"github.com/go-sql-driver/mysql"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 func init() { register(mysqlEngine{}) }
@@ -29,34 +27,32 @@ type mysqlEngine struct{}
 
 func (mysqlEngine) Name() string { return atlasmysql.DriverName }
 
-func (mysqlEngine) Types() []dbv1.DatabaseType {
-	return []dbv1.DatabaseType{dbv1.DatabaseTypeMySQL, dbv1.DatabaseTypeMariaDB}
-}
+func (mysqlEngine) Kinds() []Kind { return []Kind{KindMySQL, KindMariaDB} }
 
 func (mysqlEngine) Schemes() []string { return []string{"mysql", "maria", "mariadb"} }
 
 // tlsFor maps PostgreSQL's sslmode vocabulary, which the API uses, to the
 // driver's tls parameter.
-var tlsFor = map[dbv1.SSLMode]string{
-	dbv1.SSLModeDisable:    "false",
-	dbv1.SSLModeAllow:      "preferred",
-	dbv1.SSLModePrefer:     "preferred",
-	dbv1.SSLModeRequire:    "skip-verify",
-	dbv1.SSLModeVerifyCA:   "true",
-	dbv1.SSLModeVerifyFull: "true",
+var tlsFor = map[SSLMode]string{
+	SSLModeDisable:    "false",
+	SSLModeAllow:      "preferred",
+	SSLModePrefer:     "preferred",
+	SSLModeRequire:    "skip-verify",
+	SSLModeVerifyCA:   "true",
+	SSLModeVerifyFull: "true",
 }
 
-func (mysqlEngine) BuildURL(cfg dbv1.DatabaseConfig, user, password string) (*url.URL, error) {
+func (mysqlEngine) BuildURL(cfg Config, user, password string) (*url.URL, error) {
 	if cfg.Host == "" {
-		return nil, fmt.Errorf("database host is required for %s", cfg.Type)
+		return nil, fmt.Errorf("database host is required for %s", cfg.Kind)
 	}
 	port := cfg.Port
 	if port == 0 {
-		port = cfg.Type.DefaultPort()
+		port = cfg.Kind.DefaultPort()
 	}
 	ssl := cfg.SSLMode
 	if ssl == "" {
-		ssl = cfg.Type.DefaultSSLMode()
+		ssl = cfg.Kind.DefaultSSLMode()
 	}
 	return &url.URL{
 		Scheme:   "mysql",

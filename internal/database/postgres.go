@@ -19,8 +19,6 @@ import (
 	"ariga.io/atlas/sql/schema"
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 func init() { register(postgresEngine{}) }
@@ -30,23 +28,21 @@ type postgresEngine struct{}
 
 func (postgresEngine) Name() string { return postgres.DriverName }
 
-func (postgresEngine) Types() []dbv1.DatabaseType {
-	return []dbv1.DatabaseType{dbv1.DatabaseTypePostgreSQL}
-}
+func (postgresEngine) Kinds() []Kind { return []Kind{KindPostgreSQL} }
 
 func (postgresEngine) Schemes() []string { return []string{"postgres", "postgresql"} }
 
-func (postgresEngine) BuildURL(cfg dbv1.DatabaseConfig, user, password string) (*url.URL, error) {
+func (postgresEngine) BuildURL(cfg Config, user, password string) (*url.URL, error) {
 	if cfg.Host == "" {
 		return nil, errors.New("database host is required for postgresql")
 	}
 	port := cfg.Port
 	if port == 0 {
-		port = cfg.Type.DefaultPort()
+		port = cfg.Kind.DefaultPort()
 	}
 	ssl := cfg.SSLMode
 	if ssl == "" {
-		ssl = cfg.Type.DefaultSSLMode()
+		ssl = cfg.Kind.DefaultSSLMode()
 	}
 	return &url.URL{
 		Scheme:   "postgres",

@@ -14,8 +14,6 @@ import (
 	"ariga.io/atlas/sql/schema"
 	"ariga.io/atlas/sql/sqlite"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 const sqliteName = sqlite.DriverName
@@ -28,13 +26,11 @@ type sqliteEngine struct{}
 
 func (sqliteEngine) Name() string { return sqliteName }
 
-func (sqliteEngine) Types() []dbv1.DatabaseType {
-	return []dbv1.DatabaseType{dbv1.DatabaseTypeSQLite}
-}
+func (sqliteEngine) Kinds() []Kind { return []Kind{KindSQLite} }
 
 func (sqliteEngine) Schemes() []string { return []string{"sqlite", "sqlite3"} }
 
-func (sqliteEngine) BuildURL(cfg dbv1.DatabaseConfig, _, _ string) (*url.URL, error) {
+func (sqliteEngine) BuildURL(cfg Config, _, _ string) (*url.URL, error) {
 	if cfg.Database == "" {
 		return nil, errors.New("database (the file path) is required for sqlite")
 	}

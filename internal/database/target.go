@@ -13,8 +13,6 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
 	"ariga.io/atlas/sql/sqlclient"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // Secret keys a connection Secret may hold.
@@ -57,10 +55,10 @@ func ParseURL(raw string) (*Target, error) {
 	return &Target{Engine: e, URL: u}, nil
 }
 
-// FromConfig builds the target of a DatabaseConfig and its Secret's data
-// (nil for sqlite): a full `url`, or `username` and `password`.
-func FromConfig(cfg dbv1.DatabaseConfig, secret map[string][]byte) (*Target, error) {
-	e, err := For(cfg.Type)
+// FromConfig builds the target of a Config and its Secret's data (nil for
+// sqlite): a full `url`, or `username` and `password`.
+func FromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
+	e, err := For(cfg.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +68,11 @@ func FromConfig(cfg dbv1.DatabaseConfig, secret map[string][]byte) (*Target, err
 			return nil, fmt.Errorf("connection Secret key %q: %w", SecretKeyURL, err)
 		}
 		if t.Engine != e {
-			return nil, fmt.Errorf("connection Secret key %q is a %s URL but the database type is %s", SecretKeyURL, t.URL.Scheme, cfg.Type)
+			return nil, fmt.Errorf("connection Secret key %q is a %s URL but the database type is %s", SecretKeyURL, t.URL.Scheme, cfg.Kind)
 		}
 		return t, nil
 	}
-	if cfg.Type != dbv1.DatabaseTypeSQLite && len(secret[SecretKeyUsername]) == 0 {
+	if cfg.Kind != KindSQLite && len(secret[SecretKeyUsername]) == 0 {
 		return nil, fmt.Errorf("connection Secret has neither %q nor %q", SecretKeyURL, SecretKeyUsername)
 	}
 	u, err := e.BuildURL(cfg, string(secret[SecretKeyUsername]), string(secret[SecretKeyPassword]))
@@ -105,7 +103,7 @@ func (t *Target) Server() string {
 	}
 	host, port := strings.ToLower(t.URL.Hostname()), t.URL.Port()
 	if port == "" {
-		port = strconv.Itoa(int(t.Engine.Types()[0].DefaultPort()))
+		port = strconv.Itoa(int(t.Engine.Kinds()[0].DefaultPort()))
 	}
 	return net.JoinHostPort(host, port)
 }

@@ -7,7 +7,6 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
@@ -16,7 +15,7 @@ const nastyPassword = `p@ss:w/o?r#d%20&x`
 func TestFromConfig(t *testing.T) {
 	tests := []struct {
 		name         string
-		cfg          dbv1.DatabaseConfig
+		cfg          database.Config
 		secret       map[string][]byte
 		wantEngine   string
 		wantIdentity string
@@ -24,44 +23,44 @@ func TestFromConfig(t *testing.T) {
 		wantErr      string
 	}{{
 		name:         "postgres from username and password",
-		cfg:          dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Host: "db.example", Database: "app", SSLMode: dbv1.SSLModeDisable},
+		cfg:          database.Config{Kind: database.KindPostgreSQL, Host: "db.example", Database: "app", SSLMode: database.SSLModeDisable},
 		secret:       map[string][]byte{"username": []byte("u"), "password": []byte(nastyPassword)},
 		wantEngine:   "postgres",
 		wantIdentity: "postgresql://db.example:5432/app?schema=public",
 		wantSchema:   "public",
 	}, {
 		name:         "mariadb with a port",
-		cfg:          dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeMariaDB, Host: "m", Port: 3307, Database: "shop"},
+		cfg:          database.Config{Kind: database.KindMariaDB, Host: "m", Port: 3307, Database: "shop"},
 		secret:       map[string][]byte{"username": []byte("root"), "password": []byte(nastyPassword)},
 		wantEngine:   "mysql",
 		wantIdentity: "mysql://m:3307/shop",
 		wantSchema:   "shop",
 	}, {
 		name:         "a full url wins",
-		cfg:          dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Host: "ignored", Database: "ignored"},
+		cfg:          database.Config{Kind: database.KindPostgreSQL, Host: "ignored", Database: "ignored"},
 		secret:       map[string][]byte{"url": []byte("postgres://u:pw@h:6543/real?sslmode=disable&search_path=app")},
 		wantEngine:   "postgres",
 		wantIdentity: "postgresql://h:6543/real?schema=app",
 		wantSchema:   "app",
 	}, {
 		name:         "sqlite needs no secret",
-		cfg:          dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeSQLite, Database: "/data/app.db"},
+		cfg:          database.Config{Kind: database.KindSQLite, Database: "/data/app.db"},
 		wantEngine:   "sqlite",
 		wantIdentity: "sqlite:///data/app.db",
 		wantSchema:   "main",
 	}, {
 		name:    "url of another engine",
-		cfg:     dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeMySQL, Database: "x"},
+		cfg:     database.Config{Kind: database.KindMySQL, Database: "x"},
 		secret:  map[string][]byte{"url": []byte("postgres://u:pw@h/x")},
 		wantErr: "is a postgres URL but the database type is mysql",
 	}, {
 		name:    "no credentials",
-		cfg:     dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeMySQL, Host: "h", Database: "x"},
+		cfg:     database.Config{Kind: database.KindMySQL, Host: "h", Database: "x"},
 		secret:  map[string][]byte{"password": []byte("pw")},
 		wantErr: `neither "url" nor "username"`,
 	}, {
 		name:    "unknown type",
-		cfg:     dbv1.DatabaseConfig{Type: "oracle", Database: "x"},
+		cfg:     database.Config{Kind: "oracle", Database: "x"},
 		wantErr: `database type "oracle" is not supported`,
 	}}
 	for _, tc := range tests {

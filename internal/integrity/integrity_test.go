@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
@@ -346,7 +345,7 @@ func TestUsageErrors(t *testing.T) {
 	g.Expect(err).NotTo(MatchError(ErrMismatch))
 	g.Expect(Diff(before, f.capture(Options{}))).To(MatchError(ContainSubstring("different options")))
 
-	pg, err := database.For(dbv1.DatabaseTypePostgreSQL)
+	pg, err := database.For(database.KindPostgreSQL)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(Recheck(ctx, pg, f.db, before, full)).To(MatchError("the capture was taken on " + f.e.Name() + ", not " + pg.Name()))
 

@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 func TestMismatchMessages(t *testing.T) {
@@ -58,33 +56,6 @@ func TestHashDefinitions(t *testing.T) {
 	// which is 648541476951500027.
 	g.Expect(bucket("abc")).To(Equal(0x352441c2 % 100))
 	g.Expect(rowHash("abc")).To(Equal(uint64(648541476951500027)))
-}
-
-func TestOptionsFor(t *testing.T) {
-	off, on := false, true
-	for _, tc := range []struct {
-		name    string
-		spec    *dbv1.DataIntegrityChecks
-		want    Options
-		enabled bool
-	}{
-		{name: "absent", spec: nil},
-		{name: "disabled", spec: &dbv1.DataIntegrityChecks{Enabled: &off, SamplePercentage: 50}},
-		{name: "defaults", spec: &dbv1.DataIntegrityChecks{}, want: Options{SamplePercentage: 10, Checksum: true}, enabled: true},
-		{
-			name:    "counts only",
-			spec:    &dbv1.DataIntegrityChecks{Enabled: &on, SamplePercentage: 100, ChecksumValidation: &off},
-			want:    Options{SamplePercentage: 100},
-			enabled: true,
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			g := NewWithT(t)
-			opts, enabled := OptionsFor(tc.spec)
-			g.Expect(enabled).To(Equal(tc.enabled))
-			g.Expect(opts).To(Equal(tc.want))
-		})
-	}
 }
 
 func TestStateTable(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
 
 // ApplyOptions say which plan to apply and how.
@@ -224,7 +224,7 @@ type applyRun struct {
 	// swaps are the tables a shadow-table apply swapped, in order.
 	swaps []shadow.Change
 	// scripts are the input's scripts, for a rolling apply's waves.
-	scripts []source.Script
+	scripts []script.Script
 	// mu orders the commits of a rolling apply's parallel steps; done
 	// are the steps (by index) committed so far.
 	mu   sync.Mutex

@@ -7,7 +7,6 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
@@ -23,7 +22,7 @@ func TestStaleApprovalIsRefused(t *testing.T) {
 				d.exec(t, base+rows)
 				in := planner.Input{Scripts: scripts("ALTER TABLE users ADD COLUMN age int;")}
 				if mode == "declarative" {
-					in = planner.Input{Desired: &planner.Desired{Format: dbv1.SchemaFormatSQL, Text: base + "CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));"}}
+					in = planner.Input{Desired: &planner.Desired{Format: planner.SchemaFormatSQL, Text: base + "CREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));"}}
 				}
 				pl := &planner.Planner{DevServers: dbtest.DevServers()}
 				plan, err := pl.Plan(ctx, d.target, in)

@@ -10,7 +10,6 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 )
@@ -37,7 +36,7 @@ func BenchmarkPlan200Tables(b *testing.B) {
 				devURL = e.fresh(b)
 			}
 			pl := &planner.Planner{DevURL: devURL}
-			in := planner.Input{Desired: &planner.Desired{Format: dbv1.SchemaFormatSQL, Text: desired.String()}}
+			in := planner.Input{Desired: &planner.Desired{Format: planner.SchemaFormatSQL, Text: desired.String()}}
 			var ours, atlas time.Duration
 			for b.Loop() {
 				start := time.Now()

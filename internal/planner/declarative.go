@@ -9,8 +9,6 @@ import (
 	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
 	"ariga.io/atlas/sql/sqlcheck"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 const desiredName = "desired schema"
@@ -90,7 +88,7 @@ func planDeclarative(ctx context.Context, live *liveState, dev *devState, want *
 
 // loadDesired creates the desired schema on the (empty) dev database.
 func loadDesired(ctx context.Context, dev *devState, want *Desired) error {
-	if want.Format == dbv1.SchemaFormatHCL {
+	if want.Format == SchemaFormatHCL {
 		realm := &schema.Realm{}
 		if err := dev.target.Engine.EvalHCL([]byte(want.Text), realm); err != nil {
 			return &InvalidSQLError{Script: desiredName, Index: -1, Err: err}

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
@@ -41,7 +40,7 @@ func (e *RefusedSQLError) Is(target error) bool { return target == ErrRefusedSQL
 // on the dev database or applied.
 func (p *Planner) gate(target *database.Target, in Input) error {
 	g := sqlstatic.Gate{Schema: target.Schema(), Allow: p.AllowSQL}
-	engine := target.Engine.Types()[0]
+	engine := sqlstatic.Dialect(target.Engine.Kinds()[0])
 	check := func(name, sql string) error {
 		// CheckScript reads the script as the engine splits it and as the
 		// planner splits it (Atlas's generic scanner), so a statement one
@@ -55,13 +54,13 @@ func (p *Planner) gate(target *database.Target, in Input) error {
 		}
 		return nil
 	}
-	scripts := append(append([]source.Script{}, in.Scripts...), in.Validations...)
+	scripts := append(append([]script.Script{}, in.Scripts...), in.Validations...)
 	for _, s := range scripts {
 		if err := check(s.Name, s.SQL); err != nil {
 			return err
 		}
 	}
-	if d := in.Desired; d != nil && (d.Format == "" || d.Format == dbv1.SchemaFormatSQL) {
+	if d := in.Desired; d != nil && (d.Format == "" || d.Format == SchemaFormatSQL) {
 		return check(desiredName, d.Text)
 	}
 	return nil

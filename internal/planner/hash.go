@@ -11,7 +11,7 @@ import (
 	"ariga.io/atlas/sql/schema"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 )
 
 // hashVersion changes when what the hash covers changes, so a plan hashed
@@ -49,7 +49,7 @@ func planHash(target *database.Target, live *liveState, plan *Plan, in Input) st
 	field("validations")
 	for _, s := range in.Validations {
 		field(s.Name)
-		field(source.Checksum([]byte(s.SQL)))
+		field(script.Checksum([]byte(s.SQL)))
 	}
 	field("settings")
 	field(in.Settings)

@@ -11,7 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
@@ -55,9 +55,9 @@ func newTestDB(t testing.TB, e engine) *testDB {
 }
 
 // exec runs a script on the target directly.
-func (d *testDB) exec(t testing.TB, script string) {
+func (d *testDB) exec(t testing.TB, sql string) {
 	t.Helper()
-	stmts, err := migrate.Stmts(script)
+	stmts, err := migrate.Stmts(sql)
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	for _, s := range stmts {
 		_, err := d.db.ExecContext(context.Background(), s.Text)
@@ -129,10 +129,10 @@ func (d *testDB) queryString(t testing.TB, query string) string {
 	return s
 }
 
-func scripts(sqls ...string) []source.Script {
-	var out []source.Script
+func scripts(sqls ...string) []script.Script {
+	var out []script.Script
 	for i, s := range sqls {
-		out = append(out, source.Script{Name: string(rune('a'+i)) + "-script", Type: "schema", SQL: s, Checksum: source.Checksum([]byte(s))})
+		out = append(out, script.Script{Name: string(rune('a'+i)) + "-script", Type: "schema", SQL: s, Checksum: script.Checksum([]byte(s))})
 	}
 	return out
 }

@@ -15,19 +15,40 @@ import (
 	_ "ariga.io/atlas/sql/postgres/postgrescheck"
 	_ "ariga.io/atlas/sql/sqlite/sqlitecheck"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
+// Severity grades a finding. Its values are the API's DiagnosticSeverity
+// values, so one converts to the other as it is.
+type Severity string
+
+const (
+	SeverityError   Severity = "Error"
+	SeverityWarning Severity = "Warning"
+	SeverityInfo    Severity = "Info"
+)
+
+// Diagnostic is one lint finding on a plan.
+type Diagnostic struct {
+	// Code is the analyzer's code, such as DS103 or BC102 (KS for ours).
+	Code     string
+	Severity Severity
+	// Text explains the finding.
+	Text string
+	// Statement is the index in Plan.Statements the finding is about; nil
+	// when it is about none in particular.
+	Statement *int32
+}
+
 // lint runs the engine's Atlas analyzers on file, whose statements decls
 // are the plan's statements from offset on.
-func lint(ctx context.Context, dev *devState, file *sqlcheck.File, decls []*migrate.Stmt, offset int) ([]dbv1.Diagnostic, error) {
+func lint(ctx context.Context, dev *devState, file *sqlcheck.File, decls []*migrate.Stmt, offset int) ([]Diagnostic, error) {
 	analyzers, err := sqlcheck.AnalyzerFor(dev.target.Engine.Name(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("loading the %s analyzers: %w", dev.target.Engine.Name(), err)
 	}
 	file.Parser = stmtParser{}
-	var diags []dbv1.Diagnostic
+	var diags []Diagnostic
 	for _, az := range analyzers {
 		var reports []sqlcheck.Report
 		pass := &sqlcheck.Pass{
@@ -38,16 +59,16 @@ func lint(ctx context.Context, dev *devState, file *sqlcheck.File, decls []*migr
 		err := az.Analyze(ctx, pass)
 		// An analyzer configured to fail on its findings (destructive is,
 		// by default) returns an error with its report: those are errors.
-		severity := dbv1.SeverityWarning
+		severity := SeverityWarning
 		if err != nil && len(reports) > 0 {
-			severity = dbv1.SeverityError
+			severity = SeverityError
 		}
 		if err != nil && len(reports) == 0 {
-			diags = append(diags, dbv1.Diagnostic{Code: "KS000", Severity: dbv1.SeverityWarning, Text: fmt.Sprintf("analyzer %s failed: %v", analyzerName(az), err)})
+			diags = append(diags, Diagnostic{Code: "KS000", Severity: SeverityWarning, Text: fmt.Sprintf("analyzer %s failed: %v", analyzerName(az), err)})
 		}
 		for _, r := range reports {
 			for _, d := range r.Diagnostics {
-				diags = append(diags, dbv1.Diagnostic{
+				diags = append(diags, Diagnostic{
 					Code:      d.Code,
 					Severity:  severity,
 					Text:      d.Text,
@@ -81,22 +102,22 @@ func statementAt(decls []*migrate.Stmt, pos, offset int) *int32 {
 // Our own static checks: data loss no schema diff shows.
 var staticCodes = map[sqlstatic.Kind]struct {
 	code     string
-	severity dbv1.DiagnosticSeverity
+	severity Severity
 }{
-	sqlstatic.KindTruncate:           {"KS101", dbv1.SeverityError},
-	sqlstatic.KindDeleteWithoutWhere: {"KS102", dbv1.SeverityError},
-	sqlstatic.KindUpdateWithoutWhere: {"KS103", dbv1.SeverityWarning},
+	sqlstatic.KindTruncate:           {"KS101", SeverityError},
+	sqlstatic.KindDeleteWithoutWhere: {"KS102", SeverityError},
+	sqlstatic.KindUpdateWithoutWhere: {"KS103", SeverityWarning},
 }
 
 // staticLint runs our static checks on a script's statements; it reports
 // whether any finding destroys data.
-func staticLint(engine dbv1.DatabaseType, sql string, decls []*migrate.Stmt, offset int) ([]dbv1.Diagnostic, bool) {
+func staticLint(engine sqlstatic.Dialect, sql string, decls []*migrate.Stmt, offset int) ([]Diagnostic, bool) {
 	stmts, err := sqlstatic.SplitFor(engine, sql)
 	if err != nil {
 		return nil, false
 	}
 	var (
-		diags       []dbv1.Diagnostic
+		diags       []Diagnostic
 		destructive bool
 	)
 	for _, f := range sqlstatic.Destructive(stmts) {
@@ -104,8 +125,8 @@ func staticLint(engine dbv1.DatabaseType, sql string, decls []*migrate.Stmt, off
 		if !ok {
 			continue // drops: Atlas's destructive analyzer reports them
 		}
-		destructive = destructive || c.severity == dbv1.SeverityError
-		diags = append(diags, dbv1.Diagnostic{
+		destructive = destructive || c.severity == SeverityError
+		diags = append(diags, Diagnostic{
 			Code:      c.code,
 			Severity:  c.severity,
 			Text:      strings.ToUpper(f.Message[:1]) + f.Message[1:],

@@ -9,10 +9,9 @@ import (
 
 	"ariga.io/atlas/sql/schema"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/bluegreen"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
@@ -20,13 +19,13 @@ import (
 // (declarative), exactly one of them.
 type Input struct {
 	// Scripts are the versioned scripts, already in dependsOn order.
-	Scripts []source.Script
+	Scripts []script.Script
 	// Desired is the full desired schema.
 	Desired *Desired
 	// Validations are the validation scripts the apply runs after its last
 	// statement. They never run while planning, but they run on the
 	// target, so the plan's hash covers them.
-	Validations []source.Script
+	Validations []script.Script
 	// Settings is a canonical text of how the plan runs (strategy and its
 	// settings, rollback and switch settings): part of the hash, so a
 	// reviewer's approval covers them too.
@@ -35,14 +34,23 @@ type Input struct {
 
 // Desired is a declarative migration's target schema.
 type Desired struct {
-	// Format is sql or hcl (Atlas HCL).
-	Format dbv1.SchemaFormat
+	// Format is sql or hcl (Atlas HCL); empty means sql.
+	Format SchemaFormat
 	// Text is the schema document.
 	Text string
 	// Exclude are globs of tables (or table.column) neither side of the
 	// diff sees.
 	Exclude []string
 }
+
+// SchemaFormat is the language a desired schema is written in. Its values
+// are the API's SchemaFormat values, so one converts to the other as it is.
+type SchemaFormat string
+
+const (
+	SchemaFormatSQL SchemaFormat = "sql"
+	SchemaFormatHCL SchemaFormat = "hcl"
+)
 
 // Plan is a dry-run plan: what would run, what it changes, what Atlas's
 // analyzers found, and how to take it back.
@@ -57,7 +65,7 @@ type Plan struct {
 	// Changes summarise the schema change for a person.
 	Changes []string
 	// Diagnostics are lint findings; Statement indexes Statements.
-	Diagnostics []dbv1.Diagnostic
+	Diagnostics []Diagnostic
 	// Destructive is true when the plan drops a table, column, schema or
 	// data.
 	Destructive bool
@@ -137,7 +145,7 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 		return nil, err
 	}
 	var err error
-	var pending []source.Script
+	var pending []script.Script
 	if in.Desired == nil {
 		if pending, err = pendingScripts(ctx, target, live.q, in.Scripts); err != nil {
 			return nil, err
@@ -169,7 +177,7 @@ func (in Input) validate() error {
 		return errors.New("plan either scripts or a desired schema, not both")
 	case in.Desired == nil && len(in.Scripts) == 0:
 		return errors.New("nothing to plan: no scripts and no desired schema")
-	case in.Desired != nil && in.Desired.Format != "" && in.Desired.Format != dbv1.SchemaFormatSQL && in.Desired.Format != dbv1.SchemaFormatHCL:
+	case in.Desired != nil && in.Desired.Format != "" && in.Desired.Format != SchemaFormatSQL && in.Desired.Format != SchemaFormatHCL:
 		return fmt.Errorf("desired schema format %q is not sql or hcl", in.Desired.Format)
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
@@ -152,7 +151,7 @@ CREATE TABLE posts (id int NOT NULL, user_id int NOT NULL, title varchar(100), P
 
 func (c planCase) input(e string) planner.Input {
 	if c.desired != nil {
-		return planner.Input{Desired: &planner.Desired{Format: dbv1.SchemaFormatSQL, Text: c.desired.for_(e)}}
+		return planner.Input{Desired: &planner.Desired{Format: planner.SchemaFormatSQL, Text: c.desired.for_(e)}}
 	}
 	var sqls []string
 	for _, s := range c.scripts {

@@ -12,9 +12,8 @@ import (
 	"sync"
 	"time"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
@@ -39,12 +38,12 @@ type rollingStep struct {
 func stepsOf(plan *Plan) []rollingStep {
 	var steps []rollingStep
 	for i := range plan.Statements {
-		script := stepOf(plan, i).Script
-		if n := len(steps); n > 0 && script != "" && steps[n-1].script == script {
+		name := stepOf(plan, i).Script
+		if n := len(steps); n > 0 && name != "" && steps[n-1].script == name {
 			steps[n-1].end = i + 1
 			continue
 		}
-		steps = append(steps, rollingStep{script: script, first: i, end: i + 1})
+		steps = append(steps, rollingStep{script: name, first: i, end: i + 1})
 	}
 	return steps
 }
@@ -160,7 +159,7 @@ func (r *applyRun) sequentialStep(ctx context.Context, steps []rollingStep, k, t
 // the others do not, when Parallel allows it and the engine can; every
 // other step is a wave of its own.
 func (r *applyRun) waves(steps []rollingStep) [][]int {
-	byName := map[string]source.Script{}
+	byName := map[string]script.Script{}
 	for _, s := range r.scripts {
 		byName[s.Name] = s
 	}
@@ -171,7 +170,7 @@ func (r *applyRun) waves(steps []rollingStep) [][]int {
 	for k, st := range steps {
 		s := byName[st.script]
 		tables := sqlstatic.WrittenTables(s.SQL)
-		if !parallel || s.Type != dbv1.ScriptTypeData || len(tables) == 0 {
+		if !parallel || s.Type != script.TypeData || len(tables) == 0 {
 			waves, open = append(waves, []int{k}), nil
 			continue
 		}
@@ -193,7 +192,7 @@ type dataWave struct {
 
 // admits reports whether s, writing tables, may join the wave: it depends
 // on none of the wave's scripts and writes none of its tables.
-func (w *dataWave) admits(s source.Script, tables []string) bool {
+func (w *dataWave) admits(s script.Script, tables []string) bool {
 	if w == nil {
 		return false
 	}

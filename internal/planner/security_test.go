@@ -13,10 +13,9 @@ import (
 
 	. "github.com/onsi/gomega"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
@@ -155,7 +154,7 @@ func TestPlanningDoesNotWriteAnotherMySQLDatabase(t *testing.T) {
 	attack := fmt.Sprintf("UPDATE %s.users SET name = 'pwned' WHERE id = 1;", prod.target.Schema())
 
 	pl := &planner.Planner{DevServers: dbtest.DevServers()}
-	_, err := pl.Plan(ctx, app.target, planner.Input{Scripts: []source.Script{{Name: "seed", Type: dbv1.ScriptTypeData, SQL: attack}}})
+	_, err := pl.Plan(ctx, app.target, planner.Input{Scripts: []script.Script{{Name: "seed", Type: script.TypeData, SQL: attack}}})
 	g.Expect(err).To(MatchError(planner.ErrRefusedSQL))
 	g.Expect(err.Error()).NotTo(ContainSubstring("pwned"), "the message names the kind, not the SQL")
 
@@ -167,7 +166,7 @@ func TestPlanningDoesNotWriteAnotherMySQLDatabase(t *testing.T) {
 	// Allowed by the platform, the data statement still is not run while
 	// planning: the plan says what it writes instead.
 	pl.AllowSQL = allowAll()
-	plan, err := pl.Plan(ctx, app.target, planner.Input{Scripts: []source.Script{{Name: "seed", Type: dbv1.ScriptTypeData, SQL: attack}}})
+	plan, err := pl.Plan(ctx, app.target, planner.Input{Scripts: []script.Script{{Name: "seed", Type: script.TypeData, SQL: attack}}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(plan.Changes).To(ContainElement(ContainSubstring("data: script seed, statement 1 (UPDATE) writes rows of users; not run while planning")))
 	g.Expect(prod.queryString(t, "SELECT name FROM users WHERE id = 1")).To(Equal("alice"))
@@ -180,9 +179,9 @@ func TestDataStatementsAreNotReplayed(t *testing.T) {
 			d := newTestDB(t, e)
 			// Run on the dev database, the second insert would break the
 			// key and fail the plan; it does not run there.
-			in := planner.Input{Scripts: []source.Script{
-				{Name: "schema", Type: dbv1.ScriptTypeSchema, SQL: "CREATE TABLE t (id int PRIMARY KEY);"},
-				{Name: "seed", Type: dbv1.ScriptTypeData, SQL: "INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (1);"},
+			in := planner.Input{Scripts: []script.Script{
+				{Name: "schema", Type: script.TypeSchema, SQL: "CREATE TABLE t (id int PRIMARY KEY);"},
+				{Name: "seed", Type: script.TypeData, SQL: "INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (1);"},
 			}}
 			plan, err := (&planner.Planner{DevServers: dbtest.DevServers()}).Plan(context.Background(), d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
@@ -199,13 +198,13 @@ func TestHashCoversEverythingThatRuns(t *testing.T) {
 	g := NewWithT(t)
 	d := newTestDB(t, engines[0])
 	pl := &planner.Planner{}
-	check := source.Script{Name: "check", Type: dbv1.ScriptTypeValidation, SQL: "SELECT count(*) = 0 FROM t;"}
-	in := planner.Input{Scripts: scripts("CREATE TABLE t (id int);"), Validations: []source.Script{check}, Settings: `{"strategy":"transactional"}`}
+	check := script.Script{Name: "check", Type: script.TypeValidation, SQL: "SELECT count(*) = 0 FROM t;"}
+	in := planner.Input{Scripts: scripts("CREATE TABLE t (id int);"), Validations: []script.Script{check}, Settings: `{"strategy":"transactional"}`}
 	base, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 
 	changedCheck := in
-	changedCheck.Validations = []source.Script{{Name: "check", Type: dbv1.ScriptTypeValidation, SQL: "DELETE FROM t; SELECT 1;"}}
+	changedCheck.Validations = []script.Script{{Name: "check", Type: script.TypeValidation, SQL: "DELETE FROM t; SELECT 1;"}}
 	changedSettings := in
 	changedSettings.Settings = `{"strategy":"rolling"}`
 	noCheck := in

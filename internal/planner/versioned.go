@@ -10,20 +10,19 @@ import (
 	"ariga.io/atlas/sql/schema"
 	"ariga.io/atlas/sql/sqlcheck"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // pendingScripts drops the scripts the revision table records as applied
 // (same name and checksum): a versioned plan runs only what is new.
-func pendingScripts(ctx context.Context, target *database.Target, q database.Querier, scripts []source.Script) ([]source.Script, error) {
+func pendingScripts(ctx context.Context, target *database.Target, q database.Querier, scripts []script.Script) ([]script.Script, error) {
 	applied, err := database.RevisionsOn(target.Engine, q).AppliedScripts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var pending []source.Script
+	var pending []script.Script
 	for _, s := range scripts {
 		if !applied[database.ScriptRecord{Name: s.Name, Checksum: checksum(s)}] {
 			pending = append(pending, s)
@@ -32,11 +31,11 @@ func pendingScripts(ctx context.Context, target *database.Target, q database.Que
 	return pending, nil
 }
 
-func checksum(s source.Script) string {
+func checksum(s script.Script) string {
 	if s.Checksum != "" {
 		return s.Checksum
 	}
-	return source.Checksum([]byte(s.SQL))
+	return script.Checksum([]byte(s.SQL))
 }
 
 // schemaChanging matches statements that may change the schema; the dev
@@ -48,11 +47,11 @@ var schemaChanging = regexp.MustCompile(`(?is)^\s*(CREATE|ALTER|DROP|RENAME|COMM
 // code execution before review); the plan says what they write instead.
 var dataStatement = regexp.MustCompile(`(?is)^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE|TRUNCATE|COPY|LOAD|SELECT|WITH|VALUES|TABLE|CALL|EXECUTE|HANDLER)\b`)
 
-// replayed says whether planning runs a statement of script on the dev
+// replayed says whether planning runs a statement of s on the dev
 // database: in a data script only what changes the schema, in a schema
 // script everything but row reads and writes.
-func replayed(script source.Script, stmt string) bool {
-	if script.Type == dbv1.ScriptTypeData {
+func replayed(s script.Script, stmt string) bool {
+	if s.Type == script.TypeData {
 		return schemaChanging.MatchString(stmt)
 	}
 	return !dataStatement.MatchString(stmt)
@@ -61,18 +60,18 @@ func replayed(script source.Script, stmt string) bool {
 // dataChange describes a statement that was not replayed, for the plan's
 // summary of changes: what it writes, never its text (which may come from
 // a Secret).
-func dataChange(script string, index int, stmt string) string {
+func dataChange(name string, index int, stmt string) string {
 	verb := strings.ToUpper(strings.Fields(stmt)[0])
 	what := "reads rows"
 	if tables := sqlstatic.WrittenTables(stmt); len(tables) > 0 {
 		what = "writes rows of " + strings.Join(tables, ", ")
 	}
-	return fmt.Sprintf("data: script %s, statement %d (%s) %s; not run while planning", script, index+1, verb, what)
+	return fmt.Sprintf("data: script %s, statement %d (%s) %s; not run while planning", name, index+1, verb, what)
 }
 
 // planVersioned replays the live schema and then every pending statement on
 // the dev database, recording what each statement changes.
-func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts []source.Script) (*Plan, error) {
+func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts []script.Script) (*Plan, error) {
 	if err := dev.load(ctx, live.schema, live.views); err != nil {
 		return nil, fmt.Errorf("replaying the live schema on the dev database: %w", err)
 	}
@@ -84,7 +83,7 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 	if err != nil {
 		return nil, err
 	}
-	engineType := live.target.Engine.Types()[0]
+	engineType := sqlstatic.Dialect(live.target.Engine.Kinds()[0])
 	plan := &Plan{Statements: []string{}}
 	var (
 		renames     []rename
@@ -92,26 +91,26 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 		dataChanges []string
 	)
 	cur := before
-	for _, script := range scripts {
-		decls, err := migrate.Stmts(script.SQL)
+	for _, s := range scripts {
+		decls, err := migrate.Stmts(s.SQL)
 		if err != nil {
-			return nil, &InvalidSQLError{Script: script.Name, Index: -1, Err: err}
+			return nil, &InvalidSQLError{Script: s.Name, Index: -1, Err: err}
 		}
 		offset := len(plan.Statements)
 		file := &sqlcheck.File{
-			File: migrate.NewLocalFile(script.Name+".sql", []byte(script.SQL)),
+			File: migrate.NewLocalFile(s.Name+".sql", []byte(s.SQL)),
 			From: schema.NewRealm(cur),
 		}
 		start := cur
 		for i, st := range decls {
 			plan.Statements = append(plan.Statements, st.Text)
-			plan.Steps = append(plan.Steps, Step{Script: script.Name, Index: i})
-			if !replayed(script, st.Text) {
-				dataChanges = append(dataChanges, dataChange(script.Name, i, st.Text))
+			plan.Steps = append(plan.Steps, Step{Script: s.Name, Index: i})
+			if !replayed(s, st.Text) {
+				dataChanges = append(dataChanges, dataChange(s.Name, i, st.Text))
 				continue
 			}
 			if _, err := dev.db.ExecContext(ctx, st.Text); err != nil {
-				return nil, &InvalidSQLError{Script: script.Name, Index: i, Statement: st.Text, Err: err}
+				return nil, &InvalidSQLError{Script: s.Name, Index: i, Statement: st.Text, Err: err}
 			}
 			if !schemaChanging.MatchString(st.Text) {
 				continue
@@ -122,7 +121,7 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 			}
 			changes, err := dev.drv.SchemaDiff(cur, next)
 			if err != nil {
-				return nil, fmt.Errorf("script %s, statement %d: %w", script.Name, i+1, err)
+				return nil, fmt.Errorf("script %s, statement %d: %w", s.Name, i+1, err)
 			}
 			changes, rs := detectRenames(changes, st.Text)
 			renames = append(renames, rs...)
@@ -140,10 +139,10 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 		if err != nil {
 			return nil, err
 		}
-		static, destroys := staticLint(engineType, script.SQL, decls, offset)
+		static, destroys := staticLint(engineType, s.SQL, decls, offset)
 		plan.Diagnostics = append(append(plan.Diagnostics, diags...), static...)
 		plan.Destructive = plan.Destructive || destroys
-		plan.Scripts = append(plan.Scripts, database.ScriptRecord{Name: script.Name, Checksum: checksum(script)})
+		plan.Scripts = append(plan.Scripts, database.ScriptRecord{Name: s.Name, Checksum: checksum(s)})
 	}
 	dev.known = cur
 	afterViews, err := dev.views(ctx)
@@ -186,7 +185,7 @@ func planStatements(ctx context.Context, drv migrate.Driver, changes []schema.Ch
 	return append(out, creates...), nil
 }
 
-func hasDestructiveDiag(diags []dbv1.Diagnostic) bool {
+func hasDestructiveDiag(diags []Diagnostic) bool {
 	for _, d := range diags {
 		if len(d.Code) >= 2 && d.Code[:2] == "DS" {
 			return true

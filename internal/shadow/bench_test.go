@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
@@ -27,7 +26,7 @@ const benchRows = 1_000_000
 //
 //	go test ./internal/shadow -run '^$' -bench ShadowVsAlter -benchtime=1x
 func BenchmarkShadowVsAlter(b *testing.B) {
-	e, err := database.For(dbv1.DatabaseTypePostgreSQL)
+	e, err := database.For(database.KindPostgreSQL)
 	if err != nil {
 		b.Fatal(err)
 	}

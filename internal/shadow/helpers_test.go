@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
@@ -17,7 +16,7 @@ import (
 // differs between engines.
 type engineCase struct {
 	name string
-	typ  dbv1.DatabaseType
+	typ  database.Kind
 	// fresh creates an empty database and opens it.
 	fresh func(t testing.TB) *sql.DB
 	// schemaExpr is the current schema in SQL.
@@ -38,7 +37,7 @@ type engineCase struct {
 var engineCases = []engineCase{
 	{
 		name:       "postgres",
-		typ:        dbv1.DatabaseTypePostgreSQL,
+		typ:        database.KindPostgreSQL,
 		fresh:      func(t testing.TB) *sql.DB { return dbtest.OpenPostgres(t, dbtest.NewPostgresDatabase(t)) },
 		schemaExpr: "current_schema()",
 		serial:     "id serial PRIMARY KEY",
@@ -64,7 +63,7 @@ var engineCases = []engineCase{
 	},
 	{
 		name:       "mysql",
-		typ:        dbv1.DatabaseTypeMySQL,
+		typ:        database.KindMySQL,
 		fresh:      func(t testing.TB) *sql.DB { return dbtest.OpenMySQL(t, dbtest.NewMySQLDatabase(t)) },
 		schemaExpr: "DATABASE()",
 		serial:     "id int NOT NULL AUTO_INCREMENT PRIMARY KEY",

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 )
 
 // Desired is a declarative migration's target schema, loaded and verified.
@@ -25,7 +26,7 @@ type Desired struct {
 	// Exclude are the spec's globs of objects the diff leaves alone.
 	Exclude []string
 	// Sensitive is true when the schema came from a Secret (see
-	// Script.Sensitive).
+	// script.Script's Sensitive).
 	Sensitive bool
 }
 
@@ -45,9 +46,9 @@ func NewLoader(r client.Reader) *Loader {
 // LoadScripts returns the migration's scripts with their SQL, checksums
 // verified, in execution order. Every script is tried, so one error names
 // every missing source at once (errors.Is and errors.As see each of them).
-func (l *Loader) LoadScripts(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]Script, error) {
+func (l *Loader) LoadScripts(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]script.Script, error) {
 	specs := dbm.Spec.Migration.Scripts
-	scripts := make([]Script, 0, len(specs))
+	scripts := make([]script.Script, 0, len(specs))
 	var errs []error
 	for _, spec := range specs {
 		owner := fmt.Sprintf("script %q", spec.Name)
@@ -56,11 +57,11 @@ func (l *Loader) LoadScripts(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 			errs = append(errs, err)
 			continue
 		}
-		scripts = append(scripts, Script{
+		scripts = append(scripts, script.Script{
 			Name:      spec.Name,
-			Type:      spec.Type,
+			Type:      script.Type(spec.Type),
 			SQL:       string(data),
-			Checksum:  Checksum(data),
+			Checksum:  script.Checksum(data),
 			DependsOn: spec.DependsOn,
 			Timeout:   duration(spec.Timeout),
 			Sensitive: IsSecret(spec.Source),
@@ -93,7 +94,7 @@ func (l *Loader) LoadDesired(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	return &Desired{
 		Format:    format,
 		Text:      string(data),
-		Checksum:  Checksum(data),
+		Checksum:  script.Checksum(data),
 		Exclude:   dbm.Spec.Migration.Exclude,
 		Sensitive: IsSecret(spec.Source),
 	}, nil
@@ -117,7 +118,7 @@ func (l *Loader) load(ctx context.Context, namespace, owner, uri, inline, checks
 		}
 	}
 	if checksum != "" {
-		if actual := Checksum(data); actual != checksum {
+		if actual := script.Checksum(data); actual != checksum {
 			return nil, &ChecksumError{Owner: owner, Expected: checksum, Actual: actual}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
 
@@ -44,7 +45,7 @@ func sourceObjects() []client.Object {
 	}
 }
 
-func script(name, src string, opts ...func(*dbv1.MigrationScript)) dbv1.MigrationScript {
+func scriptSpec(name, src string, opts ...func(*dbv1.MigrationScript)) dbv1.MigrationScript {
 	s := dbv1.MigrationScript{Name: name, Type: dbv1.ScriptTypeSchema, Source: src}
 	for _, o := range opts {
 		o(&s)
@@ -64,82 +65,82 @@ func TestLoadScripts(t *testing.T) {
 	tests := []struct {
 		name    string
 		scripts []dbv1.MigrationScript
-		want    []Script
+		want    []script.Script
 		wantErr []error  // each must match with errors.Is
 		errHas  []string // substrings of the message
 	}{
 		{
 			name: "all kinds of source, ordered by dependsOn",
 			scripts: []dbv1.MigrationScript{
-				script("seed", "secret://seed/up.sql", withDeps("b"), func(s *dbv1.MigrationScript) { s.Type = dbv1.ScriptTypeData }),
-				script("a", "configmap://schema/001.sql", withChecksum(Checksum([]byte("CREATE TABLE a (id int);")))),
-				script("b", "configmap://schema/003.sql"),
-				script("check", "inline", func(s *dbv1.MigrationScript) {
+				scriptSpec("seed", "secret://seed/up.sql", withDeps("b"), func(s *dbv1.MigrationScript) { s.Type = dbv1.ScriptTypeData }),
+				scriptSpec("a", "configmap://schema/001.sql", withChecksum(script.Checksum([]byte("CREATE TABLE a (id int);")))),
+				scriptSpec("b", "configmap://schema/003.sql"),
+				scriptSpec("check", "inline", func(s *dbv1.MigrationScript) {
 					s.Type, s.SQL = dbv1.ScriptTypeValidation, "SELECT count(*) = 1 FROM a;"
 					s.Timeout = &metav1.Duration{Duration: 30 * time.Second}
 				}),
 			},
-			want: []Script{
-				{Name: "a", Type: dbv1.ScriptTypeSchema, SQL: "CREATE TABLE a (id int);", Checksum: Checksum([]byte("CREATE TABLE a (id int);"))},
-				{Name: "b", Type: dbv1.ScriptTypeSchema, SQL: "CREATE TABLE c (id int);", Checksum: Checksum([]byte("CREATE TABLE c (id int);"))},
-				{Name: "seed", Type: dbv1.ScriptTypeData, SQL: secretSQL, Checksum: Checksum([]byte(secretSQL)), DependsOn: []string{"b"}, Sensitive: true},
-				{Name: "check", Type: dbv1.ScriptTypeValidation, SQL: "SELECT count(*) = 1 FROM a;", Checksum: Checksum([]byte("SELECT count(*) = 1 FROM a;")), Timeout: 30 * time.Second},
+			want: []script.Script{
+				{Name: "a", Type: script.TypeSchema, SQL: "CREATE TABLE a (id int);", Checksum: script.Checksum([]byte("CREATE TABLE a (id int);"))},
+				{Name: "b", Type: script.TypeSchema, SQL: "CREATE TABLE c (id int);", Checksum: script.Checksum([]byte("CREATE TABLE c (id int);"))},
+				{Name: "seed", Type: script.TypeData, SQL: secretSQL, Checksum: script.Checksum([]byte(secretSQL)), DependsOn: []string{"b"}, Sensitive: true},
+				{Name: "check", Type: script.TypeValidation, SQL: "SELECT count(*) = 1 FROM a;", Checksum: script.Checksum([]byte("SELECT count(*) = 1 FROM a;")), Timeout: 30 * time.Second},
 			},
 		},
 		{
 			name:    "missing ConfigMap is not found",
-			scripts: []dbv1.MigrationScript{script("a", "configmap://nope/001.sql")},
+			scripts: []dbv1.MigrationScript{scriptSpec("a", "configmap://nope/001.sql")},
 			wantErr: []error{ErrNotFound},
 			errHas:  []string{`script "a": ConfigMap team-a/nope not found`},
 		},
 		{
 			name:    "object in another namespace is not found",
-			scripts: []dbv1.MigrationScript{script("a", "configmap://elsewhere/x.sql")},
+			scripts: []dbv1.MigrationScript{scriptSpec("a", "configmap://elsewhere/x.sql")},
 			wantErr: []error{ErrNotFound},
 		},
 		{
 			name:    "missing key is not found",
-			scripts: []dbv1.MigrationScript{script("a", "secret://seed/down.sql")},
+			scripts: []dbv1.MigrationScript{scriptSpec("a", "secret://seed/down.sql")},
 			wantErr: []error{ErrNotFound},
 			errHas:  []string{`script "a": Secret team-a/seed has no key "down.sql"`},
 		},
 		{
 			name:    "checksum mismatch names script and both checksums",
-			scripts: []dbv1.MigrationScript{script("a", "configmap://schema/002.sql", withChecksum(Checksum([]byte("old"))))},
+			scripts: []dbv1.MigrationScript{scriptSpec("a", "configmap://schema/002.sql", withChecksum(script.Checksum([]byte("old"))))},
 			wantErr: []error{ErrChecksumMismatch},
 			errHas: []string{
 				`script "a": checksum mismatch`,
-				"expects " + Checksum([]byte("old")),
-				"checksum is " + Checksum([]byte("CREATE TABLE b (id int);")),
+				"expects " + script.Checksum([]byte("old")),
+				"checksum is " + script.Checksum([]byte("CREATE TABLE b (id int);")),
 			},
 		},
 		{
 			name: "inline checksum is verified too",
-			scripts: []dbv1.MigrationScript{script("a", "inline", withChecksum(Checksum([]byte("x"))),
+			scripts: []dbv1.MigrationScript{scriptSpec("a", "inline", withChecksum(script.Checksum([]byte("x"))),
 				func(s *dbv1.MigrationScript) { s.SQL = "y" })},
 			wantErr: []error{ErrChecksumMismatch},
 		},
 		{
 			name: "every failing script is reported",
 			scripts: []dbv1.MigrationScript{
-				script("a", "configmap://nope/1"),
-				script("b", "configmap://schema/001.sql", withChecksum(Checksum([]byte("old")))),
-				script("c", "secret://gone/1"),
+				scriptSpec("a", "configmap://nope/1"),
+				scriptSpec("b", "configmap://schema/001.sql", withChecksum(script.Checksum([]byte("old")))),
+				scriptSpec("c", "secret://gone/1"),
 			},
 			wantErr: []error{ErrNotFound, ErrChecksumMismatch},
 			errHas:  []string{`script "a"`, `script "b"`, `script "c"`},
 		},
 		{
 			name:    "bad source URI",
-			scripts: []dbv1.MigrationScript{script("a", "http://x/y")},
+			scripts: []dbv1.MigrationScript{scriptSpec("a", "http://x/y")},
 			wantErr: []error{ErrInvalidRef},
 			errHas:  []string{`script "a": invalid source "http://x/y"`},
 		},
 		{
 			name: "dependency cycle",
 			scripts: []dbv1.MigrationScript{
-				script("a", "configmap://schema/001.sql", withDeps("b")),
-				script("b", "configmap://schema/002.sql", withDeps("a")),
+				scriptSpec("a", "configmap://schema/001.sql", withDeps("b")),
+				scriptSpec("b", "configmap://schema/002.sql", withDeps("a")),
 			},
 			wantErr: []error{ErrInvalidScripts},
 			errHas:  []string{"dependsOn cycle: a -> b -> a"},
@@ -173,8 +174,8 @@ func TestLoadScriptsErrorsAreTyped(t *testing.T) {
 	g := NewWithT(t)
 	c := fake.NewClientBuilder().WithObjects(sourceObjects()...).Build()
 	dbm := fixture.Migration(ns, "m", fixture.WithScripts(
-		script("seed", "secret://seed/up.sql", withChecksum(Checksum([]byte("expected")))),
-		script("later", "secret://seed/missing"),
+		scriptSpec("seed", "secret://seed/up.sql", withChecksum(script.Checksum([]byte("expected")))),
+		scriptSpec("later", "secret://seed/missing"),
 	))
 
 	_, err := NewLoader(c).LoadScripts(context.Background(), dbm)
@@ -182,7 +183,7 @@ func TestLoadScriptsErrorsAreTyped(t *testing.T) {
 	var mismatch *ChecksumError
 	g.Expect(errors.As(err, &mismatch)).To(BeTrue())
 	g.Expect(*mismatch).To(Equal(ChecksumError{
-		Owner: `script "seed"`, Expected: Checksum([]byte("expected")), Actual: Checksum([]byte(secretSQL)),
+		Owner: `script "seed"`, Expected: script.Checksum([]byte("expected")), Actual: script.Checksum([]byte(secretSQL)),
 	}))
 	var missing *NotFoundError
 	g.Expect(errors.As(err, &missing)).To(BeTrue())
@@ -199,7 +200,7 @@ func TestLoadScriptsAPIErrorIsNeitherNotFoundNorPermanent(t *testing.T) {
 			return forbidden
 		},
 	}).Build()
-	dbm := fixture.Migration(ns, "m", fixture.WithScripts(script("seed", "secret://seed/up.sql")))
+	dbm := fixture.Migration(ns, "m", fixture.WithScripts(scriptSpec("seed", "secret://seed/up.sql")))
 
 	_, err := NewLoader(c).LoadScripts(context.Background(), dbm)
 
@@ -220,22 +221,22 @@ func TestLoadDesired(t *testing.T) {
 		{name: "versioned migration has none", desired: nil, want: nil},
 		{
 			name:    "from a ConfigMap, format defaults to sql",
-			desired: &dbv1.DesiredSchema{Source: "configmap://schema/001.sql", Checksum: Checksum([]byte(schemaSQL))},
-			want:    &Desired{Format: dbv1.SchemaFormatSQL, Text: schemaSQL, Checksum: Checksum([]byte(schemaSQL)), Exclude: []string{"audit_*"}},
+			desired: &dbv1.DesiredSchema{Source: "configmap://schema/001.sql", Checksum: script.Checksum([]byte(schemaSQL))},
+			want:    &Desired{Format: dbv1.SchemaFormatSQL, Text: schemaSQL, Checksum: script.Checksum([]byte(schemaSQL)), Exclude: []string{"audit_*"}},
 		},
 		{
 			name:    "inline HCL",
 			desired: &dbv1.DesiredSchema{Source: "inline", SQL: `table "a" {}`, Format: dbv1.SchemaFormatHCL},
-			want:    &Desired{Format: dbv1.SchemaFormatHCL, Text: `table "a" {}`, Checksum: Checksum([]byte(`table "a" {}`)), Exclude: []string{"audit_*"}},
+			want:    &Desired{Format: dbv1.SchemaFormatHCL, Text: `table "a" {}`, Checksum: script.Checksum([]byte(`table "a" {}`)), Exclude: []string{"audit_*"}},
 		},
 		{
 			name:    "from a Secret, sensitive",
 			desired: &dbv1.DesiredSchema{Source: "secret://seed/up.sql"},
-			want:    &Desired{Format: dbv1.SchemaFormatSQL, Text: secretSQL, Checksum: Checksum([]byte(secretSQL)), Exclude: []string{"audit_*"}, Sensitive: true},
+			want:    &Desired{Format: dbv1.SchemaFormatSQL, Text: secretSQL, Checksum: script.Checksum([]byte(secretSQL)), Exclude: []string{"audit_*"}, Sensitive: true},
 		},
 		{
 			name:    "checksum mismatch",
-			desired: &dbv1.DesiredSchema{Source: "secret://seed/up.sql", Checksum: Checksum([]byte("x"))},
+			desired: &dbv1.DesiredSchema{Source: "secret://seed/up.sql", Checksum: script.Checksum([]byte("x"))},
 			wantErr: ErrChecksumMismatch,
 		},
 		{

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 )
 
 // ErrInvalidScripts is wrapped by every error Order and OrderNames return:
@@ -50,7 +52,7 @@ func (e *CycleError) Is(target error) bool { return target == ErrInvalidScripts 
 
 // Order returns scripts in execution order: every script after the scripts
 // it depends on, and otherwise in the order the spec lists them.
-func Order(scripts []Script) ([]Script, error) {
+func Order(scripts []script.Script) ([]script.Script, error) {
 	names := make([]string, len(scripts))
 	deps := make([][]string, len(scripts))
 	for i, s := range scripts {
@@ -60,7 +62,7 @@ func Order(scripts []Script) ([]Script, error) {
 	if err != nil {
 		return nil, err
 	}
-	ordered := make([]Script, len(order))
+	ordered := make([]script.Script, len(order))
 	for i, j := range order {
 		ordered[i] = scripts[j]
 	}

@@ -6,14 +6,16 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 )
 
 // scripts builds scripts from "name:dep,dep" specs.
-func scripts(specs ...string) []Script {
-	out := make([]Script, len(specs))
+func scripts(specs ...string) []script.Script {
+	out := make([]script.Script, len(specs))
 	for i, spec := range specs {
 		name, deps, _ := strings.Cut(spec, ":")
-		out[i] = Script{Name: name}
+		out[i] = script.Script{Name: name}
 		if deps != "" {
 			out[i].DependsOn = strings.Split(deps, ",")
 		}
@@ -21,7 +23,7 @@ func scripts(specs ...string) []Script {
 	return out
 }
 
-func names(scripts []Script) []string {
+func names(scripts []script.Script) []string {
 	out := make([]string, len(scripts))
 	for i, s := range scripts {
 		out[i] = s.Name
@@ -32,7 +34,7 @@ func names(scripts []Script) []string {
 func TestOrder(t *testing.T) {
 	tests := []struct {
 		name    string
-		scripts []Script
+		scripts []script.Script
 		want    []string
 		wantErr string
 	}{

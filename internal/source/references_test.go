@@ -21,12 +21,12 @@ func TestReferences(t *testing.T) {
 			mutate: func(dbm *dbv1.DatabaseMigration) {
 				dbm.Spec.Database = dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, ConnectionSecret: "db-conn", Database: "app"}
 				dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{
-					script("a", "configmap://schema/001.sql"),
-					script("b", "inline"),
-					script("c", "secret://seed/up.sql"),
-					script("d", "configmap://schema/001.sql"),
-					script("e", "configmap://schema/002.sql"),
-					script("broken", "ftp://x"),
+					scriptSpec("a", "configmap://schema/001.sql"),
+					scriptSpec("b", "inline"),
+					scriptSpec("c", "secret://seed/up.sql"),
+					scriptSpec("d", "configmap://schema/001.sql"),
+					scriptSpec("e", "configmap://schema/002.sql"),
+					scriptSpec("broken", "ftp://x"),
 				}
 				dbm.Spec.Migration.DesiredSchema = &dbv1.DesiredSchema{Source: "configmap://desired/schema.hcl"}
 				dbm.Spec.Planning = &dbv1.PlanningConfig{DevDatabase: &dbv1.SecretKeyRef{Name: "dev-db"}}

@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // found is the part of a Finding most cases assert on.
@@ -18,14 +16,14 @@ type found struct {
 func TestDestructive(t *testing.T) {
 	tests := []struct {
 		sql    string
-		engine dbv1.DatabaseType // empty: Split
+		engine Dialect // empty: Split
 		want   []found
 	}{
 		// DROP TABLE
 		{sql: "DROP TABLE users", want: []found{{KindDropTable, "users"}}},
 		{sql: "drop   table\n\tIF  exists users CASCADE;", want: []found{{KindDropTable, "users"}}},
 		{sql: `DROP TABLE "public"."Users"`, want: []found{{KindDropTable, "public.Users"}}},
-		{sql: "DROP TABLE `app`.`order items`", engine: dbv1.DatabaseTypeMySQL, want: []found{{KindDropTable, "app.order items"}}},
+		{sql: "DROP TABLE `app`.`order items`", engine: DialectMySQL, want: []found{{KindDropTable, "app.order items"}}},
 		{sql: "DROP TABLE a, s.b, \"c\"", want: []found{{KindDropTable, "a"}, {KindDropTable, "s.b"}, {KindDropTable, "c"}}},
 		{sql: "DROP /* really */ TABLE -- yes\n t", want: []found{{KindDropTable, "t"}}},
 		{sql: "DROP TEMPORARY TABLE IF EXISTS scratch"},
@@ -35,14 +33,14 @@ func TestDestructive(t *testing.T) {
 		// DROP SCHEMA / DATABASE
 		{sql: "DROP SCHEMA IF EXISTS reporting CASCADE", want: []found{{KindDropSchema, "reporting"}}},
 		{sql: "DROP SCHEMA a, b", want: []found{{KindDropSchema, "a"}, {KindDropSchema, "b"}}},
-		{sql: "drop database `shop`", engine: dbv1.DatabaseTypeMySQL, want: []found{{KindDropDatabase, "shop"}}},
+		{sql: "drop database `shop`", engine: DialectMySQL, want: []found{{KindDropDatabase, "shop"}}},
 		{sql: "DROP DATABASE IF EXISTS old_app", want: []found{{KindDropDatabase, "old_app"}}},
 
 		// ALTER TABLE ... DROP
 		{sql: "ALTER TABLE users DROP COLUMN email", want: []found{{KindDropColumn, "users.email"}}},
 		{sql: "ALTER TABLE users DROP email", want: []found{{KindDropColumn, "users.email"}}},
 		{sql: "ALTER TABLE IF EXISTS ONLY public.users DROP COLUMN IF EXISTS \"Email\" CASCADE", want: []found{{KindDropColumn, "public.users.Email"}}},
-		{sql: "ALTER TABLE `users` DROP `e`, ADD COLUMN f int, DROP COLUMN g", engine: dbv1.DatabaseTypeMySQL,
+		{sql: "ALTER TABLE `users` DROP `e`, ADD COLUMN f int, DROP COLUMN g", engine: DialectMySQL,
 			want: []found{{KindDropColumn, "users.e"}, {KindDropColumn, "users.g"}}},
 		{sql: "ALTER TABLE t ADD CONSTRAINT c CHECK (a IN (1, 2)), DROP COLUMN b", want: []found{{KindDropColumn, "t.b"}}},
 		{sql: "ALTER TABLE t DROP CONSTRAINT t_pkey"},
@@ -52,12 +50,12 @@ func TestDestructive(t *testing.T) {
 		{sql: "ALTER TABLE t ADD COLUMN drop_at timestamp, RENAME COLUMN a TO b"},
 		{sql: "ALTER TABLE t RENAME COLUMN \"drop\" TO dropped"},
 		{sql: "ALTER INDEX i RENAME TO j; ALTER VIEW v RENAME TO w"},
-		{sql: "ALTER ONLINE IGNORE TABLE t DROP COLUMN c", engine: dbv1.DatabaseTypeMariaDB, want: []found{{KindDropColumn, "t.c"}}},
+		{sql: "ALTER ONLINE IGNORE TABLE t DROP COLUMN c", engine: DialectMariaDB, want: []found{{KindDropColumn, "t.c"}}},
 
 		// TRUNCATE
 		{sql: "TRUNCATE users", want: []found{{KindTruncate, "users"}}},
 		{sql: "truncate table ONLY a, b * RESTART IDENTITY CASCADE", want: []found{{KindTruncate, "a"}, {KindTruncate, "b"}}},
-		{sql: "TRUNCATE TABLE `log`", engine: dbv1.DatabaseTypeMySQL, want: []found{{KindTruncate, "log"}}},
+		{sql: "TRUNCATE TABLE `log`", engine: DialectMySQL, want: []found{{KindTruncate, "log"}}},
 
 		// DELETE
 		{sql: "DELETE FROM sessions", want: []found{{KindDeleteWithoutWhere, "sessions"}}},
@@ -67,14 +65,14 @@ func TestDestructive(t *testing.T) {
 		{sql: "DELETE FROM t WHERE id IN (SELECT id FROM u WHERE u.gone)"},
 		{sql: "DELETE FROM t USING u WHERE t.id = u.id"},
 		{sql: "DELETE FROM t WHERE CURRENT OF c"},
-		{sql: "DELETE FROM t ORDER BY id LIMIT 10", engine: dbv1.DatabaseTypeMySQL, want: []found{{KindDeleteWithoutWhere, "t"}}},
+		{sql: "DELETE FROM t ORDER BY id LIMIT 10", engine: DialectMySQL, want: []found{{KindDeleteWithoutWhere, "t"}}},
 		{sql: "DELETE FROM t USING u", want: []found{{KindDeleteWithoutWhere, "t"}}},
 		{sql: "DELETE FROM t -- WHERE id = 1", want: []found{{KindDeleteWithoutWhere, "t"}}},
 		{sql: "DELETE FROM t /* WHERE id = 1 */", want: []found{{KindDeleteWithoutWhere, "t"}}},
 		{sql: "DELETE FROM \"where\"", want: []found{{KindDeleteWithoutWhere, "where"}}},
 		{sql: "DELETE FROM t RETURNING (SELECT 1 WHERE true)", want: []found{{KindDeleteWithoutWhere, "t"}}},
-		{sql: "DELETE LOW_PRIORITY QUICK IGNORE FROM t", engine: dbv1.DatabaseTypeMySQL, want: []found{{KindDeleteWithoutWhere, "t"}}},
-		{sql: "DELETE t1 FROM t1 JOIN t2 ON t1.id = t2.id WHERE t2.gone", engine: dbv1.DatabaseTypeMySQL},
+		{sql: "DELETE LOW_PRIORITY QUICK IGNORE FROM t", engine: DialectMySQL, want: []found{{KindDeleteWithoutWhere, "t"}}},
+		{sql: "DELETE t1 FROM t1 JOIN t2 ON t1.id = t2.id WHERE t2.gone", engine: DialectMySQL},
 		{sql: "WITH old AS (SELECT id FROM t WHERE stale) DELETE FROM t", want: []found{{KindDeleteWithoutWhere, "t"}}},
 		{sql: "WITH old AS (SELECT id FROM t) DELETE FROM t WHERE id IN (SELECT id FROM old)"},
 
@@ -84,25 +82,25 @@ func TestDestructive(t *testing.T) {
 		{sql: "UPDATE t SET a = (SELECT b FROM u WHERE u.id = t.id)", want: []found{{KindUpdateWithoutWhere, "t"}}},
 		{sql: "UPDATE t SET \"where\" = 1", want: []found{{KindUpdateWithoutWhere, "t"}}},
 		{sql: "UPDATE t SET a = 1 WHERE b IS NULL"},
-		{sql: "update `t` set a = 1 # where id = 1", engine: dbv1.DatabaseTypeMySQL, want: []found{{KindUpdateWithoutWhere, "t"}}},
+		{sql: "update `t` set a = 1 # where id = 1", engine: DialectMySQL, want: []found{{KindUpdateWithoutWhere, "t"}}},
 		{sql: "UPDATE t SET a = u.a FROM u WHERE t.id = u.id"},
-		{sql: "UPDATE LOW_PRIORITY IGNORE t SET a = 1", engine: dbv1.DatabaseTypeMySQL, want: []found{{KindUpdateWithoutWhere, "t"}}},
+		{sql: "UPDATE LOW_PRIORITY IGNORE t SET a = 1", engine: DialectMySQL, want: []found{{KindUpdateWithoutWhere, "t"}}},
 		{sql: "UPDATE ONLY s.t SET a = 1", want: []found{{KindUpdateWithoutWhere, "s.t"}}},
 
 		// Not destructive: the keywords are data, names, comments or inside
 		// other statements.
 		{sql: "INSERT INTO t VALUES ('drop table x')"},
 		{sql: "INSERT INTO t VALUES ('it''s; DROP TABLE x; --')"},
-		{sql: "INSERT INTO t VALUES ('it\\'s; DROP TABLE x; --')", engine: dbv1.DatabaseTypeMySQL},
+		{sql: "INSERT INTO t VALUES ('it\\'s; DROP TABLE x; --')", engine: DialectMySQL},
 		{sql: "INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET a = excluded.a"},
-		{sql: "INSERT INTO t (a) VALUES (1) ON DUPLICATE KEY UPDATE a = 2", engine: dbv1.DatabaseTypeMySQL},
+		{sql: "INSERT INTO t (a) VALUES (1) ON DUPLICATE KEY UPDATE a = 2", engine: DialectMySQL},
 		{sql: "SELECT * FROM \"DROP TABLE users\""},
-		{sql: "SELECT 'TRUNCATE t', `DELETE FROM t` FROM dual", engine: dbv1.DatabaseTypeMySQL},
+		{sql: "SELECT 'TRUNCATE t', `DELETE FROM t` FROM dual", engine: DialectMySQL},
 		{sql: "-- DROP TABLE users;\nSELECT 1"},
 		{sql: "/* TRUNCATE t; */ CREATE TABLE drop_log (id int)"},
-		{sql: "# DROP DATABASE app\nSELECT 1", engine: dbv1.DatabaseTypeMySQL},
+		{sql: "# DROP DATABASE app\nSELECT 1", engine: DialectMySQL},
 		{sql: "CREATE FUNCTION purge() RETURNS void AS $$ DELETE FROM t; DROP TABLE u; $$ LANGUAGE sql"},
-		{sql: "CREATE TRIGGER tr AFTER INSERT ON a BEGIN DELETE FROM b; END", engine: dbv1.DatabaseTypeSQLite},
+		{sql: "CREATE TRIGGER tr AFTER INSERT ON a BEGIN DELETE FROM b; END", engine: DialectSQLite},
 		{sql: "CREATE TABLE t (id int, deleted bool, updated_at timestamp)"},
 		{sql: "CREATE INDEX drop_idx ON t (truncate_col)"},
 		{sql: "COMMENT ON TABLE t IS 'DROP TABLE t'"},

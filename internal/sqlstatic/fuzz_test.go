@@ -3,8 +3,6 @@ package sqlstatic
 import (
 	"strings"
 	"testing"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 var fuzzSeeds = []string{
@@ -29,7 +27,7 @@ var fuzzSeeds = []string{
 	"DELETE",
 }
 
-var fuzzEngines = []dbv1.DatabaseType{"", dbv1.DatabaseTypePostgreSQL, dbv1.DatabaseTypeMySQL, dbv1.DatabaseTypeSQLite}
+var fuzzEngines = []Dialect{"", DialectPostgreSQL, DialectMySQL, DialectSQLite}
 
 func FuzzSplit(f *testing.F) {
 	for _, s := range fuzzSeeds {

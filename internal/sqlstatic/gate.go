@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // Reach is a kind of statement that reaches outside the migration's own
@@ -122,7 +120,7 @@ func reachList() string {
 
 // Check returns a violation for every statement, and every kind in it, that
 // reaches outside the migration's database and that g does not allow.
-func (g Gate) Check(engine dbv1.DatabaseType, stmts []Stmt) []Violation {
+func (g Gate) Check(engine Dialect, stmts []Stmt) []Violation {
 	var out []Violation
 	for i, s := range stmts {
 		for _, f := range g.statement(engine, s) {
@@ -145,7 +143,7 @@ func (g Gate) Check(engine dbv1.DatabaseType, stmts []Stmt) []Violation {
 // checked, and a kind found on the same line by both is reported once,
 // numbered as the engine's split numbers statements. The error is the
 // engine's split's, for SQL that does not lex.
-func (g Gate) CheckScript(engine dbv1.DatabaseType, sql string) ([]Violation, error) {
+func (g Gate) CheckScript(engine Dialect, sql string) ([]Violation, error) {
 	stmts, err := SplitFor(engine, sql)
 	if err != nil {
 		return nil, err
@@ -184,7 +182,7 @@ type finding struct {
 
 // statement reads s every way its engine may read it and returns what any
 // reading finds, one finding per kind.
-func (g Gate) statement(engine dbv1.DatabaseType, s Stmt) []finding {
+func (g Gate) statement(engine Dialect, s Stmt) []finding {
 	text := s.Text
 	if text == "" {
 		text = s.Stripped

@@ -3,8 +3,6 @@ package sqlstatic
 import (
 	"strings"
 	"testing"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // gateSeeds hold one statement of each refused kind, and a few the gate
@@ -54,7 +52,7 @@ var gateSeeds = []string{
 	"SELECT 'GRANT' FROM t -- GRANT\n",
 }
 
-var gateEngines = []dbv1.DatabaseType{dbv1.DatabaseTypePostgreSQL, dbv1.DatabaseTypeMySQL, dbv1.DatabaseTypeMariaDB, dbv1.DatabaseTypeSQLite, ""}
+var gateEngines = []Dialect{DialectPostgreSQL, DialectMySQL, DialectMariaDB, DialectSQLite, ""}
 
 // refusedLeads are the leading keywords of refused kinds: a statement that
 // starts with one of them, as the splitter reads it, is never admitted.

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // The gate must read a statement as the database will, not as Atlas's
@@ -43,15 +41,15 @@ const (
 
 // familiesFor returns the dialects a statement for engine is read in: all
 // of them when the engine is not known, so that no reading is missed.
-func familiesFor(engine dbv1.DatabaseType) []family {
+func familiesFor(engine Dialect) []family {
 	switch engine {
-	case dbv1.DatabaseTypePostgreSQL:
+	case DialectPostgreSQL:
 		return []family{famPostgres}
-	case dbv1.DatabaseTypeMySQL:
+	case DialectMySQL:
 		return []family{famMySQL}
-	case dbv1.DatabaseTypeMariaDB:
+	case DialectMariaDB:
 		return []family{famMariaDB}
-	case dbv1.DatabaseTypeSQLite:
+	case DialectSQLite:
 		return []family{famSQLite}
 	}
 	return []family{famPostgres, famMySQL, famMariaDB, famSQLite}

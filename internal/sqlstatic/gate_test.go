@@ -7,27 +7,25 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 const (
-	pg      = dbv1.DatabaseTypePostgreSQL
-	my      = dbv1.DatabaseTypeMySQL
-	mariadb = dbv1.DatabaseTypeMariaDB
-	lite    = dbv1.DatabaseTypeSQLite
+	pg      = DialectPostgreSQL
+	my      = DialectMySQL
+	mariadb = DialectMariaDB
+	lite    = DialectSQLite
 )
 
 // gateCase is one script checked by a gate; want lists the kinds refused,
 // one per violation, in order (nil: admitted).
 type gateCase struct {
-	engine dbv1.DatabaseType
+	engine Dialect
 	schema string // "": the engine's usual own schema
 	sql    string
 	want   []Reach
 }
 
-func ownSchema(engine dbv1.DatabaseType) string {
+func ownSchema(engine Dialect) string {
 	switch engine {
 	case my, mariadb:
 		return "app"
@@ -62,7 +60,7 @@ func r(rs ...Reach) []Reach { return rs }
 
 func TestGateAdmits(t *testing.T) {
 	var cases []gateCase
-	for _, engine := range []dbv1.DatabaseType{pg, my, mariadb, lite} {
+	for _, engine := range []Dialect{pg, my, mariadb, lite} {
 		for _, sql := range []string{
 			"CREATE TABLE users (id int PRIMARY KEY, name text)",
 			"UPDATE users SET a = 1 WHERE id = 2",
@@ -121,7 +119,7 @@ func TestGateAdmits(t *testing.T) {
 }
 
 func TestGateRefuses(t *testing.T) {
-	all := []dbv1.DatabaseType{pg, my, mariadb, lite}
+	all := []Dialect{pg, my, mariadb, lite}
 	var cases []gateCase
 	for _, engine := range all {
 		cases = append(cases,
@@ -324,7 +322,7 @@ func TestGateOtherSchemaMessageNamesOwnSchemaOnly(t *testing.T) {
 
 // TestGateMessagesDoNotQuoteSQL: the SQL may come from a Secret.
 func TestGateMessagesDoNotQuoteSQL(t *testing.T) {
-	for _, engine := range []dbv1.DatabaseType{pg, my, mariadb, lite, ""} {
+	for _, engine := range []Dialect{pg, my, mariadb, lite, ""} {
 		for _, sql := range gateSeeds {
 			stmts, err := SplitFor(engine, sql)
 			if err != nil {
@@ -400,7 +398,7 @@ func TestGateCostIsBounded(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			for _, engine := range []dbv1.DatabaseType{pg, my, mariadb, lite, ""} {
+			for _, engine := range []Dialect{pg, my, mariadb, lite, ""} {
 				start := time.Now()
 				vs := Gate{Schema: "app"}.Check(engine, []Stmt{{Text: tc.sql}})
 				g.Expect(time.Since(start)).To(BeNumerically("<", 5*time.Second), "%s", engine)

@@ -64,7 +64,7 @@ type lexOptions struct {
 // scanner rather than PostgreSQL, so that the statements checked are the
 // statements Atlas runs; a backslash-escaped quote in an E-string does not
 // lex in either.
-func lexOptionsFor(d dialect) lexOptions {
+func lexOptionsFor(d scanOptions) lexOptions {
 	return lexOptions{
 		backslashEscapes: d.BackslashEscapes,
 		hashComments:     d.HashComments,

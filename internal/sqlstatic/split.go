@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"ariga.io/atlas/sql/migrate"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // Stmt is one statement of a script.
@@ -46,21 +44,21 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
 }
 
-// dialect is how one engine writes SQL: the options its Atlas driver scans
-// statements with (ScanStmts in sql/mysql, sql/postgres and sql/sqlite), so
-// a script splits here exactly as it splits when Atlas runs it. A test
-// keeps the two in step.
-type dialect = migrate.ScannerOptions
+// scanOptions are how one engine writes SQL: the options its Atlas driver
+// scans statements with (ScanStmts in sql/mysql, sql/postgres and
+// sql/sqlite), so a script splits here exactly as it splits when Atlas runs
+// it. A test keeps the two in step.
+type scanOptions = migrate.ScannerOptions
 
 var (
 	// generic is what migrate.Stmts uses when the engine is not known.
-	generic = dialect{MatchBeginAtomic: true, MatchDollarQuote: true}
+	generic = scanOptions{MatchBeginAtomic: true, MatchDollarQuote: true}
 
-	dialects = map[dbv1.DatabaseType]dialect{
-		dbv1.DatabaseTypePostgreSQL: {MatchBegin: true, MatchBeginAtomic: true, MatchDollarQuote: true, EscapedStringExt: true},
-		dbv1.DatabaseTypeMySQL:      {MatchBegin: true, BackslashEscapes: true, HashComments: true},
-		dbv1.DatabaseTypeMariaDB:    {MatchBegin: true, BackslashEscapes: true, HashComments: true},
-		dbv1.DatabaseTypeSQLite:     {MatchBegin: true},
+	dialects = map[Dialect]scanOptions{
+		DialectPostgreSQL: {MatchBegin: true, MatchBeginAtomic: true, MatchDollarQuote: true, EscapedStringExt: true},
+		DialectMySQL:      {MatchBegin: true, BackslashEscapes: true, HashComments: true},
+		DialectMariaDB:    {MatchBegin: true, BackslashEscapes: true, HashComments: true},
+		DialectSQLite:     {MatchBegin: true},
 	}
 )
 
@@ -77,7 +75,7 @@ func Split(sql string) ([]Stmt, error) {
 // escapes and `#` comments for MySQL and MariaDB, dollar-quoted strings for
 // PostgreSQL, BEGIN ... END blocks for all three. An unknown engine gets
 // Split's rules.
-func SplitFor(engine dbv1.DatabaseType, sql string) ([]Stmt, error) {
+func SplitFor(engine Dialect, sql string) ([]Stmt, error) {
 	d, ok := dialects[engine]
 	if !ok {
 		d = generic
@@ -85,7 +83,7 @@ func SplitFor(engine dbv1.DatabaseType, sql string) ([]Stmt, error) {
 	return split(sql, d)
 }
 
-func split(sql string, d dialect) ([]Stmt, error) {
+func split(sql string, d scanOptions) ([]Stmt, error) {
 	scanned, err := scan(sql, d)
 	if err != nil {
 		return nil, err
@@ -121,7 +119,7 @@ func split(sql string, d dialect) ([]Stmt, error) {
 // scan runs Atlas's scanner. Admission feeds it whatever a user wrote, and
 // the scanner panics on some of that (`DELIMITER '` slices past its end), so
 // a panic is reported as input that does not lex.
-func scan(sql string, d dialect) (stmts []*migrate.Stmt, err error) {
+func scan(sql string, d scanOptions) (stmts []*migrate.Stmt, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			stmts, err = nil, &SyntaxError{Msg: fmt.Sprintf("the statement scanner cannot read this input: %v", r)}

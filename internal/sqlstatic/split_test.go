@@ -9,8 +9,6 @@ import (
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/sqlite"
 	. "github.com/onsi/gomega"
-
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // stripped is the view of statements most split tests assert on.
@@ -119,27 +117,27 @@ func TestSplitErrors(t *testing.T) {
 func TestSplitFor(t *testing.T) {
 	tests := []struct {
 		name   string
-		engine dbv1.DatabaseType
+		engine Dialect
 		sql    string
 		want   []string
 	}{
 		{
-			name: "MySQL backslash escapes and hash comments", engine: dbv1.DatabaseTypeMySQL,
+			name: "MySQL backslash escapes and hash comments", engine: DialectMySQL,
 			sql:  "# seed\nINSERT INTO t VALUES ('it\\'s; fine');\nSELECT 1; # done",
 			want: []string{`INSERT INTO t VALUES ('it\'s; fine')`, "SELECT 1"},
 		},
 		{
-			name: "MariaDB as MySQL", engine: dbv1.DatabaseTypeMariaDB,
+			name: "MariaDB as MySQL", engine: DialectMariaDB,
 			sql:  "UPDATE t SET a = 'x\\';' WHERE id = 1;",
 			want: []string{`UPDATE t SET a = 'x\';' WHERE id = 1`},
 		},
 		{
-			name: "PostgreSQL backslash is plain in standard strings", engine: dbv1.DatabaseTypePostgreSQL,
+			name: "PostgreSQL backslash is plain in standard strings", engine: DialectPostgreSQL,
 			sql:  "INSERT INTO t VALUES ('C:\\dir\\', $$a;b$$);",
 			want: []string{`INSERT INTO t VALUES ('C:\dir\', $$a;b$$)`},
 		},
 		{
-			name: "SQLite trigger body is one statement", engine: dbv1.DatabaseTypeSQLite,
+			name: "SQLite trigger body is one statement", engine: DialectSQLite,
 			sql:  "CREATE TRIGGER tr AFTER INSERT ON a BEGIN DELETE FROM b; END;\nSELECT 1;",
 			want: []string{"CREATE TRIGGER tr AFTER INSERT ON a BEGIN DELETE FROM b; END", "SELECT 1"},
 		},
@@ -159,11 +157,11 @@ func TestSplitFor(t *testing.T) {
 // ones Atlas's drivers use when they run a script: statements must split
 // the same way for the checks to be about what runs.
 func TestDialectsMatchAtlasDrivers(t *testing.T) {
-	drivers := map[dbv1.DatabaseType]migrate.StmtScanner{
-		dbv1.DatabaseTypePostgreSQL: &postgres.Driver{},
-		dbv1.DatabaseTypeMySQL:      &mysql.Driver{},
-		dbv1.DatabaseTypeMariaDB:    &mysql.Driver{},
-		dbv1.DatabaseTypeSQLite:     &sqlite.Driver{},
+	drivers := map[Dialect]migrate.StmtScanner{
+		DialectPostgreSQL: &postgres.Driver{},
+		DialectMySQL:      &mysql.Driver{},
+		DialectMariaDB:    &mysql.Driver{},
+		DialectSQLite:     &sqlite.Driver{},
 	}
 	scripts := []string{
 		"SELECT 1; SELECT 2;",

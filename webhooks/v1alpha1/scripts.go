@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
@@ -45,12 +46,12 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 	}
 	var errs field.ErrorList
 	if d.Checksum != "" {
-		if got := source.Checksum([]byte(text.sql)); got != d.Checksum {
+		if got := script.Checksum([]byte(text.sql)); got != d.Checksum {
 			errs = append(errs, field.Invalid(path.Child("checksum"), d.Checksum, "does not match the schema's content, whose checksum is "+got))
 		}
 	}
 	if d.Format == dbv1.SchemaFormatSQL || d.Format == "" {
-		if _, err := sqlstatic.SplitFor(engine, text.sql); err != nil {
+		if _, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), text.sql); err != nil {
 			errs = append(errs, field.Invalid(path.Child("sql"), abbreviate(text.sql), "the SQL does not lex: "+err.Error()))
 		} else {
 			errs = append(errs, validateReach(engine, text.sql, gate, path)...)
@@ -62,11 +63,11 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if checksum != "" {
-		if got := source.Checksum([]byte(sql)); got != checksum {
+		if got := script.Checksum([]byte(sql)); got != checksum {
 			errs = append(errs, field.Invalid(path.Child("checksum"), checksum, "does not match the script's content, whose checksum is "+got))
 		}
 	}
-	stmts, err := sqlstatic.SplitFor(engine, sql)
+	stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), sql)
 	if err != nil {
 		return append(errs, field.Invalid(path.Child("sql"), abbreviate(sql), "the SQL does not lex: "+err.Error()))
 	}
@@ -87,7 +88,7 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 // the platform allows that kind. The messages name the statement, its line
 // and the kind, never the SQL.
 func validateReach(engine dbv1.DatabaseType, sql string, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
-	violations, err := gate.CheckScript(engine, sql)
+	violations, err := gate.CheckScript(sqlstatic.Dialect(engine), sql)
 	if err != nil {
 		return nil // reported as SQL that does not lex
 	}
@@ -125,7 +126,7 @@ func hideSecret(engine dbv1.DatabaseType, uri, sql string, errs field.ErrorList)
 		return errs
 	}
 	var findings []sqlstatic.Finding
-	if stmts, err := sqlstatic.SplitFor(engine, sql); err == nil {
+	if stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), sql); err == nil {
 		findings = sqlstatic.Destructive(stmts)
 	}
 	out := make(field.ErrorList, len(errs))

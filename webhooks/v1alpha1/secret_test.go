@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
 
@@ -33,7 +33,7 @@ func TestSecretSourcedSQLIsNeverQuoted(t *testing.T) {
 			want: []string{"statement 1 (line 1) is destructive (DeleteWithoutWhere)"}},
 		{name: "does not lex", sql: "INSERT INTO t VALUES ('" + secretMarker + ");",
 			want: []string{`spec.migration.scripts[0].sql: Invalid value: "` + uri + `": the SQL does not lex`}},
-		{name: "checksum mismatch", sql: "INSERT INTO t VALUES ('" + secretMarker + "');", checksum: source.Checksum([]byte("x")),
+		{name: "checksum mismatch", sql: "INSERT INTO t VALUES ('" + secretMarker + "');", checksum: script.Checksum([]byte("x")),
 			want: []string{"spec.migration.scripts[0].checksum", "does not match"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

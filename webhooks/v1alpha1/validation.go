@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
 
@@ -103,10 +104,10 @@ func hasKey[K comparable, V any](m map[K]V, k K) bool {
 
 // specScripts turns spec scripts into loader scripts carrying only what
 // ordering needs.
-func specScripts(scripts []dbv1.MigrationScript) []source.Script {
-	out := make([]source.Script, len(scripts))
+func specScripts(scripts []dbv1.MigrationScript) []script.Script {
+	out := make([]script.Script, len(scripts))
 	for i, s := range scripts {
-		out[i] = source.Script{Name: s.Name, Type: s.Type, DependsOn: s.DependsOn}
+		out[i] = script.Script{Name: s.Name, Type: script.Type(s.Type), DependsOn: s.DependsOn}
 	}
 	return out
 }
@@ -130,7 +131,7 @@ func validateAppliedScripts(status dbv1.DatabaseMigrationStatus, scripts []dbv1.
 				"script %q was applied (plan %s) and cannot be removed", applied.Name, status.LastApplied.PlanHash)))
 			continue
 		}
-		if texts[i].known && source.Checksum([]byte(texts[i].sql)) != applied.Checksum {
+		if texts[i].known && script.Checksum([]byte(texts[i].sql)) != applied.Checksum {
 			errs = append(errs, field.Forbidden(path.Index(i), fmt.Sprintf(
 				"script %q was applied with checksum %s and cannot change: add a new script instead", applied.Name, applied.Checksum)))
 		}

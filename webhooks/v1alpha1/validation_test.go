@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
@@ -72,12 +72,12 @@ func TestValidateScriptContents(t *testing.T) {
 			want: []string{"does not lex"}},
 		{name: "checksum mismatch", policy: block, script: func() dbv1.MigrationScript {
 			sc := fixture.InlineScript("a", "CREATE TABLE t (id int);")
-			sc.Checksum = source.Checksum([]byte("something else"))
+			sc.Checksum = script.Checksum([]byte("something else"))
 			return sc
 		}(), want: []string{"spec.migration.scripts[0].checksum", "does not match"}},
 		{name: "checksum match", policy: block, script: func() dbv1.MigrationScript {
 			sc := fixture.InlineScript("a", "CREATE TABLE t (id int);")
-			sc.Checksum = source.Checksum([]byte(sc.SQL))
+			sc.Checksum = script.Checksum([]byte(sc.SQL))
 			return sc
 		}()},
 		{name: "bad source URI", script: dbv1.MigrationScript{Name: "a", Source: "http://x/y"}, policy: block,
@@ -117,7 +117,7 @@ func TestValidateStrategy(t *testing.T) {
 
 func TestValidateAppliedScripts(t *testing.T) {
 	applied := dbv1.DatabaseMigrationStatus{LastApplied: &dbv1.AppliedRevision{PlanHash: "sha256:1",
-		Scripts: []dbv1.PlannedScript{{Name: "a", Checksum: source.Checksum([]byte("CREATE TABLE a (id int);"))}}}}
+		Scripts: []dbv1.PlannedScript{{Name: "a", Checksum: script.Checksum([]byte("CREATE TABLE a (id int);"))}}}}
 	a := fixture.InlineScript("a", "CREATE TABLE a (id int);")
 	edited := fixture.InlineScript("a", "CREATE TABLE a (id bigint);")
 	b := fixture.InlineScript("b", "CREATE TABLE b (id int);")

@@ -1,11 +1,22 @@
-package source
+package script
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
+)
 
-	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+// Type says what a script does. Its values are the API's ScriptType values,
+// so one converts to the other as it is.
+type Type string
+
+const (
+	// TypeSchema changes the schema.
+	TypeSchema Type = "schema"
+	// TypeData changes rows.
+	TypeData Type = "data"
+	// TypeValidation checks the result after the apply.
+	TypeValidation Type = "validation"
 )
 
 // Script is one migration script with its SQL loaded and its checksum
@@ -14,7 +25,7 @@ type Script struct {
 	// Name is unique within a migration.
 	Name string
 	// Type is schema, data or validation.
-	Type dbv1.ScriptType
+	Type Type
 	// SQL is the script's text exactly as loaded.
 	SQL string
 	// Checksum is "sha256:<hex>" of SQL.
