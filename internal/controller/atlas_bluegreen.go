@@ -32,6 +32,15 @@ func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigrat
 	if bluePlan.Hash != opts.ExpectHash {
 		return nil, fmt.Errorf("%w: approved %s, blue's plan is now %s", ErrPlanChanged, opts.ExpectHash, bluePlan.Hash)
 	}
+	// The copy is part of the apply: maxMigrationTime bounds it as it
+	// bounds the statements. Under a graceful deadline the copy running at
+	// the deadline finishes, and the apply on green stops before its first
+	// statement.
+	if !opts.Deadline.IsZero() && !opts.Graceful {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, opts.Deadline)
+		defer cancel()
+	}
 	var rows int64
 	if rows, err = m.clone(ctx, blue, green, int(dbm.Spec.Migration.BatchSize), opts.CopyProgress); err != nil {
 		return nil, err
@@ -54,7 +63,7 @@ func (m *atlasMigrator) ApplyGreen(ctx context.Context, dbm *dbv1.DatabaseMigrat
 	}
 	res, err := p.Apply(ctx, greenTarget, l.input, planner.ApplyOptions{
 		ExpectHash: greenPlan.Hash, Identity: object, Approver: opts.Approver,
-		Progress: l.secrets.progress(opts.Progress), Deadline: opts.Deadline, Before: before, Verify: verify, MaxLockTime: opts.MaxLockTime,
+		Progress: l.secrets.progress(opts.Progress), Deadline: opts.Deadline, Graceful: opts.Graceful, Before: before, Verify: verify, MaxLockTime: opts.MaxLockTime,
 	})
 	if err != nil {
 		return nil, plannerError(err)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -473,6 +474,47 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		dbm = get(dbm)
 		Expect(dbm.Status.BlueGreen.TrafficSwitched).To(BeTrue())
 		Expect(dbm.Status.Message).To(ContainSubstring("switched by rita"))
+	})
+
+	It("bounds the copy of blue by maxMigrationTime, and lets it finish under a graceful deadline", func() {
+		for _, graceful := range []bool{false, true} {
+			name := "bg-deadline"
+			if graceful {
+				name = "bg-deadline-graceful"
+			}
+			dbm, dbURL := postgresBlue(name, fixture.InlineScript("age", "ALTER TABLE users ADD COLUMN age int;"))
+			dbm.Spec.Validation = &dbv1.ValidationConfig{PerformanceThresholds: &dbv1.PerformanceThresholds{
+				MaxMigrationTime: &metav1.Duration{Duration: time.Millisecond}}}
+			if graceful {
+				dbm.Spec.Rollback = &dbv1.RollbackConfig{Strategy: dbv1.RollbackStrategyGraceful}
+			}
+			create(dbm)
+			approvePlan(dbm)
+			Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+			dbm = get(dbm)
+			blue := dbtest.OpenPostgres(GinkgoTB(), dbURL)
+			var greens []string
+			rows, err := blue.Query("SELECT datname FROM pg_database WHERE datname LIKE $1", dbm.Spec.Database.Database+"_green_%")
+			Expect(err).NotTo(HaveOccurred())
+			for rows.Next() {
+				var g string
+				Expect(rows.Scan(&g)).To(Succeed())
+				greens = append(greens, g)
+				DeferCleanup(func() { _ = dbtest.DropPostgresDatabase(dbURL, g) })
+			}
+			Expect(rows.Close()).To(Succeed())
+			if graceful {
+				// The copy running at the deadline finished, and the apply
+				// on green stopped before its first statement.
+				Expect(dbm.Status.Message).To(ContainSubstring("stopped gracefully, before the next step"))
+			} else {
+				Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonDeadlineExceeded), dbm.Status.Message)
+				Expect(greens).To(BeEmpty(), "the deadline stopped the copy before green was made")
+			}
+			var n int
+			Expect(blue.QueryRow("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'age'").Scan(&n)).To(Succeed())
+			Expect(n).To(BeZero(), "blue is never written")
+		}
 	})
 
 	It("drops green and leaves blue as it was when green fails its validation, with automatic rollback", func() {
