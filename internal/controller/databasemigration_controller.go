@@ -95,13 +95,25 @@ func (r *DatabaseMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 type step func(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (res ctrl.Result, stop bool, err error)
 
 func (r *DatabaseMigrationReconciler) reconcileNormal(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (ctrl.Result, error) {
-	steps := []step{r.plan, r.awaitApproval, r.apply, r.verify}
-	if job, _ := r.applies.Lookup(dbm.UID); job != nil {
-		// An apply is in flight or its outcome waits to be recorded: it
-		// runs the plan that was approved, and a re-plan now would race
-		// it. The apply step watches it.
-		steps = []step{r.apply, r.verify}
+	job, record := r.applies.Lookup(dbm.UID)
+	if job == nil {
+		return r.runSteps(ctx, dbm, status, r.plan, r.awaitApproval, r.apply, r.verify)
 	}
+	// An apply is in flight or its outcome waits to be recorded: it runs
+	// the plan that was approved, and a re-plan now would race it. The
+	// apply step watches it.
+	res, err := r.runSteps(ctx, dbm, status, r.apply, r.verify)
+	if record != nil && err == nil {
+		// The reconciles while it ran only watched it: a spec or source
+		// that moved meanwhile is planned now, not at the next re-plan.
+		if outdated, _ := r.planOutdated(ctx, dbm); outdated && (res.RequeueAfter == 0 || res.RequeueAfter > time.Second) {
+			res.RequeueAfter = time.Second
+		}
+	}
+	return res, err
+}
+
+func (r *DatabaseMigrationReconciler) runSteps(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, steps ...step) (ctrl.Result, error) {
 	for _, s := range steps {
 		res, stop, err := s(ctx, dbm, status)
 		if stop || err != nil {
