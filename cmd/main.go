@@ -54,6 +54,7 @@ type options struct {
 	webhookCertDir          string
 	metricsCertDir          string
 	maxConcurrentReconciles int
+	maxConcurrentApplies    int
 	replanInterval          time.Duration
 	devServers              devServers
 	allowAutoApproval       bool
@@ -120,7 +121,8 @@ func main() {
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhook server's tls.crt and tls.key; reloaded when they change.")
 	flag.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "Directory with the metrics server's tls.crt and tls.key (self-signed when empty).")
-	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DatabaseMigrations reconciled at the same time (never two on one database).")
+	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "DatabaseMigrations reconciled (planned, checked for drift, their applies started and recorded) at the same time.")
+	flag.IntVar(&o.maxConcurrentApplies, "max-concurrent-applies", controller.DefaultMaxConcurrentApplies, "Approved applies running at the same time, apart from the reconciles, so long copies never hold up planning (never two on one database).")
 	flag.DurationVar(&o.replanInterval, "replan-interval", 10*time.Minute, "How often a migration is re-planned to detect drift.")
 	o.devServers = devServers{}
 	flag.Var(o.devServers, "dev-database", "The operator's dev-database server for an engine, as ENGINE=URL (postgres=postgres://user:pass@host:5432/postgres, mysql=mysql://user:pass@host:3306/); repeat per engine. Plans create a scratch database there and drop it; the target's own server is never used to replay scripts. Also read from KUBE_SHIFT_DEV_DATABASE_POSTGRES and KUBE_SHIFT_DEV_DATABASE_MYSQL.")
@@ -188,11 +190,12 @@ func run(o options) error {
 
 	ctx := ctrl.SetupSignalHandler()
 	reconciler := &controller.DatabaseMigrationReconciler{
-		Client:            mgr.GetClient(),
-		Recorder:          mgr.GetEventRecorder("kube-shift"),
-		Migrator:          controller.NewMigrator(mgr.GetClient(), planner.Planner{DevServers: o.devServers, AllowSQL: o.allowSQL}),
-		ReplanInterval:    o.replanInterval,
-		AllowAutoApproval: o.allowAutoApproval,
+		Client:               mgr.GetClient(),
+		Recorder:             mgr.GetEventRecorder("kube-shift"),
+		Migrator:             controller.NewMigrator(mgr.GetClient(), planner.Planner{DevServers: o.devServers, AllowSQL: o.allowSQL}),
+		ReplanInterval:       o.replanInterval,
+		AllowAutoApproval:    o.allowAutoApproval,
+		MaxConcurrentApplies: o.maxConcurrentApplies,
 	}
 	// Notifications go out from the manager's own workers, so a dead
 	// endpoint never slows a reconcile.

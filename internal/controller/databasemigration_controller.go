@@ -43,8 +43,12 @@ type DatabaseMigrationReconciler struct {
 	// AllowAutoApproval lets spec.policy.approval: auto take effect
 	// whoever set it; otherwise only when a user allowed to approve did.
 	AllowAutoApproval bool
+	// MaxConcurrentApplies bounds the applies running at once, apart
+	// from the reconcile workers; DefaultMaxConcurrentApplies when zero.
+	MaxConcurrentApplies int
 
-	locks databaseLocks
+	// applies runs approved applies; SetupWithManager starts it.
+	applies *applyRunner
 	// notifications requeues a migration when its notification outcome
 	// changes (see NotificationDelivered).
 	notifications chan event.GenericEvent
@@ -71,10 +75,7 @@ func (r *DatabaseMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		}
 	}
 
-	status := newStatusWriter(r.Client, dbm)
-	if r.Notifier != nil {
-		status.onPhase = r.Notifier.Notify
-	}
+	status := r.newStatusWriter(dbm)
 	defer func() {
 		r.notified(dbm)
 		summarize(dbm)
@@ -94,7 +95,26 @@ func (r *DatabaseMigrationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 type step func(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (res ctrl.Result, stop bool, err error)
 
 func (r *DatabaseMigrationReconciler) reconcileNormal(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (ctrl.Result, error) {
-	for _, s := range []step{r.plan, r.awaitApproval, r.apply, r.verify} {
+	job, record := r.applies.Lookup(dbm.UID)
+	if job == nil {
+		return r.runSteps(ctx, dbm, status, r.plan, r.awaitApproval, r.apply, r.verify)
+	}
+	// An apply is in flight or its outcome waits to be recorded: it runs
+	// the plan that was approved, and a re-plan now would race it. The
+	// apply step watches it.
+	res, err := r.runSteps(ctx, dbm, status, r.apply, r.verify)
+	if record != nil && err == nil {
+		// The reconciles while it ran only watched it: a spec or source
+		// that moved meanwhile is planned now, not at the next re-plan.
+		if outdated, _ := r.planOutdated(ctx, dbm); outdated && (res.RequeueAfter == 0 || res.RequeueAfter > time.Second) {
+			res.RequeueAfter = time.Second
+		}
+	}
+	return res, err
+}
+
+func (r *DatabaseMigrationReconciler) runSteps(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, steps ...step) (ctrl.Result, error) {
+	for _, s := range steps {
 		res, stop, err := s(ctx, dbm, status)
 		if stop || err != nil {
 			return res, err
@@ -105,11 +125,17 @@ func (r *DatabaseMigrationReconciler) reconcileNormal(ctx context.Context, dbm *
 
 // reconcileDelete lets the object go once no apply of its is in flight and
 // its scratch resources are dropped. The target schema is never touched.
+// An apply still queued never starts; the outcome of one that ended while
+// the object was being deleted is not recorded (the revision table has it).
 func (r *DatabaseMigrationReconciler) reconcileDelete(ctx context.Context, dbm *dbv1.DatabaseMigration) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(dbm, dbv1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	unlock, ok := r.locks.TryLock(databaseKey(dbm))
+	if running := r.applies.Drop(dbm.UID); running {
+		setCondition(dbm, dbv1.ConditionReady, false, dbv1.ReasonDeleting, "waiting for this migration's apply in flight to finish")
+		return ctrl.Result{RequeueAfter: lockWait}, nil
+	}
+	unlock, ok := r.applies.TryLock(databaseKey(dbm))
 	if !ok {
 		setCondition(dbm, dbv1.ConditionReady, false, dbv1.ReasonDeleting, "waiting for the apply in flight on this database to finish")
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
@@ -131,6 +157,16 @@ func (r *DatabaseMigrationReconciler) patchFinalizer(ctx context.Context, dbm *d
 	base := dbm.DeepCopy()
 	change(dbm, dbv1.Finalizer)
 	return r.Patch(ctx, dbm, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+// newStatusWriter is a status writer for dbm that tells the Notifier of
+// every phase it writes.
+func (r *DatabaseMigrationReconciler) newStatusWriter(dbm *dbv1.DatabaseMigration) *statusWriter {
+	status := newStatusWriter(r.Client, dbm)
+	if r.Notifier != nil {
+		status.onPhase = r.Notifier.Notify
+	}
+	return status
 }
 
 func (r *DatabaseMigrationReconciler) now() time.Time {
@@ -158,12 +194,17 @@ func (r *DatabaseMigrationReconciler) event(dbm *dbv1.DatabaseMigration, warning
 
 // SetupWithManager registers the reconciler: it watches DatabaseMigrations
 // (spec and annotation changes, not its own status writes) and the
-// ConfigMaps and Secrets they read.
+// ConfigMaps and Secrets they read. It adds the apply runner to the
+// manager; a migration whose apply ended is reconciled again to record it.
 func (r *DatabaseMigrationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, maxConcurrent int) error {
 	if err := indexFields(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	if err := metrics.RegisterPhaseCollector(mgr.GetCache()); err != nil {
+		return err
+	}
+	r.applies = newApplyRunner(r.MaxConcurrentApplies)
+	if err := mgr.Add(r.applies); err != nil {
 		return err
 	}
 	r.notifications = make(chan event.GenericEvent, notificationEvents)
@@ -174,6 +215,7 @@ func (r *DatabaseMigrationReconciler) SetupWithManager(ctx context.Context, mgr 
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.migrationsReferencing(configMapIndex))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.migrationsReferencing(secretIndex))).
 		WatchesRawSource(source.Channel(r.notifications, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(r.applies.ended, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Named("databasemigration").
 		Complete(r)

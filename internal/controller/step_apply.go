@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
@@ -20,16 +21,25 @@ import (
 // database before trying again.
 const lockWait = 5 * time.Second
 
-// apply owns the Applied condition: it runs the approved plan through the
-// Migrator's guarded apply (database lock, re-plan, hash check, revision
-// table) and records what happened.
+// applyPoll is how often a reconcile looks at an apply in flight: a
+// safety net, since the runner requeues the migration when it ends.
+const applyPoll = 30 * time.Second
+
+// apply owns the Applied condition: it hands the approved plan to the
+// apply runner, which runs it through the Migrator's guarded apply
+// (database lock, re-plan, hash check, revision table), and records what
+// happened once it ended.
 func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (ctrl.Result, bool, error) {
+	if job, record := r.applies.Lookup(dbm.UID); job != nil {
+		return r.awaitApply(ctx, dbm, status, job, record)
+	}
 	plan := dbm.Status.Plan
 	if applied := dbm.Status.LastApplied; applied != nil && applied.PlanHash == plan.Hash {
 		return ctrl.Result{}, false, nil
 	}
 
-	unlock, ok := r.locks.TryLock(databaseKey(dbm))
+	// The pre-checks run under the database's lock, as the apply will.
+	unlock, ok := r.applies.TryLock(databaseKey(dbm))
 	if !ok {
 		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonLockBusy, "another migration is applying to this database; waiting for it")
 		return ctrl.Result{RequeueAfter: lockWait}, true, nil
@@ -42,29 +52,84 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	if res, stop, err := r.preCheck(ctx, dbm); stop || err != nil {
 		return res, stop, err
 	}
+	return r.startApply(ctx, dbm, status, dbv1.ReasonApplying, "applying plan "+plan.Hash, r.runApply)
+}
 
+// applyWork is an apply as the runner runs it, on the job's own copy of
+// the migration, reporting progress through report.
+type applyWork func(ctx context.Context, dbm *dbv1.DatabaseMigration, report *reporter) recordFunc
+
+// startApply shows the apply started (phase Running, with reason and
+// message) and submits it to the runner.
+func (r *DatabaseMigrationReconciler) startApply(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, reason, message string, work applyWork) (ctrl.Result, bool, error) {
 	now := metav1.NewTime(r.now())
 	dbm.Status.StartTime, dbm.Status.CompletionTime = &now, nil
-	dbm.Status.Progress = &dbv1.ProgressInfo{TotalSteps: int32(len(plan.Statements))}
-	setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonApplying, "applying plan "+plan.Hash)
-	setPhase(dbm, dbv1.PhaseRunning, dbv1.ReasonApplying, "applying plan "+plan.Hash)
+	dbm.Status.Progress = &dbv1.ProgressInfo{TotalSteps: int32(len(dbm.Status.Plan.Statements))}
+	if dbm.Spec.Migration.Strategy != dbv1.MigrationStrategyRolling {
+		dbm.Status.Rolling = nil
+	}
+	setCondition(dbm, dbv1.ConditionApplied, false, reason, message)
+	setPhase(dbm, dbv1.PhaseRunning, reason, message)
 	summarize(dbm)
 	if err := status.flush(ctx); err != nil {
 		return ctrl.Result{}, true, err
 	}
 
-	opts := r.applyOptions(ctx, dbm, status)
+	job := &applyJob{
+		uid: dbm.UID, hash: dbm.Status.Plan.Hash, object: client.ObjectKeyFromObject(dbm), database: databaseKey(dbm),
+		dbm: dbm.DeepCopy(),
+	}
+	job.status = r.newStatusWriter(job.dbm)
+	job.run = func(ctx context.Context) recordFunc {
+		return work(ctx, job.dbm, r.newReporter(ctx, job.status, &job.mu))
+	}
+	r.applies.Submit(job)
+	return ctrl.Result{RequeueAfter: applyPoll}, true, nil
+}
+
+// awaitApply watches the migration's apply in the runner. While it runs,
+// the status is the one its progress reports write; once it ended, its
+// outcome is recorded and written, and only then does the runner forget
+// it: a failed write leaves it for the next reconcile to record again.
+func (r *DatabaseMigrationReconciler) awaitApply(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, job *applyJob, record recordFunc) (ctrl.Result, bool, error) {
+	job.adoptInto(dbm, status)
+	if record == nil {
+		return ctrl.Result{RequeueAfter: applyPoll}, true, nil
+	}
+	res, stop, err := record(ctx, dbm, status)
+	summarize(dbm)
+	if ferr := status.flush(ctx); ferr != nil {
+		return ctrl.Result{}, true, errors.Join(err, ferr)
+	}
+	r.applies.Forget(job)
+	return res, stop, err
+}
+
+// runApply runs the approved plan in place.
+func (r *DatabaseMigrationReconciler) runApply(ctx context.Context, dbm *dbv1.DatabaseMigration, report *reporter) recordFunc {
+	opts := r.applyOptions(dbm, report)
 	start := r.now()
 	applied, err := r.Migrator.Apply(ctx, dbm, opts)
-	metrics.ApplyDuration.Observe(r.now().Sub(start).Seconds())
-	if err != nil {
-		return r.applyFailed(dbm, err)
+	end := r.now()
+	metrics.ApplyDuration.Observe(end.Sub(start).Seconds())
+	return func(_ context.Context, dbm *dbv1.DatabaseMigration, _ *statusWriter) (ctrl.Result, bool, error) {
+		if err != nil {
+			return r.applyFailed(dbm, err)
+		}
+		r.applySucceeded(dbm, opts.Approver, start, end, applied)
+		return ctrl.Result{}, false, nil
 	}
+}
+
+// applySucceeded records an apply that completed (or found its plan
+// applied already).
+func (r *DatabaseMigrationReconciler) applySucceeded(dbm *dbv1.DatabaseMigration, approvedBy string, start, end time.Time, applied *Applied) {
+	plan := dbm.Status.Plan
 	metrics.Applies.WithLabelValues(metrics.ResultSuccess).Inc()
 
-	done := metav1.NewTime(r.now())
+	done := metav1.NewTime(end)
 	dbm.Status.CompletionTime = &done
-	dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: done.Sub(start)}}
+	dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: end.Sub(start)}}
 	if applied.LongestLock > 0 {
 		dbm.Status.Metrics.LongestLock = &metav1.Duration{Duration: applied.LongestLock.Round(time.Millisecond)}
 	}
@@ -76,7 +141,7 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	dbm.Status.Progress.PercentageComplete = 100
 	dbm.Status.Progress.CurrentStep = ""
 	dbm.Status.LastApplied = &dbv1.AppliedRevision{
-		PlanHash: plan.Hash, AppliedAt: &done, ApprovedBy: opts.Approver, Revision: applied.Revision, Scripts: plan.Scripts,
+		PlanHash: plan.Hash, AppliedAt: &done, ApprovedBy: approvedBy, Revision: applied.Revision, Scripts: plan.Scripts,
 	}
 	reason, message := dbv1.ReasonApplied, fmt.Sprintf("plan %s applied as revision %d", plan.Hash, applied.Revision)
 	if dbm.Spec.Migration.Strategy == dbv1.MigrationStrategyShadowTable && dbm.Spec.Database.Type == dbv1.DatabaseTypeSQLite {
@@ -91,15 +156,13 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	setCondition(dbm, dbv1.ConditionApplied, true, reason, message)
 	setPhase(dbm, dbv1.PhaseSucceeded, reason, message)
 	r.event(dbm, false, reason, message)
-	return ctrl.Result{}, false, nil
 }
 
 // applyOptions turns the spec into how the approved plan runs: its
 // strategy, deadline, downtime budget and rollback policy, and where it
 // reports progress.
-func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) ApplyOptions {
+func (r *DatabaseMigrationReconciler) applyOptions(dbm *dbv1.DatabaseMigration, report *reporter) ApplyOptions {
 	spec := dbm.Spec
-	report := r.newReporter(ctx, status)
 	opts := ApplyOptions{
 		ExpectHash: dbm.Status.Plan.Hash,
 		Approver:   approver(dbm),
@@ -137,8 +200,6 @@ func (r *DatabaseMigrationReconciler) applyOptions(ctx context.Context, dbm *dbv
 			}
 		}
 		opts.Step = stepReporter(report, dbm)
-	} else {
-		dbm.Status.Rolling = nil
 	}
 	return opts
 }

@@ -68,40 +68,47 @@ func (r *DatabaseMigrationReconciler) readyGreen(ctx context.Context, dbm *dbv1.
 	return r.migrateGreen(ctx, dbm, status, green)
 }
 
-// migrateGreen copies blue to green and applies the plan there.
+// migrateGreen hands the runner the copy of blue to green and the apply
+// of the plan there.
 func (r *DatabaseMigrationReconciler) migrateGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, green string) (ctrl.Result, bool, error) {
-	plan, bg := dbm.Status.Plan, dbm.Status.BlueGreen
-	now := metav1.NewTime(r.now())
-	dbm.Status.StartTime, dbm.Status.CompletionTime = &now, nil
-	dbm.Status.Progress = &dbv1.ProgressInfo{TotalSteps: int32(len(plan.Statements))}
+	bg := dbm.Status.BlueGreen
 	bg.Phase = blueGreenCopying
-	message := fmt.Sprintf("copying %s to %s, then applying plan %s there", bg.BlueDatabase, green, plan.Hash)
-	setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonCloning, message)
-	setPhase(dbm, dbv1.PhaseRunning, dbv1.ReasonCloning, message)
-	summarize(dbm)
-	if err := status.flush(ctx); err != nil {
-		return ctrl.Result{}, true, err
-	}
+	message := fmt.Sprintf("copying %s to %s, then applying plan %s there", bg.BlueDatabase, green, dbm.Status.Plan.Hash)
+	return r.startApply(ctx, dbm, status, dbv1.ReasonCloning, message,
+		func(ctx context.Context, dbm *dbv1.DatabaseMigration, report *reporter) recordFunc {
+			return r.runGreen(ctx, dbm, report, green)
+		})
+}
 
-	opts := r.applyOptions(ctx, dbm, status)
+// runGreen copies blue to green and applies the plan there; a failure
+// the rollback policy covers drops green. Once recorded, the switch is
+// next.
+func (r *DatabaseMigrationReconciler) runGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, report *reporter, green string) recordFunc {
+	opts := r.applyOptions(dbm, report)
 	start := r.now()
 	applied, err := r.Migrator.ApplyGreen(ctx, dbm, green, opts)
 	metrics.ApplyDuration.Observe(r.now().Sub(start).Seconds())
-	bg = dbm.Status.BlueGreen
 	if err != nil {
-		bg.Phase = blueGreenFailed
+		report.update(false, func() { dbm.Status.BlueGreen.Phase = blueGreenFailed })
 		if opts.Rollback != nil && !errors.Is(err, ErrPlanChanged) && !errors.Is(err, ErrLockBusy) && opts.Rollback(err) {
 			err = r.dropGreen(ctx, dbm, green, opts, err)
 		}
-		return r.applyFailed(dbm, err)
 	}
-	bg.RowsCopied += applied.Rows
-	bg.ValidationPassed, bg.GreenRevision = true, applied.Revision
-	bg.Phase = blueGreenAwaitingSwitch
-	dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: r.now().Sub(start)}}
-	noteUnmeasured(dbm)
-	dbm.Status.Progress.CompletedSteps, dbm.Status.Progress.PercentageComplete, dbm.Status.Progress.CurrentStep = dbm.Status.Progress.TotalSteps, 100, ""
-	return ctrl.Result{}, false, nil
+	end := r.now()
+	return func(ctx context.Context, dbm *dbv1.DatabaseMigration, _ *statusWriter) (ctrl.Result, bool, error) {
+		bg := dbm.Status.BlueGreen
+		if err != nil {
+			bg.Phase = blueGreenFailed
+			return r.applyFailed(dbm, err)
+		}
+		bg.RowsCopied += applied.Rows
+		bg.ValidationPassed, bg.GreenRevision = true, applied.Revision
+		bg.Phase = blueGreenAwaitingSwitch
+		dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: end.Sub(start)}}
+		noteUnmeasured(dbm)
+		dbm.Status.Progress.CompletedSteps, dbm.Status.Progress.PercentageComplete, dbm.Status.Progress.CurrentStep = dbm.Status.Progress.TotalSteps, 100, ""
+		return r.switchToGreen(ctx, dbm, green)
+	}
 }
 
 // dropGreen is a blue-green rollback: blue was never touched, so dropping

@@ -59,12 +59,18 @@ func (r *DatabaseMigrationReconciler) plan(ctx context.Context, dbm *dbv1.Databa
 // migration: none yet, the spec changed, a source changed, or it is older
 // than the replan interval (the live schema may have drifted).
 func (r *DatabaseMigrationReconciler) planIsStale(ctx context.Context, dbm *dbv1.DatabaseMigration) (bool, error) {
+	if plan := dbm.Status.Plan; plan == nil || plan.ComputedAt == nil || r.now().Sub(plan.ComputedAt.Time) >= r.replanInterval() {
+		return true, nil
+	}
+	return r.planOutdated(ctx, dbm)
+}
+
+// planOutdated says whether the spec or a source moved since the plan in
+// status was computed.
+func (r *DatabaseMigrationReconciler) planOutdated(ctx context.Context, dbm *dbv1.DatabaseMigration) (bool, error) {
 	plan := dbm.Status.Plan
 	planned := meta.FindStatusCondition(dbm.Status.Conditions, dbv1.ConditionPlanned)
 	if plan == nil || planned == nil || planned.Status != metav1.ConditionTrue || planned.ObservedGeneration != dbm.Generation {
-		return true, nil
-	}
-	if plan.ComputedAt == nil || r.now().Sub(plan.ComputedAt.Time) >= r.replanInterval() {
 		return true, nil
 	}
 	sources, err := r.Migrator.Sources(ctx, dbm)

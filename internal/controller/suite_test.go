@@ -73,6 +73,9 @@ var _ = BeforeSuite(func() {
 		// Short, so the drift test sees a re-plan; a plan of an unchanged
 		// database has the same hash, so the other tests do not notice.
 		ReplanInterval: replanInterval,
+		// As many as the reconcile workers: the applies test holds them
+		// all and shows planning goes on.
+		MaxConcurrentApplies: 4,
 	}
 	notifier := notify.New(mgr.GetClient(), notify.Options{
 		Attempts: 3, Backoff: 50 * time.Millisecond, Timeout: 2 * time.Second, OnResult: reconciler.NotificationDelivered,
