@@ -7,11 +7,13 @@ NAMESPACE ?= kube-shift-system
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v3.22.0
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 KUBECTL ?= kubectl
 
 # Test tuning: the default runs every package; GO_TEST_FLAGS adds flags.
@@ -33,8 +35,10 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook manifests.
+manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook manifests, and copy the CRDs into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	rm -f charts/kube-shift/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/kube-shift/crds/
 	go run ./hack/apidoc config/crd/bases/database.mohitnagaraj.in_databasemigrations.yaml docs/api-reference.md
 
 .PHONY: generate
@@ -61,8 +65,16 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 lint-fix: $(GOLANGCI_LINT) ## Run golangci-lint and fix what it can.
 	$(GOLANGCI_LINT) run --fix
 
+.PHONY: helm-lint
+helm-lint: $(HELM) $(KUSTOMIZE) ## Lint the Helm chart, render it with and without cert-manager, and check the render (hack/charttest).
+	$(HELM) lint --strict charts/kube-shift
+	$(HELM) lint --strict charts/kube-shift --set certManager.enabled=false
+	$(HELM) template kube-shift charts/kube-shift --namespace kube-shift-system >/dev/null
+	$(HELM) template kube-shift charts/kube-shift --namespace kube-shift-system --set certManager.enabled=false >/dev/null
+	HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test ./hack/charttest/... -count=1
+
 .PHONY: test
-test: verify vet lint test-go ## Everything CI runs: staleness check, vet, lint, all Go tests against real servers.
+test: verify vet lint helm-lint test-go ## Everything CI runs: staleness check, vet, lint, the chart, all Go tests against real servers.
 
 .PHONY: test-go
 test-go: ## Go tests with a real API server (envtest), real databases, and the e2e suite on the local control plane.
@@ -158,7 +170,11 @@ $(KUSTOMIZE):
 $(GOLANGCI_LINT):
 	hack/go-install-tool.sh $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint $(GOLANGCI_LINT_VERSION)
 
-.PHONY: kustomize controller-gen golangci-lint
+$(HELM):
+	hack/go-install-tool.sh $@ helm.sh/helm/v3/cmd/helm $(HELM_VERSION)
+
+.PHONY: kustomize controller-gen golangci-lint helm
 kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen into bin/.
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint into bin/.
+helm: $(HELM) ## Build helm into bin/.

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -19,13 +21,7 @@ var foreignCRDs = []struct{ module, dir string }{
 
 var _ = Describe("the deployable manifests", func() {
 	It("are accepted by the API server: kustomize build config/default | kubectl apply --dry-run=server", func() {
-		for _, crd := range foreignCRDs {
-			out, err := exec.Command("go", "mod", "download", "-json", crd.module).Output()
-			Expect(err).NotTo(HaveOccurred(), "go mod download %s", crd.module)
-			var mod struct{ Dir string }
-			Expect(json.Unmarshal(out, &mod)).To(Succeed())
-			kubectlOK("apply", "--server-side", "-f", filepath.Join(mod.Dir, crd.dir))
-		}
+		installForeignCRDs()
 		// A dry run cannot create the namespace the rest goes into.
 		_, _ = kubectl("create", "namespace", "kube-shift-system")
 		manifests := kubectlOK("kustomize", filepath.Join(repoRoot, "config", "default"))
@@ -37,4 +33,60 @@ var _ = Describe("the deployable manifests", func() {
 			Expect(out).To(ContainSubstring(kind + " created (server dry run)"))
 		}
 	})
+
+	It("include a Helm chart the API server accepts, with cert-manager and with generated certificates", func() {
+		helm := helmBinary()
+		installForeignCRDs()
+		_, _ = kubectl("create", "namespace", "kube-shift-helm")
+		for _, certManager := range []string{"true", "false"} {
+			cmd := exec.Command(helm, "template", "shift", filepath.Join(repoRoot, "charts", "kube-shift"), "--namespace", "kube-shift-helm",
+				"--set", "certManager.enabled="+certManager, "--set", "serviceMonitor.enabled=true")
+			rendered, err := cmd.Output()
+			Expect(err).NotTo(HaveOccurred(), "helm template")
+			manifests := string(rendered)
+			out := kubectlOKStdin(manifests, "apply", "--dry-run=server", "-f", "-")
+			for _, kind := range []string{"deployment.apps/shift-kube-shift-controller-manager", "networkpolicy.networking.k8s.io/shift-kube-shift-devdb-from-manager-only",
+				"servicemonitor.monitoring.coreos.com/shift-kube-shift-controller-manager-metrics-monitor",
+				"mutatingwebhookconfiguration.admissionregistration.k8s.io/shift-kube-shift-mutating-webhook-configuration",
+				"validatingwebhookconfiguration.admissionregistration.k8s.io/shift-kube-shift-validating-webhook-configuration"} {
+				Expect(out).To(ContainSubstring(kind+" created (server dry run)"), "certManager.enabled="+certManager)
+			}
+			if certManager == "true" {
+				Expect(out).To(ContainSubstring("certificate.cert-manager.io/shift-kube-shift-serving-cert created (server dry run)"))
+			} else {
+				Expect(out).To(ContainSubstring("secret/shift-kube-shift-webhook-generated-cert created (server dry run)"))
+			}
+		}
+	})
 })
+
+// installForeignCRDs installs cert-manager's and the ServiceMonitor CRDs.
+func installForeignCRDs() {
+	GinkgoHelper()
+	for _, crd := range foreignCRDs {
+		out, err := exec.Command("go", "mod", "download", "-json", crd.module).Output()
+		Expect(err).NotTo(HaveOccurred(), "go mod download %s", crd.module)
+		var mod struct{ Dir string }
+		Expect(json.Unmarshal(out, &mod)).To(Succeed())
+		kubectlOK("apply", "--server-side", "-f", filepath.Join(mod.Dir, crd.dir))
+	}
+}
+
+// helmBinary is bin/helm-<HELM_VERSION from the Makefile>, built by `make
+// helm`; without it the spec is skipped, or fails in CI.
+func helmBinary() string {
+	GinkgoHelper()
+	makefile, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	Expect(err).NotTo(HaveOccurred())
+	m := regexp.MustCompile(`(?m)^HELM_VERSION \?= (\S+)$`).FindSubmatch(makefile)
+	Expect(m).NotTo(BeNil(), "the Makefile pins no HELM_VERSION")
+	path := filepath.Join(repoRoot, "bin", "helm-"+string(m[1]))
+	if _, err := os.Stat(path); err != nil {
+		msg := path + " is not built: run `make helm`"
+		if os.Getenv("CI") == "true" {
+			Fail(msg)
+		}
+		Skip(msg)
+	}
+	return path
+}

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# verify-generated.sh regenerates deepcopy code, CRDs, RBAC and webhook
-# manifests and the API reference and fails when they differ from what is in the tree, so a type
+# verify-generated.sh regenerates deepcopy code, CRDs (and the chart's copy
+# of them), RBAC and webhook manifests and the API reference and fails when
+# they differ from what is in the tree, so a type
 # edited without `make generate manifests` cannot pass `make test`; and it
 # fails when go.mod or go.sum is not what `go mod tidy` would write. It puts
 # the tree back as it found it either way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-generated=(api config/crd/bases config/rbac/role.yaml config/webhook/manifests.yaml docs/api-reference.md)
+generated=(api config/crd/bases charts/kube-shift/crds config/rbac/role.yaml config/webhook/manifests.yaml docs/api-reference.md)
 snapshot=$(mktemp -d)
 trap 'rm -rf "$snapshot"' EXIT
 for path in "${generated[@]}"; do
