@@ -134,6 +134,7 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 		for _, a := range applies {
 			Expect(waitingOnGate(a.db, a.dbName)()).To(Equal(1), "%s still applies", a.dbm.Name)
 			Expect(get(a.dbm).Status.Phase).To(Equal(dbv1.PhaseRunning))
+			Expect(get(a.dbm).Status.Reason).To(Equal(dbv1.ReasonApplying))
 		}
 
 		By("releasing the gates: every apply completes once and is recorded")

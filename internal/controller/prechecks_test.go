@@ -57,6 +57,11 @@ func TestPreChecksCondition(t *testing.T) {
 	g.Expect(dbm.Status.Conditions).To(ContainElement(SatisfyAll(
 		HaveField("Type", dbv1.ConditionPreChecks), HaveField("Reason", dbv1.ReasonPreChecksIncomplete))))
 
+	ok, _ = preChecksCondition(dbm, []dbv1.PreCheckResult{{Type: dbv1.PreCheckConnection, Outcome: dbv1.PreCheckPassed, Message: "connected"}})
+	g.Expect(ok).To(BeTrue())
+	g.Expect(dbm.Status.Conditions).To(ContainElement(SatisfyAll(
+		HaveField("Type", dbv1.ConditionPreChecks), HaveField("Reason", dbv1.ReasonPreChecksPassed))))
+
 	ok, message := preChecksCondition(dbm, []dbv1.PreCheckResult{{Type: dbv1.PreCheckPermissions, Outcome: dbv1.PreCheckFailed, Message: "lacks ALTER"}})
 	g.Expect(ok).To(BeFalse())
 	g.Expect(message).To(ContainSubstring("permissions: lacks ALTER"))

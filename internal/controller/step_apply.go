@@ -84,6 +84,9 @@ func (r *DatabaseMigrationReconciler) startApply(ctx context.Context, dbm *dbv1.
 		return work(ctx, job.dbm, r.newReporter(ctx, job.status, &job.mu))
 	}
 	r.applies.Submit(job)
+	// The start of an apply (or of a blue-green copy) is news to whoever
+	// watches the events, as its end is.
+	r.event(dbm, false, reason, message)
 	return ctrl.Result{RequeueAfter: applyPoll}, true, nil
 }
 

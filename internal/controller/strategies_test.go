@@ -333,6 +333,7 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 			ContainSubstring("default/told Succeeded"),
 		))
 		Eventually(func() bool { return meta.IsStatusConditionTrue(get(told).Status.Conditions, dbv1.ConditionNotified) }).Should(BeTrue())
+		Expect(meta.FindStatusCondition(get(told).Status.Conditions, dbv1.ConditionNotified).Reason).To(Equal(dbv1.ReasonNotified))
 	})
 
 	It("changes a MariaDB table through a shadow, keeps the old one as the backup, and checks the copy", func() {
@@ -454,6 +455,8 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		plan := approvePlan(dbm)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingSwitch))
 		dbm = get(dbm)
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonAwaitingSwitch))
+		Eventually(reasons(dbm)).Should(ContainElement(dbv1.ReasonCloning), "the copy was announced")
 		Expect(dbm.Status.BlueGreen.ValidationPassed).To(BeTrue())
 		Expect(dbm.Status.BlueGreen.TrafficSwitched).To(BeFalse())
 		Expect(dbm.Status.Message).To(ContainSubstring(dbv1.AnnotationSwitchApproved + "=" + plan.Hash))
@@ -473,6 +476,7 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
 		dbm = get(dbm)
 		Expect(dbm.Status.BlueGreen.TrafficSwitched).To(BeTrue())
+		Expect(dbm.Status.Reason).To(Equal(dbv1.ReasonSwitched))
 		Expect(dbm.Status.Message).To(ContainSubstring("switched by rita"))
 	})
 
