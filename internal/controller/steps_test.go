@@ -207,7 +207,6 @@ func reasonsIn(t *testing.T, dir string, keep func(string) bool) map[string]bool
 	return out
 }
 
-
 // TestApplyOutcomeReasons records each way an apply can end, as the
 // reconciler does once the runner reports it.
 func TestApplyOutcomeReasons(t *testing.T) {
