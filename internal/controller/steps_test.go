@@ -96,7 +96,11 @@ func TestPlanStepReasons(t *testing.T) {
 			res, stop, err := r.plan(context.Background(), dbm, nil)
 			g.Expect(err != nil).To(Equal(tc.wantErr), "%v", err)
 			g.Expect(stop).To(Equal(tc.wantStop))
-			g.Expect(res.RequeueAfter > 0).To(Equal(tc.wantRequeue))
+			if tc.wantRequeue {
+				g.Expect(res.RequeueAfter).To(BeNumerically(">", 0))
+			} else {
+				g.Expect(res.RequeueAfter).To(BeZero())
+			}
 			c := meta.FindStatusCondition(dbm.Status.Conditions, dbv1.ConditionPlanned)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(string(c.Status) + "/" + c.Reason).To(Equal(tc.wantPlanned))
