@@ -154,15 +154,35 @@ func (mysqlEngine) Begin(context.Context, *sql.Conn) (Tx, error) {
 	return nil, errors.New("mysql has no transactional DDL: statements run one by one with checkpoints")
 }
 
-func (mysqlEngine) Scratch(ctx context.Context, target *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
+func (mysqlEngine) Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
 	name := scratchName()
-	if _, err := target.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
+	if _, err := server.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
 		return nil, nil, fmt.Errorf("creating scratch dev database %s (the user needs CREATE, or configure a dev database): %w", name, err)
 	}
 	dev := *u
 	dev.Path = "/" + name
+	// Replay runs scripts nobody has reviewed yet: as a user of the plan's
+	// own with every privilege on the scratch database and none beyond it
+	// (no FILE, no SUPER, no other database). A server user that may not
+	// create users is already a restricted one and replays as itself.
+	password := scratchPassword()
+	account := "'" + name + "'@'%'"
+	ownUser := false
+	if _, err := server.ExecContext(ctx, "CREATE USER "+account+" IDENTIFIED BY '"+password+"'"); err == nil {
+		if _, err := server.ExecContext(ctx, "GRANT ALL PRIVILEGES ON `"+name+"`.* TO "+account); err != nil {
+			_, _ = server.ExecContext(ctx, "DROP USER IF EXISTS "+account)
+			_, _ = server.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+			return nil, nil, fmt.Errorf("granting the scratch dev user %s its database: %w", name, err)
+		}
+		ownUser = true
+		dev.User = url.UserPassword(name, password)
+	}
 	drop := func(ctx context.Context) error {
-		_, err := target.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+		_, err := server.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+		if err != nil || !ownUser {
+			return err
+		}
+		_, err = server.ExecContext(ctx, "DROP USER IF EXISTS "+account)
 		return err
 	}
 	return &dev, drop, nil

@@ -111,19 +111,47 @@ func (postgresEngine) Begin(ctx context.Context, conn *sql.Conn) (Tx, error) {
 	return conn.BeginTx(ctx, nil)
 }
 
-// Scratch creates a database on the target's server: a dev database must
-// be empty and have the same server version and extensions at hand.
-func (postgresEngine) Scratch(ctx context.Context, target *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
+// Scratch creates a database on the dev server: a dev database must be
+// empty and have the same server version and extensions at hand. Replay
+// runs scripts nobody has reviewed yet, so when the server's user is a
+// superuser (who may run programs and read files on the server's host),
+// the scratch database is owned by a role of its own, with no other
+// right, and the plan replays as that role; both go when it is dropped.
+func (postgresEngine) Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
 	name := scratchName()
-	if _, err := target.ExecContext(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return nil, nil, fmt.Errorf("creating scratch dev database %s (the user needs CREATEDB, or configure a dev database): %w", name, err)
+	ident := pgx.Identifier{name}.Sanitize()
+	var super bool
+	if err := server.QueryRowContext(ctx, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").Scan(&super); err != nil {
+		return nil, nil, fmt.Errorf("reading the dev server user's attributes: %w", err)
 	}
 	dev := *u
 	dev.Path = "/" + name
+	owner := ""
+	if super {
+		password := scratchPassword()
+		if _, err := server.ExecContext(ctx, "CREATE ROLE "+ident+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '"+password+"'"); err != nil {
+			return nil, nil, fmt.Errorf("creating the scratch dev role %s: %w", name, err)
+		}
+		owner = " OWNER " + ident
+		dev.User = url.UserPassword(name, password)
+	}
+	dropRole := func(ctx context.Context) error {
+		if !super {
+			return nil
+		}
+		_, err := server.ExecContext(ctx, "DROP ROLE IF EXISTS "+ident)
+		return err
+	}
+	if _, err := server.ExecContext(ctx, "CREATE DATABASE "+ident+owner); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("creating scratch dev database %s (the user needs CREATEDB, or configure a dev database): %w", name, err), dropRole(ctx))
+	}
 	drop := func(ctx context.Context) error {
 		// WITH (FORCE) ends sessions a failed plan may have left behind.
-		_, err := target.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		return err
+		_, err := server.ExecContext(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")
+		if err != nil {
+			return err
+		}
+		return dropRole(ctx)
 	}
 	return &dev, drop, nil
 }
@@ -150,6 +178,14 @@ func (postgresEngine) revisions() revisionDialect {
 }
 
 // scratchName is a fresh dev database name, safe unquoted everywhere.
+// scratchPassword is a fresh password for a scratch role: hex, so it needs
+// no quoting in SQL or a URL.
+func scratchPassword() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 func scratchName() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -223,4 +224,40 @@ func TestHashCoversEverythingThatRuns(t *testing.T) {
 	_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: base.Hash, Identity: "test", Approver: "rita"})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(strings.Join(d.tables(t), ",")).To(Equal("t"))
+}
+
+// With the gate wide open, what a replayed statement may do on the dev
+// server is what the plan's own scratch user may: not run programs on the
+// server's host (PostgreSQL), not read the server's own tables (MySQL).
+func TestReplayRunsWithoutTheDevServersPrivileges(t *testing.T) {
+	ctx := context.Background()
+	servers := dbtest.DevServers()
+	pl := &planner.Planner{DevServers: servers, AllowSQL: allowAll()}
+
+	t.Run("postgres", func(t *testing.T) {
+		if servers["postgres"] == "" {
+			t.Skip(dbtest.DevPostgresEnv + " is not set")
+		}
+		g := NewWithT(t)
+		d := newTestDB(t, engines[1])
+		marker := filepath.Join(os.TempDir(), randomName("kst-replay-"))
+		t.Cleanup(func() { _ = os.Remove(marker) })
+		// Dynamic SQL the static gate cannot read: only the dev server's
+		// own rules stand between it and a shell on the server's host.
+		script := fmt.Sprintf("DO $$ BEGIN EXECUTE 'CO' || 'PY (SELECT 1) TO PROGRAM ''touch %s'''; END $$;", marker)
+		_, err := pl.Plan(ctx, d.target, planner.Input{Scripts: scripts(script)})
+		g.Expect(err).To(MatchError(planner.ErrInvalidSQL))
+		g.Expect(err.Error()).To(ContainSubstring("SQLSTATE 42501"), "insufficient privilege")
+		g.Expect(marker).NotTo(BeAnExistingFile())
+	})
+	t.Run("mysql", func(t *testing.T) {
+		if servers["mysql"] == "" {
+			t.Skip(dbtest.DevMySQLEnv + " is not set")
+		}
+		g := NewWithT(t)
+		d := newTestDB(t, engines[2])
+		_, err := pl.Plan(ctx, d.target, planner.Input{Scripts: scripts("CREATE TABLE stolen AS SELECT * FROM mysql.user;")})
+		g.Expect(err).To(MatchError(planner.ErrInvalidSQL))
+		g.Expect(err.Error()).To(ContainSubstring("denied"))
+	})
 }
