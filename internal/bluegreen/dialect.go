@@ -95,6 +95,12 @@ type tableCopy struct {
 // dialects maps an engine's Atlas name to its dialect.
 var dialects = map[string]dialect{}
 
+// Supports reports whether blue-green copies have a dialect for e.
+func Supports(e database.Engine) bool {
+	_, ok := dialects[e.Name()]
+	return ok
+}
+
 // dialectFor returns the dialect of target's engine.
 func dialectFor(target *database.Target) (dialect, error) {
 	if target == nil || target.Engine == nil || target.URL == nil {

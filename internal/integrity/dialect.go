@@ -36,6 +36,12 @@ var dialects = map[string]func(quote func(string) string) dialect{
 	sqlite.DriverName:     func(quote func(string) string) dialect { return sqliteDialect{quote: quote} },
 }
 
+// Supports reports whether data integrity checks have a dialect for e.
+func Supports(e database.Engine) bool {
+	_, err := dialectFor(e)
+	return err == nil
+}
+
 // dialectFor returns e's dialect.
 func dialectFor(e database.Engine) (dialect, error) {
 	newDialect, ok := dialects[e.Name()]

@@ -131,6 +131,12 @@ func (s swapSpec) incomingSuffix() string {
 // dialects maps an engine's name to its dialect.
 var dialects = map[string]func(e database.Engine) dialect{}
 
+// Supports reports whether shadow-table changes have a dialect for e.
+func Supports(e database.Engine) bool {
+	_, err := dialectFor(e)
+	return err == nil
+}
+
 // dialectFor returns e's dialect.
 func dialectFor(e database.Engine) (dialect, error) {
 	if newDialect, ok := dialects[e.Name()]; ok {
