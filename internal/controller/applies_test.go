@@ -25,20 +25,6 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 	const ns = "default"
 	ctx := context.Background()
 
-	get := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
-		GinkgoHelper()
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
-		return dbm
-	}
-	phase := func(dbm *dbv1.DatabaseMigration) func() dbv1.MigrationPhase {
-		return func() dbv1.MigrationPhase { return get(dbm).Status.Phase }
-	}
-	create := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
-		GinkgoHelper()
-		Expect(k8sClient.Create(ctx, dbm)).To(Succeed())
-		DeferCleanup(func() { _ = k8sClient.Delete(ctx, dbm) })
-		return dbm
-	}
 	approve := func(dbm *dbv1.DatabaseMigration, hash string) {
 		GinkgoHelper()
 		Eventually(func() error {

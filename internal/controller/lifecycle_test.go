@@ -29,14 +29,6 @@ var _ = Describe("the migration lifecycle", func() {
 	const ns = "default"
 	ctx := context.Background()
 
-	get := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
-		GinkgoHelper()
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
-		return dbm
-	}
-	phase := func(dbm *dbv1.DatabaseMigration) func() dbv1.MigrationPhase {
-		return func() dbv1.MigrationPhase { return get(dbm).Status.Phase }
-	}
 	condition := func(dbm *dbv1.DatabaseMigration, t string) func() string {
 		return func() string {
 			c := meta.FindStatusCondition(get(dbm).Status.Conditions, t)
@@ -58,12 +50,6 @@ var _ = Describe("the migration lifecycle", func() {
 	approve := func(dbm *dbv1.DatabaseMigration, hash string) {
 		GinkgoHelper()
 		annotate(dbm, map[string]string{dbv1.AnnotationApprovedPlan: hash, dbv1.AnnotationApprovedBy: "rita"})
-	}
-	create := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
-		GinkgoHelper()
-		Expect(k8sClient.Create(ctx, dbm)).To(Succeed())
-		DeferCleanup(func() { _ = k8sClient.Delete(ctx, dbm) })
-		return dbm
 	}
 	// grantPolicy records, as the mutating webhook does for a user allowed
 	// to approve, that the migration's policy as stored was granted.

@@ -29,14 +29,6 @@ var _ = Describe("secret-sourced SQL", func() {
 	const ns = "default"
 	ctx := context.Background()
 
-	get := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
-		GinkgoHelper()
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
-		return dbm
-	}
-	phase := func(dbm *dbv1.DatabaseMigration) func() dbv1.MigrationPhase {
-		return func() dbv1.MigrationPhase { return get(dbm).Status.Phase }
-	}
 	condition := func(dbm *dbv1.DatabaseMigration, t string) *metav1.Condition {
 		GinkgoHelper()
 		c := meta.FindStatusCondition(get(dbm).Status.Conditions, t)
