@@ -29,16 +29,20 @@ func (r *DatabaseMigrationReconciler) awaitApproval(_ context.Context, dbm *dbv1
 		return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
 	}
 
+	// auto says whether spec.policy.approval: auto is in force: asked for,
+	// and granted by the platform or a user allowed to approve.
+	wantsAuto := dbm.Spec.Policy.Approval == dbv1.ApprovalAuto
+	auto := wantsAuto && r.autoApprovalGranted(dbm)
 	switch approved := ann[dbv1.AnnotationApprovedPlan]; {
 	case approved == plan.Hash:
 		setCondition(dbm, dbv1.ConditionApproved, true, dbv1.ReasonApproved,
 			fmt.Sprintf("plan %s approved by %s", plan.Hash, ann[dbv1.AnnotationApprovedBy]))
 		return ctrl.Result{}, false, nil
-	case dbm.Spec.Policy.Approval == dbv1.ApprovalAuto && r.autoApprovalGranted(dbm) && !plan.Destructive && !hasLintErrors(plan):
+	case auto && !plan.Destructive && !hasLintErrors(plan):
 		setCondition(dbm, dbv1.ConditionApproved, true, dbv1.ReasonAutoApproved,
 			fmt.Sprintf("plan %s has no destructive change and no lint error: approved by policy", plan.Hash))
 		return ctrl.Result{}, false, nil
-	case approved == "" && dbm.Spec.Policy.Approval == dbv1.ApprovalAuto && !r.autoApprovalGranted(dbm):
+	case approved == "" && wantsAuto && !auto:
 		message := fmt.Sprintf("plan %s waits for a reviewer: spec.policy.approval is auto, but automatic approval was not granted (the manager does not allow it, and no user allowed to approve set the policy): kubectl shift approve %s", plan.Hash, dbm.Name)
 		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonPolicyNotGranted, message)
 		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonPolicyNotGranted, message)
