@@ -513,25 +513,17 @@ func (k *checker) listAt(j int, skip ...string) {
 		// Skip the rest of the item (an alias, a column list, a lock mode)
 		// up to the comma that starts the next.
 		next := false
-	item:
-		for ; j < len(k.toks); j++ {
-			if !k.spend(1) {
-				return
-			}
-			t := k.toks[j]
+		k.depth0(j, func(i int) bool {
+			t := k.toks[i]
 			switch {
-			case t.isPunct("("):
-				j = k.closing[j]
-			case t.isPunct(")"), t.isPunct(";"):
-				return
 			case t.isPunct(","):
-				next = true
-				j++
-				break item
-			case t.kind == word && listStops[strings.ToUpper(t.text)] && !k.afterDot(j) && !k.at(j+1).isPunct("."):
-				return
+				next, j = true, i+1
+				return false
+			case t.kind == word && listStops[strings.ToUpper(t.text)] && !k.afterDot(i) && !k.at(i+1).isPunct("."):
+				return false
 			}
-		}
+			return true
+		})
 		if !next {
 			return
 		}
@@ -1125,9 +1117,10 @@ func (k *checker) setItem(c *cursor) {
 	}
 	if c.acceptPunct("@") {
 		if !c.acceptPunct("@") {
-			return // a user variable
-		}
-		if k.at(c.i + 1).isPunct(".") {
+			if !global {
+				return // a user variable
+			}
+		} else if k.at(c.i + 1).isPunct(".") {
 			global = slices.ContainsFunc([]string{"GLOBAL", "PERSIST", "PERSIST_ONLY"}, k.at(c.i).is)
 			c.i += 2
 		}
