@@ -35,10 +35,9 @@ func NewMigrator(reader client.Reader, p planner.Planner) Migrator {
 
 // loaded is a migration's sources, read and verified.
 type loaded struct {
-	// input is what the planner plans.
+	// input is what the planner plans and applies, the validation
+	// scripts included.
 	input planner.Input
-	// validations are the validation scripts, run after the apply.
-	validations []script.Script
 	// planned names every source with its checksum.
 	planned []dbv1.PlannedScript
 	// secrets hides the text of the secret-sourced sources in what a plan
@@ -50,7 +49,7 @@ type loaded struct {
 func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (*loaded, error) {
 	scripts, err := m.loader.LoadScripts(ctx, dbm)
 	if err != nil {
-		return nil, sourceError(err)
+		return nil, err
 	}
 	l := &loaded{input: planner.Input{Settings: settingsText(dbm)}}
 	for _, s := range scripts {
@@ -58,7 +57,7 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 		// Validation scripts check the result after the apply; they are
 		// not part of the schema change.
 		if s.Type == script.TypeValidation {
-			l.validations = append(l.validations, s)
+			l.input.Validations = append(l.input.Validations, s)
 		} else {
 			l.input.Scripts = append(l.input.Scripts, s)
 		}
@@ -67,15 +66,12 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	if dbm.Spec.Migration.DesiredSchema != nil {
 		desired, err := m.loader.LoadDesired(ctx, dbm)
 		if err != nil {
-			return nil, sourceError(err)
+			return nil, err
 		}
 		l.input.Desired = &planner.Desired{Format: planner.SchemaFormat(desired.Format), Text: desired.Text, Exclude: desired.Exclude}
 		l.secrets.addDesired(desired)
 		l.planned = append(l.planned, dbv1.PlannedScript{Name: desiredSchemaName, Checksum: desired.Checksum})
 	}
-	// Validation scripts never run while planning, but they run on the
-	// target: the plan's hash covers them.
-	l.input.Validations = l.validations
 	if len(l.input.Scripts) == 0 && l.input.Desired == nil {
 		return nil, Permanent(dbv1.ReasonPlanFailed, errors.New("the migration has only validation scripts: add a schema or data script, or a desiredSchema"))
 	}
@@ -99,7 +95,7 @@ func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	}
 	plan, err := p.Plan(ctx, target, l.input)
 	if err != nil {
-		return nil, l.secrets.redact(plannerError(err))
+		return nil, l.secrets.redact(err)
 	}
 	return l.secrets.plan(plan, l.planned), nil
 }
@@ -114,39 +110,15 @@ func (m *atlasMigrator) PreCheck(ctx context.Context, dbm *dbv1.DatabaseMigratio
 }
 
 // Apply implements Migrator.
-func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, opts ApplyOptions) (*Applied, error) {
+func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, opts planner.ApplyOptions) (*planner.ApplyResult, error) {
 	l, p, target, err := m.prepare(ctx, dbm)
 	if err != nil {
 		return nil, err
 	}
-	verify := validationCheck(dbm.Spec.Database.Type, l.validations)
-	var before func(context.Context, database.Querier) error
-	if check := newIntegrityCheck(dbm, target, l.input.Scripts); check != nil {
-		before, verify = check.capture, verifyHook(check.recheck, verify)
-	}
-	res, err := p.Apply(ctx, target, l.input, planner.ApplyOptions{
-		ExpectHash: opts.ExpectHash,
-		Identity:   fmt.Sprintf("%s/%s (uid %s)", dbm.Namespace, dbm.Name, dbm.UID),
-		Approver:   opts.Approver,
-		Progress:   l.secrets.progress(opts.Progress),
-		Deadline:   opts.Deadline,
-		Before:     before,
-		Verify:     verify,
-
-		Rolling:      opts.Rolling,
-		Parallel:     opts.Parallel,
-		StepTimeouts: opts.StepTimeouts,
-		Step:         opts.Step,
-		Rollback:     opts.Rollback,
-		RollingBack:  opts.RollingBack,
-		Graceful:     opts.Graceful,
-		MaxLockTime:  opts.MaxLockTime,
-		ShadowTable:  shadowWithIntegrity(opts.ShadowTable, dbm, target),
-	})
-	if err != nil {
-		return nil, l.secrets.redact(plannerError(err))
-	}
-	return &Applied{Revision: res.Revision, AlreadyApplied: res.AlreadyApplied, Resumed: res.Resumed, LongestLock: res.LongestLock}, nil
+	opts.Identity = fmt.Sprintf("%s/%s (uid %s)", dbm.Namespace, dbm.Name, dbm.UID)
+	opts.Progress = l.secrets.progress(opts.Progress)
+	res, err := p.Apply(ctx, target, l.input, opts)
+	return res, l.secrets.redact(err)
 }
 
 // Release implements Migrator. The planner drops its scratch dev databases
@@ -173,47 +145,4 @@ func (m *atlasMigrator) prepare(ctx context.Context, dbm *dbv1.DatabaseMigration
 		return nil, nil, nil, err
 	}
 	return l, &p, target, nil
-}
-
-// sourceError marks the source errors retrying cannot fix as permanent;
-// a source not found yet stays as it is: the reconciler waits for it.
-func sourceError(err error) error {
-	switch {
-	case errors.Is(err, source.ErrChecksumMismatch):
-		return Permanent(dbv1.ReasonChecksumMismatch, err)
-	case errors.Is(err, source.ErrInvalidRef), errors.Is(err, source.ErrInvalidScripts):
-		return Permanent(dbv1.ReasonPlanFailed, err)
-	}
-	return err
-}
-
-// plannerError maps the planner's errors to the reconciler's.
-func plannerError(err error) error {
-	var rolled *planner.RolledBackError
-	if errors.As(err, &rolled) {
-		return fmt.Errorf("%w: %w", ErrRolledBack, plannerError(rolled.Err))
-	}
-	switch {
-	case errors.Is(err, ErrDataCorruption):
-		return Permanent(dbv1.ReasonDataCorruption, err)
-	case errors.Is(err, planner.ErrLockTimeExceeded):
-		return &PermanentError{Reason: dbv1.ReasonMaxDowntimeExceeded, Err: fmt.Errorf("%w: %w", ErrMaxDowntimeExceeded, err)}
-	case errors.Is(err, planner.ErrHashMismatch):
-		return fmt.Errorf("%w: %w", ErrPlanChanged, err)
-	case errors.Is(err, planner.ErrLockBusy):
-		return fmt.Errorf("%w: %w", ErrLockBusy, err)
-	case errors.Is(err, planner.ErrInvalidSQL):
-		return Permanent(dbv1.ReasonInvalidSQL, err)
-	case errors.Is(err, planner.ErrRefusedSQL):
-		return Permanent(dbv1.ReasonSQLRefused, err)
-	case errors.Is(err, planner.ErrNoDevDatabase):
-		return Permanent(dbv1.ReasonNoDevDatabase, err)
-	case errors.Is(err, planner.ErrApplyFailed):
-		return Permanent(dbv1.ReasonApplyFailed, err)
-	case errors.Is(err, planner.ErrVerifyFailed):
-		return Permanent(dbv1.ReasonValidationFailed, err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %w", ErrDeadlineExceeded, err)
-	}
-	return err
 }

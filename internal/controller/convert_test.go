@@ -101,6 +101,12 @@ func TestSQLCoreKeepsTheAPIStrings(t *testing.T) {
 		g.Expect(sorted(crdEnum(t, "spec.migration.desiredSchema.format"))).To(Equal(strs(planner.SchemaFormatSQL, planner.SchemaFormatHCL)))
 		g.Expect(string(planner.SchemaFormatHCL)).To(Equal(string(dbv1.SchemaFormatHCL)))
 	})
+	t.Run("strategies", func(t *testing.T) {
+		g := NewWithT(t)
+		g.Expect(sorted(crdEnum(t, "spec.migration.strategy"))).To(Equal(strs(planner.Strategies...)))
+		g.Expect(string(planner.StrategyBlueGreen)).To(Equal(string(dbv1.MigrationStrategyBlueGreen)))
+		g.Expect(string(planner.StrategyShadowTable)).To(Equal(string(dbv1.MigrationStrategyShadowTable)))
+	})
 	t.Run("diagnostic severities", func(t *testing.T) {
 		g := NewWithT(t)
 		g.Expect(sorted(crdEnum(t, "status.plan.diagnostics[].severity"))).To(Equal(strs(planner.SeverityError, planner.SeverityWarning, planner.SeverityInfo)))

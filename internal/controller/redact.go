@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -204,7 +203,7 @@ func (r *redactor) describe(err error) (string, bool) {
 	var (
 		invalid    *planner.InvalidSQLError
 		failed     *planner.StatementError
-		validation *validationError
+		validation *planner.ValidationError
 	)
 	switch {
 	case errors.As(err, &invalid) && r.sensitive(invalid.Script):
@@ -267,29 +266,6 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.message }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// errorClass names the kind of failure err is, with no detail of its own.
-func errorClass(err error) string {
-	switch {
-	case errors.Is(err, planner.ErrInvalidSQL):
-		return "invalid SQL"
-	case errors.Is(err, planner.ErrApplyFailed):
-		return "a statement failed on the database"
-	case errors.Is(err, ErrDataCorruption):
-		return "a data integrity check failed"
-	case errors.Is(err, planner.ErrVerifyFailed):
-		return "a validation failed"
-	case errors.Is(err, ErrMaxDowntimeExceeded), errors.Is(err, planner.ErrLockTimeExceeded):
-		return "the apply blocked writers longer than maxDowntime"
-	case errors.Is(err, ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return "the apply passed its deadline"
-	case errors.Is(err, ErrPlanChanged):
-		return "the plan changed since it was approved"
-	case errors.Is(err, planner.ErrUnreachable):
-		return "the database could not be reached"
-	}
-	return "an error"
-}
-
 // statementOutcome says what stays applied after a failed statement, as
 // the planner's own message does.
 func statementOutcome(e *planner.StatementError) string {
@@ -316,7 +292,7 @@ func verifyOutcome(err error) string {
 
 // rolledBack notes an automatic rollback after the failure.
 func rolledBack(err error) string {
-	if errors.Is(err, ErrRolledBack) {
+	if rolledBackErr(err) {
 		return "; rolled back automatically: the schema is the one the apply started from"
 	}
 	return ""

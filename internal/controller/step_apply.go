@@ -126,7 +126,7 @@ func (r *DatabaseMigrationReconciler) runApply(ctx context.Context, dbm *dbv1.Da
 
 // applySucceeded records an apply that completed (or found its plan
 // applied already).
-func (r *DatabaseMigrationReconciler) applySucceeded(dbm *dbv1.DatabaseMigration, approvedBy string, start, end time.Time, applied *Applied) {
+func (r *DatabaseMigrationReconciler) applySucceeded(dbm *dbv1.DatabaseMigration, approvedBy string, start, end time.Time, applied *planner.ApplyResult) {
 	plan := dbm.Status.Plan
 	metrics.Applies.WithLabelValues(metrics.ResultSuccess).Inc()
 
@@ -162,23 +162,30 @@ func (r *DatabaseMigrationReconciler) applySucceeded(dbm *dbv1.DatabaseMigration
 }
 
 // applyOptions turns the spec into how the approved plan runs: its
-// strategy, deadline, downtime budget and rollback policy, and where it
-// reports progress.
-func (r *DatabaseMigrationReconciler) applyOptions(dbm *dbv1.DatabaseMigration, report *reporter) ApplyOptions {
+// strategy and its settings, deadline, downtime budget, data integrity
+// checks and rollback policy, and where it reports progress. The Migrator
+// adds what it knows of the sources.
+func (r *DatabaseMigrationReconciler) applyOptions(dbm *dbv1.DatabaseMigration, report *reporter) planner.ApplyOptions {
 	spec := dbm.Spec
-	opts := ApplyOptions{
+	opts := planner.ApplyOptions{
 		ExpectHash: dbm.Status.Plan.Hash,
 		Approver:   approver(dbm),
+		Strategy:   planner.Strategy(spec.Migration.Strategy),
 		Progress:   progressReporter(report, dbm),
 		Rollback:   rollbackPolicy(spec.Rollback),
 		Graceful:   spec.Rollback != nil && spec.Rollback.Strategy == dbv1.RollbackStrategyGraceful,
 	}
-	if t := spec.Validation; t != nil && t.PerformanceThresholds != nil {
-		if d := t.PerformanceThresholds.MaxMigrationTime; d != nil {
-			opts.Deadline = r.now().Add(d.Duration)
+	if v := spec.Validation; v != nil {
+		if o, ok := integrityOptions(v.DataIntegrityChecks); ok {
+			opts.Integrity = &o
 		}
-		if d := t.PerformanceThresholds.MaxDowntime; d != nil {
-			opts.MaxLockTime = d.Duration
+		if t := v.PerformanceThresholds; t != nil {
+			if d := t.MaxMigrationTime; d != nil {
+				opts.Deadline = r.now().Add(d.Duration)
+			}
+			if d := t.MaxDowntime; d != nil {
+				opts.MaxLockTime = d.Duration
+			}
 		}
 	}
 	if opts.Rollback != nil {
@@ -188,14 +195,15 @@ func (r *DatabaseMigrationReconciler) applyOptions(dbm *dbv1.DatabaseMigration, 
 			report.update(true, func() { setPhase(dbm, dbv1.PhaseRollingBack, dbv1.ReasonRollingBack, message) })
 		}
 	}
-	switch spec.Migration.Strategy {
-	case dbv1.MigrationStrategyShadowTable:
+	switch opts.Strategy {
+	case planner.StrategyShadowTable:
 		opts.ShadowTable = shadowOptions(report, dbm, r.now)
-	case dbv1.MigrationStrategyBlueGreen:
-		opts.CopyProgress = copyReporter(report, dbm)
-	}
-	if spec.Migration.Strategy == dbv1.MigrationStrategyRolling {
-		opts.Rolling, opts.Parallel = true, spec.Migration.Parallel
+	case planner.StrategyBlueGreen:
+		opts.BlueGreen = &planner.BlueGreenOptions{
+			Green: greenName(dbm), BatchSize: int(spec.Migration.BatchSize), Progress: copyReporter(report, dbm),
+		}
+	case planner.StrategyRolling:
+		opts.Parallel = spec.Migration.Parallel
 		opts.StepTimeouts = map[string]time.Duration{}
 		for _, s := range spec.Migration.Scripts {
 			if s.Timeout != nil {
@@ -236,27 +244,17 @@ func rollbackPolicy(rb *dbv1.RollbackConfig) func(error) bool {
 	if rb == nil || rb.Automatic == nil || !*rb.Automatic {
 		return nil
 	}
-	listed := func(c dbv1.RollbackCondition) bool {
-		return len(rb.Conditions) == 0 || slices.Contains(rb.Conditions, c)
-	}
 	return func(err error) bool {
-		switch {
-		case errors.Is(err, planner.ErrLockTimeExceeded):
-			return listed(dbv1.RollbackOnPerformanceDegradation)
-		case errors.Is(err, context.DeadlineExceeded):
-			return listed(dbv1.RollbackOnTimeout)
-		case errors.Is(err, ErrDataCorruption):
-			return listed(dbv1.RollbackOnDataCorruption)
-		}
-		return true
+		c := rollbackCondition(err)
+		return c == "" || len(rb.Conditions) == 0 || slices.Contains(rb.Conditions, c)
 	}
 }
 
 // stepReporter writes status.rolling as a rolling apply moves from step
 // to step.
-func stepReporter(report *reporter, dbm *dbv1.DatabaseMigration) func(StepProgress) {
+func stepReporter(report *reporter, dbm *dbv1.DatabaseMigration) func(planner.StepProgress) {
 	started := false
-	return func(p StepProgress) {
+	return func(p planner.StepProgress) {
 		report.update(true, func() {
 			if !started {
 				// Set on the first step, not before: an apply that finds
@@ -299,48 +297,49 @@ func (r *DatabaseMigrationReconciler) preCheck(ctx context.Context, dbm *dbv1.Da
 	return ctrl.Result{}, false, nil
 }
 
-// applyFailed reports an apply that did not complete.
+// applyFailed reports an apply that did not complete, as the failure
+// table classes its error.
 func (r *DatabaseMigrationReconciler) applyFailed(dbm *dbv1.DatabaseMigration, err error) (ctrl.Result, bool, error) {
-	var permanent *PermanentError
+	f := classify(err, true)
 	switch {
-	case errors.Is(err, ErrPlanChanged):
+	case f.reason == dbv1.ReasonSchemaDrifted:
 		metrics.Applies.WithLabelValues(metrics.ResultRefused).Inc()
 		message := "not applied: " + err.Error() + "; a new plan is being computed and needs a new approval"
-		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonSchemaDrifted, message)
-		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonSchemaDrifted, message)
-		setCondition(dbm, dbv1.ConditionPlanned, false, dbv1.ReasonSchemaDrifted, message)
-		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonSchemaDrifted, message)
+		setCondition(dbm, dbv1.ConditionApproved, false, f.reason, message)
+		setCondition(dbm, dbv1.ConditionApplied, false, f.reason, message)
+		setCondition(dbm, dbv1.ConditionPlanned, false, f.reason, message)
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, f.reason, message)
 		dbm.Status.StartTime = nil
-		r.event(dbm, true, dbv1.ReasonSchemaDrifted, message)
-		return ctrl.Result{RequeueAfter: time.Second}, true, nil
-	case errors.Is(err, ErrLockBusy):
-		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonLockBusy, err.Error())
-		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonLockBusy, err.Error())
-		return ctrl.Result{RequeueAfter: lockWait}, true, nil
-	case errors.As(err, &permanent):
-	case errors.Is(err, ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-		permanent = &PermanentError{Reason: dbv1.ReasonDeadlineExceeded, Err: err}
-	default:
+		r.event(dbm, true, f.reason, message)
+		return ctrl.Result{RequeueAfter: f.after}, true, nil
+	case f.retry == retryAfter:
+		// Waiting is the course (the lock, a source not there yet):
+		// nothing ran, nothing to event.
+		setCondition(dbm, dbv1.ConditionApplied, false, f.reason, err.Error())
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, f.reason, err.Error())
+		return ctrl.Result{RequeueAfter: f.after}, true, nil
+	case f.retry == retryBackoff:
 		// The database went away mid-apply: the guarded apply left it as
 		// it was (or at a recorded checkpoint); try again with backoff.
 		metrics.Applies.WithLabelValues(metrics.ResultError).Inc()
-		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonDatabaseUnreachable, err.Error())
-		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonDatabaseUnreachable, err.Error())
-		r.event(dbm, true, dbv1.ReasonDatabaseUnreachable, err.Error())
+		setCondition(dbm, dbv1.ConditionApplied, false, f.reason, err.Error())
+		setPhase(dbm, dbv1.PhaseAwaitingApproval, f.reason, err.Error())
+		r.event(dbm, true, f.reason, err.Error())
 		return ctrl.Result{}, true, err
 	}
 	metrics.Applies.WithLabelValues(metrics.ResultError).Inc()
 	done := metav1.NewTime(r.now())
 	dbm.Status.CompletionTime = &done
-	if errors.Is(err, ErrRolledBack) {
+	if rolledBackErr(err) {
 		if rs := dbm.Status.Rolling; rs != nil {
 			rs.Phase, rs.RollbackPoint = dbv1.RollingRolledBack, 0
 		}
 		r.event(dbm, false, dbv1.ReasonRolledBack, "rolled back to the schema the apply started from")
 	}
-	setCondition(dbm, dbv1.ConditionApplied, false, permanent.Reason, permanent.Error())
-	setPhase(dbm, dbv1.PhaseFailed, permanent.Reason, permanent.Error())
-	r.event(dbm, true, permanent.Reason, permanent.Error())
+	message := f.message(err)
+	setCondition(dbm, dbv1.ConditionApplied, false, f.reason, message)
+	setPhase(dbm, dbv1.PhaseFailed, f.reason, message)
+	r.event(dbm, true, f.reason, message)
 	return ctrl.Result{}, true, nil
 }
 

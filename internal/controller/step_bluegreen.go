@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -34,44 +33,21 @@ const defaultSwitchKey = "database"
 // AwaitingSwitch for a reviewer's switch-approved annotation. Blue is
 // never written and never dropped.
 func (r *DatabaseMigrationReconciler) applyBlueGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter) (ctrl.Result, bool, error) {
-	plan := dbm.Status.Plan
-	green := bluegreen.GreenName(dbm.Spec.Database.Database, shortHash(plan.Hash))
+	green := greenName(dbm)
 	bg := dbm.Status.BlueGreen
 	if bg == nil || bg.GreenDatabase != green {
 		bg = &dbv1.BlueGreenStatus{BlueDatabase: dbm.Spec.Database.Database, GreenDatabase: green}
 		dbm.Status.BlueGreen = bg
 	}
-	if !bg.ValidationPassed || bg.GreenRevision == 0 {
-		if res, stop, err := r.readyGreen(ctx, dbm, status, green); stop || err != nil {
-			return res, stop, err
-		}
+	if bg.ValidationPassed && bg.GreenRevision != 0 {
+		return r.switchToGreen(ctx, dbm, green)
 	}
-	return r.switchToGreen(ctx, dbm, green)
-}
-
-// readyGreen makes green ready for the switch, unless it already is: the
-// status may not say so when the manager stopped between green's commit
-// and the status write, so green's revision table is asked first. The
-// pre-checks run before anything is copied.
-func (r *DatabaseMigrationReconciler) readyGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, green string) (ctrl.Result, bool, error) {
-	revision, done, err := r.Migrator.GreenRevision(ctx, dbm, green, dbm.Status.Plan.Hash)
-	if err != nil {
-		return r.applyFailed(dbm, err)
-	}
-	if done {
-		dbm.Status.BlueGreen.GreenRevision, dbm.Status.BlueGreen.ValidationPassed = revision, true
-		return ctrl.Result{}, false, nil
-	}
+	// Green may have the plan already when the manager stopped between
+	// green's commit and the status write: the planner's blue-green
+	// apply finds it in green's revision table and runs nothing again.
 	if res, stop, err := r.preCheck(ctx, dbm); stop || err != nil {
 		return res, stop, err
 	}
-	return r.migrateGreen(ctx, dbm, status, green)
-}
-
-// migrateGreen hands the runner the copy of blue to green and the apply
-// of the plan there.
-func (r *DatabaseMigrationReconciler) migrateGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, status *statusWriter, green string) (ctrl.Result, bool, error) {
-	bg := dbm.Status.BlueGreen
 	bg.Phase = blueGreenCopying
 	message := fmt.Sprintf("copying %s to %s, then applying plan %s there", bg.BlueDatabase, green, dbm.Status.Plan.Hash)
 	return r.startApply(ctx, dbm, status, dbv1.ReasonCloning, message,
@@ -80,28 +56,31 @@ func (r *DatabaseMigrationReconciler) migrateGreen(ctx context.Context, dbm *dbv
 		})
 }
 
-// runGreen copies blue to green and applies the plan there; a failure
-// the rollback policy covers drops green. Once recorded, the switch is
-// next.
+// greenName is the database a blue-green apply of dbm's plan copies blue
+// to.
+func greenName(dbm *dbv1.DatabaseMigration) string {
+	return bluegreen.GreenName(dbm.Spec.Database.Database, shortHash(dbm.Status.Plan.Hash))
+}
+
+// runGreen copies blue to green and applies the plan there (the planner's
+// blue-green strategy; a failure the rollback policy covers drops green).
+// Once recorded, the switch is next.
 func (r *DatabaseMigrationReconciler) runGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, report *reporter, green string) recordFunc {
 	opts := r.applyOptions(dbm, report)
 	start := r.now()
-	applied, err := r.Migrator.ApplyGreen(ctx, dbm, green, opts)
-	metrics.ApplyDuration.Observe(r.now().Sub(start).Seconds())
+	applied, err := r.Migrator.Apply(ctx, dbm, opts)
+	end := r.now()
+	metrics.ApplyDuration.Observe(end.Sub(start).Seconds())
 	if err != nil {
 		report.update(false, func() { dbm.Status.BlueGreen.Phase = blueGreenFailed })
-		if opts.Rollback != nil && !errors.Is(err, ErrPlanChanged) && !errors.Is(err, ErrLockBusy) && opts.Rollback(err) {
-			err = r.dropGreen(ctx, dbm, green, opts, err)
-		}
 	}
-	end := r.now()
 	return func(ctx context.Context, dbm *dbv1.DatabaseMigration, _ *statusWriter) (ctrl.Result, bool, error) {
 		bg := dbm.Status.BlueGreen
 		if err != nil {
 			bg.Phase = blueGreenFailed
 			return r.applyFailed(dbm, err)
 		}
-		bg.RowsCopied += applied.Rows
+		bg.RowsCopied += applied.Copied
 		bg.ValidationPassed, bg.GreenRevision = true, applied.Revision
 		bg.Phase = blueGreenAwaitingSwitch
 		dbm.Status.Metrics = &dbv1.MigrationMetrics{Duration: &metav1.Duration{Duration: end.Sub(start)}}
@@ -109,21 +88,6 @@ func (r *DatabaseMigrationReconciler) runGreen(ctx context.Context, dbm *dbv1.Da
 		dbm.Status.Progress.CompletedSteps, dbm.Status.Progress.PercentageComplete, dbm.Status.Progress.CurrentStep = dbm.Status.Progress.TotalSteps, 100, ""
 		return r.switchToGreen(ctx, dbm, green)
 	}
-}
-
-// dropGreen is a blue-green rollback: blue was never touched, so dropping
-// green undoes everything. The failure keeps its reason and says so.
-func (r *DatabaseMigrationReconciler) dropGreen(ctx context.Context, dbm *dbv1.DatabaseMigration, green string, opts ApplyOptions, cause error) error {
-	opts.RollingBack()
-	outcome := fmt.Errorf("green %s was dropped, blue is as it was", green)
-	if err := r.Migrator.DropGreen(ctx, dbm, green); err != nil {
-		outcome = fmt.Errorf("dropping green %s failed: %w", green, err)
-	}
-	var permanent *PermanentError
-	if errors.As(cause, &permanent) {
-		return &PermanentError{Reason: permanent.Reason, Err: fmt.Errorf("%w; %w", permanent.Err, outcome)}
-	}
-	return fmt.Errorf("%w; %w", cause, outcome)
 }
 
 // switchToGreen moves applications to green, or waits for the reviewer

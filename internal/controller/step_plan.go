@@ -13,7 +13,6 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
-	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
 
 // sourceWait is how long a migration waits before looking again for a
@@ -112,29 +111,27 @@ func (r *DatabaseMigrationReconciler) computePlan(ctx context.Context, dbm *dbv1
 	return ctrl.Result{}, false, nil
 }
 
-// planFailed reports a plan that could not be computed: waiting for a
-// source, a permanent fault for a person to fix, or a transient one retried
-// with backoff.
+// planFailed reports a plan that could not be computed, as the failure
+// table classes its error: waiting for a source, a permanent fault for a
+// person to fix, or a transient one retried with backoff.
 func (r *DatabaseMigrationReconciler) planFailed(dbm *dbv1.DatabaseMigration, err error) (ctrl.Result, bool, error) {
-	var permanent *PermanentError
-	switch {
-	case errors.Is(err, source.ErrNotFound):
-		setCondition(dbm, dbv1.ConditionPlanned, false, dbv1.ReasonSourceNotFound, err.Error())
-		setPhase(dbm, dbv1.PhasePending, dbv1.ReasonSourceNotFound, "waiting for a source: "+err.Error())
-		return ctrl.Result{RequeueAfter: sourceWait}, true, nil
-	case errors.Is(err, source.ErrChecksumMismatch):
-		permanent = &PermanentError{Reason: dbv1.ReasonChecksumMismatch, Err: err}
-	case errors.As(err, &permanent):
-	default:
-		setCondition(dbm, dbv1.ConditionPlanned, false, dbv1.ReasonDatabaseUnreachable, err.Error())
+	f := classify(err, false)
+	switch f.retry {
+	case retryAfter:
+		// Only a source not created yet is waited for while planning.
+		setCondition(dbm, dbv1.ConditionPlanned, false, f.reason, err.Error())
+		setPhase(dbm, dbv1.PhasePending, f.reason, "waiting for a source: "+err.Error())
+		return ctrl.Result{RequeueAfter: f.after}, true, nil
+	case retryBackoff:
+		setCondition(dbm, dbv1.ConditionPlanned, false, f.reason, err.Error())
 		if dbm.Status.Phase == "" {
-			setPhase(dbm, dbv1.PhasePending, dbv1.ReasonDatabaseUnreachable, err.Error())
+			setPhase(dbm, dbv1.PhasePending, f.reason, err.Error())
 		}
-		r.event(dbm, true, dbv1.ReasonDatabaseUnreachable, err.Error())
+		r.event(dbm, true, f.reason, err.Error())
 		return ctrl.Result{}, true, err
 	}
-	setCondition(dbm, dbv1.ConditionPlanned, false, permanent.Reason, permanent.Error())
-	setPhase(dbm, dbv1.PhaseFailed, permanent.Reason, permanent.Error())
-	r.event(dbm, true, permanent.Reason, permanent.Error())
+	setCondition(dbm, dbv1.ConditionPlanned, false, f.reason, err.Error())
+	setPhase(dbm, dbv1.PhaseFailed, f.reason, err.Error())
+	r.event(dbm, true, f.reason, err.Error())
 	return ctrl.Result{}, true, nil
 }

@@ -68,11 +68,11 @@ func TestPlanStepReasons(t *testing.T) {
 			wantPlanned: "False/" + dbv1.ReasonSourceNotFound, wantPhase: dbv1.PhasePending, wantReason: dbv1.ReasonSourceNotFound, wantStop: true, wantRequeue: true},
 		{name: "a checksum that does not match", err: fmt.Errorf("script a: %w", source.ErrChecksumMismatch),
 			wantPlanned: "False/" + dbv1.ReasonChecksumMismatch, wantPhase: dbv1.PhaseFailed, wantReason: dbv1.ReasonChecksumMismatch, wantStop: true},
-		{name: "invalid SQL", err: plannerError(&planner.InvalidSQLError{Script: "a", Index: 0, Err: errors.New("syntax")}),
+		{name: "invalid SQL", err: &planner.InvalidSQLError{Script: "a", Index: 0, Err: errors.New("syntax")},
 			wantPlanned: "False/" + dbv1.ReasonInvalidSQL, wantPhase: dbv1.PhaseFailed, wantReason: dbv1.ReasonInvalidSQL, wantStop: true},
-		{name: "SQL the gate refuses", err: plannerError(&planner.RefusedSQLError{Script: "a"}),
+		{name: "SQL the gate refuses", err: &planner.RefusedSQLError{Script: "a"},
 			wantPlanned: "False/" + dbv1.ReasonSQLRefused, wantPhase: dbv1.PhaseFailed, wantReason: dbv1.ReasonSQLRefused, wantStop: true},
-		{name: "no dev database", err: plannerError(&planner.DevDatabaseError{Reason: "no dev database for postgres"}),
+		{name: "no dev database", err: &planner.DevDatabaseError{Reason: "no dev database for postgres"},
 			wantPlanned: "False/" + dbv1.ReasonNoDevDatabase, wantPhase: dbv1.PhaseFailed, wantReason: dbv1.ReasonNoDevDatabase, wantStop: true},
 		{name: "a bad Secret", err: Permanent(dbv1.ReasonSecretInvalid, errors.New("secret x has no key url")),
 			wantPlanned: "False/" + dbv1.ReasonSecretInvalid, wantPhase: dbv1.PhaseFailed, wantReason: dbv1.ReasonSecretInvalid, wantStop: true},
@@ -218,7 +218,7 @@ func TestApplyOutcomeReasons(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		err        error
-		applied    *Applied
+		applied    *planner.ApplyResult
 		wantCond   string
 		wantPhase  dbv1.MigrationPhase
 		wantRetry  bool
@@ -226,23 +226,29 @@ func TestApplyOutcomeReasons(t *testing.T) {
 		// quiet outcomes are waits, not news: no event.
 		quiet bool
 	}{
-		{name: "applied", applied: &Applied{Revision: 3}, wantCond: "True/" + dbv1.ReasonApplied, wantPhase: dbv1.PhaseSucceeded},
-		{name: "already applied by an earlier run", applied: &Applied{Revision: 3, AlreadyApplied: true},
+		{name: "applied", applied: &planner.ApplyResult{Revision: 3}, wantCond: "True/" + dbv1.ReasonApplied, wantPhase: dbv1.PhaseSucceeded},
+		{name: "already applied by an earlier run", applied: &planner.ApplyResult{Revision: 3, AlreadyApplied: true},
 			wantCond: "True/" + dbv1.ReasonAlreadyApplied, wantPhase: dbv1.PhaseSucceeded},
-		{name: "the schema moved since review", err: fmt.Errorf("%w: hash", ErrPlanChanged),
+		{name: "the schema moved since review", err: &planner.HashMismatchError{Expected: stepHash, Actual: "sha256:4567"},
 			wantCond: "False/" + dbv1.ReasonSchemaDrifted, wantPhase: dbv1.PhaseAwaitingApproval},
-		{name: "another apply holds the lock", err: fmt.Errorf("%w: busy", ErrLockBusy),
+		{name: "another apply holds the lock", err: fmt.Errorf("%w: busy", planner.ErrLockBusy),
 			wantCond: "False/" + dbv1.ReasonLockBusy, wantPhase: dbv1.PhaseAwaitingApproval, quiet: true},
-		{name: "past maxMigrationTime", err: fmt.Errorf("%w: %w", ErrDeadlineExceeded, context.DeadlineExceeded),
+		{name: "past maxMigrationTime", err: fmt.Errorf("copying blue to green: %w", context.DeadlineExceeded),
 			wantCond: "False/" + dbv1.ReasonDeadlineExceeded, wantPhase: dbv1.PhaseFailed},
-		{name: "past maxDowntime", err: Permanent(dbv1.ReasonMaxDowntimeExceeded, ErrMaxDowntimeExceeded),
+		{name: "past maxDowntime", err: &planner.StatementError{Total: 1, RolledBack: true, Err: fmt.Errorf("%w (1s)", planner.ErrLockTimeExceeded)},
 			wantCond: "False/" + dbv1.ReasonMaxDowntimeExceeded, wantPhase: dbv1.PhaseFailed},
-		{name: "a statement failed", err: Permanent(dbv1.ReasonApplyFailed, errors.New("statement 1 of 1 failed")),
+		{name: "a statement failed", err: &planner.StatementError{Total: 1, RolledBack: true, Err: errors.New("syntax error")},
 			wantCond: "False/" + dbv1.ReasonApplyFailed, wantPhase: dbv1.PhaseFailed},
-		{name: "a validation script said no, rolled back", err: fmt.Errorf("%w: %w", ErrRolledBack, Permanent(dbv1.ReasonValidationFailed, errors.New(`validation script "v"`))),
+		{name: "a validation script said no, rolled back", err: &planner.RolledBackError{Err: &planner.VerifyError{Err: &planner.ValidationError{Script: "v", Statement: -1, Err: errors.New("returned false")}}},
 			wantCond: "False/" + dbv1.ReasonValidationFailed, wantPhase: dbv1.PhaseFailed, wantRolled: true},
-		{name: "rows lost", err: Permanent(dbv1.ReasonDataCorruption, ErrDataCorruption),
+		{name: "rows lost", err: &planner.VerifyError{RolledBack: true, Err: fmt.Errorf("%w: table t lost 1 row", planner.ErrDataCorruption)},
 			wantCond: "False/" + dbv1.ReasonDataCorruption, wantPhase: dbv1.PhaseFailed},
+		{name: "green cannot be used", err: fmt.Errorf("%w: green differs", planner.ErrGreenUnfit),
+			wantCond: "False/" + dbv1.ReasonApplyFailed, wantPhase: dbv1.PhaseFailed},
+		{name: "a Secret without its keys", err: Permanent(dbv1.ReasonSecretInvalid, errors.New("secret s has no key url")),
+			wantCond: "False/" + dbv1.ReasonSecretInvalid, wantPhase: dbv1.PhaseFailed},
+		{name: "a source deleted since the plan", err: fmt.Errorf("configmap x: %w", source.ErrNotFound),
+			wantCond: "False/" + dbv1.ReasonSourceNotFound, wantPhase: dbv1.PhaseAwaitingApproval, quiet: true},
 		{name: "the database went away", err: errors.New("connection reset"),
 			wantCond: "False/" + dbv1.ReasonDatabaseUnreachable, wantPhase: dbv1.PhaseAwaitingApproval, wantRetry: true},
 	} {

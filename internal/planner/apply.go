@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/integrity"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
 )
@@ -26,22 +27,19 @@ type ApplyOptions struct {
 	Progress func(done, total int, current string)
 	// Deadline bounds the apply; zero means none.
 	Deadline time.Time
-	// Verify, when set, checks the result on the apply's own connection
-	// after the last statement and before the revision is recorded as
-	// succeeded. Inside a transaction (transactional DDL) an error rolls
+	// Strategy is how the plan runs; empty means StrategyTransactional.
+	Strategy Strategy
+	// Integrity, when set, checks the data around the apply: every
+	// table's row count and sampled checksum are captured before the first
+	// statement and compared after the last (tables a data script writes
+	// are left out), and each shadow-table copy is compared with its table
+	// before the swap. A difference fails the apply with ErrDataCorruption.
+	// The input's validation scripts run after it, on the apply's own
+	// connection: inside a transaction (transactional DDL) a failure rolls
 	// the whole plan back; without one the statements stay applied and the
 	// revision records the failure.
-	Verify func(ctx context.Context, q database.Querier) error
-	// Before, when set, runs on the apply's own connection (or
-	// transaction) before the first statement: Verify compares with what
-	// it saw.
-	Before func(ctx context.Context, q database.Querier) error
+	Integrity *integrity.Options
 
-	// Rolling runs the plan one step at a time (a script in versioned
-	// mode, a statement in declarative mode), each in its own transaction
-	// where the engine allows, with a checkpoint in the revision table: an
-	// apply cut short resumes after the last committed step.
-	Rolling bool
 	// StepTimeouts bound a rolling step's run, by script name.
 	StepTimeouts map[string]time.Duration
 	// Parallel lets a rolling apply run consecutive data scripts that do
@@ -69,10 +67,11 @@ type ApplyOptions struct {
 	// application's writes: the transaction, a statement run without one,
 	// a rolling step, a shadow table's swap. Zero means no bound.
 	MaxLockTime time.Duration
-	// ShadowTable, when set, makes each table change through a shadow
-	// table (PostgreSQL, MySQL/MariaDB; an engine without a server, SQLite,
-	// applies in its one locked transaction instead).
+	// ShadowTable are the settings of StrategyShadowTable; nil means
+	// their defaults.
 	ShadowTable *ShadowTableOptions
+	// BlueGreen are the settings of StrategyBlueGreen, which needs them.
+	BlueGreen *BlueGreenOptions
 }
 
 // StepProgress is where a rolling apply stands.
@@ -105,6 +104,9 @@ type ApplyResult struct {
 	// LongestLock is the longest stretch the apply held locks that block
 	// the application's writes (see ApplyOptions.MaxLockTime).
 	LongestLock time.Duration
+	// Copied is how many rows a blue-green copy moved (none when a
+	// complete copy was reused).
+	Copied int64
 }
 
 const defaultLockWait = 30 * time.Second
@@ -113,16 +115,22 @@ const defaultLockWait = 30 * time.Second
 // run after the apply's own deadline may have passed.
 const rollbackTimeout = 5 * time.Minute
 
-// Apply takes the target's migration lock, recomputes the plan, and runs it
-// if its hash is opts.ExpectHash and no revision records that hash yet. A
-// rolling apply cut short resumes when the plan left to run is the one its
-// last checkpoint recorded.
+// Apply runs the approved plan under its strategy's contract: the
+// deadline, the target's migration lock, the revision an earlier apply of
+// the plan recorded (then nothing runs again), the plan recomputed under
+// the lock and run only if its hash is opts.ExpectHash (a rolling apply
+// cut short resumes when the plan left to run is the one its last
+// checkpoint recorded), and the checks around the statements.
 func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, opts ApplyOptions) (*ApplyResult, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
 	if opts.ExpectHash == "" {
 		return nil, errors.New("refusing to apply without the approved plan's hash")
+	}
+	how, err := strategyFor(opts, target.Engine)
+	if err != nil {
+		return nil, err
 	}
 	if !opts.Deadline.IsZero() && !opts.Graceful {
 		var cancel context.CancelFunc
@@ -149,55 +157,44 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	}
 	defer func() { _ = unlock() }()
 
-	revs := database.RevisionsOn(target.Engine, conn)
-	done, err := revs.Succeeded(ctx, opts.ExpectHash)
+	run := &applyRun{
+		p: p, target: target, db: db, conn: conn, revs: database.RevisionsOn(target.Engine, conn), opts: opts,
+		declarative: in.Desired != nil, scripts: in.Scripts, in: in, checks: newChecks(target, in, opts.Integrity),
+	}
+	done, err := how.applied(ctx, run)
 	if err != nil {
 		return nil, err
 	}
 	if done != nil {
 		return &ApplyResult{Revision: done.ID, AlreadyApplied: true}, nil
 	}
-	plan, live, err := p.plan(ctx, target, db, conn, in)
-	if err != nil {
+	if run.plan, run.live, err = p.plan(ctx, target, db, conn, in); err != nil {
 		return nil, err
 	}
-	run := &applyRun{target: target, db: db, conn: conn, revs: revs, live: live, plan: plan, opts: opts, declarative: in.Desired != nil, scripts: in.Scripts, in: in}
-	if plan.Hash != opts.ExpectHash {
-		if !opts.Rolling {
-			return nil, &HashMismatchError{Expected: opts.ExpectHash, Actual: plan.Hash}
-		}
-		if err := run.resume(ctx); err != nil {
+	if run.plan.Hash != opts.ExpectHash {
+		if err := how.changed(ctx, run); err != nil {
 			return nil, err
 		}
 	}
 	run.rev = &database.Revision{
 		PlanHash:  opts.ExpectHash,
 		Object:    opts.Identity,
-		Scripts:   plan.Scripts,
+		Scripts:   run.plan.Scripts,
 		Approver:  opts.Approver,
 		StartedAt: time.Now(),
 		Status:    database.RevisionRunning,
-		Total:     len(plan.Statements),
+		Total:     len(run.plan.Statements),
 	}
-	switch {
-	case opts.Rolling:
-		err = run.rolling(ctx)
-	case opts.ShadowTable != nil && target.Engine.Server():
-		err = run.shadowTable(ctx)
-	case target.Engine.TransactionalDDL():
-		err = run.inTx(ctx)
-	default:
-		err = run.withCheckpoints(ctx)
+	if err := how.run(ctx, run); err != nil {
+		return nil, how.failed(ctx, run, err)
 	}
-	if err != nil {
-		return nil, run.failed(ctx, err)
-	}
-	return &ApplyResult{Revision: run.rev.ID, Plan: plan, Resumed: run.resumed, LongestLock: run.longest}, nil
+	return &ApplyResult{Revision: run.rev.ID, Plan: run.plan, Resumed: run.resumed, LongestLock: run.longest, Copied: run.copied}, nil
 }
 
 // applyRun is one apply under the lock: the plan, the live schema it was
 // planned against, and the connection holding the lock.
 type applyRun struct {
+	p      *Planner
 	target *database.Target
 	db     *sql.DB
 	conn   *sql.Conn
@@ -225,6 +222,10 @@ type applyRun struct {
 	swaps []shadow.Change
 	// scripts are the input's scripts, for a rolling apply's waves.
 	scripts []script.Script
+	// checks run around the statements.
+	checks *checks
+	// copied is how many rows a blue-green copy moved.
+	copied int64
 	// mu orders the commits of a rolling apply's parallel steps; done
 	// are the steps (by index) committed so far.
 	mu   sync.Mutex
@@ -241,11 +242,9 @@ func (r *applyRun) inTx(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("beginning the apply transaction: %w", err)
 	}
-	if opts.Before != nil {
-		if err := opts.Before(ctx, tx); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("before the first statement: %w", err)
-		}
+	if err := r.checks.before(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
 	}
 	for i, stmt := range plan.Statements {
 		if err := r.expired(); err != nil {
@@ -258,11 +257,9 @@ func (r *applyRun) inTx(ctx context.Context) error {
 		}
 		report(opts.Progress, i+1, len(plan.Statements), stmt)
 	}
-	if opts.Verify != nil {
-		if err := opts.Verify(ctx, tx); err != nil {
-			_ = tx.Rollback()
-			return &VerifyError{RolledBack: true, Err: deadline(ctx, err)}
-		}
+	if err := r.checks.after(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return &VerifyError{RolledBack: true, Err: deadline(ctx, err)}
 	}
 	revs := database.RevisionsOn(e, tx)
 	now := time.Now()
@@ -293,10 +290,8 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if opts.Before != nil {
-		if err := opts.Before(ctx, r.conn); err != nil {
-			return fmt.Errorf("before the first statement: %w", err)
-		}
+	if err := r.checks.before(ctx, r.conn); err != nil {
+		return err
 	}
 	for i, stmt := range plan.Statements {
 		err := r.expired()
@@ -316,10 +311,8 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 		}
 		report(opts.Progress, i+1, len(plan.Statements), stmt)
 	}
-	if opts.Verify != nil {
-		if err := opts.Verify(ctx, r.conn); err != nil {
-			return &VerifyError{Revision: id, Err: deadline(ctx, err)}
-		}
+	if err := r.checks.after(ctx, r.conn); err != nil {
+		return &VerifyError{Revision: id, Err: deadline(ctx, err)}
 	}
 	now := time.Now()
 	return revs.Checkpoint(ctx, id, database.RevisionSucceeded, len(plan.Statements), &now, "")

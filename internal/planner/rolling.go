@@ -98,10 +98,8 @@ func (r *applyRun) rolling(ctx context.Context) error {
 	if err := r.revs.Ensure(ctx); err != nil {
 		return err
 	}
-	if r.opts.Before != nil {
-		if err := r.opts.Before(ctx, r.conn); err != nil {
-			return fmt.Errorf("before the first statement: %w", err)
-		}
+	if err := r.checks.before(ctx, r.conn); err != nil {
+		return err
 	}
 	steps := stepsOf(r.plan)
 	total := r.resumed + len(steps)
@@ -119,10 +117,8 @@ func (r *applyRun) rolling(ctx context.Context) error {
 		}
 	}
 	r.tell(StepProgress{Current: total, Total: total, Done: total, Resumed: r.resumed})
-	if r.opts.Verify != nil {
-		if err := r.opts.Verify(ctx, r.conn); err != nil {
-			return &VerifyError{Err: deadline(ctx, err)}
-		}
+	if err := r.checks.after(ctx, r.conn); err != nil {
+		return &VerifyError{Err: deadline(ctx, err)}
 	}
 	now := time.Now()
 	r.rev.Status, r.rev.Done, r.rev.FinishedAt = database.RevisionSucceeded, r.rev.Total, &now

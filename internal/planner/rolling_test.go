@@ -38,7 +38,7 @@ func TestRollingRunsStepByStepWithCheckpoints(t *testing.T) {
 
 			var seen []planner.StepProgress
 			res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{
-				ExpectHash: plan.Hash, Rolling: true, Identity: "ns/m",
+				ExpectHash: plan.Hash, Strategy: planner.StrategyRolling, Identity: "ns/m",
 				Step: func(p planner.StepProgress) { seen = append(seen, p) },
 			})
 			g.Expect(err).NotTo(HaveOccurred())
@@ -61,7 +61,7 @@ func TestRollingRunsStepByStepWithCheckpoints(t *testing.T) {
 			g.Expect(revs[3].PlanHash).To(Equal(plan.Hash))
 
 			// Applied once: the same approval does nothing again.
-			again, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true})
+			again, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Strategy: planner.StrategyRolling})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(again.AlreadyApplied).To(BeTrue())
 		})
@@ -82,7 +82,7 @@ func TestRollingResumesAfterTheLastCheckpoint(t *testing.T) {
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
 
-			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true, Identity: "ns/m"})
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Strategy: planner.StrategyRolling, Identity: "ns/m"})
 			g.Expect(err).To(MatchError(planner.ErrApplyFailed))
 			g.Expect(err.Error()).To(ContainSubstring("statement 3 of 3 failed (script c-script, statement 1)"))
 			g.Expect(err.Error()).To(ContainSubstring("statements 1 to 2 stay applied"))
@@ -94,7 +94,7 @@ func TestRollingResumesAfterTheLastCheckpoint(t *testing.T) {
 			d.exec(t, "DELETE FROM users WHERE id = 3;")
 			var seen []planner.StepProgress
 			res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{
-				ExpectHash: plan.Hash, Rolling: true, Identity: "ns/m",
+				ExpectHash: plan.Hash, Strategy: planner.StrategyRolling, Identity: "ns/m",
 				Step: func(p planner.StepProgress) { seen = append(seen, p) },
 			})
 			g.Expect(err).NotTo(HaveOccurred())
@@ -124,11 +124,11 @@ func TestRollingDoesNotResumeOnAMovedSchema(t *testing.T) {
 			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
-			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true})
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Strategy: planner.StrategyRolling})
 			g.Expect(err).To(MatchError(planner.ErrApplyFailed))
 
 			d.exec(t, "DELETE FROM users WHERE id = 3;\nCREATE TABLE audit (id int NOT NULL, PRIMARY KEY (id));")
-			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true})
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Strategy: planner.StrategyRolling})
 			g.Expect(err).To(MatchError(planner.ErrHashMismatch))
 			g.Expect(d.indexes(t, "users")).NotTo(ContainElement("users_name_key"))
 		})
@@ -142,12 +142,8 @@ func rollbackAlways(error) bool { return true }
 // from, a renamed column's data included, and says so in the revision.
 func TestAutomaticRollbackRestoresTheSchema(t *testing.T) {
 	for _, e := range engines {
-		for _, rolling := range []bool{false, true} {
-			name := e.name + "/transactional"
-			if rolling {
-				name = e.name + "/rolling"
-			}
-			t.Run(name, func(t *testing.T) {
+		for _, strategy := range []planner.Strategy{planner.StrategyTransactional, planner.StrategyRolling} {
+			t.Run(e.name+"/"+string(strategy), func(t *testing.T) {
 				g := NewWithT(t)
 				ctx := context.Background()
 				d := newTestDB(t, e)
@@ -164,7 +160,7 @@ func TestAutomaticRollbackRestoresTheSchema(t *testing.T) {
 
 				rollingBack := 0
 				_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{
-					ExpectHash: plan.Hash, Rolling: rolling, Identity: "ns/m",
+					ExpectHash: plan.Hash, Strategy: strategy, Identity: "ns/m",
 					Rollback: rollbackAlways, RollingBack: func() { rollingBack++ },
 				})
 				g.Expect(err).To(MatchError(planner.ErrApplyFailed))
@@ -184,7 +180,7 @@ func TestAutomaticRollbackRestoresTheSchema(t *testing.T) {
 				for _, r := range revs {
 					g.Expect(r.Status).To(Equal(database.RevisionRolledBack), "no step counts as applied after a rollback")
 				}
-				if rolling || !d.target.Engine.TransactionalDDL() {
+				if strategy == planner.StrategyRolling || !d.target.Engine.TransactionalDDL() {
 					g.Expect(rollingBack).To(Equal(1))
 				}
 
@@ -217,7 +213,7 @@ func TestRollingStepTimeout(t *testing.T) {
 	plan, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{
-		ExpectHash: plan.Hash, Rolling: true,
+		ExpectHash: plan.Hash, Strategy: planner.StrategyRolling,
 		StepTimeouts: map[string]time.Duration{"b-script": 100 * time.Millisecond},
 	})
 	g.Expect(err).To(MatchError(context.DeadlineExceeded))
@@ -228,7 +224,7 @@ func TestRollingStepTimeout(t *testing.T) {
 // A transaction that holds its locks past MaxLockTime is stopped and
 // rolled back, and says why.
 func TestMaxLockTimeStopsTheApply(t *testing.T) {
-	for _, rolling := range []bool{false, true} {
+	for _, strategy := range []planner.Strategy{planner.StrategyTransactional, planner.StrategyRolling} {
 		g := NewWithT(t)
 		ctx := context.Background()
 		d := newTestDB(t, engines[1])
@@ -237,7 +233,7 @@ func TestMaxLockTimeStopsTheApply(t *testing.T) {
 		pl := &planner.Planner{DevServers: dbtest.DevServers()}
 		plan, err := pl.Plan(ctx, d.target, in)
 		g.Expect(err).NotTo(HaveOccurred())
-		_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: rolling, MaxLockTime: 100 * time.Millisecond})
+		_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Strategy: strategy, MaxLockTime: 100 * time.Millisecond})
 		g.Expect(err).To(MatchError(planner.ErrLockTimeExceeded))
 		g.Expect(err.Error()).To(ContainSubstring("downtime budget (100ms)"))
 		g.Expect(d.tables(t)).To(ConsistOf("users", "posts"))
@@ -330,7 +326,7 @@ func TestRollingResumesAPartlyCommittedParallelWave(t *testing.T) {
 
 	// Fixed data, same scripts: the partner's insert is not run again.
 	d.exec(t, "DELETE FROM users WHERE id = 1;")
-	res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Rolling: true, Parallel: true, Identity: "ns/m"})
+	res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Strategy: planner.StrategyRolling, Parallel: true, Identity: "ns/m"})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Resumed).To(Equal(2))
 	g.Expect(d.queryString(t, "SELECT count(*) FROM posts WHERE title = 'side by side'")).To(Equal("1"))
@@ -354,7 +350,7 @@ func applyPastTheLock(t *testing.T, d *testDB, lockKey int, pl *planner.Planner,
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: hash, Rolling: true, Parallel: true, Identity: "ns/m"})
+		_, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: hash, Strategy: planner.StrategyRolling, Parallel: true, Identity: "ns/m"})
 		done <- err
 	}()
 	g.Eventually(func() string {

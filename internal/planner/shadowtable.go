@@ -24,9 +24,6 @@ type ShadowTableOptions struct {
 	Progress func(shadow.Progress)
 	// Swapped is told of each table swapped, with what the swap did.
 	Swapped func(*shadow.Result)
-	// Verify checks a copy beyond its row count before the swap (the data
-	// integrity checks); see shadow.Options.Verify.
-	Verify func(ctx context.Context, q database.Querier, table, shadowName string, columns []string) error
 }
 
 // alterTable matches ALTER TABLE <name> <clauses>: a change of one table's
@@ -80,10 +77,8 @@ func (r *applyRun) shadowTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.opts.Before != nil {
-		if err := r.opts.Before(ctx, r.conn); err != nil {
-			return fmt.Errorf("before the first statement: %w", err)
-		}
+	if err := r.checks.before(ctx, r.conn); err != nil {
+		return err
 	}
 	for _, g := range shadowGroups(plan) {
 		if err := r.expired(); err != nil {
@@ -103,10 +98,8 @@ func (r *applyRun) shadowTable(ctx context.Context) error {
 		}
 		report(r.opts.Progress, g.end, len(plan.Statements), plan.Statements[g.end-1])
 	}
-	if r.opts.Verify != nil {
-		if err := r.opts.Verify(ctx, r.conn); err != nil {
-			return &VerifyError{Revision: id, Err: deadline(ctx, err)}
-		}
+	if err := r.checks.after(ctx, r.conn); err != nil {
+		return &VerifyError{Revision: id, Err: deadline(ctx, err)}
 	}
 	now := time.Now()
 	return revs.Checkpoint(ctx, id, database.RevisionSucceeded, len(plan.Statements), &now, "")
@@ -123,12 +116,15 @@ func (r *applyRun) direct(ctx context.Context, i int) error {
 // throughShadow changes one table through a shadow.
 func (r *applyRun) throughShadow(ctx context.Context, g shadowGroup) error {
 	o := r.opts.ShadowTable
+	if o == nil {
+		o = &ShadowTableOptions{}
+	}
 	change, err := shadow.FromAlter(r.target.Engine, r.target.Schema(), g.table, g.clauses...)
 	if err != nil {
 		return err
 	}
 	res, err := shadow.Run(ctx, r.target.Engine, r.db, change, shadow.Options{
-		BatchSize: o.BatchSize, PreserveBackup: o.PreserveBackup, Progress: o.Progress, Verify: o.Verify,
+		BatchSize: o.BatchSize, PreserveBackup: o.PreserveBackup, Progress: o.Progress, Verify: r.checks.shadowCopy(),
 	})
 	if res != nil {
 		// Swapped: the change is made, whatever came after.

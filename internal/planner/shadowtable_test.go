@@ -49,7 +49,7 @@ func TestShadowTableChangesTablesThroughShadows(t *testing.T) {
 
 			var swapped []*shadow.Result
 			var progress []shadow.Progress
-			res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, ShadowTable: &planner.ShadowTableOptions{
+			res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Strategy: planner.StrategyShadowTable, ShadowTable: &planner.ShadowTableOptions{
 				BatchSize: 200, PreserveBackup: true,
 				Progress: func(p shadow.Progress) { progress = append(progress, p) },
 				Swapped:  func(r *shadow.Result) { swapped = append(swapped, r) },
@@ -88,7 +88,7 @@ func TestShadowTableRollsBackFromTheBackups(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{
 				ExpectHash: plan.Hash, Rollback: rollbackAlways,
-				ShadowTable: &planner.ShadowTableOptions{PreserveBackup: true},
+				Strategy: planner.StrategyShadowTable, ShadowTable: &planner.ShadowTableOptions{PreserveBackup: true},
 			})
 			g.Expect(err).To(MatchError(planner.ErrApplyFailed))
 			var rolled *planner.RolledBackError
@@ -116,7 +116,7 @@ func TestShadowTableBackupsAreNotPartOfTheSchema(t *testing.T) {
 			pl := &planner.Planner{DevServers: dbtest.DevServers()}
 			plan, err := pl.Plan(ctx, d.target, in)
 			g.Expect(err).NotTo(HaveOccurred())
-			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, ShadowTable: &planner.ShadowTableOptions{PreserveBackup: true}})
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Strategy: planner.StrategyShadowTable, ShadowTable: &planner.ShadowTableOptions{PreserveBackup: true}})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(d.queryString(t, "SELECT count(*) FROM _users_old")).To(Equal("3"), "the backup is kept")
 

@@ -1,0 +1,196 @@
+package planner
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/integrity"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
+)
+
+// ErrDataCorruption: a data integrity check found rows lost or changed.
+var ErrDataCorruption = errors.New("data integrity check failed")
+
+// checks are what every strategy runs around the plan's statements, on
+// the apply's own connection (inside its transaction where the engine has
+// one, so a failed check takes the plan back): the data integrity capture
+// before the first statement, and after the last the integrity recheck
+// and then the validation scripts.
+type checks struct {
+	target      *database.Target
+	integrity   *integrity.Options
+	validations []script.Script
+	// captured is the state before the first statement.
+	captured *integrity.State
+}
+
+// newChecks returns the checks of an apply of in on target. Tables a data
+// script writes are expected to change: the integrity check leaves them
+// out.
+func newChecks(target *database.Target, in Input, opts *integrity.Options) *checks {
+	c := &checks{target: target, validations: in.Validations}
+	if opts != nil {
+		o := *opts
+		o.Exclude = append(slices.Clone(o.Exclude), writtenTables(in.Scripts)...)
+		c.integrity = &o
+	}
+	return c
+}
+
+// before runs before the first statement.
+func (c *checks) before(ctx context.Context, q database.Querier) error {
+	if c.integrity == nil {
+		return nil
+	}
+	state, err := integrity.Capture(ctx, c.target.Engine, q, c.target.Schema(), nil, *c.integrity)
+	if err != nil {
+		return fmt.Errorf("before the first statement: data integrity check, before the apply: %w", err)
+	}
+	c.captured = state
+	return nil
+}
+
+// after runs when the last statement ran: integrity first, then the
+// validation scripts in order.
+func (c *checks) after(ctx context.Context, q database.Querier) error {
+	if c.captured != nil {
+		if err := integrity.Recheck(ctx, c.target.Engine, q, c.captured, *c.integrity); err != nil {
+			return fmt.Errorf("%w: %w", ErrDataCorruption, err)
+		}
+	}
+	for _, s := range c.validations {
+		if i, err := runValidation(ctx, c.target, q, s); err != nil {
+			return &ValidationError{Script: s.Name, Statement: i, Err: err}
+		}
+	}
+	return nil
+}
+
+// shadowCopy is the integrity check of a shadow-table copy before its
+// swap: the shadow must hold the live table's rows, by count and sampled
+// checksum over the columns both share. Nil without integrity checks.
+func (c *checks) shadowCopy() func(ctx context.Context, q database.Querier, table, copyName string, columns []string) error {
+	if c.integrity == nil {
+		return nil
+	}
+	return func(ctx context.Context, q database.Querier, table, copyName string, columns []string) error {
+		cols := make([]string, len(columns))
+		for i, col := range columns {
+			cols[i] = sqlstatic.BareName(col)
+		}
+		if err := integrity.DiffTables(ctx, c.target.Engine, q, c.target.Schema(), sqlstatic.BareName(table), sqlstatic.BareName(copyName), cols, *c.integrity); err != nil {
+			return fmt.Errorf("%w: %w", ErrDataCorruption, err)
+		}
+		return nil
+	}
+}
+
+// writtenTables names the tables the data scripts write.
+func writtenTables(scripts []script.Script) []string {
+	var out []string
+	for _, s := range scripts {
+		if s.Type != script.TypeData {
+			continue
+		}
+		for _, t := range sqlstatic.WrittenTables(s.SQL) {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// ValidationError is a validation script that failed, and where: a caller
+// that must not show the script's SQL (a secret-sourced one) names it
+// without its statement or the database's message.
+type ValidationError struct {
+	Script string
+	// Statement is the 0-based index of the statement that failed; -1
+	// for the script as a whole.
+	Statement int
+	Err       error
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("validation script %q: %v", e.Script, e.Err)
+}
+
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// runValidation runs one validation script. It passes when its last
+// statement returns a row whose first column is true; no row, or a false
+// value, fails it. On failure it says which statement failed (-1: the
+// script as a whole).
+func runValidation(ctx context.Context, target *database.Target, q database.Querier, s script.Script) (int, error) {
+	stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(target.Engine.Kinds()[0]), s.SQL)
+	if err != nil {
+		return -1, err
+	}
+	if len(stmts) == 0 {
+		return -1, errors.New("has no statement")
+	}
+	last := len(stmts) - 1
+	for i, stmt := range stmts[:last] {
+		if _, err := q.ExecContext(ctx, stmt.Text); err != nil {
+			return i, err
+		}
+	}
+	var v any
+	switch err := q.QueryRowContext(ctx, stmts[last].Text).Scan(&v); {
+	case errors.Is(err, sql.ErrNoRows):
+		return last, errors.New("returned no row")
+	case err != nil:
+		return last, err
+	}
+	if !truthy(v) {
+		return last, fmt.Errorf("returned %v", describeValue(v))
+	}
+	return -1, nil
+}
+
+// truthy reads a first column as the engines return booleans: PostgreSQL's
+// bool, MySQL's and SQLite's integers, or their text forms.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case int64:
+		return x != 0
+	case float64:
+		return x != 0
+	case []byte:
+		return truthyText(string(x))
+	case string:
+		return truthyText(x)
+	}
+	return false
+}
+
+func truthyText(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if b, err := strconv.ParseBool(s); err == nil {
+		return b
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		return n != 0
+	}
+	return s == "yes" || s == "y"
+}
+
+func describeValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return strconv.Quote(string(x))
+	}
+	return fmt.Sprint(v)
+}
