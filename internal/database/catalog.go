@@ -127,6 +127,17 @@ func queryColumns(ctx context.Context, q Querier, query string, args ...any) ([]
 	return cols, err
 }
 
+// currentSchema runs a query naming the session's schema; a NULL means
+// there is none, which none says.
+func currentSchema(ctx context.Context, q Querier, query, none string) (string, error) {
+	var s sql.NullString
+	err := q.QueryRowContext(ctx, query).Scan(&s)
+	if err == nil && !s.Valid {
+		err = errors.New(none)
+	}
+	return s.String, err
+}
+
 // qualify joins a quoted schema and name.
 func qualify(quote func(string) string, schema, name string) string {
 	return quote(schema) + "." + quote(name)
@@ -157,12 +168,7 @@ func (postgresEngine) Quote(ident string) string {
 func (e postgresEngine) Qualify(schema, name string) string { return qualify(e.Quote, schema, name) }
 
 func (postgresEngine) CurrentSchema(ctx context.Context, q Querier) (string, error) {
-	var s sql.NullString
-	err := q.QueryRowContext(ctx, "SELECT current_schema()").Scan(&s)
-	if err == nil && !s.Valid {
-		err = errors.New("the search_path names no existing schema")
-	}
-	return s.String, err
+	return currentSchema(ctx, q, "SELECT current_schema()", "the search_path names no existing schema")
 }
 
 func (postgresEngine) Tables(ctx context.Context, q Querier, schema string) ([]Table, error) {
@@ -206,12 +212,7 @@ func (mysqlEngine) Quote(ident string) string {
 func (e mysqlEngine) Qualify(schema, name string) string { return qualify(e.Quote, schema, name) }
 
 func (mysqlEngine) CurrentSchema(ctx context.Context, q Querier) (string, error) {
-	var s sql.NullString
-	err := q.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&s)
-	if err == nil && !s.Valid {
-		err = errors.New("the connection has no database selected")
-	}
-	return s.String, err
+	return currentSchema(ctx, q, "SELECT DATABASE()", "the connection has no database selected")
 }
 
 func (mysqlEngine) Tables(ctx context.Context, q Querier, schema string) ([]Table, error) {
