@@ -13,11 +13,12 @@ import (
 )
 
 // dialect is one engine's way of doing each step of a clone: its
-// catalogue queries, its snapshot, its bulk copy. The steps themselves are
-// the same for every engine (see clone.go).
+// snapshot, its bulk copy, and the catalogue queries only a clone needs;
+// names and quoting come from the engine's catalogue. The steps themselves
+// are the same for every engine (see clone.go).
 type dialect interface {
-	// identLimit is the longest database name the engine takes, in bytes.
-	identLimit() int
+	database.Catalog
+
 	// connURL is the URL this package's own connections use for u, which
 	// may differ from u in driver parameters only.
 	connURL(u *url.URL) *url.URL
@@ -92,8 +93,9 @@ type tableCopy struct {
 	columns []string
 }
 
-// dialects maps an engine's Atlas name to its dialect.
-var dialects = map[string]dialect{}
+// dialects maps an engine's Atlas name to its dialect, built on the
+// engine's catalogue.
+var dialects = map[string]func(c database.Catalog) dialect{}
 
 // Supports reports whether blue-green copies have a dialect for e.
 func Supports(e database.Engine) bool {
@@ -106,11 +108,11 @@ func dialectFor(target *database.Target) (dialect, error) {
 	if target == nil || target.Engine == nil || target.URL == nil {
 		return nil, fmt.Errorf("%w: no target database", ErrEngine)
 	}
-	d, ok := dialects[target.Engine.Name()]
+	newDialect, ok := dialects[target.Engine.Name()]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrEngine, target.Engine.Name())
 	}
-	return d, nil
+	return newDialect(target.Engine), nil
 }
 
 // execAll runs statements one by one, stopping at the first failure.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	atlasmysql "ariga.io/atlas/sql/mysql"
@@ -14,13 +13,15 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
-func init() { dialects[atlasmysql.DriverName] = mysqlDialect{} }
+func init() {
+	dialects[atlasmysql.DriverName] = func(c database.Catalog) dialect { return mysqlDialect{c} }
+}
 
 // mysqlDialect clones a MySQL or MariaDB database into another database
 // of the same server.
-type mysqlDialect struct{}
-
-func (mysqlDialect) identLimit() int { return 64 }
+type mysqlDialect struct {
+	database.Catalog
+}
 
 // connURL turns off the driver's parsing of dates: values then cross from
 // blue to green as the server's own text, zero dates included, instead of
@@ -36,10 +37,7 @@ func (mysqlDialect) connURL(u *url.URL) *url.URL {
 func (mysqlDialect) placeholder(int) string { return "?" }
 
 // table is the bare name: each session is bound to its own database.
-func (mysqlDialect) table(_, name string) string { return myIdent(name) }
-
-// myIdent quotes an identifier.
-func myIdent(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
+func (d mysqlDialect) table(_, name string) string { return d.Quote(name) }
 
 func (mysqlDialect) exists(ctx context.Context, q database.Querier, name string) (bool, error) {
 	var n int
@@ -49,21 +47,21 @@ func (mysqlDialect) exists(ctx context.Context, q database.Querier, name string)
 
 // createDatabase gives green blue's default character set and collation,
 // which its tables inherit as blue's did.
-func (mysqlDialect) createDatabase(ctx context.Context, q database.Querier, green string) error {
+func (d mysqlDialect) createDatabase(ctx context.Context, q database.Querier, green string) error {
 	var charset, collation string
 	err := q.QueryRowContext(ctx, "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata WHERE schema_name = DATABASE()").Scan(&charset, &collation)
 	if err != nil {
 		return fmt.Errorf("reading blue's character set: %w", err)
 	}
-	create := "CREATE DATABASE " + myIdent(green) + " CHARACTER SET " + charset + " COLLATE " + collation
+	create := "CREATE DATABASE " + d.Quote(green) + " CHARACTER SET " + charset + " COLLATE " + collation
 	if _, err := q.ExecContext(ctx, create); err != nil {
 		return fmt.Errorf("creating database %s (the user needs CREATE on it): %w", green, err)
 	}
 	return nil
 }
 
-func (mysqlDialect) dropDatabase(ctx context.Context, q database.Querier, name string) error {
-	_, err := q.ExecContext(ctx, "DROP DATABASE IF EXISTS "+myIdent(name))
+func (d mysqlDialect) dropDatabase(ctx context.Context, q database.Querier, name string) error {
+	_, err := q.ExecContext(ctx, "DROP DATABASE IF EXISTS "+d.Quote(name))
 	return err
 }
 

@@ -15,10 +15,6 @@ const (
 	// greenInfix joins blue's name and the suffix, so that a green is
 	// recognisable at a glance in a list of databases.
 	greenInfix = "_green_"
-	// nameLimit is the longest name GreenName returns, in bytes:
-	// PostgreSQL's identifier limit, the smaller of the two engines' (MySQL
-	// takes 64), so a name fits whichever engine it is used on.
-	nameLimit = 63
 	// suffixLimit bounds the suffix so that blue's name keeps most of the
 	// room; a longer suffix is shortened with a hash of it.
 	suffixLimit = 16
@@ -26,6 +22,11 @@ const (
 	// part of a name that had to be cut.
 	tagLen = 8
 )
+
+// nameLimit is the longest name GreenName returns, in bytes: the smallest
+// of the server engines' identifier limits (PostgreSQL's), so a name fits
+// whichever engine it is used on.
+var nameLimit = database.PortableIdentLimit()
 
 // GreenName names blue's green twin: <blue>_green_<suffix>, where suffix
 // (a short id of the migration, say) is lower-cased and reduced to
@@ -100,11 +101,12 @@ func withDatabase(u *url.URL, name string) *url.URL {
 // checkGreenName refuses a name Clone or Drop must not use: empty, longer
 // than the engine takes, or blue's own, which Drop would destroy.
 func checkGreenName(d dialect, blue *database.Target, green string) error {
+	limit := d.IdentLimit()
 	switch {
 	case green == "":
 		return fmt.Errorf("%w: the name is empty", ErrGreenName)
-	case len(green) > d.identLimit():
-		return fmt.Errorf("%w: %q is %d bytes, more than the %d the server takes", ErrGreenName, green, len(green), d.identLimit())
+	case len(green) > limit:
+		return fmt.Errorf("%w: %q is %d bytes, more than the %d the server takes", ErrGreenName, green, len(green), limit)
 	case strings.ContainsAny(green, "/\x00"):
 		return fmt.Errorf("%w: %q holds a slash or a NUL byte", ErrGreenName, green)
 	case green == databaseName(blue.URL):

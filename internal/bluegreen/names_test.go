@@ -88,7 +88,7 @@ func TestPgCreateDatabase(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			NewWithT(t).Expect(pgCreateDatabase("g", "UTF8", tt.loc)).To(Equal(tt.want))
+			NewWithT(t).Expect(pgCreateDatabase(`"g"`, "UTF8", tt.loc)).To(Equal(tt.want))
 		})
 	}
 }

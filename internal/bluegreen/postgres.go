@@ -13,29 +13,25 @@ import (
 
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
-func init() { dialects[postgres.DriverName] = postgresDialect{} }
+func init() {
+	dialects[postgres.DriverName] = func(c database.Catalog) dialect { return postgresDialect{c} }
+}
 
 // postgresDialect clones a PostgreSQL database into another database of
 // the same server.
-type postgresDialect struct{}
-
-func (postgresDialect) identLimit() int { return 63 }
+type postgresDialect struct {
+	database.Catalog
+}
 
 func (postgresDialect) connURL(u *url.URL) *url.URL { return u }
 
 func (postgresDialect) placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
-func (postgresDialect) table(schemaName, name string) string {
-	return pgx.Identifier{schemaName, name}.Sanitize()
-}
-
-// pgIdent quotes one identifier.
-func pgIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+func (d postgresDialect) table(schemaName, name string) string { return d.Qualify(schemaName, name) }
 
 // pgLiteral quotes a string constant (standard_conforming_strings, the
 // default since PostgreSQL 9.1, keeps backslashes literal).
@@ -63,7 +59,7 @@ type pgLocale struct {
 // createDatabase copies blue's encoding and locale: green must sort and
 // compare text as blue does, or a unique index could refuse blue's rows.
 // template0 is the template that accepts any encoding and locale.
-func (postgresDialect) createDatabase(ctx context.Context, q database.Querier, green string) error {
+func (d postgresDialect) createDatabase(ctx context.Context, q database.Querier, green string) error {
 	var (
 		encoding string
 		row      []byte
@@ -76,17 +72,17 @@ func (postgresDialect) createDatabase(ctx context.Context, q database.Querier, g
 	if err := json.Unmarshal(row, &loc); err != nil {
 		return fmt.Errorf("reading blue's encoding and locale: %w", err)
 	}
-	if _, err := q.ExecContext(ctx, pgCreateDatabase(green, encoding, loc)); err != nil {
+	if _, err := q.ExecContext(ctx, pgCreateDatabase(d.Quote(green), encoding, loc)); err != nil {
 		return fmt.Errorf("creating database %s (the user needs CREATEDB): %w", green, err)
 	}
 	return nil
 }
 
-// pgCreateDatabase is the CREATE DATABASE statement for green with
-// encoding and loc.
+// pgCreateDatabase is the CREATE DATABASE statement for green, quoted,
+// with encoding and loc.
 func pgCreateDatabase(green, encoding string, loc pgLocale) string {
 	var b strings.Builder
-	b.WriteString("CREATE DATABASE " + pgIdent(green) + " TEMPLATE template0 ENCODING " + pgLiteral(encoding))
+	b.WriteString("CREATE DATABASE " + green + " TEMPLATE template0 ENCODING " + pgLiteral(encoding))
 	if loc.Collate != "" {
 		b.WriteString(" LC_COLLATE " + pgLiteral(loc.Collate))
 	}
@@ -107,8 +103,8 @@ func pgCreateDatabase(green, encoding string, loc pgLocale) string {
 
 // dropDatabase uses WITH (FORCE) (PostgreSQL 13) to end the sessions a
 // crashed clone, or an application already pointed at green, left open.
-func (postgresDialect) dropDatabase(ctx context.Context, q database.Querier, name string) error {
-	_, err := q.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgIdent(name)+" WITH (FORCE)")
+func (d postgresDialect) dropDatabase(ctx context.Context, q database.Querier, name string) error {
+	_, err := q.ExecContext(ctx, "DROP DATABASE IF EXISTS "+d.Quote(name)+" WITH (FORCE)")
 	return err
 }
 

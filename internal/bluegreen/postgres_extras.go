@@ -16,6 +16,8 @@ import (
 // the sequences behind their serial and identity columns, with the values
 // those have reached.
 type pgExtras struct {
+	// catalog quotes names.
+	catalog    database.Catalog
 	schema     string
 	extensions []pgExtension
 	// members are relations of the schema an extension owns (PostGIS's
@@ -86,8 +88,8 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
 WHERE n.nspname = $1 AND pg_catalog.pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%'`
 
-func (postgresDialect) readExtras(ctx context.Context, q database.Querier, schemaName string) (extras, error) {
-	x := &pgExtras{schema: schemaName}
+func (d postgresDialect) readExtras(ctx context.Context, q database.Querier, schemaName string) (extras, error) {
+	x := &pgExtras{catalog: d.Catalog, schema: schemaName}
 	var err error
 	if x.extensions, err = readExtensions(ctx, q); err != nil {
 		return nil, fmt.Errorf("reading extensions: %w", err)
@@ -95,7 +97,7 @@ func (postgresDialect) readExtras(ctx context.Context, q database.Querier, schem
 	if x.members, err = database.QueryStrings(ctx, q, pgMembersQuery, schemaName); err != nil {
 		return nil, fmt.Errorf("reading extensions' tables: %w", err)
 	}
-	if x.sequences, err = readSequences(ctx, q, schemaName); err != nil {
+	if x.sequences, err = readSequences(ctx, q, d, schemaName); err != nil {
 		return nil, err
 	}
 	if x.defaults, err = readNextvalDefaults(ctx, q, schemaName); err != nil {
@@ -124,14 +126,14 @@ func readExtensions(ctx context.Context, q database.Querier) ([]pgExtension, err
 // readSequences reads the schema's sequences, then each one's state.
 // Sequences are not transactional: the state read is the latest, which may
 // be past the snapshot's, and so is safe to continue from.
-func readSequences(ctx context.Context, q database.Querier, schemaName string) ([]pgSequence, error) {
+func readSequences(ctx context.Context, q database.Querier, c database.Catalog, schemaName string) ([]pgSequence, error) {
 	seqs, err := listSequences(ctx, q, schemaName)
 	if err != nil {
 		return nil, fmt.Errorf("reading sequences: %w", err)
 	}
 	for i := range seqs {
 		s := &seqs[i]
-		err := q.QueryRowContext(ctx, "SELECT last_value, is_called FROM "+pgQualified(schemaName, s.name)).Scan(&s.last, &s.called)
+		err := q.QueryRowContext(ctx, "SELECT last_value, is_called FROM "+c.Qualify(schemaName, s.name)).Scan(&s.last, &s.called)
 		if err != nil {
 			return nil, fmt.Errorf("reading sequence %s: %w", s.name, err)
 		}
@@ -175,23 +177,20 @@ func readNextvalDefaults(ctx context.Context, q database.Querier, schemaName str
 	return defaults, rows.Err()
 }
 
-// pgQualified quotes a schema-qualified name.
-func pgQualified(schemaName, name string) string { return postgresDialect{}.table(schemaName, name) }
-
 func (x *pgExtras) excluded() []string { return x.members }
 
 // beforeTables creates the schema, the extensions (in blue's order, which
 // puts an extension after those it requires) and every sequence but
 // identity columns' own, so that column defaults find theirs.
 func (x *pgExtras) beforeTables(ctx context.Context, green database.Querier) error {
-	if err := ensureSchema(ctx, green, x.schema); err != nil {
+	if err := x.ensureSchema(ctx, green, x.schema); err != nil {
 		return err
 	}
 	for _, e := range x.extensions {
-		if err := ensureSchema(ctx, green, e.schema); err != nil {
+		if err := x.ensureSchema(ctx, green, e.schema); err != nil {
 			return err
 		}
-		create := "CREATE EXTENSION IF NOT EXISTS " + pgIdent(e.name) + " WITH SCHEMA " + pgIdent(e.schema) + " VERSION " + pgLiteral(e.version)
+		create := "CREATE EXTENSION IF NOT EXISTS " + x.catalog.Quote(e.name) + " WITH SCHEMA " + x.catalog.Quote(e.schema) + " VERSION " + pgLiteral(e.version)
 		if _, err := green.ExecContext(ctx, create); err != nil {
 			return fmt.Errorf("creating extension %s: %w", e.name, err)
 		}
@@ -200,7 +199,7 @@ func (x *pgExtras) beforeTables(ctx context.Context, green database.Querier) err
 		if s.identity {
 			continue
 		}
-		create := "CREATE SEQUENCE " + pgQualified(x.schema, s.name) + " AS " + s.typ + s.options()
+		create := "CREATE SEQUENCE " + x.catalog.Qualify(x.schema, s.name) + " AS " + s.typ + s.options()
 		if _, err := green.ExecContext(ctx, create); err != nil {
 			return fmt.Errorf("creating sequence %s: %w", s.name, err)
 		}
@@ -211,12 +210,12 @@ func (x *pgExtras) beforeTables(ctx context.Context, green database.Querier) err
 // ensureSchema creates a schema green lacks. It looks first: CREATE
 // SCHEMA IF NOT EXISTS still refuses a system name such as pg_catalog, and
 // needs a privilege that an existing schema does not.
-func ensureSchema(ctx context.Context, green database.Querier, name string) error {
+func (x *pgExtras) ensureSchema(ctx context.Context, green database.Querier, name string) error {
 	var n int
 	if err := green.QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_catalog.pg_namespace WHERE nspname = $1", name).Scan(&n); err != nil || n > 0 {
 		return err
 	}
-	if _, err := green.ExecContext(ctx, "CREATE SCHEMA "+pgIdent(name)); err != nil {
+	if _, err := green.ExecContext(ctx, "CREATE SCHEMA "+x.catalog.Quote(name)); err != nil {
 		return fmt.Errorf("creating schema %s: %w", name, err)
 	}
 	return nil
@@ -249,7 +248,7 @@ func (x *pgExtras) column(t *schema.Table, c *schema.Column) *schema.Column {
 	}
 	def, ok := x.defaults[columnKey{t.Name, c.Name}]
 	if !ok {
-		def = "nextval(" + pgLiteral(pgQualified(x.schema, st.SequenceName)) + "::regclass)"
+		def = "nextval(" + pgLiteral(x.catalog.Qualify(x.schema, st.SequenceName)) + "::regclass)"
 	}
 	it := st.IntegerType()
 	plain := *c
@@ -271,10 +270,10 @@ func (x *pgExtras) afterRows(ctx context.Context, green database.Querier) error 
 }
 
 func (x *pgExtras) settle(ctx context.Context, green database.Querier, s pgSequence) error {
-	name := pgQualified(x.schema, s.name)
+	name := x.catalog.Qualify(x.schema, s.name)
 	switch {
 	case s.identity:
-		err := green.QueryRowContext(ctx, "SELECT pg_catalog.pg_get_serial_sequence($1, $2)", pgQualified(x.schema, s.table), s.column).Scan(&name)
+		err := green.QueryRowContext(ctx, "SELECT pg_catalog.pg_get_serial_sequence($1, $2)", x.catalog.Qualify(x.schema, s.table), s.column).Scan(&name)
 		if err != nil {
 			return err
 		}
@@ -282,7 +281,7 @@ func (x *pgExtras) settle(ctx context.Context, green database.Querier, s pgSeque
 			return err
 		}
 	case s.table != "":
-		if _, err := green.ExecContext(ctx, "ALTER SEQUENCE "+name+" OWNED BY "+pgQualified(x.schema, s.table)+"."+pgIdent(s.column)); err != nil {
+		if _, err := green.ExecContext(ctx, "ALTER SEQUENCE "+name+" OWNED BY "+x.catalog.Qualify(x.schema, s.table)+"."+x.catalog.Quote(s.column)); err != nil {
 			return err
 		}
 	}

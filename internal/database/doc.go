@@ -9,5 +9,8 @@
 // into a connection with correct escaping, opens Atlas's driver on any
 // handle (a *sql.DB, a *sql.Conn holding a lock, a transaction), takes the
 // engine's migration lock, creates scratch dev databases, and keeps the
-// revision table kube_shift_revisions that records what was applied.
+// revision table kube_shift_revisions that records what was applied. Its
+// Catalog answers what the strategies read of names and tables
+// (identifier limit, quoting, current schema, tables, columns and primary
+// keys, table size), once per engine.
 package database

@@ -62,11 +62,8 @@ type Engine interface {
 
 	// EvalHCL reads an Atlas HCL schema document into realm.
 	EvalHCL(data []byte, realm *schema.Realm) error
-	// Views returns the views of a schema. Atlas's open-source drivers do
-	// not inspect views, so kube-shift does.
-	Views(ctx context.Context, q Querier, schemaName string) ([]View, error)
-	// Quote quotes an identifier.
-	Quote(ident string) string
+	// Catalog reads names, tables and columns the engine's way.
+	Catalog
 	// ServerVersion names the server and its version, for the connection
 	// pre-check.
 	ServerVersion(ctx context.Context, q Querier) (string, error)

@@ -131,7 +131,8 @@ func (mysqlEngine) TransactionalDDL() bool { return false }
 
 // Lock takes a named lock, which lives as long as conn's session.
 func (mysqlEngine) Lock(ctx context.Context, conn *sql.Conn, key string, wait time.Duration) (Unlock, error) {
-	// Lock names are at most 64 characters.
+	// Lock names are held to the identifier limit (IdentLimit): a hash
+	// keeps any key under it.
 	sum := sha256.Sum256([]byte(key))
 	name := "kube_shift_" + hex.EncodeToString(sum[:16])
 	var got sql.NullInt64

@@ -34,10 +34,6 @@ func (postgresEngine) Views(ctx context.Context, q Querier, schemaName string) (
 	return queryViews(ctx, q, `SELECT viewname, definition FROM pg_catalog.pg_views WHERE schemaname = $1 ORDER BY viewname`, schemaName)
 }
 
-func (postgresEngine) Quote(ident string) string {
-	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
-}
-
 func (postgresEngine) EvalHCL(data []byte, realm *schema.Realm) error {
 	return postgres.EvalHCLBytes(data, realm, nil)
 }
@@ -50,10 +46,6 @@ func (e mysqlEngine) Views(ctx context.Context, q Querier, schemaName string) ([
 		views[i].Def = strings.ReplaceAll(views[i].Def, e.Quote(schemaName)+".", "")
 	}
 	return views, err
-}
-
-func (mysqlEngine) Quote(ident string) string {
-	return "`" + strings.ReplaceAll(ident, "`", "``") + "`"
 }
 
 func (mysqlEngine) EvalHCL(data []byte, realm *schema.Realm) error {
@@ -81,10 +73,6 @@ func selectOf(create string) string {
 }
 
 func isSpace(b byte) bool { return b == ' ' || b == '\n' || b == '\t' || b == '\r' }
-
-func (sqliteEngine) Quote(ident string) string {
-	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
-}
 
 func (sqliteEngine) EvalHCL(data []byte, realm *schema.Realm) error {
 	return sqlite.EvalHCLBytes(data, realm, nil)

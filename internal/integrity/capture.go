@@ -100,7 +100,7 @@ func catalogue(ctx context.Context, e database.Engine, q database.Querier, schem
 	if err != nil {
 		return nil, nil, err
 	}
-	layouts, err := readLayouts(ctx, q, d, schema)
+	layouts, err := readLayouts(ctx, q, e, schema)
 	return d, layouts, err
 }
 

@@ -2,8 +2,6 @@ package integrity
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,25 +13,20 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
-// dialect is what one engine needs to provide: where its catalogue keeps
-// tables, columns and primary keys, and how it counts and checksums a
-// table.
+// dialect is what one engine needs to provide besides its catalogue's
+// tables, columns and primary keys: how it counts and checksums a table.
 type dialect interface {
-	// layoutQuery returns a query listing the base tables of schema as
-	// rows of (table, column, column type, position in the primary key or
-	// 0).
-	layoutQuery(schema string) (string, []any)
 	// measure counts the rows of one table and, when spec asks, sums the
 	// hashes of its sampled rows.
 	measure(ctx context.Context, q database.Querier, spec measureSpec) (measurement, error)
 }
 
-// dialects builds each engine's dialect from its identifier quoting, by
-// the engine's Atlas dialect name.
-var dialects = map[string]func(quote func(string) string) dialect{
-	postgres.DriverName:   func(quote func(string) string) dialect { return newServerDialect(postgresSQL{}, quote) },
-	atlasmysql.DriverName: func(quote func(string) string) dialect { return newServerDialect(mysqlSQL{}, quote) },
-	sqlite.DriverName:     func(quote func(string) string) dialect { return sqliteDialect{quote: quote} },
+// dialects builds each engine's dialect from its catalogue, by the
+// engine's Atlas dialect name.
+var dialects = map[string]func(c database.Catalog) dialect{
+	postgres.DriverName:   func(c database.Catalog) dialect { return serverDialect{postgresSQL{}, c} },
+	atlasmysql.DriverName: func(c database.Catalog) dialect { return serverDialect{mysqlSQL{}, c} },
+	sqlite.DriverName:     func(c database.Catalog) dialect { return sqliteDialect{c} },
 }
 
 // Supports reports whether data integrity checks have a dialect for e.
@@ -48,7 +41,7 @@ func dialectFor(e database.Engine) (dialect, error) {
 	if !ok {
 		return nil, fmt.Errorf("data integrity checks do not support the %s engine", e.Name())
 	}
-	return newDialect(e.Quote), nil
+	return newDialect(e), nil
 }
 
 // column is a column and its catalogue type; MySQL renders binary types
@@ -87,42 +80,26 @@ type measurement struct {
 	checksum string
 }
 
-// readLayouts runs d's catalogue query once for the whole schema.
-func readLayouts(ctx context.Context, q database.Querier, d dialect, schema string) (map[string]*tableLayout, error) {
-	query, args := d.layoutQuery(schema)
-	rows, err := q.QueryContext(ctx, query, args...)
+// readLayouts reads the layout of every base table of schema from the
+// engine's catalogue, in one query.
+func readLayouts(ctx context.Context, q database.Querier, c database.Catalog, schema string) (map[string]*tableLayout, error) {
+	tables, err := c.Tables(ctx, q, schema)
 	if err != nil {
 		return nil, fmt.Errorf("reading the tables of schema %s: %w", schema, err)
 	}
-	defer func() { _ = rows.Close() }()
-	layouts := map[string]*tableLayout{}
-	keyPos := map[string]map[string]int64{}
-	for rows.Next() {
-		var table string
-		var c column
-		var pos sql.NullInt64
-		if err := rows.Scan(&table, &c.name, &c.typ, &pos); err != nil {
-			return nil, fmt.Errorf("reading the tables of schema %s: %w", schema, err)
+	layouts := make(map[string]*tableLayout, len(tables))
+	for _, t := range tables {
+		l := &tableLayout{}
+		typeOf := map[string]string{}
+		for _, col := range t.Columns {
+			l.columns = append(l.columns, column{name: col.Name, typ: col.Type})
+			typeOf[col.Name] = col.Type
 		}
-		l := layouts[table]
-		if l == nil {
-			l = &tableLayout{}
-			layouts[table] = l
-			keyPos[table] = map[string]int64{}
+		for _, name := range database.PrimaryKey(t.Columns) {
+			l.key = append(l.key, column{name: name, typ: typeOf[name]})
 		}
-		l.columns = append(l.columns, c)
-		if pos.Int64 > 0 {
-			l.key = append(l.key, c)
-			keyPos[table][c.name] = pos.Int64
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("reading the tables of schema %s: %w", schema, err)
-	}
-	for table, l := range layouts {
 		sortColumns(l.columns)
-		pos := keyPos[table]
-		sort.Slice(l.key, func(i, j int) bool { return pos[l.key[i].name] < pos[l.key[j].name] })
+		layouts[t.Name] = l
 	}
 	return layouts, nil
 }
@@ -133,16 +110,9 @@ func sortColumns(cols []column) {
 	sort.Slice(cols, func(i, j int) bool { return cols[i].name < cols[j].name })
 }
 
-// qualified is schema.table, quoted.
-func qualified(quote func(string) string, schema, table string) string {
-	return quote(schema) + "." + quote(table)
-}
-
 // sqlExprs are an engine's SQL spellings of the definitions in the
 // package documentation, for engines that can hash in the server.
 type sqlExprs interface {
-	// layoutQuery is dialect.layoutQuery.
-	layoutQuery(schema string) (string, []any)
 	// cell renders a column's value as quoted text; never NULL.
 	cell(quoted string, c column) string
 	// join joins cells with commas into a row text.
@@ -158,16 +128,12 @@ type sqlExprs interface {
 // serverDialect counts and checksums a table in one query on the server.
 type serverDialect struct {
 	sqlExprs
-	quote func(string) string
-}
-
-func newServerDialect(x sqlExprs, quote func(string) string) serverDialect {
-	return serverDialect{sqlExprs: x, quote: quote}
+	database.Catalog
 }
 
 func (d serverDialect) measure(ctx context.Context, q database.Querier, spec measureSpec) (measurement, error) {
 	var m measurement
-	from := qualified(d.quote, spec.schema, spec.table)
+	from := d.Qualify(spec.schema, spec.table)
 	if spec.countOnly() {
 		err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+from).Scan(&m.rows)
 		return m, err
@@ -192,7 +158,7 @@ func (d serverDialect) checksumQuery(from string, spec measureSpec) string {
 func (d serverDialect) rowText(cols []column) string {
 	cells := make([]string, len(cols))
 	for i, c := range cols {
-		cells[i] = d.cell(d.quote(c.name), c)
+		cells[i] = d.cell(d.Quote(c.name), c)
 	}
 	return d.join(cells)
 }

@@ -43,16 +43,3 @@ func (mysqlSQL) rowHash(text string) string {
 
 // total: SUM over integers is DECIMAL, which cannot overflow here.
 func (mysqlSQL) total(sum string) string { return "CAST(COALESCE(" + sum + ", 0) AS CHAR)" }
-
-// layoutQuery lists base tables (not views) with each column's place in
-// the primary key, which MySQL always names PRIMARY.
-func (mysqlSQL) layoutQuery(schema string) (string, []any) {
-	return `SELECT c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, COALESCE(k.ORDINAL_POSITION, 0)
-	FROM information_schema.COLUMNS c
-	JOIN information_schema.TABLES t
-		ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME AND t.TABLE_TYPE = 'BASE TABLE'
-	LEFT JOIN information_schema.KEY_COLUMN_USAGE k
-		ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-		AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'
-	WHERE c.TABLE_SCHEMA = ?`, []any{schema}
-}

@@ -9,26 +9,15 @@ import (
 )
 
 // sqliteDialect has SQLite render each row's key text and row text and
-// hashes them in Go: SQLite has no md5 function.
+// hashes them in Go: SQLite has no md5 function. A table without a declared primary key has only a rowid, which VACUUM
+// may renumber, so it is counted only.
 type sqliteDialect struct {
-	quote func(string) string
-}
-
-// layoutQuery lists the schema's tables with pragma_table_info, whose pk
-// column is the place in the primary key. SQLite's own tables and virtual
-// tables (whose rows live in other tables) are left out. A table without
-// a declared primary key has only a rowid, which VACUUM may renumber, so
-// it is counted only.
-func (d sqliteDialect) layoutQuery(schema string) (string, []any) {
-	return `SELECT m.name, p.name, p.type, p.pk
-	FROM ` + d.quote(schema) + `.sqlite_master AS m, pragma_table_info(m.name, ?) AS p
-	WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'
-		AND m.sql NOT LIKE 'CREATE VIRTUAL%'`, []any{schema}
+	database.Catalog
 }
 
 func (d sqliteDialect) measure(ctx context.Context, q database.Querier, spec measureSpec) (measurement, error) {
 	var m measurement
-	from := qualified(d.quote, spec.schema, spec.table)
+	from := d.Qualify(spec.schema, spec.table)
 	if spec.countOnly() {
 		err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+from).Scan(&m.rows)
 		return m, err
@@ -64,7 +53,7 @@ func (d sqliteDialect) measure(ctx context.Context, q database.Querier, spec mea
 func (d sqliteDialect) rowText(cols []column) string {
 	cells := make([]string, len(cols))
 	for i, c := range cols {
-		q := d.quote(c.name)
+		q := d.Quote(c.name)
 		cells[i] = "CASE WHEN typeof(" + q + ") = 'blob' THEN quote(" + q + ") ELSE quote(CAST(" + q + " AS TEXT)) END"
 	}
 	return joinWith(cells, "||")

@@ -17,7 +17,7 @@ func FromAlter(e database.Engine, schema, table string, clauses ...string) (Chan
 	}
 	live := e.Quote(table)
 	if schema != "" {
-		live = d.qualified(schema, table)
+		live = d.Qualify(schema, table)
 	}
 	return Change{
 		Schema:          schema,

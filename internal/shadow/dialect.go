@@ -10,21 +10,18 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
-// dialect is one engine's way of doing each step: its catalogue queries,
-// its triggers, its swap. Run's steps are the same for every engine.
+// dialect is one engine's way of doing each step: its triggers, its swap,
+// and the catalogue queries only Run needs; names, columns and keys come
+// from the engine's catalogue. Run's steps are the same for every engine.
 type dialect interface {
-	// identLimit is the longest identifier the engine takes, in bytes.
-	identLimit() int
-	// qualified quotes a schema-qualified name.
-	qualified(schema, name string) string
+	database.Catalog
+
 	// prepareSession sets what the run's session relies on, and bounds
 	// its waits for locks by lockTimeout.
 	prepareSession(ctx context.Context, conn *sql.Conn, lockTimeout time.Duration) error
-	// currentSchema names the schema unqualified names resolve to.
-	currentSchema(ctx context.Context, q database.Querier) (string, error)
-
-	// describe reads a relation of schema by name; nil when there is none.
-	describe(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error)
+	// relation reads whether a relation of schema is a table, and its
+	// comment; nil when there is none.
+	relation(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error)
 	// referencedBy lists the foreign keys that point at the table,
 	// including its own.
 	referencedBy(ctx context.Context, q database.Querier, n names) ([]string, error)
@@ -68,8 +65,6 @@ type dialect interface {
 	// settle finishes a swap outside its lock: whatever the engine could
 	// not do inside it, and housekeeping on the new table.
 	settle(ctx context.Context, q database.Querier, s swapSpec) error
-	// size is a table's size in bytes, 0 when the engine does not say.
-	size(ctx context.Context, q database.Querier, schema, name string) (int64, error)
 	// retryable reports a deadlock or lock timeout: the statement may
 	// succeed when tried again.
 	retryable(err error) bool
@@ -82,20 +77,26 @@ type tableInfo struct {
 	comment string
 	// pk lists the primary key's columns in key order.
 	pk      []string
-	columns []column
+	columns []database.Column
+}
+
+// describe reads a relation of schema by name, with the columns and
+// primary key of a table; nil when there is none.
+func describe(ctx context.Context, d dialect, q database.Querier, schema, name string) (*tableInfo, error) {
+	info, err := d.relation(ctx, q, schema, name)
+	if info == nil || err != nil || !info.isTable {
+		return info, err
+	}
+	if info.columns, err = d.Columns(ctx, q, schema, name); err != nil {
+		return nil, err
+	}
+	info.pk = database.PrimaryKey(info.columns)
+	return info, nil
 }
 
 // markedAs reports whether t is a table marked as table's r.
 func (t *tableInfo) markedAs(r role, table string) bool {
 	return t != nil && t.isTable && isMarked(t.comment, r, table)
-}
-
-// column is a column of a table.
-type column struct {
-	name string
-	// generated columns are computed by the server; nothing may be
-	// written to them.
-	generated bool
 }
 
 // swapSpec says which tables a swap exchanges: incoming takes live's
@@ -173,24 +174,6 @@ func inTx(ctx context.Context, conn *sql.Conn, opts *sql.TxOptions, f func(tx *s
 		return err
 	}
 	return tx.Commit()
-}
-
-// queryColumns runs a query returning (name, generated) rows.
-func queryColumns(ctx context.Context, q database.Querier, query string, args ...any) ([]column, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	var out []column
-	for rows.Next() {
-		var c column
-		if err := rows.Scan(&c.name, &c.generated); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // execAll runs statements in order, stopping at the first failure.

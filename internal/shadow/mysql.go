@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	dialects[atlasmysql.DriverName] = func(e database.Engine) dialect { return mysqlDialect{quote: e.Quote} }
+	dialects[atlasmysql.DriverName] = func(e database.Engine) dialect { return mysqlDialect{e} }
 }
 
 // mysqlDialect runs shadow-table changes on MySQL and MariaDB, as
@@ -26,23 +26,14 @@ func init() {
 // follows the rename (dropping the triggers, marking the backup) is done
 // after it, outside the lock.
 type mysqlDialect struct {
-	quote func(string) string
+	database.Catalog
 }
-
-// mysqlIdentLimit is the longest table, trigger or constraint name.
-const mysqlIdentLimit = 64
 
 // MySQL error numbers the copy and the swap retry on.
 const (
 	mysqlLockWaitTimeout = 1205
 	mysqlDeadlock        = 1213
 )
-
-func (mysqlDialect) identLimit() int { return mysqlIdentLimit }
-
-func (d mysqlDialect) qualified(schema, name string) string {
-	return d.quote(schema) + "." + d.quote(name)
-}
 
 // prepareSession makes the session strict, so that a value the new
 // definition cannot hold fails the copy (and, since triggers keep the
@@ -75,16 +66,7 @@ func mysqlLiteral(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`, "\x00", `\0`).Replace(s) + "'"
 }
 
-func (mysqlDialect) currentSchema(ctx context.Context, q database.Querier) (string, error) {
-	var s sql.NullString
-	err := q.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&s)
-	if err == nil && !s.Valid {
-		err = errors.New("the connection has no database selected")
-	}
-	return s.String, err
-}
-
-func (mysqlDialect) describe(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error) {
+func (mysqlDialect) relation(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error) {
 	info := &tableInfo{}
 	err := q.QueryRowContext(ctx, `
 		SELECT TABLE_TYPE = 'BASE TABLE', TABLE_COMMENT FROM information_schema.TABLES
@@ -92,22 +74,6 @@ func (mysqlDialect) describe(ctx context.Context, q database.Querier, schema, na
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
-	if err != nil || !info.isTable {
-		return info, err
-	}
-	if info.pk, err = database.QueryStrings(ctx, q, `
-		SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY'
-		ORDER BY ORDINAL_POSITION`, schema, name); err != nil {
-		return nil, err
-	}
-	// GENERATION_EXPRESSION is NULL in MariaDB and '' in MySQL for a
-	// column that is not generated.
-	info.columns, err = queryColumns(ctx, q, `
-		SELECT COLUMN_NAME, COALESCE(GENERATION_EXPRESSION, '') <> ''
-		FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
-		ORDER BY ORDINAL_POSITION`, schema, name)
 	return info, err
 }
 
@@ -195,21 +161,21 @@ func (mysqlDialect) triggers(ctx context.Context, q database.Querier, n names) (
 func (d mysqlDialect) ours(t trigger, n names) bool {
 	return slices.Contains(syncTriggers(n), t.name) &&
 		(t.table == n.table || t.table == n.backup) &&
-		strings.Contains(t.body, d.qualified(n.schema, n.shadow))
+		strings.Contains(t.body, d.Qualify(n.schema, n.shadow))
 }
 
 // syncTriggers names the DELETE, UPDATE and INSERT triggers, in the order
 // they are created.
 func syncTriggers(n names) []string {
 	return []string{
-		decorate(n.table, "_del", mysqlIdentLimit),
-		decorate(n.table, "_upd", mysqlIdentLimit),
-		decorate(n.table, "_ins", mysqlIdentLimit),
+		decorate(n.table, "_del", n.limit),
+		decorate(n.table, "_upd", n.limit),
+		decorate(n.table, "_ins", n.limit),
 	}
 }
 
 func (d mysqlDialect) setComment(ctx context.Context, q database.Querier, schema, name, comment string) error {
-	_, err := q.ExecContext(ctx, "ALTER TABLE "+d.qualified(schema, name)+" COMMENT = "+mysqlLiteral(comment))
+	_, err := q.ExecContext(ctx, "ALTER TABLE "+d.Qualify(schema, name)+" COMMENT = "+mysqlLiteral(comment))
 	return err
 }
 
@@ -242,7 +208,7 @@ func (d mysqlDialect) copyForeignKeys(ctx context.Context, q database.Querier, n
 			return err
 		}
 		if len(fks) == 0 || fks[len(fks)-1].name != name {
-			fks = append(fks, &foreignKey{name: name, onUpdate: onUpdate, onDelete: onDelete, ref: d.qualified(refSchema, refTable)})
+			fks = append(fks, &foreignKey{name: name, onUpdate: onUpdate, onDelete: onDelete, ref: d.Qualify(refSchema, refTable)})
 		}
 		fk := fks[len(fks)-1]
 		fk.columns = append(fk.columns, col)
@@ -253,9 +219,9 @@ func (d mysqlDialect) copyForeignKeys(ctx context.Context, q database.Querier, n
 	}
 	stmts := make([]string, len(fks))
 	for i, fk := range fks {
-		stmts[i] = "ALTER TABLE " + d.qualified(n.schema, n.shadow) + " ADD CONSTRAINT " + d.quote(toggleUnderscore(fk.name)) +
-			" FOREIGN KEY (" + quoteList(d.quote, fk.columns) + ") REFERENCES " + fk.ref +
-			" (" + quoteList(d.quote, fk.refColumns) + ") ON DELETE " + fk.onDelete + " ON UPDATE " + fk.onUpdate
+		stmts[i] = "ALTER TABLE " + d.Qualify(n.schema, n.shadow) + " ADD CONSTRAINT " + d.Quote(toggleUnderscore(fk.name, n.limit)) +
+			" FOREIGN KEY (" + quoteList(d.Quote, fk.columns) + ") REFERENCES " + fk.ref +
+			" (" + quoteList(d.Quote, fk.refColumns) + ") ON DELETE " + fk.onDelete + " ON UPDATE " + fk.onUpdate
 	}
 	return execAll(ctx, q, stmts)
 }
@@ -267,12 +233,12 @@ type foreignKey struct {
 	ref                      string
 }
 
-// toggleUnderscore is the name of a constraint's copy.
-func toggleUnderscore(name string) string {
+// toggleUnderscore is the name of a constraint's copy, within limit bytes.
+func toggleUnderscore(name string, limit int) string {
 	if trimmed, ok := strings.CutPrefix(name, "_"); ok && trimmed != "" {
 		return trimmed
 	}
-	return decorate(name, "", mysqlIdentLimit)
+	return decorate(name, "", limit)
 }
 
 // installTriggers creates the three triggers while holding WRITE locks on
@@ -284,19 +250,19 @@ func toggleUnderscore(name string) string {
 // application's transaction, so mirrored writes commit or roll back with
 // it.
 func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
-	live, shadow := d.qualified(n.schema, n.table), d.qualified(n.schema, n.shadow)
+	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
 	names := syncTriggers(n)
-	replace := "REPLACE INTO " + shadow + " (" + quoteList(d.quote, columns) + ") VALUES (" + d.refs("NEW", columns) + ")"
+	replace := "REPLACE INTO " + shadow + " (" + quoteList(d.Quote, columns) + ") VALUES (" + d.refs("NEW", columns) + ")"
 	deleteOld := "DELETE FROM " + shadow + " WHERE " + d.keyMatches(pk, "OLD")
 	var same []string
 	for _, c := range pk {
-		same = append(same, "OLD."+d.quote(c)+" <=> NEW."+d.quote(c))
+		same = append(same, "OLD."+d.Quote(c)+" <=> NEW."+d.Quote(c))
 	}
 	stmts := []string{
-		"CREATE TRIGGER " + d.qualified(n.schema, names[0]) + " AFTER DELETE ON " + live + " FOR EACH ROW " + deleteOld,
-		"CREATE TRIGGER " + d.qualified(n.schema, names[1]) + " AFTER UPDATE ON " + live + " FOR EACH ROW BEGIN " +
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[0]) + " AFTER DELETE ON " + live + " FOR EACH ROW " + deleteOld,
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[1]) + " AFTER UPDATE ON " + live + " FOR EACH ROW BEGIN " +
 			"IF NOT (" + strings.Join(same, " AND ") + ") THEN " + deleteOld + "; END IF; " + replace + "; END",
-		"CREATE TRIGGER " + d.qualified(n.schema, names[2]) + " AFTER INSERT ON " + live + " FOR EACH ROW " + replace,
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[2]) + " AFTER INSERT ON " + live + " FOR EACH ROW " + replace,
 	}
 	return underLock(ctx, conn, []string{live, shadow}, stmts)
 }
@@ -323,7 +289,7 @@ func underLock(ctx context.Context, q database.Querier, tables, stmts []string) 
 func (d mysqlDialect) refs(rec string, columns []string) string {
 	parts := make([]string, len(columns))
 	for i, c := range columns {
-		parts[i] = rec + "." + d.quote(c)
+		parts[i] = rec + "." + d.Quote(c)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -332,7 +298,7 @@ func (d mysqlDialect) refs(rec string, columns []string) string {
 func (d mysqlDialect) keyMatches(pk []string, rec string) string {
 	parts := make([]string, len(pk))
 	for i, c := range pk {
-		parts[i] = d.quote(c) + " <=> " + rec + "." + d.quote(c)
+		parts[i] = d.Quote(c) + " <=> " + rec + "." + d.Quote(c)
 	}
 	return strings.Join(parts, " AND ")
 }
@@ -352,7 +318,7 @@ func (d mysqlDialect) dropTriggers(ctx context.Context, q database.Querier, n na
 	for _, name := range slices.Backward(syncTriggers(n)) {
 		for _, t := range triggers {
 			if t.name == name && d.ours(t, n) {
-				stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.qualified(n.schema, t.name))
+				stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.Qualify(n.schema, t.name))
 				onLive = onLive || t.table == n.table
 			}
 		}
@@ -360,13 +326,13 @@ func (d mysqlDialect) dropTriggers(ctx context.Context, q database.Querier, n na
 	if !onLive {
 		return execAll(ctx, q, stmts)
 	}
-	shadow, err := d.describe(ctx, q, n.schema, n.shadow)
+	shadow, err := describe(ctx, d, q, n.schema, n.shadow)
 	if err != nil {
 		return err
 	}
-	tables := []string{d.qualified(n.schema, n.table)}
+	tables := []string{d.Qualify(n.schema, n.table)}
 	if shadow != nil {
-		tables = append(tables, d.qualified(n.schema, n.shadow))
+		tables = append(tables, d.Qualify(n.schema, n.shadow))
 	}
 	return underLock(ctx, q, tables, stmts)
 }
@@ -398,14 +364,14 @@ func (d mysqlDialect) lexicographic(pk []string, vals []any, op, last string) (s
 	for i := range pk {
 		var parts []string
 		for j := range i {
-			parts = append(parts, d.quote(pk[j])+" = ?")
+			parts = append(parts, d.Quote(pk[j])+" = ?")
 			args = append(args, vals[j])
 		}
 		o := op
 		if i == len(pk)-1 {
 			o = last
 		}
-		parts = append(parts, d.quote(pk[i])+" "+o+" ?")
+		parts = append(parts, d.Quote(pk[i])+" "+o+" ?")
 		args = append(args, vals[i])
 		alts = append(alts, "("+strings.Join(parts, " AND ")+")")
 	}
@@ -418,10 +384,10 @@ func (d mysqlDialect) lexicographic(pk []string, vals []any, op, last string) (s
 // IGNORE would do the same but also turn every data error of the copy
 // into a warning and store a truncated value.
 func (d mysqlDialect) copyRows(n names, pk, columns []string, where string) string {
-	shadow := d.qualified(n.schema, n.shadow)
-	cols := quoteList(d.quote, columns)
-	keep := shadow + "." + d.quote(pk[0])
-	return "INSERT INTO " + shadow + " (" + cols + ") SELECT " + cols + " FROM " + d.qualified(n.schema, n.table) +
+	shadow := d.Qualify(n.schema, n.shadow)
+	cols := quoteList(d.Quote, columns)
+	keep := shadow + "." + d.Quote(pk[0])
+	return "INSERT INTO " + shadow + " (" + cols + ") SELECT " + cols + " FROM " + d.Qualify(n.schema, n.table) +
 		" WHERE " + where + " LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE " + keep + " = " + keep
 }
 
@@ -433,8 +399,8 @@ func (d mysqlDialect) swap(ctx context.Context, conn *sql.Conn, s swapSpec) (tim
 	if err := d.setComment(ctx, conn, s.n.schema, s.incoming, s.incomingComment); err != nil {
 		return 0, fmt.Errorf("restoring the comment of %s: %w", s.incoming, err)
 	}
-	rename := "RENAME TABLE " + d.qualified(s.n.schema, s.live) + " TO " + d.qualified(s.n.schema, s.aside) +
-		", " + d.qualified(s.n.schema, s.incoming) + " TO " + d.qualified(s.n.schema, s.live)
+	rename := "RENAME TABLE " + d.Qualify(s.n.schema, s.live) + " TO " + d.Qualify(s.n.schema, s.aside) +
+		", " + d.Qualify(s.n.schema, s.incoming) + " TO " + d.Qualify(s.n.schema, s.live)
 	if _, err := conn.ExecContext(ctx, rename); err != nil {
 		return 0, fmt.Errorf("renaming %s and %s: %w", s.live, s.incoming, err)
 	}
@@ -448,15 +414,6 @@ func (d mysqlDialect) settle(ctx context.Context, q database.Querier, s swapSpec
 		return err
 	}
 	return d.setComment(ctx, q, s.n.schema, s.aside, mark(s.asideRole, s.n.table, s.liveComment))
-}
-
-// size is the table's data and index length as InnoDB estimates it.
-func (mysqlDialect) size(ctx context.Context, q database.Querier, schema, name string) (int64, error) {
-	var n sql.NullInt64
-	err := q.QueryRowContext(ctx, `
-		SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, name).Scan(&n)
-	return n.Int64, err
 }
 
 func (mysqlDialect) retryable(err error) bool {

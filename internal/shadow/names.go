@@ -15,9 +15,11 @@ const (
 )
 
 // names are the tables of one change: the live table, its shadow and its
-// backup, in one schema.
+// backup, in one schema; limit is the engine's identifier limit, which
+// every name derived from the table's stays within.
 type names struct {
 	schema, table, shadow, backup string
+	limit                         int
 }
 
 // namesFor derives the shadow's and backup's names from the table's,
@@ -29,6 +31,7 @@ func namesFor(schema, table string, limit int) names {
 		table:  table,
 		shadow: decorate(table, shadowSuffix, limit),
 		backup: decorate(table, backupSuffix, limit),
+		limit:  limit,
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
 func TestDecorate(t *testing.T) {
@@ -58,15 +60,20 @@ func TestUndecorate(t *testing.T) {
 
 func TestNamesFor(t *testing.T) {
 	g := NewWithT(t)
-	n := namesFor("public", "items", pgIdentLimit)
-	g.Expect(n).To(Equal(names{schema: "public", table: "items", shadow: "_items_new", backup: "_items_old"}))
-	long := namesFor("db", strings.Repeat("x", mysqlIdentLimit), mysqlIdentLimit)
-	g.Expect(len(long.shadow)).To(BeNumerically("<=", mysqlIdentLimit))
-	g.Expect(len(long.backup)).To(BeNumerically("<=", mysqlIdentLimit))
+	pg, err := database.For(database.KindPostgreSQL)
+	g.Expect(err).NotTo(HaveOccurred())
+	my, err := database.For(database.KindMySQL)
+	g.Expect(err).NotTo(HaveOccurred())
+	n := namesFor("public", "items", pg.IdentLimit())
+	g.Expect(n).To(Equal(names{schema: "public", table: "items", shadow: "_items_new", backup: "_items_old", limit: 63}))
+	limit := my.IdentLimit()
+	long := namesFor("db", strings.Repeat("x", limit), limit)
+	g.Expect(len(long.shadow)).To(BeNumerically("<=", limit))
+	g.Expect(len(long.backup)).To(BeNumerically("<=", limit))
 	g.Expect(long.shadow).NotTo(Equal(long.backup))
 	g.Expect(syncTriggers(long)).To(HaveLen(3))
 	for _, trig := range syncTriggers(long) {
-		g.Expect(len(trig)).To(BeNumerically("<=", mysqlIdentLimit))
+		g.Expect(len(trig)).To(BeNumerically("<=", limit))
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	dialects[postgres.DriverName] = func(e database.Engine) dialect { return postgresDialect{quote: e.Quote} }
+	dialects[postgres.DriverName] = func(e database.Engine) dialect { return postgresDialect{e} }
 }
 
 // postgresDialect runs shadow-table changes on PostgreSQL. Its swap is one
@@ -25,11 +25,8 @@ func init() {
 // trigger drop and the index and sequence hand-over commit together or
 // not at all.
 type postgresDialect struct {
-	quote func(string) string
+	database.Catalog
 }
-
-// pgIdentLimit is NAMEDATALEN-1: longer names are silently truncated.
-const pgIdentLimit = 63
 
 // PostgreSQL error codes the copy and the swap retry on.
 const (
@@ -37,12 +34,6 @@ const (
 	pgSerialization    = "40001"
 	pgLockNotAvailable = "55P03"
 )
-
-func (postgresDialect) identLimit() int { return pgIdentLimit }
-
-func (d postgresDialect) qualified(schema, name string) string {
-	return d.quote(schema) + "." + d.quote(name)
-}
 
 // prepareSession bounds every lock wait of the session, row locks of the
 // copy included: a wait that times out is retried, where an unbounded one
@@ -52,16 +43,7 @@ func (postgresDialect) prepareSession(ctx context.Context, conn *sql.Conn, lockT
 	return err
 }
 
-func (postgresDialect) currentSchema(ctx context.Context, q database.Querier) (string, error) {
-	var s sql.NullString
-	err := q.QueryRowContext(ctx, "SELECT current_schema()").Scan(&s)
-	if err == nil && !s.Valid {
-		err = errors.New("the search_path names no existing schema")
-	}
-	return s.String, err
-}
-
-func (d postgresDialect) describe(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error) {
+func (postgresDialect) relation(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error) {
 	info := &tableInfo{}
 	err := q.QueryRowContext(ctx, `
 		SELECT c.relkind IN ('r', 'p'), COALESCE(obj_description(c.oid, 'pg_class'), '')
@@ -70,24 +52,6 @@ func (d postgresDialect) describe(ctx context.Context, q database.Querier, schem
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
-	if err != nil || !info.isTable {
-		return info, err
-	}
-	rel := d.qualified(schema, name)
-	if info.pk, err = database.QueryStrings(ctx, q, `
-		SELECT a.attname
-		FROM pg_catalog.pg_index i
-		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-		JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-		WHERE i.indrelid = $1::regclass AND i.indisprimary
-		ORDER BY k.ord`, rel); err != nil {
-		return nil, err
-	}
-	info.columns, err = queryColumns(ctx, q, `
-		SELECT attname, attgenerated <> ''
-		FROM pg_catalog.pg_attribute
-		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
-		ORDER BY attnum`, rel)
 	return info, err
 }
 
@@ -96,7 +60,7 @@ func (d postgresDialect) referencedBy(ctx context.Context, q database.Querier, n
 		SELECT format('constraint %I on %s', conname, conrelid::regclass)
 		FROM pg_catalog.pg_constraint
 		WHERE contype = 'f' AND confrelid = $1::regclass
-		ORDER BY 1`, d.qualified(n.schema, n.table))
+		ORDER BY 1`, d.Qualify(n.schema, n.table))
 }
 
 // obstacles are what stays with the old table when it is renamed, because
@@ -133,7 +97,7 @@ func (d postgresDialect) obstacles(ctx context.Context, q database.Querier, n na
 		UNION ALL
 		SELECT format('column privileges on %I', attname) FROM pg_catalog.pg_attribute
 		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attacl IS NOT NULL`,
-		d.qualified(n.schema, n.table), d.syncSignature(n), syncMarker(n))
+		d.Qualify(n.schema, n.table), d.syncSignature(n), syncMarker(n))
 }
 
 // pgOurFunction selects the OID of the run's trigger function, given its
@@ -157,7 +121,7 @@ func (d postgresDialect) setComment(ctx context.Context, q database.Querier, sch
 	if comment != "" {
 		text = pgLiteral(comment)
 	}
-	_, err := q.ExecContext(ctx, "COMMENT ON TABLE "+d.qualified(schema, name)+" IS "+text)
+	_, err := q.ExecContext(ctx, "COMMENT ON TABLE "+d.Qualify(schema, name)+" IS "+text)
 	return err
 }
 
@@ -171,7 +135,7 @@ func pgLiteral(s string) string {
 // PostgreSQL keeps them on the table's OID, so the renamed shadow would
 // otherwise lock the application out.
 func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, n names) error {
-	live, shadow := d.qualified(n.schema, n.table), d.qualified(n.schema, n.shadow)
+	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
 	var owner string
 	var mine bool
 	if err := q.QueryRowContext(ctx, `
@@ -202,7 +166,7 @@ func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier
 		SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, pg_get_constraintdef(oid))
 		FROM pg_catalog.pg_constraint
 		WHERE conrelid = $1::regclass AND contype = 'f'
-		ORDER BY conname`, d.qualified(n.schema, n.table), d.qualified(n.schema, n.shadow))
+		ORDER BY conname`, d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow))
 	if err != nil {
 		return fmt.Errorf("reading the foreign keys of %s: %w", n.table, err)
 	}
@@ -210,32 +174,32 @@ func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier
 }
 
 // syncFunction names the trigger function mirroring writes into the shadow.
-func syncFunction(n names) string { return decorate(n.table, "_shadow_sync", pgIdentLimit) }
+func syncFunction(n names) string { return decorate(n.table, "_shadow_sync", n.limit) }
 
 // syncMarker is the trigger function's comment, by which Abort knows it.
 func syncMarker(n names) string { return markerPrefix + "sync of " + n.table + " into " + n.shadow }
 
 func (d postgresDialect) syncSignature(n names) string {
-	return d.qualified(n.schema, syncFunction(n)) + "()"
+	return d.Qualify(n.schema, syncFunction(n)) + "()"
 }
 
 // Trigger names, per table in PostgreSQL.
-func rowTrigger(n names) string      { return decorate(n.table, "_shadow_row", pgIdentLimit) }
-func truncateTrigger(n names) string { return decorate(n.table, "_shadow_truncate", pgIdentLimit) }
+func rowTrigger(n names) string      { return decorate(n.table, "_shadow_row", n.limit) }
+func truncateTrigger(n names) string { return decorate(n.table, "_shadow_truncate", n.limit) }
 
 // installTriggers creates the sync function and its triggers in one
 // transaction, so they exist together or not at all. The function is
 // SECURITY DEFINER: the application's role needs no privilege on the
 // shadow, and its search_path cannot redirect the qualified names in it.
 func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
-	live, fn := d.qualified(n.schema, n.table), d.syncSignature(n)
+	live, fn := d.Qualify(n.schema, n.table), d.syncSignature(n)
 	stmts := []string{
 		"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
 			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.syncBody(n, pk, columns)),
 		"COMMENT ON FUNCTION " + fn + " IS " + pgLiteral(syncMarker(n)),
-		"CREATE TRIGGER " + d.quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
+		"CREATE TRIGGER " + d.Quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
 			" FOR EACH ROW EXECUTE FUNCTION " + fn,
-		"CREATE TRIGGER " + d.quote(truncateTrigger(n)) + " AFTER TRUNCATE ON " + live +
+		"CREATE TRIGGER " + d.Quote(truncateTrigger(n)) + " AFTER TRUNCATE ON " + live +
 			" FOR EACH STATEMENT EXECUTE FUNCTION " + fn,
 	}
 	return inTx(ctx, conn, nil, func(tx *sql.Tx) error { return execAll(ctx, tx, stmts) })
@@ -245,15 +209,15 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 // shadow, an insert or update upserts it (an update of the key first
 // removes the row under its old key), a TRUNCATE empties the shadow.
 func (d postgresDialect) syncBody(n names, pk, columns []string) string {
-	shadow := d.qualified(n.schema, n.shadow)
+	shadow := d.Qualify(n.schema, n.shadow)
 	match := d.keyEquals(pk, "OLD")
 	var changed []string
 	for _, c := range pk {
-		changed = append(changed, "OLD."+d.quote(c)+" IS DISTINCT FROM NEW."+d.quote(c))
+		changed = append(changed, "OLD."+d.Quote(c)+" IS DISTINCT FROM NEW."+d.Quote(c))
 	}
 	values := make([]string, len(columns))
 	for i, c := range columns {
-		values[i] = "NEW." + d.quote(c)
+		values[i] = "NEW." + d.Quote(c)
 	}
 	return `
 BEGIN
@@ -281,7 +245,7 @@ END`
 func (d postgresDialect) keyEquals(pk []string, rec string) string {
 	parts := make([]string, len(pk))
 	for i, c := range pk {
-		parts[i] = d.quote(c) + " = " + rec + "." + d.quote(c)
+		parts[i] = d.Quote(c) + " = " + rec + "." + d.Quote(c)
 	}
 	return strings.Join(parts, " AND ")
 }
@@ -295,7 +259,7 @@ func (d postgresDialect) onConflict(pk, columns []string, overwrite bool) string
 	var set []string
 	for _, c := range columns {
 		if !slices.Contains(pk, c) {
-			set = append(set, d.quote(c)+" = EXCLUDED."+d.quote(c))
+			set = append(set, d.Quote(c)+" = EXCLUDED."+d.Quote(c))
 		}
 	}
 	if overwrite && len(set) > 0 {
@@ -314,7 +278,7 @@ func dollarQuote(body string) string {
 }
 
 func (d postgresDialect) dropTriggers(ctx context.Context, q database.Querier, n names) error {
-	live := d.qualified(n.schema, n.table)
+	live := d.Qualify(n.schema, n.table)
 	triggers, err := database.QueryStrings(ctx, q, `
 		SELECT tgname FROM pg_catalog.pg_trigger
 		WHERE tgrelid = to_regclass($1) AND tgfoid = (`+pgOurFunction(2, 3)+`)`,
@@ -324,7 +288,7 @@ func (d postgresDialect) dropTriggers(ctx context.Context, q database.Querier, n
 	}
 	var stmts []string
 	for _, t := range triggers {
-		stmts = append(stmts, "DROP TRIGGER "+d.quote(t)+" ON "+live)
+		stmts = append(stmts, "DROP TRIGGER "+d.Quote(t)+" ON "+live)
 	}
 	var ours bool
 	if err := q.QueryRowContext(ctx, "SELECT EXISTS ("+pgOurFunction(1, 2)+")", d.syncSignature(n), syncMarker(n)).Scan(&ours); err != nil {
@@ -372,8 +336,8 @@ func (d postgresDialect) keyRange(pk []string, after, upTo []any) (string, []any
 // never copied back in its old one.
 func (d postgresDialect) copyRows(n names, pk, columns []string, where string) string {
 	cols := d.list(columns)
-	return "INSERT INTO " + d.qualified(n.schema, n.shadow) + " (" + cols + ") OVERRIDING SYSTEM VALUE" +
-		" SELECT " + cols + " FROM " + d.qualified(n.schema, n.table) + " WHERE " + where + " FOR SHARE " +
+	return "INSERT INTO " + d.Qualify(n.schema, n.shadow) + " (" + cols + ") OVERRIDING SYSTEM VALUE" +
+		" SELECT " + cols + " FROM " + d.Qualify(n.schema, n.table) + " WHERE " + where + " FOR SHARE " +
 		d.onConflict(pk, columns, false)
 }
 
@@ -388,7 +352,7 @@ func (d postgresDialect) swap(ctx context.Context, conn *sql.Conn, s swapSpec) (
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	live, incoming := d.qualified(s.n.schema, s.live), d.qualified(s.n.schema, s.incoming)
+	live, incoming := d.Qualify(s.n.schema, s.live), d.Qualify(s.n.schema, s.incoming)
 	start := time.Now()
 	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+live+", "+incoming+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return 0, fmt.Errorf("locking %s: %w", live, err)
@@ -414,8 +378,8 @@ func (d postgresDialect) swap(ctx context.Context, conn *sql.Conn, s swapSpec) (
 // the comment its new role calls for.
 func (d postgresDialect) renameTables(ctx context.Context, tx *sql.Tx, s swapSpec) error {
 	stmts := []string{
-		"ALTER TABLE " + d.qualified(s.n.schema, s.live) + " RENAME TO " + d.quote(s.aside),
-		"ALTER TABLE " + d.qualified(s.n.schema, s.incoming) + " RENAME TO " + d.quote(s.live),
+		"ALTER TABLE " + d.Qualify(s.n.schema, s.live) + " RENAME TO " + d.Quote(s.aside),
+		"ALTER TABLE " + d.Qualify(s.n.schema, s.incoming) + " RENAME TO " + d.Quote(s.live),
 	}
 	if err := execAll(ctx, tx, stmts); err != nil {
 		return err
@@ -465,7 +429,7 @@ func (d postgresDialect) ownedSequences(ctx context.Context, q database.Querier,
 // default does), that sequence becomes its own, so dropping the old table
 // later does not drop it.
 func (d postgresDialect) handOverSequences(ctx context.Context, tx *sql.Tx, s swapSpec) error {
-	live, incoming := d.qualified(s.n.schema, s.live), d.qualified(s.n.schema, s.incoming)
+	live, incoming := d.Qualify(s.n.schema, s.live), d.Qualify(s.n.schema, s.incoming)
 	liveSeqs, err := d.ownedSequences(ctx, tx, live)
 	if err != nil {
 		return err
@@ -484,7 +448,7 @@ func (d postgresDialect) handOverSequences(ctx context.Context, tx *sql.Tx, s sw
 		if ls.deptype != "a" {
 			continue
 		}
-		lsq := d.qualified(s.n.schema, ls.name)
+		lsq := d.Qualify(s.n.schema, ls.name)
 		var uses bool
 		if err := tx.QueryRowContext(ctx, `
 			SELECT EXISTS (
@@ -497,7 +461,7 @@ func (d postgresDialect) handOverSequences(ctx context.Context, tx *sql.Tx, s sw
 			return fmt.Errorf("reading the default of %s.%s: %w", incoming, col, err)
 		}
 		if uses {
-			if _, err := tx.ExecContext(ctx, "ALTER SEQUENCE "+lsq+" OWNED BY "+incoming+"."+d.quote(col)); err != nil {
+			if _, err := tx.ExecContext(ctx, "ALTER SEQUENCE "+lsq+" OWNED BY "+incoming+"."+d.Quote(col)); err != nil {
 				return fmt.Errorf("handing sequence %s over to %s: %w", lsq, incoming, err)
 			}
 		}
@@ -508,7 +472,7 @@ func (d postgresDialect) handOverSequences(ctx context.Context, tx *sql.Tx, s sw
 // continueSequence sets the incoming sequence to where the live one is
 // and gives it the live one's name.
 func (d postgresDialect) continueSequence(ctx context.Context, tx *sql.Tx, s swapSpec, live, incoming sequence) error {
-	lsq, isq := d.qualified(s.n.schema, live.name), d.qualified(s.n.schema, incoming.name)
+	lsq, isq := d.Qualify(s.n.schema, live.name), d.Qualify(s.n.schema, incoming.name)
 	if _, err := tx.ExecContext(ctx, "SELECT setval($1::regclass, last_value, is_called) FROM "+lsq, isq); err != nil {
 		return fmt.Errorf("continuing sequence %s from %s: %w", isq, lsq, err)
 	}
@@ -521,7 +485,7 @@ func (d postgresDialect) continueSequence(ctx context.Context, tx *sql.Tx, s swa
 // moveAside renames a live table's index or sequence to a decorated name,
 // freeing its name for the incoming table's counterpart.
 func (d postgresDialect) moveAside(ctx context.Context, tx *sql.Tx, s swapSpec, kind, name string) error {
-	aside, err := d.freeName(ctx, tx, s.n.schema, decorate(name, s.asideSuffix(), pgIdentLimit))
+	aside, err := d.freeName(ctx, tx, s.n.schema, decorate(name, s.asideSuffix(), d.IdentLimit()))
 	if err != nil {
 		return err
 	}
@@ -530,7 +494,7 @@ func (d postgresDialect) moveAside(ctx context.Context, tx *sql.Tx, s swapSpec, 
 
 // rename renames a relation of schema.
 func (d postgresDialect) rename(ctx context.Context, tx *sql.Tx, schema, kind, from, to string) error {
-	if _, err := tx.ExecContext(ctx, "ALTER "+kind+" "+d.qualified(schema, from)+" RENAME TO "+d.quote(to)); err != nil {
+	if _, err := tx.ExecContext(ctx, "ALTER "+kind+" "+d.Qualify(schema, from)+" RENAME TO "+d.Quote(to)); err != nil {
 		return fmt.Errorf("renaming %s %s to %s: %w", strings.ToLower(kind), from, to, err)
 	}
 	return nil
@@ -544,14 +508,14 @@ func (d postgresDialect) freeName(ctx context.Context, q database.Querier, schem
 		if err != nil || !taken {
 			return name, err
 		}
-		name = decorate(want, "_"+strconv.Itoa(i), pgIdentLimit)[1:]
+		name = decorate(want, "_"+strconv.Itoa(i), d.IdentLimit())[1:]
 	}
 }
 
 // taken reports whether a relation of schema has the name.
 func (d postgresDialect) taken(ctx context.Context, q database.Querier, schema, name string) (bool, error) {
 	var taken bool
-	err := q.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL", d.qualified(schema, name)).Scan(&taken)
+	err := q.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL", d.Qualify(schema, name)).Scan(&taken)
 	return taken, err
 }
 
@@ -604,11 +568,11 @@ func indexKey(def, contype string) string {
 // name the new table may want later. An incoming index with no live
 // counterpart sheds the decoration its table's name gave it.
 func (d postgresDialect) handOverIndexes(ctx context.Context, tx *sql.Tx, s swapSpec) error {
-	liveIdx, err := d.indexes(ctx, tx, d.qualified(s.n.schema, s.live))
+	liveIdx, err := d.indexes(ctx, tx, d.Qualify(s.n.schema, s.live))
 	if err != nil {
 		return err
 	}
-	incomingIdx, err := d.indexes(ctx, tx, d.qualified(s.n.schema, s.incoming))
+	incomingIdx, err := d.indexes(ctx, tx, d.Qualify(s.n.schema, s.incoming))
 	if err != nil {
 		return err
 	}
@@ -655,7 +619,7 @@ func (d postgresDialect) restoreName(ctx context.Context, tx *sql.Tx, s swapSpec
 		return nil
 	}
 	taken, err := d.taken(ctx, tx, s.n.schema, want)
-	if err != nil || taken || len(want) > pgIdentLimit {
+	if err != nil || taken || len(want) > d.IdentLimit() {
 		return err
 	}
 	return d.rename(ctx, tx, s.n.schema, "INDEX", name, want)
@@ -664,14 +628,8 @@ func (d postgresDialect) restoreName(ctx context.Context, tx *sql.Tx, s swapSpec
 // settle refreshes the planner's statistics of the new table, which start
 // empty; ANALYZE does not block reads or writes.
 func (d postgresDialect) settle(ctx context.Context, q database.Querier, s swapSpec) error {
-	_, err := q.ExecContext(ctx, "ANALYZE "+d.qualified(s.n.schema, s.live))
+	_, err := q.ExecContext(ctx, "ANALYZE "+d.Qualify(s.n.schema, s.live))
 	return err
-}
-
-func (d postgresDialect) size(ctx context.Context, q database.Querier, schema, name string) (int64, error) {
-	var n int64
-	err := q.QueryRowContext(ctx, "SELECT pg_total_relation_size($1::regclass)", d.qualified(schema, name)).Scan(&n)
-	return n, err
 }
 
 func (postgresDialect) retryable(err error) bool {
@@ -687,7 +645,7 @@ func (postgresDialect) retryable(err error) bool {
 }
 
 // list quotes and joins column names.
-func (d postgresDialect) list(cols []string) string { return quoteList(d.quote, cols) }
+func (d postgresDialect) list(cols []string) string { return quoteList(d.Quote, cols) }
 
 // copyTable copies the table comment too, which INCLUDING ALL leaves out
 // (it covers the comments of columns, constraints and indexes only).

@@ -30,7 +30,7 @@ func abort(ctx context.Context, d dialect, q database.Querier, n names, created 
 	if err != nil {
 		return fmt.Errorf("dropping the sync triggers on %s: %w", n.table, err)
 	}
-	shadow, err := d.describe(ctx, q, n.schema, n.shadow)
+	shadow, err := describe(ctx, d, q, n.schema, n.shadow)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", n.shadow, err)
 	}
@@ -38,7 +38,7 @@ func abort(ctx context.Context, d dialect, q database.Querier, n names, created 
 	if !ours {
 		return nil
 	}
-	if _, err := q.ExecContext(ctx, "DROP TABLE "+d.qualified(n.schema, n.shadow)); err != nil {
+	if _, err := q.ExecContext(ctx, "DROP TABLE "+d.Qualify(n.schema, n.shadow)); err != nil {
 		return fmt.Errorf("dropping the shadow table %s: %w", n.shadow, err)
 	}
 	return nil
@@ -57,12 +57,12 @@ func SwapBack(ctx context.Context, e database.Engine, db *sql.DB, c Change) erro
 		return err
 	}
 	defer discard(conn)
-	table := d.qualified(n.schema, n.table)
-	backup, err := d.describe(ctx, conn, n.schema, n.backup)
+	table := d.Qualify(n.schema, n.table)
+	backup, err := describe(ctx, d, conn, n.schema, n.backup)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", n.backup, err)
 	}
-	shadow, err := d.describe(ctx, conn, n.schema, n.shadow)
+	shadow, err := describe(ctx, d, conn, n.schema, n.shadow)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", n.shadow, err)
 	}
@@ -78,7 +78,7 @@ func SwapBack(ctx context.Context, e database.Engine, db *sql.DB, c Change) erro
 	if err := abort(ctx, d, conn, n, false); err != nil {
 		return err
 	}
-	live, err := d.describe(ctx, conn, n.schema, n.table)
+	live, err := describe(ctx, d, conn, n.schema, n.table)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", table, err)
 	}
@@ -109,16 +109,16 @@ func DropBackup(ctx context.Context, e database.Engine, db *sql.DB, c Change) er
 		return err
 	}
 	defer discard(conn)
-	backup, err := d.describe(ctx, conn, n.schema, n.backup)
+	backup, err := describe(ctx, d, conn, n.schema, n.backup)
 	switch {
 	case err != nil:
 		return fmt.Errorf("inspecting %s: %w", n.backup, err)
 	case backup == nil:
 		return nil
 	case !backup.markedAs(roleBackup, n.table):
-		return refuse(d.qualified(n.schema, n.table), ErrNameInUse, n.backup+" is not a backup kube-shift kept")
+		return refuse(d.Qualify(n.schema, n.table), ErrNameInUse, n.backup+" is not a backup kube-shift kept")
 	}
-	if _, err := conn.ExecContext(ctx, "DROP TABLE "+d.qualified(n.schema, n.backup)); err != nil {
+	if _, err := conn.ExecContext(ctx, "DROP TABLE "+d.Qualify(n.schema, n.backup)); err != nil {
 		return fmt.Errorf("dropping the backup %s: %w", n.backup, err)
 	}
 	return nil

@@ -234,16 +234,16 @@ func resolveNames(ctx context.Context, d dialect, q database.Querier, c Change) 
 	schema := c.Schema
 	if schema == "" {
 		var err error
-		if schema, err = d.currentSchema(ctx, q); err != nil {
+		if schema, err = d.CurrentSchema(ctx, q); err != nil {
 			return names{}, fmt.Errorf("shadow-table change: reading the current schema: %w", err)
 		}
 	}
-	return namesFor(schema, c.Table, d.identLimit()), nil
+	return namesFor(schema, c.Table, d.IdentLimit()), nil
 }
 
 // qualified is the quoted, schema-qualified name of a table of the run.
 func (r *runner) qualified(name string) string {
-	return r.e.Quote(r.n.schema) + "." + r.e.Quote(name)
+	return r.e.Qualify(r.n.schema, name)
 }
 
 // report tells opts.Progress where the run stands.

@@ -408,7 +408,7 @@ func TestRunHandlesLongTableNames(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
 			db, e := ec.fresh(t), ec.engine(t)
-			limit := map[string]int{"postgres": pgIdentLimit, "mysql": mysqlIdentLimit}[ec.name]
+			limit := e.IdentLimit()
 			table := strings.Repeat("t", limit)
 			mustExec(t, db, "CREATE TABLE "+table+" (id integer PRIMARY KEY, n integer NOT NULL)")
 			mustExec(t, db, "INSERT INTO "+table+" (id, n) VALUES (1, 1), (2, 2)")

@@ -18,7 +18,7 @@ import (
 // change left.
 func (r *runner) preflight(ctx context.Context) error {
 	table := r.qualified(r.n.table)
-	live, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.table)
+	live, err := describe(ctx, r.d, r.conn, r.n.schema, r.n.table)
 	switch {
 	case err != nil:
 		return fmt.Errorf("inspecting %s: %w", table, err)
@@ -57,14 +57,14 @@ func (r *runner) preflight(ctx context.Context) error {
 // earlier run kept is the user's until DropBackup or SwapBack).
 func (r *runner) namesInUse(ctx context.Context, q database.Querier, n names) ([]string, error) {
 	var used []string
-	shadow, err := r.d.describe(ctx, q, n.schema, n.shadow)
+	shadow, err := describe(ctx, r.d, q, n.schema, n.shadow)
 	if err != nil {
 		return nil, err
 	}
 	if shadow != nil && !shadow.markedAs(roleShadow, n.table) {
 		used = append(used, n.shadow+" is not a shadow table of kube-shift's")
 	}
-	backup, err := r.d.describe(ctx, q, n.schema, n.backup)
+	backup, err := describe(ctx, r.d, q, n.schema, n.backup)
 	switch {
 	case err != nil:
 		return nil, err
@@ -130,7 +130,7 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier) error {
 // markShadow puts the shadow marker in front of the shadow's comment,
 // unless it is there.
 func (r *runner) markShadow(ctx context.Context, q database.Querier) error {
-	info, err := r.d.describe(ctx, q, r.n.schema, r.n.shadow)
+	info, err := describe(ctx, r.d, q, r.n.schema, r.n.shadow)
 	if err != nil {
 		return err
 	}
@@ -147,11 +147,11 @@ func (r *runner) markShadow(ctx context.Context, q database.Querier) error {
 // both tables have, except the shadow's generated ones) and checks that
 // rows can be matched by the same key in both.
 func (r *runner) readColumns(ctx context.Context) error {
-	live, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.table)
+	live, err := describe(ctx, r.d, r.conn, r.n.schema, r.n.table)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", r.n.table, err)
 	}
-	shadow, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.shadow)
+	shadow, err := describe(ctx, r.d, r.conn, r.n.schema, r.n.shadow)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", r.n.shadow, err)
 	}
@@ -161,12 +161,12 @@ func (r *runner) readColumns(ctx context.Context) error {
 	}
 	writable := map[string]bool{}
 	for _, c := range shadow.columns {
-		writable[c.name] = !c.generated
+		writable[c.Name] = !c.Generated
 	}
 	r.columns = nil
 	for _, c := range live.columns {
-		if writable[c.name] {
-			r.columns = append(r.columns, c.name)
+		if writable[c.Name] {
+			r.columns = append(r.columns, c.Name)
 		}
 	}
 	return nil
@@ -300,11 +300,11 @@ func (r *runner) swap(ctx context.Context) error {
 // swapSpec describes the run's swap: the shadow comes in, the live table
 // goes aside as the backup.
 func (r *runner) swapSpec(ctx context.Context) (swapSpec, error) {
-	live, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.table)
+	live, err := describe(ctx, r.d, r.conn, r.n.schema, r.n.table)
 	if err != nil {
 		return swapSpec{}, err
 	}
-	shadow, err := r.d.describe(ctx, r.conn, r.n.schema, r.n.shadow)
+	shadow, err := describe(ctx, r.d, r.conn, r.n.schema, r.n.shadow)
 	if err != nil {
 		return swapSpec{}, err
 	}
@@ -324,7 +324,7 @@ func (r *runner) finish(ctx context.Context) error {
 	}
 	if r.opts.PreserveBackup {
 		r.res.Backup = r.n.backup
-		size, err := r.d.size(ctx, r.conn, r.n.schema, r.n.backup)
+		size, err := r.d.TableSize(ctx, r.conn, r.n.schema, r.n.backup)
 		if err != nil {
 			return fmt.Errorf("%s was changed, but measuring the backup %s failed: %w", r.n.table, r.n.backup, err)
 		}
