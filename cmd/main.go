@@ -59,6 +59,8 @@ type options struct {
 	devServers              devServers
 	allowAutoApproval       bool
 	allowSQL                sqlKinds
+	operatorNamespace       string
+	requireTargetRef        bool
 }
 
 // sqlKinds is the --allow-sql flag: the kinds of statements reaching
@@ -135,6 +137,8 @@ func main() {
 	flag.Var(o.allowSQL, "allow-sql", "Kinds of SQL statements that reach outside a migration's own database to let through anyway, comma-separated, of: "+
 		strings.Join(kinds, ", ")+". By default every such statement is refused, at admission and before anything is replayed on a dev database.")
 	zapOpts := zap.Options{Development: false}
+	flag.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "kube-shift-system"), "The manager's own namespace: a ClusterDatabaseTarget's Secrets are read from it unless the target names another.")
+	flag.BoolVar(&o.requireTargetRef, "require-target-ref", false, "Refuse DatabaseMigrations with an inline spec.database: every migration names a DatabaseTarget or ClusterDatabaseTarget the platform team registered.")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	for _, engine := range []string{"postgres", "mysql"} {
@@ -189,10 +193,12 @@ func run(o options) error {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
+	targets := &controller.Targets{Reader: mgr.GetClient(), OperatorNamespace: o.operatorNamespace, RequireTargetRef: o.requireTargetRef}
 	reconciler := &controller.DatabaseMigrationReconciler{
 		Client:               mgr.GetClient(),
 		Recorder:             mgr.GetEventRecorder("kube-shift"),
-		Migrator:             controller.NewMigrator(mgr.GetClient(), planner.Planner{DevServers: o.devServers, AllowSQL: o.allowSQL}),
+		Targets:              targets,
+		Migrator:             controller.NewMigrator(targets, planner.Planner{DevServers: o.devServers, AllowSQL: o.allowSQL}),
 		ReplanInterval:       o.replanInterval,
 		AllowAutoApproval:    o.allowAutoApproval,
 		MaxConcurrentApplies: o.maxConcurrentApplies,
@@ -207,10 +213,15 @@ func run(o options) error {
 	if err := reconciler.SetupWithManager(ctx, mgr, o.maxConcurrentReconciles); err != nil {
 		return err
 	}
+	if err := (&controller.TargetReconciler{Client: mgr.GetClient(), Targets: targets}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 
 	ready := healthz.Ping
 	if o.enableWebhooks {
-		if err := webhooksv1alpha1.SetupWithManager(mgr, webhooksv1alpha1.Options{AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL}); err != nil {
+		if err := webhooksv1alpha1.SetupWithManager(mgr, webhooksv1alpha1.Options{
+			AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL, RequireTargetRef: o.requireTargetRef,
+		}); err != nil {
 			return err
 		}
 		// Not ready until the webhook server serves TLS: the API server calls it.
@@ -226,4 +237,12 @@ func run(o options) error {
 
 	log.Info("starting manager")
 	return mgr.Start(ctx)
+}
+
+// envOr is the environment variable key, or fallback when it is unset.
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
 }

@@ -519,11 +519,23 @@ type NotificationConfig struct {
 }
 
 // DatabaseMigrationSpec is the migration a team declares.
+// +kubebuilder:validation:XValidation:rule="has(self.database) != has(self.targetRef)",message="set exactly one of spec.database and spec.targetRef"
+// +kubebuilder:validation:XValidation:rule="has(oldSelf.database) == has(self.database) && has(oldSelf.targetRef) == has(self.targetRef)",message="spec.database and spec.targetRef cannot be swapped after creation"
 type DatabaseMigrationSpec struct {
-	// database is the target. It cannot change after creation.
-	// +required
+	// database is the target, written inline as the original kube-shift
+	// manifests do. Exactly one of database and targetRef is set; the
+	// manager may refuse an inline database (--require-target-ref). It
+	// cannot change after creation.
+	// +optional
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.database is immutable: create a new DatabaseMigration for another database"
-	Database DatabaseConfig `json:"database"`
+	Database *DatabaseConfig `json:"database,omitempty"`
+
+	// targetRef names the DatabaseTarget or ClusterDatabaseTarget the
+	// platform team registered for this namespace. It cannot change after
+	// creation.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.targetRef is immutable: create a new DatabaseMigration for another target"
+	TargetRef *TargetRef `json:"targetRef,omitempty"`
 
 	// migration is what to change and how.
 	// +required
@@ -603,6 +615,16 @@ type PlanStatus struct {
 	// target's identity and the live schema's fingerprint.
 	// +required
 	Hash string `json:"hash"`
+
+	// databaseType is the engine the plan was computed for: the inline
+	// database's type, or the target's.
+	// +optional
+	DatabaseType DatabaseType `json:"databaseType,omitempty"`
+
+	// database is the database (or, for sqlite, the file) the plan was
+	// computed against.
+	// +optional
+	Database string `json:"database,omitempty"`
 
 	// statements are the SQL statements that will run, in order.
 	// +optional
@@ -961,7 +983,8 @@ type DatabaseMigrationStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=dbm,categories=kube-shift
 // +kubebuilder:printcolumn:name="Phase",type="string",JSONPath=".status.phase"
-// +kubebuilder:printcolumn:name="Type",type="string",JSONPath=".spec.database.type"
+// +kubebuilder:printcolumn:name="Type",type="string",JSONPath=".status.plan.databaseType"
+// +kubebuilder:printcolumn:name="Target",type="string",JSONPath=".spec.targetRef.name"
 // +kubebuilder:printcolumn:name="Strategy",type="string",JSONPath=".spec.migration.strategy"
 // +kubebuilder:printcolumn:name="Plan",type="string",JSONPath=".status.plan.hash"
 // +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"

@@ -18,7 +18,10 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &DatabaseMigration{}, &DatabaseMigrationList{})
+	s.AddKnownTypes(GroupVersion,
+		&DatabaseMigration{}, &DatabaseMigrationList{},
+		&DatabaseTarget{}, &DatabaseTargetList{},
+		&ClusterDatabaseTarget{}, &ClusterDatabaseTargetList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

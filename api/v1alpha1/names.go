@@ -169,3 +169,24 @@ const ThresholdsUnmeasurable = "PostgreSQL, MySQL and MariaDB report no host CPU
 // The controller neither adopts nor overwrites it; the user renames or
 // deletes it.
 const ReasonPlanConfigMapConflict = "PlanConfigMapConflict"
+
+// Reasons of a migration bound to a target, and of a target's Ready
+// condition.
+const (
+	// ReasonTargetNotFound: the DatabaseTarget or ClusterDatabaseTarget
+	// spec.targetRef names does not exist (yet); the migration waits.
+	ReasonTargetNotFound = "TargetNotFound"
+	// ReasonTargetNotAllowed: the target does not admit the migration's
+	// namespace, or the manager requires a targetRef and the migration
+	// has an inline database.
+	ReasonTargetNotAllowed = "TargetNotAllowed"
+	// ReasonTargetNotReady: the target's last connection check failed;
+	// the migration waits for it.
+	ReasonTargetNotReady = "TargetNotReady"
+	// ReasonTargetReachable: the operator reached the target's database
+	// with its credentials.
+	ReasonTargetReachable = "Reachable"
+	// ReasonTargetUnreachable: the operator could not reach or log in to
+	// the target's database.
+	ReasonTargetUnreachable = "Unreachable"
+)

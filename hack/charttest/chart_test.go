@@ -272,8 +272,8 @@ func TestChartValues(t *testing.T) {
 		name: "defaults",
 		check: func(t *testing.T, g *WithT, objs objects, args []string, container any) {
 			g.Expect(objs.kinds()).To(Equal(map[string]int{
-				"CustomResourceDefinition": 1, "ServiceAccount": 1,
-				"ClusterRole": 7, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1,
+				"CustomResourceDefinition": 3, "ServiceAccount": 1,
+				"ClusterRole": 9, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1,
 				"Deployment": 3, "Service": 4, "NetworkPolicy": 1,
 				"Issuer": 1, "Certificate": 1,
 				"MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1,
@@ -290,6 +290,7 @@ func TestChartValues(t *testing.T) {
 				"seccompProfile": map[string]any{"type": "RuntimeDefault"},
 			}))
 			g.Expect(field(t, container, "env")).To(ConsistOf(
+				map[string]any{"name": "POD_NAMESPACE", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}},
 				map[string]any{"name": "KUBE_SHIFT_DEV_DATABASE_POSTGRES", "value": "postgres://postgres@kube-shift-devdb-postgres:5432/postgres?sslmode=disable"},
 				map[string]any{"name": "KUBE_SHIFT_DEV_DATABASE_MYSQL", "value": "mysql://root@kube-shift-devdb-mariadb:3306/"},
 			))
@@ -352,6 +353,7 @@ func TestChartValues(t *testing.T) {
 				return map[string]any{"secretKeyRef": map[string]any{"name": "dev-urls", "key": key, "optional": true}}
 			}
 			g.Expect(field(t, container, "env")).To(ConsistOf(
+				map[string]any{"name": "POD_NAMESPACE", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}},
 				map[string]any{"name": "KUBE_SHIFT_DEV_DATABASE_POSTGRES", "valueFrom": ref("postgres")},
 				map[string]any{"name": "KUBE_SHIFT_DEV_DATABASE_MYSQL", "valueFrom": ref("mysql")},
 			))

@@ -23,14 +23,16 @@ const desiredSchemaName = "desiredSchema"
 // Secret, and plans and applies with the Atlas-based planner.
 type atlasMigrator struct {
 	reader  client.Reader
+	targets *Targets
 	loader  *source.Loader
 	planner planner.Planner
 }
 
-// NewMigrator returns the Migrator that plans with p (its DevURL is set per
-// migration from spec.planning.devDatabase).
-func NewMigrator(reader client.Reader, p planner.Planner) Migrator {
-	return &atlasMigrator{reader: reader, loader: source.NewLoader(reader), planner: p}
+// NewMigrator returns the Migrator that binds migrations to their
+// databases through targets and plans with p (its DevURL is set per
+// migration from the dev database the migration or its target names).
+func NewMigrator(targets *Targets, p planner.Planner) Migrator {
+	return &atlasMigrator{reader: targets.Reader, targets: targets, loader: source.NewLoader(targets.Reader), planner: p}
 }
 
 // loaded is a migration's sources, read and verified.
@@ -40,13 +42,16 @@ type loaded struct {
 	input planner.Input
 	// planned names every source with its checksum.
 	planned []dbv1.PlannedScript
+	// engine and database are the database's type and name.
+	engine   dbv1.DatabaseType
+	database string
 	// secrets hides the text of the secret-sourced sources in what a plan
 	// or an apply shows.
 	secrets *redactor
 }
 
-// load reads a migration's sources.
-func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (*loaded, error) {
+// load reads a migration's sources; engine is its database's type.
+func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration, engine dbv1.DatabaseType) (*loaded, error) {
 	scripts, err := m.loader.LoadScripts(ctx, dbm)
 	if err != nil {
 		return nil, err
@@ -62,7 +67,7 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 			l.input.Scripts = append(l.input.Scripts, s)
 		}
 	}
-	l.secrets = newRedactor(dbm.Spec.Database.Type, scripts)
+	l.secrets = newRedactor(engine, scripts)
 	if dbm.Spec.Migration.DesiredSchema != nil {
 		desired, err := m.loader.LoadDesired(ctx, dbm)
 		if err != nil {
@@ -80,7 +85,7 @@ func (m *atlasMigrator) load(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 
 // Sources implements Migrator.
 func (m *atlasMigrator) Sources(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]dbv1.PlannedScript, error) {
-	l, err := m.load(ctx, dbm)
+	l, err := m.load(ctx, dbm, "")
 	if err != nil {
 		return nil, err
 	}
@@ -97,12 +102,18 @@ func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	if err != nil {
 		return nil, l.secrets.redact(err)
 	}
-	return l.secrets.plan(plan, l.planned), nil
+	out := l.secrets.plan(plan, l.planned)
+	out.DatabaseType, out.Database = l.engine, l.database
+	return out, nil
 }
 
 // PreCheck implements Migrator.
 func (m *atlasMigrator) PreCheck(ctx context.Context, dbm *dbv1.DatabaseMigration) ([]dbv1.PreCheckResult, error) {
-	target, err := resolveTarget(ctx, m.reader, dbm)
+	b, err := m.targets.bind(ctx, dbm)
+	if err != nil {
+		return nil, err
+	}
+	target, err := resolveTarget(ctx, m.reader, b)
 	if err != nil {
 		return nil, err
 	}
@@ -130,17 +141,22 @@ func (m *atlasMigrator) Release(context.Context, *dbv1.DatabaseMigration) error 
 // prepare reads everything a plan or an apply of dbm needs: its sources,
 // a planner with its dev database, and its target.
 func (m *atlasMigrator) prepare(ctx context.Context, dbm *dbv1.DatabaseMigration) (*loaded, *planner.Planner, *database.Target, error) {
-	l, err := m.load(ctx, dbm)
+	b, err := m.targets.bind(ctx, dbm)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	devURL, err := resolveDevURL(ctx, m.reader, dbm)
+	l, err := m.load(ctx, dbm, b.config.Type)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	l.engine, l.database = b.config.Type, b.config.Database
+	devURL, err := resolveDevURL(ctx, m.reader, b)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	p := m.planner
 	p.DevURL = devURL
-	target, err := resolveTarget(ctx, m.reader, dbm)
+	target, err := resolveTarget(ctx, m.reader, b)
 	if err != nil {
 		return nil, nil, nil, err
 	}

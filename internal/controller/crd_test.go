@@ -61,7 +61,7 @@ var _ = Describe("the DatabaseMigration CRD", func() {
 		Entry("sqlite with a Secret", func(d *dbv1.DatabaseMigration) { d.Spec.Database.ConnectionSecret = "creds" },
 			"spec.database", "connectionSecret must not be set for sqlite"),
 		Entry("postgresql without a Secret", func(d *dbv1.DatabaseMigration) {
-			d.Spec.Database = dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Host: "pg", Database: "app"}
+			d.Spec.Database = &dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Host: "pg", Database: "app"}
 		}, "spec.database", "connectionSecret is required for postgresql, mysql and mariadb"),
 		Entry("neither scripts nor desiredSchema", func(d *dbv1.DatabaseMigration) { d.Spec.Migration.Scripts = nil },
 			"spec.migration", "either scripts (versioned) or desiredSchema (declarative) is required"),

@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -33,6 +35,9 @@ type DatabaseMigrationReconciler struct {
 	client.Client
 	Recorder recorder.EventRecorder
 	Migrator Migrator
+	// Targets binds migrations to their DatabaseTargets; nil: inline
+	// databases only.
+	Targets *Targets
 	// ReplanInterval is how often a migration is re-planned to detect
 	// drift; DefaultReplanInterval when zero.
 	ReplanInterval time.Duration
@@ -57,6 +62,8 @@ type DatabaseMigrationReconciler struct {
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasetargets;clusterdatabasetargets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -214,11 +221,37 @@ func (r *DatabaseMigrationReconciler) SetupWithManager(ctx context.Context, mgr 
 			predicate.LabelChangedPredicate{}, deletionPredicate()))).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.migrationsReferencing(configMapIndex))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.migrationsReferencing(secretIndex))).
+		Watches(&dbv1.DatabaseTarget{}, handler.EnqueueRequestsFromMapFunc(r.migrationsOnTarget(dbv1.KindDatabaseTarget)),
+			builder.WithPredicates(targetChanged())).
+		Watches(&dbv1.ClusterDatabaseTarget{}, handler.EnqueueRequestsFromMapFunc(r.migrationsOnTarget(dbv1.KindClusterDatabaseTarget)),
+			builder.WithPredicates(targetChanged())).
 		WatchesRawSource(source.Channel(r.notifications, &handler.EnqueueRequestForObject{})).
 		WatchesRawSource(source.Channel(r.applies.ended, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
 		Named("databasemigration").
 		Complete(r)
+}
+
+// targetChanged passes the target updates its migrations care about: a
+// new spec, or a Ready condition that changed; not the periodic check
+// that found the target as it was.
+func targetChanged() predicate.Predicate {
+	ready := func(obj client.Object) string {
+		var conds []metav1.Condition
+		switch t := obj.(type) {
+		case *dbv1.DatabaseTarget:
+			conds = t.Status.Conditions
+		case *dbv1.ClusterDatabaseTarget:
+			conds = t.Status.Conditions
+		}
+		if c := meta.FindStatusCondition(conds, dbv1.ConditionReady); c != nil {
+			return string(c.Status) + "/" + c.Reason + "/" + c.Message
+		}
+		return ""
+	}
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() || ready(e.ObjectOld) != ready(e.ObjectNew)
+	}}
 }
 
 // deletionPredicate passes updates that start a deletion: they change no

@@ -16,6 +16,10 @@ import (
 // named when its own message may not be shown. Planning and applying read
 // the same table.
 
+// targetWait is how long a migration waits before looking again at a
+// target that was not ready (a watch usually wakes it sooner).
+const targetWait = 30 * time.Second
+
 // retry says when a failure is looked at again.
 type retry int
 
@@ -68,6 +72,9 @@ var failures = []failureRule{
 	{err: source.ErrChecksumMismatch, failure: failure{reason: dbv1.ReasonChecksumMismatch, retry: never, class: "a source's checksum does not match"}},
 	{err: source.ErrInvalidRef, failure: failure{reason: dbv1.ReasonPlanFailed, retry: never}},
 	{err: source.ErrInvalidScripts, failure: failure{reason: dbv1.ReasonPlanFailed, retry: never}},
+	{err: ErrTargetNotFound, failure: failure{reason: dbv1.ReasonTargetNotFound, retry: retryAfter, after: sourceWait, class: "the target was not found"}},
+	{err: ErrTargetNotAllowed, failure: failure{reason: dbv1.ReasonTargetNotAllowed, retry: never, class: "the target does not admit this namespace"}},
+	{err: ErrTargetNotReady, failure: failure{reason: dbv1.ReasonTargetNotReady, retry: retryAfter, after: targetWait, class: "the target is not ready"}},
 	{err: planner.ErrHashMismatch, failure: failure{reason: dbv1.ReasonSchemaDrifted, retry: retryAfter, after: time.Second, class: "the plan changed since it was approved"}},
 	{err: planner.ErrLockBusy, failure: failure{reason: dbv1.ReasonLockBusy, retry: retryAfter, after: lockWait, class: "another migration holds the database lock"}},
 	{err: planner.ErrDataCorruption, failure: failure{reason: dbv1.ReasonDataCorruption, retry: never, rollback: dbv1.RollbackOnDataCorruption, class: "a data integrity check failed"}},

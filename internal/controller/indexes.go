@@ -18,6 +18,8 @@ import (
 const (
 	configMapIndex = ".spec.references.configmaps"
 	secretIndex    = ".spec.references.secrets"
+	// targetIndex maps a migration to its target's key (targetKey).
+	targetIndex = ".spec.targetRef"
 )
 
 func referencedNames(kind source.Kind) client.IndexerFunc {
@@ -62,5 +64,30 @@ func indexFields(ctx context.Context, indexer client.FieldIndexer) error {
 			return fmt.Errorf("indexing %s: %w", index, err)
 		}
 	}
+	err := indexer.IndexField(ctx, &dbv1.DatabaseMigration{}, targetIndex, func(obj client.Object) []string {
+		if key := targetKey(obj.(*dbv1.DatabaseMigration)); key != "" {
+			return []string{key}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing %s: %w", targetIndex, err)
+	}
 	return nil
+}
+
+// migrationsOnTarget maps a target event to the migrations that use it.
+func (r *DatabaseMigrationReconciler) migrationsOnTarget(kind string) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		key := kind + "/" + obj.GetNamespace() + "/" + obj.GetName()
+		var list dbv1.DatabaseMigrationList
+		if err := r.List(ctx, &list, client.MatchingFields{targetIndex: key}); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, dbm := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&dbm)})
+		}
+		return reqs
+	}
 }

@@ -34,7 +34,11 @@ type Migrator interface {
 
 // Plan is a computed plan, in the API's vocabulary.
 type Plan struct {
-	Hash        string
+	Hash string
+	// DatabaseType and Database say what the plan was computed against.
+	DatabaseType dbv1.DatabaseType
+	Database     string
+
 	Statements  []string
 	Changes     []string
 	Diagnostics []dbv1.Diagnostic

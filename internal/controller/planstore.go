@@ -38,14 +38,16 @@ func (r *DatabaseMigrationReconciler) storePlan(ctx context.Context, dbm *dbv1.D
 	statements, truncated := fitStatements(plan.Statements, statusPlanBudget)
 	rollback, rollbackTruncated := fitStatements(plan.Rollback, statusPlanBudget/2)
 	status := &dbv1.PlanStatus{
-		Hash:        plan.Hash,
-		Statements:  statements,
-		Changes:     plan.Changes,
-		Scripts:     plan.Scripts,
-		Diagnostics: plan.Diagnostics,
-		Destructive: plan.Destructive,
-		ComputedAt:  &at,
-		Truncated:   truncated || rollbackTruncated,
+		Hash:         plan.Hash,
+		DatabaseType: plan.DatabaseType,
+		Database:     plan.Database,
+		Statements:   statements,
+		Changes:      plan.Changes,
+		Scripts:      plan.Scripts,
+		Diagnostics:  plan.Diagnostics,
+		Destructive:  plan.Destructive,
+		ComputedAt:   &at,
+		Truncated:    truncated || rollbackTruncated,
 	}
 	if status.Truncated {
 		status.ConfigMapName = planConfigMapName(dbm)

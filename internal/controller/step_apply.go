@@ -147,7 +147,7 @@ func (r *DatabaseMigrationReconciler) applySucceeded(dbm *dbv1.DatabaseMigration
 		PlanHash: plan.Hash, AppliedAt: &done, ApprovedBy: approvedBy, Revision: applied.Revision, Scripts: plan.Scripts,
 	}
 	reason, message := dbv1.ReasonApplied, fmt.Sprintf("plan %s applied as revision %d", plan.Hash, applied.Revision)
-	if dbm.Spec.Migration.Strategy == dbv1.MigrationStrategyShadowTable && dbm.Spec.Database.Type == dbv1.DatabaseTypeSQLite {
+	if dbm.Spec.Migration.Strategy == dbv1.MigrationStrategyShadowTable && plan.DatabaseType == dbv1.DatabaseTypeSQLite {
 		message += " (shadow-table on SQLite: applied in one locked transaction, SQLite's own table copy)"
 	}
 	if applied.Resumed > 0 {
@@ -374,6 +374,9 @@ func (r *DatabaseMigrationReconciler) verify(_ context.Context, dbm *dbv1.Databa
 func databaseKey(dbm *dbv1.DatabaseMigration) string {
 	db := dbm.Spec.Database
 	switch {
+	case db == nil:
+		// Migrations on one target share its lock.
+		return "target:" + targetKey(dbm)
 	case db.Type == dbv1.DatabaseTypeSQLite:
 		return "sqlite:" + db.Database
 	case db.Host == "":

@@ -15,7 +15,7 @@ const approverAuto = "auto (policy.approval)"
 // awaitApproval owns the Approved condition: the plan goes on only when
 // approved-plan names its hash, or when the policy approves safe plans by
 // itself. A plan already applied needs no new approval.
-func (r *DatabaseMigrationReconciler) awaitApproval(_ context.Context, dbm *dbv1.DatabaseMigration, _ *statusWriter) (ctrl.Result, bool, error) {
+func (r *DatabaseMigrationReconciler) awaitApproval(ctx context.Context, dbm *dbv1.DatabaseMigration, _ *statusWriter) (ctrl.Result, bool, error) {
 	plan := dbm.Status.Plan
 	if applied := dbm.Status.LastApplied; applied != nil && applied.PlanHash == plan.Hash {
 		return ctrl.Result{}, false, nil
@@ -31,7 +31,11 @@ func (r *DatabaseMigrationReconciler) awaitApproval(_ context.Context, dbm *dbv1
 
 	// auto says whether spec.policy.approval: auto is in force: asked for,
 	// and granted by the platform or a user allowed to approve.
-	wantsAuto := dbm.Spec.Policy.Approval == dbv1.ApprovalAuto
+	policy, err := r.policyOf(ctx, dbm)
+	if err != nil {
+		return r.planFailed(dbm, err)
+	}
+	wantsAuto := policy.Approval == dbv1.ApprovalAuto
 	auto := wantsAuto && r.autoApprovalGranted(dbm)
 	switch approved := ann[dbv1.AnnotationApprovedPlan]; {
 	case approved == plan.Hash:

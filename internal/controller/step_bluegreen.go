@@ -36,7 +36,7 @@ func (r *DatabaseMigrationReconciler) applyBlueGreen(ctx context.Context, dbm *d
 	green := greenName(dbm)
 	bg := dbm.Status.BlueGreen
 	if bg == nil || bg.GreenDatabase != green {
-		bg = &dbv1.BlueGreenStatus{BlueDatabase: dbm.Spec.Database.Database, GreenDatabase: green}
+		bg = &dbv1.BlueGreenStatus{BlueDatabase: dbm.Status.Plan.Database, GreenDatabase: green}
 		dbm.Status.BlueGreen = bg
 	}
 	if bg.ValidationPassed && bg.GreenRevision != 0 {
@@ -59,7 +59,7 @@ func (r *DatabaseMigrationReconciler) applyBlueGreen(ctx context.Context, dbm *d
 // greenName is the database a blue-green apply of dbm's plan copies blue
 // to.
 func greenName(dbm *dbv1.DatabaseMigration) string {
-	return bluegreen.GreenName(dbm.Spec.Database.Database, shortHash(dbm.Status.Plan.Hash))
+	return bluegreen.GreenName(dbm.Status.Plan.Database, shortHash(dbm.Status.Plan.Hash))
 }
 
 // runGreen copies blue to green and applies the plan there (the planner's

@@ -35,6 +35,10 @@ func (r *DatabaseMigrationReconciler) plan(ctx context.Context, dbm *dbv1.Databa
 	}
 
 	plan := dbm.Status.Plan
+	policy, err := r.policyOf(ctx, dbm)
+	if err != nil {
+		return r.planFailed(dbm, err)
+	}
 	switch {
 	// A plan whose first statement alone passes the status budget holds
 	// no statement in status; it is not empty.
@@ -46,9 +50,9 @@ func (r *DatabaseMigrationReconciler) plan(ctx context.Context, dbm *dbv1.Databa
 			setPhase(dbm, dbv1.PhaseSucceeded, dbv1.ReasonPlanEmpty, "nothing to do: the database already matches the migration")
 		}
 		return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
-	case plan.Destructive && dbm.Spec.Policy.Destructive == dbv1.DestructiveBlock:
+	case plan.Destructive && policy.Destructive == dbv1.DestructiveBlock:
 		setPhase(dbm, dbv1.PhaseBlocked, dbv1.ReasonDestructiveBlocked,
-			"the plan is destructive and spec.policy.destructive is block: change the migration, or allow destructive plans with approval")
+			"the plan is destructive and spec.policy.destructive (or the target's policy) is block: change the migration, or allow destructive plans with approval")
 		return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
 	}
 	return ctrl.Result{}, false, nil
@@ -118,9 +122,13 @@ func (r *DatabaseMigrationReconciler) planFailed(dbm *dbv1.DatabaseMigration, er
 	f := classify(err, false)
 	switch f.retry {
 	case retryAfter:
-		// Only a source not created yet is waited for while planning.
+		// A source or a target not created yet, a target not ready.
 		setCondition(dbm, dbv1.ConditionPlanned, false, f.reason, err.Error())
-		setPhase(dbm, dbv1.PhasePending, f.reason, "waiting for a source: "+err.Error())
+		message := "waiting: " + err.Error()
+		if f.reason == dbv1.ReasonSourceNotFound {
+			message = "waiting for a source: " + err.Error()
+		}
+		setPhase(dbm, dbv1.PhasePending, f.reason, message)
 		return ctrl.Result{RequeueAfter: f.after}, true, nil
 	case retryBackoff:
 		setCondition(dbm, dbv1.ConditionPlanned, false, f.reason, err.Error())

@@ -36,6 +36,13 @@ var (
 // replanInterval is the suite reconciler's drift-detection period.
 const replanInterval = 2 * time.Second
 
+// targetCheckInterval is short, so a target's Secret fixed in a test is
+// seen at once; operatorNamespace holds ClusterDatabaseTargets' Secrets.
+const (
+	targetCheckInterval = 2 * time.Second
+	operatorNamespace   = "kube-shift-system"
+)
+
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
 	SetDefaultEventuallyTimeout(30 * time.Second)
@@ -66,10 +73,12 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
+	targets := &Targets{Reader: mgr.GetClient(), OperatorNamespace: operatorNamespace}
 	reconciler := &DatabaseMigrationReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kube-shift"),
-		Migrator: NewMigrator(mgr.GetClient(), planner.Planner{DevServers: dbtest.DevServers(), LockWait: 2 * time.Second}),
+		Targets:  targets,
+		Migrator: NewMigrator(targets, planner.Planner{DevServers: dbtest.DevServers(), LockWait: 2 * time.Second}),
 		// Short, so the drift test sees a re-plan; a plan of an unchanged
 		// database has the same hash, so the other tests do not notice.
 		ReplanInterval: replanInterval,
@@ -83,6 +92,7 @@ var _ = BeforeSuite(func() {
 	Expect(mgr.Add(notifier)).To(Succeed())
 	reconciler.Notifier = notifier
 	Expect(reconciler.SetupWithManager(ctx, mgr, 4)).To(Succeed())
+	Expect((&TargetReconciler{Client: mgr.GetClient(), Targets: targets, Interval: targetCheckInterval}).SetupWithManager(mgr)).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()

@@ -2,60 +2,209 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/tenancy"
 )
 
-// resolveTarget builds the database target of a migration from its spec and
-// connection Secret. A missing Secret or key is permanent until the Secret
-// changes (which the reconciler watches); its content never reaches an error.
-func resolveTarget(ctx context.Context, c client.Reader, dbm *dbv1.DatabaseMigration) (*database.Target, error) {
-	cfg := dbm.Spec.Database
+// binding is what a migration runs against: its database (inline, or its
+// target's), the namespace that database's Secrets live in, and the
+// policy its target adds.
+type binding struct {
+	config dbv1.DatabaseConfig
+	// secretNamespace holds the connection and dev database Secrets.
+	secretNamespace string
+	devDatabase     *dbv1.SecretKeyRef
+	// policy is the target's policy; nil for an inline database.
+	policy *dbv1.TargetPolicy
+	// target names the target in messages; empty for an inline database.
+	target string
+}
+
+// Errors binding a migration to its target.
+var (
+	// ErrTargetNotFound: the target a migration names does not exist
+	// (yet): the migration waits for it.
+	ErrTargetNotFound = errors.New("target not found")
+	// ErrTargetNotAllowed: the ClusterDatabaseTarget does not admit the
+	// migration's namespace.
+	ErrTargetNotAllowed = errors.New("target does not admit this namespace")
+	// ErrTargetNotReady: the target's last connection check failed: the
+	// migration waits for it.
+	ErrTargetNotReady = errors.New("target not ready")
+	// ErrInlineDatabase: an inline spec.database while the manager
+	// requires a targetRef.
+	ErrInlineDatabase = errors.New("inline databases are not allowed")
+)
+
+// Targets resolves what a migration runs against. OperatorNamespace holds
+// the Secrets of ClusterDatabaseTargets that name no namespace;
+// RequireTargetRef refuses an inline spec.database.
+type Targets struct {
+	Reader            client.Reader
+	OperatorNamespace string
+	RequireTargetRef  bool
+}
+
+// bind resolves dbm's database: inline, or through its targetRef, which
+// must exist, admit dbm's namespace and be ready.
+func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*binding, error) {
+	ref := dbm.Spec.TargetRef
+	if ref == nil {
+		if dbm.Spec.Database == nil {
+			return nil, Permanent(dbv1.ReasonPlanFailed, errors.New("the migration names neither spec.database nor spec.targetRef"))
+		}
+		if t.RequireTargetRef {
+			return nil, Permanent(dbv1.ReasonTargetNotAllowed, fmt.Errorf("%w: the manager runs with --require-target-ref; name a DatabaseTarget in spec.targetRef", ErrInlineDatabase))
+		}
+		return &binding{config: *dbm.Spec.Database, secretNamespace: dbm.Namespace, devDatabase: devDatabaseOf(dbm)}, nil
+	}
+	var (
+		spec   *dbv1.DatabaseTargetSpec
+		status dbv1.DatabaseTargetStatus
+		gen    int64
+		b      = &binding{}
+	)
+	switch ref.Kind {
+	case dbv1.KindClusterDatabaseTarget:
+		var cdt dbv1.ClusterDatabaseTarget
+		if err := t.get(ctx, client.ObjectKey{Name: ref.Name}, &cdt); err != nil {
+			return nil, err
+		}
+		b.target = dbv1.KindClusterDatabaseTarget + " " + cdt.Name
+		admitted, err := tenancy.Admits(ctx, t.Reader, &cdt, dbm.Namespace)
+		if err != nil {
+			return nil, Permanent(dbv1.ReasonTargetNotAllowed, err)
+		}
+		if !admitted {
+			return nil, fmt.Errorf("%w: %s does not list namespace %s in its allowedNamespaces", ErrTargetNotAllowed, b.target, dbm.Namespace)
+		}
+		spec, status, gen = &cdt.Spec.DatabaseTargetSpec, cdt.Status, cdt.Generation
+		b.secretNamespace = t.OperatorNamespace
+		if s := spec.ConnectionSecret; s != nil && s.Namespace != "" {
+			b.secretNamespace = s.Namespace
+		}
+	default:
+		var dt dbv1.DatabaseTarget
+		if err := t.get(ctx, client.ObjectKey{Namespace: dbm.Namespace, Name: ref.Name}, &dt); err != nil {
+			return nil, err
+		}
+		b.target = dbv1.KindDatabaseTarget + " " + dbm.Namespace + "/" + dt.Name
+		spec, status, gen = &dt.Spec, dt.Status, dt.Generation
+		b.secretNamespace = dt.Namespace
+	}
+	if ready := meta.FindStatusCondition(status.Conditions, dbv1.ConditionReady); ready != nil && ready.Status == metav1.ConditionFalse && ready.ObservedGeneration == gen {
+		return nil, fmt.Errorf("%w: %s: %s", ErrTargetNotReady, b.target, ready.Message)
+	}
+	b.config, b.policy = spec.Connection(), spec.Policy
+	if spec.Planning != nil {
+		b.devDatabase = spec.Planning.DevDatabase
+	}
+	return b, nil
+}
+
+// get reads a target; a missing one is ErrTargetNotFound.
+func (t *Targets) get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := t.Reader.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		kind := dbv1.KindDatabaseTarget + " " + key.Namespace + "/" + key.Name
+		if key.Namespace == "" {
+			kind = dbv1.KindClusterDatabaseTarget + " " + key.Name
+		}
+		return fmt.Errorf("%w: %s", ErrTargetNotFound, kind)
+	}
+	return err
+}
+
+// devDatabaseOf is the dev database an inline migration names.
+func devDatabaseOf(dbm *dbv1.DatabaseMigration) *dbv1.SecretKeyRef {
+	if dbm.Spec.Planning == nil {
+		return nil
+	}
+	return dbm.Spec.Planning.DevDatabase
+}
+
+// resolveTarget builds the database target of a binding from its
+// connection Secret. A missing Secret or key is permanent until the
+// Secret changes (which the reconciler watches); its content never
+// reaches an error.
+func resolveTarget(ctx context.Context, c client.Reader, b *binding) (*database.Target, error) {
+	cfg := b.config
 	var data map[string][]byte
 	if cfg.ConnectionSecret != "" {
 		secret := &corev1.Secret{}
-		err := c.Get(ctx, client.ObjectKey{Namespace: dbm.Namespace, Name: cfg.ConnectionSecret}, secret)
+		err := c.Get(ctx, client.ObjectKey{Namespace: b.secretNamespace, Name: cfg.ConnectionSecret}, secret)
 		switch {
 		case apierrors.IsNotFound(err):
-			return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s not found", dbm.Namespace, cfg.ConnectionSecret))
+			return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s not found", b.secretNamespace, cfg.ConnectionSecret))
 		case err != nil:
-			return nil, fmt.Errorf("reading connection Secret %s/%s: %w", dbm.Namespace, cfg.ConnectionSecret, err)
+			return nil, fmt.Errorf("reading connection Secret %s/%s: %w", b.secretNamespace, cfg.ConnectionSecret, err)
 		}
 		data = secret.Data
 	}
 	t, err := database.FromConfig(databaseConfig(cfg), data)
 	if err != nil {
-		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: %w", dbm.Namespace, cfg.ConnectionSecret, err))
+		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: %w", b.secretNamespace, cfg.ConnectionSecret, err))
 	}
 	return t, nil
 }
 
-// resolveDevURL reads the dev database URL a migration names, if any.
-func resolveDevURL(ctx context.Context, c client.Reader, dbm *dbv1.DatabaseMigration) (string, error) {
-	if dbm.Spec.Planning == nil || dbm.Spec.Planning.DevDatabase == nil {
+// resolveDevURL reads the dev database URL a binding names, if any.
+func resolveDevURL(ctx context.Context, c client.Reader, b *binding) (string, error) {
+	ref := b.devDatabase
+	if ref == nil {
 		return "", nil
 	}
-	ref := dbm.Spec.Planning.DevDatabase
 	key := ref.Key
 	if key == "" {
 		key = database.SecretKeyURL
 	}
 	secret := &corev1.Secret{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: dbm.Namespace, Name: ref.Name}, secret); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: b.secretNamespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return "", Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("dev database Secret %s/%s not found", dbm.Namespace, ref.Name))
+			return "", Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("dev database Secret %s/%s not found", b.secretNamespace, ref.Name))
 		}
-		return "", fmt.Errorf("reading dev database Secret %s/%s: %w", dbm.Namespace, ref.Name, err)
+		return "", fmt.Errorf("reading dev database Secret %s/%s: %w", b.secretNamespace, ref.Name, err)
 	}
 	raw, ok := secret.Data[key]
 	if !ok {
-		return "", Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("dev database Secret %s/%s has no key %q", dbm.Namespace, ref.Name, key))
+		return "", Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("dev database Secret %s/%s has no key %q", b.secretNamespace, ref.Name, key))
 	}
 	return string(raw), nil
+}
+
+// policyOf is the policy dbm runs under: its own, tightened by its
+// target's.
+func (r *DatabaseMigrationReconciler) policyOf(ctx context.Context, dbm *dbv1.DatabaseMigration) (dbv1.Policy, error) {
+	if dbm.Spec.TargetRef == nil || r.Targets == nil {
+		return dbm.Spec.Policy, nil
+	}
+	b, err := r.Targets.bind(ctx, dbm)
+	if err != nil {
+		return dbv1.Policy{}, err
+	}
+	return b.policy.Tighten(dbm.Spec.Policy), nil
+}
+
+// targetKey names what a migration's target is for the indexes, locks
+// and concurrency limits: "Kind/namespace/name" for a target, "" for an
+// inline database.
+func targetKey(dbm *dbv1.DatabaseMigration) string {
+	ref := dbm.Spec.TargetRef
+	if ref == nil {
+		return ""
+	}
+	if ref.Kind == dbv1.KindClusterDatabaseTarget {
+		return dbv1.KindClusterDatabaseTarget + "//" + ref.Name
+	}
+	return dbv1.KindDatabaseTarget + "/" + dbm.Namespace + "/" + ref.Name
 }

@@ -32,7 +32,7 @@ func MessageFor(dbm *dbv1.DatabaseMigration) Message {
 	m := Message{
 		Namespace: dbm.Namespace, Name: dbm.Name,
 		Phase: dbm.Status.Phase, Reason: dbm.Status.Reason, Text: dbm.Status.Message,
-		Database: databaseOf(dbm.Spec.Database),
+		Database: databaseOf(dbm),
 	}
 	if p := dbm.Status.Plan; p != nil {
 		m.PlanHash, m.Statements, m.Destructive = p.Hash, len(p.Statements), p.Destructive
@@ -47,7 +47,11 @@ func MessageFor(dbm *dbv1.DatabaseMigration) Message {
 // databaseOf names the database as a reader knows it: type, name and
 // host, and nothing else of spec.database (not its Secret, not its port
 // or TLS mode), so a message never hints at credentials.
-func databaseOf(db dbv1.DatabaseConfig) string {
+func databaseOf(dbm *dbv1.DatabaseMigration) string {
+	if ref := dbm.Spec.TargetRef; ref != nil || dbm.Spec.Database == nil {
+		return targetName(dbm)
+	}
+	db := dbm.Spec.Database
 	if db.Host == "" {
 		return fmt.Sprintf("%s %s", db.Type, db.Database)
 	}
@@ -93,4 +97,17 @@ var notified = map[dbv1.MigrationPhase]bool{
 	dbv1.PhaseSucceeded:        true,
 	dbv1.PhaseFailed:           true,
 	dbv1.PhaseRollingBack:      true,
+}
+
+// targetName names a migration's target.
+func targetName(dbm *dbv1.DatabaseMigration) string {
+	ref := dbm.Spec.TargetRef
+	if ref == nil {
+		return "no database"
+	}
+	kind := ref.Kind
+	if kind == "" {
+		kind = dbv1.KindDatabaseTarget
+	}
+	return string(kind) + " " + ref.Name
 }

@@ -66,7 +66,7 @@ func migration(name string, phase dbv1.MigrationPhase, n *dbv1.NotificationConfi
 	return &dbv1.DatabaseMigration{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
 		Spec: dbv1.DatabaseMigrationSpec{
-			Database:      dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Host: "pg.example", Database: "shop", ConnectionSecret: "pg-creds"},
+			Database:      &dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, Host: "pg.example", Database: "shop", ConnectionSecret: "pg-creds"},
 			Notifications: n,
 		},
 		Status: dbv1.DatabaseMigrationStatus{
@@ -454,7 +454,7 @@ func TestMessageFor(t *testing.T) {
 		name: "no plan, a SQLite file",
 		mutate: func(d *dbv1.DatabaseMigration) {
 			d.Status.Plan, d.Status.Phase = nil, dbv1.PhaseFailed
-			d.Spec.Database = dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeSQLite, Database: "/data/app.db"}
+			d.Spec.Database = &dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeSQLite, Database: "/data/app.db"}
 		},
 		body:     []string{"is Failed (PlanReady).\n", "Database: sqlite /data/app.db\n"},
 		notInAny: []string{"Plan ", "kubectl shift"},

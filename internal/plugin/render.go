@@ -72,7 +72,7 @@ func (p shownPlan) rollbackCut() bool {
 func writeStatus(w io.Writer, dbm *dbv1.DatabaseMigration, plan shownPlan) {
 	s := dbm.Status
 	fmt.Fprintf(w, "Name:      %s/%s\n", dbm.Namespace, dbm.Name)
-	fmt.Fprintf(w, "Database:  %s %s\n", dbm.Spec.Database.Type, target(dbm.Spec.Database))
+	fmt.Fprintf(w, "Database:  %s\n", target(dbm))
 	fmt.Fprintf(w, "Strategy:  %s\n", dbm.Spec.Migration.Strategy)
 	fmt.Fprintf(w, "Phase:     %s\n", orNone(string(s.Phase)))
 	if s.Message != "" {
@@ -183,11 +183,21 @@ func marker(s dbv1.DiagnosticSeverity) string {
 	return "[info]"
 }
 
-func target(db dbv1.DatabaseConfig) string {
-	if db.Type == dbv1.DatabaseTypeSQLite {
-		return db.Database
+func target(dbm *dbv1.DatabaseMigration) string {
+	db := dbm.Spec.Database
+	switch {
+	case dbm.Spec.TargetRef != nil:
+		kind := dbm.Spec.TargetRef.Kind
+		if kind == "" {
+			kind = dbv1.KindDatabaseTarget
+		}
+		return fmt.Sprintf("%s %s", kind, dbm.Spec.TargetRef.Name)
+	case db == nil:
+		return "<none>"
+	case db.Type == dbv1.DatabaseTypeSQLite:
+		return fmt.Sprintf("%s %s", db.Type, db.Database)
 	}
-	return fmt.Sprintf("%s:%d/%s", db.Host, db.Port, db.Database)
+	return fmt.Sprintf("%s %s:%d/%s", db.Type, db.Host, db.Port, db.Database)
 }
 
 func orNone(s string) string {
@@ -205,7 +215,7 @@ func writeDiff(w io.Writer, dbm *dbv1.DatabaseMigration, shown shownPlan) {
 		fmt.Fprintf(w, "%s has no plan yet\n", dbm.Name)
 		return
 	}
-	fmt.Fprintf(w, "--- %s (live)\n+++ %s (after plan %s)\n", target(dbm.Spec.Database), target(dbm.Spec.Database), p.Hash)
+	fmt.Fprintf(w, "--- %s (live)\n+++ %s (after plan %s)\n", target(dbm), target(dbm), p.Hash)
 	stmts := shown.statements()
 	if len(stmts) == 0 && !p.Truncated {
 		fmt.Fprintln(w, "no change")

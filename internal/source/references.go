@@ -39,7 +39,9 @@ func References(dbm *dbv1.DatabaseMigration) []Ref {
 		}
 		add(Ref{Kind: KindSecret, Name: p.DevDatabase.Name, Key: key})
 	}
-	add(Ref{Kind: KindSecret, Name: spec.Database.ConnectionSecret})
+	if spec.Database != nil {
+		add(Ref{Kind: KindSecret, Name: spec.Database.ConnectionSecret})
+	}
 	if n := spec.Notifications; n != nil {
 		if n.Slack != nil {
 			add(Ref{Kind: KindSecret, Name: n.Slack.Webhook, Key: "url"})

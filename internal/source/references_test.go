@@ -19,7 +19,7 @@ func TestReferences(t *testing.T) {
 		{
 			name: "every source, in spec order, without duplicates",
 			mutate: func(dbm *dbv1.DatabaseMigration) {
-				dbm.Spec.Database = dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, ConnectionSecret: "db-conn", Database: "app"}
+				dbm.Spec.Database = &dbv1.DatabaseConfig{Type: dbv1.DatabaseTypePostgreSQL, ConnectionSecret: "db-conn", Database: "app"}
 				dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{
 					scriptSpec("a", "configmap://schema/001.sql"),
 					scriptSpec("b", "inline"),

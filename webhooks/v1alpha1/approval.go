@@ -89,7 +89,7 @@ func newApproval(old, dbm *dbv1.DatabaseMigration, user authnv1.UserInfo, key st
 // under allowWithApproval, and a reviewer list (when the migration has one)
 // names the approver. The list only narrows who may approve: RBAC is always
 // asked too (see Validator.validateApprovalBy).
-func validateApproval(dbm *dbv1.DatabaseMigration, a *approvalChange) field.ErrorList {
+func validateApproval(dbm *dbv1.DatabaseMigration, policy dbv1.Policy, a *approvalChange) field.ErrorList {
 	path := field.NewPath("metadata", "annotations").Key(a.key)
 	plan := dbm.Status.Plan
 	var errs field.ErrorList
@@ -99,8 +99,8 @@ func validateApproval(dbm *dbv1.DatabaseMigration, a *approvalChange) field.Erro
 	case a.hash != plan.Hash:
 		errs = append(errs, field.Invalid(path, a.hash, fmt.Sprintf(
 			"does not match the current plan %s: the plan changed after it was reviewed; review the new plan and approve its hash", plan.Hash)))
-	case plan.Destructive && dbm.Spec.Policy.Destructive != dbv1.DestructiveAllowWithApproval:
-		errs = append(errs, field.Forbidden(path, "the plan is destructive and spec.policy.destructive is block: it cannot be approved"))
+	case plan.Destructive && policy.Destructive != dbv1.DestructiveAllowWithApproval:
+		errs = append(errs, field.Forbidden(path, "the plan is destructive and spec.policy.destructive (or the target's policy) is block: it cannot be approved"))
 	}
 
 	switch creator := dbm.Annotations[dbv1.AnnotationCreatedBy]; {
@@ -110,13 +110,13 @@ func validateApproval(dbm *dbv1.DatabaseMigration, a *approvalChange) field.Erro
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed this migration's spec and cannot approve its plan: another reviewer must", a.user.Username)))
 	}
 
-	if len(dbm.Spec.Policy.Reviewers) > 0 && !slices.ContainsFunc(dbm.Spec.Policy.Reviewers, func(r dbv1.Reviewer) bool {
+	if len(policy.Reviewers) > 0 && !slices.ContainsFunc(policy.Reviewers, func(r dbv1.Reviewer) bool {
 		if r.Kind == dbv1.SubjectGroup {
 			return slices.Contains(a.user.Groups, r.Name)
 		}
 		return r.Name == a.user.Username
 	}) {
-		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q is not among spec.policy.reviewers", a.user.Username)))
+		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q is not among spec.policy.reviewers (narrowed by the target's policy.reviewers)", a.user.Username)))
 	}
 	return errs
 }

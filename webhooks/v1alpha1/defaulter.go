@@ -114,15 +114,19 @@ func Modifiers(dbm *dbv1.DatabaseMigration) []string {
 // DefaultSpec fills what the CRD schema cannot default on its own because it
 // depends on the database type, and trims stray whitespace from names.
 func DefaultSpec(spec *dbv1.DatabaseMigrationSpec) {
-	db := &spec.Database
-	if db.Port == 0 {
-		db.Port = db.Type.DefaultPort()
+	if db := spec.Database; db != nil {
+		if db.Port == 0 {
+			db.Port = db.Type.DefaultPort()
+		}
+		if db.SSLMode == "" {
+			db.SSLMode = db.Type.DefaultSSLMode()
+		}
+		db.Host = strings.TrimSpace(db.Host)
+		db.ConnectionSecret = strings.TrimSpace(db.ConnectionSecret)
 	}
-	if db.SSLMode == "" {
-		db.SSLMode = db.Type.DefaultSSLMode()
+	if ref := spec.TargetRef; ref != nil && ref.Kind == "" {
+		ref.Kind = dbv1.KindDatabaseTarget
 	}
-	db.Host = strings.TrimSpace(db.Host)
-	db.ConnectionSecret = strings.TrimSpace(db.ConnectionSecret)
 
 	m := &spec.Migration
 	if m.Strategy == "" {

@@ -15,6 +15,9 @@ type Options struct {
 	// AllowSQL are the kinds of statements reaching outside a migration's
 	// database that admission lets through (the manager's --allow-sql).
 	AllowSQL map[sqlstatic.Reach]bool
+	// RequireTargetRef refuses an inline spec.database (the manager's
+	// --require-target-ref).
+	RequireTargetRef bool
 }
 
 // SetupWithManager registers the defaulting and validating webhooks with the
@@ -29,6 +32,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 			Authorizer:        authz,
 			AllowAutoApproval: o.AllowAutoApproval,
 			AllowSQL:          o.AllowSQL,
+			RequireTargetRef:  o.RequireTargetRef,
 		}).
 		Complete()
 }

@@ -168,7 +168,7 @@ func TestValidateApproval(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			errs := validateApproval(tc.dbm, &approvalChange{key: dbv1.AnnotationApprovedPlan, hash: tc.hash, user: tc.user})
+			errs := validateApproval(tc.dbm, tc.dbm.Spec.Policy, &approvalChange{key: dbv1.AnnotationApprovedPlan, hash: tc.hash, user: tc.user})
 			g.Expect(errs).To(HaveLen(len(tc.want)), "%v", errs)
 			for i, w := range tc.want {
 				g.Expect(errs[i].Error()).To(ContainSubstring(w))

@@ -38,6 +38,9 @@ type Validator struct {
 	// database that the platform lets through (the manager's --allow-sql);
 	// every other such statement is refused (see sqlstatic.Gate).
 	AllowSQL map[sqlstatic.Reach]bool
+	// RequireTargetRef refuses an inline spec.database: migrations name a
+	// DatabaseTarget or ClusterDatabaseTarget (--require-target-ref).
+	RequireTargetRef bool
 }
 
 var _ admission.Validator[*dbv1.DatabaseMigration] = &Validator{}
@@ -93,7 +96,11 @@ func (v *Validator) validateApprovalBy(ctx context.Context, old, dbm *dbv1.Datab
 	if a == nil {
 		return nil, nil
 	}
-	errs := validateApproval(dbm, a)
+	policy, err := v.policyOf(ctx, dbm)
+	if err != nil {
+		return nil, err
+	}
+	errs := validateApproval(dbm, policy, a)
 	allowed, err := v.Authorizer.CanApprove(ctx, a.user, dbm)
 	if err != nil {
 		return nil, err
@@ -129,27 +136,29 @@ func (v *Validator) validateSpec(ctx context.Context, dbm *dbv1.DatabaseMigratio
 		}
 	}
 
-	var errs field.ErrorList
-	errs = append(errs, validateDatabase(spec.Database, specPath.Child("database"))...)
+	db, errs := v.databaseOf(ctx, dbm)
 	errs = append(errs, validateStrategy(spec.Migration.Strategy, migPath.Child("strategy"))...)
 	errs = append(errs, validateReviewers(spec.Policy.Reviewers, specPath.Child("policy", "reviewers"))...)
 	if spec.Policy.Approval == dbv1.ApprovalAuto && !v.AllowAutoApproval && dbm.Annotations[dbv1.AnnotationPolicyGrantedBy] == "" {
 		warnings = append(warnings, "spec.policy.approval: auto takes effect only when the platform allows it (--allow-auto-approval) or a user allowed to approve sets the policy; until then every plan waits for a reviewer")
 	}
-	if spec.Migration.Strategy == dbv1.MigrationStrategyBlueGreen && spec.Database.Type == dbv1.DatabaseTypeSQLite {
-		errs = append(errs, field.Invalid(migPath.Child("strategy"), spec.Migration.Strategy,
-			"blue-green copies the database on its server: PostgreSQL, MySQL and MariaDB only (SQLite has no server; use transactional)"))
-	}
 	errs = append(errs, validateScriptNames(spec.Migration.Scripts, scriptsPath)...)
-	gate := gateFor(spec.Database, v.AllowSQL)
-	errs = append(errs, validateScriptContents(spec.Database.Type, spec.Migration.Scripts, texts, spec.Policy, gate, scriptsPath)...)
 	errs = append(errs, validateAppliedScripts(dbm.Status, spec.Migration.Scripts, texts, scriptsPath)...)
-	if d := spec.Migration.DesiredSchema; d != nil {
-		text, warning := v.readSource(ctx, dbm.Namespace, d.Source, d.SQL)
-		if warning != "" {
-			warnings = append(warnings, fmt.Sprintf("%s: %s", migPath.Child("desiredSchema", "source"), warning))
+	if db != nil {
+		// What depends on the engine is checked once the database is known.
+		if spec.Migration.Strategy == dbv1.MigrationStrategyBlueGreen && db.Type == dbv1.DatabaseTypeSQLite {
+			errs = append(errs, field.Invalid(migPath.Child("strategy"), spec.Migration.Strategy,
+				"blue-green copies the database on its server: PostgreSQL, MySQL and MariaDB only (SQLite has no server; use transactional)"))
 		}
-		errs = append(errs, validateDesiredSchema(spec.Database.Type, d, text, gate, migPath.Child("desiredSchema"))...)
+		gate := gateFor(*db, v.AllowSQL)
+		errs = append(errs, validateScriptContents(db.Type, spec.Migration.Scripts, texts, spec.Policy, gate, scriptsPath)...)
+		if d := spec.Migration.DesiredSchema; d != nil {
+			text, warning := v.readSource(ctx, dbm.Namespace, d.Source, d.SQL)
+			if warning != "" {
+				warnings = append(warnings, fmt.Sprintf("%s: %s", migPath.Child("desiredSchema", "source"), warning))
+			}
+			errs = append(errs, validateDesiredSchema(db.Type, d, text, gate, migPath.Child("desiredSchema"))...)
+		}
 	}
 	for _, f := range notActedOn(spec) {
 		warnings = append(warnings, fmt.Sprintf("%s is accepted but not acted on yet by this version of kube-shift", f))

@@ -1,0 +1,190 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// DefaultTargetCheckInterval is how often a target's connection is
+// checked when the reconciler is given no interval.
+const DefaultTargetCheckInterval = time.Minute
+
+// targetCheckTimeout bounds one connection check.
+const targetCheckTimeout = 10 * time.Second
+
+// TargetReconciler keeps the status of DatabaseTargets and
+// ClusterDatabaseTargets: Ready from a periodic connection check with the
+// target's credentials (and the server's version), the number of
+// migrations on it and the highest revision they applied.
+type TargetReconciler struct {
+	client.Client
+	// Targets says where a ClusterDatabaseTarget's Secrets live.
+	Targets *Targets
+	// Interval is how often the connection is checked;
+	// DefaultTargetCheckInterval when zero.
+	Interval time.Duration
+	// Clock tells the time; the real clock when nil.
+	Clock clock.PassiveClock
+}
+
+// +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasetargets;clusterdatabasetargets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasetargets/status;clusterdatabasetargets/status,verbs=get;update;patch
+
+// targetObject is what the reconciler needs of either kind of target.
+type targetObject interface {
+	client.Object
+	targetSpec() *dbv1.DatabaseTargetSpec
+	targetStatus() *dbv1.DatabaseTargetStatus
+}
+
+type namespacedTarget struct{ *dbv1.DatabaseTarget }
+
+func (t namespacedTarget) targetSpec() *dbv1.DatabaseTargetSpec     { return &t.Spec }
+func (t namespacedTarget) targetStatus() *dbv1.DatabaseTargetStatus { return &t.Status }
+
+type clusterTarget struct{ *dbv1.ClusterDatabaseTarget }
+
+func (t clusterTarget) targetSpec() *dbv1.DatabaseTargetSpec     { return &t.Spec.DatabaseTargetSpec }
+func (t clusterTarget) targetStatus() *dbv1.DatabaseTargetStatus { return &t.Status }
+
+// Reconcile checks one target; req.Namespace is empty for a
+// ClusterDatabaseTarget.
+func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var t targetObject
+	if req.Namespace == "" {
+		t = clusterTarget{&dbv1.ClusterDatabaseTarget{}}
+	} else {
+		t = namespacedTarget{&dbv1.DatabaseTarget{}}
+	}
+	if err := r.Get(ctx, req.NamespacedName, t); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := t.targetStatus().DeepCopy()
+	status := t.targetStatus()
+
+	key, secretNamespace := dbv1.KindDatabaseTarget+"/"+t.GetNamespace()+"/"+t.GetName(), t.GetNamespace()
+	if req.Namespace == "" {
+		key, secretNamespace = dbv1.KindClusterDatabaseTarget+"//"+t.GetName(), r.Targets.OperatorNamespace
+		if s := t.targetSpec().ConnectionSecret; s != nil && s.Namespace != "" {
+			secretNamespace = s.Namespace
+		}
+	}
+	if err := r.countMigrations(ctx, key, status); err != nil {
+		return ctrl.Result{}, err
+	}
+	version, err := r.check(ctx, &binding{config: t.targetSpec().Connection(), secretNamespace: secretNamespace})
+	now := metav1.NewTime(r.now())
+	status.ObservedGeneration, status.LastChecked = t.GetGeneration(), &now
+	cond := metav1.Condition{Type: dbv1.ConditionReady, Status: metav1.ConditionTrue, Reason: dbv1.ReasonTargetReachable, ObservedGeneration: t.GetGeneration()}
+	if err != nil {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, dbv1.ReasonTargetUnreachable, err.Error()
+		var permanent *PermanentError
+		if errors.As(err, &permanent) {
+			cond.Reason = permanent.Reason
+		}
+	} else {
+		status.ServerVersion = version
+		cond.Message = fmt.Sprintf("reached %s %s", t.targetSpec().Type, version)
+	}
+	meta.SetStatusCondition(&status.Conditions, cond)
+	if !equality.Semantic.DeepEqual(before, status) {
+		if err := r.Status().Update(ctx, t); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{RequeueAfter: r.interval()}, nil
+}
+
+// check connects with the target's credentials and reads the server's
+// version. The error names the target's Secret or says why the server
+// could not be reached; it never quotes the Secret.
+func (r *TargetReconciler) check(ctx context.Context, b *binding) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, targetCheckTimeout)
+	defer cancel()
+	target, err := resolveTarget(ctx, r.Client, b)
+	if err != nil {
+		return "", err
+	}
+	db, err := target.Open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = db.Close() }()
+	return target.Engine.ServerVersion(ctx, db)
+}
+
+// countMigrations counts the migrations on the target key and the
+// highest revision they applied.
+func (r *TargetReconciler) countMigrations(ctx context.Context, key string, status *dbv1.DatabaseTargetStatus) error {
+	var list dbv1.DatabaseMigrationList
+	if err := r.List(ctx, &list, client.MatchingFields{targetIndex: key}); err != nil {
+		return err
+	}
+	status.Migrations = int32(len(list.Items))
+	for _, dbm := range list.Items {
+		if a := dbm.Status.LastApplied; a != nil && a.Revision > status.LastAppliedRevision {
+			status.LastAppliedRevision = a.Revision
+		}
+	}
+	return nil
+}
+
+func (r *TargetReconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
+}
+
+func (r *TargetReconciler) interval() time.Duration {
+	if r.Interval <= 0 {
+		return DefaultTargetCheckInterval
+	}
+	return r.Interval
+}
+
+// SetupWithManager registers the reconciler for both kinds of target. A
+// migration that starts or stops using a target, or records an apply,
+// updates the target's counts.
+func (r *TargetReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toTarget := func(cluster bool) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+			dbm := obj.(*dbv1.DatabaseMigration)
+			ref := dbm.Spec.TargetRef
+			switch {
+			case ref == nil || cluster != (ref.Kind == dbv1.KindClusterDatabaseTarget):
+				return nil
+			case cluster:
+				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: ref.Name}}}
+			}
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: dbm.Namespace, Name: ref.Name}}}
+		})
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).
+		For(&dbv1.DatabaseTarget{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&dbv1.DatabaseMigration{}, toTarget(false)).
+		Named("databasetarget").
+		Complete(r); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&dbv1.ClusterDatabaseTarget{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&dbv1.DatabaseMigration{}, toTarget(true)).
+		Named("clusterdatabasetarget").
+		Complete(r)
+}
