@@ -45,49 +45,37 @@ type TargetReconciler struct {
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasetargets;clusterdatabasetargets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasetargets/status;clusterdatabasetargets/status,verbs=get;update;patch
 
-// targetObject is what the reconciler needs of either kind of target.
-type targetObject interface {
-	client.Object
-	targetSpec() *dbv1.DatabaseTargetSpec
-	targetStatus() *dbv1.DatabaseTargetStatus
-}
-
-type namespacedTarget struct{ *dbv1.DatabaseTarget }
-
-func (t namespacedTarget) targetSpec() *dbv1.DatabaseTargetSpec     { return &t.Spec }
-func (t namespacedTarget) targetStatus() *dbv1.DatabaseTargetStatus { return &t.Status }
-
-type clusterTarget struct{ *dbv1.ClusterDatabaseTarget }
-
-func (t clusterTarget) targetSpec() *dbv1.DatabaseTargetSpec     { return &t.Spec.DatabaseTargetSpec }
-func (t clusterTarget) targetStatus() *dbv1.DatabaseTargetStatus { return &t.Status }
-
 // Reconcile checks one target; req.Namespace is empty for a
 // ClusterDatabaseTarget.
 func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var t targetObject
+	var (
+		t      client.Object
+		spec   *dbv1.DatabaseTargetSpec
+		status *dbv1.DatabaseTargetStatus
+	)
 	if req.Namespace == "" {
-		t = clusterTarget{&dbv1.ClusterDatabaseTarget{}}
+		cdt := &dbv1.ClusterDatabaseTarget{}
+		t, spec, status = cdt, &cdt.Spec.DatabaseTargetSpec, &cdt.Status
 	} else {
-		t = namespacedTarget{&dbv1.DatabaseTarget{}}
+		dt := &dbv1.DatabaseTarget{}
+		t, spec, status = dt, &dt.Spec, &dt.Status
 	}
 	if err := r.Get(ctx, req.NamespacedName, t); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := t.targetStatus().DeepCopy()
-	status := t.targetStatus()
+	before := status.DeepCopy()
 
 	key, secretNamespace := dbv1.KindDatabaseTarget+"/"+t.GetNamespace()+"/"+t.GetName(), t.GetNamespace()
 	if req.Namespace == "" {
 		key, secretNamespace = dbv1.KindClusterDatabaseTarget+"//"+t.GetName(), r.Targets.OperatorNamespace
-		if s := t.targetSpec().ConnectionSecret; s != nil && s.Namespace != "" {
+		if s := spec.ConnectionSecret; s != nil && s.Namespace != "" {
 			secretNamespace = s.Namespace
 		}
 	}
 	if err := r.countMigrations(ctx, key, status); err != nil {
 		return ctrl.Result{}, err
 	}
-	version, err := r.check(ctx, &binding{config: t.targetSpec().Connection(), secretNamespace: secretNamespace})
+	version, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: key})
 	now := metav1.NewTime(r.now())
 	status.ObservedGeneration, status.LastChecked = t.GetGeneration(), &now
 	cond := metav1.Condition{Type: dbv1.ConditionReady, Status: metav1.ConditionTrue, Reason: dbv1.ReasonTargetReachable, ObservedGeneration: t.GetGeneration()}
@@ -99,7 +87,7 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		}
 	} else {
 		status.ServerVersion = version
-		cond.Message = fmt.Sprintf("reached %s %s", t.targetSpec().Type, version)
+		cond.Message = fmt.Sprintf("reached %s %s", spec.Type, version)
 	}
 	meta.SetStatusCondition(&status.Conditions, cond)
 	if !equality.Semantic.DeepEqual(before, status) {

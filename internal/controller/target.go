@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -155,7 +158,27 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding) (*database.
 	if err != nil {
 		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: %w", b.secretNamespace, cfg.ConnectionSecret, err))
 	}
+	if b.target != "" && !pinned(t, cfg) {
+		// A target's spec, the platform team's, says where; its Secret
+		// gives only the credentials, even when it holds a whole url.
+		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: its url names another database than the target (%s): give the target's own host, port and database, or only username and password",
+			b.secretNamespace, cfg.ConnectionSecret, b.target))
+	}
 	return t, nil
+}
+
+// pinned reports whether t is the database cfg names: the same server and
+// database (for SQLite, the same file).
+func pinned(t *database.Target, cfg dbv1.DatabaseConfig) bool {
+	if cfg.Type == dbv1.DatabaseTypeSQLite {
+		return true
+	}
+	port := cfg.Port
+	if port == 0 {
+		port = cfg.Type.DefaultPort()
+	}
+	server := net.JoinHostPort(strings.ToLower(cfg.Host), strconv.Itoa(int(port)))
+	return t.Server() == server && strings.TrimPrefix(t.URL.Path, "/") == cfg.Database
 }
 
 // resolveDevURL reads the dev database URL a binding names, if any.

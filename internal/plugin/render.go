@@ -183,7 +183,17 @@ func marker(s dbv1.DiagnosticSeverity) string {
 	return "[info]"
 }
 
+// target names a migration's database with its type.
 func target(dbm *dbv1.DatabaseMigration) string {
+	if db := dbm.Spec.Database; db != nil && dbm.Spec.TargetRef == nil {
+		return fmt.Sprintf("%s %s", db.Type, location(dbm))
+	}
+	return location(dbm)
+}
+
+// location is where a migration's database is: a file, a server's
+// address, or the target that says.
+func location(dbm *dbv1.DatabaseMigration) string {
 	db := dbm.Spec.Database
 	switch {
 	case dbm.Spec.TargetRef != nil:
@@ -195,9 +205,9 @@ func target(dbm *dbv1.DatabaseMigration) string {
 	case db == nil:
 		return "<none>"
 	case db.Type == dbv1.DatabaseTypeSQLite:
-		return fmt.Sprintf("%s %s", db.Type, db.Database)
+		return db.Database
 	}
-	return fmt.Sprintf("%s %s:%d/%s", db.Type, db.Host, db.Port, db.Database)
+	return fmt.Sprintf("%s:%d/%s", db.Host, db.Port, db.Database)
 }
 
 func orNone(s string) string {
@@ -215,7 +225,7 @@ func writeDiff(w io.Writer, dbm *dbv1.DatabaseMigration, shown shownPlan) {
 		fmt.Fprintf(w, "%s has no plan yet\n", dbm.Name)
 		return
 	}
-	fmt.Fprintf(w, "--- %s (live)\n+++ %s (after plan %s)\n", target(dbm), target(dbm), p.Hash)
+	fmt.Fprintf(w, "--- %s (live)\n+++ %s (after plan %s)\n", location(dbm), location(dbm), p.Hash)
 	stmts := shown.statements()
 	if len(stmts) == 0 && !p.Truncated {
 		fmt.Fprintln(w, "no change")

@@ -1,0 +1,191 @@
+package controller
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+)
+
+var _ = Describe("database targets", func() {
+	ctx := context.Background()
+
+	// namespace makes a namespace with labels, gone when the spec ends.
+	namespace := func(name string, labels map[string]string) string {
+		GinkgoHelper()
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		err := k8sClient.Create(ctx, ns)
+		if !apierrors.IsAlreadyExists(err) {
+			Expect(err).NotTo(HaveOccurred())
+		}
+		return name
+	}
+	// secret holds a database URL.
+	secret := func(ns, name, dbURL string) {
+		GinkgoHelper()
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: map[string]string{"url": dbURL}}
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, s)
+	}
+	// targetSpec is the spec of a target on the database at dbURL, its
+	// credentials in the Secret secretName.
+	targetSpec := func(t dbv1.DatabaseType, dbURL, secretName string) dbv1.DatabaseTargetSpec {
+		GinkgoHelper()
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		port, _ := strconv.Atoi(u.Port())
+		return dbv1.DatabaseTargetSpec{
+			Type: t, Host: u.Hostname(), Port: int32(port), Database: strings.TrimPrefix(u.Path, "/"), SSLMode: dbv1.SSLModeDisable,
+			ConnectionSecret: &dbv1.TargetSecretRef{Name: secretName},
+		}
+	}
+	onTarget := func(ns, name string, ref dbv1.TargetRef) *dbv1.DatabaseMigration {
+		dbm := fixture.Migration(ns, name)
+		dbm.Spec.Database, dbm.Spec.TargetRef = nil, &ref
+		return dbm
+	}
+	approve := func(dbm *dbv1.DatabaseMigration) {
+		GinkgoHelper()
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
+		hash := get(dbm).Status.Plan.Hash
+		Eventually(func() error {
+			get(dbm)
+			patch := client.MergeFrom(dbm.DeepCopy())
+			fixture.WithAnnotations(map[string]string{dbv1.AnnotationApprovedPlan: hash, dbv1.AnnotationApprovedBy: "rita"})(dbm)
+			return k8sClient.Patch(ctx, dbm, patch)
+		}).Should(Succeed())
+	}
+	ready := func(obj client.Object, conds func() []metav1.Condition) func() string {
+		return func() string {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+				return err.Error()
+			}
+			c := meta.FindStatusCondition(conds(), dbv1.ConditionReady)
+			if c == nil {
+				return ""
+			}
+			return string(c.Status) + "/" + c.Reason
+		}
+	}
+
+	It("plans, approves and applies a migration through a DatabaseTarget, and counts it", func() {
+		ns := namespace("team-pg", nil)
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		secret(ns, "pg-creds", dbURL)
+		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "orders"}, Spec: targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "pg-creds")}
+		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, dt)
+		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("True/" + dbv1.ReasonTargetReachable))
+		Expect(dt.Status.ServerVersion).To(ContainSubstring("PostgreSQL"))
+
+		dbm := create(onTarget(ns, "add-widgets", dbv1.TargetRef{Name: "orders"}))
+		approve(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		dbm = get(dbm)
+		Expect(dbm.Status.Plan.DatabaseType).To(Equal(dbv1.DatabaseTypePostgreSQL))
+		Expect(dbm.Status.LastApplied.Revision).NotTo(BeZero())
+		var tables int
+		Expect(dbtest.OpenPostgres(GinkgoTB(), dbURL).QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_name = 'widgets'").Scan(&tables)).To(Succeed())
+		Expect(tables).To(Equal(1))
+
+		Eventually(func() int64 {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dt), dt)).To(Succeed())
+			return dt.Status.LastAppliedRevision
+		}).Should(Equal(dbm.Status.LastApplied.Revision))
+		Expect(dt.Status.Migrations).To(BeEquivalentTo(1))
+	})
+
+	It("applies through a ClusterDatabaseTarget to the namespaces it admits, and refuses the others", func() {
+		admitted := namespace("team-admitted", map[string]string{"tier": "internal"})
+		other := namespace("team-other", nil)
+		namespace(operatorNamespace, nil)
+		dbURL := dbtest.NewMySQLDatabase(GinkgoTB())
+		secret(operatorNamespace, "shared-mariadb", dbURL)
+		cdt := &dbv1.ClusterDatabaseTarget{ObjectMeta: metav1.ObjectMeta{Name: "shared-mariadb"}, Spec: dbv1.ClusterDatabaseTargetSpec{
+			DatabaseTargetSpec: targetSpec(dbv1.DatabaseTypeMariaDB, dbURL, "shared-mariadb"),
+			AllowedNamespaces: dbv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "internal"}}},
+		}}
+		Expect(k8sClient.Create(ctx, cdt)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, cdt)
+		Eventually(ready(cdt, func() []metav1.Condition { return cdt.Status.Conditions })).Should(Equal("True/" + dbv1.ReasonTargetReachable))
+
+		ref := dbv1.TargetRef{Kind: dbv1.KindClusterDatabaseTarget, Name: "shared-mariadb"}
+		dbm := create(onTarget(admitted, "add-widgets", ref))
+		approve(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		Expect(get(dbm).Status.Plan.DatabaseType).To(Equal(dbv1.DatabaseTypeMariaDB))
+
+		By("a namespace the target does not admit waits with the reason, and nothing is planned")
+		refused := create(onTarget(other, "add-widgets", ref))
+		Eventually(phase(refused)).Should(Equal(dbv1.PhaseFailed))
+		refused = get(refused)
+		Expect(refused.Status.Reason).To(Equal(dbv1.ReasonTargetNotAllowed))
+		Expect(refused.Status.Message).To(ContainSubstring("does not list namespace team-other"))
+		Expect(refused.Status.Plan).To(BeNil())
+	})
+
+	It("waits for a target that is missing or not ready, naming it, and goes on once it is", func() {
+		ns := namespace("team-waits", nil)
+		dbm := create(onTarget(ns, "early", dbv1.TargetRef{Name: "later"}))
+		Eventually(func() string { return get(dbm).Status.Reason }).Should(Equal(dbv1.ReasonTargetNotFound))
+		Expect(get(dbm).Status.Message).To(ContainSubstring("DatabaseTarget team-waits/later"))
+
+		By("the target arrives with a wrong password")
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		wrong := *u
+		wrong.User = url.UserPassword(u.User.Username(), "not-the-password")
+		secret(ns, "wrong-creds", wrong.String())
+		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "later"}, Spec: targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "wrong-creds")}
+		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, dt)
+		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("False/" + dbv1.ReasonTargetUnreachable))
+		Expect(meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message).NotTo(ContainSubstring("not-the-password"))
+		Eventually(func() string { return get(dbm).Status.Reason }).Should(Equal(dbv1.ReasonTargetNotReady))
+		Expect(get(dbm).Status.Message).To(ContainSubstring("DatabaseTarget team-waits/later"))
+
+		By("the platform team fixes the Secret")
+		secret(ns, "right-creds", dbURL)
+		Eventually(func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dt), dt)).To(Succeed())
+			dt.Spec.ConnectionSecret.Name = "right-creds"
+			return k8sClient.Update(ctx, dt)
+		}).Should(Succeed())
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
+	})
+
+	It("refuses a Secret whose url names another server than the target", func() {
+		ns := namespace("team-elsewhere", nil)
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		elsewhere := *u
+		elsewhere.Path = "/postgres"
+		secret(ns, "elsewhere", elsewhere.String())
+		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pinned"}, Spec: targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "elsewhere")}
+		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, dt)
+		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("False/" + dbv1.ReasonSecretInvalid))
+		Expect(meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message).To(ContainSubstring("another database than the target"))
+	})
+
+	It("refuses an inline database when target refs are required", func() {
+		t := &Targets{Reader: k8sClient, RequireTargetRef: true}
+		_, err := t.bind(ctx, fixture.Migration("default", "inline"))
+		Expect(err).To(MatchError(ErrInlineDatabase))
+		Expect(classify(err, false).reason).To(Equal(dbv1.ReasonTargetNotAllowed))
+	})
+})
