@@ -1,0 +1,120 @@
+package v1alpha1
+
+import (
+	"context"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+)
+
+var _ = Describe("admission of migrations on targets", func() {
+	ctx := context.Background()
+
+	target := func(name string, policy *dbv1.TargetPolicy) {
+		GinkgoHelper()
+		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name}, Spec: dbv1.DatabaseTargetSpec{
+			Type: dbv1.DatabaseTypePostgreSQL, Host: "orders.db.internal", Database: "orders",
+			ConnectionSecret: &dbv1.TargetSecretRef{Name: "orders-creds"}, Policy: policy,
+		}}
+		Expect(admin.Create(ctx, dt)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, dt)
+	}
+	onTarget := func(name string, ref dbv1.TargetRef, opts ...fixture.Option) *dbv1.DatabaseMigration {
+		dbm := fixture.Migration(testNamespace, name, opts...)
+		dbm.Spec.Database, dbm.Spec.TargetRef = nil, &ref
+		return dbm
+	}
+
+	It("admits a migration on a DatabaseTarget of its namespace and lints it as the target's engine", func() {
+		target("orders", nil)
+		dbm := onTarget("on-orders", dbv1.TargetRef{Name: "orders"})
+		Expect(dev.Create(ctx, dbm)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, dbm)
+		Expect(dbm.Spec.TargetRef.Kind).To(BeEquivalentTo(dbv1.KindDatabaseTarget), "defaulted")
+
+		bad := onTarget("on-orders-bad", dbv1.TargetRef{Name: "orders"}, fixture.WithScripts(
+			fixture.InlineScript("x", "ALTER SYSTEM SET work_mem = '1GB';")))
+		err := dev.Create(ctx, bad)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.migration.scripts[0]"))
+	})
+
+	It("refuses a target that does not exist, naming the ones the namespace may use", func() {
+		target("billing", nil)
+		err := dev.Create(ctx, onTarget("nowhere", dbv1.TargetRef{Name: "nowhere"}))
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.targetRef.name"))
+		Expect(err.Error()).To(ContainSubstring("may use: DatabaseTarget billing"))
+	})
+
+	It("refuses a ClusterDatabaseTarget that does not admit the namespace, and a dev database of the migration's own", func() {
+		cdt := &dbv1.ClusterDatabaseTarget{ObjectMeta: metav1.ObjectMeta{Name: "shared"}, Spec: dbv1.ClusterDatabaseTargetSpec{
+			DatabaseTargetSpec: dbv1.DatabaseTargetSpec{Type: dbv1.DatabaseTypeMySQL, Host: "shared.db.internal", Database: "app",
+				ConnectionSecret: &dbv1.TargetSecretRef{Name: "shared"}},
+			AllowedNamespaces: dbv1.AllowedNamespaces{Names: []string{"someone-else"}},
+		}}
+		Expect(admin.Create(ctx, cdt)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, cdt)
+		dbm := onTarget("shared", dbv1.TargetRef{Kind: dbv1.KindClusterDatabaseTarget, Name: "shared"})
+		dbm.Spec.Planning = &dbv1.PlanningConfig{DevDatabase: &dbv1.SecretKeyRef{Name: "my-dev"}}
+		err := dev.Create(ctx, dbm)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("ClusterDatabaseTarget shared does not admit namespace " + testNamespace))
+		Expect(err.Error()).To(ContainSubstring("spec.planning.devDatabase"))
+
+		By("once the platform team admits the namespace by label")
+		ns := &corev1.Namespace{}
+		Expect(admin.Get(ctx, client.ObjectKey{Name: testNamespace}, ns)).To(Succeed())
+		patch := client.MergeFrom(ns.DeepCopy())
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+		ns.Labels["tier"] = "internal"
+		Expect(admin.Patch(ctx, ns, patch)).To(Succeed())
+		patch = client.MergeFrom(cdt.DeepCopy())
+		cdt.Spec.AllowedNamespaces.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "internal"}}
+		Expect(admin.Patch(ctx, cdt, patch)).To(Succeed())
+		dbm = onTarget("shared", dbv1.TargetRef{Kind: dbv1.KindClusterDatabaseTarget, Name: "shared"})
+		Expect(dev.Create(ctx, dbm)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, dbm)
+	})
+
+	It("holds approvals to the target's reviewers too", func() {
+		target("reviewed", &dbv1.TargetPolicy{Reviewers: []dbv1.Reviewer{{Kind: dbv1.SubjectUser, Name: "dba"}}})
+		dbm := onTarget("reviewed", dbv1.TargetRef{Name: "reviewed"})
+		Expect(dev.Create(ctx, dbm)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, dbm)
+		plan := dbv1.PlanStatus{Hash: "sha256:" + strings.Repeat("c", 64), Statements: []string{"CREATE TABLE t (id int)"}}
+		dbm.Status.Plan = &plan
+		Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
+		patch := client.MergeFrom(dbm.DeepCopy())
+		fixture.WithAnnotations(map[string]string{dbv1.AnnotationApprovedPlan: plan.Hash})(dbm)
+		err := rita.Patch(ctx, dbm, patch)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring(`"rita" is not among spec.policy.reviewers (narrowed by the target's policy.reviewers)`))
+	})
+
+	It("refuses an inline database when the platform requires target refs, naming the usable targets", func() {
+		target("inventory", nil)
+		v := &Validator{Reader: admin, RequireTargetRef: true}
+		errs, _ := v.validateSpec(ctx, fixture.Migration(testNamespace, "inline"))
+		Expect(errs.ToAggregate().Error()).To(ContainSubstring("this cluster requires spec.targetRef"))
+		Expect(errs.ToAggregate().Error()).To(ContainSubstring("DatabaseTarget inventory"))
+	})
+
+	It("refuses, in the schema, a migration with both or neither of database and targetRef", func() {
+		both := fixture.Migration(testNamespace, "both")
+		both.Spec.TargetRef = &dbv1.TargetRef{Name: "orders"}
+		err := dev.Create(ctx, both)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("set exactly one of spec.database and spec.targetRef"))
+	})
+})
