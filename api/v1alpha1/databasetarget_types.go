@@ -206,6 +206,7 @@ type DatabaseTarget struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!has(self.connectionSecret) || !has(self.connectionSecret.__namespace__)",message="a DatabaseTarget's connectionSecret is in its own namespace: connectionSecret.namespace is for ClusterDatabaseTargets"
 	Spec DatabaseTargetSpec `json:"spec"`
 	// +optional
 	Status DatabaseTargetStatus `json:"status,omitempty"`

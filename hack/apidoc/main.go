@@ -16,17 +16,31 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: apidoc CRD.yaml OUT.md")
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: apidoc OUT.md CRD.yaml...")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2]); err != nil {
+	if err := run(os.Args[2:], os.Args[1]); err != nil {
 		fmt.Fprintln(os.Stderr, "apidoc:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, out string) error {
+// run writes the reference of every CRD in ins, in that order, to out.
+func run(ins []string, out string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# API reference\n\n")
+	fmt.Fprintf(&b, "Generated from `%s` by `hack/apidoc` (`make manifests`); do not edit.\n\n", strings.Join(ins, "`, `"))
+	for _, in := range ins {
+		if err := document(&b, in); err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+	}
+	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+// document writes one CRD's reference.
+func document(b *strings.Builder, in string) error {
 	raw, err := os.ReadFile(in)
 	if err != nil {
 		return err
@@ -35,27 +49,29 @@ func run(in, out string) error {
 	if err := yaml.Unmarshal(raw, &crd); err != nil {
 		return err
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# API reference: %s\n\n", crd.Spec.Names.Kind)
-	fmt.Fprintf(&b, "Generated from `%s` by `hack/apidoc` (`make manifests`); do not edit.\n\n", in)
+	scope := "namespaced"
+	if crd.Spec.Scope == apiextensionsv1.ClusterScoped {
+		scope = "cluster-scoped"
+	}
+	fmt.Fprintf(b, "# %s\n\n", crd.Spec.Names.Kind)
 	for _, v := range crd.Spec.Versions {
-		fmt.Fprintf(&b, "Group `%s`, version `%s`, kind `%s` (short name `%s`), namespaced.\n\n",
-			crd.Spec.Group, v.Name, crd.Spec.Names.Kind, strings.Join(crd.Spec.Names.ShortNames, "`, `"))
+		fmt.Fprintf(b, "Group `%s`, version `%s`, kind `%s` (short name `%s`), %s.\n\n",
+			crd.Spec.Group, v.Name, crd.Spec.Names.Kind, strings.Join(crd.Spec.Names.ShortNames, "`, `"), scope)
 		root := v.Schema.OpenAPIV3Schema
 		for _, top := range []string{"spec", "status"} {
 			s, ok := root.Properties[top]
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(&b, "## .%s\n\n", top)
-			writeRules(&b, "."+top, s)
-			fmt.Fprintln(&b, "| field | type | default | description |")
-			fmt.Fprintln(&b, "|---|---|---|---|")
-			walk(&b, "."+top, s)
-			fmt.Fprintln(&b)
+			fmt.Fprintf(b, "## %s .%s\n\n", crd.Spec.Names.Kind, top)
+			writeRules(b, "."+top, s)
+			fmt.Fprintln(b, "| field | type | default | description |")
+			fmt.Fprintln(b, "|---|---|---|---|")
+			walk(b, "."+top, s)
+			fmt.Fprintln(b)
 		}
 	}
-	return os.WriteFile(out, []byte(b.String()), 0o644)
+	return nil
 }
 
 // walk writes one row per field, depth first, fields in name order.

@@ -369,4 +369,24 @@ var _ = Describe("kubectl shift", func() {
 			Expect(out).To(Equal("diff-unplanned has no plan yet\n"))
 		})
 	})
+
+	Describe("targets", func() {
+		It("lists the namespace's targets with where they are and whether they are ready", func(ctx SpecContext) {
+			dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "orders"}, Spec: dbv1.DatabaseTargetSpec{
+				Type: dbv1.DatabaseTypePostgreSQL, Host: "orders.db.internal", Database: "orders", ConnectionSecret: &dbv1.TargetSecretRef{Name: "orders"},
+			}}
+			Expect(admin.Create(ctx, dt)).To(Succeed())
+			DeferCleanup(admin.Delete, context.Background(), dt)
+			dt.Status = dbv1.DatabaseTargetStatus{ServerVersion: "PostgreSQL 15.8", Migrations: 2, Conditions: []metav1.Condition{{
+				Type: dbv1.ConditionReady, Status: metav1.ConditionTrue, Reason: dbv1.ReasonTargetReachable, Message: "reached",
+				ObservedGeneration: dt.Generation, LastTransitionTime: metav1.Now(),
+			}}}
+			Expect(admin.Status().Update(ctx, dt)).To(Succeed())
+
+			out, err := shift(ctx, "dev", nil, "targets")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out).To(MatchRegexp(`TARGET\s+TYPE\s+WHERE\s+READY\s+MIGRATIONS\s+MESSAGE`))
+			Expect(out).To(MatchRegexp(`orders\s+postgresql\s+orders\.db\.internal/orders\s+True\s+2\s+PostgreSQL 15\.8`))
+		})
+	})
 })

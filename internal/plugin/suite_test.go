@@ -139,6 +139,8 @@ func grant(ctx context.Context, role string, verbs []string, users ...string) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: role},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasemigrations"}, Verbs: verbs},
+			// Application teams read the targets of their namespace.
+			{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasetargets"}, Verbs: []string{"get", "list", "watch"}},
 		},
 	})).To(Succeed())
 	binding := &rbacv1.RoleBinding{
