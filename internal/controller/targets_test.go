@@ -115,7 +115,7 @@ var _ = Describe("database targets", func() {
 		secret(operatorNamespace, "shared-mariadb", dbURL)
 		cdt := &dbv1.ClusterDatabaseTarget{ObjectMeta: metav1.ObjectMeta{Name: "shared-mariadb"}, Spec: dbv1.ClusterDatabaseTargetSpec{
 			DatabaseTargetSpec: targetSpec(dbv1.DatabaseTypeMariaDB, dbURL, "shared-mariadb"),
-			AllowedNamespaces: dbv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "internal"}}},
+			AllowedNamespaces:  dbv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "internal"}}},
 		}}
 		Expect(k8sClient.Create(ctx, cdt)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, cdt)
