@@ -45,6 +45,9 @@ const (
 	ReasonAutoApproved        = "AutoApproved"
 	ReasonRejected            = "Rejected"
 	ReasonApplying            = "Applying"
+	// ReasonApplyQueued: the approved apply waits for a free apply
+	// worker, or for another apply on its database to end.
+	ReasonApplyQueued = "ApplyQueued"
 	ReasonApplied             = "Applied"
 	ReasonAlreadyApplied      = "AlreadyApplied"
 	ReasonApplyFailed         = "ApplyFailed"

@@ -114,7 +114,17 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 			Eventually(waitingOnGate(a.db, a.dbName)).Should(Equal(1))
 		}
 
-		By("a fifth migration is planned meanwhile")
+		By("one more approved apply waits in the queue, shown as queued, not as applying")
+		queued, queuedDB, queuedName := gated("queued")
+		Eventually(phase(queued)).Should(Equal(dbv1.PhaseAwaitingApproval))
+		queuedHash := get(queued).Status.Plan.Hash
+		approve(queued, queuedHash)
+		Eventually(func() string { return get(queued).Status.Reason }).Should(Equal(dbv1.ReasonApplyQueued))
+		Expect(get(queued).Status.Phase).To(Equal(dbv1.PhaseRunning))
+		Expect(get(queued).Status.Message).To(ContainSubstring("queued for a free apply worker"))
+		Expect(waitingOnGate(queuedDB, queuedName)()).To(BeZero(), "not started")
+
+		By("a migration is planned meanwhile")
 		fifth := create(fixture.Migration(ns, "planned-meanwhile", fixture.WithSQLite(sqlitePath())))
 		Eventually(phase(fifth), "20s").Should(Equal(dbv1.PhaseAwaitingApproval))
 		for _, a := range applies {
@@ -127,6 +137,8 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 		for _, a := range applies {
 			Expect(a.gate.Commit()).To(Succeed())
 		}
+		Eventually(phase(queued)).Should(Equal(dbv1.PhaseSucceeded))
+		Expect(get(queued).Status.LastApplied.PlanHash).To(Equal(queuedHash))
 		for _, a := range applies {
 			Eventually(phase(a.dbm)).Should(Equal(dbv1.PhaseSucceeded))
 			dbm := get(a.dbm)

@@ -68,8 +68,11 @@ func (r *DatabaseMigrationReconciler) startApply(ctx context.Context, dbm *dbv1.
 	if dbm.Spec.Migration.Strategy != dbv1.MigrationStrategyRolling {
 		dbm.Status.Rolling = nil
 	}
-	setCondition(dbm, dbv1.ConditionApplied, false, reason, message)
-	setPhase(dbm, dbv1.PhaseRunning, reason, message)
+	// Queued until a worker takes it: the runner has a bounded pool and
+	// one apply per database.
+	queued := message + ": queued for a free apply worker"
+	setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonApplyQueued, queued)
+	setPhase(dbm, dbv1.PhaseRunning, dbv1.ReasonApplyQueued, queued)
 	summarize(dbm)
 	if err := status.flush(ctx); err != nil {
 		return ctrl.Result{}, true, err
@@ -81,7 +84,13 @@ func (r *DatabaseMigrationReconciler) startApply(ctx context.Context, dbm *dbv1.
 	}
 	job.status = r.newStatusWriter(job.dbm)
 	job.run = func(ctx context.Context) recordFunc {
-		return work(ctx, job.dbm, r.newReporter(ctx, job.status, &job.mu))
+		report := r.newReporter(ctx, job.status, &job.mu)
+		report.update(true, func() {
+			setCondition(job.dbm, dbv1.ConditionApplied, false, reason, message)
+			setPhase(job.dbm, dbv1.PhaseRunning, reason, message)
+			summarize(job.dbm)
+		})
+		return work(ctx, job.dbm, report)
 	}
 	r.applies.Submit(job)
 	// The start of an apply (or of a blue-green copy) is news to whoever
