@@ -121,9 +121,10 @@ type DatabaseTargetSpec struct {
 	Planning *TargetPlanning `json:"planning,omitempty"`
 
 	// maxConnections bounds the connections the operator opens to this
-	// target at once, shared by every migration on it. Zero: 4.
+	// target at once, shared by every migration on it (an apply holds its
+	// lock on one while it works on another). Zero: 4.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Minimum=2
 	// +kubebuilder:validation:Maximum=1000
 	MaxConnections int32 `json:"maxConnections,omitempty"`
 

@@ -47,15 +47,15 @@ const (
 	ReasonApplying            = "Applying"
 	// ReasonApplyQueued: the approved apply waits for a free apply
 	// worker, or for another apply on its database to end.
-	ReasonApplyQueued = "ApplyQueued"
-	ReasonApplied             = "Applied"
-	ReasonAlreadyApplied      = "AlreadyApplied"
-	ReasonApplyFailed         = "ApplyFailed"
-	ReasonSchemaDrifted       = "SchemaDrifted"
-	ReasonLockBusy            = "LockBusy"
-	ReasonDeadlineExceeded    = "DeadlineExceeded"
-	ReasonPreCheckFailed      = "PreCheckFailed"
-	ReasonPreChecksPassed     = "PreChecksPassed"
+	ReasonApplyQueued      = "ApplyQueued"
+	ReasonApplied          = "Applied"
+	ReasonAlreadyApplied   = "AlreadyApplied"
+	ReasonApplyFailed      = "ApplyFailed"
+	ReasonSchemaDrifted    = "SchemaDrifted"
+	ReasonLockBusy         = "LockBusy"
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+	ReasonPreCheckFailed   = "PreCheckFailed"
+	ReasonPreChecksPassed  = "PreChecksPassed"
 	// ReasonPreChecksIncomplete: every check that could run passed, and
 	// at least one could not be decided on this engine.
 	ReasonPreChecksIncomplete = "PreChecksIncomplete"

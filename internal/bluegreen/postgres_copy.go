@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,10 @@ func (postgresDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t table
 // database/sql cannot express: COPY.
 func withPgConn(conn *sql.Conn, f func(*pgconn.PgConn) error) error {
 	return conn.Raw(func(dc any) error {
+		// A connection under a limit wraps pgx's.
+		if w, ok := dc.(interface{ Unwrap() driver.Conn }); ok {
+			dc = w.Unwrap()
+		}
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("a PostgreSQL connection through pgx was expected, not %T", dc)

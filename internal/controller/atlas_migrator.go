@@ -113,7 +113,7 @@ func (m *atlasMigrator) PreCheck(ctx context.Context, dbm *dbv1.DatabaseMigratio
 	if err != nil {
 		return nil, err
 	}
-	target, err := resolveTarget(ctx, m.reader, b)
+	target, err := m.targets.open(ctx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (m *atlasMigrator) prepare(ctx context.Context, dbm *dbv1.DatabaseMigration
 	}
 	p := m.planner
 	p.DevURL = devURL
-	target, err := resolveTarget(ctx, m.reader, b)
+	target, err := m.targets.open(ctx, b)
 	if err != nil {
 		return nil, nil, nil, err
 	}

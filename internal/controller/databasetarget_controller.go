@@ -75,7 +75,7 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.countMigrations(ctx, key, status); err != nil {
 		return ctrl.Result{}, err
 	}
-	version, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: key})
+	version, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: key, key: key, maxConnections: int(spec.MaxConnections)})
 	now := metav1.NewTime(r.now())
 	status.ObservedGeneration, status.LastChecked = t.GetGeneration(), &now
 	cond := metav1.Condition{Type: dbv1.ConditionReady, Status: metav1.ConditionTrue, Reason: dbv1.ReasonTargetReachable, ObservedGeneration: t.GetGeneration()}
@@ -104,7 +104,7 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 func (r *TargetReconciler) check(ctx context.Context, b *binding) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, targetCheckTimeout)
 	defer cancel()
-	target, err := resolveTarget(ctx, r.Client, b)
+	target, err := r.Targets.open(ctx, b)
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +32,9 @@ type binding struct {
 	policy *dbv1.TargetPolicy
 	// target names the target in messages; empty for an inline database.
 	target string
+	// key is the target's targetKey; maxConnections its connection limit.
+	key            string
+	maxConnections int
 }
 
 // Errors binding a migration to its target.
@@ -56,6 +60,45 @@ type Targets struct {
 	Reader            client.Reader
 	OperatorNamespace string
 	RequireTargetRef  bool
+
+	// limits are the targets' connection limits, by targetKey.
+	mu     sync.Mutex
+	limits map[string]*database.ConnLimit
+}
+
+// DefaultMaxConnections is a target's connection limit when its spec sets
+// none.
+const DefaultMaxConnections = 4
+
+// limit is the connection limit every migration on the target shares; a
+// changed maxConnections starts a new one (connections open under the old
+// one count there until they close).
+func (t *Targets) limit(key string, n int) *database.ConnLimit {
+	if n <= 0 {
+		n = DefaultMaxConnections
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l, ok := t.limits[key]; ok && l.Max() == n {
+		return l
+	}
+	if t.limits == nil {
+		t.limits = map[string]*database.ConnLimit{}
+	}
+	l := database.NewConnLimit(n)
+	t.limits[key] = l
+	return l
+}
+
+// open is the database target of a binding, under its target's
+// connection limit.
+func (t *Targets) open(ctx context.Context, b *binding) (*database.Target, error) {
+	target, err := resolveTarget(ctx, t.Reader, b)
+	if err != nil || b.key == "" {
+		return target, err
+	}
+	target.Limit = t.limit(b.key, b.maxConnections)
+	return target, nil
 }
 
 // bind resolves dbm's database: inline, or through its targetRef, which
@@ -109,6 +152,7 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 		return nil, fmt.Errorf("%w: %s: %s", ErrTargetNotReady, b.target, ready.Message)
 	}
 	b.config, b.policy = spec.Connection(), spec.Policy
+	b.key, b.maxConnections = targetKey(dbm), int(spec.MaxConnections)
 	if spec.Planning != nil {
 		b.devDatabase = spec.Planning.DevDatabase
 	}

@@ -27,6 +27,9 @@ const (
 type Target struct {
 	Engine Engine
 	URL    *url.URL
+	// Limit, when set, bounds the connections open to a server's
+	// database at once, shared by every Target holding it.
+	Limit *ConnLimit
 }
 
 // ParseURL reads an Atlas-style URL: sqlite://PATH,
@@ -113,7 +116,13 @@ func (t *Target) Schema() string { return t.Engine.Schema(t.URL) }
 
 // Open connects to the target. A failure is a *ConnectionError.
 func (t *Target) Open(ctx context.Context) (*sql.DB, error) {
-	db, err := t.Engine.Open(ctx, t.URL)
+	var db *sql.DB
+	var err error
+	if t.Limit != nil && t.Engine.Server() {
+		db, err = openLimited(ctx, t, t.Limit)
+	} else {
+		db, err = t.Engine.Open(ctx, t.URL)
+	}
 	if errors.Is(err, ErrLockBusy) {
 		return nil, err
 	}

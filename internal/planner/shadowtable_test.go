@@ -40,6 +40,9 @@ func TestShadowTableChangesTablesThroughShadows(t *testing.T) {
 			d := newTestDB(t, e)
 			d.exec(t, base)
 			withRows(t, d, 1500)
+			// Under the smallest connection limit a target may set: the
+			// lock's connection and one for the copy.
+			d.target.Limit = database.NewConnLimit(2)
 			in := planner.Input{Scripts: scripts(
 				"ALTER TABLE users ADD COLUMN age int;\nCREATE TABLE tags (id int NOT NULL, PRIMARY KEY (id));\nALTER TABLE posts ADD COLUMN body varchar(200);",
 			)}

@@ -43,6 +43,9 @@ func TestBlueGreenIsAStrategy(t *testing.T) {
 			d.exec(t, base)
 			withRows(t, d, 25)
 			green := greenOf(t, d)
+			// Under a target's connection limit: the lock's connection,
+			// the copy's (COPY through pgx under the limit's wrapper).
+			d.target.Limit = database.NewConnLimit(2)
 			in := planner.Input{Scripts: scripts("ALTER TABLE users ADD COLUMN age int;")}
 			in.Validations = []script.Script{{Name: "rows-kept", Type: script.TypeValidation, SQL: "SELECT count(*) = 25 FROM users;"}}
 			pl := &planner.Planner{DevServers: dbtest.DevServers()}
