@@ -25,8 +25,11 @@ func (e *ConnectionError) Error() string {
 
 func (e *ConnectionError) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, ErrUnreachable) true.
-func (e *ConnectionError) Is(target error) bool { return target == ErrUnreachable }
+// Is makes errors.Is(err, ErrUnreachable) true, except for a SQLite path
+// refused at open, which no retry mends.
+func (e *ConnectionError) Is(target error) bool {
+	return target == ErrUnreachable && !errors.Is(e.Err, ErrSQLitePathOutsideRoot)
+}
 
 // redactURLError drops the URL, and so any password, a *url.Error carries.
 func redactURLError(err error) error {

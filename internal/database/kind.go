@@ -62,4 +62,8 @@ type Config struct {
 	// SSLMode secures the connection; empty means the kind's
 	// DefaultSSLMode.
 	SSLMode SSLMode
+	// SQLiteRoot, when set, is the directory a SQLite database file must
+	// resolve under, symlinks followed (see Target.ConfineSQLite); empty
+	// confines nothing.
+	SQLiteRoot string
 }

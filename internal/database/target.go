@@ -73,7 +73,7 @@ func FromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
 		if t.Engine != e {
 			return nil, fmt.Errorf("connection Secret key %q is a %s URL but the database type is %s", SecretKeyURL, t.URL.Scheme, cfg.Kind)
 		}
-		return t, nil
+		return confined(t, cfg.SQLiteRoot)
 	}
 	if cfg.Kind != KindSQLite && len(secret[SecretKeyUsername]) == 0 {
 		return nil, fmt.Errorf("connection Secret has neither %q nor %q", SecretKeyURL, SecretKeyUsername)
@@ -82,7 +82,7 @@ func FromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{Engine: e, URL: u}, nil
+	return confined(&Target{Engine: e, URL: u}, cfg.SQLiteRoot)
 }
 
 // String is the target's URL without credentials.

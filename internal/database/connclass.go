@@ -1,0 +1,131 @@
+package database
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ConnClass says why a connection failed in a word that names no host,
+// port or address and quotes nothing the dialer or the server said: what a
+// namespace may learn of a database it did not choose.
+type ConnClass string
+
+const (
+	// ConnClassDNS: the host name did not resolve.
+	ConnClassDNS ConnClass = "DNS"
+	// ConnClassRefused: nothing accepted a connection on the port.
+	ConnClassRefused ConnClass = "refused"
+	// ConnClassTimeout: no answer in time.
+	ConnClassTimeout ConnClass = "timeout"
+	// ConnClassTLS: the TLS handshake failed, the certificate did not
+	// verify, or the server does not speak TLS where it was required.
+	ConnClassTLS ConnClass = "TLS"
+	// ConnClassAuth: the server refused the credentials or the database.
+	ConnClassAuth ConnClass = "auth"
+	// ConnClassUnreachable: any other failure to connect.
+	ConnClassUnreachable ConnClass = "unreachable"
+)
+
+// mysqlAuthErrors are the MySQL and MariaDB error numbers of a refused
+// login: access denied to the server (1045), to the database (1044), to a
+// user without a password (1698), an unknown database (1049), an
+// authentication method the client lacks (1251), an expired password
+// (1820, 1862), a locked account (3118 in MySQL, 4151 in MariaDB).
+var mysqlAuthErrors = map[uint16]bool{1044: true, 1045: true, 1049: true, 1251: true, 1698: true, 1820: true, 1862: true, 3118: true, 4151: true}
+
+// ConnectionClass classes a failure to connect (an error from Open, or
+// anything wrapping one) from the driver's and the network's error types.
+// The server's own answer comes first: a refused login proves the network
+// path works.
+func ConnectionClass(err error) ConnClass {
+	switch {
+	case err == nil:
+		return ""
+	case isAuthError(err):
+		return ConnClassAuth
+	case isTLSError(err):
+		return ConnClassTLS
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return ConnClassDNS
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return ConnClassRefused
+	}
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT) ||
+		(errors.As(err, &netErr) && netErr.Timeout()) {
+		return ConnClassTimeout
+	}
+	return ConnClassUnreachable
+}
+
+func isAuthError(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 28, invalid authorization specification (28000, 28P01);
+		// 3D000, the database does not exist (or may not be told apart
+		// from one the user may not see).
+		return strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000"
+	}
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		return mysqlAuthErrors[myErr.Number]
+	}
+	return errors.Is(err, mysql.ErrCleartextPassword) || errors.Is(err, mysql.ErrNativePassword) ||
+		errors.Is(err, mysql.ErrOldPassword) || errors.Is(err, mysql.ErrUnknownPlugin)
+}
+
+func isTLSError(err error) bool {
+	var (
+		recordErr    tls.RecordHeaderError
+		alertErr     tls.AlertError
+		verifyErr    *tls.CertificateVerificationError
+		authorityErr x509.UnknownAuthorityError
+		hostErr      x509.HostnameError
+		invalidErr   x509.CertificateInvalidError
+	)
+	return errors.As(err, &recordErr) || errors.As(err, &alertErr) || errors.As(err, &verifyErr) ||
+		errors.As(err, &authorityErr) || errors.As(err, &hostErr) || errors.As(err, &invalidErr) ||
+		errors.Is(err, mysql.ErrNoTLS) ||
+		// pgconn's answer to a server without TLS has no type of its own.
+		strings.Contains(err.Error(), "server refused TLS connection")
+}
+
+// UnreachableError is a failure to connect told without the dialer's
+// words: the target's name and the class of the failure. Like a
+// *ConnectionError it matches ErrUnreachable, so it is retried the same
+// way; it does not unwrap to the failure it classes, so nothing that
+// prints or inspects it can reach the raw text.
+type UnreachableError struct {
+	Target string
+	Class  ConnClass
+}
+
+func (e *UnreachableError) Error() string {
+	return "cannot reach target " + e.Target + ": " + string(e.Class)
+}
+
+// Is makes errors.Is(err, ErrUnreachable) true.
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// SafeConnError is err told safely for the target called name: an
+// *UnreachableError when err is a failure to connect (errors.Is(err,
+// ErrUnreachable)), err itself otherwise (nil, a busy lock, a SQLite path
+// refused, a failure after connecting).
+func SafeConnError(name string, err error) error {
+	if !errors.Is(err, ErrUnreachable) {
+		return err
+	}
+	return &UnreachableError{Target: name, Class: ConnectionClass(err)}
+}
