@@ -61,6 +61,7 @@ type options struct {
 	allowSQL                sqlKinds
 	operatorNamespace       string
 	requireTargetRef        bool
+	sqliteRoot              string
 }
 
 // sqlKinds is the --allow-sql flag: the kinds of statements reaching
@@ -139,6 +140,7 @@ func main() {
 	zapOpts := zap.Options{Development: false}
 	flag.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "kube-shift-system"), "The manager's own namespace: a ClusterDatabaseTarget's Secrets are read from it unless the target names another.")
 	flag.BoolVar(&o.requireTargetRef, "require-target-ref", false, "Refuse DatabaseMigrations with an inline spec.database: every migration names a DatabaseTarget or ClusterDatabaseTarget the platform team registered.")
+	flag.StringVar(&o.sqliteRoot, "sqlite-root", "", "Directory SQLite database files must resolve under, symlinks followed (checked at admission and again before a file is opened). Empty: SQLite files are refused.")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	for _, engine := range []string{"postgres", "mysql"} {
@@ -193,7 +195,9 @@ func run(o options) error {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	targets := &controller.Targets{Reader: mgr.GetClient(), OperatorNamespace: o.operatorNamespace, RequireTargetRef: o.requireTargetRef}
+	targets := &controller.Targets{
+		Reader: mgr.GetClient(), OperatorNamespace: o.operatorNamespace, RequireTargetRef: o.requireTargetRef, SQLiteRoot: o.sqliteRoot,
+	}
 	reconciler := &controller.DatabaseMigrationReconciler{
 		Client:               mgr.GetClient(),
 		Recorder:             mgr.GetEventRecorder("kube-shift"),
@@ -220,7 +224,7 @@ func run(o options) error {
 	ready := healthz.Ping
 	if o.enableWebhooks {
 		if err := webhooksv1alpha1.SetupWithManager(mgr, webhooksv1alpha1.Options{
-			AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL, RequireTargetRef: o.requireTargetRef,
+			AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL, RequireTargetRef: o.requireTargetRef, SQLiteRoot: o.sqliteRoot,
 		}); err != nil {
 			return err
 		}

@@ -66,7 +66,8 @@ func webhookEnv() map[string]string {
 // managerArgs are the flags hack/local-up.sh runs the manager with.
 func managerArgs(probePort int, o managerOptions) []string {
 	GinkgoHelper()
-	args := []string{"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort), "--metrics-bind-address", "0"}
+	// SQLite files are the tests' temporary ones, as local-up allows.
+	args := []string{"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort), "--metrics-bind-address", "0", "--sqlite-root", os.TempDir()}
 	if o.webhooks {
 		env := webhookEnv()
 		args = append(args, "--webhook-host", env["WEBHOOK_HOST"], "--webhook-port", env["WEBHOOK_PORT"],

@@ -117,8 +117,9 @@ fi
 
 # The manager: a local process serving the webhooks the control plane
 # registered (bin/local/webhook.env), with its log in $state/manager.log and
-# its pid in $state/manager.pid. Relative SQLite paths resolve in
-# $state/data. local-down stops it before the control plane.
+# its pid in $state/manager.pid. SQLite files must be under SQLITE_ROOT
+# (default: the temporary directory), relative paths resolving there.
+# local-down stops it before the control plane.
 if [ "${LOCAL_MANAGER:-1}" = 1 ]; then
   if running_pid "$state/manager.pid" manager; then
     say "manager already running (pid $(cat "$state/manager.pid"))"
@@ -141,6 +142,7 @@ if [ "${LOCAL_MANAGER:-1}" = 1 ]; then
       KUBECONFIG=$kubeconfig nohup "$OLDPWD/bin/manager" \
       --webhook-host "$WEBHOOK_HOST" --webhook-port "$WEBHOOK_PORT" --webhook-cert-dir "$WEBHOOK_CERT_DIR" \
       --health-probe-bind-address "127.0.0.1:$probe_port" --metrics-bind-address 0 \
+      --sqlite-root "${SQLITE_ROOT:-${TMPDIR:-/tmp}}" \
       ${MANAGER_ARGS:-} >"../manager.log" 2>&1 </dev/null &
       echo $! >"../manager.pid")
     deadline=$((SECONDS + timeout))

@@ -42,9 +42,11 @@ type loaded struct {
 	input planner.Input
 	// planned names every source with its checksum.
 	planned []dbv1.PlannedScript
-	// engine and database are the database's type and name.
+	// engine and database are the database's type and name; target
+	// names its target, if it has one.
 	engine   dbv1.DatabaseType
 	database string
+	target   string
 	// secrets hides the text of the secret-sourced sources in what a plan
 	// or an apply shows.
 	secrets *redactor
@@ -100,7 +102,7 @@ func (m *atlasMigrator) Plan(ctx context.Context, dbm *dbv1.DatabaseMigration) (
 	}
 	plan, err := p.Plan(ctx, target, l.input)
 	if err != nil {
-		return nil, l.secrets.redact(err)
+		return nil, l.secrets.redact(l.safe(err))
 	}
 	out := l.secrets.plan(plan, l.planned)
 	out.DatabaseType, out.Database = l.engine, l.database
@@ -129,7 +131,7 @@ func (m *atlasMigrator) Apply(ctx context.Context, dbm *dbv1.DatabaseMigration, 
 	opts.Identity = fmt.Sprintf("%s/%s (uid %s)", dbm.Namespace, dbm.Name, dbm.UID)
 	opts.Progress = l.secrets.progress(opts.Progress)
 	res, err := p.Apply(ctx, target, l.input, opts)
-	return res, l.secrets.redact(err)
+	return res, l.secrets.redact(l.safe(err))
 }
 
 // Release implements Migrator. The planner drops its scratch dev databases
@@ -149,7 +151,7 @@ func (m *atlasMigrator) prepare(ctx context.Context, dbm *dbv1.DatabaseMigration
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	l.engine, l.database = b.config.Type, b.config.Database
+	l.engine, l.database, l.target = b.config.Type, b.config.Database, b.target
 	devURL, err := resolveDevURL(ctx, m.reader, b)
 	if err != nil {
 		return nil, nil, nil, err
@@ -161,4 +163,15 @@ func (m *atlasMigrator) prepare(ctx context.Context, dbm *dbv1.DatabaseMigration
 		return nil, nil, nil, err
 	}
 	return l, &p, target, nil
+}
+
+// safe is err as a migration on a target may show it: a failure to reach
+// the target says so and why in a word (refused, timeout, DNS, TLS, auth),
+// without the dialer's own words about a host the namespace did not
+// choose. A statement or check that failed keeps its message.
+func (l *loaded) safe(err error) error {
+	if l.target == "" || err == nil || errors.Is(err, planner.ErrApplyFailed) || errors.Is(err, planner.ErrVerifyFailed) {
+		return err
+	}
+	return database.SafeConnError(l.target, err)
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
 // DefaultTargetCheckInterval is how often a target's connection is
@@ -75,7 +76,18 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.countMigrations(ctx, key, status); err != nil {
 		return ctrl.Result{}, err
 	}
-	version, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: key, key: key, maxConnections: int(spec.MaxConnections)})
+	name := dbv1.KindDatabaseTarget + " " + t.GetNamespace() + "/" + t.GetName()
+	if req.Namespace == "" {
+		name = dbv1.KindClusterDatabaseTarget + " " + t.GetName()
+	}
+	version, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: name, key: key, maxConnections: int(spec.MaxConnections)})
+	if err != nil {
+		// The platform team finds the dialer's own words in the log; the
+		// condition, which migrations in other namespaces quote, has the
+		// class only.
+		ctrl.LoggerFrom(ctx).V(1).Info("target check failed", "error", err.Error())
+		err = database.SafeConnError(name, err)
+	}
 	now := metav1.NewTime(r.now())
 	status.ObservedGeneration, status.LastChecked = t.GetGeneration(), &now
 	cond := metav1.Condition{Type: dbv1.ConditionReady, Status: metav1.ConditionTrue, Reason: dbv1.ReasonTargetReachable, ObservedGeneration: t.GetGeneration()}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
@@ -74,6 +75,7 @@ var failures = []failureRule{
 	{err: source.ErrInvalidScripts, failure: failure{reason: dbv1.ReasonPlanFailed, retry: never}},
 	{err: ErrTargetNotFound, failure: failure{reason: dbv1.ReasonTargetNotFound, retry: retryAfter, after: sourceWait, class: "the target was not found"}},
 	{err: ErrTargetNotAllowed, failure: failure{reason: dbv1.ReasonTargetNotAllowed, retry: never, class: "the target does not admit this namespace"}},
+	{err: database.ErrSQLitePathOutsideRoot, failure: failure{reason: dbv1.ReasonTargetNotAllowed, retry: never, class: "the SQLite file is outside the directory the platform allows"}},
 	{err: ErrTargetNotReady, failure: failure{reason: dbv1.ReasonTargetNotReady, retry: retryAfter, after: targetWait, class: "the target is not ready"}},
 	{err: planner.ErrHashMismatch, failure: failure{reason: dbv1.ReasonSchemaDrifted, retry: retryAfter, after: time.Second, class: "the plan changed since it was approved"}},
 	{err: planner.ErrLockBusy, failure: failure{reason: dbv1.ReasonLockBusy, retry: retryAfter, after: lockWait, class: "another migration holds the database lock"}},

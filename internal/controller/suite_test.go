@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -73,7 +74,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
-	targets := &Targets{Reader: mgr.GetClient(), OperatorNamespace: operatorNamespace}
+	// The tests' SQLite files are in temporary directories.
+	targets := &Targets{Reader: mgr.GetClient(), OperatorNamespace: operatorNamespace, SQLiteRoot: os.TempDir()}
 	reconciler := &DatabaseMigrationReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kube-shift"),

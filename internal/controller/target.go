@@ -60,6 +60,9 @@ type Targets struct {
 	Reader            client.Reader
 	OperatorNamespace string
 	RequireTargetRef  bool
+	// SQLiteRoot is the directory SQLite database files must resolve
+	// under (--sqlite-root); empty refuses SQLite files.
+	SQLiteRoot string
 
 	// limits are the targets' connection limits, by targetKey.
 	mu     sync.Mutex
@@ -93,7 +96,10 @@ func (t *Targets) limit(key string, n int) *database.ConnLimit {
 // open is the database target of a binding, under its target's
 // connection limit.
 func (t *Targets) open(ctx context.Context, b *binding) (*database.Target, error) {
-	target, err := resolveTarget(ctx, t.Reader, b)
+	if b.config.Type == dbv1.DatabaseTypeSQLite && t.SQLiteRoot == "" {
+		return nil, Permanent(dbv1.ReasonTargetNotAllowed, fmt.Errorf("%w: SQLite files are refused: the manager runs without --sqlite-root", database.ErrSQLitePathOutsideRoot))
+	}
+	target, err := resolveTarget(ctx, t.Reader, b, t.SQLiteRoot)
 	if err != nil || b.key == "" {
 		return target, err
 	}
@@ -181,10 +187,10 @@ func devDatabaseOf(dbm *dbv1.DatabaseMigration) *dbv1.SecretKeyRef {
 }
 
 // resolveTarget builds the database target of a binding from its
-// connection Secret. A missing Secret or key is permanent until the
+// connection Secret, a SQLite file confined to sqliteRoot. A missing Secret or key is permanent until the
 // Secret changes (which the reconciler watches); its content never
 // reaches an error.
-func resolveTarget(ctx context.Context, c client.Reader, b *binding) (*database.Target, error) {
+func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot string) (*database.Target, error) {
 	cfg := b.config
 	var data map[string][]byte
 	if cfg.ConnectionSecret != "" {
@@ -198,7 +204,12 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding) (*database.
 		}
 		data = secret.Data
 	}
-	t, err := database.FromConfig(databaseConfig(cfg), data)
+	config := databaseConfig(cfg)
+	config.SQLiteRoot = sqliteRoot
+	t, err := database.FromConfig(config, data)
+	if errors.Is(err, database.ErrSQLitePathOutsideRoot) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: %w", b.secretNamespace, cfg.ConnectionSecret, err))
 	}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
@@ -153,7 +155,9 @@ var _ = Describe("database targets", func() {
 		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, dt)
 		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("False/" + dbv1.ReasonTargetUnreachable))
-		Expect(meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message).NotTo(ContainSubstring("not-the-password"))
+		message := meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message
+		Expect(message).NotTo(ContainSubstring("not-the-password"))
+		Expect(message).To(Equal("cannot reach target DatabaseTarget team-waits/later: auth"), "the class, not the driver's words")
 		Eventually(func() string { return get(dbm).Status.Reason }).Should(Equal(dbv1.ReasonTargetNotReady))
 		Expect(get(dbm).Status.Message).To(ContainSubstring("DatabaseTarget team-waits/later"))
 
@@ -180,6 +184,22 @@ var _ = Describe("database targets", func() {
 		DeferCleanup(k8sClient.Delete, ctx, dt)
 		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("False/" + dbv1.ReasonSecretInvalid))
 		Expect(meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message).To(ContainSubstring("another database than the target"))
+	})
+
+	It("refuses SQLite files outside the root, and every SQLite file without one", func() {
+		outside := fixture.Migration("default", "outside", fixture.WithSQLite("/etc/kube-shift-test.db"))
+		_, err := (&Targets{Reader: k8sClient, SQLiteRoot: os.TempDir()}).open(ctx, &binding{config: *outside.Spec.Database})
+		Expect(err).To(MatchError(database.ErrSQLitePathOutsideRoot))
+		Expect(classify(err, false).reason).To(Equal(dbv1.ReasonTargetNotAllowed))
+		_, err = (&Targets{Reader: k8sClient}).open(ctx, &binding{config: dbv1.DatabaseConfig{Type: dbv1.DatabaseTypeSQLite, Database: sqlitePath()}})
+		Expect(err).To(MatchError(ContainSubstring("the manager runs without --sqlite-root")))
+		Expect(classify(err, false).reason).To(Equal(dbv1.ReasonTargetNotAllowed))
+
+		By("a migration outside the root fails at planning, naming the file and the rule")
+		dbm := create(fixture.Migration("default", "sqlite-outside", fixture.WithSQLite("/etc/kube-shift-test.db")))
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
+		Expect(get(dbm).Status.Reason).To(Equal(dbv1.ReasonTargetNotAllowed))
+		Expect(get(dbm).Status.Message).To(ContainSubstring(`"/etc/kube-shift-test.db" is not a file under`))
 	})
 
 	It("refuses an inline database when target refs are required", func() {

@@ -18,6 +18,9 @@ type Options struct {
 	// RequireTargetRef refuses an inline spec.database (the manager's
 	// --require-target-ref).
 	RequireTargetRef bool
+	// SQLiteRoot is the directory SQLite files must resolve under (the
+	// manager's --sqlite-root); empty refuses SQLite files.
+	SQLiteRoot string
 }
 
 // SetupWithManager registers the defaulting and validating webhooks with the
@@ -33,6 +36,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 			AllowAutoApproval: o.AllowAutoApproval,
 			AllowSQL:          o.AllowSQL,
 			RequireTargetRef:  o.RequireTargetRef,
+			SQLiteRoot:        o.SQLiteRoot,
 		}).
 		Complete()
 }

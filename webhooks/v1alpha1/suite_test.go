@@ -82,7 +82,7 @@ var _ = BeforeSuite(func() {
 		}),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(SetupWithManager(mgr, Options{})).To(Succeed())
+	Expect(SetupWithManager(mgr, Options{SQLiteRoot: os.TempDir()})).To(Succeed())
 
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/tenancy"
 )
 
@@ -24,6 +25,7 @@ func (v *Validator) databaseOf(ctx context.Context, dbm *dbv1.DatabaseMigration)
 			return nil, field.ErrorList{field.Required(path, "set spec.database or spec.targetRef")}
 		}
 		errs := validateDatabase(*spec.Database, path)
+		errs = append(errs, v.validateSQLitePath(*spec.Database, path.Child("database"))...)
 		if v.RequireTargetRef {
 			errs = append(errs, field.Forbidden(path, "this cluster requires spec.targetRef: inline databases are refused; "+v.usable(ctx, dbm.Namespace)))
 		}
@@ -43,6 +45,9 @@ func (v *Validator) databaseOf(ctx context.Context, dbm *dbv1.DatabaseMigration)
 		return nil, append(errs, field.Forbidden(path, err.Error()))
 	}
 	db := target.Connection()
+	// The platform team's target is held to the root too: a file moved
+	// or linked out since the target was admitted is refused here.
+	errs = append(errs, v.validateSQLitePath(db, path)...)
 	return &db, errs
 }
 
@@ -105,4 +110,25 @@ func (v *Validator) usable(ctx context.Context, namespace string) string {
 		return "namespace " + namespace + " may use no target yet"
 	}
 	return "namespace " + namespace + " may use: " + strings.Join(names, ", ")
+}
+
+// validateSQLitePath refuses a SQLite file that does not resolve under
+// the manager's --sqlite-root (symlinks followed), and every SQLite file
+// when there is no root.
+func (v *Validator) validateSQLitePath(db dbv1.DatabaseConfig, path *field.Path) field.ErrorList {
+	return sqlitePathErrors(v.SQLiteRoot, db, path)
+}
+
+// sqlitePathErrors is the SQLite confinement rule for a database at path.
+func sqlitePathErrors(root string, db dbv1.DatabaseConfig, path *field.Path) field.ErrorList {
+	if db.Type != dbv1.DatabaseTypeSQLite {
+		return nil
+	}
+	if root == "" {
+		return field.ErrorList{field.Forbidden(path, "SQLite files are refused: the manager runs without --sqlite-root (the platform team sets it where SQLite files may live)")}
+	}
+	if _, err := database.ConfineSQLitePath(root, db.Database); err != nil {
+		return field.ErrorList{field.Invalid(path, db.Database, err.Error())}
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package v1alpha1
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -104,10 +106,23 @@ var _ = Describe("admission of migrations on targets", func() {
 
 	It("refuses an inline database when the platform requires target refs, naming the usable targets", func() {
 		target("inventory", nil)
-		v := &Validator{Reader: admin, RequireTargetRef: true}
+		v := &Validator{Reader: admin, RequireTargetRef: true, SQLiteRoot: os.TempDir()}
 		errs, _ := v.validateSpec(ctx, fixture.Migration(testNamespace, "inline"))
 		Expect(errs.ToAggregate().Error()).To(ContainSubstring("this cluster requires spec.targetRef"))
 		Expect(errs.ToAggregate().Error()).To(ContainSubstring("DatabaseTarget inventory"))
+	})
+
+	It("refuses a SQLite file outside the manager's root, and every SQLite file without a root", func() {
+		link := filepath.Join(GinkgoT().TempDir(), "escape.db")
+		Expect(os.Symlink("/etc/passwd", link)).To(Succeed())
+		for _, path := range []string{"/etc/kube-shift.db", "../../etc/kube-shift.db", link} {
+			err := dev.Create(ctx, fixture.Migration(testNamespace, "outside", fixture.WithSQLite(path)))
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: got %v", path, err)
+			Expect(err.Error()).To(ContainSubstring("spec.database.database"))
+			Expect(err.Error()).To(ContainSubstring("is not a file under"))
+		}
+		errs, _ := (&Validator{Reader: admin}).validateSpec(ctx, fixture.Migration(testNamespace, "no-root"))
+		Expect(errs.ToAggregate().Error()).To(ContainSubstring("SQLite files are refused: the manager runs without --sqlite-root"))
 	})
 
 	It("refuses, in the schema, a migration with both or neither of database and targetRef", func() {

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -278,7 +279,7 @@ func TestValidatorGatesThroughAllowSQL(t *testing.T) {
 		fixture.WithDesiredSchema("CREATE TABLE t (id int);\nPRAGMA writable_schema = 1;"),
 		fixture.WithScripts(fixture.InlineScript("a", "ATTACH DATABASE '/var/lib/other.db' AS other;")))
 
-	errs, _ := (&Validator{}).validateSpec(context.Background(), dbm)
+	errs, _ := (&Validator{SQLiteRoot: os.TempDir()}).validateSpec(context.Background(), dbm)
 	g.Expect(errs).To(HaveLen(2))
 	g.Expect(errs[0].Field).To(Equal("spec.migration.scripts[0].sql"))
 	g.Expect(errs[0].Type).To(Equal(field.ErrorTypeForbidden))
@@ -287,6 +288,6 @@ func TestValidatorGatesThroughAllowSQL(t *testing.T) {
 	g.Expect(errs[1].Detail).To(HavePrefix("statement 2 (line 2) changes a database setting or reads files with PRAGMA"))
 	g.Expect(errs.ToAggregate().Error()).NotTo(ContainSubstring("/var/lib/other.db"))
 
-	errs, _ = (&Validator{AllowSQL: map[sqlstatic.Reach]bool{sqlstatic.ReachSystem: true}}).validateSpec(context.Background(), dbm)
+	errs, _ = (&Validator{SQLiteRoot: os.TempDir(), AllowSQL: map[sqlstatic.Reach]bool{sqlstatic.ReachSystem: true}}).validateSpec(context.Background(), dbm)
 	g.Expect(errs).To(BeEmpty())
 }

@@ -41,6 +41,9 @@ type Validator struct {
 	// RequireTargetRef refuses an inline spec.database: migrations name a
 	// DatabaseTarget or ClusterDatabaseTarget (--require-target-ref).
 	RequireTargetRef bool
+	// SQLiteRoot is the directory SQLite files must resolve under
+	// (--sqlite-root); empty refuses SQLite files.
+	SQLiteRoot string
 }
 
 var _ admission.Validator[*dbv1.DatabaseMigration] = &Validator{}
