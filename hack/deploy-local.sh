@@ -17,7 +17,7 @@
 #  4. hack/podstandin, the kubelet's part for the manager's pod: a token of
 #     the Deployment's ServiceAccount, the Secret cert-manager issued written
 #     as a mounted volume (and again on rotation), EndpointSlices that point
-#     the webhook and metrics Services at 127.0.0.1;
+#     the webhook and metrics Services at this host's address (the API server refuses loopback endpoints);
 #  5. the manager with the Deployment container's args and env, as that
 #     ServiceAccount. The env values naming the dev-database Services
 #     (KUBE_SHIFT_DEV_DATABASE_*) are replaced by those in bin/db/env when
@@ -103,7 +103,7 @@ wait_for "podstandin (see $state/podstandin.log)" test -f "$state/pod/ready"
 say "waiting for cainjector to inject the CA into the webhook configurations"
 for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
   wait_for "the caBundle of the ${kind}s" bash -c \
-    "[ -n \"\$('$assets/kubectl' --kubeconfig '$kubeconfig' get $kind -l app.kubernetes.io/name=kube-shift -o jsonpath='{.items[*].webhooks[*].clientConfig.caBundle}')\" ]"
+    "[ -n \"\$('$assets/kubectl' --kubeconfig '$kubeconfig' get $kind -o jsonpath='{.items[*].webhooks[*].clientConfig.caBundle}')\" ]"
 done
 
 # The manager: the container's args and env, as the ServiceAccount.
@@ -117,8 +117,9 @@ else
   CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
   mapfile -t args <"$state/pod/container.args"
   mapfile -t env <"$state/pod/container.env"
-  (cd "$state/data" && env -i PATH="$PATH" HOME="$HOME" "${env[@]}" nohup "$OLDPWD/bin/manager" "${args[@]}" \
-    >../manager.log 2>&1 </dev/null &
+  (cd "$state/data" || exit 1
+    env -i PATH="$PATH" HOME="$HOME" "${env[@]}" nohup "$OLDPWD/bin/manager" "${args[@]}" \
+      >../manager.log 2>&1 </dev/null &
     echo $! >../manager.pid)
   say "started the manager (pid $(cat "$state/manager.pid"), log $state/manager.log)"
 fi

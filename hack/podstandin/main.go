@@ -13,12 +13,15 @@
 //     certificate reaches the files the process watches; emptyDir volumes
 //     are empty directories;
 //   - writes the container's args (DIR/container.args, one per line) with
-//     every mount path turned into its local directory, and its env
+//     every mount path turned into its local directory (and
+//     --leader-election-namespace standing in for the ServiceAccount
+//     volume's namespace file), and its env
 //     (DIR/container.env, NAME=VALUE per line), each value of -env-file
 //     replacing the value of the same name (in-cluster addresses that
 //     resolve to nothing here);
 //   - publishes an EndpointSlice for every Service that selects the pod,
-//     with the address -pod-ip and the container ports its target ports
+//     with the address -pod-ip (this host's, loopback being refused by the
+//     API server) and the container ports its target ports
 //     name, so that the API server (--enable-aggregator-routing) reaches
 //     the webhook Service, and a client the metrics Service, as in a
 //     cluster.
@@ -33,6 +36,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -89,13 +93,20 @@ func run() error {
 	flag.StringVar(&s.deployment, "deployment", "", "the Deployment whose pod to stand in for")
 	flag.StringVar(&s.container, "container", "manager", "the container of the pod the local process is")
 	flag.StringVar(&s.dir, "dir", "", "state directory (token, kubeconfig, volumes/, container.args, container.env, ready)")
-	flag.StringVar(&s.podIP, "pod-ip", "127.0.0.1", "the address the local process listens on, published in the EndpointSlices")
+	flag.StringVar(&s.podIP, "pod-ip", "", "the address published in the EndpointSlices, one the local process listens on (default: this host's first non-loopback IPv4 address; the API server refuses loopback endpoints)")
 	flag.StringVar(&s.envFile, "env-file", "", "file of NAME=VALUE lines (`export` and quotes allowed) replacing the container's env values of the same names")
 	flag.DurationVar(&s.tokenTTL, "token-ttl", time.Hour, "lifetime of the requested ServiceAccount tokens; each is renewed at 80% of it")
 	interval := flag.Duration("sync-interval", time.Second, "how often Secrets and the token are checked")
 	flag.Parse()
 	if s.namespace == "" || s.deployment == "" || s.dir == "" {
 		return errors.New("-namespace, -deployment and -dir are required")
+	}
+	if s.podIP == "" {
+		ip, err := hostIP()
+		if err != nil {
+			return err
+		}
+		s.podIP = ip
 	}
 	dir, err := filepath.Abs(s.dir)
 	if err != nil {
@@ -343,6 +354,12 @@ func (s *standin) writeContainer(ctr corev1.Container, mounts []mount) error {
 		}
 		args.WriteString(local(a) + "\n")
 	}
+	// The ServiceAccount volume's namespace file, which in-cluster clients
+	// read for their own namespace (leader election does), cannot be at its
+	// path here: its flag stands in for it, unless the args set it.
+	if !strings.Contains(args.String(), "--leader-election-namespace") {
+		args.WriteString("--leader-election-namespace=" + s.namespace + "\n")
+	}
 	if err := writeAtomic(filepath.Join(s.dir, "container.args"), []byte(args.String()), 0o600); err != nil {
 		return err
 	}
@@ -494,6 +511,22 @@ func readEnvFile(path string) (map[string]string, error) {
 		env[k] = v
 	}
 	return env, sc.Err()
+}
+
+// hostIP is this host's first non-loopback IPv4 address: the pod's address
+// here. EndpointSlice validation refuses 127.0.0.0/8, and the container's
+// listeners bind every interface as they would in a pod.
+func hostIP() (string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", err
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String(), nil
+		}
+	}
+	return "", errors.New("no non-loopback IPv4 address on this host to publish as the pod's address; pass -pod-ip")
 }
 
 // writeAtomic replaces path with data in one rename.

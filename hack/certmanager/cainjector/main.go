@@ -1,7 +1,7 @@
 // Command cainjector runs cert-manager's CA injector: it writes the CA of the
 // Certificate (or Secret) named by a cert-manager.io/inject-ca-from(-secret)
 // annotation into the caBundle of webhook configurations, APIServices and
-// CRDs, against the API server of -kubeconfig, until SIGINT or SIGTERM.
+// CRDs, against the API server of -kubeconfig (or $KUBECONFIG), until SIGINT or SIGTERM.
 package main
 
 import (
@@ -12,11 +12,11 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/api"
 	"github.com/cert-manager/cert-manager/pkg/controller/cainjector"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
+	"github.com/cert-manager/cert-manager/pkg/util"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -41,16 +41,18 @@ func main() {
 }
 
 func run() error {
-	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server")
+	// controller-runtime registers -kubeconfig itself.
 	flag.Parse()
 	logf.InitLogs()
 	defer logf.FlushLogs()
 	ctrl.SetLogger(logf.Log)
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return err
 	}
+	// The injector's field manager is named after its user agent.
+	cfg = util.RestConfigWithUserAgent(cfg, "cainjector")
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme: scheme,
 		// One cainjector per control plane: no election, no listeners.
