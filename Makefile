@@ -96,8 +96,16 @@ envtest: ## Build kube-apiserver and etcd from Go modules into bin/ (cached).
 	@hack/envtest-assets.sh
 
 .PHONY: local-up
-local-up: manifests ## Start a local control plane (bin/local/kubeconfig) with the CRDs installed.
-	hack/local-up.sh
+local-up: manifests ## Start a local control plane (bin/local/kubeconfig) with the CRDs installed; DEPLOYED=1 for the deployed mode.
+	LOCAL_DEPLOYED=$(if $(DEPLOYED),1,0) hack/local-up.sh
+
+.PHONY: deploy-local
+deploy-local: manifests $(KUSTOMIZE) ## The deployed mode: a local control plane with cert-manager and config/default applied unchanged, the manager running as its Deployment's ServiceAccount.
+	LOCAL_DEPLOYED=1 KUSTOMIZE=$(KUSTOMIZE) hack/local-up.sh
+
+.PHONY: certmanager
+certmanager: ## Build cert-manager's controller and cainjector (hack/certmanager) into bin/ (cached).
+	@hack/certmanager-assets.sh
 
 .PHONY: local-down
 local-down: ## Stop the local control plane and remove its data.

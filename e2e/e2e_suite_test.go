@@ -4,7 +4,11 @@
 //
 // It is cluster-agnostic: E2E_KUBECONFIG names the cluster (a kind cluster
 // with config/default deployed, say). Without it the suite starts the local
-// control plane and manager itself (hack/local-up.sh) and stops them after.
+// control plane and manager itself (hack/local-up.sh) and stops them after,
+// in the deployed mode (hack/deploy-local.sh: cert-manager, config/default
+// applied unchanged, the manager as its Deployment's ServiceAccount behind
+// the webhook Service) unless E2E_DEPLOYED=0 asks for the manager with the
+// admin kubeconfig and webhooks the control plane registered itself.
 package e2e
 
 import (
@@ -29,6 +33,8 @@ var (
 	// startedLocal is true when the suite brought the local cluster up and
 	// so must take it down.
 	startedLocal bool
+	// deployed is true when that local cluster runs the deployed mode.
+	deployed bool
 )
 
 // Users the suite acts as, through impersonation by the admin kubeconfig:
@@ -51,7 +57,13 @@ var _ = BeforeSuite(func() {
 
 	kubeconfig = os.Getenv("E2E_KUBECONFIG")
 	if kubeconfig == "" {
-		By("starting the local control plane with the manager and its webhooks")
+		deployed = os.Getenv("E2E_DEPLOYED") != "0"
+		if deployed {
+			By("starting the local control plane in the deployed mode: cert-manager, config/default, the manager as its ServiceAccount")
+			Expect(os.Setenv("LOCAL_DEPLOYED", "1")).To(Succeed())
+		} else {
+			By("starting the local control plane with the manager and its webhooks")
+		}
 		run(repoRoot, "hack/local-up.sh")
 		startedLocal = true
 		kubeconfig = filepath.Join(repoRoot, "bin", "local", "kubeconfig")

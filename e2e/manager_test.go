@@ -63,9 +63,21 @@ func webhookEnv() map[string]string {
 	return env
 }
 
-// managerArgs are the flags hack/local-up.sh runs the manager with.
+// managerArgs are the flags hack/local-up.sh runs the manager with. In the
+// deployed mode they are the Deployment container's (bin/local/pod/
+// container.args), followed by the ones that let several managers run here
+// at once: a probe port of its own, no metrics listener, no leader election
+// unless o.args asks for it; the last of a repeated flag wins.
 func managerArgs(probePort int, o managerOptions) []string {
 	GinkgoHelper()
+	if deployed {
+		args := append(podFileLines("container.args"), "--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(probePort),
+			"--metrics-bind-address=0", "--leader-elect=false", "--sqlite-root", os.TempDir())
+		if !o.webhooks {
+			args = append(args, "--enable-webhooks=false")
+		}
+		return append(args, o.args...)
+	}
 	// SQLite files are the tests' temporary ones, as local-up allows.
 	args := []string{"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort), "--metrics-bind-address", "0", "--sqlite-root", os.TempDir()}
 	if o.webhooks {
@@ -76,6 +88,25 @@ func managerArgs(probePort int, o managerOptions) []string {
 		args = append(args, "--enable-webhooks=false")
 	}
 	return append(args, o.args...)
+}
+
+// podFileLines reads a file podstandin wrote for the manager's container
+// (bin/local/pod/NAME), one entry per line.
+func podFileLines(name string) []string {
+	GinkgoHelper()
+	b, err := os.ReadFile(localState("pod", name))
+	Expect(err).NotTo(HaveOccurred(), "the deployed mode's pod files (hack/podstandin)")
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// managerEnv is the manager's environment: in the deployed mode the
+// container's env, whose KUBECONFIG holds the ServiceAccount's token.
+func managerEnv() []string {
+	GinkgoHelper()
+	if deployed {
+		return append(os.Environ(), podFileLines("container.env")...)
+	}
+	return append(os.Environ(), "KUBECONFIG="+kubeconfig)
 }
 
 // startManager runs bin/manager (built by hack/local-up.sh from this tree)
@@ -91,7 +122,7 @@ func startManager(name string, o managerOptions) *managerProcess {
 	Expect(os.MkdirAll(localState("data"), 0o755)).To(Succeed())
 	m.cmd = exec.Command(filepath.Join(repoRoot, "bin", "manager"), managerArgs(m.probePort, o)...)
 	m.cmd.Dir = localState("data")
-	m.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	m.cmd.Env = managerEnv()
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	// Its own process group: an interrupt of the test run is not its signal.
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -180,12 +211,21 @@ func restoreSuiteManager() {
 		return
 	}
 	probePort := freePort()
+	args := managerArgs(probePort, managerOptions{webhooks: true})
+	if deployed {
+		// As the Deployment runs it: its probe and metrics ports.
+		args = podFileLines("container.args")
+		b, err := os.ReadFile(localState("manager.probe-port"))
+		Expect(err).NotTo(HaveOccurred())
+		probePort, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		Expect(err).NotTo(HaveOccurred())
+	}
 	logFile, err := os.OpenFile(localState("manager.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	Expect(err).NotTo(HaveOccurred())
 	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(repoRoot, "bin", "manager"), managerArgs(probePort, managerOptions{webhooks: true})...)
+	cmd := exec.Command(filepath.Join(repoRoot, "bin", "manager"), args...)
 	cmd.Dir = localState("data")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Env = managerEnv()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	Expect(cmd.Start()).To(Succeed())

@@ -287,7 +287,12 @@ spec:
 	})
 
 	It("hands leadership over when the leader is killed, and the new leader reconciles", func() {
+		// The manager's ServiceAccount may hold Leases in its own namespace
+		// only (config/rbac's leader-election Role).
 		leaseNS := namespace
+		if deployed {
+			leaseNS = deployedNamespace()
+		}
 		electing := []string{"--leader-elect", "--leader-election-namespace", leaseNS}
 		// Only one process can serve the webhooks' port: the first leader
 		// does not, so admission keeps working when it is killed.

@@ -16,6 +16,11 @@
 # LOCAL_UP_TIMEOUT  seconds to wait for the control plane (default 60)
 # LOCAL_MANAGER     1 (default) also runs the manager with its webhook server
 #                   as a local process; 0 starts the control plane only
+# LOCAL_DEPLOYED    1: the deployed mode (hack/deploy-local.sh): cert-manager,
+#                   config/default applied unchanged, the manager as its
+#                   Deployment's pod would run; the API server is started
+#                   with --enable-aggregator-routing and neither the CRDs nor
+#                   the webhooks are installed by the control plane itself
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,6 +75,9 @@ usage() {
 
 if running && [ -f "$ready" ]; then
   say "already running (pid $(cat "$pidfile"))"
+  if [ "${LOCAL_DEPLOYED:-0}" = 1 ]; then
+    hack/deploy-local.sh
+  fi
   usage
   exit 0
 fi
@@ -88,7 +96,12 @@ else
   mkdir -p "$state"
   rm -f "$ready"
   say "starting the control plane (log: $log)"
-  nohup bin/localcluster -dir "$PWD/$state" -assets "$assets" -crds config/crd/bases \
+  if [ "${LOCAL_DEPLOYED:-0}" = 1 ]; then
+    cluster_args=(-aggregator-routing -crds "" -webhooks "")
+  else
+    cluster_args=(-crds config/crd/bases)
+  fi
+  nohup bin/localcluster -dir "$PWD/$state" -assets "$assets" "${cluster_args[@]}" \
     >"$log" 2>&1 </dev/null &
   echo $! >"$pidfile"
 fi
@@ -120,7 +133,9 @@ fi
 # its pid in $state/manager.pid. SQLite files must be under SQLITE_ROOT
 # (default: the temporary directory), relative paths resolving there.
 # local-down stops it before the control plane.
-if [ "${LOCAL_MANAGER:-1}" = 1 ]; then
+if [ "${LOCAL_DEPLOYED:-0}" = 1 ]; then
+  hack/deploy-local.sh
+elif [ "${LOCAL_MANAGER:-1}" = 1 ]; then
   if running_pid "$state/manager.pid" manager; then
     say "manager already running (pid $(cat "$state/manager.pid"))"
   else

@@ -16,6 +16,10 @@
 //	webhook.env         WEBHOOK_HOST, WEBHOOK_PORT and WEBHOOK_CERT_DIR for
 //	                    the manager, when webhook manifests were registered
 //
+// With -aggregator-routing the API server resolves a webhook Service through
+// its EndpointSlices, as the deployed mode needs (pass empty -crds and
+// -webhooks there: config/default installs both).
+//
 // It then blocks until SIGINT or SIGTERM and stops the control plane.
 // hack/local-up.sh and hack/local-down.sh start and stop it in the background.
 package main
@@ -51,6 +55,7 @@ func run() error {
 		crdDir  = flag.String("crds", filepath.Join("config", "crd", "bases"), "directory of CRD manifests to install (skipped when missing or empty)")
 		hookDir = flag.String("webhooks", filepath.Join("config", "webhook"), "directory of webhook manifests to register against a local webhook server (skipped when missing)")
 		timeout = flag.Duration("start-timeout", time.Minute, "how long etcd and the API server may each take to start")
+		routing = flag.Bool("aggregator-routing", false, "start kube-apiserver with --enable-aggregator-routing=true, so that it calls webhook Services at their endpoints (the deployed mode: no kube-proxy here)")
 	)
 	flag.Parse()
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
@@ -111,6 +116,10 @@ func run() error {
 		ControlPlaneStartTimeout: *timeout,
 		WebhookInstallOptions:    localWebhooks(*hookDir),
 		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+
+	if *routing {
+		env.ControlPlane.APIServer.Configure().Append("enable-aggregator-routing", "true")
 	}
 
 	// Catch signals from the start, so a TERM during start-up still stops
