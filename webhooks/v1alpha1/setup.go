@@ -27,6 +27,13 @@ type Options struct {
 // manager's webhook server. The validator reads sources with the API reader,
 // not the cache, so a ConfigMap created a moment ago is seen.
 func SetupWithManager(mgr ctrl.Manager, o Options) error {
+	targets := TargetValidator{SQLiteRoot: o.SQLiteRoot}
+	if err := ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseTarget{}).WithValidator(&targets).Complete(); err != nil {
+		return err
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &dbv1.ClusterDatabaseTarget{}).WithValidator(&ClusterTargetValidator{targets}).Complete(); err != nil {
+		return err
+	}
 	authz := SubjectAccessReviewer{Client: mgr.GetClient()}
 	return ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseMigration{}).
 		WithDefaulter(&Defaulter{Authorizer: authz}).

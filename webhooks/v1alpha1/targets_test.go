@@ -125,6 +125,29 @@ var _ = Describe("admission of migrations on targets", func() {
 		Expect(errs.ToAggregate().Error()).To(ContainSubstring("SQLite files are refused: the manager runs without --sqlite-root"))
 	})
 
+	It("admits a SQLite target only under the root, and a ClusterDatabaseTarget only with a selector that parses", func() {
+		outside := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "sqlite-outside"},
+			Spec: dbv1.DatabaseTargetSpec{Type: dbv1.DatabaseTypeSQLite, Database: "/etc/kube-shift.db"}}
+		err := admin.Create(ctx, outside)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.database"))
+		Expect(err.Error()).To(ContainSubstring("is not a file under"))
+
+		inside := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "sqlite-inside"},
+			Spec: dbv1.DatabaseTargetSpec{Type: dbv1.DatabaseTypeSQLite, Database: filepath.Join(GinkgoT().TempDir(), "shop.db")}}
+		Expect(admin.Create(ctx, inside)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, inside)
+
+		bad := &dbv1.ClusterDatabaseTarget{ObjectMeta: metav1.ObjectMeta{Name: "bad-selector"}, Spec: dbv1.ClusterDatabaseTargetSpec{
+			DatabaseTargetSpec: dbv1.DatabaseTargetSpec{Type: dbv1.DatabaseTypeSQLite, Database: filepath.Join(GinkgoT().TempDir(), "x.db")},
+			AllowedNamespaces: dbv1.AllowedNamespaces{Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "tier", Operator: "Near", Values: []string{"internal"}}}}},
+		}}
+		err = admin.Create(ctx, bad)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.allowedNamespaces.selector"))
+	})
+
 	It("refuses, in the schema, a migration with both or neither of database and targetRef", func() {
 		both := fixture.Migration(testNamespace, "both")
 		both.Spec.TargetRef = &dbv1.TargetRef{Name: "orders"}
