@@ -370,10 +370,12 @@ func (s *standin) writeContainer(ctr corev1.Container, mounts []mount) error {
 	}
 	var env strings.Builder
 	for _, e := range ctr.Env {
-		if e.ValueFrom != nil {
-			return fmt.Errorf("env %s: valueFrom is not stood in for", e.Name)
-		}
 		v := e.Value
+		if e.ValueFrom != nil {
+			if v, err = s.fieldValue(e); err != nil {
+				return err
+			}
+		}
 		if o, ok := overrides[e.Name]; ok {
 			v = o
 		}
@@ -387,6 +389,25 @@ func (s *standin) writeContainer(ctr corev1.Container, mounts []mount) error {
 	}
 	env.WriteString("KUBECONFIG=" + filepath.Join(s.dir, "kubeconfig") + "\n")
 	return writeAtomic(filepath.Join(s.dir, "container.env"), []byte(env.String()), 0o600)
+}
+
+// fieldValue is what the kubelet gives an env var from the pod's own
+// fields (the downward API): its namespace, name and address. Other
+// sources are not stood in for.
+func (s *standin) fieldValue(e corev1.EnvVar) (string, error) {
+	ref := e.ValueFrom.FieldRef
+	if ref == nil {
+		return "", fmt.Errorf("env %s: only valueFrom.fieldRef is stood in for", e.Name)
+	}
+	switch ref.FieldPath {
+	case "metadata.namespace":
+		return s.namespace, nil
+	case "metadata.name":
+		return s.deployment + "-standin", nil
+	case "status.podIP":
+		return s.podIP, nil
+	}
+	return "", fmt.Errorf("env %s: fieldRef %s is not stood in for", e.Name, ref.FieldPath)
 }
 
 // syncEndpointSlices publishes the stand-in's address for every Service in

@@ -2,10 +2,13 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -136,6 +139,73 @@ var _ = Describe("database targets", func() {
 		Expect(refused.Status.Reason).To(Equal(dbv1.ReasonTargetNotAllowed))
 		Expect(refused.Status.Message).To(ContainSubstring("does not list namespace team-other"))
 		Expect(refused.Status.Plan).To(BeNil())
+	})
+
+	It("applies through a SQLite DatabaseTarget under the root", func() {
+		ns := namespace("team-sqlite", nil)
+		path := sqlitePath()
+		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop"},
+			Spec: dbv1.DatabaseTargetSpec{Type: dbv1.DatabaseTypeSQLite, Database: path}}
+		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, dt)
+		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("True/" + dbv1.ReasonTargetReachable))
+		dbm := create(onTarget(ns, "add-widgets", dbv1.TargetRef{Name: "shop"}))
+		approve(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		Expect(get(dbm).Status.Plan.DatabaseType).To(Equal(dbv1.DatabaseTypeSQLite))
+	})
+
+	It("keeps fifty migrations on one target within its connection limit", func() {
+		const migrations, limit = 50, 2
+		ns := namespace("team-fifty", nil)
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		secret(ns, "pg-creds", dbURL)
+		spec := targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "pg-creds")
+		spec.MaxConnections = limit
+		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "busy"}, Spec: spec}
+		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, dt)
+
+		// The server's own count of connections to the target's database,
+		// sampled from its admin database (not counted) until the end.
+		admin := dbtest.OpenPostgres(GinkgoTB(), dbtest.PostgresURL(GinkgoTB()))
+		var peak atomic.Int64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(sampled)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+				var n int64
+				if err := admin.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'", spec.Database).Scan(&n); err != nil {
+					return
+				}
+				if n > peak.Load() {
+					peak.Store(n)
+				}
+			}
+		}()
+		var all []*dbv1.DatabaseMigration
+		for i := range migrations {
+			all = append(all, create(onTarget(ns, fmt.Sprintf("m-%02d", i), dbv1.TargetRef{Name: "busy"})))
+		}
+		for _, dbm := range all {
+			Eventually(phase(dbm), "120s").Should(Equal(dbv1.PhaseAwaitingApproval))
+		}
+		close(stop)
+		<-sampled
+		GinkgoWriter.Printf("fifty migrations planned on one target: at most %d connections to it at once (limit %d)\n", peak.Load(), limit)
+		Expect(peak.Load()).To(BeNumerically(">", 0), "the sampler saw the plans")
+		Expect(peak.Load()).To(BeNumerically("<=", limit))
+		Eventually(func() int32 {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dt), dt)).To(Succeed())
+			return dt.Status.Migrations
+		}).Should(BeEquivalentTo(migrations))
 	})
 
 	It("waits for a target that is missing or not ready, naming it, and goes on once it is", func() {

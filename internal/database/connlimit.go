@@ -145,9 +145,16 @@ func (c *limitedConn) Unwrap() driver.Conn { return c.Conn }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.release)
+	// The server sees the connection go a moment after the client closed
+	// it (the session ends on its own schedule): the slot is given back
+	// only once the server's count has caught up.
+	c.once.Do(func() { time.AfterFunc(closeGrace, c.release) })
 	return err
 }
+
+// closeGrace is how long a closed connection still counts, so that the
+// server's own count of connections never passes the limit.
+const closeGrace = 250 * time.Millisecond
 
 func (c *limitedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {

@@ -122,7 +122,8 @@ func TestConnLimitHoldsOnTheServer(t *testing.T) {
 			g.Expect(done.Load()).To(BeEquivalentTo(workers))
 			g.Expect(peak.Load()).To(BeNumerically(">", 0), "the sampler saw the work")
 			g.Expect(peak.Load()).To(BeNumerically("<=", limit), "the server never saw more than the limit")
-			g.Expect(target.Limit.InUse()).To(BeZero(), "every slot given back")
+			g.Eventually(target.Limit.InUse).Should(BeZero(), "every slot given back")
+			t.Logf("%d workers, limit %d: at most %d connections on the server at once", workers, limit, peak.Load())
 		})
 	}
 }
@@ -146,6 +147,7 @@ func TestConnLimitWaitEnds(t *testing.T) {
 
 	g.Expect(conn.Close()).To(Succeed())
 	g.Expect(db.Close()).To(Succeed())
+	g.Eventually(target.Limit.InUse).Should(BeZero())
 	again, err := target.Open(context.Background())
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(again.Close()).To(Succeed())

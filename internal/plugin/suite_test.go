@@ -93,7 +93,7 @@ var _ = BeforeSuite(func() {
 		}),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(webhooks.SetupWithManager(mgr, webhooks.Options{})).To(Succeed())
+	Expect(webhooks.SetupWithManager(mgr, webhooks.Options{SQLiteRoot: os.TempDir()})).To(Succeed())
 
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -168,7 +169,7 @@ func startBenchEnv(ctx context.Context, b *testing.B) *benchEnv {
 		},
 	})
 	must(b, err)
-	must(b, SetupWithManager(mgr, Options{}))
+	must(b, SetupWithManager(mgr, Options{SQLiteRoot: os.TempDir()}))
 	env.mux = mgr.GetWebhookServer().WebhookMux()
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	done := make(chan error, 1)
