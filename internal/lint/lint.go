@@ -155,7 +155,7 @@ func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Re
 		}
 		for _, c := range causes(err) {
 			report.Findings = append(report.Findings, locate(docs, i, dbm, Finding{
-				Severity: SeverityError, Type: string(c.Type), Field: c.Field, Message: c.Message,
+				Severity: SeverityError, Type: c.Type, Field: c.Field, Message: c.Message,
 			}))
 		}
 		for _, w := range warnings {
