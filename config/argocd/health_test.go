@@ -20,22 +20,22 @@ import (
 // script's returned table read for status and message.
 func health(t *testing.T, script string, obj map[string]any) (status, message string) {
 	t.Helper()
-	L := lua.NewState(lua.Options{SkipOpenLibs: false})
-	defer L.Close()
-	L.SetGlobal("obj", toLua(L, obj))
-	if err := L.DoString(script); err != nil {
+	state := lua.NewState()
+	defer state.Close()
+	state.SetGlobal("obj", toLua(state, obj))
+	if err := state.DoString(script); err != nil {
 		t.Fatalf("health.lua: %v", err)
 	}
-	ret, ok := L.Get(-1).(*lua.LTable)
+	ret, ok := state.Get(-1).(*lua.LTable)
 	if !ok {
-		t.Fatalf("health.lua returned %s, not a table", L.Get(-1).Type())
+		t.Fatalf("health.lua returned %s, not a table", state.Get(-1).Type())
 	}
 	return lua.LVAsString(ret.RawGetString("status")), lua.LVAsString(ret.RawGetString("message"))
 }
 
 // toLua converts decoded JSON into Lua values the way Argo CD hands an
 // object to a health script: maps and lists become tables, numbers numbers.
-func toLua(L *lua.LState, v any) lua.LValue {
+func toLua(state *lua.LState, v any) lua.LValue {
 	switch v := v.(type) {
 	case nil:
 		return lua.LNil
@@ -48,15 +48,15 @@ func toLua(L *lua.LState, v any) lua.LValue {
 	case float64:
 		return lua.LNumber(v)
 	case map[string]any:
-		t := L.NewTable()
+		t := state.NewTable()
 		for k, e := range v {
-			t.RawSetString(k, toLua(L, e))
+			t.RawSetString(k, toLua(state, e))
 		}
 		return t
 	case []any:
-		t := L.NewTable()
+		t := state.NewTable()
 		for _, e := range v {
-			t.Append(toLua(L, e))
+			t.Append(toLua(state, e))
 		}
 		return t
 	}
