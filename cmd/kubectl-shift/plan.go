@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -94,7 +95,7 @@ func writeText(w io.Writer, p *planner.Plan) {
 	}
 	fmt.Fprintln(w, "\nStatements:")
 	for i, s := range p.Statements {
-		fmt.Fprintf(w, "  %d. %s;\n", i+1, s)
+		fmt.Fprintf(w, "  %d. %s;\n", i+1, strings.TrimSuffix(strings.TrimSpace(s), ";"))
 	}
 	if len(p.Changes) > 0 {
 		fmt.Fprintln(w, "\nChanges:")
@@ -114,7 +115,7 @@ func writeText(w io.Writer, p *planner.Plan) {
 	if len(p.Rollback) > 0 {
 		fmt.Fprintln(w, "\nRollback:")
 		for _, s := range p.Rollback {
-			fmt.Fprintf(w, "  %s;\n", s)
+			fmt.Fprintf(w, "  %s;\n", strings.TrimSuffix(strings.TrimSpace(s), ";"))
 		}
 	}
 }
