@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -17,7 +18,7 @@ func planCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		output string
 	)
 	cmd := &cobra.Command{
-		Use:   "plan --url URL (--file F ... | --dir D | --desired F) [-o json|text]",
+		Use:   "plan --url URL (--file F ... | --dir D | --desired F) [-o json|text|markdown]",
 		Short: "Compute the dry-run plan of a migration against a database, without a cluster",
 		Long: `plan shows the statements a migration would run, the schema change they make,
 what Atlas's analyzers found, the rollback, and the plan's hash: the value
@@ -25,8 +26,8 @@ apply --expect-hash (or a reviewer's approval) needs. Nothing is written to
 the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "json" && output != "text" {
-				return fmt.Errorf("-o %s: want json or text", output)
+			if output != "json" && output != "text" && output != "markdown" {
+				return fmt.Errorf("-o %s: want json, text or markdown", output)
 			}
 			target, pl, in, err := flags.load()
 			if err != nil {
@@ -36,15 +37,19 @@ the database.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			switch output {
+			case "json":
 				return writeJSON(streams.Out, plan)
+			case "markdown":
+				writeMarkdown(streams.Out, plan)
+				return nil
 			}
 			writeText(streams.Out, plan)
 			return nil
 		},
 	}
 	flags.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "Output format: json or text")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "Output format: json, text, or markdown (a pull request comment body)")
 	return cmd
 }
 
@@ -90,7 +95,7 @@ func writeText(w io.Writer, p *planner.Plan) {
 	}
 	fmt.Fprintln(w, "\nStatements:")
 	for i, s := range p.Statements {
-		fmt.Fprintf(w, "  %d. %s;\n", i+1, s)
+		fmt.Fprintf(w, "  %d. %s;\n", i+1, strings.TrimSuffix(strings.TrimSpace(s), ";"))
 	}
 	if len(p.Changes) > 0 {
 		fmt.Fprintln(w, "\nChanges:")
@@ -110,7 +115,7 @@ func writeText(w io.Writer, p *planner.Plan) {
 	if len(p.Rollback) > 0 {
 		fmt.Fprintln(w, "\nRollback:")
 		for _, s := range p.Rollback {
-			fmt.Fprintf(w, "  %s;\n", s)
+			fmt.Fprintf(w, "  %s;\n", strings.TrimSuffix(strings.TrimSpace(s), ";"))
 		}
 	}
 }

@@ -22,7 +22,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 
-	root.AddCommand(planCommand(streams), applyCommand(streams))
+	root.AddCommand(planCommand(streams), applyCommand(streams), lintCommand(streams))
 
 	kube := &plugin.Options{Flags: genericclioptions.NewConfigFlags(true), Streams: streams}
 	for _, cmd := range plugin.Commands(kube) {

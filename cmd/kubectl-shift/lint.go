@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/lint"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
+)
+
+// Exit codes of lint, for CI: findings at error level fail the job one
+// way, a job that could not lint fails it another.
+const (
+	exitFindings = 1
+	exitUsage    = 2
+)
+
+// exitError carries the process's exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode is the process's exit code for err: its own when it carries
+// one, 1 otherwise.
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
+}
+
+func usageError(err error) error { return &exitError{code: exitUsage, err: err} }
+
+func lintCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	var (
+		files     []string
+		recursive bool
+		output    string
+		opts      lint.Options
+		allowSQL  string
+	)
+	cmd := &cobra.Command{
+		Use:   "lint -f FILE|DIR|- ... [-o text|json|github|sarif]",
+		Short: "Check DatabaseMigration manifests as the admission webhook would, without a cluster",
+		Long: `lint reads DatabaseMigration manifests (multi-document YAML; - reads
+standard input, such as kustomize build output) and runs on each the
+admission webhooks' own defaulting and validation, as on kubectl apply of
+the whole input into an empty namespace: configmap:// sources are read from
+the ConfigMaps of the same input, targetRef from its DatabaseTargets.
+
+Exit codes: 0 nothing at error level, 1 findings at error level (what the
+webhook would refuse), 2 the input could not be read or the flags are wrong.`,
+		Example: `  kubectl-shift lint -f config/samples/
+  kustomize build overlays/prod | kubectl-shift lint -f - -o github
+  kubectl-shift lint -f migrations/ -R -o sarif > kube-shift.sarif`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains(lint.Formats, output) {
+				return usageError(fmt.Errorf("-o %s: want one of %s", output, strings.Join(lint.Formats, ", ")))
+			}
+			if len(files) == 0 {
+				return usageError(errors.New("-f is required: a file, a directory or - for standard input"))
+			}
+			if allowSQL != "" {
+				allow, err := sqlstatic.ParseReaches(allowSQL)
+				if err != nil {
+					return usageError(fmt.Errorf("--allow-sql: %w", err))
+				}
+				opts.AllowSQL = maps.Clone(allow)
+			}
+			scheme, err := lintScheme()
+			if err != nil {
+				return err
+			}
+			docs, err := lint.ReadPaths(scheme, files, recursive, streams.In)
+			if err != nil {
+				return usageError(err)
+			}
+			report, err := lint.Run(cmd.Context(), scheme, docs, opts)
+			if err != nil {
+				return usageError(err)
+			}
+			if err := lint.Write(streams.Out, output, report); err != nil {
+				return err
+			}
+			if n := report.Errors(); n > 0 {
+				return &exitError{code: exitFindings, err: fmt.Errorf("%d finding(s) at error level", n)}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&files, "filename", "f", nil, "Manifest file, directory of manifests, or - for standard input; repeat for several")
+	fl.BoolVarP(&recursive, "recursive", "R", false, "Read the directories given with -f recursively")
+	fl.StringVarP(&output, "output", "o", "text", "Output format: "+strings.Join(lint.Formats, ", "))
+	fl.StringVarP(&opts.Namespace, "namespace", "n", "default", "Namespace of the objects that name none")
+	fl.StringVar(&allowSQL, "allow-sql", "", "As the manager's --allow-sql: kinds of statements reaching outside a migration's database to let through, comma-separated")
+	fl.BoolVar(&opts.RequireTargetRef, "require-target-ref", false, "As the manager's --require-target-ref: refuse inline spec.database")
+	fl.BoolVar(&opts.AllowAutoApproval, "allow-auto-approval", false, "As the manager's --allow-auto-approval")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	return cmd
+}
+
+func lintScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := dbv1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
