@@ -110,6 +110,7 @@ webhook would refuse), 2 the input could not be read or the flags are wrong.`,
 	fl.StringVarP(&opts.Namespace, "namespace", "n", "default", "Namespace of the objects that name none")
 	fl.StringVar(&allowSQL, "allow-sql", "", "As the manager's --allow-sql: kinds of statements reaching outside a migration's database to let through, comma-separated")
 	fl.BoolVar(&opts.RequireTargetRef, "require-target-ref", false, "As the manager's --require-target-ref: refuse inline spec.database")
+	fl.StringVar(&opts.SQLiteRoot, "sqlite-root", "", "As the manager's --sqlite-root: SQLite paths must resolve under it on this machine (default /: not confined)")
 	fl.BoolVar(&opts.AllowAutoApproval, "allow-auto-approval", false, "As the manager's --allow-auto-approval")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd

@@ -187,7 +187,7 @@ func startWebhookEnv(t *testing.T) *webhookEnv {
 		}),
 	})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(webhooks.SetupWithManager(mgr, webhooks.Options{})).To(Succeed())
+	g.Expect(webhooks.SetupWithManager(mgr, webhooks.Options{SQLiteRoot: "/"})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = mgr.Start(ctx) }()

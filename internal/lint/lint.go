@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type Options struct {
 	AllowAutoApproval bool
 	AllowSQL          map[sqlstatic.Reach]bool
 	RequireTargetRef  bool
+	// SQLiteRoot is the manager's --sqlite-root: SQLite paths are checked
+	// against it on this machine. Empty: "/", no confinement.
+	SQLiteRoot string
 }
 
 // User is who the lint creates migrations as: a user who may not
@@ -145,6 +149,7 @@ func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Re
 		AllowAutoApproval: o.AllowAutoApproval,
 		AllowSQL:          o.AllowSQL,
 		RequireTargetRef:  o.RequireTargetRef,
+		SQLiteRoot:        cmp.Or(o.SQLiteRoot, "/"),
 	}
 	report := Report{Migrations: len(migrations), Findings: []Finding{}}
 	for _, i := range migrations {
