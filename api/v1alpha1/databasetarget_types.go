@@ -176,6 +176,12 @@ type DatabaseTargetStatus struct {
 	// +optional
 	ServerVersion string `json:"serverVersion,omitempty"`
 
+	// missingPrivileges are what a migration needs that the target's user
+	// lacks, at the last check (the target is not Ready while any is).
+	// +optional
+	// +listType=atomic
+	MissingPrivileges []string `json:"missingPrivileges,omitempty"`
+
 	// lastChecked is when the connection was last checked.
 	// +optional
 	LastChecked *metav1.Time `json:"lastChecked,omitempty"`

@@ -192,4 +192,7 @@ const (
 	// ReasonTargetUnreachable: the operator could not reach or log in to
 	// the target's database.
 	ReasonTargetUnreachable = "Unreachable"
+	// ReasonTargetPrivileges: the target's user lacks privileges a
+	// migration needs (create in the schema, own its tables).
+	ReasonTargetPrivileges = "InsufficientPrivileges"
 )

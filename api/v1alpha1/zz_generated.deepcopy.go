@@ -517,6 +517,11 @@ func (in *DatabaseTargetStatus) DeepCopyInto(out *DatabaseTargetStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.MissingPrivileges != nil {
+		in, out := &in.MissingPrivileges, &out.MissingPrivileges
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.LastChecked != nil {
 		in, out := &in.LastChecked, &out.LastChecked
 		*out = (*in).DeepCopy()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -80,7 +81,7 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if req.Namespace == "" {
 		name = dbv1.KindClusterDatabaseTarget + " " + t.GetName()
 	}
-	version, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: name, key: key, maxConnections: int(spec.MaxConnections)})
+	version, missing, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: name, key: key, maxConnections: int(spec.MaxConnections)})
 	if err != nil {
 		// The platform team finds the dialer's own words in the log; the
 		// condition, which migrations in other namespaces quote, has the
@@ -98,8 +99,12 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 			cond.Reason = permanent.Reason
 		}
 	} else {
-		status.ServerVersion = version
+		status.ServerVersion, status.MissingPrivileges = version, missing
 		cond.Message = fmt.Sprintf("reached %s %s", spec.Type, version)
+		if len(missing) > 0 {
+			cond.Status, cond.Reason = metav1.ConditionFalse, dbv1.ReasonTargetPrivileges
+			cond.Message += "; its user lacks what a migration needs: " + strings.Join(missing, ", ")
+		}
 	}
 	meta.SetStatusCondition(&status.Conditions, cond)
 	if !equality.Semantic.DeepEqual(before, status) {
@@ -111,21 +116,25 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 }
 
 // check connects with the target's credentials and reads the server's
-// version. The error names the target's Secret or says why the server
+// version and the privileges a migration needs that its user lacks. The error names the target's Secret or says why the server
 // could not be reached; it never quotes the Secret.
-func (r *TargetReconciler) check(ctx context.Context, b *binding) (string, error) {
+func (r *TargetReconciler) check(ctx context.Context, b *binding) (version string, missing []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, targetCheckTimeout)
 	defer cancel()
 	target, err := r.Targets.open(ctx, b)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	db, err := target.Open(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer func() { _ = db.Close() }()
-	return target.Engine.ServerVersion(ctx, db)
+	if version, err = target.Engine.ServerVersion(ctx, db); err != nil {
+		return "", nil, err
+	}
+	missing, err = target.Engine.MissingPrivileges(ctx, db, target.Schema())
+	return version, missing, err
 }
 
 // countMigrations counts the migrations on the target key and the

@@ -241,6 +241,27 @@ var _ = Describe("database targets", func() {
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
 	})
 
+	It("is not ready while its user lacks what a migration needs, and says what", func() {
+		ns := namespace("team-limited", nil)
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		server := dbtest.OpenPostgres(GinkgoTB(), dbtest.PostgresURL(GinkgoTB()))
+		role := fmt.Sprintf("kst_limited_%d", time.Now().UnixNano())
+		_, err := server.Exec("CREATE ROLE " + role + " LOGIN PASSWORD 'limited'")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _, _ = server.Exec("DROP ROLE IF EXISTS " + role) })
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		limited := *u
+		limited.User = url.UserPassword(role, "limited")
+		secret(ns, "limited", limited.String())
+		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "limited"}, Spec: targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "limited")}
+		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, dt)
+		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("False/" + dbv1.ReasonTargetPrivileges))
+		Expect(dt.Status.MissingPrivileges).To(ContainElement("CREATE on schema public"))
+		Expect(meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message).To(ContainSubstring("its user lacks what a migration needs: CREATE on schema public"))
+	})
+
 	It("refuses a Secret whose url names another server than the target", func() {
 		ns := namespace("team-elsewhere", nil)
 		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
