@@ -60,7 +60,11 @@ var _ = Describe("the deployed install (config/default with cert-manager)", Orde
 			"validatingwebhookconfiguration": "kube-shift-validating-webhook-configuration",
 			"mutatingwebhookconfiguration":   "kube-shift-mutating-webhook-configuration",
 		} {
-			Expect(kubectlOK("get", kind, name, "-o", "jsonpath={.webhooks[*].clientConfig.service.name}")).To(Equal(webhookService))
+			services := strings.Fields(kubectlOK("get", kind, name, "-o", "jsonpath={.webhooks[*].clientConfig.service.name}"))
+			Expect(services).NotTo(BeEmpty())
+			Expect(services).To(HaveEach(webhookService), "every webhook of %s goes through the Service", name)
+			Expect(strings.Fields(kubectlOK("get", kind, name, "-o", "jsonpath={.webhooks[*].clientConfig.caBundle}"))).To(HaveLen(len(services)),
+				"cainjector injected every webhook of %s", name)
 			Expect(kubectlOK("get", kind, name, "-o", "jsonpath={.webhooks[*].clientConfig.url}")).To(BeEmpty())
 			bundle := kubectlOK("get", kind, name, "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}")
 			pool := x509.NewCertPool()
