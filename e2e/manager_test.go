@@ -213,8 +213,9 @@ func restoreSuiteManager() {
 	probePort := freePort()
 	args := managerArgs(probePort, managerOptions{webhooks: true})
 	if deployed {
-		// As the Deployment runs it: its probe and metrics ports.
-		args = podFileLines("container.args")
+		// As the Deployment runs it (its probe and metrics ports), with
+		// the SQLite root deploy-local gives it.
+		args = append(podFileLines("container.args"), "--sqlite-root", os.TempDir())
 		b, err := os.ReadFile(localState("manager.probe-port"))
 		Expect(err).NotTo(HaveOccurred())
 		probePort, err = strconv.Atoi(strings.TrimSpace(string(b)))
