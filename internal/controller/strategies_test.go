@@ -290,13 +290,11 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		Expect(k8sClient.Create(ctx, dead)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, dead)
 
-		told := create(fixture.Migration(ns, "told", fixture.WithSQLite(sqlitePath())))
-		Eventually(func() error {
-			get(told)
-			patch := client.MergeFrom(told.DeepCopy())
-			told.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-hook"}}
-			return k8sClient.Patch(ctx, told, patch)
-		}).Should(Succeed())
+		// Told from its first phase on: a notification config added later
+		// would miss the AwaitingApproval of a plan computed before it.
+		told := fixture.Migration(ns, "told", fixture.WithSQLite(sqlitePath()))
+		told.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-hook"}}
+		create(told)
 		unheard := fixture.Migration(ns, "unheard", fixture.WithSQLite(sqlitePath()))
 		unheard.Spec.Notifications = &dbv1.NotificationConfig{Slack: &dbv1.SlackConfig{Webhook: "slack-dead"}}
 		create(unheard)
