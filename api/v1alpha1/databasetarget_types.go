@@ -305,3 +305,33 @@ func (p *TargetPolicy) Tighten(own Policy) Policy {
 // NoReviewer is a reviewer name no user has: a policy whose reviewers the
 // target and the migration do not share lets nobody approve.
 const NoReviewer = "system:kube-shift:no-reviewer-in-common"
+
+// TargetID tells targets apart: a DatabaseTarget by namespace and name, a
+// ClusterDatabaseTarget by name.
+type TargetID struct {
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+// ID is the target a migration in namespace refers to.
+func (r *TargetRef) ID(namespace string) TargetID {
+	if r.Kind == KindClusterDatabaseTarget {
+		return TargetID{Kind: KindClusterDatabaseTarget, Name: r.Name}
+	}
+	return TargetID{Kind: KindDatabaseTarget, Namespace: namespace, Name: r.Name}
+}
+
+// String names the target in messages: "DatabaseTarget ns/name" or
+// "ClusterDatabaseTarget name".
+func (id TargetID) String() string {
+	if id.Namespace == "" {
+		return id.Kind + " " + id.Name
+	}
+	return id.Kind + " " + id.Namespace + "/" + id.Name
+}
+
+// Key is the target's key in indexes and locks: "Kind/namespace/name".
+func (id TargetID) Key() string {
+	return id.Kind + "/" + id.Namespace + "/" + id.Name
+}

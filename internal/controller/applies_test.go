@@ -25,15 +25,6 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 	const ns = "default"
 	ctx := context.Background()
 
-	approve := func(dbm *dbv1.DatabaseMigration, hash string) {
-		GinkgoHelper()
-		Eventually(func() error {
-			get(dbm)
-			patch := client.MergeFrom(dbm.DeepCopy())
-			fixture.WithAnnotations(map[string]string{dbv1.AnnotationApprovedPlan: hash, dbv1.AnnotationApprovedBy: "rita"})(dbm)
-			return k8sClient.Patch(ctx, dbm, patch)
-		}).Should(Succeed())
-	}
 	// gated makes a PostgreSQL database with a one-row table gate, and a
 	// migration of it whose data script updates that row: planning never
 	// runs it, and the apply waits for whoever holds the row.
@@ -107,7 +98,7 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 			a.gate = hold(a.db)
 		}
 		for _, a := range applies {
-			approve(a.dbm, a.hash)
+			approveHash(a.dbm, a.hash)
 		}
 		for _, a := range applies {
 			Eventually(phase(a.dbm)).Should(Equal(dbv1.PhaseRunning))
@@ -118,7 +109,7 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 		queued, queuedDB, queuedName := gated("queued")
 		Eventually(phase(queued)).Should(Equal(dbv1.PhaseAwaitingApproval))
 		queuedHash := get(queued).Status.Plan.Hash
-		approve(queued, queuedHash)
+		approveHash(queued, queuedHash)
 		Eventually(func() string { return get(queued).Status.Reason }).Should(Equal(dbv1.ReasonApplyQueued))
 		Expect(get(queued).Status.Phase).To(Equal(dbv1.PhaseRunning))
 		Expect(get(queued).Status.Message).To(ContainSubstring("queued for a free apply worker"))
@@ -156,7 +147,7 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 		dbm, db, dbName := gated("deleted-mid-apply")
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
 		gate := hold(db)
-		approve(dbm, get(dbm).Status.Plan.Hash)
+		approveHash(dbm, get(dbm).Status.Plan.Hash)
 		Eventually(waitingOnGate(db, dbName)).Should(Equal(1))
 
 		Expect(k8sClient.Delete(ctx, dbm)).To(Succeed())

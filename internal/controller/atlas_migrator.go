@@ -46,7 +46,7 @@ type loaded struct {
 	// names its target, if it has one.
 	engine   dbv1.DatabaseType
 	database string
-	target   string
+	target   *dbv1.TargetID
 	// secrets hides the text of the secret-sourced sources in what a plan
 	// or an apply shows.
 	secrets *redactor
@@ -170,8 +170,8 @@ func (m *atlasMigrator) prepare(ctx context.Context, dbm *dbv1.DatabaseMigration
 // without the dialer's own words about a host the namespace did not
 // choose. A statement or check that failed keeps its message.
 func (l *loaded) safe(err error) error {
-	if l.target == "" || err == nil || errors.Is(err, planner.ErrApplyFailed) || errors.Is(err, planner.ErrVerifyFailed) {
+	if l.target == nil || err == nil || errors.Is(err, planner.ErrApplyFailed) || errors.Is(err, planner.ErrVerifyFailed) {
 		return err
 	}
-	return database.SafeConnError(l.target, err)
+	return database.SafeConnError(l.target.String(), err)
 }

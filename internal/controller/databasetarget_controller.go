@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,8 +39,6 @@ type TargetReconciler struct {
 	// Interval is how often the connection is checked;
 	// DefaultTargetCheckInterval when zero.
 	Interval time.Duration
-	// Clock tells the time; the real clock when nil.
-	Clock clock.PassiveClock
 }
 
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasetargets;clusterdatabasetargets,verbs=get;list;watch
@@ -67,29 +64,25 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	before := status.DeepCopy()
 
-	key, secretNamespace := dbv1.KindDatabaseTarget+"/"+t.GetNamespace()+"/"+t.GetName(), t.GetNamespace()
+	id, secretNamespace := dbv1.TargetID{Kind: dbv1.KindDatabaseTarget, Namespace: t.GetNamespace(), Name: t.GetName()}, t.GetNamespace()
 	if req.Namespace == "" {
-		key, secretNamespace = dbv1.KindClusterDatabaseTarget+"//"+t.GetName(), r.Targets.OperatorNamespace
+		id, secretNamespace = dbv1.TargetID{Kind: dbv1.KindClusterDatabaseTarget, Name: t.GetName()}, r.Targets.OperatorNamespace
 		if s := spec.ConnectionSecret; s != nil && s.Namespace != "" {
 			secretNamespace = s.Namespace
 		}
 	}
-	if err := r.countMigrations(ctx, key, status); err != nil {
+	if err := r.countMigrations(ctx, id.Key(), status); err != nil {
 		return ctrl.Result{}, err
 	}
-	name := dbv1.KindDatabaseTarget + " " + t.GetNamespace() + "/" + t.GetName()
-	if req.Namespace == "" {
-		name = dbv1.KindClusterDatabaseTarget + " " + t.GetName()
-	}
-	version, missing, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: name, key: key, maxConnections: int(spec.MaxConnections)})
+	version, missing, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: &id, maxConnections: int(spec.MaxConnections)})
 	if err != nil {
 		// The platform team finds the dialer's own words in the log; the
 		// condition, which migrations in other namespaces quote, has the
 		// class only.
 		ctrl.LoggerFrom(ctx).V(1).Info("target check failed", "error", err.Error())
-		err = database.SafeConnError(name, err)
+		err = database.SafeConnError(id.String(), err)
 	}
-	now := metav1.NewTime(r.now())
+	now := metav1.Now()
 	status.ObservedGeneration, status.LastChecked = t.GetGeneration(), &now
 	cond := metav1.Condition{Type: dbv1.ConditionReady, Status: metav1.ConditionTrue, Reason: dbv1.ReasonTargetReachable, ObservedGeneration: t.GetGeneration()}
 	if err != nil {
@@ -151,13 +144,6 @@ func (r *TargetReconciler) countMigrations(ctx context.Context, key string, stat
 		}
 	}
 	return nil
-}
-
-func (r *TargetReconciler) now() time.Time {
-	if r.Clock == nil {
-		return time.Now()
-	}
-	return r.Clock.Now()
 }
 
 func (r *TargetReconciler) interval() time.Duration {

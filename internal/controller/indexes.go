@@ -79,7 +79,7 @@ func indexFields(ctx context.Context, indexer client.FieldIndexer) error {
 // migrationsOnTarget maps a target event to the migrations that use it.
 func (r *DatabaseMigrationReconciler) migrationsOnTarget(kind string) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		key := kind + "/" + obj.GetNamespace() + "/" + obj.GetName()
+		key := dbv1.TargetID{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}.Key()
 		var list dbv1.DatabaseMigrationList
 		if err := r.List(ctx, &list, client.MatchingFields{targetIndex: key}); err != nil {
 			return nil

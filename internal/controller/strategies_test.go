@@ -30,18 +30,6 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 	const ns = "default"
 	ctx := context.Background()
 
-	approvePlan := func(dbm *dbv1.DatabaseMigration) *dbv1.PlanStatus {
-		GinkgoHelper()
-		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
-		plan := get(dbm).Status.Plan
-		Eventually(func() error {
-			get(dbm)
-			patch := client.MergeFrom(dbm.DeepCopy())
-			fixture.WithAnnotations(map[string]string{dbv1.AnnotationApprovedPlan: plan.Hash, dbv1.AnnotationApprovedBy: "rita"})(dbm)
-			return k8sClient.Patch(ctx, dbm, patch)
-		}).Should(Succeed())
-		return plan
-	}
 	reasons := func(dbm *dbv1.DatabaseMigration) func() []string {
 		return func() []string {
 			var list eventsv1.EventList

@@ -30,10 +30,9 @@ type binding struct {
 	devDatabase     *dbv1.SecretKeyRef
 	// policy is the target's policy; nil for an inline database.
 	policy *dbv1.TargetPolicy
-	// target names the target in messages; empty for an inline database.
-	target string
-	// key is the target's targetKey; maxConnections its connection limit.
-	key            string
+	// target is the target; nil for an inline database. maxConnections
+	// is its connection limit.
+	target         *dbv1.TargetID
 	maxConnections int
 }
 
@@ -100,10 +99,10 @@ func (t *Targets) open(ctx context.Context, b *binding) (*database.Target, error
 		return nil, Permanent(dbv1.ReasonTargetNotAllowed, fmt.Errorf("%w: SQLite files are refused: the manager runs without --sqlite-root", database.ErrSQLitePathOutsideRoot))
 	}
 	target, err := resolveTarget(ctx, t.Reader, b, t.SQLiteRoot)
-	if err != nil || b.key == "" {
+	if err != nil || b.target == nil {
 		return target, err
 	}
-	target.Limit = t.limit(b.key, b.maxConnections)
+	target.Limit = t.limit(b.target.Key(), b.maxConnections)
 	return target, nil
 }
 
@@ -124,15 +123,15 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 		spec   *dbv1.DatabaseTargetSpec
 		status dbv1.DatabaseTargetStatus
 		gen    int64
-		b      = &binding{}
+		id     = ref.ID(dbm.Namespace)
+		b      = &binding{target: &id}
 	)
-	switch ref.Kind {
+	switch id.Kind {
 	case dbv1.KindClusterDatabaseTarget:
 		var cdt dbv1.ClusterDatabaseTarget
-		if err := t.get(ctx, client.ObjectKey{Name: ref.Name}, &cdt); err != nil {
+		if err := t.get(ctx, id, &cdt); err != nil {
 			return nil, err
 		}
-		b.target = dbv1.KindClusterDatabaseTarget + " " + cdt.Name
 		admitted, err := tenancy.Admits(ctx, t.Reader, &cdt, dbm.Namespace)
 		if err != nil {
 			return nil, Permanent(dbv1.ReasonTargetNotAllowed, err)
@@ -147,10 +146,9 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 		}
 	default:
 		var dt dbv1.DatabaseTarget
-		if err := t.get(ctx, client.ObjectKey{Namespace: dbm.Namespace, Name: ref.Name}, &dt); err != nil {
+		if err := t.get(ctx, id, &dt); err != nil {
 			return nil, err
 		}
-		b.target = dbv1.KindDatabaseTarget + " " + dbm.Namespace + "/" + dt.Name
 		spec, status, gen = &dt.Spec, dt.Status, dt.Generation
 		b.secretNamespace = dt.Namespace
 	}
@@ -158,7 +156,7 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 		return nil, fmt.Errorf("%w: %s: %s", ErrTargetNotReady, b.target, ready.Message)
 	}
 	b.config, b.policy = spec.Connection(), spec.Policy
-	b.key, b.maxConnections = targetKey(dbm), int(spec.MaxConnections)
+	b.maxConnections = int(spec.MaxConnections)
 	if spec.Planning != nil {
 		b.devDatabase = spec.Planning.DevDatabase
 	}
@@ -166,14 +164,10 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 }
 
 // get reads a target; a missing one is ErrTargetNotFound.
-func (t *Targets) get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
-	err := t.Reader.Get(ctx, key, obj)
+func (t *Targets) get(ctx context.Context, id dbv1.TargetID, obj client.Object) error {
+	err := t.Reader.Get(ctx, client.ObjectKey{Namespace: id.Namespace, Name: id.Name}, obj)
 	if apierrors.IsNotFound(err) {
-		kind := dbv1.KindDatabaseTarget + " " + key.Namespace + "/" + key.Name
-		if key.Namespace == "" {
-			kind = dbv1.KindClusterDatabaseTarget + " " + key.Name
-		}
-		return fmt.Errorf("%w: %s", ErrTargetNotFound, kind)
+		return fmt.Errorf("%w: %s", ErrTargetNotFound, id)
 	}
 	return err
 }
@@ -213,7 +207,7 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot 
 	if err != nil {
 		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: %w", b.secretNamespace, cfg.ConnectionSecret, err))
 	}
-	if b.target != "" && !pinned(t, cfg) {
+	if b.target != nil && !pinned(t, cfg) {
 		// A target's spec, the platform team's, says where; its Secret
 		// gives only the credentials, even when it holds a whole url.
 		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: its url names another database than the target (%s): give the target's own host, port and database, or only username and password",
@@ -277,12 +271,8 @@ func (r *DatabaseMigrationReconciler) policyOf(ctx context.Context, dbm *dbv1.Da
 // and concurrency limits: "Kind/namespace/name" for a target, "" for an
 // inline database.
 func targetKey(dbm *dbv1.DatabaseMigration) string {
-	ref := dbm.Spec.TargetRef
-	if ref == nil {
-		return ""
+	if ref := dbm.Spec.TargetRef; ref != nil {
+		return ref.ID(dbm.Namespace).Key()
 	}
-	if ref.Kind == dbv1.KindClusterDatabaseTarget {
-		return dbv1.KindClusterDatabaseTarget + "//" + ref.Name
-	}
-	return dbv1.KindDatabaseTarget + "/" + dbm.Namespace + "/" + ref.Name
+	return ""
 }

@@ -61,17 +61,6 @@ var _ = Describe("database targets", func() {
 		dbm.Spec.Database, dbm.Spec.TargetRef = nil, &ref
 		return dbm
 	}
-	approve := func(dbm *dbv1.DatabaseMigration) {
-		GinkgoHelper()
-		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
-		hash := get(dbm).Status.Plan.Hash
-		Eventually(func() error {
-			get(dbm)
-			patch := client.MergeFrom(dbm.DeepCopy())
-			fixture.WithAnnotations(map[string]string{dbv1.AnnotationApprovedPlan: hash, dbv1.AnnotationApprovedBy: "rita"})(dbm)
-			return k8sClient.Patch(ctx, dbm, patch)
-		}).Should(Succeed())
-	}
 	ready := func(obj client.Object, conds func() []metav1.Condition) func() string {
 		return func() string {
 			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
@@ -96,7 +85,7 @@ var _ = Describe("database targets", func() {
 		Expect(dt.Status.ServerVersion).To(ContainSubstring("PostgreSQL"))
 
 		dbm := create(onTarget(ns, "add-widgets", dbv1.TargetRef{Name: "orders"}))
-		approve(dbm)
+		approvePlan(dbm)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
 		dbm = get(dbm)
 		Expect(dbm.Status.Plan.DatabaseType).To(Equal(dbv1.DatabaseTypePostgreSQL))
@@ -128,7 +117,7 @@ var _ = Describe("database targets", func() {
 
 		ref := dbv1.TargetRef{Kind: dbv1.KindClusterDatabaseTarget, Name: "shared-mariadb"}
 		dbm := create(onTarget(admitted, "add-widgets", ref))
-		approve(dbm)
+		approvePlan(dbm)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
 		Expect(get(dbm).Status.Plan.DatabaseType).To(Equal(dbv1.DatabaseTypeMariaDB))
 
@@ -150,7 +139,7 @@ var _ = Describe("database targets", func() {
 		DeferCleanup(k8sClient.Delete, ctx, dt)
 		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("True/" + dbv1.ReasonTargetReachable))
 		dbm := create(onTarget(ns, "add-widgets", dbv1.TargetRef{Name: "shop"}))
-		approve(dbm)
+		approvePlan(dbm)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
 		Expect(get(dbm).Status.Plan.DatabaseType).To(Equal(dbv1.DatabaseTypeSQLite))
 	})

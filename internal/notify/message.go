@@ -48,8 +48,11 @@ func MessageFor(dbm *dbv1.DatabaseMigration) Message {
 // host, and nothing else of spec.database (not its Secret, not its port
 // or TLS mode), so a message never hints at credentials.
 func databaseOf(dbm *dbv1.DatabaseMigration) string {
-	if ref := dbm.Spec.TargetRef; ref != nil || dbm.Spec.Database == nil {
-		return targetName(dbm)
+	if ref := dbm.Spec.TargetRef; ref != nil {
+		return ref.ID(dbm.Namespace).String()
+	}
+	if dbm.Spec.Database == nil {
+		return "no database"
 	}
 	db := dbm.Spec.Database
 	if db.Host == "" {
@@ -97,17 +100,4 @@ var notified = map[dbv1.MigrationPhase]bool{
 	dbv1.PhaseSucceeded:        true,
 	dbv1.PhaseFailed:           true,
 	dbv1.PhaseRollingBack:      true,
-}
-
-// targetName names a migration's target.
-func targetName(dbm *dbv1.DatabaseMigration) string {
-	ref := dbm.Spec.TargetRef
-	if ref == nil {
-		return "no database"
-	}
-	kind := ref.Kind
-	if kind == "" {
-		kind = dbv1.KindDatabaseTarget
-	}
-	return string(kind) + " " + ref.Name
 }

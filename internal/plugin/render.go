@@ -197,11 +197,7 @@ func location(dbm *dbv1.DatabaseMigration) string {
 	db := dbm.Spec.Database
 	switch {
 	case dbm.Spec.TargetRef != nil:
-		kind := dbm.Spec.TargetRef.Kind
-		if kind == "" {
-			kind = dbv1.KindDatabaseTarget
-		}
-		return fmt.Sprintf("%s %s", kind, dbm.Spec.TargetRef.Name)
+		return dbm.Spec.TargetRef.ID(dbm.Namespace).String()
 	case db == nil:
 		return "<none>"
 	case db.Type == dbv1.DatabaseTypeSQLite:

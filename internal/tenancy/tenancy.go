@@ -36,3 +36,37 @@ func Admits(ctx context.Context, c client.Reader, cdt *dbv1.ClusterDatabaseTarge
 	}
 	return selector.Matches(labels.Set(ns.Labels)), nil
 }
+
+// Target is a target a namespace may use, as it stands.
+type Target struct {
+	ID         dbv1.TargetID
+	Spec       *dbv1.DatabaseTargetSpec
+	Status     dbv1.DatabaseTargetStatus
+	Generation int64
+}
+
+// Usable lists the DatabaseTargets of namespace and the
+// ClusterDatabaseTargets that admit it. A reader that may not list
+// ClusterDatabaseTargets (a user's) still gets the namespace's own.
+func Usable(ctx context.Context, c client.Reader, namespace string) ([]Target, error) {
+	var dts dbv1.DatabaseTargetList
+	if err := c.List(ctx, &dts, client.InNamespace(namespace)); err != nil {
+		return nil, fmt.Errorf("listing DatabaseTargets in %s: %w", namespace, err)
+	}
+	var out []Target
+	for i := range dts.Items {
+		t := &dts.Items[i]
+		out = append(out, Target{ID: dbv1.TargetID{Kind: dbv1.KindDatabaseTarget, Namespace: namespace, Name: t.Name}, Spec: &t.Spec, Status: t.Status, Generation: t.Generation})
+	}
+	var cdts dbv1.ClusterDatabaseTargetList
+	if err := c.List(ctx, &cdts); err != nil {
+		return out, nil //nolint:nilerr // cluster targets are listed when the reader may list them
+	}
+	for i := range cdts.Items {
+		t := &cdts.Items[i]
+		if ok, err := Admits(ctx, c, t, namespace); err == nil && ok {
+			out = append(out, Target{ID: dbv1.TargetID{Kind: dbv1.KindClusterDatabaseTarget, Name: t.Name}, Spec: &t.Spec.DatabaseTargetSpec, Status: t.Status, Generation: t.Generation})
+		}
+	}
+	return out, nil
+}

@@ -91,23 +91,13 @@ func (v *Validator) target(ctx context.Context, dbm *dbv1.DatabaseMigration) (*d
 
 // usable names the targets namespace may use, for a message.
 func (v *Validator) usable(ctx context.Context, namespace string) string {
-	var names []string
-	var dts dbv1.DatabaseTargetList
-	if err := v.Reader.List(ctx, &dts, client.InNamespace(namespace)); err == nil {
-		for _, t := range dts.Items {
-			names = append(names, dbv1.KindDatabaseTarget+" "+t.Name)
-		}
-	}
-	var cdts dbv1.ClusterDatabaseTargetList
-	if err := v.Reader.List(ctx, &cdts); err == nil {
-		for i := range cdts.Items {
-			if ok, err := tenancy.Admits(ctx, v.Reader, &cdts.Items[i], namespace); err == nil && ok {
-				names = append(names, dbv1.KindClusterDatabaseTarget+" "+cdts.Items[i].Name)
-			}
-		}
-	}
-	if len(names) == 0 {
+	targets, _ := tenancy.Usable(ctx, v.Reader, namespace)
+	if len(targets) == 0 {
 		return "namespace " + namespace + " may use no target yet"
+	}
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.ID.Kind + " " + t.ID.Name
 	}
 	return "namespace " + namespace + " may use: " + strings.Join(names, ", ")
 }
