@@ -217,6 +217,9 @@ func run(o options) error {
 	if err := reconciler.SetupWithManager(ctx, mgr, o.maxConcurrentReconciles); err != nil {
 		return err
 	}
+	if err := (&controller.DatabaseMigrationSetReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kube-shift")}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := (&controller.TargetReconciler{Client: mgr.GetClient(), Targets: targets}).SetupWithManager(mgr); err != nil {
 		return err
 	}

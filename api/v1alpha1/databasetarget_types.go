@@ -82,6 +82,7 @@ type TargetPolicy struct {
 // DatabaseTargetSpec is a database the platform team registers: where it
 // is, how the operator connects, and the rules for migrations on it.
 // +kubebuilder:validation:XValidation:rule="self.type == 'sqlite' || (has(self.host) && size(self.host) > 0)",message="host is required for a database server"
+// +kubebuilder:validation:XValidation:rule="!has(self.schema) || self.type == 'postgresql'",message="schema is for postgresql targets; a mysql or mariadb schema is its database"
 type DatabaseTargetSpec struct {
 	// type is the database engine: postgresql, mysql, mariadb or sqlite.
 	// +required
@@ -110,6 +111,15 @@ type DatabaseTargetSpec struct {
 	// `disable` for sqlite.
 	// +optional
 	SSLMode SSLMode `json:"sslMode,omitempty"`
+
+	// schema, for postgresql only, is the schema in the database that
+	// migrations on this target change (schema per tenant): inspection,
+	// the migration lock and the revision table are scoped to it. Empty:
+	// public. It must exist.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$]*$`
+	Schema string `json:"schema,omitempty"`
 
 	// connectionSecret holds either `username` and `password`, or a full
 	// `url`. Not used for sqlite.

@@ -74,7 +74,7 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.countMigrations(ctx, id.Key(), status); err != nil {
 		return ctrl.Result{}, err
 	}
-	version, missing, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: &id, maxConnections: int(spec.MaxConnections)})
+	version, missing, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: &id, maxConnections: int(spec.MaxConnections), schema: spec.Schema})
 	if err != nil {
 		// The platform team finds the dialer's own words in the log; the
 		// condition, which migrations in other namespaces quote, has the

@@ -34,6 +34,8 @@ type binding struct {
 	// is its connection limit.
 	target         *dbv1.TargetID
 	maxConnections int
+	// schema is the target's PostgreSQL schema; empty: the URL's.
+	schema string
 }
 
 // Errors binding a migration to its target.
@@ -157,6 +159,7 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 	}
 	b.config, b.policy = spec.Connection(), spec.Policy
 	b.maxConnections = int(spec.MaxConnections)
+	b.schema = spec.Schema
 	if spec.Planning != nil {
 		b.devDatabase = spec.Planning.DevDatabase
 	}
@@ -200,6 +203,7 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot 
 	}
 	config := databaseConfig(cfg)
 	config.SQLiteRoot = sqliteRoot
+	config.Schema = b.schema
 	t, err := database.FromConfig(config, data)
 	if errors.Is(err, database.ErrSQLitePathOutsideRoot) {
 		return nil, err

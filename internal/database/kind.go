@@ -62,6 +62,10 @@ type Config struct {
 	// SSLMode secures the connection; empty means the kind's
 	// DefaultSSLMode.
 	SSLMode SSLMode
+	// Schema, for PostgreSQL, is the schema migrated (a tenant's, say):
+	// the session's search_path, so inspection, locks and the revision
+	// table are its own. Empty: the URL's, or public.
+	Schema string
 	// SQLiteRoot, when set, is the directory a SQLite database file must
 	// resolve under, symlinks followed (see Target.ConfineSQLite); empty
 	// confines nothing.
