@@ -328,14 +328,16 @@ const (
 
 // Reasons of a set's conditions.
 const (
-	ReasonFleetPlanning      = "FleetPlanning"
-	ReasonFleetUnapproved    = "AwaitingFleetApproval"
-	ReasonFleetRollingOut    = "RollingOut"
-	ReasonAwaitingPromotion  = "AwaitingPromotion"
-	ReasonFailureBudget      = "FailureBudgetExceeded"
-	ReasonFleetSucceeded     = "FleetSucceeded"
-	ReasonFleetNoTargets     = "NoTargets"
-	ReasonFleetNameCollision = "NameCollision"
+	ReasonFleetPlanning     = "FleetPlanning"
+	ReasonFleetUnapproved   = "AwaitingFleetApproval"
+	ReasonFleetRollingOut   = "RollingOut"
+	ReasonAwaitingPromotion = "AwaitingPromotion"
+	ReasonFailureBudget     = "FailureBudgetExceeded"
+	ReasonFleetSucceeded    = "FleetSucceeded"
+	ReasonFleetNoTargets    = "NoTargets"
+	// ReasonFleetChildRefused: a target has no migration: admission
+	// refused the one the set made for it, or its name is taken.
+	ReasonFleetChildRefused = "ChildRefused"
 )
 
 // SetTarget names a target in a fleet: "DatabaseTarget/NAME" or

@@ -115,6 +115,8 @@ type member struct {
 	// collision is set when the child's name is taken by an object the
 	// set does not control.
 	collision bool
+	// refused is admission's answer when it refused the child.
+	refused string
 }
 
 func (r *DatabaseMigrationSetReconciler) reconcileSet(ctx context.Context, set *dbv1.DatabaseMigrationSet) error {
@@ -146,11 +148,15 @@ func (r *DatabaseMigrationSetReconciler) reconcileSet(ctx context.Context, set *
 	}
 	started := slices.ContainsFunc(set.Status.Targets, func(t dbv1.FleetTarget) bool { return t.StartTime != nil })
 	targets := make([]dbv1.FleetTarget, 0, len(members))
-	var collisions []string
+	var blocked []string
 	canary := int(set.Spec.Rollout.Canary)
 	for _, m := range members {
-		if m.collision {
-			collisions = append(collisions, childName(set, m.ref))
+		switch {
+		case m.collision:
+			blocked = append(blocked, fmt.Sprintf("%s: migration %s already exists and belongs to someone else (rename or delete it)", m.key, childName(set, m.ref)))
+			continue
+		case m.refused != "":
+			blocked = append(blocked, fmt.Sprintf("%s: %s", m.key, m.refused))
 			continue
 		}
 		t := old[m.key]
@@ -177,7 +183,7 @@ func (r *DatabaseMigrationSetReconciler) reconcileSet(ctx context.Context, set *
 	if err := r.startWave(ctx, set, members, now); err != nil {
 		return err
 	}
-	summarizeSet(set, collisions)
+	summarizeSet(set, blocked)
 	return nil
 }
 
@@ -271,8 +277,14 @@ func (r *DatabaseMigrationSetReconciler) syncChildren(ctx context.Context, set *
 				return err
 			}
 			err := r.Create(ctx, child)
-			if apierrors.IsAlreadyExists(err) {
+			switch {
+			case apierrors.IsAlreadyExists(err):
 				m.collision = true
+				continue
+			case apierrors.IsInvalid(err), apierrors.IsForbidden(err):
+				// The template does not suit this target (its engine, its
+				// policy): the set says so and goes on with the others.
+				m.refused = err.Error()
 				continue
 			}
 			if err != nil {
@@ -514,8 +526,8 @@ func planDigest(p *dbv1.PlanStatus) string {
 }
 
 // summarizeSet sets the counts, the phase, the message and the kstatus
-// conditions.
-func summarizeSet(set *dbv1.DatabaseMigrationSet, collisions []string) {
+// conditions. blocked says, per target, why it has no migration.
+func summarizeSet(set *dbv1.DatabaseMigrationSet, blocked []string) {
 	st := &set.Status
 	st.Counts = dbv1.FleetCounts{Total: int32(len(st.Targets))}
 	for _, t := range st.Targets {
@@ -539,9 +551,9 @@ func summarizeSet(set *dbv1.DatabaseMigrationSet, collisions []string) {
 	var phase dbv1.SetPhase
 	var reason, message string
 	switch {
-	case len(collisions) > 0:
-		phase, reason = dbv1.SetStalled, dbv1.ReasonFleetNameCollision
-		message = fmt.Sprintf("migrations the set would own already exist and belong to someone else: %s; rename or delete them", strings.Join(collisions, ", "))
+	case len(blocked) > 0:
+		phase, reason = dbv1.SetStalled, dbv1.ReasonFleetChildRefused
+		message = fmt.Sprintf("%d targets have no migration: %s", len(blocked), strings.Join(blocked[:min(len(blocked), fleetExamplesShown)], "; "))
 	case c.Total == 0:
 		phase, reason, message = dbv1.SetStalled, dbv1.ReasonFleetNoTargets, "spec.targetSelector matches no DatabaseTarget of this namespace and no ClusterDatabaseTarget that admits it"
 	case c.Failed > set.Spec.Rollout.MaxFailures:
