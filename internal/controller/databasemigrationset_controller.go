@@ -558,11 +558,11 @@ func summarizeSet(set *dbv1.DatabaseMigrationSet, blocked []string) {
 		phase, reason, message = dbv1.SetStalled, dbv1.ReasonFleetNoTargets, "spec.targetSelector matches no DatabaseTarget of this namespace and no ClusterDatabaseTarget that admits it"
 	case c.Failed > set.Spec.Rollout.MaxFailures:
 		phase, reason = dbv1.SetStalled, dbv1.ReasonFailureBudget
-		message = fmt.Sprintf("%d targets failed, more than maxFailures (%d): no new target starts until a retry (kubectl shift retry %s): %s",
+		message = fmt.Sprintf("%d targets failed, more than maxFailures (%d): no new target starts until a retry (kubectl shift fleet retry %s): %s",
 			c.Failed, set.Spec.Rollout.MaxFailures, set.Name, failedTargets(st.Targets))
 	case c.Waiting+c.Running > 0 && st.Wave > 0 && set.Spec.Rollout.PauseAfterCanary && st.Promoted == "" && c.Running == 0 && hasCanary(st.Targets):
 		phase, reason = dbv1.SetAwaitingPromotion, dbv1.ReasonAwaitingPromotion
-		message = fmt.Sprintf("the canary is done: promote the rest with kubectl shift promote %s", set.Name)
+		message = fmt.Sprintf("the canary is done: promote the rest with kubectl shift fleet promote %s", set.Name)
 	case c.Waiting+c.Running > 0:
 		phase, reason = dbv1.SetRollingOut, dbv1.ReasonFleetRollingOut
 		message = fmt.Sprintf("wave %d of %d: %d running, %d waiting, %d succeeded of %d", st.Wave, st.Waves, c.Running, c.Waiting, c.Succeeded, c.Total)
@@ -574,7 +574,7 @@ func summarizeSet(set *dbv1.DatabaseMigrationSet, blocked []string) {
 		message = fmt.Sprintf("%d of %d targets planned", c.Total-c.Planning, c.Total)
 	case c.Unapproved > 0:
 		phase, reason = dbv1.SetAwaitingApproval, dbv1.ReasonFleetUnapproved
-		message = fmt.Sprintf("%d targets, %d distinct plans: review them and approve fleet %s (kubectl shift approve --set %s)", c.Unapproved, len(st.Plans), st.FleetHash, set.Name)
+		message = fmt.Sprintf("%d targets, %d distinct plans: review them and approve fleet %s (kubectl shift fleet approve %s)", c.Unapproved, len(st.Plans), st.FleetHash, set.Name)
 	case c.Failed > 0:
 		phase, reason = dbv1.SetStalled, dbv1.ReasonFailureBudget
 		message = fmt.Sprintf("%d of %d targets applied; %d failed: %s", c.Succeeded, c.Total, c.Failed, failedTargets(st.Targets))

@@ -355,7 +355,7 @@ func (v *Validator) validateSetChild(ctx context.Context, old, dbm *dbv1.Databas
 		}
 		annPath := field.NewPath("metadata", "annotations").Key(key)
 		if !operator || key == dbv1.AnnotationSwitchApproved {
-			errs = append(errs, field.Forbidden(annPath, fmt.Sprintf("this migration belongs to %s %s: approve the fleet on the set (kubectl shift approve --set %s)", setKind, ref.Name, ref.Name)))
+			errs = append(errs, field.Forbidden(annPath, fmt.Sprintf("this migration belongs to %s %s: approve the fleet on the set (kubectl shift fleet approve %s)", setKind, ref.Name, ref.Name)))
 			continue
 		}
 		fleetErrs, err := v.validateFleetApproval(ctx, dbm, ref, a, annPath)
