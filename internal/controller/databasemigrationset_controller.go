@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -51,7 +53,20 @@ type DatabaseMigrationSetReconciler struct {
 	Recorder recorder.EventRecorder
 	// Clock tells the time; the real clock when nil.
 	Clock clock.PassiveClock
+	// StatusInterval spaces the status writes of a set that only counts
+	// its children's progress (DefaultSetStatusInterval when zero): a
+	// large set's status is large, and its children change all the time.
+	// A new phase, approval, fleet hash or retry is written at once.
+	StatusInterval time.Duration
+
+	mu sync.Mutex
+	// written is when each set's status was last written.
+	written map[types.NamespacedName]time.Time
 }
+
+// DefaultSetStatusInterval is how often at most a set's progress alone is
+// written to its status.
+const DefaultSetStatusInterval = time.Second
 
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrationsets,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=database.mohitnagaraj.in,resources=databasemigrationsets/status,verbs=get;update;patch
@@ -80,7 +95,39 @@ func (r *DatabaseMigrationSetReconciler) Reconcile(ctx context.Context, req ctrl
 	if equality.Semantic.DeepEqual(before, &set.Status) {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, errors.Join(err, r.Status().Update(ctx, set))
+	if wait := r.statusWait(req.NamespacedName, before, &set.Status); wait > 0 && err == nil {
+		// Progress only: the next reconcile, at the latest after wait,
+		// computes it again from the children and writes it.
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	if uerr := r.Status().Update(ctx, set); uerr != nil {
+		return ctrl.Result{}, errors.Join(err, uerr)
+	}
+	r.mu.Lock()
+	if r.written == nil {
+		r.written = map[types.NamespacedName]time.Time{}
+	}
+	r.written[req.NamespacedName] = r.now().Time
+	r.mu.Unlock()
+	return ctrl.Result{}, err
+}
+
+// statusWait is how long a status change may wait to be written: none
+// for a change a person or the webhook acts on, the rest of the interval
+// for progress alone.
+func (r *DatabaseMigrationSetReconciler) statusWait(key types.NamespacedName, before, after *dbv1.DatabaseMigrationSetStatus) time.Duration {
+	if before.Phase != after.Phase || before.FleetHash != after.FleetHash || before.Retried != after.Retried ||
+		before.Promoted != after.Promoted || !equality.Semantic.DeepEqual(before.Approved, after.Approved) {
+		return 0
+	}
+	interval := cmp.Or(r.StatusInterval, DefaultSetStatusInterval)
+	r.mu.Lock()
+	last, ok := r.written[key]
+	r.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	return max(0, interval-r.now().Sub(last))
 }
 
 // reconcileDelete deletes the children (each waits for an apply in flight
@@ -240,7 +287,9 @@ func (r *DatabaseMigrationSetReconciler) selectTargets(ctx context.Context, set 
 // children lists the migrations the set controls.
 func (r *DatabaseMigrationSetReconciler) children(ctx context.Context, set *dbv1.DatabaseMigrationSet) ([]*dbv1.DatabaseMigration, error) {
 	var list dbv1.DatabaseMigrationList
-	if err := r.List(ctx, &list, client.InNamespace(set.Namespace), client.MatchingLabels{dbv1.LabelSet: set.Name}); err != nil {
+	// The cache's own objects, not copies: a set reads a thousand of them
+	// at every reconcile. Whoever changes one copies it first.
+	if err := r.List(ctx, &list, client.InNamespace(set.Namespace), client.MatchingLabels{dbv1.LabelSet: set.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	var out []*dbv1.DatabaseMigration
@@ -292,7 +341,8 @@ func (r *DatabaseMigrationSetReconciler) syncChildren(ctx context.Context, set *
 			}
 		case child.Annotations[annotationTemplate] != digest || !equality.Semantic.DeepEqual(child.Spec.TargetRef, &m.ref):
 			fresh := newChild(set, m.ref, digest)
-			patch := client.MergeFrom(child.DeepCopy())
+			patch := client.MergeFrom(child)
+			child = child.DeepCopy()
 			child.Spec = fresh.Spec
 			child.Annotations[annotationTemplate] = digest
 			if err := r.Patch(ctx, child, patch); err != nil {
@@ -408,8 +458,8 @@ func (r *DatabaseMigrationSetReconciler) startWave(ctx context.Context, set *dbv
 		if t.Wave != wave || t.State != dbv1.FleetWaiting {
 			continue
 		}
-		child := children[t.Target]
-		patch := client.MergeFrom(child.DeepCopy())
+		patch := client.MergeFrom(children[t.Target])
+		child := children[t.Target].DeepCopy()
 		child.Annotations[dbv1.AnnotationApprovedPlan] = t.PlanHash
 		if err := r.Patch(ctx, child, patch); err != nil {
 			return fmt.Errorf("approving %s for fleet %s: %w", child.Name, st.Approved.Hash, err)
