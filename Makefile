@@ -80,6 +80,10 @@ test: verify vet lint helm-lint test-go ## Everything CI runs: staleness check, 
 test-go: ## Go tests with a real API server (envtest), real databases, and the e2e suite on the local control plane.
 	hack/test.sh $(GO_TEST_FLAGS)
 
+.PHONY: fuzz
+fuzz: ## Every fuzz target for FUZZTIME each (default 2m); a finding's input lands in testdata/fuzz.
+	FUZZTIME=$(or $(FUZZTIME),2m) hack/fuzz.sh
+
 .PHONY: test-e2e
 test-e2e: ## The e2e suite alone, on the local control plane (started and stopped by the suite).
 	hack/db-up.sh postgres >/dev/null

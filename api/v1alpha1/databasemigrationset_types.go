@@ -1,7 +1,9 @@
 package v1alpha1
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"slices"
 	"strings"
@@ -360,17 +362,24 @@ func ParseSetTarget(s string) (TargetRef, bool) {
 	return TargetRef{Kind: TargetKind(kind), Name: name}, true
 }
 
-// FleetHash is "sha256:<hex>" over the pairs, sorted by target: the same
-// fleet hashes the same whatever the order.
+// FleetHash is "sha256:<hex>" over the pairs, sorted by target and plan:
+// the same fleet hashes the same whatever the order. Each field is
+// length-prefixed, so no text in a target or a plan can pass for another
+// pair.
 func FleetHash(pairs []FleetPair) string {
 	sorted := slices.Clone(pairs)
-	slices.SortFunc(sorted, func(a, b FleetPair) int { return strings.Compare(a.Target, b.Target) })
+	slices.SortFunc(sorted, func(a, b FleetPair) int {
+		return cmp.Or(strings.Compare(a.Target, b.Target), strings.Compare(a.PlanHash, b.PlanHash))
+	})
 	h := sha256.New()
+	field := func(s string) {
+		_ = binary.Write(h, binary.BigEndian, uint32(len(s)))
+		h.Write([]byte(s))
+	}
+	field("kube-shift fleet v1")
 	for _, p := range sorted {
-		h.Write([]byte(p.Target))
-		h.Write([]byte{0})
-		h.Write([]byte(p.PlanHash))
-		h.Write([]byte{'\n'})
+		field(p.Target)
+		field(p.PlanHash)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
