@@ -147,3 +147,23 @@ func TestFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterVerbsTakeKubeconfigFlags checks that every cluster verb,
+// nested ones too, takes kubectl's flags (-n, --kubeconfig, --context).
+func TestClusterVerbsTakeKubeconfigFlags(t *testing.T) {
+	root := newRootCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
+	for _, path := range [][]string{{"status"}, {"approve"}, {"fleet", "status"}, {"fleet", "approve"}, {"promote"}, {"retry"}} {
+		t.Run(strings.Join(path, " "), func(t *testing.T) {
+			g := NewWithT(t)
+			cmd, _, err := root.Find(path)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cmd.Name()).To(Equal(path[len(path)-1]))
+			for _, name := range []string{"namespace", "kubeconfig", "context"} {
+				g.Expect(cmd.Flag(name)).NotTo(BeNil(), "--%s", name)
+			}
+			g.Expect(cmd.Flag("namespace").Shorthand).To(Equal("n"))
+		})
+	}
+	_, _, err := run("fleet", "status", "x", "-n", "elsewhere", "--kubeconfig", filepath.Join(t.TempDir(), "none"))
+	NewWithT(t).Expect(err).To(MatchError(ContainSubstring("none")), "the flags parse and reach the kubeconfig loader")
+}

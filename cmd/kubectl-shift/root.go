@@ -26,8 +26,9 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 
 	kube := &plugin.Options{Flags: genericclioptions.NewConfigFlags(true), Streams: streams}
 	for _, cmd := range plugin.Commands(kube) {
-		// Only the cluster verbs take the kubeconfig flags.
-		kube.Flags.AddFlags(cmd.Flags())
+		// Only the cluster verbs take the kubeconfig flags, and their
+		// subcommands (kubectl shift fleet status) too.
+		kube.Flags.AddFlags(cmd.PersistentFlags())
 		root.AddCommand(cmd)
 	}
 	return root
