@@ -62,6 +62,10 @@ type Config struct {
 	// SSLMode secures the connection; empty means the kind's
 	// DefaultSSLMode.
 	SSLMode SSLMode
+	// CA, when set, is the PEM certificates of the authorities the
+	// server's certificate must chain to; only with SSLMode verify-ca or
+	// verify-full. Nil: the system's.
+	CA []byte
 	// SQLiteRoot, when set, is the directory a SQLite database file must
 	// resolve under, symlinks followed (see Target.ConfineSQLite); empty
 	// confines nothing.
