@@ -225,6 +225,7 @@ func run(o options) error {
 	if o.enableWebhooks {
 		if err := webhooksv1alpha1.SetupWithManager(mgr, webhooksv1alpha1.Options{
 			AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL, RequireTargetRef: o.requireTargetRef, SQLiteRoot: o.sqliteRoot,
+			OperatorNamespace: o.operatorNamespace,
 		}); err != nil {
 			return err
 		}

@@ -17,9 +17,9 @@ var (
 	ErrCAUnused = errors.New("a CA verifies the server's certificate only under sslMode verify-ca or verify-full")
 )
 
-// rootsOf is the pool of the certificates in pemCerts: the authorities a
-// server's certificate must chain to.
-func rootsOf(pemCerts []byte) (*x509.CertPool, error) {
+// ParseCA is the pool of the certificates in pemCerts: the authorities a
+// server's certificate must chain to. ErrCAInvalid when it holds none.
+func ParseCA(pemCerts []byte) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pemCerts) {
 		return nil, ErrCAInvalid
@@ -39,7 +39,7 @@ func (t *Target) trust(pemCerts []byte) error {
 	if pemCerts == nil {
 		return nil
 	}
-	roots, err := rootsOf(pemCerts)
+	roots, err := ParseCA(pemCerts)
 	if err != nil {
 		return err
 	}

@@ -2,14 +2,8 @@ package database_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/pem"
-	"math/big"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,7 +50,7 @@ func tlsServers() map[string]func(*testing.T) tlsServer {
 // a target's caSecret gives it: verify-full needs the CA and the server's
 // name, verify-ca the CA only; with a connection limit as without.
 func TestVerifiedTLS(t *testing.T) {
-	otherCA := selfSignedCA(t)
+	otherCA := dbtest.UntrustedCA(t)
 	tests := []struct {
 		name string
 		mode database.SSLMode
@@ -120,7 +114,7 @@ func TestVerifiedTLS(t *testing.T) {
 // an sslmode that verifies nothing, is refused before any connection, and
 // the refusal quotes nothing of what was given.
 func TestCAThatCannotBeUsed(t *testing.T) {
-	ca := selfSignedCA(t)
+	ca := dbtest.UntrustedCA(t)
 	secret := map[string][]byte{"username": []byte("kube"), "password": []byte("topsecret")}
 	tests := []struct {
 		name   string
@@ -196,24 +190,4 @@ func queryString(ctx context.Context, db *sql.DB, query string) string {
 		return "error: " + err.Error()
 	}
 	return v.String
-}
-
-// selfSignedCA is the PEM of a CA that signed nothing the test servers
-// present.
-func selfSignedCA(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

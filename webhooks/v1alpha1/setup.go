@@ -21,13 +21,16 @@ type Options struct {
 	// SQLiteRoot is the directory SQLite files must resolve under (the
 	// manager's --sqlite-root); empty refuses SQLite files.
 	SQLiteRoot string
+	// OperatorNamespace holds the Secrets of ClusterDatabaseTargets that
+	// name no namespace (the manager's namespace).
+	OperatorNamespace string
 }
 
 // SetupWithManager registers the defaulting and validating webhooks with the
 // manager's webhook server. The validator reads sources with the API reader,
 // not the cache, so a ConfigMap created a moment ago is seen.
 func SetupWithManager(mgr ctrl.Manager, o Options) error {
-	targets := TargetValidator{SQLiteRoot: o.SQLiteRoot}
+	targets := TargetValidator{SQLiteRoot: o.SQLiteRoot, Reader: mgr.GetAPIReader(), OperatorNamespace: o.OperatorNamespace}
 	if err := ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseTarget{}).WithValidator(&targets).Complete(); err != nil {
 		return err
 	}

@@ -10,7 +10,8 @@
 // under CI=true, where it fails: CI must not pass by silently running none of
 // the database tests. PostgresCA and MySQLCA return the CA that signed the
 // servers' TLS certificates (KUBE_SHIFT_TEST_POSTGRES_CA,
-// KUBE_SHIFT_TEST_MYSQL_CA), under the same rule.
+// KUBE_SHIFT_TEST_MYSQL_CA), under the same rule; UntrustedCA makes one
+// they do not know.
 //
 // NewPostgresDatabase and NewMySQLDatabase create a fresh, uniquely named
 // database on that server, drop it when the test ends, and return its URL, so
