@@ -39,7 +39,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook manifests, and c
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 	rm -f charts/kube-shift/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/kube-shift/crds/
-	go run ./hack/apidoc docs/api-reference.md config/crd/bases/database.mohitnagaraj.in_databasemigrations.yaml config/crd/bases/database.mohitnagaraj.in_databasetargets.yaml config/crd/bases/database.mohitnagaraj.in_clusterdatabasetargets.yaml
+	go run ./hack/apidoc docs/api-reference.md config/crd/bases/database.mohitnagaraj.in_databasemigrations.yaml config/crd/bases/database.mohitnagaraj.in_databasetargets.yaml config/crd/bases/database.mohitnagaraj.in_clusterdatabasetargets.yaml config/crd/bases/database.mohitnagaraj.in_databasemigrationsets.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.

@@ -16,6 +16,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -217,15 +218,29 @@ func run(o options) error {
 	if err := reconciler.SetupWithManager(ctx, mgr, o.maxConcurrentReconciles); err != nil {
 		return err
 	}
+	if err := (&controller.DatabaseMigrationSetReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kube-shift")}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := (&controller.TargetReconciler{Client: mgr.GetClient(), Targets: targets}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 
 	ready := healthz.Ping
 	if o.enableWebhooks {
+		// The manager's own user alone approves a set's children: the
+		// webhooks learn who that is from the API server.
+		direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return err
+		}
+		operatorUser, err := webhooksv1alpha1.OperatorIdentity(ctx, direct)
+		if err != nil {
+			return err
+		}
 		if err := webhooksv1alpha1.SetupWithManager(mgr, webhooksv1alpha1.Options{
 			AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL, RequireTargetRef: o.requireTargetRef, SQLiteRoot: o.sqliteRoot,
 			OperatorNamespace: o.operatorNamespace,
+			OperatorUser:      operatorUser,
 		}); err != nil {
 			return err
 		}

@@ -111,6 +111,7 @@ type TargetPolicy struct {
 // DatabaseTargetSpec is a database the platform team registers: where it
 // is, how the operator connects, and the rules for migrations on it.
 // +kubebuilder:validation:XValidation:rule="self.type == 'sqlite' || (has(self.host) && size(self.host) > 0)",message="host is required for a database server"
+// +kubebuilder:validation:XValidation:rule="!has(self.schema) || self.type == 'postgresql'",message="schema is for postgresql targets; a mysql or mariadb schema is its database"
 type DatabaseTargetSpec struct {
 	// type is the database engine: postgresql, mysql, mariadb or sqlite.
 	// +required
@@ -141,6 +142,15 @@ type DatabaseTargetSpec struct {
 	// names host.
 	// +optional
 	SSLMode SSLMode `json:"sslMode,omitempty"`
+
+	// schema, for postgresql only, is the schema in the database that
+	// migrations on this target change (schema per tenant): inspection,
+	// the migration lock and the revision table are scoped to it. Empty:
+	// public. It must exist.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$]*$`
+	Schema string `json:"schema,omitempty"`
 
 	// caSecret holds the authorities the server's certificate must chain
 	// to under sslMode verify-ca or verify-full (and only then: admission

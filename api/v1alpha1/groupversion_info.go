@@ -21,7 +21,8 @@ func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&DatabaseMigration{}, &DatabaseMigrationList{},
 		&DatabaseTarget{}, &DatabaseTargetList{},
-		&ClusterDatabaseTarget{}, &ClusterDatabaseTargetList{})
+		&ClusterDatabaseTarget{}, &ClusterDatabaseTargetList{},
+		&DatabaseMigrationSet{}, &DatabaseMigrationSetList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

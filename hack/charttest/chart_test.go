@@ -274,7 +274,7 @@ func TestChartValues(t *testing.T) {
 		name: "defaults",
 		check: func(t *testing.T, g *WithT, objs objects, args []string, container any) {
 			g.Expect(objs.kinds()).To(Equal(map[string]int{
-				"CustomResourceDefinition": 3, "ServiceAccount": 1,
+				"CustomResourceDefinition": 4, "ServiceAccount": 1,
 				"ClusterRole": 9, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1,
 				"Deployment": 3, "Service": 4, "NetworkPolicy": 1,
 				"Issuer": 1, "Certificate": 1,

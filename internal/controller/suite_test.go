@@ -94,6 +94,7 @@ var _ = BeforeSuite(func() {
 	Expect(mgr.Add(notifier)).To(Succeed())
 	reconciler.Notifier = notifier
 	Expect(reconciler.SetupWithManager(ctx, mgr, 4)).To(Succeed())
+	Expect((&DatabaseMigrationSetReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kube-shift")}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&TargetReconciler{Client: mgr.GetClient(), Targets: targets, Interval: targetCheckInterval}).SetupWithManager(mgr)).To(Succeed())
 
 	go func() {

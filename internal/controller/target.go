@@ -34,6 +34,8 @@ type binding struct {
 	// is its connection limit.
 	target         *dbv1.TargetID
 	maxConnections int
+	// schema is the target's PostgreSQL schema; empty: the URL's.
+	schema string
 	// caSecret holds the authorities the target's server certificate must
 	// chain to, in caNamespace; nil for the system's.
 	caSecret    *dbv1.CASecretRef
@@ -163,7 +165,7 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 func (t *Targets) targetBinding(id dbv1.TargetID, spec *dbv1.DatabaseTargetSpec) *binding {
 	b := &binding{
 		target: &id, config: spec.Connection(), policy: spec.Policy, maxConnections: int(spec.MaxConnections),
-		secretNamespace: id.Namespace, caSecret: spec.CASecret, caNamespace: id.Namespace,
+		schema: spec.Schema, secretNamespace: id.Namespace, caSecret: spec.CASecret, caNamespace: id.Namespace,
 	}
 	if id.Kind == dbv1.KindClusterDatabaseTarget {
 		b.secretNamespace, b.caNamespace = t.OperatorNamespace, t.OperatorNamespace
@@ -218,6 +220,7 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot 
 	}
 	config := databaseConfig(cfg)
 	config.SQLiteRoot = sqliteRoot
+	config.Schema = b.schema
 	ca, err := readCA(ctx, c, b)
 	if err != nil {
 		return nil, err

@@ -66,6 +66,10 @@ type Config struct {
 	// server's certificate must chain to; only with SSLMode verify-ca or
 	// verify-full. Nil: the system's.
 	CA []byte
+	// Schema, for PostgreSQL, is the schema migrated (a tenant's, say):
+	// the session's search_path, so inspection, locks and the revision
+	// table are its own. Empty: the URL's, or public.
+	Schema string
 	// SQLiteRoot, when set, is the directory a SQLite database file must
 	// resolve under, symlinks followed (see Target.ConfineSQLite); empty
 	// confines nothing.

@@ -92,6 +92,9 @@ func fromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
 		if t.Engine != e {
 			return nil, fmt.Errorf("connection Secret key %q is a %s URL but the database type is %s", SecretKeyURL, t.URL.Scheme, cfg.Kind)
 		}
+		if err := t.scope(cfg.Schema); err != nil {
+			return nil, err
+		}
 		return confined(t, cfg.SQLiteRoot)
 	}
 	if cfg.Kind != KindSQLite && len(secret[SecretKeyUsername]) == 0 {
@@ -101,7 +104,27 @@ func fromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return confined(&Target{Engine: e, URL: u}, cfg.SQLiteRoot)
+	t := &Target{Engine: e, URL: u}
+	if err := t.scope(cfg.Schema); err != nil {
+		return nil, err
+	}
+	return confined(t, cfg.SQLiteRoot)
+}
+
+// scope binds the target to schema (PostgreSQL's search_path), over
+// whatever the URL said: the schema is the platform's choice, not the
+// Secret's.
+func (t *Target) scope(schema string) error {
+	if schema == "" {
+		return nil
+	}
+	if t.Engine.Name() != (postgresEngine{}).Name() {
+		return fmt.Errorf("a schema is for PostgreSQL targets; a %s schema is its database", t.Engine.Name())
+	}
+	q := t.URL.Query()
+	q.Set("search_path", schema)
+	t.URL.RawQuery = q.Encode()
+	return nil
 }
 
 // WithURL is a target on t's server reached as t is (its engine, the

@@ -43,6 +43,25 @@ func TestFromConfig(t *testing.T) {
 		wantIdentity: "postgresql://h:6543/real?schema=app",
 		wantSchema:   "app",
 	}, {
+		name:         "a target's schema binds the session, over the url's",
+		cfg:          database.Config{Kind: database.KindPostgreSQL, Host: "h", Database: "real", Schema: "tenant_7"},
+		secret:       map[string][]byte{"url": []byte("postgres://u:pw@h:5432/real?sslmode=disable&search_path=other")},
+		wantEngine:   "postgres",
+		wantIdentity: "postgresql://h:5432/real?schema=tenant_7",
+		wantSchema:   "tenant_7",
+	}, {
+		name:         "a schema with username and password",
+		cfg:          database.Config{Kind: database.KindPostgreSQL, Host: "h", Database: "real", Schema: "tenant_8", SSLMode: database.SSLModeDisable},
+		secret:       map[string][]byte{"username": []byte("u"), "password": []byte(nastyPassword)},
+		wantEngine:   "postgres",
+		wantIdentity: "postgresql://h:5432/real?schema=tenant_8",
+		wantSchema:   "tenant_8",
+	}, {
+		name:    "a schema is for postgres",
+		cfg:     database.Config{Kind: database.KindMySQL, Host: "h", Database: "x", Schema: "tenant"},
+		secret:  map[string][]byte{"username": []byte("u")},
+		wantErr: "a schema is for PostgreSQL targets",
+	}, {
 		name:         "sqlite needs no secret",
 		cfg:          database.Config{Kind: database.KindSQLite, Database: "/data/app.db"},
 		wantEngine:   "sqlite",

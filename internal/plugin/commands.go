@@ -15,7 +15,7 @@ import (
 
 // Commands returns the cluster verbs, sharing o's kubeconfig flags.
 func Commands(o *Options) []*cobra.Command {
-	return []*cobra.Command{statusCommand(o), approveCommand(o), rejectCommand(o), diffCommand(o), targetsCommand(o)}
+	return []*cobra.Command{statusCommand(o), approveCommand(o), rejectCommand(o), diffCommand(o), targetsCommand(o), fleetCommand(o), promoteCommand(o), retryCommand(o)}
 }
 
 func statusCommand(o *Options) *cobra.Command {

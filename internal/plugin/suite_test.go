@@ -138,7 +138,7 @@ func grant(ctx context.Context, role string, verbs []string, users ...string) {
 	Expect(admin.Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: role},
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasemigrations"}, Verbs: verbs},
+			{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasemigrations", "databasemigrationsets"}, Verbs: verbs},
 			// Application teams read the targets of their namespace.
 			{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasetargets"}, Verbs: []string{"get", "list", "watch"}},
 		},

@@ -43,6 +43,8 @@ type Target struct {
 	Spec       *dbv1.DatabaseTargetSpec
 	Status     dbv1.DatabaseTargetStatus
 	Generation int64
+	// Labels are the target's labels, which sets select by.
+	Labels map[string]string
 }
 
 // Usable lists the DatabaseTargets of namespace and the
@@ -56,7 +58,7 @@ func Usable(ctx context.Context, c client.Reader, namespace string) ([]Target, e
 	var out []Target
 	for i := range dts.Items {
 		t := &dts.Items[i]
-		out = append(out, Target{ID: dbv1.TargetID{Kind: dbv1.KindDatabaseTarget, Namespace: namespace, Name: t.Name}, Spec: &t.Spec, Status: t.Status, Generation: t.Generation})
+		out = append(out, Target{ID: dbv1.TargetID{Kind: dbv1.KindDatabaseTarget, Namespace: namespace, Name: t.Name}, Spec: &t.Spec, Status: t.Status, Generation: t.Generation, Labels: t.Labels})
 	}
 	var cdts dbv1.ClusterDatabaseTargetList
 	if err := c.List(ctx, &cdts); err != nil {
@@ -65,7 +67,7 @@ func Usable(ctx context.Context, c client.Reader, namespace string) ([]Target, e
 	for i := range cdts.Items {
 		t := &cdts.Items[i]
 		if ok, err := Admits(ctx, c, t, namespace); err == nil && ok {
-			out = append(out, Target{ID: dbv1.TargetID{Kind: dbv1.KindClusterDatabaseTarget, Name: t.Name}, Spec: &t.Spec.DatabaseTargetSpec, Status: t.Status, Generation: t.Generation})
+			out = append(out, Target{ID: dbv1.TargetID{Kind: dbv1.KindClusterDatabaseTarget, Name: t.Name}, Spec: &t.Spec.DatabaseTargetSpec, Status: t.Status, Generation: t.Generation, Labels: t.Labels})
 		}
 	}
 	return out, nil

@@ -10,6 +10,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	authnv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
@@ -24,6 +25,11 @@ type Defaulter struct {
 	// Authorizer decides whether the user setting spec.policy may
 	// approve, which is what grants approval: auto. Nil grants nothing.
 	Authorizer Authorizer
+	// Reader reads the set a child belongs to, and OperatorUser is the
+	// manager's user: the approval the operator writes on a set's child
+	// is stamped with the reviewer who approved the set's fleet.
+	Reader       client.Reader
+	OperatorUser string
 }
 
 var _ admission.Defaulter[*dbv1.DatabaseMigration] = &Defaulter{}
@@ -44,6 +50,12 @@ func (d *Defaulter) Default(ctx context.Context, dbm *dbv1.DatabaseMigration) er
 	DefaultSpec(&dbm.Spec)
 	StampIdentity(dbm, old, req.UserInfo.Username)
 	StampModifiedBy(dbm, old, req.UserInfo.Username)
+	if d.Reader != nil && d.OperatorUser != "" && req.UserInfo.Username == d.OperatorUser && old != nil &&
+		dbm.Annotations[dbv1.AnnotationApprovedPlan] != "" && dbm.Annotations[dbv1.AnnotationApprovedPlan] != old.Annotations[dbv1.AnnotationApprovedPlan] {
+		if by := fleetApprover(ctx, d.Reader, dbm); by != "" {
+			dbm.Annotations[dbv1.AnnotationApprovedBy] = by
+		}
+	}
 	return d.stampPolicyGrant(ctx, dbm, old, req.UserInfo)
 }
 

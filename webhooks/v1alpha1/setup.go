@@ -24,6 +24,9 @@ type Options struct {
 	// OperatorNamespace holds the Secrets of ClusterDatabaseTargets that
 	// name no namespace (the manager's namespace).
 	OperatorNamespace string
+	// OperatorUser is the user the manager authenticates as
+	// (OperatorIdentity): it alone approves a set's children.
+	OperatorUser string
 }
 
 // SetupWithManager registers the defaulting and validating webhooks with the
@@ -37,9 +40,15 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &dbv1.ClusterDatabaseTarget{}).WithValidator(&ClusterTargetValidator{targets}).Complete(); err != nil {
 		return err
 	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseMigrationSet{}).
+		WithDefaulter(&SetDefaulter{}).
+		WithValidator(&SetValidator{Reader: mgr.GetAPIReader(), Client: mgr.GetClient()}).
+		Complete(); err != nil {
+		return err
+	}
 	authz := SubjectAccessReviewer{Client: mgr.GetClient()}
 	return ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseMigration{}).
-		WithDefaulter(&Defaulter{Authorizer: authz}).
+		WithDefaulter(&Defaulter{Authorizer: authz, Reader: mgr.GetAPIReader(), OperatorUser: o.OperatorUser}).
 		WithValidator(&Validator{
 			Reader:            mgr.GetAPIReader(),
 			Authorizer:        authz,
@@ -47,6 +56,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 			AllowSQL:          o.AllowSQL,
 			RequireTargetRef:  o.RequireTargetRef,
 			SQLiteRoot:        o.SQLiteRoot,
+			OperatorUser:      o.OperatorUser,
 		}).
 		Complete()
 }

@@ -43,7 +43,9 @@ var (
 	// approve.
 	dev, rita, bob client.Client
 	kubeconfigs    = map[string]string{}
-	kubeconfigDir  string
+	// operatorUser is who the manager authenticates as.
+	operatorUser  string
+	kubeconfigDir string
 )
 
 const testNamespace = "team-a"
@@ -82,7 +84,10 @@ var _ = BeforeSuite(func() {
 		}),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(SetupWithManager(mgr, Options{SQLiteRoot: os.TempDir()})).To(Succeed())
+	// The manager runs as the admin here: that is the operator's user.
+	operatorUser, err = OperatorIdentity(context.Background(), admin)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(SetupWithManager(mgr, Options{SQLiteRoot: os.TempDir(), OperatorUser: operatorUser})).To(Succeed())
 
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
@@ -127,7 +132,7 @@ func grant(ctx context.Context, role string, verbs []string, users ...string) {
 	Expect(admin.Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: role},
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasemigrations"}, Verbs: verbs},
+			{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasemigrations", "databasemigrationsets"}, Verbs: verbs},
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: verbs},
 		},
 	})).To(Succeed())

@@ -44,6 +44,10 @@ type Validator struct {
 	// SQLiteRoot is the directory SQLite files must resolve under
 	// (--sqlite-root); empty refuses SQLite files.
 	SQLiteRoot string
+	// OperatorUser is the user the manager authenticates as: the only one
+	// that creates, changes and approves a DatabaseMigrationSet's
+	// children (see OperatorIdentity). Empty: no one does.
+	OperatorUser string
 }
 
 var _ admission.Validator[*dbv1.DatabaseMigration] = &Validator{}
@@ -54,6 +58,17 @@ var groupKind = schema.GroupKind{Group: dbv1.GroupVersion.Group, Kind: "Database
 // there is no plan yet.
 func (v *Validator) ValidateCreate(ctx context.Context, dbm *dbv1.DatabaseMigration) (admission.Warnings, error) {
 	errs, warnings := v.validateSpec(ctx, dbm)
+	if owningSet(dbm) != nil {
+		req, err := admission.RequestFromContext(ctx)
+		if err != nil {
+			return warnings, apierrors.NewInternalError(err)
+		}
+		childErrs, err := v.validateSetChild(ctx, nil, dbm, req.UserInfo)
+		if err != nil {
+			return warnings, apierrors.NewInternalError(err)
+		}
+		errs = append(errs, childErrs...)
+	}
 	for _, key := range []string{dbv1.AnnotationApprovedPlan, dbv1.AnnotationSwitchApproved} {
 		if hash := dbm.Annotations[key]; hash != "" {
 			errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key),
@@ -79,6 +94,14 @@ func (v *Validator) ValidateUpdate(ctx context.Context, old, dbm *dbv1.DatabaseM
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return warnings, apierrors.NewInternalError(err)
+	}
+	if owningSet(dbm) != nil {
+		// A set's child: the set's rules replace a reviewer's.
+		childErrs, err := v.validateSetChild(ctx, old, dbm, req.UserInfo)
+		if err != nil {
+			return warnings, apierrors.NewInternalError(err)
+		}
+		return warnings, invalid(dbm, append(errs, childErrs...))
 	}
 	for _, key := range []string{dbv1.AnnotationApprovedPlan, dbv1.AnnotationSwitchApproved} {
 		approvalErrs, err := v.validateApprovalBy(ctx, old, dbm, req.UserInfo, key)

@@ -1,0 +1,157 @@
+package v1alpha1
+
+import (
+	"context"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+)
+
+var _ = Describe("admission of migration sets and their children", func() {
+	ctx := context.Background()
+
+	newSet := func(name string) *dbv1.DatabaseMigrationSet {
+		return &dbv1.DatabaseMigrationSet{
+			ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name},
+			Spec: dbv1.DatabaseMigrationSetSpec{
+				Template: dbv1.MigrationTemplate{Migration: dbv1.MigrationConfig{Scripts: []dbv1.MigrationScript{
+					fixture.InlineScript("add-age", "ALTER TABLE users ADD COLUMN age int;"),
+				}}},
+				TargetSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "shop"}},
+			},
+		}
+	}
+	// withStatus writes a set's status as the operator would.
+	withStatus := func(set *dbv1.DatabaseMigrationSet, status dbv1.DatabaseMigrationSetStatus) {
+		GinkgoHelper()
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(set), set)).To(Succeed())
+		set.Status = status
+		Expect(admin.Status().Update(ctx, set)).To(Succeed())
+	}
+	annotate := func(c client.Client, obj client.Object, ann map[string]string) error {
+		GinkgoHelper()
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+		a := obj.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		for k, v := range ann {
+			a[k] = v
+		}
+		obj.SetAnnotations(a)
+		return c.Patch(ctx, obj, patch)
+	}
+	pending := []dbv1.FleetTarget{
+		{Target: "DatabaseTarget/t1", Migration: "fleet-t1", PlanHash: "sha256:p1", State: dbv1.FleetUnapproved, Wave: 1},
+		{Target: "DatabaseTarget/t2", Migration: "fleet-t2", PlanHash: "sha256:p2", State: dbv1.FleetUnapproved, Wave: 1},
+	}
+	fleetHash := dbv1.FleetHash(dbv1.FleetPairs(pending))
+
+	It("refuses what a set cannot be: automatic approval, blue-green, a bad selector, a name too long for a label", func() {
+		set := newSet("bad")
+		set.Spec.Template.Policy.Approval = dbv1.ApprovalAuto
+		set.Spec.Template.Migration.Strategy = dbv1.MigrationStrategyBlueGreen
+		set.Spec.Rollout.Steps = []dbv1.RolloutStep{{Name: "a", Selector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: "Bogus"}}}}}
+		err := dev.Create(ctx, set)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.template.policy.approval"))
+		Expect(err.Error()).To(ContainSubstring("spec.template.migration.strategy"))
+		Expect(err.Error()).To(ContainSubstring("spec.rollout.steps[0].selector"))
+
+		long := newSet("a-set-whose-name-is-far-too-long-to-be-the-value-of-a-label-on-its-children")
+		err = dev.Create(ctx, long)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("labels its children"))
+	})
+
+	It("lets only a reviewer other than the author approve the current fleet, and promote the approved one", func() {
+		set := newSet("fleet")
+		Expect(dev.Create(ctx, set)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, set)
+		Expect(set.Annotations[dbv1.AnnotationCreatedBy]).To(Equal("dev"))
+		withStatus(set, dbv1.DatabaseMigrationSetStatus{Targets: pending, FleetHash: fleetHash})
+
+		By("the author, a user without the approve verb, and a stale hash are refused")
+		err := annotate(dev, set, map[string]string{dbv1.AnnotationApprovedFleet: fleetHash})
+		Expect(err).To(MatchError(ContainSubstring(`"dev" created this set`)))
+		err = annotate(bob, set, map[string]string{dbv1.AnnotationApprovedFleet: fleetHash})
+		Expect(err).To(MatchError(ContainSubstring(`"bob" may not approve fleets`)))
+		err = annotate(rita, set, map[string]string{dbv1.AnnotationApprovedFleet: "sha256:stale"})
+		Expect(err).To(MatchError(ContainSubstring("does not match the current fleet")))
+
+		By("a reviewer approves the current fleet, stamped with who")
+		Expect(annotate(rita, set, map[string]string{dbv1.AnnotationApprovedFleet: fleetHash, dbv1.AnnotationApprovedFleetBy: "someone-else"})).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(set), set)).To(Succeed())
+		Expect(set.Annotations[dbv1.AnnotationApprovedFleetBy]).To(Equal("rita"))
+
+		By("promotion names the approved fleet")
+		err = annotate(rita, set, map[string]string{dbv1.AnnotationPromoted: fleetHash})
+		Expect(err).To(MatchError(ContainSubstring("does not name the approved fleet")))
+		withStatus(set, dbv1.DatabaseMigrationSetStatus{Targets: pending, Approved: &dbv1.FleetApproval{Hash: fleetHash, By: "rita", Pairs: dbv1.FleetPairs(pending)}})
+		Expect(annotate(rita, set, map[string]string{dbv1.AnnotationPromoted: fleetHash})).To(Succeed())
+	})
+
+	It("lets only the operator make, change and approve a set's children, and only for the approved fleet", func() {
+		target := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "t1"}, Spec: dbv1.DatabaseTargetSpec{
+			Type: dbv1.DatabaseTypePostgreSQL, Host: "t1.db.internal", Database: "t1", ConnectionSecret: &dbv1.TargetSecretRef{Name: "t1"}}}
+		Expect(admin.Create(ctx, target)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, target)
+		set := newSet("owner")
+		Expect(dev.Create(ctx, set)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, set)
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(set), set)).To(Succeed())
+		child := func() *dbv1.DatabaseMigration {
+			dbm := fixture.Migration(testNamespace, "owner-t1")
+			dbm.Spec.Database, dbm.Spec.TargetRef = nil, &dbv1.TargetRef{Name: "t1"}
+			dbm.Labels = map[string]string{dbv1.LabelSet: set.Name}
+			t := true
+			dbm.OwnerReferences = []metav1.OwnerReference{{APIVersion: dbv1.GroupVersion.String(), Kind: "DatabaseMigrationSet", Name: set.Name, UID: set.UID, Controller: &t}}
+			return dbm
+		}
+
+		By("a user cannot make a child for the set")
+		err := dev.Create(ctx, child())
+		Expect(err).To(MatchError(ContainSubstring("belongs to DatabaseMigrationSet owner")))
+
+		dbm := child()
+		Expect(admin.Create(ctx, dbm)).To(Succeed(), "the operator can")
+		DeferCleanup(admin.Delete, ctx, dbm)
+		dbm.Status.Plan = &dbv1.PlanStatus{Hash: "sha256:p1", Statements: []string{"ALTER TABLE users ADD COLUMN age int"}}
+		Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
+
+		By("a reviewer cannot approve a child: the fleet is approved on the set")
+		err = annotate(rita, dbm, map[string]string{dbv1.AnnotationApprovedPlan: "sha256:p1"})
+		Expect(err).To(MatchError(ContainSubstring("approve the fleet on the set")))
+
+		By("the operator cannot approve a plan the fleet approval does not hold")
+		err = annotate(admin, dbm, map[string]string{dbv1.AnnotationApprovedPlan: "sha256:p1"})
+		Expect(err).To(MatchError(ContainSubstring("is not in the fleet a reviewer approved")))
+
+		withStatus(set, dbv1.DatabaseMigrationSetStatus{Targets: pending, FleetHash: fleetHash})
+		Expect(annotate(rita, set, map[string]string{dbv1.AnnotationApprovedFleet: fleetHash})).To(Succeed())
+		withStatus(set, dbv1.DatabaseMigrationSetStatus{Targets: pending, Approved: &dbv1.FleetApproval{
+			Hash: fleetHash, By: "rita", Pairs: []dbv1.FleetPair{{Target: "DatabaseTarget/t1", PlanHash: "sha256:other"}}}})
+		err = annotate(admin, dbm, map[string]string{dbv1.AnnotationApprovedPlan: "sha256:p1"})
+		Expect(err).To(MatchError(ContainSubstring("is not in the fleet a reviewer approved")), "another plan for the same target")
+
+		By("the approved pair goes through, stamped with the fleet's reviewer")
+		withStatus(set, dbv1.DatabaseMigrationSetStatus{Targets: pending, Approved: &dbv1.FleetApproval{Hash: fleetHash, By: "rita", Pairs: dbv1.FleetPairs(pending)}})
+		Expect(annotate(admin, dbm, map[string]string{dbv1.AnnotationApprovedPlan: "sha256:p1"})).To(Succeed())
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
+		Expect(dbm.Annotations[dbv1.AnnotationApprovedBy]).To(Equal("rita (fleet " + fleetHash + " of DatabaseMigrationSet owner)"))
+
+		By("a user cannot change a child's spec")
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
+		patch := client.MergeFrom(dbm.DeepCopy())
+		dbm.Spec.Migration.Scripts[0].SQL = "DROP TABLE users;"
+		err = dev.Patch(ctx, dbm, patch)
+		Expect(err).To(MatchError(ContainSubstring("change the set, not its migrations")))
+	})
+})
