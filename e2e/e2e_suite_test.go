@@ -95,8 +95,11 @@ kind: Role
 metadata: {name: e2e-developer, namespace: %[1]s}
 rules:
 - apiGroups: [database.mohitnagaraj.in]
-  resources: [databasemigrations]
+  resources: [databasemigrations, databasemigrationsets]
   verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [database.mohitnagaraj.in]
+  resources: [databasetargets]
+  verbs: [get, list, watch]
 - apiGroups: [""]
   resources: [configmaps, secrets]
   verbs: [get, list, create, update, patch, delete]
@@ -112,7 +115,7 @@ kind: Role
 metadata: {name: e2e-reviewer, namespace: %[1]s}
 rules:
 - apiGroups: [database.mohitnagaraj.in]
-  resources: [databasemigrations]
+  resources: [databasemigrations, databasemigrationsets]
   verbs: [get, list, watch, patch, approve]
 ---
 apiVersion: rbac.authorization.k8s.io/v1

@@ -256,10 +256,11 @@ type DatabaseMigrationSetStatus struct {
 	// counts counts targets by state.
 	// +optional
 	Counts FleetCounts `json:"counts"`
-	// wave is the wave running now (0: the canary).
+	// wave is the wave running now: 0 the canary, then 1 + the index of
+	// the step (targets no step matches: 1 + the number of steps).
 	// +optional
 	Wave int32 `json:"wave"`
-	// waves is how many waves the rollout has.
+	// waves is how many waves have targets.
 	// +optional
 	Waves int32 `json:"waves,omitempty"`
 	// promoted is the fleet hash the rest of the rollout was promoted for

@@ -20,6 +20,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 )
 
+// profile is where to write a CPU profile of the rollout; none when empty.
+var profile string
+
 const (
 	namespace = "fleet-bench"
 	schema    = "CREATE TABLE users (id integer PRIMARY KEY, email text)"
@@ -49,7 +53,9 @@ func main() {
 	parallel := flag.Int("parallel", 16, "the set's rollout.maxParallel")
 	workers := flag.Int("reconcilers", 4, "DatabaseMigrations reconciled at once (--max-concurrent-reconciles)")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the rollout (after the approval) to this file")
 	flag.Parse()
+	profile = *cpuprofile
 	logf.SetLogger(logf.Log.WithSink(logf.NullLogSink{}))
 	if err := run(*tenants, *parallel, *workers, *timeout); err != nil {
 		log.Fatal(err)
@@ -146,6 +152,16 @@ func run(tenants, parallel, workers int, timeout time.Duration) error {
 	planned := time.Since(start)
 	fmt.Printf("planned_s  %.1f  (%d tenants in %d plan groups, awaiting approval)\n", planned.Seconds(), set.Status.Counts.Total, len(set.Status.Plans))
 
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start = time.Now()
 	patch := client.MergeFrom(set.DeepCopy())
 	set.Annotations = map[string]string{dbv1.AnnotationApprovedFleet: set.Status.FleetHash, dbv1.AnnotationApprovedFleetBy: "bench"}

@@ -386,7 +386,7 @@ func (r *DatabaseMigrationSetReconciler) startWave(ctx context.Context, set *dbv
 		return nil
 	}
 	if wave != st.Wave {
-		r.event(set, corev1.EventTypeNormal, dbv1.ReasonFleetRollingOut, fmt.Sprintf("wave %d of %d starts", wave, waves(st.Targets)))
+		r.event(set, corev1.EventTypeNormal, dbv1.ReasonFleetRollingOut, fmt.Sprintf("wave %d of %d starts", waveOrdinal(st.Targets, wave), len(waves(st.Targets))))
 	}
 	st.Wave = wave
 	if wave > 0 && set.Spec.Rollout.PauseAfterCanary && st.Promoted == "" && slices.ContainsFunc(st.Targets, func(t dbv1.FleetTarget) bool { return t.Wave == 0 }) {
@@ -546,7 +546,7 @@ func summarizeSet(set *dbv1.DatabaseMigrationSet, blocked []string) {
 			st.Counts.Failed++
 		}
 	}
-	st.Waves = waves(st.Targets)
+	st.Waves = int32(len(waves(st.Targets)))
 	c := st.Counts
 	var phase dbv1.SetPhase
 	var reason, message string
@@ -565,7 +565,7 @@ func summarizeSet(set *dbv1.DatabaseMigrationSet, blocked []string) {
 		message = fmt.Sprintf("the canary is done: promote the rest with kubectl shift fleet promote %s", set.Name)
 	case c.Waiting+c.Running > 0:
 		phase, reason = dbv1.SetRollingOut, dbv1.ReasonFleetRollingOut
-		message = fmt.Sprintf("wave %d of %d: %d running, %d waiting, %d succeeded of %d", st.Wave, st.Waves, c.Running, c.Waiting, c.Succeeded, c.Total)
+		message = fmt.Sprintf("wave %d of %d: %d running, %d waiting, %d succeeded of %d", waveOrdinal(st.Targets, st.Wave), st.Waves, c.Running, c.Waiting, c.Succeeded, c.Total)
 		if c.Unapproved > 0 {
 			message += fmt.Sprintf("; %d wait for a new approval of the fleet", c.Unapproved)
 		}
@@ -640,13 +640,21 @@ func hasCanary(targets []dbv1.FleetTarget) bool {
 	return slices.ContainsFunc(targets, func(t dbv1.FleetTarget) bool { return t.Wave == 0 })
 }
 
-// waves is one more than the highest wave a target is in.
-func waves(targets []dbv1.FleetTarget) int32 {
-	var n int32
+// waves are the waves that have targets, in order.
+func waves(targets []dbv1.FleetTarget) []int32 {
+	var out []int32
 	for _, t := range targets {
-		n = max(n, t.Wave+1)
+		if !slices.Contains(out, t.Wave) {
+			out = append(out, t.Wave)
+		}
 	}
-	return n
+	slices.Sort(out)
+	return out
+}
+
+// waveOrdinal is wave's place among the waves that have targets, from 1.
+func waveOrdinal(targets []dbv1.FleetTarget, wave int32) int {
+	return slices.Index(waves(targets), wave) + 1
 }
 
 // childName is the set's child for a target: <set>-<target>, shortened

@@ -49,7 +49,7 @@ func TestSummarizeSet(t *testing.T) {
 		name:    "awaiting promotion",
 		targets: []dbv1.FleetTarget{target("a", dbv1.FleetSucceeded, 0), target("b", dbv1.FleetWaiting, 1)},
 		rollout: dbv1.Rollout{Canary: 1, PauseAfterCanary: true},
-		phase:   dbv1.SetAwaitingPromotion, reason: dbv1.ReasonAwaitingPromotion, message: "kubectl shift promote",
+		phase:   dbv1.SetAwaitingPromotion, reason: dbv1.ReasonAwaitingPromotion, message: "kubectl shift fleet promote fleet",
 	}, {
 		name:    "promoted",
 		targets: []dbv1.FleetTarget{target("a", dbv1.FleetSucceeded, 0), target("b", dbv1.FleetWaiting, 1)},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,7 +188,14 @@ func writeFleet(w io.Writer, set *dbv1.DatabaseMigrationSet) {
 		fmt.Fprintf(w, "  [%d] %d targets, %d statements%s: %s\n", i+1, p.Targets, len(p.Statements), cutNote(p.Truncated), strings.Join(p.Examples, ", "))
 	}
 	fmt.Fprintf(w, "\nWaves:\n")
-	for wave := range s.Waves {
+	var waves []int32
+	for _, t := range s.Targets {
+		if !slices.Contains(waves, t.Wave) {
+			waves = append(waves, t.Wave)
+		}
+	}
+	slices.Sort(waves)
+	for _, wave := range waves {
 		var total, done, running int
 		for _, t := range s.Targets {
 			if t.Wave != wave {
@@ -200,9 +208,6 @@ func writeFleet(w io.Writer, set *dbv1.DatabaseMigrationSet) {
 			case dbv1.FleetRunning:
 				running++
 			}
-		}
-		if total == 0 {
-			continue
 		}
 		name := fmt.Sprintf("wave %d", wave)
 		if wave == 0 {
