@@ -104,8 +104,12 @@ local-up: manifests ## Start a local control plane (bin/local/kubeconfig) with t
 	LOCAL_DEPLOYED=$(if $(DEPLOYED),1,0) hack/local-up.sh
 
 .PHONY: deploy-local
-deploy-local: manifests $(KUSTOMIZE) ## The deployed mode: a local control plane with cert-manager and config/default applied unchanged, the manager running as its Deployment's ServiceAccount.
-	LOCAL_DEPLOYED=1 KUSTOMIZE=$(KUSTOMIZE) hack/local-up.sh
+deploy-local: manifests $(KUSTOMIZE) $(HELM) ## The deployed mode: a local control plane with cert-manager and config/default (CHART=1: the Helm chart) applied unchanged, the manager running as its Deployment's ServiceAccount.
+	LOCAL_DEPLOYED=1 DEPLOY_SOURCE=$(if $(CHART),chart,kustomize) KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) hack/local-up.sh
+
+.PHONY: smoke
+smoke: manifests $(HELM) ## The smoke scenario on the deployed install (hack/smoke.sh); with none running, deploys the chart for it and stops it after.
+	HELM=$(HELM) hack/smoke.sh
 
 .PHONY: certmanager
 certmanager: ## Build cert-manager's controller and cainjector (hack/certmanager) into bin/ (cached).

@@ -239,7 +239,8 @@ func run(o options) error {
 		}
 		if err := webhooksv1alpha1.SetupWithManager(mgr, webhooksv1alpha1.Options{
 			AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL, RequireTargetRef: o.requireTargetRef, SQLiteRoot: o.sqliteRoot,
-			OperatorUser: operatorUser,
+			OperatorNamespace: o.operatorNamespace,
+			OperatorUser:      operatorUser,
 		}); err != nil {
 			return err
 		}

@@ -180,7 +180,7 @@ spec:
 			"--from-literal=bluegreen_002_data_v2.sql=UPDATE products SET currency = 'USD' WHERE id % 2 = 0;",
 			"--from-literal=bluegreen_003_validate_v2.sql=SELECT count(*) = 500 FROM products WHERE currency IN ('EUR', 'USD');")...)
 		// The original sample, field for field, but for the database's
-		// address, sslMode (the local server has no TLS) and the
+		// address, sslMode (the tests reach the server without TLS) and the
 		// ConfigMap's name (the rolling sample's is also "migrations").
 		manifest := fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
 kind: DatabaseMigration

@@ -7,7 +7,7 @@
 #   hack/db-down.sh mariadb      # only MariaDB
 #
 # Nothing running is fine. bin/db/env keeps the lines of a server left up and
-# is removed when none is.
+# is removed when none is; the test CA (bin/db/tls) goes with the last server.
 #
 # DB_DOWN_TIMEOUT  seconds to wait for a server to exit before SIGKILL (default 60)
 set -euo pipefail
@@ -82,16 +82,21 @@ if $stop_pg; then
     stop "$name" "$(head -n1 "$state/$name/data/postmaster.pid" 2>/dev/null || true)" INT postgres
     wipe "$name"
   done
-  [ ! -f "$envfile" ] || sed -i '/KUBE_SHIFT_TEST_POSTGRES_URL=/d; /KUBE_SHIFT_DEV_DATABASE_POSTGRES=/d' "$envfile"
+  [ ! -f "$envfile" ] || sed -i '/KUBE_SHIFT_TEST_POSTGRES_URL=/d; /KUBE_SHIFT_TEST_POSTGRES_CA=/d; /KUBE_SHIFT_DEV_DATABASE_POSTGRES=/d' "$envfile"
 fi
 if $stop_maria; then
   for name in mariadb mariadb-dev; do
     stop "$name" "$(cat "$state/$name/run/mysqld.pid" 2>/dev/null || true)" TERM mariadbd mysqld
     wipe "$name"
   done
-  [ ! -f "$envfile" ] || sed -i '/KUBE_SHIFT_TEST_MYSQL_URL=/d; /KUBE_SHIFT_DEV_DATABASE_MYSQL=/d' "$envfile"
+  [ ! -f "$envfile" ] || sed -i '/KUBE_SHIFT_TEST_MYSQL_URL=/d; /KUBE_SHIFT_TEST_MYSQL_CA=/d; /KUBE_SHIFT_DEV_DATABASE_MYSQL=/d' "$envfile"
 fi
 if [ -f "$envfile" ] && ! grep -q . "$envfile"; then
   rm -f "$envfile"
 fi
+left=false
+for name in pg pg-dev mariadb mariadb-dev; do
+  if [ -e "$state/$name" ] || [ -L "$state/$name" ]; then left=true; fi
+done
+$left || rm -rf "$state/tls"
 say "done"

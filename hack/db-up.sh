@@ -12,6 +12,16 @@
 #   KUBE_SHIFT_TEST_MYSQL_URL=mysql://root:<pw>@127.0.0.1:<port>/kube_shift_test
 #   KUBE_SHIFT_DEV_DATABASE_POSTGRES=postgres://postgres:<pw>@127.0.0.1:<port>/postgres?sslmode=disable
 #   KUBE_SHIFT_DEV_DATABASE_MYSQL=mysql://root:<pw>@127.0.0.1:<port>/
+#   KUBE_SHIFT_TEST_POSTGRES_CA=<repo>/bin/db/tls/ca.crt
+#   KUBE_SHIFT_TEST_MYSQL_CA=<repo>/bin/db/tls/ca.crt
+#
+# Every server also speaks TLS, with a server certificate for 127.0.0.1 (and
+# no host name) signed by a CA of its own: hack/dbcerts writes both into
+# bin/db/tls (Go only, no openssl). The *_CA variables name that CA's
+# certificate; a server started before it had TLS (reused as it runs) gets
+# no such line. Plain connections still work: the URLs above say
+# sslmode=disable (PostgreSQL) or nothing (MariaDB, whose default is no TLS),
+# and a test asks for verify-ca or verify-full itself.
 #
 # Each engine gets two servers: the one the tests migrate (the target) and a
 # dev server of the same version, where planning replays scripts in scratch
@@ -35,6 +45,7 @@ cd "$(dirname "$0")/.."
 
 state=$PWD/bin/db
 envfile=$state/env
+tlsdir=$state/tls
 timeout=${DB_UP_TIMEOUT:-90}
 dbname=kube_shift_test
 
@@ -164,6 +175,31 @@ wait_ready() {
   return 2
 }
 
+# certs: the CA and the server certificate every server presents, written
+# once (hack/dbcerts keeps existing files).
+certs() {
+  [ -f "$tlsdir/ca.crt" ] && [ -f "$tlsdir/server.crt" ] && [ -f "$tlsdir/server.key" ] && return 0
+  say "writing a test CA and server certificate into $tlsdir"
+  go run ./hack/dbcerts -dir "$tlsdir" -ip 127.0.0.1 >&2 || die "hack/dbcerts failed"
+}
+
+# server_tls DIR USER: copies the server certificate and key into DIR/tls,
+# owned by USER (the servers refuse a key others may read).
+server_tls() {
+  certs
+  mkdir -p "$1/tls"
+  cp -f "$tlsdir/server.crt" "$tlsdir/server.key" "$1/tls/"
+  chmod 600 "$1/tls/server.key"
+  if $is_root; then chown -R "$2:" "$1/tls"; fi
+}
+
+# tls_env DIR VAR: the export line of VAR naming the CA when the server whose
+# data is in DIR was started with the certificate the CA signed.
+tls_env() {
+  [ -f "$tlsdir/ca.crt" ] && cmp -s "$1/tls/server.crt" "$tlsdir/server.crt" || return 0
+  echo "export $2='$tlsdir/ca.crt'"
+}
+
 # ---------------------------------------------------------------- PostgreSQL
 
 pgbin=
@@ -205,11 +241,13 @@ pg_init() {
 
 pg_start() {
   local attempt launcher rc
+  server_tls "$pgdir" postgres
   for attempt in 1 2 3; do
     pgport=$(free_port "$(if [ $attempt = 1 ]; then cat "$pgdir/port" 2>/dev/null; fi)")
     say "$pgname: starting on 127.0.0.1:$pgport (log: $pgdir/postgres.log)"
     setsid "${asuser_pg[@]}" "$pgbin/postgres" -D "$pgdir/data" -p "$pgport" -k "$pgdir/run" \
       -c listen_addresses=127.0.0.1 -c max_connections=300 \
+      -c ssl=on -c ssl_cert_file="$pgdir/tls/server.crt" -c ssl_key_file="$pgdir/tls/server.key" \
       -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
       -c log_min_messages=warning -c log_min_error_statement=panic \
       </dev/null >>"$pgdir/postgres.log" 2>&1 9>&- &
@@ -315,6 +353,7 @@ my_init() {
 my_start() {
   local attempt launcher rc userarg=()
   if $is_root; then userarg=(--user=mysql); fi
+  server_tls "$mydir" mysql
   for attempt in 1 2 3; do
     myport=$(free_port "$(if [ $attempt = 1 ]; then cat "$mydir/port" 2>/dev/null; fi)")
     say "$myname: starting on 127.0.0.1:$myport (log: $mydir/mariadbd.log)"
@@ -323,6 +362,7 @@ my_start() {
       --port="$myport" --bind-address=127.0.0.1 --socket="$(my_sock)" \
       --pid-file="$mydir/run/mysqld.pid" --log-error="$mydir/mariadbd.log" \
       --skip-name-resolve --max-connections=300 \
+      --ssl-cert="$mydir/tls/server.crt" --ssl-key="$mydir/tls/server.key" \
       --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
       --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
       </dev/null >>"$mydir/mariadbd.log" 2>&1 9>&- &
@@ -406,6 +446,7 @@ pg_env() {
   pgdir=$(readlink -f "$state/$1")
   pg_running || return 0
   echo "export $2='$(pg_url "${3:-}")'"
+  if [ -n "${4:-}" ]; then tls_env "$pgdir" "$4"; fi
 }
 
 my_env() {
@@ -414,6 +455,7 @@ my_env() {
   mydir=$(readlink -f "$state/$1")
   my_running || return 0
   echo "export $2='$(my_url "${3-$dbname}")'"
+  if [ -n "${4:-}" ]; then tls_env "$mydir" "$4"; fi
 }
 
 if $want_pg; then
@@ -428,9 +470,9 @@ fi
 # The env file lists every server that is up, including one started earlier
 # by a call for the other engine only.
 {
-  pg_env pg KUBE_SHIFT_TEST_POSTGRES_URL
+  pg_env pg KUBE_SHIFT_TEST_POSTGRES_URL "" KUBE_SHIFT_TEST_POSTGRES_CA
   pg_env pg-dev KUBE_SHIFT_DEV_DATABASE_POSTGRES postgres
-  my_env mariadb KUBE_SHIFT_TEST_MYSQL_URL
+  my_env mariadb KUBE_SHIFT_TEST_MYSQL_URL "$dbname" KUBE_SHIFT_TEST_MYSQL_CA
   my_env mariadb-dev KUBE_SHIFT_DEV_DATABASE_MYSQL ""
 } >"$envfile.tmp"
 mv "$envfile.tmp" "$envfile"

@@ -13,7 +13,13 @@
 #  2. cert-manager's controller and CA injector (hack/certmanager, built into
 #     bin/ by hack/certmanager-assets.sh), as processes with the admin
 #     kubeconfig, as cert-manager's own pods would run with theirs;
-#  3. `kustomize build config/default`, unchanged, by server-side apply;
+#  3. the install, unchanged, by server-side apply: `kustomize build
+#     config/default` (DEPLOY_SOURCE=kustomize, the default), or the Helm
+#     chart as `helm template` renders it with its CRDs into the release's
+#     namespace (DEPLOY_SOURCE=chart: `make deploy-local CHART=1`), which is
+#     created first as `helm install --create-namespace` would; the rendered
+#     objects are kept in bin/local/install.yaml, and the namespace and the
+#     manager's Deployment are read from them, not assumed;
 #  4. hack/podstandin, the kubelet's part for the manager's pod: a token of
 #     the Deployment's ServiceAccount, the Secret cert-manager issued written
 #     as a mounted volume (and again on rotation), EndpointSlices that point
@@ -24,19 +30,30 @@
 #     hack/db-up.sh wrote it: config/devdb's Deployments cannot run here.
 #
 # Nothing here writes a caBundle: cainjector does. The Deployments stay at
-# zero ready replicas (no kubelet). State: bin/local/pod/ (token, kubeconfig,
-# volumes, container.args, container.env), bin/local/{cert-manager,
-# cainjector,podstandin,manager}.{pid,log}, bin/local/deployed.
+# zero ready replicas (no kubelet). The manager binds the container's fixed
+# ports (webhook 9443, metrics 8443, probes 8081): one deployed control plane
+# per machine. State: bin/local/pod/ (token, kubeconfig, volumes,
+# container.args, container.env), bin/local/{cert-manager,cainjector,
+# podstandin,manager}.{pid,log}, bin/local/install.yaml, and
+# bin/local/deployed (SOURCE, NAMESPACE, DEPLOYMENT, SERVICEACCOUNT, MANIFEST).
+#
+# DEPLOY_SOURCE     kustomize (default) or chart
+# DEPLOY_RELEASE    the chart's release name (default kube-shift, which gives
+#                   the names config/default gives)
+# DEPLOY_NAMESPACE  the chart's release namespace (default kube-shift-system)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 state=bin/local
 kubeconfig=$PWD/$state/kubeconfig
 timeout=${LOCAL_UP_TIMEOUT:-60}
-ns=${DEPLOY_NAMESPACE:-kube-shift-system}
-deployment=${DEPLOY_NAME:-kube-shift-controller-manager}
+source=${DEPLOY_SOURCE:-kustomize}
+release=${DEPLOY_RELEASE:-kube-shift}
+release_ns=${DEPLOY_NAMESPACE:-kube-shift-system}
+manifest=$state/install.yaml
 servicemonitor_module=github.com/prometheus-operator/prometheus-operator@v0.85.0
 kustomize=${KUSTOMIZE:-$(ls bin/kustomize-* 2>/dev/null | head -n1)}
+helm=${HELM:-$(ls bin/helm-* 2>/dev/null | head -n1)}
 
 say() { echo "deploy-local: $*" >&2; }
 assets=$(hack/envtest-assets.sh)
@@ -70,9 +87,30 @@ wait_for() {
   done
 }
 
-if [ -z "$kustomize" ]; then
-  make -s kustomize >/dev/null
-  kustomize=$(ls bin/kustomize-* | head -n1)
+case "$source" in
+  kustomize)
+    if [ -z "$kustomize" ]; then
+      make -s kustomize >/dev/null
+      kustomize=$(ls bin/kustomize-* | head -n1)
+    fi
+    ;;
+  chart)
+    if [ -z "$helm" ]; then
+      make -s helm >/dev/null
+      helm=$(ls bin/helm-* | head -n1)
+    fi
+    ;;
+  *)
+    say "DEPLOY_SOURCE=$source: want kustomize or chart"
+    exit 1
+    ;;
+esac
+# One install per control plane: applying the other source's objects on top
+# would leave two managers' worth of webhooks and RBAC.
+deployed_source=$(sed -n 's/^SOURCE=//p' "$state/deployed" 2>/dev/null || true)
+if [ -n "$deployed_source" ] && [ "$deployed_source" != "$source" ]; then
+  say "the control plane runs the $deployed_source install; make local-down before deploying the $source one"
+  exit 1
 fi
 
 say "building cert-manager (cached) and bin/podstandin"
@@ -89,8 +127,27 @@ k create namespace cert-manager --dry-run=client -o yaml | k apply --server-side
 start cert-manager "$certmanager/controller" -kubeconfig "$kubeconfig" -cluster-resource-namespace cert-manager
 start cainjector "$certmanager/cainjector" -kubeconfig "$kubeconfig"
 
-say "applying kustomize build config/default (server-side)"
-"$kustomize" build config/default | k apply --server-side -f - >/dev/null
+if [ "$source" = chart ]; then
+  say "rendering the chart as release $release in namespace $release_ns (helm template --include-crds)"
+  "$helm" template "$release" charts/kube-shift --namespace "$release_ns" --include-crds >"$manifest.tmp"
+  k create namespace "$release_ns" --dry-run=client -o yaml | k apply --server-side -f - >/dev/null
+else
+  say "rendering kustomize build config/default"
+  "$kustomize" build config/default >"$manifest.tmp"
+fi
+mv "$manifest.tmp" "$manifest"
+say "applying $manifest (server-side)"
+k apply --server-side -f "$manifest" >/dev/null
+
+# The manager's Deployment, as the install names it: the one whose pod has a
+# container named manager.
+read -r ns deployment sa < <(k get -f "$manifest" -o jsonpath='{range .items[?(@.kind=="Deployment")]}{.metadata.namespace}{" "}{.metadata.name}{" "}{.spec.template.spec.serviceAccountName}{" "}{.spec.template.spec.containers[*].name}{"\n"}{end}' |
+  awk '{ for (i = 4; i <= NF; i++) if ($i == "manager") { print $1, $2, $3; exit } }') || true
+if [ -z "${deployment:-}" ]; then
+  say "$manifest has no Deployment with a container named manager"
+  exit 1
+fi
+say "the manager's Deployment: $ns/$deployment (ServiceAccount $sa)"
 
 say "waiting for cert-manager to issue the serving certificate"
 k wait --for=condition=Ready --timeout="${timeout}s" -n "$ns" certificate --all >/dev/null
@@ -113,6 +170,15 @@ pid=$(cat "$state/manager.pid" 2>/dev/null || true)
 if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
   say "manager already running (pid $pid)"
 else
+  # The container's ports are this host's: a manager of another deployed
+  # control plane (another checkout, say) would hold them.
+  ports=$(k get deployment "$deployment" -n "$ns" -o jsonpath='{.spec.template.spec.containers[?(@.name=="manager")].ports[*].containerPort}')
+  for port in $ports "${probe:-8081}"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      say "port $port, which the manager's container binds, is in use (another deployed control plane?); see ss -ltnp"
+      exit 1
+    fi
+  done
   say "building bin/manager"
   CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
   mapfile -t args <"$state/pod/container.args"
@@ -127,5 +193,5 @@ else
   say "started the manager (pid $(cat "$state/manager.pid"), log $state/manager.log)"
 fi
 wait_for "the manager's readyz (see $state/manager.log)" curl -fsS "http://127.0.0.1:${probe:-8081}/readyz"
-printf 'NAMESPACE=%s\nDEPLOYMENT=%s\n' "$ns" "$deployment" >"$state/deployed"
+printf 'SOURCE=%s\nNAMESPACE=%s\nDEPLOYMENT=%s\nSERVICEACCOUNT=%s\nMANIFEST=%s\n' "$source" "$ns" "$deployment" "$sa" "$manifest" >"$state/deployed"
 say "deployed: the manager runs as $("$assets/kubectl" --kubeconfig "$state/pod/kubeconfig" auth whoami -o jsonpath='{.status.userInfo.username}')"

@@ -17,10 +17,12 @@
 # LOCAL_MANAGER     1 (default) also runs the manager with its webhook server
 #                   as a local process; 0 starts the control plane only
 # LOCAL_DEPLOYED    1: the deployed mode (hack/deploy-local.sh): cert-manager,
-#                   config/default applied unchanged, the manager as its
-#                   Deployment's pod would run; the API server is started
-#                   with --enable-aggregator-routing and neither the CRDs nor
-#                   the webhooks are installed by the control plane itself
+#                   config/default applied unchanged (or, with
+#                   DEPLOY_SOURCE=chart, the Helm chart as helm template
+#                   renders it), the manager as its Deployment's pod would
+#                   run; the API server is started with
+#                   --enable-aggregator-routing and neither the CRDs nor the
+#                   webhooks are installed by the control plane itself
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -48,6 +48,35 @@ type TargetSecretRef struct {
 	Namespace string `json:"namespace,omitempty"`
 }
 
+// CASecretRef names the Secret key holding the certificates (PEM) of the
+// authorities a target's server certificate must chain to. It is found as
+// connectionSecret is: for a DatabaseTarget in the target's own namespace
+// (namespace must be empty); for a ClusterDatabaseTarget in the operator's
+// namespace unless namespace names another.
+type CASecretRef struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace is the Secret's namespace; only for a ClusterDatabaseTarget.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// key is the Secret's key holding the PEM certificates; `ca.crt`,
+	// where cert-manager puts a certificate's CA, when empty.
+	// +optional
+	// +kubebuilder:default=ca.crt
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
+}
+
+// DefaultCAKey is the key of a caSecret that names none.
+const DefaultCAKey = "ca.crt"
+
 // TargetPlanning is how plans on a target are computed.
 type TargetPlanning struct {
 	// devDatabase points to a Secret key (in the same namespace as the
@@ -108,7 +137,9 @@ type DatabaseTargetSpec struct {
 	Database string `json:"database"`
 
 	// sslMode secures the connection; defaulted to `require`, and to
-	// `disable` for sqlite.
+	// `disable` for sqlite. verify-ca checks that the server's
+	// certificate chains to a trusted authority, verify-full that it also
+	// names host.
 	// +optional
 	SSLMode SSLMode `json:"sslMode,omitempty"`
 
@@ -120,6 +151,13 @@ type DatabaseTargetSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_$]*$`
 	Schema string `json:"schema,omitempty"`
+
+	// caSecret holds the authorities the server's certificate must chain
+	// to under sslMode verify-ca or verify-full (and only then: admission
+	// refuses it with another sslMode), in place of the system's. The
+	// target's planning.devDatabase is verified with them too.
+	// +optional
+	CASecret *CASecretRef `json:"caSecret,omitempty"`
 
 	// connectionSecret holds either `username` and `password`, or a full
 	// `url`. Not used for sqlite.
@@ -224,6 +262,7 @@ type DatabaseTarget struct {
 
 	// +required
 	// +kubebuilder:validation:XValidation:rule="!has(self.connectionSecret) || !has(self.connectionSecret.__namespace__)",message="a DatabaseTarget's connectionSecret is in its own namespace: connectionSecret.namespace is for ClusterDatabaseTargets"
+	// +kubebuilder:validation:XValidation:rule="!has(self.caSecret) || !has(self.caSecret.__namespace__)",message="a DatabaseTarget's caSecret is in its own namespace: caSecret.namespace is for ClusterDatabaseTargets"
 	Spec DatabaseTargetSpec `json:"spec"`
 	// +optional
 	Status DatabaseTargetStatus `json:"status,omitempty"`

@@ -195,4 +195,8 @@ const (
 	// ReasonTargetPrivileges: the target's user lacks privileges a
 	// migration needs (create in the schema, own its tables).
 	ReasonTargetPrivileges = "InsufficientPrivileges"
+	// ReasonCAInvalid: the target's caSecret is missing, lacks its key,
+	// holds no PEM certificate, or the connection (a url in the
+	// connection Secret) does not verify the server with it.
+	ReasonCAInvalid = "CAInvalid"
 )

@@ -129,8 +129,8 @@ func newCloner(target *database.Target, green string, opts Options) (*cloner, er
 	return &cloner{
 		d:        d,
 		opts:     opts,
-		blue:     &database.Target{Engine: target.Engine, URL: d.connURL(target.URL)},
-		green:    &database.Target{Engine: target.Engine, URL: d.connURL(greenURL)},
+		blue:     target.WithURL(d.connURL(target.URL)),
+		green:    target.WithURL(d.connURL(greenURL)),
 		blueName: databaseName(target.URL),
 		res:      Result{Green: green, GreenURL: greenURL},
 	}, nil

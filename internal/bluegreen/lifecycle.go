@@ -21,7 +21,7 @@ func Exists(ctx context.Context, target *database.Target, name string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	db, err := open(ctx, &database.Target{Engine: target.Engine, URL: d.connURL(target.URL)})
+	db, err := open(ctx, target.WithURL(d.connURL(target.URL)))
 	if err != nil {
 		return false, err
 	}
@@ -46,7 +46,7 @@ func Drop(ctx context.Context, target *database.Target, green string) error {
 	if err := checkGreenName(d, target, green); err != nil {
 		return err
 	}
-	db, err := open(ctx, &database.Target{Engine: target.Engine, URL: d.connURL(target.URL)})
+	db, err := open(ctx, target.WithURL(d.connURL(target.URL)))
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func Complete(ctx context.Context, target *database.Target, green string) (bool,
 		return false, err
 	}
 	d, _ := dialectFor(target)
-	gt := &database.Target{Engine: target.Engine, URL: d.connURL(withDatabase(target.URL, green))}
+	gt := target.WithURL(d.connURL(withDatabase(target.URL, green)))
 	db, err := open(ctx, gt)
 	if err != nil {
 		return false, err

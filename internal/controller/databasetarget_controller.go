@@ -64,17 +64,14 @@ func (r *TargetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	before := status.DeepCopy()
 
-	id, secretNamespace := dbv1.TargetID{Kind: dbv1.KindDatabaseTarget, Namespace: t.GetNamespace(), Name: t.GetName()}, t.GetNamespace()
+	id := dbv1.TargetID{Kind: dbv1.KindDatabaseTarget, Namespace: t.GetNamespace(), Name: t.GetName()}
 	if req.Namespace == "" {
-		id, secretNamespace = dbv1.TargetID{Kind: dbv1.KindClusterDatabaseTarget, Name: t.GetName()}, r.Targets.OperatorNamespace
-		if s := spec.ConnectionSecret; s != nil && s.Namespace != "" {
-			secretNamespace = s.Namespace
-		}
+		id = dbv1.TargetID{Kind: dbv1.KindClusterDatabaseTarget, Name: t.GetName()}
 	}
 	if err := r.countMigrations(ctx, id.Key(), status); err != nil {
 		return ctrl.Result{}, err
 	}
-	version, missing, err := r.check(ctx, &binding{config: spec.Connection(), secretNamespace: secretNamespace, target: &id, maxConnections: int(spec.MaxConnections), schema: spec.Schema})
+	version, missing, err := r.check(ctx, r.Targets.targetBinding(id, spec))
 	if err != nil {
 		// The platform team finds the dialer's own words in the log; the
 		// condition, which migrations in other namespaces quote, has the

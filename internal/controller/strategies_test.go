@@ -44,7 +44,7 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		}
 	}
 	// serverMigration makes a Secret holding dbURL and a migration of
-	// that database, without TLS (the test servers have none).
+	// that database, without TLS as the test servers' URLs say.
 	serverMigration := func(name string, t dbv1.DatabaseType, dbURL string) *dbv1.DatabaseMigration {
 		GinkgoHelper()
 		u, err := url.Parse(dbURL)

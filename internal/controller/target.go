@@ -36,6 +36,10 @@ type binding struct {
 	maxConnections int
 	// schema is the target's PostgreSQL schema; empty: the URL's.
 	schema string
+	// caSecret holds the authorities the target's server certificate must
+	// chain to, in caNamespace; nil for the system's.
+	caSecret    *dbv1.CASecretRef
+	caNamespace string
 }
 
 // Errors binding a migration to its target.
@@ -126,7 +130,6 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 		status dbv1.DatabaseTargetStatus
 		gen    int64
 		id     = ref.ID(dbm.Namespace)
-		b      = &binding{target: &id}
 	)
 	switch id.Kind {
 	case dbv1.KindClusterDatabaseTarget:
@@ -139,31 +142,44 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 			return nil, Permanent(dbv1.ReasonTargetNotAllowed, err)
 		}
 		if !admitted {
-			return nil, fmt.Errorf("%w: %s does not list namespace %s in its allowedNamespaces", ErrTargetNotAllowed, b.target, dbm.Namespace)
+			return nil, fmt.Errorf("%w: %s does not list namespace %s in its allowedNamespaces", ErrTargetNotAllowed, id, dbm.Namespace)
 		}
 		spec, status, gen = &cdt.Spec.DatabaseTargetSpec, cdt.Status, cdt.Generation
-		b.secretNamespace = t.OperatorNamespace
-		if s := spec.ConnectionSecret; s != nil && s.Namespace != "" {
-			b.secretNamespace = s.Namespace
-		}
 	default:
 		var dt dbv1.DatabaseTarget
 		if err := t.get(ctx, id, &dt); err != nil {
 			return nil, err
 		}
 		spec, status, gen = &dt.Spec, dt.Status, dt.Generation
-		b.secretNamespace = dt.Namespace
 	}
 	if ready := meta.FindStatusCondition(status.Conditions, dbv1.ConditionReady); ready != nil && ready.Status == metav1.ConditionFalse && ready.ObservedGeneration == gen {
-		return nil, fmt.Errorf("%w: %s: %s", ErrTargetNotReady, b.target, ready.Message)
+		return nil, fmt.Errorf("%w: %s: %s", ErrTargetNotReady, id, ready.Message)
 	}
-	b.config, b.policy = spec.Connection(), spec.Policy
-	b.maxConnections = int(spec.MaxConnections)
-	b.schema = spec.Schema
+	return t.targetBinding(id, spec), nil
+}
+
+// targetBinding is what the target id with spec gives a migration on it,
+// and the target reconciler's check: a DatabaseTarget's Secrets are in
+// its own namespace, a ClusterDatabaseTarget's in the operator's unless
+// its reference names another.
+func (t *Targets) targetBinding(id dbv1.TargetID, spec *dbv1.DatabaseTargetSpec) *binding {
+	b := &binding{
+		target: &id, config: spec.Connection(), policy: spec.Policy, maxConnections: int(spec.MaxConnections),
+		schema: spec.Schema, secretNamespace: id.Namespace, caSecret: spec.CASecret, caNamespace: id.Namespace,
+	}
+	if id.Kind == dbv1.KindClusterDatabaseTarget {
+		b.secretNamespace, b.caNamespace = t.OperatorNamespace, t.OperatorNamespace
+		if s := spec.ConnectionSecret; s != nil && s.Namespace != "" {
+			b.secretNamespace = s.Namespace
+		}
+		if s := spec.CASecret; s != nil && s.Namespace != "" {
+			b.caNamespace = s.Namespace
+		}
+	}
 	if spec.Planning != nil {
 		b.devDatabase = spec.Planning.DevDatabase
 	}
-	return b, nil
+	return b
 }
 
 // get reads a target; a missing one is ErrTargetNotFound.
@@ -184,9 +200,10 @@ func devDatabaseOf(dbm *dbv1.DatabaseMigration) *dbv1.SecretKeyRef {
 }
 
 // resolveTarget builds the database target of a binding from its
-// connection Secret, a SQLite file confined to sqliteRoot. A missing Secret or key is permanent until the
-// Secret changes (which the reconciler watches); its content never
-// reaches an error.
+// connection Secret and its CA Secret, a SQLite file confined to
+// sqliteRoot. A missing Secret or key is permanent until the Secret
+// changes (which the reconcilers see: a migration's watch, a target's
+// periodic check); its content never reaches an error.
 func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot string) (*database.Target, error) {
 	cfg := b.config
 	var data map[string][]byte
@@ -204,11 +221,18 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot 
 	config := databaseConfig(cfg)
 	config.SQLiteRoot = sqliteRoot
 	config.Schema = b.schema
-	t, err := database.FromConfig(config, data)
-	if errors.Is(err, database.ErrSQLitePathOutsideRoot) {
+	ca, err := readCA(ctx, c, b)
+	if err != nil {
 		return nil, err
 	}
-	if err != nil {
+	config.CA = ca
+	t, err := database.FromConfig(config, data)
+	switch {
+	case errors.Is(err, database.ErrSQLitePathOutsideRoot):
+		return nil, err
+	case errors.Is(err, database.ErrCAInvalid), errors.Is(err, database.ErrCAUnused):
+		return nil, Permanent(dbv1.ReasonCAInvalid, fmt.Errorf("CA Secret %s/%s key %q: %w", b.caNamespace, b.caSecret.Name, caKey(b.caSecret), err))
+	case err != nil:
 		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: %w", b.secretNamespace, cfg.ConnectionSecret, err))
 	}
 	if b.target != nil && !pinned(t, cfg) {
@@ -218,6 +242,37 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot 
 			b.secretNamespace, cfg.ConnectionSecret, b.target))
 	}
 	return t, nil
+}
+
+// readCA reads the PEM certificates a binding's caSecret names; nil when
+// it names none. A missing Secret or key is permanent until the Secret
+// changes; its content never reaches an error.
+func readCA(ctx context.Context, c client.Reader, b *binding) ([]byte, error) {
+	ref := b.caSecret
+	if ref == nil {
+		return nil, nil
+	}
+	secret := &corev1.Secret{}
+	err := c.Get(ctx, client.ObjectKey{Namespace: b.caNamespace, Name: ref.Name}, secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, Permanent(dbv1.ReasonCAInvalid, fmt.Errorf("CA Secret %s/%s not found", b.caNamespace, ref.Name))
+	case err != nil:
+		return nil, fmt.Errorf("reading CA Secret %s/%s: %w", b.caNamespace, ref.Name, err)
+	}
+	pem, ok := secret.Data[caKey(ref)]
+	if !ok {
+		return nil, Permanent(dbv1.ReasonCAInvalid, fmt.Errorf("CA Secret %s/%s has no key %q", b.caNamespace, ref.Name, caKey(ref)))
+	}
+	return pem, nil
+}
+
+// caKey is the key of ref holding the certificates.
+func caKey(ref *dbv1.CASecretRef) string {
+	if ref.Key == "" {
+		return dbv1.DefaultCAKey
+	}
+	return ref.Key
 }
 
 // pinned reports whether t is the database cfg names: the same server and

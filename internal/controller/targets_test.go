@@ -197,6 +197,98 @@ var _ = Describe("database targets", func() {
 		}).Should(BeEquivalentTo(migrations))
 	})
 
+	It("reaches its server over TLS verified with the CA from its caSecret, applies through it, and is not Ready when the CA does not verify the server or cannot be read", func() {
+		ns := namespace("team-tls", nil)
+		namespace(operatorNamespace, nil)
+		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
+		ca := dbtest.PostgresCA(GinkgoTB())
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		password, _ := u.User.Password()
+		secretData := func(ns, name string, data map[string][]byte) {
+			GinkgoHelper()
+			s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: data}
+			Expect(k8sClient.Create(ctx, s)).To(Succeed())
+			DeferCleanup(k8sClient.Delete, ctx, s)
+		}
+		creds := map[string][]byte{"username": []byte(u.User.Username()), "password": []byte(password)}
+		secretData(ns, "pg-creds", creds)
+		secretData(ns, "pg-ca", map[string][]byte{"ca.crt": ca})
+		secretData(ns, "other-ca", map[string][]byte{"ca.crt": dbtest.UntrustedCA(GinkgoTB())})
+		secretData(ns, "garbled-ca", map[string][]byte{"ca.crt": []byte("secret-text-that-is-no-certificate")})
+		secret(ns, "plain-url", dbURL)
+		// tlsTarget is a target on the database by host, with the
+		// credentials in the Secret creds, verified with the CA in ca.
+		tlsTarget := func(name, host string, mode dbv1.SSLMode, creds string, ca dbv1.CASecretRef) *dbv1.DatabaseTarget {
+			GinkgoHelper()
+			spec := targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, creds)
+			spec.Host, spec.SSLMode, spec.CASecret = host, mode, &ca
+			dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
+			Expect(k8sClient.Create(ctx, dt)).To(Succeed())
+			DeferCleanup(k8sClient.Delete, ctx, dt)
+			return dt
+		}
+		pgCA := dbv1.CASecretRef{Name: "pg-ca"}
+		readyOf := func(dt *dbv1.DatabaseTarget) func() string {
+			return ready(dt, func() []metav1.Condition { return dt.Status.Conditions })
+		}
+		messageOf := func(dt *dbv1.DatabaseTarget) string {
+			return meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message
+		}
+
+		verified := tlsTarget("orders", "127.0.0.1", dbv1.SSLModeVerifyFull, "pg-creds", pgCA)
+		Eventually(readyOf(verified)).Should(Equal("True/" + dbv1.ReasonTargetReachable))
+		dbm := create(onTarget(ns, "add-widgets", dbv1.TargetRef{Name: "orders"}))
+		approvePlan(dbm)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		var tables int
+		Expect(dbtest.OpenPostgres(GinkgoTB(), dbURL).QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_name = 'widgets'").Scan(&tables)).To(Succeed())
+		Expect(tables).To(Equal(1))
+
+		By("verify-ca accepts the server by a name its certificate lacks; verify-full does not")
+		Eventually(readyOf(tlsTarget("by-name-ca", "localhost", dbv1.SSLModeVerifyCA, "pg-creds", pgCA))).Should(Equal("True/" + dbv1.ReasonTargetReachable))
+		byName := tlsTarget("by-name-full", "localhost", dbv1.SSLModeVerifyFull, "pg-creds", pgCA)
+		Eventually(readyOf(byName)).Should(Equal("False/" + dbv1.ReasonTargetUnreachable))
+		Expect(messageOf(byName)).To(Equal("cannot reach target DatabaseTarget team-tls/by-name-full: TLS"))
+
+		By("a CA that did not sign the server's certificate")
+		untrusted := tlsTarget("untrusted", "127.0.0.1", dbv1.SSLModeVerifyFull, "pg-creds", dbv1.CASecretRef{Name: "other-ca"})
+		Eventually(readyOf(untrusted)).Should(Equal("False/" + dbv1.ReasonTargetUnreachable))
+		Expect(messageOf(untrusted)).To(Equal("cannot reach target DatabaseTarget team-tls/untrusted: TLS"), "the class, not the verifier's words")
+		refused := create(onTarget(ns, "on-untrusted", dbv1.TargetRef{Name: "untrusted"}))
+		Eventually(func() string { return get(refused).Status.Reason }).Should(Equal(dbv1.ReasonTargetNotReady))
+
+		By("a CA Secret that is missing, lacks its key or holds no certificate, and a url that verifies nothing")
+		for _, tc := range []struct {
+			name, creds string
+			ca          dbv1.CASecretRef
+			want        string
+		}{
+			{"missing", "pg-creds", dbv1.CASecretRef{Name: "no-such-ca"}, "CA Secret team-tls/no-such-ca not found"},
+			{"wrong-key", "pg-creds", dbv1.CASecretRef{Name: "pg-ca", Key: "root.pem"}, `CA Secret team-tls/pg-ca has no key "root.pem"`},
+			{"garbled", "pg-creds", dbv1.CASecretRef{Name: "garbled-ca"}, `CA Secret team-tls/garbled-ca key "ca.crt": holds no PEM certificate`},
+			{"plain-url", "plain-url", pgCA, `CA Secret team-tls/pg-ca key "ca.crt": a CA verifies the server's certificate only under sslMode verify-ca or verify-full; the connection's is "disable"`},
+		} {
+			dt := tlsTarget(tc.name, "127.0.0.1", dbv1.SSLModeVerifyFull, tc.creds, tc.ca)
+			Eventually(readyOf(dt)).Should(Equal("False/"+dbv1.ReasonCAInvalid), tc.name)
+			Expect(messageOf(dt)).To(Equal(tc.want), tc.name)
+			Expect(messageOf(dt)).NotTo(ContainSubstring("secret-text"))
+			Expect(messageOf(dt)).NotTo(ContainSubstring(password))
+		}
+
+		By("a ClusterDatabaseTarget finds its CA Secret in the operator's namespace")
+		secretData(operatorNamespace, "tls-creds", creds)
+		secretData(operatorNamespace, "tls-ca", map[string][]byte{"ca.crt": ca})
+		spec := targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "tls-creds")
+		spec.SSLMode, spec.CASecret = dbv1.SSLModeVerifyFull, &dbv1.CASecretRef{Name: "tls-ca"}
+		cdt := &dbv1.ClusterDatabaseTarget{ObjectMeta: metav1.ObjectMeta{Name: "shared-tls"}, Spec: dbv1.ClusterDatabaseTargetSpec{
+			DatabaseTargetSpec: spec, AllowedNamespaces: dbv1.AllowedNamespaces{Names: []string{ns}},
+		}}
+		Expect(k8sClient.Create(ctx, cdt)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, cdt)
+		Eventually(ready(cdt, func() []metav1.Condition { return cdt.Status.Conditions })).Should(Equal("True/" + dbv1.ReasonTargetReachable))
+	})
+
 	It("waits for a target that is missing or not ready, naming it, and goes on once it is", func() {
 		ns := namespace("team-waits", nil)
 		dbm := create(onTarget(ns, "early", dbv1.TargetRef{Name: "later"}))

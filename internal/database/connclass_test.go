@@ -97,6 +97,16 @@ func TestConnectionClassOfRealFailures(t *testing.T) {
 		_, _ = c.Write([]byte("S"))
 		_ = tls.Server(c, selfSigned.TLS).Handshake()
 	})
+	// The servers without TLS answer as PostgreSQL and MariaDB do when
+	// they have none (the test servers have it): PostgreSQL says N to the
+	// client's SSLRequest; MariaDB's greeting lacks the SSL capability.
+	postgresNoTLS := listen(t, func(c net.Conn) {
+		_, _ = io.ReadFull(c, make([]byte, 8))
+		_, _ = c.Write([]byte("N"))
+	})
+	mysqlNoTLS := listen(t, func(c net.Conn) {
+		_, _ = c.Write(mysqlGreetingWithoutTLS())
+	})
 
 	type failure struct {
 		name string
@@ -107,18 +117,8 @@ func TestConnectionClassOfRealFailures(t *testing.T) {
 	tests := []failure{
 		{name: "postgres wrong password", url: func(t *testing.T) string { return withPassword(t, dbtest.PostgresURL(t)) }, want: database.ConnClassAuth},
 		{name: "mysql wrong password", url: func(t *testing.T) string { return withPassword(t, dbtest.MySQLURL(t)) }, want: database.ConnClassAuth},
-		{name: "postgres TLS required of a server without it", url: func(t *testing.T) string {
-			u := parse(t, dbtest.PostgresURL(t))
-			q := u.Query()
-			q.Set("sslmode", "require")
-			u.RawQuery = q.Encode()
-			return u.String()
-		}, want: database.ConnClassTLS},
-		{name: "mysql TLS required of a server without it", url: func(t *testing.T) string {
-			u := parse(t, dbtest.MySQLURL(t))
-			u.RawQuery = "tls=skip-verify"
-			return u.String()
-		}, want: database.ConnClassTLS},
+		{name: "postgres TLS required of a server without it", url: fixed("postgres://kube:topsecret@" + postgresNoTLS + "/app?sslmode=require"), want: database.ConnClassTLS},
+		{name: "mysql TLS required of a server without it", url: fixed("mysql://kube:topsecret@" + mysqlNoTLS + "/app?tls=skip-verify"), want: database.ConnClassTLS},
 		{name: "postgres refused", url: fixed("postgres://kube:topsecret@127.0.0.1:1/app?sslmode=disable"), want: database.ConnClassRefused},
 		{name: "mysql refused", url: fixed("mysql://kube:topsecret@127.0.0.1:1/app"), want: database.ConnClassRefused},
 		{name: "postgres DNS", url: fixed("postgres://kube:topsecret@db.kube-shift.invalid:5432/app?sslmode=disable"), want: database.ConnClassDNS},
@@ -155,6 +155,20 @@ func TestConnectionClassOfRealFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mysqlGreetingWithoutTLS is the start of a MariaDB server's first packet
+// (protocol 10) as far as a client reads before it asks for TLS: the
+// capabilities say protocol 4.1 and not SSL.
+func mysqlGreetingWithoutTLS() []byte {
+	payload := []byte{10}                               // protocol version
+	payload = append(payload, "10.11.0-MariaDB\x00"...) // server version
+	payload = append(payload, 1, 0, 0, 0)               // connection id
+	payload = append(payload, "12345678"...)            // auth data, part 1
+	payload = append(payload, 0)                        // filler
+	payload = append(payload, 0x00, 0x02)               // capabilities: CLIENT_PROTOCOL_41 only
+	header := []byte{byte(len(payload)), 0, 0, 0}       // length, sequence 0
+	return append(header, payload...)
 }
 
 // listen serves each connection to a local port with serve, and returns

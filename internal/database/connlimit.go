@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"time"
 )
@@ -64,21 +63,13 @@ func (l *ConnLimit) release() { <-l.slots }
 // openLimited opens a pool to the target whose every connection holds a
 // slot of limit.
 func openLimited(ctx context.Context, t *Target, limit *ConnLimit) (*sql.DB, error) {
-	name, dsn, err := dataSource(t.Engine, t.URL)
+	e, ok := t.Engine.(serverEngine)
+	if !ok {
+		return nil, fmt.Errorf("%s has no connection limit", t.Engine.Name())
+	}
+	inner, err := e.connector(t.URL, t.RootCAs)
 	if err != nil {
 		return nil, err
-	}
-	probe, err := sql.Open(name, dsn)
-	if err != nil {
-		return nil, err
-	}
-	drv := probe.Driver()
-	_ = probe.Close()
-	var inner driver.Connector = dsnConnector{drv: drv, dsn: dsn}
-	if dc, ok := drv.(driver.DriverContext); ok {
-		if inner, err = dc.OpenConnector(dsn); err != nil {
-			return nil, err
-		}
 	}
 	db := sql.OpenDB(&limitedConnector{inner: inner, limit: limit})
 	// An idle connection holds a slot another migration may be waiting
@@ -86,28 +77,6 @@ func openLimited(ctx context.Context, t *Target, limit *ConnLimit) (*sql.DB, err
 	db.SetMaxIdleConns(1)
 	return pinged(ctx, db)
 }
-
-// dataSource is the database/sql driver name and data source name of a
-// server engine's URL.
-func dataSource(e Engine, u *url.URL) (string, string, error) {
-	switch e := e.(type) {
-	case postgresEngine:
-		return "pgx", u.String(), nil
-	case mysqlEngine:
-		dsn, err := e.dsn(u)
-		return "mysql", dsn, err
-	}
-	return "", "", fmt.Errorf("%s has no connection limit", e.Name())
-}
-
-// dsnConnector connects through a driver that has no connector of its own.
-type dsnConnector struct {
-	drv driver.Driver
-	dsn string
-}
-
-func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
-func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
 // limitedConnector holds a slot of limit for every connection it makes.
 type limitedConnector struct {

@@ -2,7 +2,9 @@ package database
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"sort"
@@ -26,8 +28,12 @@ type Engine interface {
 	// BuildURL builds the engine's Atlas-style URL for cfg, with the
 	// credentials from its Secret.
 	BuildURL(cfg Config, user, password string) (*url.URL, error)
-	// Open opens a handle on u and checks that it connects.
-	Open(ctx context.Context, u *url.URL) (*sql.DB, error)
+	// Open opens a handle on u and checks that it connects. roots, when
+	// set, are the only authorities a server's certificate may chain to
+	// (Target.RootCAs).
+	Open(ctx context.Context, u *url.URL, roots *x509.CertPool) (*sql.DB, error)
+	// SSLMode is how u secures its connection, in the API's vocabulary.
+	SSLMode(u *url.URL) SSLMode
 	// Schema names the schema u addresses: the search_path schema (default
 	// public) in PostgreSQL, the database in MySQL, main in SQLite.
 	Schema(u *url.URL) string
@@ -77,6 +83,12 @@ type Engine interface {
 
 	// revisions is the engine's SQL for the revision table.
 	revisions() revisionDialect
+}
+
+// serverEngine is an engine whose connections go to a server: its
+// connector is what a connection limit wraps (openLimited).
+type serverEngine interface {
+	connector(u *url.URL, roots *x509.CertPool) (driver.Connector, error)
 }
 
 // View is a view and its definition (the SELECT) as the server keeps it.

@@ -62,6 +62,10 @@ type Config struct {
 	// SSLMode secures the connection; empty means the kind's
 	// DefaultSSLMode.
 	SSLMode SSLMode
+	// CA, when set, is the PEM certificates of the authorities the
+	// server's certificate must chain to; only with SSLMode verify-ca or
+	// verify-full. Nil: the system's.
+	CA []byte
 	// Schema, for PostgreSQL, is the schema migrated (a tenant's, say):
 	// the session's search_path, so inspection, locks and the revision
 	// table are its own. Empty: the URL's, or public.

@@ -3,7 +3,9 @@ package database
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,14 +34,27 @@ func (mysqlEngine) Kinds() []Kind { return []Kind{KindMySQL, KindMariaDB} }
 func (mysqlEngine) Schemes() []string { return []string{"mysql", "maria", "mariadb"} }
 
 // tlsFor maps PostgreSQL's sslmode vocabulary, which the API uses, to the
-// driver's tls parameter.
+// URL's tls parameter: the driver's values, and verify-ca, which the driver
+// lacks (its true checks the host name too) and connector builds itself.
 var tlsFor = map[SSLMode]string{
 	SSLModeDisable:    "false",
 	SSLModeAllow:      "preferred",
 	SSLModePrefer:     "preferred",
 	SSLModeRequire:    "skip-verify",
-	SSLModeVerifyCA:   "true",
+	SSLModeVerifyCA:   string(SSLModeVerifyCA),
 	SSLModeVerifyFull: "true",
+}
+
+// sslModeOf is the mode of a tls parameter, the inverse of tlsFor; a
+// kube-shift URL may say verify-full too. The driver's default is no TLS.
+var sslModeOf = map[string]SSLMode{
+	"":                        SSLModeDisable,
+	"false":                   SSLModeDisable,
+	"preferred":               SSLModePrefer,
+	"skip-verify":             SSLModeRequire,
+	"true":                    SSLModeVerifyFull,
+	string(SSLModeVerifyCA):   SSLModeVerifyCA,
+	string(SSLModeVerifyFull): SSLModeVerifyFull,
 }
 
 func (mysqlEngine) BuildURL(cfg Config, user, password string) (*url.URL, error) {
@@ -63,12 +78,20 @@ func (mysqlEngine) BuildURL(cfg Config, user, password string) (*url.URL, error)
 	}, nil
 }
 
-// dsn turns an Atlas-style URL into the driver's DSN; mysql.Config does
-// the escaping of user, password and parameters.
-func (e mysqlEngine) dsn(u *url.URL) (string, error) {
+// SSLMode is the mode of the URL's tls parameter; "" for a TLS
+// configuration name of the driver's, which says nothing kube-shift knows.
+func (mysqlEngine) SSLMode(u *url.URL) SSLMode {
+	return sslModeOf[strings.ToLower(u.Query().Get("tls"))]
+}
+
+// config turns an Atlas-style URL into the driver's configuration; the
+// driver's own parser reads every other parameter and validates it. Under
+// verify-ca or verify-full the TLS configuration is kube-shift's, against
+// roots (nil: the system's).
+func (e mysqlEngine) config(u *url.URL, roots *x509.CertPool) (*mysql.Config, error) {
 	db := strings.TrimPrefix(u.Path, "/")
 	if strings.Contains(db, "/") {
-		return "", fmt.Errorf("database name %q holds a slash", db)
+		return nil, fmt.Errorf("database name %q holds a slash", db)
 	}
 	cfg := mysql.NewConfig()
 	cfg.Net = "tcp"
@@ -80,19 +103,23 @@ func (e mysqlEngine) dsn(u *url.URL) (string, error) {
 		cfg.Passwd, _ = u.User.Password()
 	}
 	q := u.Query()
-	if tls := q.Get("tls"); tls != "" {
+	mode := e.SSLMode(u)
+	if tls := q.Get("tls"); tls != "" && !verifies(mode) {
 		cfg.TLSConfig = tls
 	}
 	q.Del("tls")
 	if len(q) > 0 {
-		// Other parameters go to the driver, which validates them.
-		parsed, err := mysql.ParseDSN(cfg.FormatDSN() + paramSep(cfg.FormatDSN()) + q.Encode())
+		dsn := cfg.FormatDSN()
+		parsed, err := mysql.ParseDSN(dsn + paramSep(dsn) + q.Encode())
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return parsed.FormatDSN(), nil
+		cfg = parsed
 	}
-	return cfg.FormatDSN(), nil
+	if verifies(mode) {
+		cfg.TLS = verifyingTLS(mode, u.Hostname(), roots)
+	}
+	return cfg, nil
 }
 
 func paramSep(dsn string) string {
@@ -102,16 +129,20 @@ func paramSep(dsn string) string {
 	return "?"
 }
 
-func (e mysqlEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
-	dsn, err := e.dsn(u)
+func (e mysqlEngine) connector(u *url.URL, roots *x509.CertPool) (driver.Connector, error) {
+	cfg, err := e.config(u, roots)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("mysql", dsn)
+	return mysql.NewConnector(cfg)
+}
+
+func (e mysqlEngine) Open(ctx context.Context, u *url.URL, roots *x509.CertPool) (*sql.DB, error) {
+	c, err := e.connector(u, roots)
 	if err != nil {
 		return nil, err
 	}
-	return pinged(ctx, db)
+	return pinged(ctx, sql.OpenDB(c))
 }
 
 func (mysqlEngine) Schema(u *url.URL) string { return strings.TrimPrefix(u.Path, "/") }

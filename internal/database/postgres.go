@@ -3,7 +3,9 @@ package database
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,7 +20,7 @@ import (
 	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 func init() { register(postgresEngine{}) }
@@ -53,14 +55,42 @@ func (postgresEngine) BuildURL(cfg Config, user, password string) (*url.URL, err
 	}, nil
 }
 
-func (postgresEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
-	// pgx reads the URL itself; search_path is a run-time parameter it
-	// passes on, which is what binds the session to the schema.
-	db, err := sql.Open("pgx", u.String())
+func (e postgresEngine) Open(ctx context.Context, u *url.URL, roots *x509.CertPool) (*sql.DB, error) {
+	c, err := e.connector(u, roots)
 	if err != nil {
 		return nil, err
 	}
-	return pinged(ctx, db)
+	return pinged(ctx, sql.OpenDB(c))
+}
+
+// connector reads the URL with pgx; search_path is a run-time parameter it
+// passes on, which is what binds the session to the schema. With roots and
+// an sslmode of verify-ca or verify-full, every TLS attempt pgx would make
+// verifies against them, as that mode says.
+func (e postgresEngine) connector(u *url.URL, roots *x509.CertPool) (driver.Connector, error) {
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		return nil, err
+	}
+	if mode := e.SSLMode(u); roots != nil && verifies(mode) {
+		if cfg.TLSConfig != nil {
+			cfg.TLSConfig = verifyingTLS(mode, cfg.Host, roots)
+		}
+		for _, fb := range cfg.Fallbacks {
+			if fb.TLSConfig != nil {
+				fb.TLSConfig = verifyingTLS(mode, fb.Host, roots)
+			}
+		}
+	}
+	return stdlib.GetConnector(*cfg), nil
+}
+
+// SSLMode is the URL's sslmode; pgx's default, as libpq's, is prefer.
+func (postgresEngine) SSLMode(u *url.URL) SSLMode {
+	if mode := u.Query().Get("sslmode"); mode != "" {
+		return SSLMode(mode)
+	}
+	return SSLModePrefer
 }
 
 func (postgresEngine) Schema(u *url.URL) string {

@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"net/url"
@@ -41,7 +42,8 @@ func inMemory(u *url.URL) bool {
 	return u.Path == ":memory:" || u.Path == "" || u.Query().Get("mode") == "memory"
 }
 
-func (sqliteEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
+// Open ignores roots: a file has no certificate.
+func (sqliteEngine) Open(ctx context.Context, u *url.URL, _ *x509.CertPool) (*sql.DB, error) {
 	path := u.Path
 	if inMemory(u) {
 		path = ":memory:"
@@ -71,6 +73,9 @@ func (sqliteEngine) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
 	}
 	return db, err
 }
+
+// SSLMode is disable: a file is not reached over a network.
+func (sqliteEngine) SSLMode(*url.URL) SSLMode { return SSLModeDisable }
 
 func isBusy(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked"))

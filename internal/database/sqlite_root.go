@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -135,9 +136,9 @@ type rootedSQLite struct {
 	root string
 }
 
-func (e rootedSQLite) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
+func (e rootedSQLite) Open(ctx context.Context, u *url.URL, roots *x509.CertPool) (*sql.DB, error) {
 	if inMemory(u) {
-		return e.sqliteEngine.Open(ctx, u)
+		return e.sqliteEngine.Open(ctx, u, roots)
 	}
 	path, err := ConfineSQLitePath(e.root, u.Path)
 	if err != nil {
@@ -145,7 +146,7 @@ func (e rootedSQLite) Open(ctx context.Context, u *url.URL) (*sql.DB, error) {
 	}
 	confined := *u
 	confined.Path = path
-	return e.sqliteEngine.Open(ctx, &confined)
+	return e.sqliteEngine.Open(ctx, &confined, roots)
 }
 
 // confined is t confined to root (see Target.ConfineSQLite).

@@ -2,6 +2,7 @@ package database
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -27,6 +28,11 @@ const (
 type Target struct {
 	Engine Engine
 	URL    *url.URL
+	// RootCAs, when set, are the only authorities the server's certificate
+	// may chain to when the URL's sslmode is verify-ca or verify-full (a
+	// CA given in Config.CA); nil, or another sslmode, leaves it to the URL
+	// (the system's authorities, or a file it names).
+	RootCAs *x509.CertPool
 	// Limit, when set, bounds the connections open to a server's
 	// database at once, shared by every Target holding it.
 	Limit *ConnLimit
@@ -59,8 +65,21 @@ func ParseURL(raw string) (*Target, error) {
 }
 
 // FromConfig builds the target of a Config and its Secret's data (nil for
-// sqlite): a full `url`, or `username` and `password`.
+// sqlite): a full `url`, or `username` and `password`. A CA in cfg must
+// parse and the connection must verify with it (ErrCAInvalid, ErrCAUnused):
+// a url that asks for less than the CA implies is refused, not weakened.
 func FromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
+	t, err := fromConfig(cfg, secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.trust(cfg.CA); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func fromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
 	e, err := For(cfg.Kind)
 	if err != nil {
 		return nil, err
@@ -108,6 +127,13 @@ func (t *Target) scope(schema string) error {
 	return nil
 }
 
+// WithURL is a target on t's server reached as t is (its engine, the
+// authorities it trusts) at u: another database there, or other driver
+// parameters. t's Limit is not carried over.
+func (t *Target) WithURL(u *url.URL) *Target {
+	return &Target{Engine: t.Engine, URL: u, RootCAs: t.RootCAs}
+}
+
 // String is the target's URL without credentials.
 func (t *Target) String() string { return t.Engine.Redact(t.URL) }
 
@@ -144,7 +170,7 @@ func (t *Target) Open(ctx context.Context) (*sql.DB, error) {
 	if t.Limit != nil && t.Engine.Server() {
 		db, err = openLimited(ctx, t, t.Limit)
 	} else {
-		db, err = t.Engine.Open(ctx, t.URL)
+		db, err = t.Engine.Open(ctx, t.URL, t.RootCAs)
 	}
 	if errors.Is(err, ErrLockBusy) {
 		return nil, err

@@ -47,7 +47,7 @@ type blueGreen struct{}
 func (blueGreen) green(r *applyRun) *database.Target {
 	u := *r.target.URL
 	u.Path = "/" + r.opts.BlueGreen.Green
-	return &database.Target{Engine: r.target.Engine, URL: &u}
+	return r.target.WithURL(&u)
 }
 
 // identity is how green's revision table names the blue-green apply of

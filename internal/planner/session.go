@@ -80,6 +80,10 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target) (*devSta
 		if target.Engine.Server() && t.Server() == target.Server() {
 			return nil, &DevDatabaseError{Reason: fmt.Sprintf("the dev database %s is on the target's server: replay runs the scripts, and a dev database is emptied before and after each plan; give planning.devDatabase a separate, empty server", t)}
 		}
+		// The migration's dev database is its target's planning.devDatabase,
+		// a server of the same platform team: the CA the team gave for the
+		// target verifies it too, when its URL asks for verification.
+		t.RootCAs = target.RootCAs
 		dev.target = t
 	case !target.Engine.Server():
 		// In memory, where the database package confines it to no file.
@@ -109,7 +113,7 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target) (*devSta
 			_ = serverDB.Close()
 			return nil, err
 		}
-		dev.target = &database.Target{Engine: target.Engine, URL: u}
+		dev.target = t.WithURL(u)
 		dev.drop = func(ctx context.Context) error {
 			defer func() { _ = serverDB.Close() }()
 			return drop(ctx)

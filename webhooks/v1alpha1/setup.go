@@ -21,6 +21,9 @@ type Options struct {
 	// SQLiteRoot is the directory SQLite files must resolve under (the
 	// manager's --sqlite-root); empty refuses SQLite files.
 	SQLiteRoot string
+	// OperatorNamespace holds the Secrets of ClusterDatabaseTargets that
+	// name no namespace (the manager's namespace).
+	OperatorNamespace string
 	// OperatorUser is the user the manager authenticates as
 	// (OperatorIdentity): it alone approves a set's children.
 	OperatorUser string
@@ -30,7 +33,7 @@ type Options struct {
 // manager's webhook server. The validator reads sources with the API reader,
 // not the cache, so a ConfigMap created a moment ago is seen.
 func SetupWithManager(mgr ctrl.Manager, o Options) error {
-	targets := TargetValidator{SQLiteRoot: o.SQLiteRoot}
+	targets := TargetValidator{SQLiteRoot: o.SQLiteRoot, Reader: mgr.GetAPIReader(), OperatorNamespace: o.OperatorNamespace}
 	if err := ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseTarget{}).WithValidator(&targets).Complete(); err != nil {
 		return err
 	}

@@ -11,9 +11,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
 
@@ -148,6 +150,80 @@ var _ = Describe("admission of migrations on targets", func() {
 		Expect(err.Error()).To(ContainSubstring("spec.allowedNamespaces.selector"))
 	})
 
+	It("refuses a caSecret with an sslMode that verifies nothing, and warns of a CA Secret that is missing or holds no certificate", func() {
+		withCA := func(name string, mode dbv1.SSLMode) *dbv1.DatabaseTarget {
+			return &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name}, Spec: dbv1.DatabaseTargetSpec{
+				Type: dbv1.DatabaseTypePostgreSQL, Host: "orders.db.internal", Database: "orders", SSLMode: mode,
+				ConnectionSecret: &dbv1.TargetSecretRef{Name: "orders-creds"}, CASecret: &dbv1.CASecretRef{Name: "orders-ca"},
+			}}
+		}
+		for mode, says := range map[dbv1.SSLMode]string{
+			"":                  "sslMode require (the default) encrypts but checks no certificate",
+			dbv1.SSLModeDisable: "sslMode disable connects without TLS",
+			dbv1.SSLModePrefer:  "sslMode prefer may connect without TLS and checks no certificate",
+			dbv1.SSLModeRequire: "sslMode require encrypts but checks no certificate",
+		} {
+			name := "ca-default"
+			if mode != "" {
+				name = "ca-" + string(mode)
+			}
+			err := admin.Create(ctx, withCA(name, mode))
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "sslMode %q: got %v", mode, err)
+			Expect(err.Error()).To(ContainSubstring("spec.sslMode"))
+			Expect(err.Error()).To(ContainSubstring("caSecret is set, but " + says + ": set sslMode to verify-full"))
+		}
+		sqlite := withCA("ca-sqlite", dbv1.SSLModeVerifyFull)
+		sqlite.Spec.Type, sqlite.Spec.Host, sqlite.Spec.Database, sqlite.Spec.ConnectionSecret = dbv1.DatabaseTypeSQLite, "", filepath.Join(GinkgoT().TempDir(), "shop.db"), nil
+		err := admin.Create(ctx, sqlite)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.caSecret: Forbidden: a SQLite file has no server certificate to verify"))
+		elsewhere := withCA("ca-elsewhere", dbv1.SSLModeVerifyFull)
+		elsewhere.Spec.CASecret.Namespace = "kube-shift-system"
+		err = admin.Create(ctx, elsewhere)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("a DatabaseTarget's caSecret is in its own namespace"))
+
+		By("verify-ca and verify-full are admitted, the CA Secret checked for a warning")
+		for _, mode := range []dbv1.SSLMode{dbv1.SSLModeVerifyCA, dbv1.SSLModeVerifyFull} {
+			dt := withCA("ca-"+string(mode), mode)
+			Expect(admin.Create(ctx, dt)).To(Succeed())
+			DeferCleanup(admin.Delete, ctx, dt)
+		}
+		// What kubectl prints as "Warning: ...", for a dry run of each kind
+		// of target (a ClusterDatabaseTarget's Secret named in its
+		// namespace, the suite's manager having no namespace of its own).
+		recorder := &warningRecorder{}
+		recording := rest.CopyConfig(testEnv.Config)
+		recording.WarningHandlerWithContext = recorder
+		c, err := client.New(recording, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		warnings := func(key string) []string {
+			GinkgoHelper()
+			dt := withCA("orders", dbv1.SSLModeVerifyFull)
+			dt.Spec.CASecret.Key = key
+			recorder.texts = nil
+			Expect(c.Create(ctx, dt, client.DryRunAll)).To(Succeed())
+			w := recorder.texts
+			recorder.texts = nil
+			cdt := &dbv1.ClusterDatabaseTarget{ObjectMeta: metav1.ObjectMeta{Name: "orders"}, Spec: dbv1.ClusterDatabaseTargetSpec{
+				DatabaseTargetSpec: *dt.Spec.DeepCopy(), AllowedNamespaces: dbv1.AllowedNamespaces{Names: []string{testNamespace}},
+			}}
+			cdt.Spec.CASecret.Namespace = testNamespace
+			Expect(c.Create(ctx, cdt, client.DryRunAll)).To(Succeed())
+			Expect(recorder.texts).To(Equal(w), "the ClusterDatabaseTarget's warnings")
+			return w
+		}
+		Expect(warnings("")).To(ConsistOf("spec.caSecret: Secret team-a/orders-ca does not exist (yet): the target is not Ready until it does"))
+		ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "orders-ca"}, Data: map[string][]byte{
+			"ca.crt": []byte("secret-text-that-is-no-certificate"), "root.pem": dbtest.UntrustedCA(GinkgoTB()),
+		}}
+		Expect(admin.Create(ctx, ca)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, ca)
+		Expect(warnings("")).To(ConsistOf(`spec.caSecret: key "ca.crt" of Secret team-a/orders-ca holds no PEM certificate: the target is not Ready until it holds the CA's certificate`))
+		Expect(warnings("tls.crt")).To(ConsistOf(`spec.caSecret: Secret team-a/orders-ca has no key "tls.crt": the target is not Ready until it has`))
+		Expect(warnings("root.pem")).To(BeEmpty())
+	})
+
 	It("refuses, in the schema, a migration with both or neither of database and targetRef", func() {
 		both := fixture.Migration(testNamespace, "both")
 		both.Spec.TargetRef = &dbv1.TargetRef{Name: "orders"}
@@ -156,3 +232,10 @@ var _ = Describe("admission of migrations on targets", func() {
 		Expect(err.Error()).To(ContainSubstring("set exactly one of spec.database and spec.targetRef"))
 	})
 })
+
+// warningRecorder keeps the warnings the API server returns.
+type warningRecorder struct{ texts []string }
+
+func (r *warningRecorder) HandleWarningHeaderWithContext(_ context.Context, _ int, _, text string) {
+	r.texts = append(r.texts, text)
+}

@@ -28,6 +28,12 @@ const (
 	// mysql://root:<pw>@127.0.0.1:<port>/kube_shift_test.
 	MySQLURLEnv = "KUBE_SHIFT_TEST_MYSQL_URL"
 
+	// PostgresCAEnv and MySQLCAEnv name the variables holding the path of
+	// the CA certificate that signed the test servers' own (hack/db-up.sh
+	// starts them with TLS, for 127.0.0.1 only).
+	PostgresCAEnv = "KUBE_SHIFT_TEST_POSTGRES_CA"
+	MySQLCAEnv    = "KUBE_SHIFT_TEST_MYSQL_CA"
+
 	// DevPostgresEnv and DevMySQLEnv name the variables holding the URLs
 	// of the dev servers planning replays on (hack/db-up.sh starts them
 	// beside the target servers; the manager reads the same variables).
@@ -52,6 +58,31 @@ func PostgresURL(tb testing.TB) string {
 func MySQLURL(tb testing.TB) string {
 	tb.Helper()
 	return serverURL(tb, MySQLURLEnv, "MySQL/MariaDB")
+}
+
+// PostgresCA returns the PEM of the CA that signed the PostgreSQL test
+// server's certificate. Without one the test is skipped, or fails when
+// CI=true.
+func PostgresCA(tb testing.TB) []byte {
+	tb.Helper()
+	return caFile(tb, serverURL(tb, PostgresCAEnv, "PostgreSQL server with TLS"))
+}
+
+// MySQLCA returns the PEM of the CA that signed the MySQL/MariaDB test
+// server's certificate. Without one the test is skipped, or fails when
+// CI=true.
+func MySQLCA(tb testing.TB) []byte {
+	tb.Helper()
+	return caFile(tb, serverURL(tb, MySQLCAEnv, "MySQL/MariaDB server with TLS"))
+}
+
+func caFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("reading the test servers' CA: %v", err)
+	}
+	return pem
 }
 
 func serverURL(tb testing.TB, env, what string) string {

@@ -8,7 +8,10 @@
 // PostgresURL and MySQLURL return those URLs (KUBE_SHIFT_TEST_POSTGRES_URL,
 // KUBE_SHIFT_TEST_MYSQL_URL). When one is unset the test is skipped, except
 // under CI=true, where it fails: CI must not pass by silently running none of
-// the database tests.
+// the database tests. PostgresCA and MySQLCA return the CA that signed the
+// servers' TLS certificates (KUBE_SHIFT_TEST_POSTGRES_CA,
+// KUBE_SHIFT_TEST_MYSQL_CA), under the same rule; UntrustedCA makes one
+// they do not know.
 //
 // NewPostgresDatabase and NewMySQLDatabase create a fresh, uniquely named
 // database on that server, drop it when the test ends, and return its URL, so
