@@ -88,6 +88,10 @@ type Step struct {
 	Script string
 	// Index is the statement's 0-based index in its script.
 	Index int
+	// Line is the statement's 1-based line in its script's text (0 in
+	// declarative mode, whose statements no file holds), where a
+	// reviewer or a linter's annotation finds it.
+	Line int
 }
 
 // Planner plans and applies migrations.
