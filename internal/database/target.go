@@ -85,6 +85,23 @@ func FromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
 	return confined(&Target{Engine: e, URL: u}, cfg.SQLiteRoot)
 }
 
+// Nominal is the database cfg names, without credentials: a target to
+// name (a plan's identity, the schema its statements stay in), not to
+// open. It serves where the database itself is out of reach, as in a
+// pull request's CI.
+func Nominal(cfg Config) (*Target, error) {
+	e, err := For(cfg.Kind)
+	if err != nil {
+		return nil, err
+	}
+	u, err := e.BuildURL(cfg, "", "")
+	if err != nil {
+		return nil, err
+	}
+	u.User = nil
+	return &Target{Engine: e, URL: u}, nil
+}
+
 // String is the target's URL without credentials.
 func (t *Target) String() string { return t.Engine.Redact(t.URL) }
 
