@@ -36,19 +36,25 @@ type Options struct {
 	// SQLiteRoot is the manager's --sqlite-root: SQLite paths are checked
 	// against it on this machine. Empty: "/", no confinement.
 	SQLiteRoot string
+	// Plan, when set, runs the planner's lint on every migration the
+	// webhook admits.
+	Plan *Planning
 }
 
 // User is who the lint creates migrations as: a user who may not
 // approve, as the author of a pull request is.
 const User = "kubectl-shift-lint"
 
-// Severity is how much a finding matters: an error is what the webhook
-// refuses, a warning what it lets through with a warning.
+// Severity is how much a finding matters: an error is what kube-shift
+// refuses (the webhook, or the operator blocking a plan), a warning what
+// it lets through with a warning or for a reviewer to weigh, info what is
+// worth knowing.
 type Severity string
 
 const (
 	SeverityError   Severity = "error"
 	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
 )
 
 // Location is a line of an input file.
@@ -69,8 +75,13 @@ type Finding struct {
 	Name      string    `json:"name"`
 	Severity  Severity  `json:"severity"`
 	// Type is the cause type the API server reports (FieldValueForbidden,
-	// FieldValueInvalid, ...) or "Warning".
+	// FieldValueInvalid, ...) or "Warning" for the webhook's findings;
+	// the analyzer's code, or one of the Type* constants, for the
+	// planner's.
 	Type string `json:"type"`
+	// Code is the code of a planner's finding: an Atlas analyzer's (DS103,
+	// MF104, ...) or kube-shift's own (KS...). Empty for the webhook's.
+	Code string `json:"code,omitempty"`
 	// Field is the field path, as in the webhook's answer.
 	Field string `json:"field,omitempty"`
 	// Message is the webhook's message for the field, word for word.
@@ -78,9 +89,12 @@ type Finding struct {
 }
 
 // Text is the finding as `kubectl apply` prints a cause: the field, then
-// the message.
+// the message; a planner's finding as its code, then the analyzer's text.
 func (f Finding) Text() string {
-	if f.Field == "" || f.Severity == SeverityWarning {
+	switch {
+	case f.Code != "":
+		return f.Field + ": " + f.Code + ": " + f.Message
+	case f.Field == "" || f.Type == "Warning":
 		return f.Message
 	}
 	return f.Field + ": " + f.Message
@@ -98,15 +112,22 @@ func (f Finding) Where() Location {
 // Report is the result of a lint.
 type Report struct {
 	// Migrations is how many DatabaseMigrations were checked.
-	Migrations int       `json:"migrations"`
-	Findings   []Finding `json:"findings"`
+	Migrations int `json:"migrations"`
+	// Planned is how many of them the planner's lint planned.
+	Planned  int       `json:"planned,omitempty"`
+	Findings []Finding `json:"findings"`
 }
 
 // Errors counts the findings at error level.
-func (r Report) Errors() int {
+func (r Report) Errors() int { return r.count(SeverityError) }
+
+// Warnings counts the findings at warning level.
+func (r Report) Warnings() int { return r.count(SeverityWarning) }
+
+func (r Report) count(s Severity) int {
 	n := 0
 	for _, f := range r.Findings {
-		if f.Severity == SeverityError {
+		if f.Severity == s {
 			n++
 		}
 	}
@@ -151,6 +172,20 @@ func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Re
 		RequireTargetRef:  o.RequireTargetRef,
 		SQLiteRoot:        cmp.Or(o.SQLiteRoot, "/"),
 	}
+	var plans *planning
+	if o.Plan != nil {
+		var err error
+		if plans, err = newPlanning(o.Plan, o); err != nil {
+			return Report{}, err
+		}
+		var dbms []*dbv1.DatabaseMigration
+		for _, i := range migrations {
+			dbms = append(dbms, docs[i].Object.(*dbv1.DatabaseMigration))
+		}
+		if err := plans.checkDevDatabases(ctx, reader, dbms); err != nil {
+			return Report{}, err
+		}
+	}
 	report := Report{Migrations: len(migrations), Findings: []Finding{}}
 	for _, i := range migrations {
 		dbm := docs[i].Object.(*dbv1.DatabaseMigration).DeepCopy()
@@ -158,7 +193,8 @@ func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Re
 		if err != nil && !isInvalid(err) {
 			return report, fmt.Errorf("%s: DatabaseMigration %s: %w", docs[i].File, dbm.Name, err)
 		}
-		for _, c := range causes(err) {
+		refused := causes(err)
+		for _, c := range refused {
 			report.Findings = append(report.Findings, locate(docs, i, dbm, Finding{
 				Severity: SeverityError, Type: c.Type, Field: c.Field, Message: c.Message,
 			}))
@@ -168,6 +204,18 @@ func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Re
 				Severity: SeverityWarning, Type: "Warning", Field: warningField(w), Message: w,
 			}))
 		}
+		// What the webhook refuses is never planned by the operator.
+		if plans == nil || len(refused) > 0 {
+			continue
+		}
+		found, planned, err := plans.lint(ctx, reader, docs, i, dbm)
+		if err != nil {
+			return report, err
+		}
+		if planned {
+			report.Planned++
+		}
+		report.Findings = append(report.Findings, found...)
 	}
 	return report, nil
 }
@@ -233,7 +281,7 @@ func locate(docs []Document, i int, dbm *dbv1.DatabaseMigration, f Finding) Find
 	f.File = doc.File
 	f.Line = lineOf(doc.Node, f.Field)
 	m := lineInMessage.FindStringSubmatch(f.Message)
-	if m == nil {
+	if m == nil || f.Statement != nil {
 		return f
 	}
 	n, _ := strconv.Atoi(m[1])
