@@ -31,7 +31,7 @@ func Write(w io.Writer, format string, r Report) error {
 // severity: ...), the statement's line after it, then a summary.
 func writeText(w io.Writer, r Report) error {
 	for _, f := range r.Findings {
-		line := fmt.Sprintf("%s:%d: %s: DatabaseMigration %s/%s: %s", f.File, f.Line, f.Severity, f.Namespace, f.Name, f.Text())
+		line := fmt.Sprintf("%s:%d: %s: %s: %s", f.File, f.Line, f.Severity, f.Object(), f.Text())
 		if s := f.Statement; s != nil {
 			line += fmt.Sprintf(" [statement at %s:%d]", s.File, s.Line)
 		}
@@ -64,7 +64,7 @@ func writeGitHub(w io.Writer, r Report) error {
 	for _, f := range r.Findings {
 		at := f.Where()
 		level := map[Severity]string{SeverityError: "error", SeverityWarning: "warning", SeverityInfo: "notice"}[f.Severity]
-		title := fmt.Sprintf("kube-shift: DatabaseMigration %s", f.Name)
+		title := fmt.Sprintf("kube-shift: %s %s", f.kind(), f.Name)
 		if _, err := fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n", level,
 			escapeProperty(filepath.ToSlash(at.File)), at.Line, escapeProperty(title), escapeData(f.Text())); err != nil {
 			return err
@@ -215,7 +215,7 @@ func toSARIF(r Report) sarifLog {
 			RuleID:    f.Type,
 			RuleIndex: index[f.Type],
 			Level:     level,
-			Message:   sarifMessage{Text: fmt.Sprintf("DatabaseMigration %s/%s: %s", f.Namespace, f.Name, f.Text())},
+			Message:   sarifMessage{Text: f.Object() + ": " + f.Text()},
 			Locations: []sarifLocation{{PhysicalLocation: loc}},
 		})
 	}
