@@ -147,3 +147,9 @@ func TestFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestArgumentsUnderKubectlsCompleterName(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(arguments("/usr/local/bin/kubectl-shift", []string{"status", "x"})).To(Equal([]string{"status", "x"}))
+	g.Expect(arguments("/usr/local/bin/kubectl_complete-shift", []string{"status", ""})).To(Equal([]string{"__complete", "status", ""}))
+}
