@@ -223,7 +223,7 @@ func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Re
 		dbm, warnings, err := admit(ctx, crds, validator, docs[i], o.Namespace)
 		var strict *strictError
 		if errors.As(err, &strict) {
-			report.Findings = append(report.Findings, strict.findings(docs[i], o.Namespace)...)
+			report.Findings = append(report.Findings, strict.findings(docs[i])...)
 			continue
 		}
 		if err != nil && !isInvalid(err) {
@@ -313,7 +313,7 @@ func checkSchema(ctx context.Context, crds map[schema.GroupVersionKind]*crdSchem
 		u.SetNamespace(namespace)
 	}
 	if unknown := crd.unknownFields(fields); len(unknown) > 0 {
-		return (&strictError{paths: unknown, name: u.GetName(), namespace: u.GetNamespace()}).findings(doc, namespace)
+		return (&strictError{paths: unknown, name: u.GetName(), namespace: u.GetNamespace()}).findings(doc)
 	}
 	crd.applyDefaults(fields)
 	var out []Finding
@@ -337,7 +337,7 @@ func (e *strictError) Error() string {
 	return "strict decoding error: unknown field " + strings.Join(e.paths, ", ")
 }
 
-func (e *strictError) findings(doc Document, _ string) []Finding {
+func (e *strictError) findings(doc Document) []Finding {
 	var out []Finding
 	for _, p := range e.paths {
 		out = append(out, locateIn(doc, e.namespace, e.name, Finding{

@@ -16,6 +16,7 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // Planning turns on the planner's lint: each migration the webhook
@@ -57,12 +58,14 @@ var ErrNoDevDatabase = errors.New("no dev database")
 type planning struct {
 	devURLs map[string]string
 	// live is the database LiveURL names; nil without one.
-	live  *database.Target
-	allow Options
+	live *database.Target
+	// allowSQL is the manager's --allow-sql, which the planner's static
+	// gate applies as the webhook's does.
+	allowSQL map[sqlstatic.Reach]bool
 }
 
 func newPlanning(p *Planning, o Options) (*planning, error) {
-	out := &planning{devURLs: p.DevURLs, allow: o}
+	out := &planning{devURLs: p.DevURLs, allowSQL: o.AllowSQL}
 	if p.LiveURL != "" {
 		t, err := database.ParseURL(p.LiveURL)
 		if err != nil {
@@ -165,7 +168,7 @@ func (p *planning) lint(ctx context.Context, r client.Reader, docs []Document, i
 	if err != nil {
 		return notPlanned(err.Error())
 	}
-	pl := &planner.Planner{AllowSQL: p.allow.AllowSQL}
+	pl := &planner.Planner{AllowSQL: p.allowSQL}
 	if dev := p.devURLs[engine.Name()]; namesDatabase(dev) {
 		pl.DevURL = dev
 	} else if dev != "" {

@@ -97,10 +97,10 @@ func waitingFor(dbm *dbv1.DatabaseMigration, all []dbv1.DatabaseMigration) strin
 		switch applied.Reason {
 		case dbv1.ReasonLockBusy, dbv1.ReasonApplyQueued:
 			if holders := lockHolders(dbm, all); len(holders) > 0 {
-				return "the lock of " + databaseOf(dbm) + ", held by the apply of " + strings.Join(holders, ", ")
+				return "the lock of " + location(dbm) + ", held by the apply of " + strings.Join(holders, ", ")
 			}
 			if applied.Reason == dbv1.ReasonLockBusy {
-				return "the lock of " + databaseOf(dbm) + ", held by an apply not listed here"
+				return "the lock of " + location(dbm) + ", held by an apply not listed here"
 			}
 			return "a free apply worker"
 		}
@@ -172,11 +172,6 @@ func lockHolders(dbm *dbv1.DatabaseMigration, all []dbv1.DatabaseMigration) []st
 		}
 	}
 	return out
-}
-
-// databaseOf names a migration's database for a sentence.
-func databaseOf(dbm *dbv1.DatabaseMigration) string {
-	return location(dbm)
 }
 
 // abbreviate keeps text to n characters on one line.
