@@ -1,6 +1,9 @@
 package v1alpha1
 
 import (
+	"fmt"
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -1001,6 +1004,26 @@ type DatabaseMigration struct {
 	// status is what the controller observed.
 	// +optional
 	Status DatabaseMigrationStatus `json:"status,omitempty"`
+}
+
+// DatabaseKey identifies the database the migration changes, so that two
+// migrations of one database are known to share it (and its apply lock)
+// whatever their namespace: its target's key, the SQLite file, the
+// server's address and database, or, when the address is in the
+// connection Secret's url, that Secret.
+func (m *DatabaseMigration) DatabaseKey() string {
+	db := m.Spec.Database
+	switch {
+	case db == nil && m.Spec.TargetRef != nil:
+		return "target:" + m.Spec.TargetRef.ID(m.Namespace).Key()
+	case db == nil:
+		return "target:"
+	case db.Type == DatabaseTypeSQLite:
+		return "sqlite:" + db.Database
+	case db.Host == "":
+		return fmt.Sprintf("%s:secret:%s/%s", db.Type, m.Namespace, db.ConnectionSecret)
+	}
+	return fmt.Sprintf("%s:%s:%d/%s", db.Type, strings.ToLower(db.Host), db.Port, db.Database)
 }
 
 // DatabaseMigrationList is a list of DatabaseMigrations.

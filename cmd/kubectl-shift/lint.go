@@ -13,6 +13,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/lint"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
@@ -52,6 +53,9 @@ func lintCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		output    string
 		opts      lint.Options
 		allowSQL  string
+		plan      bool
+		devURLs   []string
+		liveURL   string
 	)
 	cmd := &cobra.Command{
 		Use:   "lint -f FILE|DIR|- ... [-o text|json|github|sarif]",
@@ -62,11 +66,23 @@ admission webhooks' own defaulting and validation, as on kubectl apply of
 the whole input into an empty namespace: configmap:// sources are read from
 the ConfigMaps of the same input, targetRef from its DatabaseTargets.
 
+With --plan (implied by --dev-url and --url), every migration the webhook
+admits is also planned as the operator plans it, and the planner's lint
+(Atlas's analyzers and kube-shift's own checks) is reported at the line of
+each statement. Scripts replay on a dev database: in memory for SQLite, the
+--dev-url of their engine for a server (required: it is emptied before and
+after each plan). Without --url a migration is planned as if its database
+were empty; with --url, migrations of that URL's engine are planned against
+its live schema.
+
 Exit codes: 0 nothing at error level, 1 findings at error level (what the
-webhook would refuse), 2 the input could not be read or the flags are wrong.`,
+webhook would refuse, or a destructive plan the operator would block),
+2 the input could not be read, a flag is wrong, or planning could not run.`,
 		Example: `  kubectl-shift lint -f config/samples/
   kustomize build overlays/prod | kubectl-shift lint -f - -o github
-  kubectl-shift lint -f migrations/ -R -o sarif > kube-shift.sarif`,
+  kubectl-shift lint -f migrations/ -R -o sarif > kube-shift.sarif
+  kubectl-shift lint -f migrations/ --plan --dev-url postgres://dev:dev@localhost:5433/dev?sslmode=disable
+  kubectl-shift lint -f migrations/ --url postgres://ci@staging-db/app --dev-url postgres://dev@dev-db/dev`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(lint.Formats, output) {
@@ -81,6 +97,13 @@ webhook would refuse), 2 the input could not be read or the flags are wrong.`,
 					return usageError(fmt.Errorf("--allow-sql: %w", err))
 				}
 				opts.AllowSQL = maps.Clone(allow)
+			}
+			if plan || len(devURLs) > 0 || liveURL != "" {
+				devs, err := devDatabases(devURLs)
+				if err != nil {
+					return usageError(err)
+				}
+				opts.Plan = &lint.Planning{DevURLs: devs, LiveURL: liveURL}
 			}
 			scheme, err := lintScheme()
 			if err != nil {
@@ -112,8 +135,27 @@ webhook would refuse), 2 the input could not be read or the flags are wrong.`,
 	fl.BoolVar(&opts.RequireTargetRef, "require-target-ref", false, "As the manager's --require-target-ref: refuse inline spec.database")
 	fl.StringVar(&opts.SQLiteRoot, "sqlite-root", "", "As the manager's --sqlite-root: SQLite paths must resolve under it on this machine (default /: not confined)")
 	fl.BoolVar(&opts.AllowAutoApproval, "allow-auto-approval", false, "As the manager's --allow-auto-approval")
+	fl.BoolVar(&plan, "plan", false, "Also plan each migration the webhook admits and report the planner's lint (SQLite replays in memory; servers need --dev-url)")
+	fl.StringArrayVar(&devURLs, "dev-url", nil, "Dev database to replay a server engine's scripts on (implies --plan): an empty database, emptied before and after each plan, or a server URL without a database, on which each plan gets a scratch database; repeat for one per engine")
+	fl.StringVar(&liveURL, "url", "", "Database whose live schema the migrations of its engine are planned against, as the operator plans them (implies --plan; read, never written)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
+}
+
+// devDatabases keys the --dev-url values by engine: one per engine.
+func devDatabases(urls []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, u := range urls {
+		t, err := database.ParseURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("--dev-url: %w", err)
+		}
+		if _, ok := out[t.Engine.Name()]; ok {
+			return nil, fmt.Errorf("--dev-url: two dev databases for %s: give one per engine", t.Engine.Name())
+		}
+		out[t.Engine.Name()] = u
+	}
+	return out, nil
 }
 
 func lintScheme() (*runtime.Scheme, error) {

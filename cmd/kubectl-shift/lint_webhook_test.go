@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +20,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -56,6 +61,7 @@ func TestLintMatchesWebhook(t *testing.T) {
 		{name: "dependsOn cycle", paths: []string{"testdata/lint/cycle.yaml"}, errors: 1, exitCode: 1},
 		{name: "checksum mismatch", paths: []string{"testdata/lint/checksum-mismatch.yaml"}, errors: 2, exitCode: 1},
 		{name: "bad SQL", paths: []string{"testdata/lint/bad-sql.yaml"}, errors: 2, exitCode: 1},
+		{name: "the CRD's schema and CEL rules", paths: []string{"testdata/lint/schema.yaml"}, errors: 6, exitCode: 1},
 	}
 
 	env := startWebhookEnv(t)
@@ -117,6 +123,9 @@ type webhookEnv struct {
 	warnings *warningLog
 }
 
+// unknownField finds the fields a strict decoding error names.
+var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+
 // admit creates the input's other objects in a new namespace, then each
 // migration by server-side dry run as the lint's user, and returns what
 // the API server answered for each migration that it did not accept
@@ -125,20 +134,24 @@ func (e *webhookEnv) admit(t *testing.T, namespace string, docs []lint.Document)
 	g := NewWithT(t)
 	ctx := context.Background()
 	g.Expect(e.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
-	var migrations []*dbv1.DatabaseMigration
+	var migrations []*unstructured.Unstructured
 	for _, d := range docs {
-		obj := d.Object.(client.Object).DeepCopyObject().(client.Object)
-		obj.SetNamespace(namespace)
-		if dbm, ok := obj.(*dbv1.DatabaseMigration); ok {
-			migrations = append(migrations, dbm)
+		if d.GVK.Kind == "DatabaseMigration" {
+			// The manifest as written, as kubectl sends it.
+			u := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(d.Fields)}
+			u.SetNamespace(namespace)
+			migrations = append(migrations, u)
 			continue
 		}
+		obj := d.Object.(client.Object).DeepCopyObject().(client.Object)
+		obj.SetNamespace(namespace)
 		g.Expect(e.admin.Create(ctx, obj)).To(Succeed())
 	}
 	out := map[string]verdict{}
 	for _, dbm := range migrations {
 		e.warnings.reset()
-		err := e.user.Create(ctx, dbm, client.DryRunAll)
+		// kubectl apply validates fields strictly by default.
+		err := e.user.Create(ctx, dbm, client.DryRunAll, client.FieldValidation("Strict"))
 		var v verdict
 		var status apierrors.APIStatus
 		switch {
@@ -147,14 +160,18 @@ func (e *webhookEnv) admit(t *testing.T, namespace string, docs []lint.Document)
 			for _, c := range status.Status().Details.Causes {
 				v.Errors = append(v.Errors, string(c.Type)+" "+c.Field+": "+c.Message)
 			}
+		case apierrors.IsBadRequest(err) && strings.Contains(err.Error(), "strict decoding error"):
+			for _, m := range unknownField.FindAllStringSubmatch(err.Error(), -1) {
+				v.Errors = append(v.Errors, lint.TypeUnknownField+" "+m[1]+": strict decoding error: unknown field "+strconv.Quote(m[1]))
+			}
 		default:
-			t.Fatalf("creating %s: %v", dbm.Name, err)
+			t.Fatalf("creating %s: %v", dbm.GetName(), err)
 		}
 		v.Warnings = e.warnings.take()
 		sort.Strings(v.Errors)
 		sort.Strings(v.Warnings)
 		if len(v.Errors) > 0 || len(v.Warnings) > 0 {
-			out[dbm.Name] = v
+			out[dbm.GetName()] = v
 		}
 	}
 	return out

@@ -167,3 +167,9 @@ func TestClusterVerbsTakeKubeconfigFlags(t *testing.T) {
 	_, _, err := run("fleet", "status", "x", "-n", "elsewhere", "--kubeconfig", filepath.Join(t.TempDir(), "none"))
 	NewWithT(t).Expect(err).To(MatchError(ContainSubstring("none")), "the flags parse and reach the kubeconfig loader")
 }
+
+func TestArgumentsUnderKubectlsCompleterName(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(arguments("/usr/local/bin/kubectl-shift", []string{"status", "x"})).To(Equal([]string{"status", "x"}))
+	g.Expect(arguments("/usr/local/bin/kubectl_complete-shift", []string{"status", ""})).To(Equal([]string{"__complete", "status", ""}))
+}

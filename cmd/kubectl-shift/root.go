@@ -8,9 +8,10 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/plugin"
 )
 
-// newRootCommand assembles the plugin: the offline verbs (plan, apply),
-// which need only a database URL, and the cluster verbs from
-// internal/plugin, which need a kubeconfig.
+// newRootCommand assembles the plugin: the offline verbs (plan, apply,
+// lint), which need only files and a database URL, the cluster verbs from
+// internal/plugin, which need a kubeconfig, and cobra's completion command
+// (whose scripts ask the cluster verbs for migration names).
 func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "kubectl-shift",

@@ -142,7 +142,7 @@ func (r *DatabaseMigrationReconciler) reconcileDelete(ctx context.Context, dbm *
 		setCondition(dbm, dbv1.ConditionReady, false, dbv1.ReasonDeleting, "waiting for this migration's apply in flight to finish")
 		return ctrl.Result{RequeueAfter: lockWait}, nil
 	}
-	unlock, ok := r.applies.TryLock(databaseKey(dbm))
+	unlock, ok := r.applies.TryLock(dbm.DatabaseKey())
 	if !ok {
 		setCondition(dbm, dbv1.ConditionReady, false, dbv1.ReasonDeleting, "waiting for the apply in flight on this database to finish")
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil

@@ -39,7 +39,7 @@ func (r *DatabaseMigrationReconciler) apply(ctx context.Context, dbm *dbv1.Datab
 	}
 
 	// The pre-checks run under the database's lock, as the apply will.
-	unlock, ok := r.applies.TryLock(databaseKey(dbm))
+	unlock, ok := r.applies.TryLock(dbm.DatabaseKey())
 	if !ok {
 		setCondition(dbm, dbv1.ConditionApplied, false, dbv1.ReasonLockBusy, "another migration is applying to this database; waiting for it")
 		return ctrl.Result{RequeueAfter: lockWait}, true, nil
@@ -79,7 +79,7 @@ func (r *DatabaseMigrationReconciler) startApply(ctx context.Context, dbm *dbv1.
 	}
 
 	job := &applyJob{
-		uid: dbm.UID, hash: dbm.Status.Plan.Hash, object: client.ObjectKeyFromObject(dbm), database: databaseKey(dbm),
+		uid: dbm.UID, hash: dbm.Status.Plan.Hash, object: client.ObjectKeyFromObject(dbm), database: dbm.DatabaseKey(),
 		dbm: dbm.DeepCopy(),
 	}
 	job.status = r.newStatusWriter(job.dbm)
@@ -376,24 +376,6 @@ func (r *DatabaseMigrationReconciler) verify(_ context.Context, dbm *dbv1.Databa
 			fmt.Sprintf("plan %s applied as revision %d", applied.PlanHash, applied.Revision))
 	}
 	return ctrl.Result{RequeueAfter: r.replanInterval()}, true, nil
-}
-
-// databaseKey identifies the database a migration targets, so two
-// migrations of one database share a lock.
-func databaseKey(dbm *dbv1.DatabaseMigration) string {
-	db := dbm.Spec.Database
-	switch {
-	case db == nil:
-		// Migrations on one target share its lock.
-		return "target:" + targetKey(dbm)
-	case db.Type == dbv1.DatabaseTypeSQLite:
-		return "sqlite:" + db.Database
-	case db.Host == "":
-		// The address is in the Secret's url: migrations sharing the
-		// Secret share the database.
-		return fmt.Sprintf("%s:secret:%s/%s", db.Type, dbm.Namespace, db.ConnectionSecret)
-	}
-	return fmt.Sprintf("%s:%s:%d/%s", db.Type, strings.ToLower(db.Host), db.Port, db.Database)
 }
 
 // abbreviate keeps a statement short enough for a progress line.

@@ -134,6 +134,23 @@ func (t *Target) WithURL(u *url.URL) *Target {
 	return &Target{Engine: t.Engine, URL: u, RootCAs: t.RootCAs}
 }
 
+// Nominal is the database cfg names, without credentials: a target to
+// name (a plan's identity, the schema its statements stay in), not to
+// open. It serves where the database itself is out of reach, as in a
+// pull request's CI.
+func Nominal(cfg Config) (*Target, error) {
+	e, err := For(cfg.Kind)
+	if err != nil {
+		return nil, err
+	}
+	u, err := e.BuildURL(cfg, "", "")
+	if err != nil {
+		return nil, err
+	}
+	u.User = nil
+	return &Target{Engine: e, URL: u}, nil
+}
+
 // String is the target's URL without credentials.
 func (t *Target) String() string { return t.Engine.Redact(t.URL) }
 

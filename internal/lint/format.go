@@ -31,7 +31,7 @@ func Write(w io.Writer, format string, r Report) error {
 // severity: ...), the statement's line after it, then a summary.
 func writeText(w io.Writer, r Report) error {
 	for _, f := range r.Findings {
-		line := fmt.Sprintf("%s:%d: %s: DatabaseMigration %s/%s: %s", f.File, f.Line, f.Severity, f.Namespace, f.Name, f.Text())
+		line := fmt.Sprintf("%s:%d: %s: %s: %s", f.File, f.Line, f.Severity, f.Object(), f.Text())
 		if s := f.Statement; s != nil {
 			line += fmt.Sprintf(" [statement at %s:%d]", s.File, s.Line)
 		}
@@ -39,8 +39,16 @@ func writeText(w io.Writer, r Report) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(w, "%d DatabaseMigration(s) checked: %d error(s), %d warning(s)\n",
-		r.Migrations, r.Errors(), len(r.Findings)-r.Errors())
+	planned := ""
+	if r.Planned > 0 {
+		planned = fmt.Sprintf(" (%d planned)", r.Planned)
+	}
+	info := ""
+	if n := r.count(SeverityInfo); n > 0 {
+		info = fmt.Sprintf(", %d info", n)
+	}
+	_, err := fmt.Fprintf(w, "%d DatabaseMigration(s) checked%s: %d error(s), %d warning(s)%s\n",
+		r.Migrations, planned, r.Errors(), r.Warnings(), info)
 	return err
 }
 
@@ -55,11 +63,8 @@ func writeIndented(w io.Writer, v any) error {
 func writeGitHub(w io.Writer, r Report) error {
 	for _, f := range r.Findings {
 		at := f.Where()
-		level := "error"
-		if f.Severity == SeverityWarning {
-			level = "warning"
-		}
-		title := fmt.Sprintf("kube-shift: DatabaseMigration %s", f.Name)
+		level := map[Severity]string{SeverityError: "error", SeverityWarning: "warning", SeverityInfo: "notice"}[f.Severity]
+		title := fmt.Sprintf("kube-shift: %s %s", f.kind(), f.Name)
 		if _, err := fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n", level,
 			escapeProperty(filepath.ToSlash(at.File)), at.Line, escapeProperty(title), escapeData(f.Text())); err != nil {
 			return err
@@ -104,6 +109,7 @@ type sarifDriver struct {
 type sarifRule struct {
 	ID               string       `json:"id"`
 	ShortDescription sarifMessage `json:"shortDescription"`
+	HelpURI          string       `json:"helpUri,omitempty"`
 }
 
 type sarifMessage struct {
@@ -145,6 +151,41 @@ var ruleDescriptions = map[string]string{
 	"FieldValueNotSupported": "the field's value is not one of those supported",
 	"FieldValueTooLong":      "the field's value is too long",
 	"Warning":                "the admission webhook accepts the migration with a warning",
+	TypeNotPlanned:           "the migration could not be planned offline",
+	TypePlanFailed:           "a statement fails when the migration is replayed on the dev database",
+	TypeBlocked:              "the operator would block the plan: destructive under policy.destructive: block",
+}
+
+// codeFamilies describe the planner's findings by their code's prefix:
+// Atlas's analyzers' families, and kube-shift's own checks.
+var codeFamilies = map[string]string{
+	"DS": "destructive change (Atlas analyzer)",
+	"MF": "data-dependent change: may fail on the rows it meets (Atlas analyzer)",
+	"BC": "backward-incompatible change (Atlas analyzer)",
+	"CD": "constraint deletion (Atlas analyzer)",
+	"MY": "MySQL-specific change (Atlas analyzer)",
+	"LT": "SQLite-specific change (Atlas analyzer)",
+	"PG": "PostgreSQL-specific change (Atlas analyzer)",
+	"NM": "naming (Atlas analyzer)",
+	"KS": "kube-shift's own check on the plan",
+}
+
+// ruleFor describes a finding type as a SARIF rule; Atlas's codes link
+// to Atlas's description of them.
+func ruleFor(id string) sarifRule {
+	if desc, ok := ruleDescriptions[id]; ok {
+		return sarifRule{ID: id, ShortDescription: sarifMessage{Text: desc}}
+	}
+	if len(id) > 2 {
+		if desc, ok := codeFamilies[id[:2]]; ok {
+			r := sarifRule{ID: id, ShortDescription: sarifMessage{Text: desc}}
+			if id[:2] != "KS" {
+				r.HelpURI = "https://atlasgo.io/lint/analyzers#" + id
+			}
+			return r
+		}
+	}
+	return sarifRule{ID: id, ShortDescription: sarifMessage{Text: "the admission webhook refuses the migration"}}
 }
 
 func toSARIF(r Report) sarifLog {
@@ -160,11 +201,7 @@ func toSARIF(r Report) sarifLog {
 	rules := []sarifRule{}
 	for i, id := range ids {
 		index[id] = i
-		desc := ruleDescriptions[id]
-		if desc == "" {
-			desc = "the admission webhook refuses the migration"
-		}
-		rules = append(rules, sarifRule{ID: id, ShortDescription: sarifMessage{Text: desc}})
+		rules = append(rules, ruleFor(id))
 	}
 	results := []sarifResult{}
 	for _, f := range r.Findings {
@@ -173,15 +210,12 @@ func toSARIF(r Report) sarifLog {
 		if at.Line > 0 {
 			loc.Region = &sarifRegion{StartLine: at.Line}
 		}
-		level := "error"
-		if f.Severity == SeverityWarning {
-			level = "warning"
-		}
+		level := map[Severity]string{SeverityError: "error", SeverityWarning: "warning", SeverityInfo: "note"}[f.Severity]
 		results = append(results, sarifResult{
 			RuleID:    f.Type,
 			RuleIndex: index[f.Type],
 			Level:     level,
-			Message:   sarifMessage{Text: fmt.Sprintf("DatabaseMigration %s/%s: %s", f.Namespace, f.Name, f.Text())},
+			Message:   sarifMessage{Text: f.Object() + ": " + f.Text()},
 			Locations: []sarifLocation{{PhysicalLocation: loc}},
 		})
 	}

@@ -12,7 +12,9 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	authnv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -36,19 +38,25 @@ type Options struct {
 	// SQLiteRoot is the manager's --sqlite-root: SQLite paths are checked
 	// against it on this machine. Empty: "/", no confinement.
 	SQLiteRoot string
+	// Plan, when set, runs the planner's lint on every migration the
+	// webhook admits.
+	Plan *Planning
 }
 
 // User is who the lint creates migrations as: a user who may not
 // approve, as the author of a pull request is.
 const User = "kubectl-shift-lint"
 
-// Severity is how much a finding matters: an error is what the webhook
-// refuses, a warning what it lets through with a warning.
+// Severity is how much a finding matters: an error is what kube-shift
+// refuses (the webhook, or the operator blocking a plan), a warning what
+// it lets through with a warning or for a reviewer to weigh, info what is
+// worth knowing.
 type Severity string
 
 const (
 	SeverityError   Severity = "error"
 	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
 )
 
 // Location is a line of an input file.
@@ -65,12 +73,20 @@ type Finding struct {
 	// text is in the input (inline, or in a ConfigMap of the input), is
 	// that statement's line.
 	Statement *Location `json:"statement,omitempty"`
-	Namespace string    `json:"namespace"`
-	Name      string    `json:"name"`
-	Severity  Severity  `json:"severity"`
+	// Kind is the kind of the object the finding is about:
+	// DatabaseMigration, or a target checked against its schema.
+	Kind      string   `json:"kind"`
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Severity  Severity `json:"severity"`
 	// Type is the cause type the API server reports (FieldValueForbidden,
-	// FieldValueInvalid, ...) or "Warning".
+	// FieldValueInvalid, ...) or "Warning" for the webhook's findings;
+	// the analyzer's code, or one of the Type* constants, for the
+	// planner's.
 	Type string `json:"type"`
+	// Code is the code of a planner's finding: an Atlas analyzer's (DS103,
+	// MF104, ...) or kube-shift's own (KS...). Empty for the webhook's.
+	Code string `json:"code,omitempty"`
 	// Field is the field path, as in the webhook's answer.
 	Field string `json:"field,omitempty"`
 	// Message is the webhook's message for the field, word for word.
@@ -78,12 +94,31 @@ type Finding struct {
 }
 
 // Text is the finding as `kubectl apply` prints a cause: the field, then
-// the message.
+// the message; a planner's finding as its code, then the analyzer's text.
 func (f Finding) Text() string {
-	if f.Field == "" || f.Severity == SeverityWarning {
+	switch {
+	case f.Code != "":
+		return f.Field + ": " + f.Code + ": " + f.Message
+	case f.Field == "" || f.Type == "Warning" || f.Type == TypeUnknownField:
 		return f.Message
 	}
 	return f.Field + ": " + f.Message
+}
+
+// Object names what the finding is about: "DatabaseMigration ns/name",
+// or a cluster-scoped target's kind and name.
+func (f Finding) Object() string {
+	if f.Namespace == "" {
+		return f.kind() + " " + f.Name
+	}
+	return f.kind() + " " + f.Namespace + "/" + f.Name
+}
+
+func (f Finding) kind() string {
+	if f.Kind == "" {
+		return "DatabaseMigration"
+	}
+	return f.Kind
 }
 
 // Where is the line a finding is best shown at: the statement's when
@@ -98,15 +133,22 @@ func (f Finding) Where() Location {
 // Report is the result of a lint.
 type Report struct {
 	// Migrations is how many DatabaseMigrations were checked.
-	Migrations int       `json:"migrations"`
-	Findings   []Finding `json:"findings"`
+	Migrations int `json:"migrations"`
+	// Planned is how many of them the planner's lint planned.
+	Planned  int       `json:"planned,omitempty"`
+	Findings []Finding `json:"findings"`
 }
 
 // Errors counts the findings at error level.
-func (r Report) Errors() int {
+func (r Report) Errors() int { return r.count(SeverityError) }
+
+// Warnings counts the findings at warning level.
+func (r Report) Warnings() int { return r.count(SeverityWarning) }
+
+func (r Report) count(s Severity) int {
 	n := 0
 	for _, f := range r.Findings {
-		if f.Severity == SeverityError {
+		if f.Severity == s {
 			n++
 		}
 	}
@@ -117,10 +159,10 @@ func (r Report) Errors() int {
 // a CI job pointed at the wrong path should fail loudly, not pass.
 var ErrNoMigration = errors.New("the input holds no DatabaseMigration")
 
-// Run checks every DatabaseMigration of docs as the admission webhooks
-// would on `kubectl apply` of the whole input into an empty namespace:
-// the mutating webhook's Defaulter, then the validating webhook's
-// ValidateCreate, reading sources from the other documents.
+// Run checks every DatabaseMigration of docs as the API server and the
+// admission webhooks would on `kubectl apply` of the whole input into an
+// empty namespace (see admit), reading sources from the other documents,
+// and the targets of the input against their CRDs' schemas.
 func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Report, error) {
 	if o.Namespace == "" {
 		o.Namespace = "default"
@@ -151,14 +193,44 @@ func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Re
 		RequireTargetRef:  o.RequireTargetRef,
 		SQLiteRoot:        cmp.Or(o.SQLiteRoot, "/"),
 	}
-	report := Report{Migrations: len(migrations), Findings: []Finding{}}
-	for _, i := range migrations {
-		dbm := docs[i].Object.(*dbv1.DatabaseMigration).DeepCopy()
-		warnings, err := admit(ctx, validator, dbm)
-		if err != nil && !isInvalid(err) {
-			return report, fmt.Errorf("%s: DatabaseMigration %s: %w", docs[i].File, dbm.Name, err)
+	var plans *planning
+	if o.Plan != nil {
+		var err error
+		if plans, err = newPlanning(o.Plan, o); err != nil {
+			return Report{}, err
 		}
-		for _, c := range causes(err) {
+		var dbms []*dbv1.DatabaseMigration
+		for _, i := range migrations {
+			dbms = append(dbms, docs[i].Object.(*dbv1.DatabaseMigration))
+		}
+		if err := plans.checkDevDatabases(ctx, reader, dbms); err != nil {
+			return Report{}, err
+		}
+	}
+	crds, err := schemas()
+	if err != nil {
+		return Report{}, fmt.Errorf("reading the CustomResourceDefinitions: %w", err)
+	}
+	report := Report{Migrations: len(migrations), Findings: []Finding{}}
+	// Targets are checked against their schema: one the API server
+	// refuses is never created.
+	for i := range docs {
+		if k := docs[i].GVK.Kind; docs[i].GVK.Group == dbv1.GroupVersion.Group && k != "DatabaseMigration" {
+			report.Findings = append(report.Findings, checkSchema(ctx, crds, docs[i], o.Namespace)...)
+		}
+	}
+	for _, i := range migrations {
+		dbm, warnings, err := admit(ctx, crds, validator, docs[i], o.Namespace)
+		var strict *strictError
+		if errors.As(err, &strict) {
+			report.Findings = append(report.Findings, strict.findings(docs[i])...)
+			continue
+		}
+		if err != nil && !isInvalid(err) {
+			return report, fmt.Errorf("%s: DatabaseMigration %s: %w", docs[i].File, docs[i].Object.(client.Object).GetName(), err)
+		}
+		refused := causes(err)
+		for _, c := range refused {
 			report.Findings = append(report.Findings, locate(docs, i, dbm, Finding{
 				Severity: SeverityError, Type: c.Type, Field: c.Field, Message: c.Message,
 			}))
@@ -168,12 +240,46 @@ func Run(ctx context.Context, s *runtime.Scheme, docs []Document, o Options) (Re
 				Severity: SeverityWarning, Type: "Warning", Field: warningField(w), Message: w,
 			}))
 		}
+		// What the webhook refuses is never planned by the operator.
+		if plans == nil || len(refused) > 0 {
+			continue
+		}
+		found, planned, err := plans.lint(ctx, reader, docs, i, dbm)
+		if err != nil {
+			return report, err
+		}
+		if planned {
+			report.Planned++
+		}
+		report.Findings = append(report.Findings, found...)
 	}
 	return report, nil
 }
 
-// admit runs the webhooks' own code on dbm as a create by User.
-func admit(ctx context.Context, v *webhooks.Validator, dbm *dbv1.DatabaseMigration) (admission.Warnings, error) {
+// admit runs on a migration what `kubectl apply` of it runs on the API
+// server, as a create by User: strict decoding against the CRD's schema
+// (unknown fields), the schema's defaults, the mutating webhook's
+// Defaulter, the schema's validation and CEL rules, then the validating
+// webhook's ValidateCreate. Schema errors stop it there, as the server
+// answers them before calling the validating webhook.
+func admit(ctx context.Context, crds map[schema.GroupVersionKind]*crdSchema, v *webhooks.Validator, doc Document, namespace string) (*dbv1.DatabaseMigration, admission.Warnings, error) {
+	crd, ok := crds[doc.GVK]
+	if !ok {
+		return nil, nil, fmt.Errorf("no CustomResourceDefinition serves %s", doc.GVK)
+	}
+	fields := runtime.DeepCopyJSON(doc.Fields)
+	u := &unstructured.Unstructured{Object: fields}
+	if u.GetNamespace() == "" {
+		u.SetNamespace(namespace)
+	}
+	if unknown := crd.unknownFields(fields); len(unknown) > 0 {
+		return nil, nil, &strictError{paths: unknown, name: u.GetName(), namespace: u.GetNamespace()}
+	}
+	crd.applyDefaults(fields)
+	dbm := &dbv1.DatabaseMigration{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(fields, dbm); err != nil {
+		return nil, nil, err
+	}
 	ctx = admission.NewContextWithRequest(ctx, admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		Operation: admissionv1.Create,
 		Namespace: dbm.Namespace,
@@ -181,10 +287,69 @@ func admit(ctx context.Context, v *webhooks.Validator, dbm *dbv1.DatabaseMigrati
 		UserInfo:  authnv1.UserInfo{Username: User},
 	}})
 	if err := (&webhooks.Defaulter{}).Default(ctx, dbm); err != nil {
-		return nil, err
+		return dbm, nil, err
 	}
-	return v.ValidateCreate(ctx, dbm)
+	mutated, err := runtime.DefaultUnstructuredConverter.ToUnstructured(dbm)
+	if err != nil {
+		return dbm, nil, err
+	}
+	if errs := crd.validateCreate(ctx, mutated); len(errs) > 0 {
+		return dbm, nil, apierrors.NewInvalid(doc.GVK.GroupKind(), dbm.Name, errs)
+	}
+	warnings, err := v.ValidateCreate(ctx, dbm)
+	return dbm, warnings, err
 }
+
+// checkSchema checks a document of one of kube-shift's other kinds (the
+// targets) against its CRD, as the API server would on its create.
+func checkSchema(ctx context.Context, crds map[schema.GroupVersionKind]*crdSchema, doc Document, namespace string) []Finding {
+	crd, ok := crds[doc.GVK]
+	if !ok {
+		return nil
+	}
+	fields := runtime.DeepCopyJSON(doc.Fields)
+	u := &unstructured.Unstructured{Object: fields}
+	if u.GetNamespace() == "" && crd.namespaced {
+		u.SetNamespace(namespace)
+	}
+	if unknown := crd.unknownFields(fields); len(unknown) > 0 {
+		return (&strictError{paths: unknown, name: u.GetName(), namespace: u.GetNamespace()}).findings(doc)
+	}
+	crd.applyDefaults(fields)
+	var out []Finding
+	for _, e := range crd.validateCreate(ctx, fields) {
+		out = append(out, locateIn(doc, u.GetNamespace(), u.GetName(), Finding{
+			Severity: SeverityError, Type: string(e.Type), Field: e.Field, Message: e.ErrorBody(),
+		}))
+	}
+	return out
+}
+
+// strictError is fields a manifest sets that its schema does not declare:
+// kubectl apply (whose --validate is strict by default) is refused with
+// "strict decoding error: unknown field" for each.
+type strictError struct {
+	paths           []string
+	name, namespace string
+}
+
+func (e *strictError) Error() string {
+	return "strict decoding error: unknown field " + strings.Join(e.paths, ", ")
+}
+
+func (e *strictError) findings(doc Document) []Finding {
+	var out []Finding
+	for _, p := range e.paths {
+		out = append(out, locateIn(doc, e.namespace, e.name, Finding{
+			Severity: SeverityError, Type: TypeUnknownField, Field: p,
+			Message: fmt.Sprintf("strict decoding error: unknown field %q", p),
+		}))
+	}
+	return out
+}
+
+// TypeUnknownField is a field the CRD's schema does not declare.
+const TypeUnknownField = "UnknownField"
 
 func isInvalid(err error) bool { return err == nil || apierrors.IsInvalid(err) }
 
@@ -223,17 +388,24 @@ func warningField(w string) string {
 	return field
 }
 
+// locateIn places a finding about the object namespace/name of doc at
+// the line of its field.
+func locateIn(doc Document, namespace, name string, f Finding) Finding {
+	f.Kind, f.Namespace, f.Name = doc.GVK.Kind, namespace, name
+	f.File = doc.File
+	f.Line = lineOf(doc.Node, f.Field)
+	return f
+}
+
 var lineInMessage = regexp.MustCompile(`\bline (\d+)\b`)
 
 // locate fills in where the finding is: the manifest line of its field
 // and, for a statement of a script the input holds, the statement's line.
 func locate(docs []Document, i int, dbm *dbv1.DatabaseMigration, f Finding) Finding {
 	doc := docs[i]
-	f.Namespace, f.Name = dbm.Namespace, dbm.Name
-	f.File = doc.File
-	f.Line = lineOf(doc.Node, f.Field)
+	f = locateIn(doc, dbm.Namespace, dbm.Name, f)
 	m := lineInMessage.FindStringSubmatch(f.Message)
-	if m == nil {
+	if m == nil || f.Statement != nil {
 		return f
 	}
 	n, _ := strconv.Atoi(m[1])

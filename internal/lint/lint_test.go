@@ -170,7 +170,7 @@ func TestReadPaths(t *testing.T) {
 
 // workflowCommand is the grammar of a GitHub Actions annotation: no raw
 // newline, no ',' or ':' inside a property value.
-var workflowCommand = regexp.MustCompile(`^::(error|warning) file=[^,:\n]+,line=[1-9][0-9]*,title=[^,:\n]+::[^\r\n]+$`)
+var workflowCommand = regexp.MustCompile(`^::(error|warning|notice) file=[^,:\n]+,line=[1-9][0-9]*,title=[^,:\n]+::[^\r\n]+$`)
 
 func TestGitHubFormat(t *testing.T) {
 	g := NewWithT(t)

@@ -30,6 +30,9 @@ type Document struct {
 	// Object is the decoded object: a typed one when the scheme knows the
 	// kind, unstructured otherwise.
 	Object runtime.Object
+	// Fields are the document's fields as written, in JSON's types: what
+	// the API server decodes, unknown fields included.
+	Fields map[string]any
 }
 
 // Stdin is the file name documents read from standard input carry.
@@ -156,7 +159,7 @@ func decode(s *runtime.Scheme, file string, node *yaml.Node) (*Document, error) 
 		return nil, err
 	}
 	gvk := u.GroupVersionKind()
-	doc := &Document{File: file, Node: node, GVK: gvk, Object: u}
+	doc := &Document{File: file, Node: node, GVK: gvk, Object: u, Fields: runtime.DeepCopyJSON(u.Object)}
 	if !s.Recognizes(gvk) {
 		return doc, nil
 	}

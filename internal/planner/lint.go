@@ -47,7 +47,7 @@ func lint(ctx context.Context, dev *devState, file *sqlcheck.File, decls []*migr
 	if err != nil {
 		return nil, fmt.Errorf("loading the %s analyzers: %w", dev.target.Engine.Name(), err)
 	}
-	file.Parser = stmtParser{}
+	file.Parser = stmtParser{dialect: sqlstatic.Dialect(dev.target.Engine.Kinds()[0])}
 	var diags []Diagnostic
 	for _, az := range analyzers {
 		var reports []sqlcheck.Report

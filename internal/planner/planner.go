@@ -88,6 +88,10 @@ type Step struct {
 	Script string
 	// Index is the statement's 0-based index in its script.
 	Index int
+	// Line is the statement's 1-based line in its script's text (0 in
+	// declarative mode, whose statements no file holds), where a
+	// reviewer or a linter's annotation finds it.
+	Line int
 }
 
 // Planner plans and applies migrations.
@@ -158,17 +162,21 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 			return nil, err
 		}
 		defer dev.close()
-		if in.Desired != nil {
-			plan, err = planDeclarative(ctx, live, dev, in.Desired)
-		} else {
-			plan, err = planVersioned(ctx, live, dev, pending)
-		}
-		if err != nil {
+		if plan, err = replay(ctx, live, dev, in.Desired, pending); err != nil {
 			return nil, err
 		}
 	}
 	plan.Hash = planHash(target, live, plan, in)
 	return plan, nil
+}
+
+// replay plans the desired schema, or else the scripts, from the live
+// schema on the dev database.
+func replay(ctx context.Context, live *liveState, dev *devState, desired *Desired, scripts []script.Script) (*Plan, error) {
+	if desired != nil {
+		return planDeclarative(ctx, live, dev, desired)
+	}
+	return planVersioned(ctx, live, dev, scripts)
 }
 
 func (in Input) validate() error {

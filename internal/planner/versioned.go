@@ -104,7 +104,13 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 		start := cur
 		for i, st := range decls {
 			plan.Statements = append(plan.Statements, st.Text)
-			plan.Steps = append(plan.Steps, Step{Script: s.Name, Index: i})
+			plan.Steps = append(plan.Steps, Step{Script: s.Name, Index: i, Line: lineAt(s.SQL, st.Pos)})
+			// Every statement has its entry in the file's changes, empty
+			// when it changes no schema, as in Atlas's own replay: the
+			// analyzers read patterns by position (SQLite's copy of a
+			// table is CREATE, INSERT, DROP, RENAME, four entries).
+			change := &sqlcheck.Change{Stmt: st}
+			file.Changes = append(file.Changes, change)
 			if !replayed(s, st.Text) {
 				dataChanges = append(dataChanges, dataChange(s.Name, i, st.Text))
 				continue
@@ -126,10 +132,8 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 			changes, rs := detectRenames(changes, st.Text)
 			renames = append(renames, rs...)
 			cur = next
-			if len(changes) > 0 {
-				file.Changes = append(file.Changes, &sqlcheck.Change{Changes: changes, Stmt: st})
-				all = append(all, changes...)
-			}
+			change.Changes = changes
+			all = append(all, changes...)
 		}
 		file.To = schema.NewRealm(cur)
 		if file.Sum, err = dev.drv.SchemaDiff(start, cur); err != nil {
@@ -183,6 +187,11 @@ func planStatements(ctx context.Context, drv migrate.Driver, changes []schema.Ch
 		}
 	}
 	return append(out, creates...), nil
+}
+
+// lineAt is the 1-based line of the byte offset pos in text.
+func lineAt(text string, pos int) int {
+	return strings.Count(text[:min(pos, len(text))], "\n") + 1
 }
 
 func hasDestructiveDiag(diags []Diagnostic) bool {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,9 +27,9 @@ type Options struct {
 	Streams genericiooptions.IOStreams
 }
 
-// client builds a client and resolves the namespace from the kubeconfig
-// flags, as kubectl does.
-func (o *Options) client() (client.Client, string, error) {
+// client builds a client (one that can watch, for status -w) and resolves
+// the namespace from the kubeconfig flags, as kubectl does.
+func (o *Options) client() (client.WithWatch, string, error) {
 	cfg, err := o.Flags.ToRESTConfig()
 	if err != nil {
 		return nil, "", err
@@ -38,7 +41,7 @@ func (o *Options) client() (client.Client, string, error) {
 	if err := dbv1.AddToScheme(scheme); err != nil {
 		return nil, "", err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, "", err
 	}
@@ -50,7 +53,7 @@ func (o *Options) client() (client.Client, string, error) {
 }
 
 // get fetches one DatabaseMigration by name.
-func (o *Options) get(ctx context.Context, name string) (client.Client, *dbv1.DatabaseMigration, error) {
+func (o *Options) get(ctx context.Context, name string) (client.WithWatch, *dbv1.DatabaseMigration, error) {
 	c, ns, err := o.client()
 	if err != nil {
 		return nil, nil, err
@@ -60,6 +63,33 @@ func (o *Options) get(ctx context.Context, name string) (client.Client, *dbv1.Da
 		return nil, nil, fmt.Errorf("getting databasemigration %s/%s: %w", ns, name, err)
 	}
 	return c, dbm, nil
+}
+
+// completeNames completes a migration's name from the cluster: the
+// migrations of the namespace the flags name, each with its phase.
+func (o *Options) completeNames(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, ns, err := o.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	list := &dbv1.DatabaseMigrationList{}
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var out []cobra.Completion
+	for _, dbm := range list.Items {
+		if strings.HasPrefix(dbm.Name, toComplete) {
+			out = append(out, cobra.CompletionWithDesc(dbm.Name, orNone(string(dbm.Status.Phase))))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 // showPlan gathers what the verbs show of dbm's plan: status, and the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,18 +14,37 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
-// Commands returns the cluster verbs, sharing o's kubeconfig flags.
+// Commands returns the cluster verbs, sharing o's kubeconfig flags. The
+// verbs that take a migration's name complete it from the cluster.
 func Commands(o *Options) []*cobra.Command {
-	return []*cobra.Command{statusCommand(o), approveCommand(o), rejectCommand(o), diffCommand(o), targetsCommand(o), fleetCommand(o), promoteCommand(o), retryCommand(o)}
+	cmds := []*cobra.Command{statusCommand(o), approveCommand(o), rejectCommand(o), diffCommand(o), listCommand(o), targetsCommand(o), fleetCommand(o), promoteCommand(o), retryCommand(o)}
+	for _, cmd := range cmds {
+		if strings.Contains(cmd.Use, "NAME") {
+			cmd.ValidArgsFunction = o.completeNames
+		}
+	}
+	return cmds
 }
 
 func statusCommand(o *Options) *cobra.Command {
-	var output string
+	var (
+		output  string
+		follow  bool
+		timeout time.Duration
+	)
 	cmd := &cobra.Command{
-		Use:   "status NAME",
-		Short: "Show a migration's phase, conditions, plan with its findings, and rollback plan",
-		Args:  cobra.ExactArgs(1),
+		Use:   "status NAME [-w]",
+		Short: "Show a migration's phase, conditions, plan with its findings, and rollback plan; -w follows it",
+		Long: `status shows where a migration stands. With -w it then follows the
+migration live: a line for each change of phase, the progress of the apply
+(statements, rolling steps, rows of a shadow-table copy) with the statement
+it runs, until the migration succeeds (exit 0), fails or is blocked (exit 1),
+or --timeout passes.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if follow && output != "" {
+				return errors.New("-w follows a migration for a person: it does not combine with -o")
+			}
 			c, dbm, err := o.get(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -33,14 +53,30 @@ func statusCommand(o *Options) *cobra.Command {
 				return printObject(o.Streams.Out, output, dbm)
 			}
 			shown := showPlan(cmd.Context(), c, dbm)
-			writeStatus(o.Streams.Out, dbm, shown)
+			writeStatus(o.Streams.Out, paletteFor(o.Streams.Out), dbm, shown)
 			if shown.fullErr != nil {
 				return fmt.Errorf("the whole plan of %s cannot be shown: %w", dbm.Name, shown.fullErr)
 			}
-			return nil
+			if !follow {
+				return nil
+			}
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			fmt.Fprintf(o.Streams.Out, "\nFollowing %s/%s until it succeeds, fails or is blocked:\n", dbm.Namespace, dbm.Name)
+			err = followMigration(ctx, c, dbm, newFollower(o.Streams.Out))
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("%s/%s did not succeed, fail or get blocked within %s", dbm.Namespace, dbm.Name, timeout)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or yaml (default: text for a person)")
+	cmd.Flags().BoolVarP(&follow, "watch", "w", false, "Follow the migration until it succeeds, fails or is blocked")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "With -w, give up after this long (0: never)")
 	return cmd
 }
 
@@ -67,7 +103,7 @@ by someone else), approve refuses and approves nothing.`,
 				return fmt.Errorf("%s has no plan yet (phase %s): wait for the operator to plan it", dbm.Name, orNone(string(dbm.Status.Phase)))
 			}
 			shown := showPlan(cmd.Context(), c, dbm)
-			writePlan(o.Streams.Out, shown)
+			writePlan(o.Streams.Out, paletteFor(o.Streams.Out), shown)
 			if shown.fullErr != nil {
 				return fmt.Errorf("not approving plan %s of %s/%s: it cannot be shown whole: %w", plan.Hash, dbm.Namespace, dbm.Name, shown.fullErr)
 			}

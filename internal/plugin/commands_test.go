@@ -65,8 +65,8 @@ func setStatus(ctx context.Context, name string, mutate func(*dbv1.DatabaseMigra
 
 // created creates a migration as dev, the way a developer's
 // `kubectl apply` would, through the webhooks.
-func created(ctx context.Context, name string) *dbv1.DatabaseMigration {
-	dbm := fixture.Migration(testNamespace, name)
+func created(ctx context.Context, name string, opts ...fixture.Option) *dbv1.DatabaseMigration {
+	dbm := fixture.Migration(testNamespace, name, opts...)
 	Expect(userClient("dev").Create(ctx, dbm)).To(Succeed())
 	DeferCleanup(func(ctx context.Context) {
 		Expect(client.IgnoreNotFound(admin.Delete(ctx, dbm))).To(Succeed())
@@ -77,8 +77,8 @@ func created(ctx context.Context, name string) *dbv1.DatabaseMigration {
 
 // planned creates a migration as dev and writes the reviewed plan, its
 // rollback and conditions into its status.
-func planned(ctx context.Context, name string) *dbv1.DatabaseMigration {
-	created(ctx, name)
+func planned(ctx context.Context, name string, opts ...fixture.Option) *dbv1.DatabaseMigration {
+	created(ctx, name, opts...)
 	setStatus(ctx, name, func(s *dbv1.DatabaseMigrationStatus) {
 		s.Phase = dbv1.PhaseAwaitingApproval
 		s.Message = "plan ready: waiting for a reviewer"

@@ -69,12 +69,12 @@ func (p shownPlan) rollbackCut() bool {
 
 // writeStatus renders a migration for a person: where it stands, why, and the
 // plan with its findings next to the statements they are about.
-func writeStatus(w io.Writer, dbm *dbv1.DatabaseMigration, plan shownPlan) {
+func writeStatus(w io.Writer, pal palette, dbm *dbv1.DatabaseMigration, plan shownPlan) {
 	s := dbm.Status
 	fmt.Fprintf(w, "Name:      %s/%s\n", dbm.Namespace, dbm.Name)
 	fmt.Fprintf(w, "Database:  %s\n", target(dbm))
 	fmt.Fprintf(w, "Strategy:  %s\n", dbm.Spec.Migration.Strategy)
-	fmt.Fprintf(w, "Phase:     %s\n", orNone(string(s.Phase)))
+	fmt.Fprintf(w, "Phase:     %s\n", pal.phase(s.Phase))
 	if s.Message != "" {
 		fmt.Fprintf(w, "Message:   %s\n", s.Message)
 	}
@@ -100,13 +100,13 @@ func writeStatus(w io.Writer, dbm *dbv1.DatabaseMigration, plan shownPlan) {
 
 	if s.Plan != nil {
 		fmt.Fprintln(w)
-		writePlan(w, plan)
+		writePlan(w, pal, plan)
 	}
 	if rollback := plan.rollbackStatements(); len(rollback) > 0 {
 		fmt.Fprintln(w, "\nRollback plan:")
-		writeStatements(w, rollback, nil)
+		writeStatements(w, pal, rollback, nil)
 		if plan.rollbackCut() {
-			fmt.Fprintln(w, "  !! truncated: the rest cannot be shown (see above)")
+			fmt.Fprintln(w, pal.alarm("  !! truncated: the rest cannot be shown (see above)"))
 		}
 	}
 	if a := s.LastApplied; a != nil {
@@ -120,7 +120,7 @@ func writeStatus(w io.Writer, dbm *dbv1.DatabaseMigration, plan shownPlan) {
 
 // writePlan renders the plan a reviewer approves: whole, or, when the
 // part status could not hold cannot be shown, the part it holds and why.
-func writePlan(w io.Writer, shown shownPlan) {
+func writePlan(w io.Writer, pal palette, shown shownPlan) {
 	p := shown.status
 	stmts := shown.statements()
 	computed := ""
@@ -129,7 +129,7 @@ func writePlan(w io.Writer, shown shownPlan) {
 	}
 	fmt.Fprintf(w, "Plan %s%s\n", p.Hash, computed)
 	if p.Destructive {
-		fmt.Fprintln(w, "  !! destructive: this plan drops or may lose data")
+		fmt.Fprintln(w, pal.alarm("  !! destructive: this plan drops or may lose data"))
 	}
 	if len(stmts) == 0 && !p.Truncated {
 		fmt.Fprintln(w, "  nothing to do: the database already matches")
@@ -142,23 +142,23 @@ func writePlan(w io.Writer, shown shownPlan) {
 		}
 	}
 	fmt.Fprintln(w, "Statements:")
-	writeStatements(w, stmts, p.Diagnostics)
+	writeStatements(w, pal, stmts, p.Diagnostics)
 	for _, d := range p.Diagnostics {
 		if d.Statement == nil {
-			fmt.Fprintf(w, "  %s %s: %s\n", marker(d.Severity), d.Code, d.Text)
+			fmt.Fprintf(w, "  %s %s: %s\n", pal.severity(d.Severity, marker(d.Severity)), d.Code, d.Text)
 		}
 	}
 	switch {
 	case shown.full != nil:
 		fmt.Fprintf(w, "  (the whole plan, from ConfigMap %s: too large for status, it matches status.plan.configMapDigest)\n", p.ConfigMapName)
 	case p.Truncated:
-		fmt.Fprintf(w, "  !! truncated after statement %d, and the rest cannot be shown: %v\n", len(stmts), shown.fullErr)
+		fmt.Fprintln(w, pal.alarm(fmt.Sprintf("  !! truncated after statement %d, and the rest cannot be shown: %v", len(stmts), shown.fullErr)))
 	}
 }
 
 // writeStatements numbers statements and puts each finding under the
 // statement it is about.
-func writeStatements(w io.Writer, stmts []string, diags []dbv1.Diagnostic) {
+func writeStatements(w io.Writer, pal palette, stmts []string, diags []dbv1.Diagnostic) {
 	for i, stmt := range stmts {
 		lines := strings.Split(strings.TrimSpace(stmt), "\n")
 		fmt.Fprintf(w, "  %3d  %s\n", i+1, lines[0])
@@ -167,7 +167,7 @@ func writeStatements(w io.Writer, stmts []string, diags []dbv1.Diagnostic) {
 		}
 		for _, d := range diags {
 			if d.Statement != nil && int(*d.Statement) == i {
-				fmt.Fprintf(w, "       %s %s: %s\n", marker(d.Severity), d.Code, d.Text)
+				fmt.Fprintf(w, "       %s %s: %s\n", pal.severity(d.Severity, marker(d.Severity)), d.Code, d.Text)
 			}
 		}
 	}

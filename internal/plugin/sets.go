@@ -257,7 +257,7 @@ func writeFleetPlans(ctx context.Context, c client.Client, w io.Writer, set *dbv
 			}
 			stmts = full
 		}
-		writeStatements(w, stmts, p.Diagnostics)
+		writeStatements(w, paletteFor(w), stmts, p.Diagnostics)
 	}
 	return nil
 }
