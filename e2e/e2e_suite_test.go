@@ -80,6 +80,10 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	if startedLocal {
+		By("looking for every secret the suite gave the operator in its logs, events and statuses")
+		scanForSecrets()
+	}
 	if namespace != "" && kubeconfig != "" {
 		_, _ = kubectl("delete", "namespace", namespace, "--wait=false")
 	}

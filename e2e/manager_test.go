@@ -137,6 +137,8 @@ func startManager(name string, o managerOptions) *managerProcess {
 			m.dumpLog()
 		}
 		m.kill()
+		// What a spec's own manager logged is gone with its directory.
+		expectNoSecretsInFile(m.logPath)
 	})
 
 	Eventually(func(g Gomega) {

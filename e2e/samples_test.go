@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -65,11 +66,13 @@ var _ = Describe("the original kube-shift sample manifests", func() {
 		Expect(err).NotTo(HaveOccurred())
 		password, _ := u.User.Password()
 		sink := newSlackSink()
+		slackToken := fmt.Sprintf("e2e-slack-token-%d", time.Now().UnixNano())
+		rememberSecret(slackToken)
 
 		kubectlOK(as(developer, "create", "secret", "generic", "mysql-credentials", "-n", namespace,
 			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
 		kubectlOK(as(developer, "create", "secret", "generic", "mysql-slack-webhook-secret", "-n", namespace,
-			"--from-literal=url="+sink.URL+"/services/T000/B000/not-a-real-token")...)
+			"--from-literal=url="+sink.URL+"/services/T000/B000/"+slackToken)...)
 		kubectlOK(as(developer, "create", "configmap", "migrations", "-n", namespace,
 			"--from-literal=mysql_001_add_index.sql=CREATE INDEX idx_orders_status ON orders (status);",
 			"--from-literal=mysql_002_update_statuses.sql=UPDATE orders SET status = 'pending' WHERE status IS NULL;")...)
@@ -151,7 +154,7 @@ spec:
 		))
 		for _, m := range sink.received() {
 			Expect(m).NotTo(ContainSubstring(password))
-			Expect(m).NotTo(ContainSubstring("not-a-real-token"))
+			Expect(m).NotTo(ContainSubstring(slackToken))
 		}
 	})
 
