@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+
+	"ariga.io/atlas/sql/migrate"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/integrity"
@@ -168,10 +171,24 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if done != nil {
 		return &ApplyResult{Revision: done.ID, AlreadyApplied: true}, nil
 	}
-	if run.plan, run.live, err = p.plan(ctx, target, db, conn, in); err != nil {
+	var cut *database.Revision
+	if s, ok := how.(onTarget); ok && s.resumesStatements && in.Desired == nil {
+		if cut, err = run.cutShort(ctx); err != nil {
+			return nil, err
+		}
+	}
+	planned := in
+	if cut != nil {
+		if planned, err = remainingInput(in, cut); err != nil {
+			return nil, err
+		}
+	}
+	if run.plan, run.live, err = p.plan(ctx, target, db, conn, planned); err != nil {
 		return nil, err
 	}
-	if run.plan.Hash != opts.ExpectHash {
+	// A resumed plan is the approved plan's tail: its own hash differs,
+	// and the row the approved apply opened vouches for it.
+	if cut == nil && run.plan.Hash != opts.ExpectHash {
 		if err := how.changed(ctx, run); err != nil {
 			return nil, err
 		}
@@ -184,6 +201,10 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 		StartedAt: time.Now(),
 		Status:    database.RevisionRunning,
 		Total:     len(run.plan.Statements),
+	}
+	if cut != nil {
+		run.rev, run.base = cut, cut.Done
+		run.rev.Total = cut.Done + len(run.plan.Statements)
 	}
 	if err := how.run(ctx, run); err != nil {
 		return nil, how.failed(ctx, run, err)
@@ -282,17 +303,21 @@ func (r *applyRun) inTx(ctx context.Context) error {
 // each one how far it got: without transactional DDL, a failure leaves the
 // statements before it applied, and the revision says which.
 func (r *applyRun) withCheckpoints(ctx context.Context) error {
-	plan, opts, revs := r.plan, r.opts, r.revs
+	plan, opts, revs, base := r.plan, r.opts, r.revs, r.base
 	if err := revs.Ensure(ctx); err != nil {
 		return err
 	}
-	id, err := revs.Insert(ctx, r.rev)
-	if err != nil {
-		return err
+	id := r.rev.ID
+	if id == 0 {
+		var err error
+		if id, err = revs.Insert(ctx, r.rev); err != nil {
+			return err
+		}
 	}
 	if err := r.checks.before(ctx, r.conn); err != nil {
 		return err
 	}
+	total := base + len(plan.Statements)
 	for i, stmt := range plan.Statements {
 		err := r.expired()
 		if err == nil {
@@ -303,19 +328,75 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 		}
 		if err != nil {
 			r.ran = i
-			return &StatementError{Index: i, Total: len(plan.Statements), Applied: i, Step: stepOf(plan, i), Revision: id, Err: err}
+			return &StatementError{Index: base + i, Total: total, Applied: base + i, Step: stepOf(plan, i), Revision: id, Err: err}
 		}
 		r.ran = i + 1
-		if err := revs.Checkpoint(ctx, id, database.RevisionRunning, i+1, nil, ""); err != nil {
+		if err := revs.Checkpoint(ctx, id, database.RevisionRunning, base+i+1, nil, ""); err != nil {
 			return err
 		}
-		report(opts.Progress, i+1, len(plan.Statements), stmt)
+		report(opts.Progress, base+i+1, total, stmt)
 	}
 	if err := r.checks.after(ctx, r.conn); err != nil {
 		return &VerifyError{Revision: id, Err: deadline(ctx, err)}
 	}
 	now := time.Now()
-	return revs.Checkpoint(ctx, id, database.RevisionSucceeded, len(plan.Statements), &now, "")
+	return revs.Checkpoint(ctx, id, database.RevisionSucceeded, total, &now, "")
+}
+
+// cutShort finds an apply of the approved plan by the same object that
+// was cut short between two statements (its row still running, some
+// statements done): the manager died, or the connection did, mid-plan.
+func (r *applyRun) cutShort(ctx context.Context) (*database.Revision, error) {
+	rows, err := r.revs.WithHash(ctx, r.opts.ExpectHash, database.RevisionRunning)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(rows) - 1; i >= 0; i-- {
+		if row := rows[i]; row.Object == r.opts.Identity && row.Done > 0 && row.Done < row.Total {
+			return row, nil
+		}
+	}
+	return nil, nil
+}
+
+// remainingInput is what is left of the approved plan's scripts after the
+// statements a cut-short apply ran: the scripts it recorded, in order, the
+// first cut.Done statements left out. The scripts must be the ones it
+// recorded (the approved hash covers them); a changed one refuses.
+func remainingInput(in Input, cut *database.Revision) (Input, error) {
+	byRecord := map[database.ScriptRecord]script.Script{}
+	for _, s := range in.Scripts {
+		byRecord[database.ScriptRecord{Name: s.Name, Checksum: checksum(s)}] = s
+	}
+	skip := cut.Done
+	out := in
+	out.Scripts = nil
+	for _, rec := range cut.Scripts {
+		s, ok := byRecord[rec]
+		if !ok {
+			return Input{}, fmt.Errorf("the apply cut short after %d of %d statements (revision %d) ran script %s, which has changed since: the schema is part-way through the approved plan; restore it or approve a plan for it as it is",
+				cut.Done, cut.Total, cut.ID, rec.Name)
+		}
+		stmts, err := migrate.Stmts(s.SQL)
+		if err != nil {
+			return Input{}, &InvalidSQLError{Script: s.Name, Index: -1, Err: err}
+		}
+		if skip >= len(stmts) {
+			skip -= len(stmts)
+			continue
+		}
+		if skip > 0 {
+			rest := make([]string, 0, len(stmts)-skip)
+			for _, st := range stmts[skip:] {
+				rest = append(rest, strings.TrimSuffix(strings.TrimSpace(st.Text), ";")+";")
+			}
+			s.SQL = strings.Join(rest, "\n")
+			s.Checksum = script.Checksum([]byte(s.SQL))
+			skip = 0
+		}
+		out.Scripts = append(out.Scripts, s)
+	}
+	return out, nil
 }
 
 // failed records a failed apply and, when opts.Rollback asks for it,

@@ -58,20 +58,20 @@ type strategy interface {
 // strategyFor chooses the strategy of an apply: the one place that maps
 // ApplyOptions.Strategy and the engine to how the plan runs.
 func strategyFor(opts ApplyOptions, e database.Engine) (strategy, error) {
-	inTx := onTarget{(*applyRun).withCheckpoints}
+	inTx := onTarget{runPlan: (*applyRun).withCheckpoints, resumesStatements: true}
 	if e.TransactionalDDL() {
-		inTx = onTarget{(*applyRun).inTx}
+		inTx = onTarget{runPlan: (*applyRun).inTx}
 	}
 	switch opts.Strategy {
 	case "", StrategyTransactional:
 		return inTx, nil
 	case StrategyRolling:
-		return rolling{onTarget{(*applyRun).rolling}}, nil
+		return rolling{onTarget{runPlan: (*applyRun).rolling}}, nil
 	case StrategyShadowTable:
 		if !e.Server() {
 			return inTx, nil
 		}
-		return onTarget{(*applyRun).shadowTable}, nil
+		return onTarget{runPlan: (*applyRun).shadowTable}, nil
 	case StrategyBlueGreen:
 		return blueGreen{}, nil
 	}
@@ -82,6 +82,11 @@ func strategyFor(opts ApplyOptions, e database.Engine) (strategy, error) {
 // its revision table.
 type onTarget struct {
 	runPlan func(*applyRun, context.Context) error
+	// resumesStatements is true for statements run one by one with a
+	// checkpoint after each (no transactional DDL): an apply of a
+	// versioned plan cut short between two of them goes on from the last
+	// one (see applyRun.cutShort).
+	resumesStatements bool
 }
 
 func (s onTarget) applied(ctx context.Context, r *applyRun) (*database.Revision, error) {

@@ -1,0 +1,84 @@
+package planner_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
+)
+
+// TestCutShortApplyResumes: on MySQL/MariaDB a plan runs statement by
+// statement. An apply cut short between two of them (the manager killed)
+// leaves its revision row running with the statements done; the next
+// apply of the same approved plan by the same object goes on from there,
+// in that row, instead of replaying the scripts from the start (which
+// fails: the first columns exist already).
+func TestCutShortApplyResumes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// done is how many statements the cut-short apply ran.
+		done int
+	}{{"within the first script", 1}, {"at the end of the first script", 2}, {"within the second script", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, engine{"mysql", dbtest.NewMySQLDatabase})
+			d.exec(t, "CREATE TABLE users (id int NOT NULL, PRIMARY KEY (id));")
+			in := planner.Input{Scripts: scripts(
+				"ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users ADD COLUMN b int;",
+				"ALTER TABLE users ADD COLUMN c int;\nALTER TABLE users ADD COLUMN d int;",
+			)}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(plan.Statements).To(HaveLen(4))
+
+			// The apply that was cut short: its row, and the statements it ran.
+			revs := database.RevisionsOn(d.target.Engine, d.db)
+			g.Expect(revs.Ensure(ctx)).To(Succeed())
+			id, err := revs.Insert(ctx, &database.Revision{PlanHash: plan.Hash, Object: "shop/add-columns", Scripts: plan.Scripts,
+				Approver: "rita", StartedAt: time.Now(), Status: database.RevisionRunning, Done: tc.done, Total: 4})
+			g.Expect(err).NotTo(HaveOccurred())
+			for _, stmt := range plan.Statements[:tc.done] {
+				d.exec(t, stmt)
+			}
+
+			By := func(object string) planner.ApplyOptions {
+				return planner.ApplyOptions{ExpectHash: plan.Hash, Identity: object, Approver: "rita"}
+			}
+			_, err = pl.Apply(ctx, d.target, in, By("someone/else"))
+			g.Expect(err).To(HaveOccurred(), "another object's apply does not take over the row")
+
+			res, err := pl.Apply(ctx, d.target, in, By("shop/add-columns"))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(res.Revision).To(Equal(id), "the cut-short row is finished, not a new one")
+			g.Expect(d.columns(t, "users")).To(ConsistOf("id", "a", "b", "c", "d"))
+
+			all, err := revs.All(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			var ours *database.Revision
+			for _, r := range all {
+				if r.ID == id {
+					ours = r
+				}
+			}
+			g.Expect(ours).NotTo(BeNil())
+			g.Expect(ours.Status).To(Equal(database.RevisionSucceeded))
+			g.Expect(ours.Done).To(Equal(4))
+			g.Expect(ours.Total).To(Equal(4))
+			g.Expect(ours.Scripts).To(Equal(plan.Scripts), "the row still names the approved scripts whole")
+
+			again, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(again.Statements).To(BeEmpty(), "both scripts are recorded as applied")
+			res, err = pl.Apply(ctx, d.target, in, By("shop/add-columns"))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(res.AlreadyApplied).To(BeTrue())
+		})
+	}
+}
