@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
@@ -34,7 +35,7 @@ func statusCommand(o *Options) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "status NAME [-w]",
-		Short: "Show a migration's phase, conditions, plan with its findings, and rollback plan; -w follows it",
+		Short: "Show a migration's phase, conditions, plan with its findings, and rollback plan (or a DatabaseMigrationSet's plan groups and waves); -w follows a migration",
 		Long: `status shows where a migration stands. With -w it then follows the
 migration live: a line for each change of phase, the progress of the apply
 (statements, rolling steps, rows of a shadow-table copy) with the statement
@@ -46,6 +47,16 @@ or --timeout passes.`,
 				return errors.New("-w follows a migration for a person: it does not combine with -o")
 			}
 			c, dbm, err := o.get(cmd.Context(), args[0])
+			if apierrors.IsNotFound(err) && !follow {
+				// No migration of that name: a DatabaseMigrationSet may be.
+				if _, set, setErr := o.getSet(cmd.Context(), args[0]); setErr == nil {
+					if output != "" {
+						return printObject(o.Streams.Out, output, set)
+					}
+					writeFleet(o.Streams.Out, set)
+					return nil
+				}
+			}
 			if err != nil {
 				return err
 			}

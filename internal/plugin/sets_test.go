@@ -62,6 +62,9 @@ var _ = Describe("kubectl shift fleet", func() {
 
 		out, err := shift(ctx, "dev", nil, "fleet", "status", "fleet-status")
 		Expect(err).NotTo(HaveOccurred())
+		plain, err := shift(ctx, "dev", nil, "status", "fleet-status")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(plain).To(Equal(out), "kubectl shift status SET shows the set when no migration has its name")
 		Expect(out).To(ContainSubstring("Plans (2 distinct):"))
 		Expect(out).To(ContainSubstring("[1] 2 targets, 1 statements: DatabaseTarget/t0, DatabaseTarget/t1"))
 		Expect(out).To(MatchRegexp(`canary\s+\[#{30}\] 1/1, 0 running`))
