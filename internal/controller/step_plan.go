@@ -60,9 +60,18 @@ func (r *DatabaseMigrationReconciler) plan(ctx context.Context, dbm *dbv1.Databa
 
 // planIsStale says whether the plan in status no longer describes the
 // migration: none yet, the spec changed, a source changed, or it is older
-// than the replan interval (the live schema may have drifted).
+// than the replan interval (the live schema may have drifted). A plan
+// being applied (phase Running: an apply in flight, queued, or cut short
+// by a restart) is not planned again for drift: the apply re-checks the
+// live schema under its lock, and a plan recomputed from a schema the
+// apply left part-way (MySQL, between two statements) would replay what
+// already ran, where the apply resumes it.
 func (r *DatabaseMigrationReconciler) planIsStale(ctx context.Context, dbm *dbv1.DatabaseMigration) (bool, error) {
-	if plan := dbm.Status.Plan; plan == nil || plan.ComputedAt == nil || r.now().Sub(plan.ComputedAt.Time) >= r.replanInterval() {
+	plan := dbm.Status.Plan
+	if plan == nil || plan.ComputedAt == nil {
+		return true, nil
+	}
+	if dbm.Status.Phase != dbv1.PhaseRunning && r.now().Sub(plan.ComputedAt.Time) >= r.replanInterval() {
 		return true, nil
 	}
 	return r.planOutdated(ctx, dbm)

@@ -16,6 +16,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -109,6 +110,43 @@ func TestPlanStepReasons(t *testing.T) {
 			if tc.err != nil && !errors.Is(tc.err, source.ErrNotFound) {
 				g.Expect(rec.Events).To(Receive(ContainSubstring("Warning")), "a failure is evented")
 			}
+		})
+	}
+}
+
+// TestPlanIsStale: a plan is planned again when it is missing, the spec
+// moved, or it is older than the replan interval, except while it is
+// being applied.
+func TestPlanIsStale(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	for _, tc := range []struct {
+		name  string
+		age   time.Duration
+		phase dbv1.MigrationPhase
+		moved bool
+		want  bool
+	}{
+		{name: "fresh", age: time.Minute, phase: dbv1.PhaseAwaitingApproval},
+		{name: "older than the replan interval", age: time.Hour, phase: dbv1.PhaseAwaitingApproval, want: true},
+		{name: "older, but being applied", age: time.Hour, phase: dbv1.PhaseRunning},
+		{name: "being applied, but the spec moved", age: time.Minute, phase: dbv1.PhaseRunning, moved: true, want: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			r := &DatabaseMigrationReconciler{Migrator: &fakeMigrator{}, Clock: clocktesting.NewFakePassiveClock(now), ReplanInterval: 10 * time.Minute}
+			dbm := fixture.Migration("ns", "m")
+			dbm.Generation = 2
+			computed := metav1.NewTime(now.Add(-tc.age))
+			dbm.Status.Plan = &dbv1.PlanStatus{Hash: stepHash, ComputedAt: &computed}
+			dbm.Status.Phase = tc.phase
+			observed := dbm.Generation
+			if tc.moved {
+				observed = 1
+			}
+			meta.SetStatusCondition(&dbm.Status.Conditions, metav1.Condition{Type: dbv1.ConditionPlanned, Status: metav1.ConditionTrue, Reason: dbv1.ReasonPlanReady, ObservedGeneration: observed})
+			stale, err := r.planIsStale(context.Background(), dbm)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(stale).To(Equal(tc.want))
 		})
 	}
 }

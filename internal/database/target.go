@@ -221,3 +221,32 @@ func (t *Target) Client(db *sql.DB, q schema.ExecQuerier) (*sqlclient.Client, er
 func (t *Target) Driver(q schema.ExecQuerier) (migrate.Driver, error) {
 	return t.Engine.Driver(q)
 }
+
+// Bound returns q with ctx for the calls made on it with a context that
+// can never end. Atlas opens its drivers with context.Background (a
+// version query): on a network path that stalls, that query would wait
+// forever, past the apply's deadline. Calls with a context of their own
+// keep it.
+func Bound(ctx context.Context, q schema.ExecQuerier) schema.ExecQuerier {
+	return bound{q: q, ctx: ctx}
+}
+
+type bound struct {
+	q   schema.ExecQuerier
+	ctx context.Context
+}
+
+func (b bound) pick(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return b.ctx
+	}
+	return ctx
+}
+
+func (b bound) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return b.q.ExecContext(b.pick(ctx), query, args...)
+}
+
+func (b bound) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return b.q.QueryContext(b.pick(ctx), query, args...)
+}

@@ -27,7 +27,7 @@ type liveState struct {
 }
 
 func openLive(ctx context.Context, target *database.Target, db *sql.DB, q database.Querier, exclude []string) (*liveState, error) {
-	drv, err := target.Driver(q)
+	drv, err := target.Driver(database.Bound(ctx, q))
 	if err != nil {
 		return nil, connErr(target, err)
 	}
