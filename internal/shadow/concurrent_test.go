@@ -339,3 +339,49 @@ func TestAbortAfterACrashInTheSwap(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyDoesNotUndoAConcurrentDelete deletes a row in a transaction the
+// application keeps open while a copy batch covering the row starts: the
+// batch must not copy the row in the version its snapshot still sees,
+// or the row would come back once the delete commits (its trigger found
+// nothing to delete in the shadow yet). The batch waits for the delete
+// (a row lock in MySQL, the sync lock in PostgreSQL); without that it
+// would finish while the delete is open, and the shadow keep the row.
+func TestCopyDoesNotUndoAConcurrentDelete(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			db, e := ec.fresh(t), ec.engine(t)
+			ec.createItems(t, db, "items", 100)
+			c, err := FromAlter(e, "", "items", ec.toBigint)
+			g.Expect(err).NotTo(HaveOccurred())
+			r, err := newRunner(ctx, e, db, c, Options{BatchSize: 1000})
+			g.Expect(err).NotTo(HaveOccurred())
+			defer r.close()
+			g.Expect(r.preflight(ctx)).To(Succeed())
+			g.Expect(r.createShadow(ctx)).To(Succeed())
+			g.Expect(r.installTriggers(ctx)).To(Succeed())
+
+			app, err := db.BeginTx(ctx, nil)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer func() { _ = app.Rollback() }()
+			_, err = app.ExecContext(ctx, ec.rebind("DELETE FROM items WHERE id = ?"), 5)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			copied := make(chan error, 1)
+			go func() { copied <- r.copyRows(ctx) }()
+			select {
+			case err := <-copied:
+				t.Fatalf("the batch ran while a delete of one of its rows was open (err %v)", err)
+			case <-time.After(time.Second):
+			}
+			g.Expect(app.Commit()).To(Succeed())
+			g.Expect(<-copied).To(Succeed())
+
+			g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_new WHERE id = 5")).To(Equal("0"))
+			g.Expect(r.verify(ctx)).To(Succeed())
+			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+		})
+	}
+}
