@@ -484,14 +484,11 @@ func (mysqlDialect) duplicate(err error) bool {
 	return errors.As(err, &myErr) && myErr.Number == mysqlDuplicateKey
 }
 
-// swap restores the incoming table's own comment (a brief metadata
-// change on a table only the triggers write) and exchanges the tables in
-// one RENAME TABLE, which MySQL runs atomically under one lock.
+// swap exchanges the tables in one RENAME TABLE, which MySQL runs
+// atomically under one lock; the comments are settled after it, so the
+// lock covers the rename alone.
 func (d mysqlDialect) swap(ctx context.Context, conn *sql.Conn, s swapSpec) (time.Duration, error) {
 	start := time.Now()
-	if err := d.setComment(ctx, conn, s.n.schema, s.incoming, s.incomingComment); err != nil {
-		return 0, fmt.Errorf("restoring the comment of %s: %w", s.incoming, err)
-	}
 	rename := "RENAME TABLE " + d.Qualify(s.n.schema, s.live) + " TO " + d.Qualify(s.n.schema, s.aside) +
 		", " + d.Qualify(s.n.schema, s.incoming) + " TO " + d.Qualify(s.n.schema, s.live)
 	if _, err := conn.ExecContext(ctx, rename); err != nil {
@@ -501,9 +498,14 @@ func (d mysqlDialect) swap(ctx context.Context, conn *sql.Conn, s swapSpec) (tim
 }
 
 // settle drops the sync triggers, which the rename took along to the
-// table set aside, and marks that table as kube-shift's.
+// table set aside, gives the table now in place its own comment (until
+// then it carried its marker: Abort repairs that after a crash) and
+// marks the table set aside as kube-shift's.
 func (d mysqlDialect) settle(ctx context.Context, q database.Querier, s swapSpec) error {
 	if err := d.dropTriggers(ctx, q, s.n); err != nil {
+		return err
+	}
+	if err := d.setComment(ctx, q, s.n.schema, s.live, s.incomingComment); err != nil {
 		return err
 	}
 	return d.setComment(ctx, q, s.n.schema, s.aside, mark(s.asideRole, s.n.table, s.liveComment))

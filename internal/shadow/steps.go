@@ -375,7 +375,9 @@ func (r *runner) verify(ctx context.Context) error {
 	})
 }
 
-// swap puts the shadow in the live table's place under one short lock.
+// swap puts the shadow in the live table's place under one short lock,
+// attempted as cutOver says: while the application holds the table (a
+// long query, a long transaction) the swap waits, not the application.
 func (r *runner) swap(ctx context.Context) error {
 	r.report(StatusSwapping)
 	spec, err := r.swapSpec(ctx)
@@ -386,6 +388,10 @@ func (r *runner) swap(ctx context.Context) error {
 		held, err := r.d.swap(ctx, r.conn, spec)
 		r.res.LockTime = held
 		r.progress.CutOverAttempts++
+		if err != nil {
+			// Status shows the swap waiting for the application.
+			r.report(StatusSwapping)
+		}
 		return err
 	})
 	r.res.CutOverAttempts = attempts
