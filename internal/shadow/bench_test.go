@@ -104,7 +104,9 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 // ALTER TABLE. Every row the writer inserted and every value it set must
 // be in the changed table (the benchmark fails otherwise). It reports the
 // rows written and kept, the writer's longest statement under each (its
-// worst stall), the shadow run's longest lock and its cut-over attempts.
+// worst stall, a statement the server rolled back in a deadlock and its
+// retry counted as one), the statements retried, the shadow run's longest
+// lock and its cut-over attempts.
 //
 //	go test ./internal/shadow -run '^$' -bench ShadowUnderWriter -benchtime=1x -timeout 30m
 func BenchmarkShadowUnderWriter(b *testing.B) {
@@ -113,7 +115,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 			e := be.engine(b)
 			db := be.fresh(b)
 			var shadow, lock, shadowStall, alterStall time.Duration
-			var written, kept, attempts int
+			var written, kept, attempts, retries int
 			for range b.N {
 				b.StopTimer()
 				be.loadBench(b, db)
@@ -129,6 +131,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				inserted, present := w.check(b)
 				written, kept = written+inserted, kept+present
 				shadowStall = max(shadowStall, w.stall)
+				retries += w.retries
 				lock = max(lock, res.LongestLock)
 				attempts = max(attempts, res.CutOverAttempts)
 
@@ -150,6 +153,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 			b.ReportMetric(ms(alterStall), "alter-writer-max-stall-ms")
 			b.ReportMetric(ms(lock), "max-lock-ms")
 			b.ReportMetric(float64(attempts), "cut-over-attempts")
+			b.ReportMetric(float64(retries), "writer-retries")
 		})
 	}
 }
@@ -192,6 +196,8 @@ type benchWriter struct {
 	done chan struct{}
 
 	inserted int
+	// retries counts statements the server rolled back (deadlocks).
+	retries int
 	// updated is the payload each updated row must have, the last set.
 	updated map[int64]string
 	// stall is the longest one statement took.
@@ -202,18 +208,26 @@ type benchWriter struct {
 func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 	b.Helper()
 	w := &benchWriter{be: be, db: db, quit: make(chan struct{}), done: make(chan struct{}), updated: map[int64]string{}}
+	d, err := dialectFor(be.engine(b))
+	if err != nil {
+		b.Fatal(err)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(time.Second / benchWriteRate)
 		defer tick.Stop()
+		var start time.Time
+		retrying := false
 		for i := 0; ; i++ {
 			select {
 			case <-w.quit:
 				return
 			case <-tick.C:
 			}
-			start := time.Now()
+			if !retrying {
+				start = time.Now()
+			}
 			var err error
 			if i%2 == 0 {
 				_, err = db.Exec(be.rebind("INSERT INTO bench (n, payload) VALUES (-1, ?)"), "writer-"+strconv.Itoa(w.inserted))
@@ -227,6 +241,15 @@ func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 					w.updated[id] = payload
 				}
 			}
+			if err != nil && d.retryable(err) {
+				// As an application must under any online schema change
+				// on InnoDB, it tries again; the stall counts both tries.
+				w.retries++
+				retrying = true
+				i--
+				continue
+			}
+			retrying = false
 			if err != nil {
 				w.err = fmt.Errorf("statement %d: %w", i, err)
 				return

@@ -253,8 +253,13 @@ const maxMirrored = 64
 // them out, unless keepExisting or there are more than maxMirrored.
 func (r *runner) copyBatch(ctx context.Context, last, bound []any, keepExisting bool) error {
 	where, args := r.d.keyRange(r.pk, last, bound)
+	// READ COMMITTED: MySQL's default REPEATABLE READ would have the
+	// locking read lock the gaps between the rows too, where the
+	// triggers' inserts then deadlock with it; the batch needs the rows
+	// it reads locked, nothing more. PostgreSQL's default already.
+	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	return withRetries(ctx, r.d, func() error {
-		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
+		return inTx(ctx, r.conn, opts, func(tx *sql.Tx) error {
 			if err := r.d.beginBatch(ctx, tx, r.n, r.opts.LockTimeout); err != nil {
 				return err
 			}
