@@ -292,7 +292,13 @@ type MigrationConfig struct {
 	// +optional
 	BlueGreen *BlueGreenConfig `json:"blueGreen,omitempty"`
 
-	// batchSize is the number of rows a data copy moves per batch.
+	// shadowTable configures the shadow-table strategy's copy and swap.
+	// +optional
+	ShadowTable *ShadowTableConfig `json:"shadowTable,omitempty"`
+
+	// batchSize is the number of rows a data copy moves per batch. A
+	// shadow-table copy starts with it and then sizes its batches by
+	// shadowTable.batchTime.
 	// +optional
 	// +kubebuilder:default=1000
 	// +kubebuilder:validation:Minimum=1
@@ -309,6 +315,43 @@ type BlueGreenConfig struct {
 	// it the switch only records that traffic moved.
 	// +optional
 	SwitchSecret *SwitchSecretRef `json:"switchSecret,omitempty"`
+}
+
+// ShadowTableConfig tunes a shadow-table change as gh-ost's options tune
+// its own: how long each copy batch takes, when the copy gives way to the
+// application, and how the swap asks for its lock.
+type ShadowTableConfig struct {
+	// batchTime is how long each copy batch aims to take: the batch's
+	// row count follows the rate the last batch achieved. Rows the
+	// application updates in a batch's range wait for it at most about
+	// this long. Default 50ms.
+	// +optional
+	BatchTime *metav1.Duration `json:"batchTime,omitempty"`
+
+	// maxLag pauses the copy before a batch while the database is
+	// further behind than this: the replication lag the server reports
+	// (PostgreSQL's pg_stat_replication) or the time a one-row read of
+	// the table takes, whichever is longer. Unset: the copy never
+	// pauses.
+	// +optional
+	MaxLag *metav1.Duration `json:"maxLag,omitempty"`
+
+	// cutOverLockTimeout bounds each wait for the locks the application
+	// queues behind (installing the triggers, the swap). An attempt that
+	// times out is retried after a pause, so a long query of the
+	// application's on the table delays the swap rather than the
+	// application. MySQL and MariaDB count it in whole seconds: under
+	// one second the swap does not wait at all. Default 50ms.
+	// +optional
+	CutOverLockTimeout *metav1.Duration `json:"cutOverLockTimeout,omitempty"`
+
+	// cutOverAttempts is how many times the swap asks for its lock
+	// before the migration fails. Default 50 (about a minute and a half
+	// with the pauses between attempts).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	CutOverAttempts int32 `json:"cutOverAttempts,omitempty"`
 }
 
 // SwitchSecretRef names the Secret, and its key, that applications read
@@ -738,7 +781,9 @@ type ShadowTableInfo struct {
 	// +optional
 	Name string `json:"name,omitempty"`
 
-	// syncStatus says where the copy stands.
+	// syncStatus says where the change stands: creating, copying,
+	// throttled, indexing (building the secondary indexes left out of the
+	// copy), verifying, swapping, done.
 	// +optional
 	SyncStatus string `json:"syncStatus,omitempty"`
 
@@ -753,6 +798,32 @@ type ShadowTableInfo struct {
 	// lastSyncTime is when the copy last moved.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// batchSize is the number of rows the copy's next batch moves, as
+	// sized by spec.migration.shadowTable.batchTime.
+	// +optional
+	BatchSize int64 `json:"batchSize,omitempty"`
+
+	// throttledTime is how long the copy has paused for
+	// spec.migration.shadowTable.maxLag.
+	// +optional
+	ThrottledTime *metav1.Duration `json:"throttledTime,omitempty"`
+
+	// throttleReason says why the copy is paused, while syncStatus is
+	// throttled.
+	// +optional
+	ThrottleReason string `json:"throttleReason,omitempty"`
+
+	// cutOverAttempts is how many attempts at the swap's lock were made:
+	// more than one when the application held the table.
+	// +optional
+	CutOverAttempts int32 `json:"cutOverAttempts,omitempty"`
+
+	// longestLock is the longest time the application's statements on
+	// the table could have queued behind one of the change's locks
+	// (installing the triggers, the swap, a failed attempt's wait).
+	// +optional
+	LongestLock *metav1.Duration `json:"longestLock,omitempty"`
 }
 
 // MigrationMetrics holds what was measured during the apply.

@@ -14,10 +14,13 @@ import (
 // canonical text, so changing any of them after review needs a new
 // approval.
 type runSettings struct {
-	Strategy       dbv1.MigrationStrategy      `json:"strategy"`
-	BatchSize      int32                       `json:"batchSize"`
-	Parallel       bool                        `json:"parallel"`
-	BlueGreen      *dbv1.BlueGreenConfig       `json:"blueGreen"`
+	Strategy  dbv1.MigrationStrategy `json:"strategy"`
+	BatchSize int32                  `json:"batchSize"`
+	Parallel  bool                   `json:"parallel"`
+	BlueGreen *dbv1.BlueGreenConfig  `json:"blueGreen"`
+	// ShadowTable is left out of the text when unset, so that plans
+	// approved before the field existed keep their hash.
+	ShadowTable    *dbv1.ShadowTableConfig     `json:"shadowTable,omitempty"`
 	Rollback       *dbv1.RollbackConfig        `json:"rollback"`
 	Integrity      *dbv1.DataIntegrityChecks   `json:"integrity"`
 	Thresholds     *dbv1.PerformanceThresholds `json:"thresholds"`
@@ -34,6 +37,7 @@ func settingsText(dbm *dbv1.DatabaseMigration) string {
 		BatchSize:      m.BatchSize,
 		Parallel:       m.Parallel,
 		BlueGreen:      m.BlueGreen,
+		ShadowTable:    m.ShadowTable,
 		Rollback:       dbm.Spec.Rollback,
 		ScriptTimeouts: map[string]time.Duration{},
 	}

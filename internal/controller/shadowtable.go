@@ -11,21 +11,30 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
 )
 
-// shadowOptions is the shadow-table strategy of dbm: its batch size, its
-// backups, and status.shadowTable and status.backupInfo as it goes.
+// shadowOptions is the shadow-table strategy of dbm: its batches, its
+// throttle and cut-over, its backups, and status.shadowTable and
+// status.backupInfo as it goes.
 func shadowOptions(report *reporter, dbm *dbv1.DatabaseMigration, now func() time.Time) *planner.ShadowTableOptions {
 	rb := dbm.Spec.Rollback
-	return &planner.ShadowTableOptions{
+	// last is the phase last reported; Progress runs on the run's
+	// goroutine only.
+	var last shadow.SyncStatus
+	opts := &planner.ShadowTableOptions{
 		BatchSize: int(dbm.Spec.Migration.BatchSize),
+		// Batches are sized by time unless the spec says otherwise: the
+		// API's batchSize default (1000 rows) is only where they start.
+		BatchTime: shadow.DefaultBatchTime,
 		// Without a word from the spec the old table is kept: a rollback
 		// after the swap needs it.
 		PreserveBackup: rb == nil || rb.PreserveBackup == nil || *rb.PreserveBackup,
 		Progress: func(p shadow.Progress) {
-			report.update(p.SyncStatus != shadow.StatusCopying, func() {
-				synced := metav1.NewTime(p.LastSync)
-				dbm.Status.ShadowTable = &dbv1.ShadowTableInfo{
-					Name: p.Shadow, SyncStatus: string(p.SyncStatus), RowsProcessed: p.RowsProcessed, TotalRows: p.TotalRows, LastSyncTime: &synced,
-				}
+			// A new phase is written at once; the copy's batches, a
+			// throttled copy's checks and the swap's retries at most once
+			// per progressInterval.
+			changed := p.SyncStatus != last
+			last = p.SyncStatus
+			report.update(changed && p.SyncStatus != shadow.StatusCopying || p.SyncStatus == shadow.StatusDone, func() {
+				dbm.Status.ShadowTable = shadowTableInfo(p)
 			})
 		},
 		Swapped: func(res *shadow.Result) {
@@ -41,4 +50,33 @@ func shadowOptions(report *reporter, dbm *dbv1.DatabaseMigration, now func() tim
 			})
 		},
 	}
+	if st := dbm.Spec.Migration.ShadowTable; st != nil {
+		if st.BatchTime != nil {
+			opts.BatchTime = st.BatchTime.Duration
+		}
+		if st.MaxLag != nil {
+			opts.MaxLag = st.MaxLag.Duration
+		}
+		if st.CutOverLockTimeout != nil {
+			opts.CutOverLockTimeout = st.CutOverLockTimeout.Duration
+		}
+		opts.CutOverAttempts = int(st.CutOverAttempts)
+	}
+	return opts
+}
+
+// shadowTableInfo is status.shadowTable for a run's progress.
+func shadowTableInfo(p shadow.Progress) *dbv1.ShadowTableInfo {
+	synced := metav1.NewTime(p.LastSync)
+	info := &dbv1.ShadowTableInfo{
+		Name: p.Shadow, SyncStatus: string(p.SyncStatus), RowsProcessed: p.RowsProcessed, TotalRows: p.TotalRows, LastSyncTime: &synced,
+		BatchSize: int64(p.BatchSize), ThrottleReason: p.ThrottleReason, CutOverAttempts: int32(p.CutOverAttempts),
+	}
+	if p.Throttled > 0 {
+		info.ThrottledTime = &metav1.Duration{Duration: p.Throttled}
+	}
+	if p.LongestLock > 0 {
+		info.LongestLock = &metav1.Duration{Duration: p.LongestLock}
+	}
+	return info
 }

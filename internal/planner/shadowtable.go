@@ -15,8 +15,19 @@ import (
 // ShadowTableOptions run a plan's table changes through shadow tables
 // (spec.migration.strategy shadow-table).
 type ShadowTableOptions struct {
-	// BatchSize is the rows per copy transaction (spec.migration.batchSize).
+	// BatchSize is the rows of the first copy transaction
+	// (spec.migration.batchSize); with BatchTime unset, of every one.
 	BatchSize int
+	// BatchTime sizes the copy's batches by time
+	// (spec.migration.shadowTable.batchTime).
+	BatchTime time.Duration
+	// MaxLag pauses the copy while the database lags behind more
+	// (spec.migration.shadowTable.maxLag); 0: never.
+	MaxLag time.Duration
+	// CutOverLockTimeout and CutOverAttempts bound the swap's lock waits
+	// (spec.migration.shadowTable); 0: the shadow package's defaults.
+	CutOverLockTimeout time.Duration
+	CutOverAttempts    int
 	// PreserveBackup keeps each old table as its backup
 	// (spec.rollback.preserveBackup); a rollback after a swap needs it.
 	PreserveBackup bool
@@ -124,7 +135,9 @@ func (r *applyRun) throughShadow(ctx context.Context, g shadowGroup) error {
 		return err
 	}
 	res, err := shadow.Run(ctx, r.target.Engine, r.db, change, shadow.Options{
-		BatchSize: o.BatchSize, PreserveBackup: o.PreserveBackup, Progress: o.Progress, Verify: r.checks.shadowCopy(),
+		BatchSize: o.BatchSize, BatchTime: o.BatchTime, PreserveBackup: o.PreserveBackup,
+		CutOverLockTimeout: o.CutOverLockTimeout, CutOverAttempts: o.CutOverAttempts, MaxLag: o.MaxLag,
+		Progress: o.Progress, Verify: r.checks.shadowCopy(),
 	})
 	if res != nil {
 		// Swapped: the change is made, whatever came after.

@@ -3,164 +3,292 @@ package shadow
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
-// benchRows is the size of the table both ways change.
+// benchRows is the size of the table every way of changing it changes.
 const benchRows = 1_000_000
 
-// BenchmarkShadowVsAlter changes a column of a 1,000,000-row PostgreSQL
-// table from integer to bigint, which makes PostgreSQL rewrite the table:
-// through a shadow table, and with a plain ALTER TABLE. It reports the
-// total time and the longest time the application's reads and writes of
-// the table were blocked: the whole statement for ALTER TABLE (it holds
-// ACCESS EXCLUSIVE throughout), the swap for the shadow table. While the
-// shadow table copies, a writer inserts rows as fast as it can; every one
-// must be in the changed table (the benchmark fails otherwise), and the
-// longest any of its inserts waited is reported. Run it with
+// benchWriteRate is the steady rate of the application's writes during
+// BenchmarkShadowUnderWriter: half inserts, half updates of random rows.
+const benchWriteRate = 200
+
+// benchEngine is what the benchmarks need of an engine besides engineCase.
+type benchEngine struct {
+	engineCase
+	// load are the statements (re)creating table bench with benchRows
+	// rows, a secondary index and fresh statistics.
+	load []string
+}
+
+var benchEngines = []benchEngine{
+	{
+		engineCase: engineCases[0],
+		load: []string{
+			"DROP TABLE IF EXISTS bench",
+			"CREATE TABLE bench (id serial PRIMARY KEY, n integer NOT NULL, payload text NOT NULL)",
+			"INSERT INTO bench (n, payload) SELECT g % 100000, md5(g::text) FROM generate_series(1, " + strconv.Itoa(benchRows) + ") g",
+			"CREATE INDEX bench_n_idx ON bench (n)",
+			"VACUUM ANALYZE bench",
+		},
+	},
+	{
+		engineCase: engineCases[1],
+		load: []string{
+			"DROP TABLE IF EXISTS bench",
+			"CREATE TABLE bench (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, n int NOT NULL, payload varchar(64) NOT NULL, KEY bench_n_idx (n))",
+			// seq_1_to_N is MariaDB's Sequence engine.
+			"INSERT INTO bench (n, payload) SELECT seq % 100000, md5(seq) FROM seq_1_to_" + strconv.Itoa(benchRows),
+			"ANALYZE TABLE bench",
+		},
+	},
+}
+
+// BenchmarkShadowVsAlter changes a column of a 1,000,000-row table from
+// integer to bigint, which makes both engines rewrite the table, with a
+// plain ALTER TABLE and through a shadow table, one after the other on
+// the same freshly loaded data in each iteration, so that the ratio
+// compares runs on the same machine under the same load. No one else
+// writes. It reports both times, their ratio, and the longest time each
+// blocked the application: the whole statement for ALTER TABLE, which
+// blocks writes throughout; for the shadow table its longest lock. Run it
+// (hack/bench-shadow.sh prints a table) with
 //
-//	go test ./internal/shadow -run '^$' -bench ShadowVsAlter -benchtime=1x
+//	go test ./internal/shadow -run '^$' -bench ShadowVsAlter -benchtime=1x -timeout 30m
 func BenchmarkShadowVsAlter(b *testing.B) {
-	e, err := database.For(database.KindPostgreSQL)
+	for _, be := range benchEngines {
+		b.Run(be.name, func(b *testing.B) {
+			e := be.engine(b)
+			db := be.fresh(b)
+			ctx := context.Background()
+			var alter, shadow, lock time.Duration
+			var res *Result
+			for range b.N {
+				b.StopTimer()
+				be.loadBench(b, db)
+				b.StartTimer()
+				start := time.Now()
+				if _, err := db.ExecContext(ctx, "ALTER TABLE bench "+be.toBigint); err != nil {
+					b.Fatal(err)
+				}
+				alter += time.Since(start)
+
+				b.StopTimer()
+				be.loadBench(b, db)
+				b.StartTimer()
+				start = time.Now()
+				res = be.runShadow(b, e, db)
+				shadow += time.Since(start)
+				lock = max(lock, res.LongestLock)
+			}
+			n := float64(b.N)
+			b.ReportMetric(ms(alter)/n, "alter-ms")
+			b.ReportMetric(ms(shadow)/n, "shadow-ms")
+			b.ReportMetric(float64(shadow)/float64(alter), "ratio")
+			b.ReportMetric(ms(lock), "max-lock-ms")
+			b.Logf("last shadow run: copy %v, indexes %v, swap lock %v in %d attempt(s)",
+				res.CopyTime.Round(time.Millisecond), res.IndexTime.Round(time.Millisecond), res.LockTime.Round(time.Microsecond), res.CutOverAttempts)
+		})
+	}
+}
+
+// BenchmarkShadowUnderWriter makes the same change of the same table
+// while the application writes at a steady benchWriteRate (inserts, and
+// updates of random rows), through a shadow table and then with a plain
+// ALTER TABLE. Every row the writer inserted and every value it set must
+// be in the changed table (the benchmark fails otherwise). It reports the
+// rows written and kept, the writer's longest statement under each (its
+// worst stall, a statement the server rolled back in a deadlock and its
+// retry counted as one), the statements retried, the shadow run's longest
+// lock and its cut-over attempts.
+//
+//	go test ./internal/shadow -run '^$' -bench ShadowUnderWriter -benchtime=1x -timeout 30m
+func BenchmarkShadowUnderWriter(b *testing.B) {
+	for _, be := range benchEngines {
+		b.Run(be.name, func(b *testing.B) {
+			e := be.engine(b)
+			db := be.fresh(b)
+			var shadow, lock, shadowStall, alterStall time.Duration
+			var written, kept, attempts, retries int
+			for range b.N {
+				b.StopTimer()
+				be.loadBench(b, db)
+				w := startBenchWriter(b, be, db)
+				b.StartTimer()
+				start := time.Now()
+				res := be.runShadow(b, e, db)
+				shadow += time.Since(start)
+				b.StopTimer()
+				// A second of writes to the new table, after the swap.
+				time.Sleep(time.Second)
+				w.stop(b)
+				inserted, present := w.check(b)
+				written, kept = written+inserted, kept+present
+				shadowStall = max(shadowStall, w.stall)
+				retries += w.retries
+				lock = max(lock, res.LongestLock)
+				attempts = max(attempts, res.CutOverAttempts)
+
+				be.loadBench(b, db)
+				w = startBenchWriter(b, be, db)
+				if _, err := db.Exec("ALTER TABLE bench " + be.toBigint); err != nil {
+					b.Fatal(err)
+				}
+				time.Sleep(time.Second)
+				w.stop(b)
+				w.check(b)
+				alterStall = max(alterStall, w.stall)
+				b.StartTimer()
+			}
+			b.ReportMetric(ms(shadow)/float64(b.N), "shadow-ms")
+			b.ReportMetric(float64(written), "rows-written")
+			b.ReportMetric(float64(kept), "rows-kept")
+			b.ReportMetric(ms(shadowStall), "writer-max-stall-ms")
+			b.ReportMetric(ms(alterStall), "alter-writer-max-stall-ms")
+			b.ReportMetric(ms(lock), "max-lock-ms")
+			b.ReportMetric(float64(attempts), "cut-over-attempts")
+			b.ReportMetric(float64(retries), "writer-retries")
+		})
+	}
+}
+
+// runShadow changes bench through a shadow table with Run's defaults.
+func (be benchEngine) runShadow(b *testing.B, e database.Engine, db *sql.DB) *Result {
+	b.Helper()
+	c, err := FromAlter(e, "", "bench", be.toBigint)
 	if err != nil {
 		b.Fatal(err)
 	}
-	db := dbtest.OpenPostgres(b, dbtest.NewPostgresDatabase(b))
-	ctx := context.Background()
-
-	for _, batch := range []int{DefaultBatchSize, 10_000} {
-		b.Run("shadow/batch="+strconv.Itoa(batch), func(b *testing.B) {
-			var total, lock, writerStall time.Duration
-			for range b.N {
-				b.StopTimer()
-				loadBenchTable(b, db)
-				c, err := FromAlter(e, "", "bench", "ALTER COLUMN n TYPE bigint")
-				if err != nil {
-					b.Fatal(err)
-				}
-				w := startBenchWriter(b, db)
-				b.StartTimer()
-				start := time.Now()
-				res, err := Run(ctx, e, db, c, Options{BatchSize: batch})
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += time.Since(start)
-				lock = max(lock, res.LockTime)
-				b.StopTimer()
-				written, stalled := w.stop(b)
-				w.check(b, written)
-				writerStall = max(writerStall, stalled)
-				b.StartTimer()
-			}
-			report(b, total, lock)
-			b.ReportMetric(float64(writerStall.Microseconds())/1000, "writer-max-stall-ms")
-		})
+	res, err := Run(context.Background(), e, db, c, Options{})
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Run("alter", func(b *testing.B) {
-		var total, lock time.Duration
-		for range b.N {
-			b.StopTimer()
-			loadBenchTable(b, db)
-			b.StartTimer()
-			start := time.Now()
-			if _, err := db.ExecContext(ctx, "ALTER TABLE bench ALTER COLUMN n TYPE bigint"); err != nil {
-				b.Fatal(err)
-			}
-			took := time.Since(start)
-			total += took
-			lock = max(lock, took)
-		}
-		report(b, total, lock)
-	})
+	return res
 }
 
-// loadBenchTable (re)creates table bench with benchRows rows, an index
-// and fresh statistics, the same for both ways.
-func loadBenchTable(b *testing.B, db *sql.DB) {
+// loadBench (re)creates table bench, the same for every way of changing
+// it.
+func (be benchEngine) loadBench(b *testing.B, db *sql.DB) {
 	b.Helper()
-	for _, stmt := range []string{
-		"DROP TABLE IF EXISTS bench",
-		"CREATE TABLE bench (id serial PRIMARY KEY, n integer NOT NULL, payload text NOT NULL)",
-		"INSERT INTO bench (n, payload) SELECT g % 100000, md5(g::text) FROM generate_series(1, " + strconv.Itoa(benchRows) + ") g",
-		"CREATE INDEX bench_n_idx ON bench (n)",
-		"VACUUM ANALYZE bench",
-	} {
+	for _, stmt := range be.load {
 		if _, err := db.Exec(stmt); err != nil {
 			b.Fatalf("%s: %v", stmt, err)
 		}
 	}
 }
 
-// report puts the mean total time and the longest lock in the benchmark's
-// output.
-func report(b *testing.B, total, lock time.Duration) {
-	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "total-ms/op")
-	b.ReportMetric(float64(lock.Microseconds())/1000, "max-lock-ms")
-}
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// benchWriter inserts rows into bench until stopped, as an application
-// would while the table changes.
+// benchWriter is the application while the table changes: one statement
+// every 1/benchWriteRate seconds, alternately an insert of a new row and
+// an update of a random existing one, each on a session of the pool.
 type benchWriter struct {
+	be   benchEngine
 	db   *sql.DB
 	quit chan struct{}
 	done chan struct{}
-	n    int
-	// stall is the longest one insert took.
+
+	inserted int
+	// retries counts statements the server rolled back (deadlocks).
+	retries int
+	// updated is the payload each updated row must have, the last set.
+	updated map[int64]string
+	// stall is the longest one statement took.
 	stall time.Duration
 	err   error
 }
 
-func startBenchWriter(b *testing.B, db *sql.DB) *benchWriter {
+func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 	b.Helper()
-	w := &benchWriter{db: db, quit: make(chan struct{}), done: make(chan struct{})}
+	w := &benchWriter{be: be, db: db, quit: make(chan struct{}), done: make(chan struct{}), updated: map[int64]string{}}
+	d, err := dialectFor(be.engine(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
 	go func() {
 		defer close(w.done)
-		for {
+		tick := time.NewTicker(time.Second / benchWriteRate)
+		defer tick.Stop()
+		var start time.Time
+		retrying := false
+		for i := 0; ; i++ {
 			select {
 			case <-w.quit:
 				return
-			default:
+			case <-tick.C:
 			}
-			start := time.Now()
-			if _, err := db.Exec("INSERT INTO bench (n, payload) VALUES (-1, $1)", "writer-"+strconv.Itoa(w.n)); err != nil {
-				w.err = err
+			if !retrying {
+				start = time.Now()
+			}
+			var err error
+			if i%2 == 0 {
+				_, err = db.Exec(be.rebind("INSERT INTO bench (n, payload) VALUES (-1, ?)"), "writer-"+strconv.Itoa(w.inserted))
+				if err == nil {
+					w.inserted++
+				}
+			} else {
+				id := rng.Int64N(benchRows) + 1
+				payload := "update-" + strconv.Itoa(i)
+				if _, err = db.Exec(be.rebind("UPDATE bench SET payload = ? WHERE id = ?"), payload, id); err == nil {
+					w.updated[id] = payload
+				}
+			}
+			if err != nil && d.retryable(err) {
+				// As an application must under any online schema change
+				// on InnoDB, it tries again; the stall counts both tries.
+				w.retries++
+				retrying = true
+				i--
+				continue
+			}
+			retrying = false
+			if err != nil {
+				w.err = fmt.Errorf("statement %d: %w", i, err)
 				return
 			}
 			w.stall = max(w.stall, time.Since(start))
-			w.n++
 		}
 	}()
 	return w
 }
 
-// stop ends the writer and says how many rows it wrote and its longest
-// insert.
-func (w *benchWriter) stop(b *testing.B) (int, time.Duration) {
+// stop ends the writer; it fails the benchmark if a statement failed.
+func (w *benchWriter) stop(b *testing.B) {
 	b.Helper()
 	close(w.quit)
 	<-w.done
 	if w.err != nil {
-		b.Fatalf("the writer failed after %d rows: %v", w.n, w.err)
+		b.Fatalf("the writer failed after %d inserts: %v", w.inserted, w.err)
 	}
-	return w.n, w.stall
 }
 
-// check fails the benchmark unless every row the writer wrote is in the
-// changed table.
-func (w *benchWriter) check(b *testing.B, written int) {
+// check fails the benchmark unless every row the writer inserted and
+// every value it set is in the changed table; it returns the rows
+// inserted and those found.
+func (w *benchWriter) check(b *testing.B) (inserted, present int) {
 	b.Helper()
-	var n int
-	if err := w.db.QueryRow("SELECT count(*) FROM bench WHERE n = -1 AND payload LIKE 'writer-%'").Scan(&n); err != nil {
+	if err := w.db.QueryRow("SELECT count(*) FROM bench WHERE n = -1 AND payload LIKE 'writer-%'").Scan(&present); err != nil {
 		b.Fatal(err)
 	}
-	if n != written {
-		b.Fatalf("the writer wrote %d rows during the change; the changed table has %d of them", written, n)
+	if present != w.inserted {
+		b.Fatalf("the writer inserted %d rows during the change; the changed table has %d of them", w.inserted, present)
 	}
-	b.Logf("a concurrent writer wrote %d rows during the change: all %d are in the changed table", written, n)
+	for id, want := range w.updated {
+		var got string
+		if err := w.db.QueryRow(w.be.rebind("SELECT payload FROM bench WHERE id = ?"), id).Scan(&got); err != nil {
+			b.Fatalf("row %d, updated during the change: %v", id, err)
+		}
+		if got != want {
+			b.Fatalf("row %d was updated to %q during the change; the changed table has %q", id, want, got)
+		}
+	}
+	return w.inserted, present
 }

@@ -333,9 +333,184 @@ func TestAbortAfterACrashInTheSwap(t *testing.T) {
 			g.Expect(ec.triggers(t, db)).To(BeEmpty())
 			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
 			g.Expect(ec.items(t, db, "items")).To(Equal(before))
+			g.Expect(ec.tableComment(t, db, "items")).To(Equal("the items"))
 			_, err = ec.insertReturningID(ctx, db, "items", 1, "after")
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(ec.tableExists(t, db, "_items_old")).To(BeTrue(), "the old table is never dropped by Abort")
+		})
+	}
+}
+
+// TestCopyDoesNotUndoAConcurrentDelete deletes a row in a transaction the
+// application keeps open while a copy batch covering the row starts: the
+// batch must not copy the row in the version its snapshot still sees,
+// or the row would come back once the delete commits (its trigger found
+// nothing to delete in the shadow yet). The batch waits for the delete
+// (a row lock in MySQL, the sync lock in PostgreSQL); without that it
+// would finish while the delete is open, and the shadow keep the row.
+func TestCopyDoesNotUndoAConcurrentDelete(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			db, e := ec.fresh(t), ec.engine(t)
+			ec.createItems(t, db, "items", 100)
+			c, err := FromAlter(e, "", "items", ec.toBigint)
+			g.Expect(err).NotTo(HaveOccurred())
+			r, err := newRunner(ctx, e, db, c, Options{BatchSize: 1000})
+			g.Expect(err).NotTo(HaveOccurred())
+			defer r.close()
+			g.Expect(r.preflight(ctx)).To(Succeed())
+			g.Expect(r.createShadow(ctx)).To(Succeed())
+			g.Expect(r.installTriggers(ctx)).To(Succeed())
+
+			app, err := db.BeginTx(ctx, nil)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer func() { _ = app.Rollback() }()
+			_, err = app.ExecContext(ctx, ec.rebind("DELETE FROM items WHERE id = ?"), 5)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			copied := make(chan error, 1)
+			go func() { copied <- r.copyRows(ctx) }()
+			select {
+			case err := <-copied:
+				t.Fatalf("the batch ran while a delete of one of its rows was open (err %v)", err)
+			case <-time.After(time.Second):
+			}
+			g.Expect(app.Commit()).To(Succeed())
+			g.Expect(<-copied).To(Succeed())
+
+			g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_new WHERE id = 5")).To(Equal("0"))
+			g.Expect(r.verify(ctx)).To(Succeed())
+			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+		})
+	}
+}
+
+// TestSwapWaitsForALongQueryNotTheApplication holds the table in a long
+// transaction of the application's from the moment the swap begins:
+// each attempt at the swap's lock gives up soon, and the application's
+// other writes go through between the attempts instead of queueing
+// behind a swap that waits for the long transaction. An unbounded wait
+// would hold the insert until the long transaction ended, which the
+// test only does once the insert is done.
+func TestSwapWaitsForALongQueryNotTheApplication(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			db, e := ec.fresh(t), ec.engine(t)
+			ec.createItems(t, db, "items", 200)
+			c, err := FromAlter(e, "", "items", ec.toBigint)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			var long *sql.Tx
+			var longErr error
+			defer func() {
+				if long != nil {
+					_ = long.Rollback()
+				}
+			}()
+			retrying := make(chan struct{})
+			opts := Options{
+				BatchSize:          100,
+				CutOverLockTimeout: 20 * time.Millisecond,
+				CutOverAttempts:    1000,
+				Progress: func(p Progress) {
+					if p.SyncStatus != StatusSwapping {
+						return
+					}
+					if long == nil {
+						// The long query: it reads the table, and its
+						// transaction keeps the table's lock until it ends.
+						var n int
+						if long, longErr = db.BeginTx(ctx, nil); longErr == nil {
+							longErr = long.QueryRow("SELECT COUNT(*) FROM items").Scan(&n)
+						}
+					}
+					if p.CutOverAttempts == 2 {
+						close(retrying)
+					}
+				},
+			}
+			type outcome struct {
+				res *Result
+				err error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				res, err := Run(ctx, e, db, c, opts)
+				done <- outcome{res, err}
+			}()
+
+			select {
+			case <-retrying:
+			case o := <-done:
+				t.Fatalf("the swap did not wait for the long transaction: %+v (%v)", o, longErr)
+			}
+			g.Expect(longErr).NotTo(HaveOccurred())
+			// The application writes while the swap is being retried.
+			id, err := ec.insertReturningID(ctx, db, "items", 7, "between attempts")
+			g.Expect(err).NotTo(HaveOccurred(), "the application's insert waited for the swap")
+			g.Expect(long.Commit()).To(Succeed())
+
+			o := <-done
+			g.Expect(o.err).NotTo(HaveOccurred())
+			g.Expect(o.res.CutOverAttempts).To(BeNumerically(">=", 2))
+			g.Expect(o.res.LongestLock).To(BeNumerically(">", 0))
+			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
+			g.Expect(ec.items(t, db, "items")).To(HaveKeyWithValue(id, item{n: 7, note: "between attempts"}))
+		})
+	}
+}
+
+// TestThrottlePausesTheCopy makes the lag exceed MaxLag for the copy's
+// first few checks: the copy waits, shows why, and goes on once the lag
+// falls. With the engine's own lag measure and a MaxLag it does not
+// reach, the copy never waits.
+func TestThrottlePausesTheCopy(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			db, e := ec.fresh(t), ec.engine(t)
+			ec.createItems(t, db, "items", 500)
+			c, err := FromAlter(e, "", "items", ec.toBigint)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			checks := 0
+			var throttled []Progress
+			res, err := Run(ctx, e, db, c, Options{
+				BatchSize: 100,
+				MaxLag:    time.Second,
+				Lag: func(context.Context) (time.Duration, error) {
+					if checks++; checks <= 3 {
+						return 5 * time.Second, nil
+					}
+					return 0, nil
+				},
+				Progress: func(p Progress) {
+					if p.SyncStatus == StatusThrottled {
+						throttled = append(throttled, p)
+					}
+				},
+			})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(throttled).To(HaveLen(3))
+			g.Expect(throttled[0].ThrottleReason).To(Equal("lag 5s is over maxLag 1s"))
+			g.Expect(throttled[2].Throttled).To(BeNumerically(">", 0))
+			g.Expect(res.Throttled).To(BeNumerically(">=", throttled[2].Throttled))
+			g.Expect(res.Rows).To(Equal(int64(500)))
+			g.Expect(checks).To(BeNumerically(">", 5), "the lag is checked before every batch")
+
+			// The engine's own measure: replication lag and a probe.
+			ec.createItems(t, db, "other", 300)
+			c, err = FromAlter(e, "", "other", ec.toBigint)
+			g.Expect(err).NotTo(HaveOccurred())
+			res, err = Run(ctx, e, db, c, Options{BatchSize: 100, MaxLag: time.Hour})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(res.Throttled).To(BeZero())
 		})
 	}
 }

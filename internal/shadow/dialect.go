@@ -19,6 +19,9 @@ type dialect interface {
 	// prepareSession sets what the run's session relies on, and bounds
 	// its waits for locks by lockTimeout.
 	prepareSession(ctx context.Context, conn *sql.Conn, lockTimeout time.Duration) error
+	// setLockWait bounds the session's waits for table locks by wait,
+	// rounded as the engine counts.
+	setLockWait(ctx context.Context, q database.Querier, wait time.Duration) error
 	// relation reads whether a relation of schema is a table, and its
 	// comment; nil when there is none.
 	relation(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error)
@@ -43,6 +46,14 @@ type dialect interface {
 	inheritAccess(ctx context.Context, q database.Querier, n names) error
 	// copyForeignKeys adds the live table's foreign keys to the shadow.
 	copyForeignKeys(ctx context.Context, q database.Querier, n names) error
+	// deferIndexes drops the shadow's secondary indexes that the copy
+	// need not maintain row by row (none that backs a constraint or that
+	// a foreign key needs) and returns how to build them again.
+	deferIndexes(ctx context.Context, q database.Querier, n names) ([]deferredIndex, error)
+	// buildIndexes builds the deferred indexes on the shadow without
+	// stopping the triggers' writes to it.
+	buildIndexes(ctx context.Context, conn *sql.Conn, n names, idx []deferredIndex) error
+
 	// installTriggers makes every later write to the live table reach
 	// the shadow too, for the columns both share.
 	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error
@@ -53,11 +64,25 @@ type dialect interface {
 	// keyRange is a predicate on the primary key, after < key <= upTo
 	// (either bound nil: open), and its arguments.
 	keyRange(pk []string, after, upTo []any) (string, []any)
+	// beginBatch starts a copy batch's transaction, before its copyRows
+	// statement; it may wait, within lockTimeout, for what the batch must
+	// not run concurrently with.
+	beginBatch(ctx context.Context, tx *sql.Tx, n names, lockTimeout time.Duration) error
 	// copyRows is the statement copying the live table's rows matching
-	// where into the shadow, locking them as it reads (so a concurrent
-	// delete cannot be undone by the copy) and keeping rows the triggers
-	// wrote first.
-	copyRows(n names, pk, columns []string, where string) string
+	// where into the shadow. With keepExisting it leaves a row the
+	// triggers wrote first as it is, checking every row for one (ON
+	// CONFLICT DO NOTHING, ON DUPLICATE KEY UPDATE); without, such a row
+	// makes it fail (see duplicate), and where must exclude them. A
+	// delete that runs while the copy reads must not be undone by it:
+	// the statement locks the rows it reads, or beginBatch excludes such
+	// deletes.
+	copyRows(n names, pk, columns []string, where string, keepExisting bool) string
+	// keyNotIn is a predicate excluding keys, and its arguments;
+	// placeholders are numbered from firstArg where the engine numbers
+	// them.
+	keyNotIn(pk []string, keys [][]any, firstArg int) (string, []any)
+	// duplicate reports a unique key violation.
+	duplicate(err error) bool
 
 	// swap exchanges the tables in s under one short lock and returns how
 	// long the lock was held.
@@ -68,6 +93,17 @@ type dialect interface {
 	// retryable reports a deadlock or lock timeout: the statement may
 	// succeed when tried again.
 	retryable(err error) bool
+	// replicationLag is how far the server's replicas are behind it, as
+	// far as the server can tell; 0 without replicas.
+	replicationLag(ctx context.Context, q database.Querier) (time.Duration, error)
+}
+
+// deferredIndex is a secondary index of the shadow left out during the
+// copy.
+type deferredIndex struct {
+	name string
+	// create are the statements building it again.
+	create []string
 }
 
 // tableInfo is what Run reads of a relation.
@@ -202,4 +238,28 @@ func quoteList(quote func(string) string, names []string) string {
 		quoted[i] = quote(n)
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// keyNotIn is "(a, b) NOT IN ((p1, p2), ...)", or "a NOT IN (p1, ...)"
+// for a key of one column, with placeholder(i) the i-th placeholder from
+// 0, and its arguments.
+func keyNotIn(quote func(string) string, pk []string, keys [][]any, placeholder func(int) string) (string, []any) {
+	var args []any
+	tuples := make([]string, len(keys))
+	for i, key := range keys {
+		ph := make([]string, len(key))
+		for j, v := range key {
+			ph[j] = placeholder(len(args))
+			args = append(args, v)
+		}
+		tuples[i] = strings.Join(ph, ", ")
+		if len(pk) > 1 {
+			tuples[i] = "(" + tuples[i] + ")"
+		}
+	}
+	cols := quoteList(quote, pk)
+	if len(pk) > 1 {
+		cols = "(" + cols + ")"
+	}
+	return cols + " NOT IN (" + strings.Join(tuples, ", ") + ")", args
 }

@@ -10,6 +10,17 @@
 // (_<table>_old), the shadow takes its name. Only the swap blocks the
 // application, and Result.LockTime says for how long.
 //
+// The copy is meant to run near the database's own ALTER TABLE
+// (docs/performance.md has the figures): each batch is one INSERT ...
+// SELECT over a key range, inside the server; batches are sized by time
+// and paused while the lag passes Options.MaxLag, as gh-ost throttles;
+// the shadow's secondary indexes are left out during the copy and built
+// once after it, sorted, without stopping the triggers. The locks the
+// application queues behind (the triggers' installation, the swap) are
+// asked for with a short bounded wait and retried with backoff, as gh-ost's
+// cut-over is: a long query on the table delays the swap, not the
+// application.
+//
 // Run refuses, with a *RefusalError, what it cannot do safely: a table
 // without a primary key, a table other tables' foreign keys point at (they
 // would follow the renamed old table), names already used by something

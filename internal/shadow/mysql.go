@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,9 @@ type mysqlDialect struct {
 const (
 	mysqlLockWaitTimeout = 1205
 	mysqlDeadlock        = 1213
+	mysqlDuplicateKey    = 1062
+	// mysqlDropIndexFK: the index is needed in a foreign key constraint.
+	mysqlDropIndexFK = 1553
 )
 
 // prepareSession makes the session strict, so that a value the new
@@ -57,6 +61,14 @@ func (mysqlDialect) prepareSession(ctx context.Context, conn *sql.Conn, lockTime
 	secs := strconv.Itoa(max(int(lockTimeout.Round(time.Second).Seconds()), 1))
 	_, err := conn.ExecContext(ctx, "SET SESSION sql_mode = "+mysqlLiteral(strings.Join(modes, ","))+
 		", SESSION lock_wait_timeout = "+secs+", SESSION innodb_lock_wait_timeout = "+secs)
+	return err
+}
+
+// setLockWait sets lock_wait_timeout, which bounds metadata lock waits
+// (LOCK TABLES, RENAME, ALTER) in whole seconds: a wait under a second
+// becomes 0, which fails at once when the lock is taken, as NOWAIT does.
+func (mysqlDialect) setLockWait(ctx context.Context, q database.Querier, wait time.Duration) error {
+	_, err := q.ExecContext(ctx, "SET SESSION lock_wait_timeout = "+strconv.Itoa(int(wait/time.Second)))
 	return err
 }
 
@@ -258,12 +270,18 @@ func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n nam
 	for _, c := range pk {
 		same = append(same, "OLD."+d.Quote(c)+" <=> NEW."+d.Quote(c))
 	}
-	stmts := []string{
-		"CREATE TRIGGER " + d.Qualify(n.schema, names[0]) + " AFTER DELETE ON " + live + " FOR EACH ROW " + deleteOld,
-		"CREATE TRIGGER " + d.Qualify(n.schema, names[1]) + " AFTER UPDATE ON " + live + " FOR EACH ROW BEGIN " +
-			"IF NOT (" + strings.Join(same, " AND ") + ") THEN " + deleteOld + "; END IF; " + replace + "; END",
-		"CREATE TRIGGER " + d.Qualify(n.schema, names[2]) + " AFTER INSERT ON " + live + " FOR EACH ROW " + replace,
+	// An earlier attempt may have created some before failing: the names
+	// are the run's (preflight refused them were they anyone else's).
+	var stmts []string
+	for _, name := range names {
+		stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.Qualify(n.schema, name))
 	}
+	stmts = append(stmts,
+		"CREATE TRIGGER "+d.Qualify(n.schema, names[0])+" AFTER DELETE ON "+live+" FOR EACH ROW "+deleteOld,
+		"CREATE TRIGGER "+d.Qualify(n.schema, names[1])+" AFTER UPDATE ON "+live+" FOR EACH ROW BEGIN "+
+			"IF NOT ("+strings.Join(same, " AND ")+") THEN "+deleteOld+"; END IF; "+replace+"; END",
+		"CREATE TRIGGER "+d.Qualify(n.schema, names[2])+" AFTER INSERT ON "+live+" FOR EACH ROW "+replace,
+	)
 	return underLock(ctx, conn, []string{live, shadow}, stmts)
 }
 
@@ -378,27 +396,99 @@ func (d mysqlDialect) lexicographic(pk []string, vals []any, op, last string) (s
 	return "(" + strings.Join(alts, " OR ") + ")", args
 }
 
-// copyRows reads with LOCK IN SHARE MODE, a locking read of the newest
-// committed rows: a row deleted after the copy started is not copied
-// back. ON DUPLICATE KEY UPDATE keeps the triggers' newer row; INSERT
-// IGNORE would do the same but also turn every data error of the copy
-// into a warning and store a truncated value.
-func (d mysqlDialect) copyRows(n names, pk, columns []string, where string) string {
+// beginBatch has nothing to do: copyRows's locking read keeps deletes
+// from running while it reads, and InnoDB's flush at commit is a server
+// setting (innodb_flush_log_at_trx_commit), not a session's.
+func (mysqlDialect) beginBatch(context.Context, *sql.Tx, names, time.Duration) error { return nil }
+
+// plainIndex matches a plain secondary index in SHOW CREATE TABLE's
+// output: not the primary key, a unique, full-text or spatial key, nor a
+// constraint.
+var plainIndex = regexp.MustCompile("^\\s*KEY `((?:[^`]|``)+)` ")
+
+// deferIndexes defers the shadow's plain secondary indexes, taking their
+// definitions from SHOW CREATE TABLE, whose lines are valid clauses of
+// ALTER TABLE ... ADD. An index a foreign key needs cannot be dropped
+// (MySQL refuses it): it stays.
+func (d mysqlDialect) deferIndexes(ctx context.Context, q database.Querier, n names) ([]deferredIndex, error) {
 	shadow := d.Qualify(n.schema, n.shadow)
-	cols := quoteList(d.Quote, columns)
-	keep := shadow + "." + d.Quote(pk[0])
-	return "INSERT INTO " + shadow + " (" + cols + ") SELECT " + cols + " FROM " + d.Qualify(n.schema, n.table) +
-		" WHERE " + where + " LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE " + keep + " = " + keep
+	var table, create string
+	if err := q.QueryRowContext(ctx, "SHOW CREATE TABLE "+shadow).Scan(&table, &create); err != nil {
+		return nil, fmt.Errorf("reading the definition of %s: %w", n.shadow, err)
+	}
+	var out []deferredIndex
+	for line := range strings.SplitSeq(create, "\n") {
+		m := plainIndex.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		name := strings.ReplaceAll(m[1], "``", "`")
+		_, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" DROP INDEX "+d.Quote(name))
+		var myErr *mysql.MySQLError
+		if errors.As(err, &myErr) && myErr.Number == mysqlDropIndexFK {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dropping index %s of %s until the copy is done: %w", name, n.shadow, err)
+		}
+		clause := "ADD " + strings.TrimSuffix(strings.TrimSpace(line), ",")
+		out = append(out, deferredIndex{name: name, create: []string{clause}})
+	}
+	return out, nil
 }
 
-// swap restores the incoming table's own comment (a brief metadata
-// change on a table only the triggers write) and exchanges the tables in
-// one RENAME TABLE, which MySQL runs atomically under one lock.
+// buildIndexes adds every deferred index in one online ALTER TABLE (one
+// scan of the shadow, a sort per index) that lets the triggers go on
+// writing: InnoDB logs their writes meanwhile and applies them at the
+// end, under a brief exclusive metadata lock.
+func (d mysqlDialect) buildIndexes(ctx context.Context, conn *sql.Conn, n names, idx []deferredIndex) error {
+	clauses := make([]string, 0, len(idx)+2)
+	for _, i := range idx {
+		clauses = append(clauses, i.create...)
+	}
+	clauses = append(clauses, "ALGORITHM=INPLACE", "LOCK=NONE")
+	_, err := conn.ExecContext(ctx, "ALTER TABLE "+d.Qualify(n.schema, n.shadow)+" "+strings.Join(clauses, ", "))
+	return err
+}
+
+// replicationLag: a MySQL or MariaDB server does not know how far its
+// replicas are behind (only a replica does, in SHOW REPLICA STATUS), so
+// the lag Run sees is its own probe's.
+func (mysqlDialect) replicationLag(context.Context, database.Querier) (time.Duration, error) {
+	return 0, nil
+}
+
+// copyRows reads with LOCK IN SHARE MODE, a locking read of the newest
+// committed rows: a row deleted after the copy started is not copied
+// back. With keepExisting, ON DUPLICATE KEY UPDATE keeps the triggers'
+// newer row; INSERT IGNORE would do the same but also turn every data
+// error of the copy into a warning and store a truncated value.
+func (d mysqlDialect) copyRows(n names, pk, columns []string, where string, keepExisting bool) string {
+	shadow := d.Qualify(n.schema, n.shadow)
+	cols := quoteList(d.Quote, columns)
+	stmt := "INSERT INTO " + shadow + " (" + cols + ") SELECT " + cols + " FROM " + d.Qualify(n.schema, n.table) +
+		" WHERE " + where + " LOCK IN SHARE MODE"
+	if keepExisting {
+		keep := shadow + "." + d.Quote(pk[0])
+		stmt += " ON DUPLICATE KEY UPDATE " + keep + " = " + keep
+	}
+	return stmt
+}
+
+func (d mysqlDialect) keyNotIn(pk []string, keys [][]any, _ int) (string, []any) {
+	return keyNotIn(d.Quote, pk, keys, func(int) string { return "?" })
+}
+
+func (mysqlDialect) duplicate(err error) bool {
+	var myErr *mysql.MySQLError
+	return errors.As(err, &myErr) && myErr.Number == mysqlDuplicateKey
+}
+
+// swap exchanges the tables in one RENAME TABLE, which MySQL runs
+// atomically under one lock; the comments are settled after it, so the
+// lock covers the rename alone.
 func (d mysqlDialect) swap(ctx context.Context, conn *sql.Conn, s swapSpec) (time.Duration, error) {
 	start := time.Now()
-	if err := d.setComment(ctx, conn, s.n.schema, s.incoming, s.incomingComment); err != nil {
-		return 0, fmt.Errorf("restoring the comment of %s: %w", s.incoming, err)
-	}
 	rename := "RENAME TABLE " + d.Qualify(s.n.schema, s.live) + " TO " + d.Qualify(s.n.schema, s.aside) +
 		", " + d.Qualify(s.n.schema, s.incoming) + " TO " + d.Qualify(s.n.schema, s.live)
 	if _, err := conn.ExecContext(ctx, rename); err != nil {
@@ -408,9 +498,14 @@ func (d mysqlDialect) swap(ctx context.Context, conn *sql.Conn, s swapSpec) (tim
 }
 
 // settle drops the sync triggers, which the rename took along to the
-// table set aside, and marks that table as kube-shift's.
+// table set aside, gives the table now in place its own comment (until
+// then it carried its marker: Abort repairs that after a crash) and
+// marks the table set aside as kube-shift's.
 func (d mysqlDialect) settle(ctx context.Context, q database.Querier, s swapSpec) error {
 	if err := d.dropTriggers(ctx, q, s.n); err != nil {
+		return err
+	}
+	if err := d.setComment(ctx, q, s.n.schema, s.live, s.incomingComment); err != nil {
 		return err
 	}
 	return d.setComment(ctx, q, s.n.schema, s.aside, mark(s.asideRole, s.n.table, s.liveComment))

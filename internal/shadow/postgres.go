@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,13 +34,20 @@ const (
 	pgDeadlock         = "40P01"
 	pgSerialization    = "40001"
 	pgLockNotAvailable = "55P03"
+	pgUniqueViolation  = "23505"
 )
 
 // prepareSession bounds every lock wait of the session, row locks of the
 // copy included: a wait that times out is retried, where an unbounded one
 // would queue the application's statements behind the run.
-func (postgresDialect) prepareSession(ctx context.Context, conn *sql.Conn, lockTimeout time.Duration) error {
-	_, err := conn.ExecContext(ctx, "SET lock_timeout = '"+strconv.FormatInt(lockTimeout.Milliseconds(), 10)+"ms'")
+func (d postgresDialect) prepareSession(ctx context.Context, conn *sql.Conn, lockTimeout time.Duration) error {
+	return d.setLockWait(ctx, conn, lockTimeout)
+}
+
+// setLockWait sets lock_timeout, in milliseconds and at least one: zero
+// would mean no bound at all.
+func (postgresDialect) setLockWait(ctx context.Context, q database.Querier, wait time.Duration) error {
+	_, err := q.ExecContext(ctx, "SET lock_timeout = '"+strconv.FormatInt(max(wait.Milliseconds(), 1), 10)+"ms'")
 	return err
 }
 
@@ -208,8 +216,10 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 // syncBody is the trigger function: a delete removes the row from the
 // shadow, an insert or update upserts it (an update of the key first
 // removes the row under its old key), a TRUNCATE empties the shadow.
+// Removing a row waits for a copy batch in progress (see syncLock).
 func (d postgresDialect) syncBody(n names, pk, columns []string) string {
 	shadow := d.Qualify(n.schema, n.shadow)
+	lock := strconv.FormatInt(syncLock(n), 10)
 	match := d.keyEquals(pk, "OLD")
 	var changed []string
 	for _, c := range pk {
@@ -226,11 +236,13 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'DELETE' THEN
+		PERFORM pg_advisory_xact_lock_shared(` + lock + `);
 		DELETE FROM ` + shadow + ` WHERE ` + match + `;
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'UPDATE' THEN
 		IF ` + strings.Join(changed, " OR ") + ` THEN
+			PERFORM pg_advisory_xact_lock_shared(` + lock + `);
 			DELETE FROM ` + shadow + ` WHERE ` + match + `;
 		END IF;
 	END IF;
@@ -331,14 +343,164 @@ func (d postgresDialect) keyRange(pk []string, after, upTo []any) (string, []any
 	return strings.Join(conds, " AND "), args
 }
 
-// copyRows reads the live rows FOR SHARE: a row deleted or updated after
-// the statement's snapshot is then skipped or read in its newest version,
-// never copied back in its old one.
-func (d postgresDialect) copyRows(n names, pk, columns []string, where string) string {
+// beginBatch turns off waiting for the batch's commit to reach the disk
+// (were the server to crash, the run would fail with it and a new run
+// start over, so a lost batch costs nothing) and takes the sync lock
+// exclusively (see syncLock), without queueing: a request in the queue
+// would hold up every delete the application makes meanwhile. The copy's
+// statement, whose snapshot is taken after the lock, then sees every
+// delete committed before it, and no delete runs until it commits.
+func (postgresDialect) beginBatch(ctx context.Context, tx *sql.Tx, n names, lockTimeout time.Duration) error {
+	if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(lockTimeout)
+	for {
+		var ok bool
+		if err := tx.QueryRowContext(ctx, "SELECT pg_try_advisory_xact_lock($1)", syncLock(n)).Scan(&ok); err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errSyncLockBusy
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(syncLockPoll):
+		}
+	}
+}
+
+// syncLockPoll is how often a copy batch asks for the sync lock again.
+const syncLockPoll = 2 * time.Millisecond
+
+// errSyncLockBusy: the application held the sync lock for the whole lock
+// timeout; the batch is retried.
+var errSyncLockBusy = errors.New("the application's deletes held the sync lock for the whole lock timeout")
+
+// syncLock is the key of the advisory lock that keeps a copy batch and
+// the application's deletes apart: the sync trigger takes it shared
+// before it deletes a row from the shadow, a copy batch exclusively.
+// Without it a batch could read a row, the application delete it (its
+// trigger finding nothing to delete in the shadow yet), and the batch
+// then insert it. The copy used to lock every row it read (FOR SHARE)
+// instead, which writes every page of the live table and a WAL record
+// per row; the advisory lock costs one call per batch, and only deletes
+// (and updates of the key) ever wait for it, for at most one batch.
+func syncLock(n names) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(syncMarker(n) + " in " + n.schema))
+	return int64(h.Sum64())
+}
+
+// deferIndexes defers the indexes that back no constraint (the primary
+// key, unique and exclusion constraints stay: the copy's ON CONFLICT
+// needs the key, and a constraint's index cannot be built concurrently).
+// Their definitions come back from pg_get_indexdef, with their comments.
+func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n names) ([]deferredIndex, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT ic.relname, pg_get_indexdef(i.indexrelid), COALESCE(obj_description(i.indexrelid, 'pg_class'), '')
+		FROM pg_catalog.pg_index i
+		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+		WHERE i.indrelid = $1::regclass AND NOT i.indisprimary
+		  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con
+			WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)
+		ORDER BY ic.relname`, d.Qualify(n.schema, n.shadow))
+	if err != nil {
+		return nil, fmt.Errorf("reading the indexes of %s: %w", n.shadow, err)
+	}
+	var out []deferredIndex
+	for rows.Next() {
+		var name, def, comment string
+		if err := rows.Scan(&name, &def, &comment); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		create, ok := concurrently(def)
+		if !ok {
+			continue
+		}
+		idx := deferredIndex{name: name, create: []string{create}}
+		if comment != "" {
+			idx.create = append(idx.create, "COMMENT ON INDEX "+d.Qualify(n.schema, name)+" IS "+pgLiteral(comment))
+		}
+		out = append(out, idx)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	for _, idx := range out {
+		if _, err := q.ExecContext(ctx, "DROP INDEX "+d.Qualify(n.schema, idx.name)); err != nil {
+			return nil, fmt.Errorf("dropping index %s of %s until the copy is done: %w", idx.name, n.shadow, err)
+		}
+	}
+	return out, nil
+}
+
+// concurrently turns pg_get_indexdef's CREATE [UNIQUE] INDEX into CREATE
+// [UNIQUE] INDEX CONCURRENTLY; false for a definition of another shape.
+func concurrently(def string) (string, bool) {
+	for _, prefix := range []string{"CREATE INDEX ", "CREATE UNIQUE INDEX "} {
+		if rest, ok := strings.CutPrefix(def, prefix); ok {
+			return prefix + "CONCURRENTLY " + rest, true
+		}
+	}
+	return "", false
+}
+
+// buildIndexes builds each index CONCURRENTLY, which lets the triggers go
+// on writing to the shadow, one by one (PostgreSQL builds one index per
+// statement). The build waits for transactions older than it to end
+// without making the application wait, so its lock waits are not bounded:
+// a long transaction of the application's delays the run instead of
+// failing it after the copy. A build that fails leaves an invalid index
+// on the shadow, which the run's clean-up drops with it.
+func (d postgresDialect) buildIndexes(ctx context.Context, conn *sql.Conn, _ names, idx []deferredIndex) error {
+	if _, err := conn.ExecContext(ctx, "SET lock_timeout = 0"); err != nil {
+		return err
+	}
+	for _, i := range idx {
+		if err := execAll(ctx, conn, i.create); err != nil {
+			return fmt.Errorf("building index %s: %w", i.name, err)
+		}
+	}
+	return nil
+}
+
+// replicationLag is the longest lag pg_stat_replication shows: the time
+// the slowest standby takes to write, flush and replay what the server
+// committed. A role without pg_read_all_stats sees no lag columns: 0.
+func (postgresDialect) replicationLag(ctx context.Context, q database.Querier) (time.Duration, error) {
+	var secs float64
+	err := q.QueryRowContext(ctx, `
+		SELECT COALESCE(EXTRACT(epoch FROM max(GREATEST(write_lag, flush_lag, replay_lag))), 0)::float8
+		FROM pg_catalog.pg_stat_replication`).Scan(&secs)
+	return time.Duration(secs * float64(time.Second)), err
+}
+
+// copyRows reads the live rows without locking them: beginBatch's sync
+// lock keeps deletes out while the batch runs, and a row updated after
+// the statement's snapshot was upserted by its trigger, which the batch
+// either excludes or, with keepExisting, leaves as it is (ON CONFLICT
+// waits for the update's transaction when it has not committed yet).
+// Measured on 1,000,000 rows, ON CONFLICT doubles the copy's time.
+func (d postgresDialect) copyRows(n names, pk, columns []string, where string, keepExisting bool) string {
 	cols := d.list(columns)
-	return "INSERT INTO " + d.Qualify(n.schema, n.shadow) + " (" + cols + ") OVERRIDING SYSTEM VALUE" +
-		" SELECT " + cols + " FROM " + d.Qualify(n.schema, n.table) + " WHERE " + where + " FOR SHARE " +
-		d.onConflict(pk, columns, false)
+	stmt := "INSERT INTO " + d.Qualify(n.schema, n.shadow) + " (" + cols + ") OVERRIDING SYSTEM VALUE" +
+		" SELECT " + cols + " FROM " + d.Qualify(n.schema, n.table) + " WHERE " + where
+	if keepExisting {
+		stmt += " " + d.onConflict(pk, columns, false)
+	}
+	return stmt
+}
+
+func (d postgresDialect) keyNotIn(pk []string, keys [][]any, firstArg int) (string, []any) {
+	return keyNotIn(d.Quote, pk, keys, func(i int) string { return "$" + strconv.Itoa(firstArg+i) })
+}
+
+func (postgresDialect) duplicate(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == pgUniqueViolation
 }
 
 // swap exchanges the tables in one transaction under an ACCESS EXCLUSIVE
@@ -633,6 +795,9 @@ func (d postgresDialect) settle(ctx context.Context, q database.Querier, s swapS
 }
 
 func (postgresDialect) retryable(err error) bool {
+	if errors.Is(err, errSyncLockBusy) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return false

@@ -30,6 +30,17 @@ func abort(ctx context.Context, d dialect, q database.Querier, n names, created 
 	if err != nil {
 		return fmt.Errorf("dropping the sync triggers on %s: %w", n.table, err)
 	}
+	// A swap that crashed before it settled (MySQL renames first) leaves
+	// the table in place with the shadow's marker in its comment.
+	live, err := describe(ctx, d, q, n.schema, n.table)
+	if err != nil {
+		return fmt.Errorf("inspecting %s: %w", n.table, err)
+	}
+	if live.markedAs(roleShadow, n.table) {
+		if err := d.setComment(ctx, q, n.schema, n.table, userComment(live.comment)); err != nil {
+			return fmt.Errorf("restoring the comment of %s: %w", n.table, err)
+		}
+	}
 	shadow, err := describe(ctx, d, q, n.schema, n.shadow)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", n.shadow, err)

@@ -13,17 +13,34 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultBatchSize is the API's batchSize default: a batch's
-	// transaction stays short and its row locks few.
+	// DefaultBatchSize is the API's batchSize default and the first
+	// batch's size when batches are sized by time.
 	DefaultBatchSize = 1000
-	// DefaultLockTimeout bounds each wait for the live table's lock
-	// (installing the triggers, the swap): while Run waits, the
-	// application's statements queue behind it.
+	// DefaultBatchTime is how long a copy batch aims to take when
+	// batches are sized by time: long enough that a batch's round trips
+	// and commit are a few percent of it, short enough that a row the
+	// application updates in the batch's range, which waits for the
+	// batch to commit, waits well under 50 ms even when a load spike
+	// makes a batch take twice its aim.
+	DefaultBatchTime = 25 * time.Millisecond
+	// DefaultLockTimeout bounds each wait for a lock that does not stop
+	// the application (a row's, in a copy batch; building an index).
 	DefaultLockTimeout = 5 * time.Second
+	// DefaultCutOverLockTimeout bounds each wait for the locks that stop
+	// the application (installing the triggers, the swap): while Run
+	// waits for them the application's statements on the table queue
+	// behind it, so Run gives up quickly and tries again later, as
+	// gh-ost's cut-over does.
+	DefaultCutOverLockTimeout = 50 * time.Millisecond
+	// DefaultCutOverAttempts is how many times Run asks for those locks
+	// before it gives up: with the backoff between attempts about a
+	// minute and a half, in which a long query of the application's on
+	// the table may finish.
+	DefaultCutOverAttempts = 50
 )
 
-// lockAttempts is how many times Run tries to take the live table's lock
-// before giving up: a long transaction of the application's may hold it.
+// lockAttempts is how many times Run retries a copy batch or a clean-up
+// that hit a deadlock or a lock timeout.
 const lockAttempts = 5
 
 // cleanupTimeout bounds the clean-up after a failed run, which gets a
@@ -57,17 +74,42 @@ type Change struct {
 
 // Options tune a run.
 type Options struct {
-	// BatchSize is the number of rows each copy transaction moves; 0
-	// means DefaultBatchSize.
+	// BatchSize is the number of rows each copy transaction moves. With
+	// BatchTime set it is only the first batch's size. BatchSize and
+	// BatchTime both 0 mean batches sized by DefaultBatchTime, starting
+	// at DefaultBatchSize.
 	BatchSize int
+	// BatchTime, when set, sizes the copy's batches by time: each batch
+	// is sized from the rows per second the last one achieved, so that
+	// it takes about BatchTime whatever the rows' width and the server's
+	// load.
+	BatchTime time.Duration
 	// PreserveBackup keeps the old table, renamed to the backup name,
 	// after the swap; otherwise it is dropped.
 	PreserveBackup bool
-	// LockTimeout bounds each wait for a lock (the live table's, to
-	// install the triggers and to swap; a row's, in a copy batch); 0
-	// means DefaultLockTimeout. A wait that times out is retried a few
-	// times before the run fails.
+	// LockTimeout bounds each wait for a lock the application does not
+	// queue behind (a row's, in a copy batch; an index build's); 0 means
+	// DefaultLockTimeout. A wait that times out is retried a few times
+	// before the run fails.
 	LockTimeout time.Duration
+	// CutOverLockTimeout bounds each wait for a lock the application
+	// queues behind (installing the triggers, the swap); 0 means
+	// DefaultCutOverLockTimeout. MySQL counts these waits in whole
+	// seconds: below one second Run does not wait at all (NOWAIT).
+	CutOverLockTimeout time.Duration
+	// CutOverAttempts is how many times Run asks for such a lock, with a
+	// growing pause between attempts, before the run fails; 0 means
+	// DefaultCutOverAttempts.
+	CutOverAttempts int
+	// MaxLag, when set, pauses the copy before a batch while Lag says
+	// the database is further behind than this, as gh-ost's throttling
+	// does: the copy gives way to the application and to replicas.
+	MaxLag time.Duration
+	// Lag measures how far behind the database is: the longer of the
+	// replication lag the engine reports and the time a one-row read of
+	// the table takes on a session of the pool, when nil. Only asked
+	// when MaxLag is set.
+	Lag func(ctx context.Context) (time.Duration, error)
 	// Progress, when set, is told where the run stands: at each phase and
 	// after each copy batch. It runs on Run's goroutine.
 	Progress func(Progress)
@@ -83,8 +125,13 @@ type Options struct {
 type SyncStatus string
 
 const (
-	StatusCreating  SyncStatus = "creating"
-	StatusCopying   SyncStatus = "copying"
+	StatusCreating SyncStatus = "creating"
+	StatusCopying  SyncStatus = "copying"
+	// StatusThrottled: the copy waits for the lag to fall under MaxLag.
+	StatusThrottled SyncStatus = "throttled"
+	// StatusIndexing: the copy is done; the shadow's secondary indexes,
+	// left out during the copy, are being built.
+	StatusIndexing  SyncStatus = "indexing"
 	StatusVerifying SyncStatus = "verifying"
 	StatusSwapping  SyncStatus = "swapping"
 	StatusDone      SyncStatus = "done"
@@ -100,6 +147,17 @@ type Progress struct {
 	// triggers, not the copy.
 	TotalRows int64
 	LastSync  time.Time
+	// BatchSize is the number of rows the next copy batch moves.
+	BatchSize int
+	// Throttled is how long the copy has waited for the lag so far, and
+	// ThrottleReason why it waits, while SyncStatus is StatusThrottled.
+	Throttled      time.Duration
+	ThrottleReason string
+	// CutOverAttempts counts the attempts at the swap's lock so far;
+	// LongestLock is the longest time the application queued behind
+	// one of Run's locks so far.
+	CutOverAttempts int
+	LongestLock     time.Duration
 }
 
 // Result is what a finished run did.
@@ -118,6 +176,18 @@ type Result struct {
 	// application's reads and writes of the table, from asking for it to
 	// releasing it.
 	LockTime time.Duration
+	// LongestLock is the longest any attempt at a lock the application
+	// queues behind took, from asking for it to releasing it: the swap's,
+	// the triggers' installation, a failed attempt's wait.
+	LongestLock time.Duration
+	// CutOverAttempts is how many attempts the swap took; more than one
+	// when the application held the table when Run asked.
+	CutOverAttempts int
+	// Throttled is how long the copy waited for the lag to fall.
+	Throttled time.Duration
+	// IndexTime is how long building the secondary indexes left out
+	// during the copy took.
+	IndexTime time.Duration
 	// BackupSize is the kept backup's size in bytes, where the engine
 	// tells; 0 otherwise.
 	BackupSize int64
@@ -137,7 +207,7 @@ func Run(ctx context.Context, e database.Engine, db *sql.DB, c Change, opts Opti
 	if err := r.preflight(ctx); err != nil {
 		return nil, err
 	}
-	steps := []func(context.Context) error{r.createShadow, r.installTriggers, r.copyRows, r.verify}
+	steps := []func(context.Context) error{r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.verify}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, errors.Join(err, r.cleanUp())
@@ -164,6 +234,10 @@ type runner struct {
 	// created is set once the run creates the shadow: its clean-up may
 	// drop the shadow even if it never got its marker.
 	created bool
+	// deferred are the shadow's secondary indexes, dropped before the
+	// copy and built after it: one sorted build is cheaper than
+	// maintaining them row by row.
+	deferred []deferredIndex
 	// spec is the swap done, for finish.
 	spec     swapSpec
 	progress Progress
@@ -182,9 +256,18 @@ func newRunner(ctx context.Context, e database.Engine, db *sql.DB, c Change, opt
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
+		if opts.BatchTime <= 0 {
+			opts.BatchTime = DefaultBatchTime
+		}
 	}
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.CutOverLockTimeout <= 0 {
+		opts.CutOverLockTimeout = DefaultCutOverLockTimeout
+	}
+	if opts.CutOverAttempts <= 0 {
+		opts.CutOverAttempts = DefaultCutOverAttempts
 	}
 	conn, err := session(ctx, d, db, opts.LockTimeout)
 	if err != nil {

@@ -124,7 +124,15 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier) error {
 	if err := r.markShadow(ctx, q); err != nil {
 		return err
 	}
-	return r.d.inheritAccess(ctx, q, r.n)
+	if err := r.d.inheritAccess(ctx, q, r.n); err != nil {
+		return err
+	}
+	deferred, err := r.d.deferIndexes(ctx, q, r.n)
+	if err != nil {
+		return err
+	}
+	r.deferred = deferred
+	return nil
 }
 
 // markShadow puts the shadow marker in front of the shadow's comment,
@@ -175,8 +183,10 @@ func (r *runner) readColumns(ctx context.Context) error {
 // installTriggers starts mirroring the application's writes into the
 // shadow. It comes before the copy: a row written from now on reaches the
 // shadow through a trigger, a row written before through the copy.
+// The triggers' installation takes a lock the application queues behind,
+// so it is attempted as the swap is (see cutOver).
 func (r *runner) installTriggers(ctx context.Context) error {
-	err := withRetries(ctx, r.d, func() error {
+	_, err := r.cutOver(ctx, func() error {
 		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns)
 	})
 	if err != nil {
@@ -186,34 +196,43 @@ func (r *runner) installTriggers(ctx context.Context) error {
 }
 
 // copyRows copies the live rows in primary-key order, one short
-// transaction per batch, reporting progress after each.
+// transaction per batch, reporting progress after each. Each batch is an
+// INSERT ... SELECT over a key range: the rows never leave the server.
+// Batches are sized by time when Options ask for it, and held back while
+// the lag is over MaxLag.
 func (r *runner) copyRows(ctx context.Context) error {
 	if err := r.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+r.qualified(r.n.table)).Scan(&r.progress.TotalRows); err != nil {
 		return fmt.Errorf("counting the rows of %s: %w", r.n.table, err)
 	}
+	sizer := batchSizer{rows: r.opts.BatchSize, target: r.opts.BatchTime}
+	r.progress.BatchSize = sizer.size()
 	r.report(StatusCopying)
 	start := time.Now()
 	var last []any
 	for {
-		bound, rows, err := r.nextBound(ctx, last)
+		if err := r.throttle(ctx); err != nil {
+			return fmt.Errorf("copying %s: %w", r.n.table, err)
+		}
+		bound, rows, err := r.nextBound(ctx, last, sizer.size())
 		if err != nil {
 			return fmt.Errorf("copying %s: finding the next batch: %w", r.n.table, err)
 		}
 		if rows == 0 {
 			break
 		}
-		where, args := r.d.keyRange(r.pk, last, bound)
-		stmt := r.d.copyRows(r.n, r.pk, r.columns, where)
-		err = withRetries(ctx, r.d, func() error {
-			return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, stmt, args...)
-				return err
-			})
-		})
+		batchStart := time.Now()
+		err = r.copyBatch(ctx, last, bound, false)
+		if r.d.duplicate(err) {
+			// A trigger wrote a row of the range after the batch listed
+			// them: this time the batch checks every row.
+			err = r.copyBatch(ctx, last, bound, true)
+		}
 		if err != nil {
 			return fmt.Errorf("copying %s into %s: %w", r.n.table, r.n.shadow, err)
 		}
+		sizer.observe(rows, time.Since(batchStart))
 		r.progress.RowsProcessed += rows
+		r.progress.BatchSize = sizer.size()
 		r.report(StatusCopying)
 		last = bound
 	}
@@ -222,10 +241,93 @@ func (r *runner) copyRows(ctx context.Context) error {
 	return nil
 }
 
+// maxMirrored is the most rows the triggers wrote in a batch's range that
+// the batch skips by listing their keys; with more it checks every row
+// it copies for one (see dialect.copyRows), which costs on every row.
+const maxMirrored = 64
+
+// copyBatch copies the live rows after last up to bound in one
+// transaction. Rows of the range the triggers already wrote (the
+// application changed them ahead of the copy) are newer than the live
+// table's as the batch reads it; the batch lists them first and leaves
+// them out, unless keepExisting or there are more than maxMirrored.
+func (r *runner) copyBatch(ctx context.Context, last, bound []any, keepExisting bool) error {
+	where, args := r.d.keyRange(r.pk, last, bound)
+	// READ COMMITTED: MySQL's default REPEATABLE READ would have the
+	// locking read lock the gaps between the rows too, where the
+	// triggers' inserts then deadlock with it; the batch needs the rows
+	// it reads locked, nothing more. PostgreSQL's default already.
+	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	return withRetries(ctx, r.d, func() error {
+		return inTx(ctx, r.conn, opts, func(tx *sql.Tx) error {
+			if err := r.d.beginBatch(ctx, tx, r.n, r.opts.LockTimeout); err != nil {
+				return err
+			}
+			copyWhere, copyArgs, keep := where, args, keepExisting
+			if !keep {
+				mirrored, err := r.mirrored(ctx, tx, where, args)
+				if err != nil {
+					return err
+				}
+				if keep = len(mirrored) > maxMirrored; !keep && len(mirrored) > 0 {
+					notIn, notInArgs := r.d.keyNotIn(r.pk, mirrored, len(args)+1)
+					copyWhere, copyArgs = where+" AND "+notIn, append(slices.Clone(args), notInArgs...)
+				}
+			}
+			_, err := tx.ExecContext(ctx, r.d.copyRows(r.n, r.pk, r.columns, copyWhere, keep), copyArgs...)
+			return err
+		})
+	})
+}
+
+// mirrored lists the keys of the shadow's rows matching where, up to one
+// more than maxMirrored: the rows the triggers wrote in a batch's range.
+func (r *runner) mirrored(ctx context.Context, tx *sql.Tx, where string, args []any) ([][]any, error) {
+	pk := quoteList(r.e.Quote, r.pk)
+	rows, err := tx.QueryContext(ctx, "SELECT "+pk+" FROM "+r.qualified(r.n.shadow)+" WHERE "+where+
+		" ORDER BY "+pk+" LIMIT "+strconv.Itoa(maxMirrored+1), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the rows the triggers wrote: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var keys [][]any
+	for rows.Next() {
+		key := make([]any, len(r.pk))
+		dest := make([]any, len(key))
+		for i := range key {
+			dest[i] = &key[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		keys = append(keys, key)
+	}
+	return keys, rows.Err()
+}
+
+// buildIndexes builds the secondary indexes deferIndexes left out of the
+// copy. The triggers keep writing to the shadow meanwhile.
+func (r *runner) buildIndexes(ctx context.Context) error {
+	if len(r.deferred) == 0 {
+		return nil
+	}
+	r.report(StatusIndexing)
+	start := time.Now()
+	err := r.d.buildIndexes(ctx, r.conn, r.n, r.deferred)
+	if restoreErr := r.d.prepareSession(context.WithoutCancel(ctx), r.conn, r.opts.LockTimeout); restoreErr != nil {
+		err = errors.Join(err, fmt.Errorf("restoring the session's lock waits: %w", restoreErr))
+	}
+	if err != nil {
+		return fmt.Errorf("building the indexes of %s: %w", r.n.shadow, err)
+	}
+	r.res.IndexTime = time.Since(start)
+	return nil
+}
+
 // nextBound finds the key of the last row of the next batch (after last)
 // and how many rows the batch has; 0 rows when the copy is done. Rows the
 // application adds beyond it later reach the shadow through the triggers.
-func (r *runner) nextBound(ctx context.Context, last []any) ([]any, int64, error) {
+func (r *runner) nextBound(ctx context.Context, last []any, size int) ([]any, int64, error) {
 	where, args := r.d.keyRange(r.pk, last, nil)
 	pk := quoteList(r.e.Quote, r.pk)
 	desc := make([]string, len(r.pk))
@@ -233,7 +335,7 @@ func (r *runner) nextBound(ctx context.Context, last []any) ([]any, int64, error
 		desc[i] = r.e.Quote(c) + " DESC"
 	}
 	query := "SELECT " + pk + ", COUNT(*) OVER () FROM (SELECT " + pk + " FROM " + r.qualified(r.n.table) +
-		" WHERE " + where + " ORDER BY " + pk + " LIMIT " + strconv.Itoa(r.opts.BatchSize) + ") batch" +
+		" WHERE " + where + " ORDER BY " + pk + " LIMIT " + strconv.Itoa(size) + ") batch" +
 		" ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
 	bound := make([]any, len(r.pk))
 	dest := make([]any, len(r.pk)+1)
@@ -278,18 +380,26 @@ func (r *runner) verify(ctx context.Context) error {
 	})
 }
 
-// swap puts the shadow in the live table's place under one short lock.
+// swap puts the shadow in the live table's place under one short lock,
+// attempted as cutOver says: while the application holds the table (a
+// long query, a long transaction) the swap waits, not the application.
 func (r *runner) swap(ctx context.Context) error {
 	r.report(StatusSwapping)
 	spec, err := r.swapSpec(ctx)
 	if err != nil {
 		return err
 	}
-	err = withRetries(ctx, r.d, func() error {
+	attempts, err := r.cutOver(ctx, func() error {
 		held, err := r.d.swap(ctx, r.conn, spec)
 		r.res.LockTime = held
+		r.progress.CutOverAttempts++
+		if err != nil {
+			// Status shows the swap waiting for the application.
+			r.report(StatusSwapping)
+		}
 		return err
 	})
+	r.res.CutOverAttempts = attempts
 	if err != nil {
 		return fmt.Errorf("swapping %s and %s: %w", r.n.table, r.n.shadow, err)
 	}

@@ -1,0 +1,63 @@
+package shadow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Pauses between attempts at a lock the application queues behind: the
+// first short, so a lock missed by a moment is soon tried again, then
+// doubling, so a long query of the application's on the table is waited
+// out instead of hammered.
+const (
+	firstCutOverPause = 20 * time.Millisecond
+	maxCutOverPause   = 2 * time.Second
+)
+
+// cutOver runs try, an attempt at a lock the application queues behind
+// (the triggers' installation, the swap), until it succeeds, fails for
+// another reason than the lock, or has had CutOverAttempts tries. The
+// session's lock waits are bounded by CutOverLockTimeout meanwhile: an
+// attempt that cannot have the lock at once gives up soon, and the
+// application's statements queued behind it run during the pause before
+// the next, where an unbounded wait would hold them for as long as the
+// query Run waits for. Every attempt's time counts toward LongestLock;
+// cutOver returns the number of attempts.
+func (r *runner) cutOver(ctx context.Context, try func() error) (attempts int, err error) {
+	if err := r.d.setLockWait(ctx, r.conn, r.opts.CutOverLockTimeout); err != nil {
+		return 0, fmt.Errorf("bounding the session's lock waits: %w", err)
+	}
+	defer func() {
+		// The copy's and the clean-up's waits are the longer ones again.
+		if restoreErr := r.d.prepareSession(context.WithoutCancel(ctx), r.conn, r.opts.LockTimeout); restoreErr != nil {
+			err = errors.Join(err, fmt.Errorf("restoring the session's lock waits: %w", restoreErr))
+		}
+	}()
+	pause := firstCutOverPause
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := try()
+		r.noteLock(time.Since(start))
+		if err == nil || !r.d.retryable(err) {
+			return attempt, err
+		}
+		if attempt >= r.opts.CutOverAttempts {
+			return attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return attempt, errors.Join(ctx.Err(), err)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxCutOverPause)
+	}
+}
+
+// noteLock records that the application may have queued behind one of
+// Run's locks for took.
+func (r *runner) noteLock(took time.Duration) {
+	r.res.LongestLock = max(r.res.LongestLock, took)
+	r.progress.LongestLock = r.res.LongestLock
+}
