@@ -156,6 +156,15 @@ spec:
 			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
 		return dbURL, db, u
 	}
+	// tuning keeps a shadow-table copy in small batches (it sizes them by
+	// time, and would otherwise grow them until 200,000 rows take a
+	// second), so that the copy lasts long enough to be killed mid-way.
+	tuning := func(strategy string) string {
+		if strategy != "shadow-table" {
+			return ""
+		}
+		return "\n    shadowTable: {batchTime: 1ms}"
+	}
 	copyManifest := func(name, secret, strategy string, u *url.URL) string {
 		return fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
 kind: DatabaseMigration
@@ -164,13 +173,13 @@ spec:
   database: {type: postgresql, connectionSecret: %s, host: %q, port: %s, database: %q, sslMode: disable}
   migration:
     strategy: %s
-    batchSize: 200
+    batchSize: 200%s
     scripts:
     - name: widen
       type: schema
       source: inline
       sql: "ALTER TABLE events ALTER COLUMN n TYPE bigint;"
-`, name, namespace, secret, u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/"), strategy)
+`, name, namespace, secret, u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/"), strategy, tuning(strategy))
 	}
 
 	It("starts a shadow-table copy over when the manager is killed mid-copy, and loses no row", func() {
