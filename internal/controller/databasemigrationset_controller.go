@@ -625,6 +625,9 @@ func summarizeSet(set *dbv1.DatabaseMigrationSet, blocked []string) {
 	case c.Unapproved > 0:
 		phase, reason = dbv1.SetAwaitingApproval, dbv1.ReasonFleetUnapproved
 		message = fmt.Sprintf("%d targets, %d distinct plans: review them and approve fleet %s (kubectl shift fleet approve %s)", c.Unapproved, len(st.Plans), st.FleetHash, set.Name)
+		if stale := set.Annotations[dbv1.AnnotationApprovedFleet]; stale != "" && stale != st.FleetHash && (st.Approved == nil || stale != st.Approved.Hash) {
+			message += fmt.Sprintf("; the approved fleet %s is not this one: a target joined or a plan changed before the approval was recorded", stale)
+		}
 	case c.Failed > 0:
 		phase, reason = dbv1.SetStalled, dbv1.ReasonFailureBudget
 		message = fmt.Sprintf("%d of %d targets applied; %d failed: %s", c.Succeeded, c.Total, c.Failed, failedTargets(st.Targets))

@@ -17,15 +17,17 @@ func TestSummarizeSet(t *testing.T) {
 		return dbv1.FleetTarget{Target: "DatabaseTarget/" + name, State: s, Wave: wave, PlanHash: "sha256:" + name, Message: "apply failed: UNIQUE constraint"}
 	}
 	cases := []struct {
-		name      string
-		targets   []dbv1.FleetTarget
-		rollout   dbv1.Rollout
-		promoted  string
-		blocked   []string
-		phase     dbv1.SetPhase
-		reason    string
-		condition string // the kstatus condition that is True, "" for none
-		message   string
+		name     string
+		targets  []dbv1.FleetTarget
+		rollout  dbv1.Rollout
+		promoted string
+		blocked  []string
+		// annotations are the set's.
+		annotations map[string]string
+		phase       dbv1.SetPhase
+		reason      string
+		condition   string // the kstatus condition that is True, "" for none
+		message     string
 	}{{
 		name: "no target", phase: dbv1.SetStalled, reason: dbv1.ReasonFleetNoTargets, condition: dbv1.ConditionStalled,
 		message: "matches no DatabaseTarget",
@@ -41,6 +43,11 @@ func TestSummarizeSet(t *testing.T) {
 		name:    "awaiting approval",
 		targets: []dbv1.FleetTarget{target("a", dbv1.FleetUnapproved, 1), target("b", dbv1.FleetUnapproved, 1)},
 		phase:   dbv1.SetAwaitingApproval, reason: dbv1.ReasonFleetUnapproved, message: "2 targets",
+	}, {
+		name:        "awaiting approval of a fleet that moved after it was approved",
+		targets:     []dbv1.FleetTarget{target("a", dbv1.FleetUnapproved, 1)},
+		annotations: map[string]string{dbv1.AnnotationApprovedFleet: "sha256:moved"},
+		phase:       dbv1.SetAwaitingApproval, reason: dbv1.ReasonFleetUnapproved, message: "the approved fleet sha256:moved is not this one",
 	}, {
 		name:    "rolling out, with a target waiting for a new approval",
 		targets: []dbv1.FleetTarget{target("a", dbv1.FleetRunning, 1), target("b", dbv1.FleetWaiting, 1), target("c", dbv1.FleetUnapproved, 1)},
@@ -73,7 +80,7 @@ func TestSummarizeSet(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
-			set := &dbv1.DatabaseMigrationSet{ObjectMeta: metav1.ObjectMeta{Name: "fleet"}, Spec: dbv1.DatabaseMigrationSetSpec{Rollout: tc.rollout}}
+			set := &dbv1.DatabaseMigrationSet{ObjectMeta: metav1.ObjectMeta{Name: "fleet", Annotations: tc.annotations}, Spec: dbv1.DatabaseMigrationSetSpec{Rollout: tc.rollout}}
 			set.Status.Targets, set.Status.Promoted = tc.targets, tc.promoted
 			for _, tg := range tc.targets {
 				if tg.State == dbv1.FleetWaiting || tg.State == dbv1.FleetRunning {
