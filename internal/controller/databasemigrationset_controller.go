@@ -655,13 +655,7 @@ func summarizeSet(set *dbv1.DatabaseMigrationSet, blocked []string) {
 }
 
 func setSetCondition(set *dbv1.DatabaseMigrationSet, condType string, status bool, reason, message string) {
-	s := metav1.ConditionFalse
-	if status {
-		s = metav1.ConditionTrue
-	}
-	meta.SetStatusCondition(&set.Status.Conditions, metav1.Condition{
-		Type: condType, Status: s, Reason: reason, Message: message, ObservedGeneration: set.Generation,
-	})
+	setConditionOn(&set.Status.Conditions, set.Generation, condType, status, reason, message)
 }
 
 // failedTargets names the failed targets and why, the first few.

@@ -47,12 +47,17 @@ func (w *statusWriter) flush(ctx context.Context) error {
 
 // setCondition sets one condition for the object's current generation.
 func setCondition(dbm *dbv1.DatabaseMigration, condType string, status bool, reason, message string) {
+	setConditionOn(&dbm.Status.Conditions, dbm.Generation, condType, status, reason, message)
+}
+
+// setConditionOn sets a condition of an object at generation gen.
+func setConditionOn(conds *[]metav1.Condition, gen int64, condType string, status bool, reason, message string) {
 	s := metav1.ConditionFalse
 	if status {
 		s = metav1.ConditionTrue
 	}
-	meta.SetStatusCondition(&dbm.Status.Conditions, metav1.Condition{
-		Type: condType, Status: s, Reason: reason, Message: message, ObservedGeneration: dbm.Generation,
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type: condType, Status: s, Reason: reason, Message: message, ObservedGeneration: gen,
 	})
 }
 

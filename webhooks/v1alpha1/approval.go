@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	authnv1 "k8s.io/api/authentication/v1"
-	authzv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,28 +32,7 @@ var _ Authorizer = SubjectAccessReviewer{}
 
 // CanApprove implements Authorizer.
 func (s SubjectAccessReviewer) CanApprove(ctx context.Context, user authnv1.UserInfo, dbm *dbv1.DatabaseMigration) (bool, error) {
-	extra := map[string]authzv1.ExtraValue{}
-	for k, v := range user.Extra {
-		extra[k] = authzv1.ExtraValue(v)
-	}
-	sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
-		User:   user.Username,
-		Groups: user.Groups,
-		UID:    user.UID,
-		Extra:  extra,
-		ResourceAttributes: &authzv1.ResourceAttributes{
-			Group:     dbv1.GroupVersion.Group,
-			Version:   dbv1.GroupVersion.Version,
-			Resource:  "databasemigrations",
-			Namespace: dbm.Namespace,
-			Name:      dbm.Name,
-			Verb:      ApproveVerb,
-		},
-	}}
-	if err := s.Client.Create(ctx, sar); err != nil {
-		return false, fmt.Errorf("asking the API server whether %q may approve: %w", user.Username, err)
-	}
-	return sar.Status.Allowed, nil
+	return allowedTo(ctx, s.Client, user, "databasemigrations", dbm.Namespace, dbm.Name)
 }
 
 // approvalChange is an approval made by one update: the hash set, by whom.
@@ -110,12 +88,7 @@ func validateApproval(dbm *dbv1.DatabaseMigration, policy dbv1.Policy, a *approv
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed this migration's spec and cannot approve its plan: another reviewer must", a.user.Username)))
 	}
 
-	if len(policy.Reviewers) > 0 && !slices.ContainsFunc(policy.Reviewers, func(r dbv1.Reviewer) bool {
-		if r.Kind == dbv1.SubjectGroup {
-			return slices.Contains(a.user.Groups, r.Name)
-		}
-		return r.Name == a.user.Username
-	}) {
+	if !isReviewer(policy.Reviewers, a.user) {
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q is not among spec.policy.reviewers (narrowed by the target's policy.reviewers)", a.user.Username)))
 	}
 	return errs
