@@ -162,6 +162,9 @@ func (r *DatabaseMigrationReconciler) applySucceeded(dbm *dbv1.DatabaseMigration
 	if applied.Resumed > 0 {
 		message += fmt.Sprintf(", resuming after the %d step(s) an interrupted apply committed", applied.Resumed)
 	}
+	if applied.Landed != "" {
+		message += fmt.Sprintf(" (%s had run when the interrupted apply was cut short, though not recorded: found on the live schema and recorded)", applied.Landed)
+	}
 	if applied.AlreadyApplied {
 		reason, message = dbv1.ReasonAlreadyApplied, fmt.Sprintf("plan %s was already applied (revision %d): nothing ran again", plan.Hash, applied.Revision)
 	}

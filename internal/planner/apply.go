@@ -104,6 +104,10 @@ type ApplyResult struct {
 	Plan *Plan
 	// Resumed is the number of rolling steps a previous apply committed.
 	Resumed int
+	// Landed names the statement or rolling step an apply cut short ran
+	// without recording it, found applied and recorded by this one (see
+	// planCutShort); empty when there was none.
+	Landed string
 	// LongestLock is the longest stretch the apply held locks that block
 	// the application's writes (see ApplyOptions.MaxLockTime).
 	LongestLock time.Duration
@@ -177,13 +181,16 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 			return nil, err
 		}
 	}
-	planned := in
-	if cut != nil {
-		if planned, err = remainingInput(in, cut); err != nil {
-			return nil, err
-		}
+	_, isRolling := how.(rolling)
+	switch {
+	case cut != nil:
+		run.plan, run.live, err = p.planCutShort(ctx, run, in, cut)
+	case isRolling:
+		run.plan, run.live, err = p.planRolling(ctx, run, in)
+	default:
+		run.plan, run.live, err = p.plan(ctx, target, db, conn, in)
 	}
-	if run.plan, run.live, err = p.plan(ctx, target, db, conn, planned); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	// A resumed plan is the approved plan's tail: its own hash differs,
@@ -209,7 +216,7 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if err := how.run(ctx, run); err != nil {
 		return nil, how.failed(ctx, run, err)
 	}
-	return &ApplyResult{Revision: run.rev.ID, Plan: run.plan, Resumed: run.resumed, LongestLock: run.longest, Copied: run.copied}, nil
+	return &ApplyResult{Revision: run.rev.ID, Plan: run.plan, Resumed: run.resumed, Landed: run.landed, LongestLock: run.longest, Copied: run.copied}, nil
 }
 
 // applyRun is one apply under the lock: the plan, the live schema it was
@@ -247,6 +254,8 @@ type applyRun struct {
 	checks *checks
 	// copied is how many rows a blue-green copy moved.
 	copied int64
+	// landed is the statement or step found applied without its record.
+	landed string
 	// mu orders the commits of a rolling apply's parallel steps; done
 	// are the steps (by index) committed so far.
 	mu   sync.Mutex
@@ -320,19 +329,17 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 	total := base + len(plan.Statements)
 	for i, stmt := range plan.Statements {
 		err := r.expired()
+		var recordErr error
 		if err == nil {
-			sctx, end := r.window(ctx)
-			_, err = r.conn.ExecContext(sctx, stmt)
-			err = deadline(sctx, err)
-			end()
+			err, recordErr = r.statement(ctx, stmt, id, base+i+1)
 		}
 		if err != nil {
 			r.ran = i
 			return &StatementError{Index: base + i, Total: total, Applied: base + i, Step: stepOf(plan, i), Revision: id, Err: err}
 		}
 		r.ran = i + 1
-		if err := revs.Checkpoint(ctx, id, database.RevisionRunning, base+i+1, nil, ""); err != nil {
-			return err
+		if recordErr != nil {
+			return recordErr
 		}
 		report(opts.Progress, base+i+1, total, stmt)
 	}
@@ -341,6 +348,41 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 	}
 	now := time.Now()
 	return revs.Checkpoint(ctx, id, database.RevisionSucceeded, total, &now, "")
+}
+
+// statement runs one statement of a plan applied statement by statement
+// and records that done statements have run. A statement that reads or
+// writes rows commits in one transaction with its record, since row
+// changes are transactional even where DDL is not; other statements commit
+// on their own, and the record follows (see planCutShort for a record
+// lost in between). err is the statement's failure, recordErr the
+// record's.
+func (r *applyRun) statement(ctx context.Context, stmt string, id int64, done int) (err, recordErr error) {
+	if !dataStatement.MatchString(stmt) {
+		sctx, end := r.window(ctx)
+		_, err := r.conn.ExecContext(sctx, stmt)
+		err = deadline(sctx, err)
+		end()
+		if err != nil {
+			return err, nil
+		}
+		return nil, r.revs.Checkpoint(ctx, id, database.RevisionRunning, done, nil, "")
+	}
+	sctx, end := r.window(ctx)
+	defer end()
+	tx, err := r.conn.BeginTx(sctx, nil)
+	if err != nil {
+		return deadline(sctx, err), nil
+	}
+	if _, err := tx.ExecContext(sctx, stmt); err != nil {
+		_ = tx.Rollback()
+		return deadline(sctx, err), nil
+	}
+	if err := database.RevisionsOn(r.target.Engine, tx).Checkpoint(sctx, id, database.RevisionRunning, done, nil, ""); err != nil {
+		_ = tx.Rollback()
+		return deadline(sctx, err), nil
+	}
+	return deadline(sctx, tx.Commit()), nil
 }
 
 // cutShort finds an apply of the approved plan by the same object that

@@ -82,3 +82,64 @@ func TestCutShortApplyResumes(t *testing.T) {
 		})
 	}
 }
+
+// TestCutShortApplyFindsTheStatementInFlight: without transactional DDL
+// the statement in flight when an apply was cut short can stay applied
+// while its record is lost. The next apply finds it on the live schema and
+// goes on after it; a schema at no point of the approved plan is refused,
+// saying so, and nothing runs.
+func TestCutShortApplyFindsTheStatementInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// extra are run on the target besides the recorded statements.
+		extra   []string
+		refused string
+	}{
+		{name: "the statement after the record landed", extra: []string{"ALTER TABLE users ADD COLUMN b int;"}},
+		{name: "the schema moved past what the plan can explain",
+			extra:   []string{"ALTER TABLE users ADD COLUMN b int;", "ALTER TABLE users ADD COLUMN c int;"},
+			refused: "part-way through the approved plan, at no point it can resume from"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, engine{"mysql", dbtest.NewMySQLDatabase})
+			d.exec(t, "CREATE TABLE users (id int NOT NULL, PRIMARY KEY (id));")
+			in := planner.Input{Scripts: scripts(
+				"ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users ADD COLUMN b int;",
+				"ALTER TABLE users ADD COLUMN c int;\nALTER TABLE users ADD COLUMN d int;",
+			)}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			revs := database.RevisionsOn(d.target.Engine, d.db)
+			g.Expect(revs.Ensure(ctx)).To(Succeed())
+			id, err := revs.Insert(ctx, &database.Revision{PlanHash: plan.Hash, Object: "shop/add-columns", Scripts: plan.Scripts,
+				Approver: "rita", StartedAt: time.Now(), Status: database.RevisionRunning, Done: 1, Total: 4})
+			g.Expect(err).NotTo(HaveOccurred())
+			d.exec(t, plan.Statements[0])
+			for _, stmt := range tc.extra {
+				d.exec(t, stmt)
+			}
+			before := d.columns(t, "users")
+
+			res, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Identity: "shop/add-columns", Approver: "rita"})
+			if tc.refused != "" {
+				g.Expect(err).To(MatchError(ContainSubstring(tc.refused)))
+				g.Expect(err).To(MatchError(ContainSubstring("after 1 of 4 statements (revision %d)", id)))
+				g.Expect(d.columns(t, "users")).To(Equal(before), "nothing ran")
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(res.Landed).To(Equal("statement 2 of 4"))
+			g.Expect(res.Revision).To(Equal(id))
+			g.Expect(d.columns(t, "users")).To(ConsistOf("id", "a", "b", "c", "d"))
+			all, err := revs.All(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(all).To(HaveLen(1))
+			g.Expect(all[0].Status).To(Equal(database.RevisionSucceeded))
+			g.Expect(all[0].Done).To(Equal(4))
+		})
+	}
+}
