@@ -10,10 +10,12 @@
 # is removed when none is; the test CA (bin/db/tls) goes with the last server.
 #
 # DB_DOWN_TIMEOUT  seconds to wait for a server to exit before SIGKILL (default 60)
+# DB_STATE         the servers of hack/db-up.sh's DB_STATE instead of bin/db
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-state=$PWD/bin/db
+state=${DB_STATE:-bin/db}
+[ -d "$state" ] && state=$(cd "$state" && pwd)
 envfile=$state/env
 timeout=${DB_DOWN_TIMEOUT:-60}
 

@@ -40,10 +40,13 @@
 # Durability is switched off (fsync and friends): the data is disposable.
 #
 # DB_UP_TIMEOUT  seconds to wait for each server to accept connections (default 90)
+# DB_STATE       where the servers live instead of bin/db: a separate set of
+#                servers, such as the fault tests' own, which kill them
+# DB_UP_DEV      0: start no dev servers (the target servers only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-state=$PWD/bin/db
+state=$(mkdir -p "${DB_STATE:-bin/db}" && cd "${DB_STATE:-bin/db}" && pwd)
 envfile=$state/env
 tlsdir=$state/tls
 timeout=${DB_UP_TIMEOUT:-90}
@@ -458,13 +461,14 @@ my_env() {
   if [ -n "${4:-}" ]; then tls_env "$mydir" "$4"; fi
 }
 
+dev=${DB_UP_DEV:-1}
 if $want_pg; then
   pgname=pg pg_up
-  pgname=pg-dev pg_up
+  if [ "$dev" != 0 ]; then pgname=pg-dev pg_up; fi
 fi
 if $want_maria; then
   myname=mariadb my_up
-  myname=mariadb-dev my_up
+  if [ "$dev" != 0 ]; then myname=mariadb-dev my_up; fi
 fi
 
 # The env file lists every server that is up, including one started earlier

@@ -122,6 +122,9 @@ const defaultLockWait = 30 * time.Second
 // run after the apply's own deadline may have passed.
 const rollbackTimeout = 5 * time.Minute
 
+// recordTimeout bounds writing a failure into the revision table.
+const recordTimeout = 15 * time.Second
+
 // Apply runs the approved plan under its strategy's contract: the
 // deadline, the target's migration lock, the revision an earlier apply of
 // the plan recorded (then nothing runs again), the plan recomputed under
@@ -180,6 +183,9 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 		if cut, err = run.cutShort(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := run.closeAbandoned(ctx, cut); err != nil {
+		return nil, err
 	}
 	_, isRolling := how.(rolling)
 	switch {
@@ -401,6 +407,32 @@ func (r *applyRun) cutShort(ctx context.Context) (*database.Revision, error) {
 	return nil, nil
 }
 
+// abandoned is what the revision table says of an apply that stopped
+// without recording its end, once a later apply of the same object holds
+// the lock.
+const abandoned = "cut short: the apply stopped without recording its end (the connection to the database, or the manager, was lost); a later apply took over"
+
+// closeAbandoned marks failed the revisions of this object still running
+// that no apply runs (this one holds the lock), but the one it resumes:
+// an apply cut short before it could record its failure. Their statements
+// done stay as recorded.
+func (r *applyRun) closeAbandoned(ctx context.Context, resumed *database.Revision) error {
+	all, err := r.revs.All(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, row := range all {
+		if row.Status != database.RevisionRunning || row.Object != r.opts.Identity || (resumed != nil && row.ID == resumed.ID) {
+			continue
+		}
+		if err := r.revs.Checkpoint(ctx, row.ID, database.RevisionFailed, row.Done, &now, abandoned); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // remainingInput is what is left of the approved plan's scripts after the
 // statements a cut-short apply ran: the scripts it recorded, in order, the
 // first cut.Done statements left out. The scripts must be the ones it
@@ -520,6 +552,10 @@ func (r *applyRun) partial(cause error) bool {
 // record writes the outcome of a failed apply: the revision row this run
 // opened is updated, or one is added.
 func (r *applyRun) record(ctx context.Context, status string, done int, cause error) error {
+	// A path to the server that stalls must not hold the apply, and the
+	// lock, for the rollback's bound.
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
 	now := time.Now()
 	if r.rev.ID != 0 {
 		return r.revs.Checkpoint(ctx, r.rev.ID, status, done, &now, cause.Error())

@@ -349,7 +349,8 @@ func (r *runner) cleanUp() error {
 		discard(conn)
 	}
 	if err != nil {
-		return fmt.Errorf("cleaning up after the failed run (call Abort to retry): %w", err)
+		return fmt.Errorf("cleaning up after the failed run: the shadow table %s and the triggers that fill it from %s may be left behind, "+
+			"until the next run starts over (or Abort removes them): %w", r.n.shadow, r.n.table, err)
 	}
 	return nil
 }

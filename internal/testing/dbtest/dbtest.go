@@ -121,11 +121,16 @@ func inCI() bool {
 // returns the server URL pointing at it.
 func NewPostgresDatabase(tb testing.TB) string {
 	tb.Helper()
-	base := PostgresURL(tb)
+	return NewPostgresDatabaseOn(tb, PostgresURL(tb))
+}
+
+// NewPostgresDatabaseOn is NewPostgresDatabase on the server of base.
+func NewPostgresDatabaseOn(tb testing.TB, base string) string {
+	tb.Helper()
 	name := newName(tb)
 	dbURL, err := withDatabase(base, name)
 	if err != nil {
-		tb.Fatalf("%s: %v", PostgresURLEnv, err)
+		tb.Fatalf("PostgreSQL server URL: %v", err)
 	}
 	db := openAdmin(tb, "pgx", base)
 	defer func() { _ = db.Close() }()
@@ -176,15 +181,20 @@ func dropPostgres(base, name string) error {
 // and returns the server URL (Atlas form) pointing at it.
 func NewMySQLDatabase(tb testing.TB) string {
 	tb.Helper()
-	base := MySQLURL(tb)
+	return NewMySQLDatabaseOn(tb, MySQLURL(tb))
+}
+
+// NewMySQLDatabaseOn is NewMySQLDatabase on the server of base.
+func NewMySQLDatabaseOn(tb testing.TB, base string) string {
+	tb.Helper()
 	name := newName(tb)
 	dbURL, err := withDatabase(base, name)
 	if err != nil {
-		tb.Fatalf("%s: %v", MySQLURLEnv, err)
+		tb.Fatalf("MySQL server URL: %v", err)
 	}
 	dsn, err := MySQLDSN(base)
 	if err != nil {
-		tb.Fatalf("%s: %v", MySQLURLEnv, err)
+		tb.Fatalf("MySQL server URL: %v", err)
 	}
 	db := openAdmin(tb, "mysql", dsn)
 	defer func() { _ = db.Close() }()
