@@ -25,6 +25,10 @@ var fuzzSeeds = []string{
 	"DROP TABLE \xff\xfe; SELECT $ü$x$ü$",
 	"ALTER TABLE t DROP",
 	"DELETE",
+	"/* a /* nested */ still a comment; DROP TABLE t; */ SELECT 1;",
+	"SELECT 'ünï''cödé', \"ташкент\" FROM \"表\"; -- ✓\nDROP TABLE \"表\";",
+	"DO $body$ BEGIN EXECUTE $q$DROP TABLE t$q$; END $body$;",
+	"DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END$$\nDELIMITER ;",
 }
 
 var fuzzEngines = []Dialect{"", DialectPostgreSQL, DialectMySQL, DialectSQLite}
