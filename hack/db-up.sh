@@ -43,6 +43,9 @@
 # DB_STATE       where the servers live instead of bin/db: a separate set of
 #                servers, such as the fault tests' own, which kill them
 # DB_UP_DEV      0: start no dev servers (the target servers only)
+# DB_DURABLE     1: a commit survives the server's process being killed
+#                (synchronous_commit on; InnoDB writes its log at each commit),
+#                for the tests that kill it; still not a crash of the machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -251,7 +254,7 @@ pg_start() {
     setsid "${asuser_pg[@]}" "$pgbin/postgres" -D "$pgdir/data" -p "$pgport" -k "$pgdir/run" \
       -c listen_addresses=127.0.0.1 -c max_connections=300 \
       -c ssl=on -c ssl_cert_file="$pgdir/tls/server.crt" -c ssl_key_file="$pgdir/tls/server.key" \
-      -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+      -c fsync=off -c synchronous_commit="$pg_commit" -c full_page_writes=off \
       -c log_min_messages=warning -c log_min_error_statement=panic \
       </dev/null >>"$pgdir/postgres.log" 2>&1 9>&- &
     launcher=$!
@@ -367,7 +370,7 @@ my_start() {
       --skip-name-resolve --max-connections=300 \
       --ssl-cert="$mydir/tls/server.crt" --ssl-key="$mydir/tls/server.key" \
       --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
-      --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
+      --innodb-flush-log-at-trx-commit="$my_commit" --innodb-doublewrite=0 \
       </dev/null >>"$mydir/mariadbd.log" 2>&1 9>&- &
     launcher=$!
     rc=0
@@ -462,6 +465,8 @@ my_env() {
 }
 
 dev=${DB_UP_DEV:-1}
+pg_commit=off my_commit=0
+if [ "${DB_DURABLE:-0}" = 1 ]; then pg_commit=on my_commit=2; fi
 if $want_pg; then
   pgname=pg pg_up
   if [ "$dev" != 0 ]; then pgname=pg-dev pg_up; fi

@@ -85,6 +85,7 @@ var failures = []failureRule{
 	{err: planner.ErrRefusedSQL, failure: failure{reason: dbv1.ReasonSQLRefused, retry: never, class: "SQL the static gate refuses"}},
 	{err: planner.ErrNoDevDatabase, failure: failure{reason: dbv1.ReasonNoDevDatabase, retry: never, class: "no dev database to plan on"}},
 	{err: planner.ErrGreenUnfit, failure: failure{reason: dbv1.ReasonApplyFailed, retry: never, class: "green cannot be used"}},
+	{err: planner.ErrConnectionLost, applyOnly: true, failure: failure{reason: dbv1.ReasonDatabaseUnreachable, retry: retryBackoff, class: "the connection to the database was lost during the apply"}},
 	{err: planner.ErrApplyFailed, failure: failure{reason: dbv1.ReasonApplyFailed, retry: never, class: "a statement failed on the database"}},
 	{err: planner.ErrVerifyFailed, failure: failure{reason: dbv1.ReasonValidationFailed, retry: never, class: "a validation failed"}},
 	{err: context.DeadlineExceeded, applyOnly: true, failure: failure{reason: dbv1.ReasonDeadlineExceeded, retry: never, rollback: dbv1.RollbackOnTimeout, class: "the apply passed its deadline (maxMigrationTime)", explain: true}},

@@ -2,8 +2,11 @@ package controller
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -41,6 +44,15 @@ func TestFailureTable(t *testing.T) {
 		{name: "no dev database", err: &planner.DevDatabaseError{Reason: "none"}, reason: dbv1.ReasonNoDevDatabase, retry: never},
 		{name: "a copy green cannot use", err: fmt.Errorf("%w: trigger", planner.ErrGreenUnfit), applying: true, reason: dbv1.ReasonApplyFailed, retry: never},
 		{name: "a failed statement", err: &planner.StatementError{Total: 1, Err: errors.New("syntax")}, applying: true, reason: dbv1.ReasonApplyFailed, retry: never},
+		{name: "a statement whose connection broke is retried, and resumes", err: &planner.StatementError{Total: 3, Applied: 1, Err: driver.ErrBadConn}, applying: true,
+			reason: dbv1.ReasonDatabaseUnreachable, retry: retryBackoff},
+		{name: "a statement whose server went away is retried", err: &planner.StatementError{Total: 3, Err: fmt.Errorf("reading: %w", io.ErrUnexpectedEOF)}, applying: true,
+			reason: dbv1.ReasonDatabaseUnreachable, retry: retryBackoff},
+		{name: "a validation whose connection broke is retried", err: &planner.VerifyError{Err: fmt.Errorf("validation v: %w", net.ErrClosed)}, applying: true,
+			reason: dbv1.ReasonDatabaseUnreachable, retry: retryBackoff},
+		{name: "a statement cut at the deadline, its connection closed with it, is a timeout still",
+			err:      &planner.StatementError{Total: 2, Applied: 1, Err: errors.Join(context.DeadlineExceeded, driver.ErrBadConn)},
+			applying: true, reason: dbv1.ReasonApplyFailed, retry: never, rollback: dbv1.RollbackOnTimeout},
 		{name: "a failed validation script", err: &planner.VerifyError{Err: &planner.ValidationError{Script: "v", Err: errors.New("false")}}, applying: true,
 			reason: dbv1.ReasonValidationFailed, retry: never},
 		{name: "a statement cut off at the deadline is a failed statement and a timeout", err: cutOff, applying: true,
@@ -103,4 +115,6 @@ func TestRollbackPolicyConditions(t *testing.T) {
 	g.Expect(onlyCorruption(fmt.Errorf("%w (1s)", planner.ErrLockTimeExceeded))).To(BeFalse())
 	all := rollbackPolicy(&dbv1.RollbackConfig{Automatic: ptr.To(true)})
 	g.Expect(all(fmt.Errorf("copying: %w", context.DeadlineExceeded))).To(BeTrue())
+	g.Expect(all(&planner.StatementError{Applied: 1, Err: driver.ErrBadConn})).To(BeFalse(),
+		"a broken connection is not the plan's failure: the next apply resumes it")
 }

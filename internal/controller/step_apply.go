@@ -257,6 +257,11 @@ func rollbackPolicy(rb *dbv1.RollbackConfig) func(error) bool {
 		return nil
 	}
 	return func(err error) bool {
+		if errors.Is(err, planner.ErrConnectionLost) {
+			// Not the plan's failure, and no rollback can run on a
+			// broken connection: the next apply resumes from the record.
+			return false
+		}
 		c := rollbackCondition(err)
 		return c == "" || len(rb.Conditions) == 0 || slices.Contains(rb.Conditions, c)
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -128,4 +131,25 @@ func SafeConnError(name string, err error) error {
 		return err
 	}
 	return &UnreachableError{Target: name, Class: ConnectionClass(err)}
+}
+
+// ErrConnectionLost matches a statement whose connection broke while it
+// ran (see ConnectionLost), through the errors that wrap one.
+var ErrConnectionLost = errors.New("the connection to the database was lost")
+
+// ConnectionLost reports whether err is a connection that broke while in
+// use: the server went away or was killed, the network cut it, or the
+// driver closed it after a statement it cancelled. Whether the statement
+// in flight took effect is unknown to the client; the revision table, and
+// the next apply under the lock, say.
+func ConnectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	var opErr *net.OpError
+	return errors.Is(err, ErrConnectionLost) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.As(err, &opErr)
 }

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -21,6 +22,10 @@ var (
 	ErrLockBusy = database.ErrLockBusy
 	// ErrUnreachable: the target or dev database could not be reached.
 	ErrUnreachable = database.ErrUnreachable
+	// ErrConnectionLost: a statement's or a check's connection broke
+	// while it ran (the server went away, the network cut it). The
+	// apply's record says what stays; the next apply resumes from it.
+	ErrConnectionLost = database.ErrConnectionLost
 )
 
 // ErrNoDevDatabase matches every *DevDatabaseError.
@@ -106,7 +111,15 @@ func (e *StatementError) Error() string {
 
 func (e *StatementError) Unwrap() error { return e.Err }
 
-func (e *StatementError) Is(target error) bool { return target == ErrApplyFailed }
+func (e *StatementError) Is(target error) bool {
+	return target == ErrApplyFailed || (target == ErrConnectionLost && lost(e.Err))
+}
+
+// lost reports whether a statement or check failed because its connection
+// broke, not because of what it does or a bound the apply set.
+func lost(err error) bool {
+	return database.ConnectionLost(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrLockTimeExceeded)
+}
 
 func abbreviate(s string) string {
 	const limit = 80
@@ -135,7 +148,9 @@ func (e *VerifyError) Error() string {
 
 func (e *VerifyError) Unwrap() error { return e.Err }
 
-func (e *VerifyError) Is(target error) bool { return target == ErrVerifyFailed }
+func (e *VerifyError) Is(target error) bool {
+	return target == ErrVerifyFailed || (target == ErrConnectionLost && lost(e.Err))
+}
 
 // RolledBackError is a failed apply that was taken back: the schema is the
 // one the apply started from, and the revision table records the rollback.

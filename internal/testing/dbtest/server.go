@@ -17,8 +17,9 @@ import (
 // Server is a database server of a test's own, which the test may kill
 // (SIGKILL, as a crash would) and start again on the same port with the
 // same data. hack/db-up.sh starts it under a state directory of its own
-// (bin/db-faults/...), without dev servers: planning keeps using the
-// environment's (DevServers).
+// (bin/db-faults/...), without dev servers (planning keeps using the
+// environment's, DevServers), and with commits that survive the kill as
+// a production server's do.
 type Server struct {
 	// Engine is "postgres" or "mysql".
 	Engine string
@@ -147,7 +148,7 @@ func (s *Server) pid() (int, error) {
 func (s *Server) script(name string, args ...string) ([]byte, error) {
 	cmd := exec.Command(filepath.Join(s.root, "hack", name), args...)
 	cmd.Dir = s.root
-	cmd.Env = append(os.Environ(), "DB_STATE="+s.state, "DB_UP_DEV=0")
+	cmd.Env = append(os.Environ(), "DB_STATE="+s.state, "DB_UP_DEV=0", "DB_DURABLE=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
