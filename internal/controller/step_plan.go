@@ -61,17 +61,20 @@ func (r *DatabaseMigrationReconciler) plan(ctx context.Context, dbm *dbv1.Databa
 // planIsStale says whether the plan in status no longer describes the
 // migration: none yet, the spec changed, a source changed, or it is older
 // than the replan interval (the live schema may have drifted). A plan
-// being applied (phase Running: an apply in flight, queued, or cut short
-// by a restart) is not planned again for drift: the apply re-checks the
-// live schema under its lock, and a plan recomputed from a schema the
-// apply left part-way (MySQL, between two statements) would replay what
-// already ran, where the apply resumes it.
+// approved and not applied yet, or being applied (phase Running: an apply in flight, queued,
+// cut short by a restart, or interrupted and retried) is not planned again
+// for drift: the apply re-checks the live schema under its lock and
+// refuses a plan that moved, and a plan recomputed from a schema an apply
+// left part-way (MySQL, between two statements) would replay what already
+// ran, where the apply resumes it.
 func (r *DatabaseMigrationReconciler) planIsStale(ctx context.Context, dbm *dbv1.DatabaseMigration) (bool, error) {
 	plan := dbm.Status.Plan
 	if plan == nil || plan.ComputedAt == nil {
 		return true, nil
 	}
-	if dbm.Status.Phase != dbv1.PhaseRunning && r.now().Sub(plan.ComputedAt.Time) >= r.replanInterval() {
+	applied := dbm.Status.LastApplied != nil && dbm.Status.LastApplied.PlanHash == plan.Hash
+	awaitsApply := dbm.Annotations[dbv1.AnnotationApprovedPlan] == plan.Hash && !applied
+	if dbm.Status.Phase != dbv1.PhaseRunning && !awaitsApply && r.now().Sub(plan.ComputedAt.Time) >= r.replanInterval() {
 		return true, nil
 	}
 	return r.planOutdated(ctx, dbm)

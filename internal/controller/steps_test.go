@@ -120,16 +120,20 @@ func TestPlanStepReasons(t *testing.T) {
 func TestPlanIsStale(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	for _, tc := range []struct {
-		name  string
-		age   time.Duration
-		phase dbv1.MigrationPhase
-		moved bool
-		want  bool
+		name     string
+		age      time.Duration
+		phase    dbv1.MigrationPhase
+		approved bool
+		applied  bool
+		moved    bool
+		want     bool
 	}{
 		{name: "fresh", age: time.Minute, phase: dbv1.PhaseAwaitingApproval},
 		{name: "older than the replan interval", age: time.Hour, phase: dbv1.PhaseAwaitingApproval, want: true},
 		{name: "older, but being applied", age: time.Hour, phase: dbv1.PhaseRunning},
 		{name: "being applied, but the spec moved", age: time.Minute, phase: dbv1.PhaseRunning, moved: true, want: true},
+		{name: "older, approved and waiting for the lock or a retry", age: time.Hour, phase: dbv1.PhaseAwaitingApproval, approved: true},
+		{name: "older, approved and applied: drift is looked for", age: time.Hour, phase: dbv1.PhaseSucceeded, approved: true, applied: true, want: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
@@ -139,6 +143,12 @@ func TestPlanIsStale(t *testing.T) {
 			computed := metav1.NewTime(now.Add(-tc.age))
 			dbm.Status.Plan = &dbv1.PlanStatus{Hash: stepHash, ComputedAt: &computed}
 			dbm.Status.Phase = tc.phase
+			if tc.approved {
+				dbm.Annotations = map[string]string{dbv1.AnnotationApprovedPlan: stepHash}
+			}
+			if tc.applied {
+				dbm.Status.LastApplied = &dbv1.AppliedRevision{PlanHash: stepHash}
+			}
 			observed := dbm.Generation
 			if tc.moved {
 				observed = 1
@@ -287,8 +297,8 @@ func TestApplyOutcomeReasons(t *testing.T) {
 			wantCond: "False/" + dbv1.ReasonSecretInvalid, wantPhase: dbv1.PhaseFailed},
 		{name: "a source deleted since the plan", err: fmt.Errorf("configmap x: %w", source.ErrNotFound),
 			wantCond: "False/" + dbv1.ReasonSourceNotFound, wantPhase: dbv1.PhaseAwaitingApproval, quiet: true},
-		{name: "the database went away", err: errors.New("connection reset"),
-			wantCond: "False/" + dbv1.ReasonDatabaseUnreachable, wantPhase: dbv1.PhaseAwaitingApproval, wantRetry: true},
+		{name: "the database went away: the apply is still under way, and is retried", err: errors.New("connection reset"),
+			wantCond: "False/" + dbv1.ReasonDatabaseUnreachable, wantPhase: dbv1.PhaseRunning, wantRetry: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)

@@ -23,6 +23,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/faultproxy"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 )
 
@@ -159,6 +160,49 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
 		Expect(get(dbm).Status.Message).To(ContainSubstring("statements 1 to 2 stay applied"))
 		Expect(mysqlTables(db)).To(ContainElement("tags"))
+	})
+
+	It("resumes a MariaDB apply whose connection the network cut mid-apply, and applies each statement once", func() {
+		dbURL := dbtest.NewMySQLDatabase(GinkgoTB())
+		db := dbtest.OpenMySQL(GinkgoTB(), dbURL)
+		exec(db, "CREATE TABLE users (id int NOT NULL, PRIMARY KEY (id))", "INSERT INTO users VALUES (1), (2), (3)")
+		u, err := url.Parse(dbURL)
+		Expect(err).NotTo(HaveOccurred())
+		// The manager reaches the server through a proxy the spec cuts.
+		proxy, err := faultproxy.Start(u.Host)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(proxy.Close)
+		u.Host = proxy.Addr()
+		dbm := serverMigration("mariadb-cut", dbv1.DatabaseTypeMariaDB, u.String())
+		// Automatic rollback is on: a broken connection is not the
+		// plan's failure, so the apply resumes rather than rolls back.
+		dbm.Spec.Rollback = &dbv1.RollbackConfig{Automatic: ptr.To(true)}
+		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{
+			fixture.InlineScript("a", "ALTER TABLE users ADD COLUMN a int;\nSELECT SLEEP(3);\nALTER TABLE users ADD COLUMN b int;"),
+		}
+		create(dbm)
+		plan := approvePlan(dbm)
+		By("cutting every connection while the apply sleeps after its first statement")
+		Eventually(func() []string { return mysqlColumns(db, "users") }).Should(ContainElement("a"))
+		Eventually(func() (int, error) {
+			var n int
+			err := db.QueryRow("SELECT count(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP%'").Scan(&n)
+			return n, err
+		}).Should(Equal(1))
+		proxy.Drop()
+
+		Eventually(phase(dbm), "60s").Should(Equal(dbv1.PhaseSucceeded))
+		dbm = get(dbm)
+		Expect(dbm.Status.LastApplied.PlanHash).To(Equal(plan.Hash))
+		Expect(reasons(dbm)()).To(ContainElement(dbv1.ReasonDatabaseUnreachable), "the cut was reported, then retried")
+		Expect(reasons(dbm)()).NotTo(ContainElement(dbv1.ReasonRollingBack))
+		Expect(mysqlColumns(db, "users")).To(Equal([]string{"id", "a", "b"}))
+		var status string
+		var done, total, rows int
+		Expect(db.QueryRow("SELECT count(*) FROM kube_shift_revisions").Scan(&rows)).To(Succeed())
+		Expect(rows).To(Equal(1), "the cut-short revision was finished, not a second one opened")
+		Expect(db.QueryRow("SELECT status, statements_done, statements_total FROM kube_shift_revisions").Scan(&status, &done, &total)).To(Succeed())
+		Expect([]any{status, done, total}).To(Equal([]any{"succeeded", 3, 3}))
 	})
 
 	It("rolls a failed rolling step back on MariaDB and resumes nothing after it", func() {
