@@ -22,6 +22,13 @@
 //
 // It then blocks until SIGINT or SIGTERM and stops the control plane.
 // hack/local-up.sh and hack/local-down.sh start and stop it in the background.
+//
+// Meanwhile SIGUSR1 stops kube-apiserver alone (etcd keeps running) and
+// SIGUSR2 starts it again with the same flags, port and certificates, so
+// that every client (the manager, kubectl, the admin kubeconfig) reconnects
+// to it as it was: the e2e tests take the API server away in the middle of
+// an apply that way. The file apiserver-stopped in the state directory is
+// there while it is stopped.
 package main
 
 import (
@@ -170,14 +177,57 @@ func run() error {
 	}
 	fmt.Fprintf(os.Stderr, "localcluster: ready, API server %s, kubeconfig %s\n", server, kubeconfigFile)
 
-	<-ctx.Done()
+	control := make(chan os.Signal, 1)
+	signal.Notify(control, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(control)
+	stopped := filepath.Join(stateDir, "apiserver-stopped")
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case sig := <-control:
+			if err := toggleAPIServer(env.ControlPlane.APIServer, sig == syscall.SIGUSR2, stopped); err != nil {
+				fmt.Fprintln(os.Stderr, "localcluster:", err)
+			}
+		}
+	}
 	stop()
 	fmt.Fprintln(os.Stderr, "localcluster: stopping")
 	_ = os.Remove(readyFile)
+	if _, err := os.Stat(stopped); err == nil {
+		// Stopped on request: envtest stops etcd alone.
+		_ = os.Remove(stopped)
+	}
 	if err := stopEnv(env); err != nil {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "localcluster: stopped")
+	return nil
+}
+
+// toggleAPIServer stops kube-apiserver (start false) or starts it again.
+// envtest keeps what the restart needs: its secure port, the certificate
+// directory with the serving certificate, the service-account keys and the
+// client CA every user's certificate is signed by; the flags are built from
+// them again as they were. stopped marks the stop for whoever waits on it.
+func toggleAPIServer(apiServer *envtest.APIServer, start bool, stopped string) error {
+	_, err := os.Stat(stopped)
+	isStopped := err == nil
+	switch {
+	case start && isStopped:
+		fmt.Fprintln(os.Stderr, "localcluster: starting kube-apiserver again")
+		if err := apiServer.Start(); err != nil {
+			return fmt.Errorf("starting kube-apiserver again: %w", err)
+		}
+		fmt.Fprintln(os.Stderr, "localcluster: kube-apiserver serves again")
+		return os.Remove(stopped)
+	case !start && !isStopped:
+		fmt.Fprintln(os.Stderr, "localcluster: stopping kube-apiserver (SIGUSR2 starts it again)")
+		if err := apiServer.Stop(); err != nil {
+			return fmt.Errorf("stopping kube-apiserver: %w", err)
+		}
+		fmt.Fprintln(os.Stderr, "localcluster: kube-apiserver stopped")
+		return os.WriteFile(stopped, nil, 0o644)
+	}
 	return nil
 }
 
