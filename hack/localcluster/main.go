@@ -23,12 +23,13 @@
 // It then blocks until SIGINT or SIGTERM and stops the control plane.
 // hack/local-up.sh and hack/local-down.sh start and stop it in the background.
 //
-// Meanwhile SIGUSR1 stops kube-apiserver alone (etcd keeps running) and
-// SIGUSR2 starts it again with the same flags, port and certificates, so
-// that every client (the manager, kubectl, the admin kubeconfig) reconnects
-// to it as it was: the e2e tests take the API server away in the middle of
-// an apply that way. The file apiserver-stopped in the state directory is
-// there while it is stopped.
+// Meanwhile SIGUSR1 kills kube-apiserver alone (SIGKILL, as a crash or a
+// lost node would: a graceful stop waits for its clients' requests for
+// many seconds; etcd keeps running) and SIGUSR2 starts it again with the
+// same flags, port and certificates, so that every client (the manager,
+// kubectl, the admin kubeconfig) reconnects to it as it was: the e2e tests
+// take the API server away in the middle of an apply that way. The file
+// apiserver-stopped in the state directory is there while it is stopped.
 package main
 
 import (
@@ -40,6 +41,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -221,7 +224,11 @@ func toggleAPIServer(apiServer *envtest.APIServer, start bool, stopped string) e
 		fmt.Fprintln(os.Stderr, "localcluster: kube-apiserver serves again")
 		return os.Remove(stopped)
 	case !start && !isStopped:
-		fmt.Fprintln(os.Stderr, "localcluster: stopping kube-apiserver (SIGUSR2 starts it again)")
+		fmt.Fprintln(os.Stderr, "localcluster: killing kube-apiserver (SIGUSR2 starts it again)")
+		if err := killChild("kube-apiserver"); err != nil {
+			return err
+		}
+		// envtest reaps it and forgets it, so that Start starts anew.
 		if err := apiServer.Stop(); err != nil {
 			return fmt.Errorf("stopping kube-apiserver: %w", err)
 		}
@@ -229,6 +236,38 @@ func toggleAPIServer(apiServer *envtest.APIServer, start bool, stopped string) e
 		return os.WriteFile(stopped, nil, 0o644)
 	}
 	return nil
+}
+
+// killChild sends SIGKILL to this process's child whose command is name:
+// envtest keeps its process to itself.
+func killChild(name string) error {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return err
+	}
+	for _, stat := range stats {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after it.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		open := strings.IndexByte(s, '(')
+		if i < 0 || open < 0 {
+			continue
+		}
+		fields := strings.Fields(s[i+1:])
+		if len(fields) < 2 || s[open+1:i] != name[:min(len(name), 15)] || fields[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(s[:open]))
+		if err != nil {
+			continue
+		}
+		return syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return fmt.Errorf("no %s process to kill", name)
 }
 
 // localWebhooks registers the webhook configurations in dir, rewritten by
