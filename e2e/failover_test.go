@@ -416,7 +416,7 @@ func loadPhases() map[string]loadStatus {
 		return nil
 	}
 	phases := map[string]loadStatus{}
-	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+	for line := range strings.SplitSeq(strings.TrimRight(out, "\n"), "\n") {
 		f := strings.Split(line, "\t")
 		if len(f) == 3 {
 			phases[f[0]] = loadStatus{f[1], f[2]}
