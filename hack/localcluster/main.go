@@ -22,6 +22,14 @@
 //
 // It then blocks until SIGINT or SIGTERM and stops the control plane.
 // hack/local-up.sh and hack/local-down.sh start and stop it in the background.
+//
+// Meanwhile SIGUSR1 kills kube-apiserver alone (SIGKILL, as a crash or a
+// lost node would: a graceful stop waits for its clients' requests for
+// many seconds; etcd keeps running) and SIGUSR2 starts it again with the
+// same flags, port and certificates, so that every client (the manager,
+// kubectl, the admin kubeconfig) reconnects to it as it was: the e2e tests
+// take the API server away in the middle of an apply that way. The file
+// apiserver-stopped in the state directory is there while it is stopped.
 package main
 
 import (
@@ -33,6 +41,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -170,15 +180,94 @@ func run() error {
 	}
 	fmt.Fprintf(os.Stderr, "localcluster: ready, API server %s, kubeconfig %s\n", server, kubeconfigFile)
 
-	<-ctx.Done()
+	control := make(chan os.Signal, 1)
+	signal.Notify(control, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(control)
+	stopped := filepath.Join(stateDir, "apiserver-stopped")
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case sig := <-control:
+			if err := toggleAPIServer(env.ControlPlane.APIServer, sig == syscall.SIGUSR2, stopped); err != nil {
+				fmt.Fprintln(os.Stderr, "localcluster:", err)
+			}
+		}
+	}
 	stop()
 	fmt.Fprintln(os.Stderr, "localcluster: stopping")
 	_ = os.Remove(readyFile)
+	if _, err := os.Stat(stopped); err == nil {
+		// Stopped on request: envtest stops etcd alone.
+		_ = os.Remove(stopped)
+	}
 	if err := stopEnv(env); err != nil {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "localcluster: stopped")
 	return nil
+}
+
+// toggleAPIServer stops kube-apiserver (start false) or starts it again.
+// envtest keeps what the restart needs: its secure port, the certificate
+// directory with the serving certificate, the service-account keys and the
+// client CA every user's certificate is signed by; the flags are built from
+// them again as they were. stopped marks the stop for whoever waits on it.
+func toggleAPIServer(apiServer *envtest.APIServer, start bool, stopped string) error {
+	_, err := os.Stat(stopped)
+	isStopped := err == nil
+	switch {
+	case start && isStopped:
+		fmt.Fprintln(os.Stderr, "localcluster: starting kube-apiserver again")
+		if err := apiServer.Start(); err != nil {
+			return fmt.Errorf("starting kube-apiserver again: %w", err)
+		}
+		fmt.Fprintln(os.Stderr, "localcluster: kube-apiserver serves again")
+		return os.Remove(stopped)
+	case !start && !isStopped:
+		fmt.Fprintln(os.Stderr, "localcluster: killing kube-apiserver (SIGUSR2 starts it again)")
+		if err := killChild("kube-apiserver"); err != nil {
+			return err
+		}
+		// envtest reaps it and forgets it, so that Start starts anew.
+		if err := apiServer.Stop(); err != nil {
+			return fmt.Errorf("stopping kube-apiserver: %w", err)
+		}
+		fmt.Fprintln(os.Stderr, "localcluster: kube-apiserver stopped")
+		return os.WriteFile(stopped, nil, 0o644)
+	}
+	return nil
+}
+
+// killChild sends SIGKILL to this process's child whose command is name:
+// envtest keeps its process to itself.
+func killChild(name string) error {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return err
+	}
+	for _, stat := range stats {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after it.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		open := strings.IndexByte(s, '(')
+		if i < 0 || open < 0 {
+			continue
+		}
+		fields := strings.Fields(s[i+1:])
+		if len(fields) < 2 || s[open+1:i] != name[:min(len(name), 15)] || fields[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(s[:open]))
+		if err != nil {
+			continue
+		}
+		return syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return fmt.Errorf("no %s process to kill", name)
 }
 
 // localWebhooks registers the webhook configurations in dir, rewritten by

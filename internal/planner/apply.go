@@ -499,6 +499,9 @@ func (r *applyRun) failed(ctx context.Context, cause error) error {
 		err = fmt.Errorf("automatic rollback failed, the schema is as the failed apply left it: %w", err)
 		return errors.Join(cause, err, r.record(rctx, database.RevisionFailed, r.ran, errors.Join(cause, err)))
 	}
+	if r.base > 0 {
+		return r.rolledBackToResume(rctx, cause, n)
+	}
 	markRolledBack(cause)
 	recordErr := r.record(rctx, database.RevisionRolledBack, 0, cause)
 	return &RolledBackError{Err: cause, Statements: n, Revision: r.rev.ID, recordErr: recordErr}

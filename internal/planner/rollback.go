@@ -2,7 +2,10 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
 // rollback takes the target back to the schema the apply was planned
@@ -39,4 +42,21 @@ func (r *applyRun) rollback(ctx context.Context) (int, error) {
 		}
 	}
 	return len(stmts), nil
+}
+
+// rolledBackToResume ends the rollback of an apply that resumed after the
+// r.base statements an interrupted apply committed (the manager died
+// mid-plan, or in the middle of that apply's own rollback). The rollback
+// took the schema back to where this apply resumed, not further: the
+// schema the interrupted apply started from was known to it alone. So the
+// apply failed with those statements applied, and the revision and the
+// error say so rather than that the schema is back where it was.
+func (r *applyRun) rolledBackToResume(ctx context.Context, cause error, n int) error {
+	var se *StatementError
+	if errors.As(cause, &se) {
+		se.Applied = r.base
+	}
+	err := fmt.Errorf("%w (automatic rollback ran %d statement(s), taking back what this apply ran since it resumed; "+
+		"it does not reach back past the %d statement(s) an interrupted apply committed before it: they stay applied)", cause, n, r.base)
+	return errors.Join(err, r.record(ctx, database.RevisionFailed, r.base, err))
 }
