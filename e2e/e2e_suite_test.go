@@ -14,6 +14,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,6 +165,19 @@ func kubectlOKStdin(stdin string, args ...string) string {
 // as runs kubectl impersonating a user, as that user's own kubeconfig would.
 func as(user string, args ...string) []string {
 	return append(args, "--as", user)
+}
+
+// credentialsFor stores the user and password of the database dbURL names
+// in the Secret secret, as a developer would, and returns the URL and the
+// database's name for a manifest.
+func credentialsFor(secret, dbURL string) (*url.URL, string) {
+	GinkgoHelper()
+	u, err := url.Parse(dbURL)
+	Expect(err).NotTo(HaveOccurred())
+	password, _ := u.User.Password()
+	kubectlOK(as(developer, "create", "secret", "generic", secret, "-n", namespace,
+		"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
+	return u, strings.TrimPrefix(u.Path, "/")
 }
 
 func run(dir string, name string, args ...string) {

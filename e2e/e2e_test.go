@@ -3,7 +3,6 @@ package e2e
 import (
 	"database/sql"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -96,12 +95,8 @@ spec:
 var _ = Describe("a manifest written for the original kube-shift", func() {
 	It("runs with no strategy named, against PostgreSQL", func() {
 		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		password, _ := u.User.Password()
+		u, _ := credentialsFor("orders-credentials", dbURL)
 
-		kubectlOK(as(developer, "create", "secret", "generic", "orders-credentials", "-n", namespace,
-			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
 		kubectlOK(as(developer, "create", "configmap", "order-migrations", "-n", namespace,
 			"--from-literal=001_orders.sql=CREATE TABLE orders (id bigserial PRIMARY KEY, status text NOT NULL DEFAULT 'new');",
 			"--from-literal=002_index.sql=CREATE INDEX orders_status ON orders (status);")...)

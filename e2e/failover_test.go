@@ -205,15 +205,10 @@ spec:
 			const rows = 100
 			m := startManager("apiserver-"+c.strategy, managerOptions{webhooks: true})
 			dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-			u, err := url.Parse(dbURL)
-			Expect(err).NotTo(HaveOccurred())
-			password, _ := u.User.Password()
-			dbName := strings.TrimPrefix(u.Path, "/")
-			db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
 			name, secret := "apiserver-"+c.strategy, "apiserver-"+c.strategy+"-credentials"
+			u, dbName := credentialsFor(secret, dbURL)
+			db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
 
-			kubectlOK(as(developer, "create", "secret", "generic", secret, "-n", namespace,
-				"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
 			kubectlOKStdin(fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
 kind: DatabaseMigration
 metadata: {name: %s, namespace: %s}
@@ -264,21 +259,16 @@ spec:
 	It("leaves a MariaDB migration whose manager was killed in the middle of its rollback in a state a person can trust", func() {
 		first := startManager("rollback-first", managerOptions{webhooks: true})
 		dbURL := dbtest.NewMySQLDatabase(GinkgoTB())
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		password, _ := u.User.Password()
-		dbName := strings.TrimPrefix(u.Path, "/")
+		u, dbName := credentialsFor("rollback-credentials", dbURL)
 		db := dbtest.OpenMySQL(GinkgoTB(), dbURL)
 		const users = 100
-		_, err = db.Exec("CREATE TABLE users (id int PRIMARY KEY, email varchar(100))")
+		_, err := db.Exec("CREATE TABLE users (id int PRIMARY KEY, email varchar(100))")
 		Expect(err).NotTo(HaveOccurred())
 		for i := range users {
 			// Two users share an address: a unique index on it fails.
 			_, err = db.Exec("INSERT INTO users VALUES (?, ?)", i, fmt.Sprintf("u%d@example.com", min(i, users-2)))
 			Expect(err).NotTo(HaveOccurred())
 		}
-		kubectlOK(as(developer, "create", "secret", "generic", "rollback-credentials", "-n", namespace,
-			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
 		// Statement 1 creates a table, statement 2 leaves time to hold a
 		// lock on it, statement 3 fails on the data: the rollback drops
 		// the table, and waits for the lock the spec holds.

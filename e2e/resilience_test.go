@@ -30,14 +30,9 @@ var _ = Describe("the manager under failure", Ordered, Serial, func() {
 		first := startManager("crash-first", managerOptions{webhooks: true})
 
 		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		password, _ := u.User.Password()
-		dbName := strings.TrimPrefix(u.Path, "/")
+		u, dbName := credentialsFor("slow-credentials", dbURL)
 		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
 
-		kubectlOK(as(developer, "create", "secret", "generic", "slow-credentials", "-n", namespace,
-			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
 		// pg_sleep inside the apply transaction holds the apply open for
 		// seconds after CREATE TABLE has run: long enough to kill it there.
 		kubectlOKStdin(fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
@@ -90,14 +85,9 @@ spec:
 		first := startManager("rolling-first", managerOptions{webhooks: true})
 
 		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		password, _ := u.User.Password()
-		dbName := strings.TrimPrefix(u.Path, "/")
+		u, dbName := credentialsFor("rolling-credentials", dbURL)
 		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
 
-		kubectlOK(as(developer, "create", "secret", "generic", "rolling-credentials", "-n", namespace,
-			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
 		kubectlOKStdin(fmt.Sprintf(`apiVersion: database.mohitnagaraj.in/v1alpha1
 kind: DatabaseMigration
 metadata: {name: rolling-slow, namespace: %s}
@@ -141,9 +131,7 @@ spec:
 	// few seconds at a small batch size, and a Secret for it.
 	bigTable := func(secret string) (string, *sql.DB, *url.URL) {
 		dbURL := dbtest.NewPostgresDatabase(GinkgoTB())
-		u, err := url.Parse(dbURL)
-		Expect(err).NotTo(HaveOccurred())
-		password, _ := u.User.Password()
+		u, _ := credentialsFor(secret, dbURL)
 		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
 		for _, stmt := range []string{
 			"CREATE TABLE events (id serial PRIMARY KEY, n integer NOT NULL, payload text NOT NULL)",
@@ -152,8 +140,6 @@ spec:
 			_, err := db.Exec(stmt)
 			Expect(err).NotTo(HaveOccurred())
 		}
-		kubectlOK(as(developer, "create", "secret", "generic", secret, "-n", namespace,
-			"--from-literal=username="+u.User.Username(), "--from-literal=password="+password)...)
 		return dbURL, db, u
 	}
 	// tuning keeps a shadow-table copy in small batches (it sizes them by
