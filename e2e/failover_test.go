@@ -382,17 +382,7 @@ func mysqlRunning(db *sql.DB, dbName, what string) (int, error) {
 // mysqlTables lists the tables of the connection's database.
 func mysqlTables(db *sql.DB) []string {
 	GinkgoHelper()
-	rows, err := db.Query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
-	Expect(err).NotTo(HaveOccurred())
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var t string
-		Expect(rows.Scan(&t)).To(Succeed())
-		tables = append(tables, t)
-	}
-	Expect(rows.Err()).NotTo(HaveOccurred())
-	return tables
+	return queryStrings(db, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
 }
 
 // loadStatus is a load migration's phase and the hash it applied.
