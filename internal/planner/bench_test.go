@@ -3,6 +3,9 @@ package planner_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +178,94 @@ func rawAtlasPlan(ctx context.Context, target *database.Target, devURL, desired 
 		out[i] = c.Cmd
 	}
 	return out, nil
+}
+
+// BenchmarkApplyScript applies a plain script of BENCH_STATEMENTS
+// statements (10,000 by default: a CREATE TABLE and one-row INSERTs) to a
+// fresh database with kube-shift's Apply (which takes the lock, plans
+// again, runs the plan and records the revision; the plan the reviewer
+// approved is computed before the clock starts), and the same script with
+// the database's own client on another fresh database: `psql -f`,
+// `mysql <`, `sqlite3`, each statement committed on its own as those
+// clients do by default. It reports both times and their ratio (goal
+// <= 1.1).
+func BenchmarkApplyScript(b *testing.B) {
+	n := envInt(b, "BENCH_STATEMENTS", 10000)
+	var text strings.Builder
+	text.WriteString("CREATE TABLE items (id int NOT NULL, name varchar(50) NOT NULL, PRIMARY KEY (id));\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&text, "INSERT INTO items (id, name) VALUES (%d, 'item %d');\n", i, i)
+	}
+	script := text.String()
+	file := filepath.Join(b.TempDir(), "script.sql")
+	if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) {
+			ctx := context.Background()
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
+			in := planner.Input{Scripts: scripts(script)}
+			var ours, client time.Duration
+			for b.Loop() {
+				d := newTestDB(b, e)
+				plan, err := pl.Plan(ctx, d.target, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				if _, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash}); err != nil {
+					b.Fatal(err)
+				}
+				ours += time.Since(start)
+				d.expectRows(b, "items", n-1)
+
+				other := newTestDB(b, e)
+				cmd := dbtest.ClientCommand(ctx, b, other.target.URL.String())
+				f, err := os.Open(file)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cmd.Stdin = f
+				start = time.Now()
+				out, err := cmd.CombinedOutput()
+				client += time.Since(start)
+				_ = f.Close()
+				if err != nil {
+					b.Fatalf("%s: %v: %s", cmd.Path, err, out)
+				}
+				other.expectRows(b, "items", n-1)
+			}
+			nf := float64(b.N)
+			b.ReportMetric(ms(ours)/nf, "ours-ms/op")
+			b.ReportMetric(ms(client)/nf, "client-ms/op")
+			b.ReportMetric(float64(ours)/float64(client), "ratio")
+		})
+	}
+}
+
+// expectRows fails unless table holds n rows.
+func (d *testDB) expectRows(b *testing.B, table string, n int) {
+	b.Helper()
+	var got int
+	if err := d.db.QueryRowContext(context.Background(), "SELECT count(*) FROM "+table).Scan(&got); err != nil {
+		b.Fatal(err)
+	}
+	if got != n {
+		b.Fatalf("%s holds %d rows, want %d", table, got, n)
+	}
+}
+
+// envInt reads a size from the environment (make bench's quick mode).
+func envInt(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 {
+		b.Fatalf("%s=%q: want a number of at least 2", name, v)
+	}
+	return n
 }
