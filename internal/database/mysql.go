@@ -98,18 +98,11 @@ func (e mysqlEngine) config(u *url.URL, roots *x509.CertPool) (*mysql.Config, er
 	cfg.Addr = hostPort(u, "3306")
 	cfg.DBName = db
 	cfg.ParseTime = true
-	// Arguments are interpolated into the statement on the client: one
-	// round trip per statement with arguments rather than three (prepare,
-	// execute, close), which made the revision checkpoint after each
-	// statement of an apply cost twice the statement. The driver refuses
-	// interpolation under the multi-byte character sets where it would be
-	// unsafe; a URL that names a charset or collation keeps the default.
-	q := u.Query()
-	cfg.InterpolateParams = !q.Has("charset") && !q.Has("collation")
 	if u.User != nil {
 		cfg.User = u.User.Username()
 		cfg.Passwd, _ = u.User.Password()
 	}
+	q := u.Query()
 	mode := e.SSLMode(u)
 	if tls := q.Get("tls"); tls != "" && !verifies(mode) {
 		cfg.TLSConfig = tls
