@@ -24,8 +24,21 @@ import (
 // load on dev + diff + plan alone (the library, as `atlas schema apply
 // --dry-run` uses it). It reports both times, their ratio (goal <= 1.2) and
 // the time per table, which should stay flat from 200 to 2,000.
+//
+// BENCH_TABLES lists other sizes (make bench's quick mode): "200,500".
 func BenchmarkPlanTables(b *testing.B) {
-	for _, tables := range []int{200, 2000} {
+	sizes := []int{200, 2000}
+	if v := os.Getenv("BENCH_TABLES"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				b.Fatalf("BENCH_TABLES=%q: want numbers of tables, comma-separated", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, tables := range sizes {
 		live, desired := tablesSchema(tables)
 		for _, e := range engines {
 			b.Run(fmt.Sprintf("tables=%d/%s", tables, e.name), func(b *testing.B) {

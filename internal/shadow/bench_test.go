@@ -5,15 +5,30 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
-// benchRows is the size of the table every way of changing it changes.
-const benchRows = 1_000_000
+// benchRows is the size of the table every way of changing it changes:
+// 1,000,000, or BENCH_ROWS (make bench's quick mode).
+var benchRows = func() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
+
+// benchTraceEnv names a directory where BenchmarkShadowUnderWriter
+// writes each writer's statements, when set: writer-ENGINE-WAY.csv, a
+// row per statement (seconds since the writer started, milliseconds it
+// took), WAY being shadow or alter, for make bench's plot.
+const benchTraceEnv = "BENCH_WRITER_TRACE"
 
 // benchWriteRate is the steady rate of the application's writes during
 // BenchmarkShadowUnderWriter: half inserts, half updates of random rows.
@@ -128,6 +143,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				// A second of writes to the new table, after the swap.
 				time.Sleep(time.Second)
 				w.stop(b)
+				w.trace(b, be.name, "shadow")
 				inserted, present := w.check(b)
 				written, kept = written+inserted, kept+present
 				shadowStall = max(shadowStall, w.stall)
@@ -142,6 +158,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				}
 				time.Sleep(time.Second)
 				w.stop(b)
+				w.trace(b, be.name, "alter")
 				w.check(b)
 				alterStall = max(alterStall, w.stall)
 				b.StartTimer()
@@ -202,7 +219,11 @@ type benchWriter struct {
 	updated map[int64]string
 	// stall is the longest one statement took.
 	stall time.Duration
-	err   error
+	// started is when the writer started; took is each statement's end
+	// since then and its duration.
+	started time.Time
+	took    [][2]time.Duration
+	err     error
 }
 
 func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
@@ -213,6 +234,7 @@ func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 		b.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	w.started = time.Now()
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(time.Second / benchWriteRate)
@@ -235,7 +257,7 @@ func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 					w.inserted++
 				}
 			} else {
-				id := rng.Int64N(benchRows) + 1
+				id := rng.Int64N(int64(benchRows)) + 1
 				payload := "update-" + strconv.Itoa(i)
 				if _, err = db.Exec(be.rebind("UPDATE bench SET payload = ? WHERE id = ?"), payload, id); err == nil {
 					w.updated[id] = payload
@@ -255,6 +277,7 @@ func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 				return
 			}
 			w.stall = max(w.stall, time.Since(start))
+			w.took = append(w.took, [2]time.Duration{time.Since(w.started), time.Since(start)})
 		}
 	}()
 	return w
@@ -267,6 +290,24 @@ func (w *benchWriter) stop(b *testing.B) {
 	<-w.done
 	if w.err != nil {
 		b.Fatalf("the writer failed after %d inserts: %v", w.inserted, w.err)
+	}
+}
+
+// trace writes the writer's statements to the BENCH_WRITER_TRACE
+// directory, if set, as writer-ENGINE-WAY.csv.
+func (w *benchWriter) trace(b *testing.B, engine, way string) {
+	b.Helper()
+	dir := os.Getenv(benchTraceEnv)
+	if dir == "" {
+		return
+	}
+	var out strings.Builder
+	out.WriteString("seconds,latency_ms\n")
+	for _, t := range w.took {
+		fmt.Fprintf(&out, "%.3f,%.3f\n", t[0].Seconds(), ms(t[1]))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "writer-"+engine+"-"+way+".csv"), []byte(out.String()), 0o600); err != nil {
+		b.Fatal(err)
 	}
 }
 
