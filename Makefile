@@ -80,6 +80,12 @@ test: verify vet lint helm-lint test-go ## Everything CI runs: staleness check, 
 test-go: ## Go tests with a real API server (envtest), real databases, and the e2e suite on the local control plane.
 	hack/test.sh $(GO_TEST_FLAGS)
 
+.PHONY: bench
+bench: ## Every benchmark against its baseline in one run (hack/bench): prints one table, writes docs/performance.md and its plots. BENCH_QUICK=1: small sizes; BENCH_ONLY=regexp: some suites.
+	go build -C hack/bench -o $(LOCALBIN)/bench .
+	if [ -z "$${KUBE_SHIFT_TEST_POSTGRES_URL:-}" ]; then hack/db-up.sh >/dev/null && source bin/db/env; fi; \
+	KUBEBUILDER_ASSETS=$${KUBEBUILDER_ASSETS:-$$(hack/envtest-assets.sh)} $(LOCALBIN)/bench -root $(CURDIR)
+
 .PHONY: fuzz
 fuzz: ## Every fuzz target for FUZZTIME each (default 2m); a finding's input lands in testdata/fuzz.
 	FUZZTIME=$(or $(FUZZTIME),2m) hack/fuzz.sh

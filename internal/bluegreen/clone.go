@@ -21,12 +21,13 @@ const DefaultBatchSize = 5000
 
 // Options tune a clone.
 type Options struct {
-	// BatchSize is the most rows written to green per statement (MySQL
-	// also bounds a batch by its bind-parameter limit and packet size).
-	// Zero means DefaultBatchSize.
+	// BatchSize is the most rows written to green per statement on MySQL
+	// (which also bounds a batch by its bind-parameter limit and packet
+	// size), and how often Progress hears of a PostgreSQL table, whose rows
+	// cross in one COPY. Zero means DefaultBatchSize.
 	BatchSize int
 	// Progress, when set, is called as each table's copy starts (done 0)
-	// and after each batch, with the rows of the table written so far and
+	// and after each batch (PostgreSQL: each BatchSize rows sent), with the rows of the table written so far and
 	// the rows the snapshot holds. It runs on Clone's goroutine: a slow
 	// Progress slows the copy.
 	Progress func(table string, done, total int64)

@@ -53,9 +53,14 @@ type dialect interface {
 	// instead of after the rows (MySQL's AUTO_INCREMENT column must be
 	// indexed from the start).
 	keepWithTable(t *schema.Table, idx *schema.Index) bool
+	// keyAfterRows reports whether a primary key is added after the rows,
+	// built in one sorted pass as pg_dump's restore builds it, rather
+	// than kept up row by row (InnoDB clusters the rows on it: a key
+	// added later rebuilds the table).
+	keyAfterRows() bool
 	// copyRows streams the rows of one table from src (under the snapshot)
-	// into dst in batches of at most batch rows, calling flushed with the
-	// size of each batch written, and returns the number of rows written.
+	// into dst, calling flushed with the rows written since its last call
+	// (about every batch rows), and returns the number of rows written.
 	copyRows(ctx context.Context, src, dst *sql.Conn, t tableCopy, batch int, flushed func(int64)) (int64, error)
 
 	// markerDDL creates the marker table, named as table() names it.

@@ -127,6 +127,8 @@ func (mysqlDialect) readExtras(context.Context, database.Querier, string) (extra
 	return noExtras{}, nil
 }
 
+func (mysqlDialect) keyAfterRows() bool { return false }
+
 // keepWithTable keeps the indexes of the AUTO_INCREMENT column: MySQL
 // refuses a table whose AUTO_INCREMENT column is not indexed.
 func (mysqlDialect) keepWithTable(_ *schema.Table, idx *schema.Index) bool {

@@ -1,12 +1,11 @@
 package bluegreen
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
+	"context"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 
 	. "github.com/onsi/gomega"
@@ -93,18 +92,28 @@ func TestPgCreateDatabase(t *testing.T) {
 	}
 }
 
-func TestReadRow(t *testing.T) {
+func TestRowStream(t *testing.T) {
 	g := NewWithT(t)
 	long := strings.Repeat("v", 100) + "\n"
-	r := bufio.NewReaderSize(strings.NewReader("a\tb\n"+long+"partial"), 16)
-	var buf bytes.Buffer
-	g.Expect(readRow(r, &buf)).To(Succeed())
-	g.Expect(buf.String()).To(Equal("a\tb\n"))
-	buf.Reset()
-	g.Expect(readRow(r, &buf)).To(Succeed(), "a row longer than the reader's buffer")
-	g.Expect(buf.String()).To(Equal(long))
-	g.Expect(readRow(r, &buf)).To(MatchError(io.ErrUnexpectedEOF))
+	s := newRowStream(context.Background(), iotest.HalfReader(strings.NewReader("a\tb\n"+long+"c\n")), 2)
+	var told []int64
+	go func() {
+		for n := range s.batches {
+			told = append(told, n)
+			s.resume <- struct{}{}
+		}
+	}()
+	out, err := io.ReadAll(s)
+	close(s.batches)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(out)).To(Equal("a\tb\n"+long+"c\n"), "the text passes unchanged")
+	g.Expect(s.rows).To(BeEquivalentTo(3))
+	g.Expect(told).To(Equal([]int64{2}), "a stop after each batch of 2 rows")
+	g.Expect(s.open).To(BeFalse())
 
-	end := bufio.NewReaderSize(strings.NewReader(""), 16)
-	g.Expect(errors.Is(readRow(end, &buf), io.EOF)).To(BeTrue())
+	s = newRowStream(context.Background(), strings.NewReader("a\tb\npartial"), 10)
+	_, err = io.ReadAll(s)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s.rows).To(BeEquivalentTo(1))
+	g.Expect(s.open).To(BeTrue(), "a stream that ends inside a row")
 }

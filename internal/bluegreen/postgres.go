@@ -145,6 +145,8 @@ func (postgresDialect) prepareWriter(ctx context.Context, conn *sql.Conn) error 
 
 func (postgresDialect) keepWithTable(*schema.Table, *schema.Index) bool { return false }
 
+func (postgresDialect) keyAfterRows() bool { return true }
+
 func (postgresDialect) markerDDL(table string) string {
 	return "CREATE TABLE " + table + ` (
 	blue text NOT NULL PRIMARY KEY,

@@ -55,6 +55,9 @@ func (c *cloner) bare(t *schema.Table) *schema.Table {
 		return !c.d.keepWithTable(t, idx)
 	})
 	b.ForeignKeys = nil
+	if c.d.keyAfterRows() {
+		b.PrimaryKey = nil
+	}
 	return &b
 }
 
@@ -65,6 +68,9 @@ func (c *cloner) createIndexes(ctx context.Context) error {
 	}
 	for _, t := range c.src.Tables {
 		var add []schema.Change
+		if t.PrimaryKey != nil && c.d.keyAfterRows() {
+			add = append(add, &schema.AddPrimaryKey{P: t.PrimaryKey})
+		}
 		for _, idx := range t.Indexes {
 			if !c.d.keepWithTable(t, idx) {
 				add = append(add, &schema.AddIndex{I: idx})

@@ -130,6 +130,18 @@ func (r *Revisions) Insert(ctx context.Context, rev *Revision) (int64, error) {
 
 // Checkpoint updates a revision's status and progress.
 func (r *Revisions) Checkpoint(ctx context.Context, id int64, status string, done int, finished *time.Time, errText string) error {
+	if status == RevisionRunning && finished == nil && errText == "" {
+		// The checkpoint after each statement of an apply: only numbers
+		// and a constant, written into the statement so that it takes one
+		// round trip (with arguments, MySQL's driver prepares, executes
+		// and closes it: three, twice the statement it records).
+		query := fmt.Sprintf("UPDATE %s SET status = '%s', statements_done = %d, finished_at = NULL, error = '' WHERE id = %d",
+			RevisionTable, RevisionRunning, done, id)
+		if _, err := r.q.ExecContext(ctx, query); err != nil {
+			return fmt.Errorf("updating revision %d: %w", id, err)
+		}
+		return nil
+	}
 	p := r.d.placeholder
 	query := fmt.Sprintf("UPDATE %s SET status = %s, statements_done = %s, finished_at = %s, error = %s WHERE id = %s",
 		RevisionTable, p(1), p(2), p(3), p(4), p(5))

@@ -3,6 +3,9 @@ package planner_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,57 +15,116 @@ import (
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
-// BenchmarkPlan200Tables plans a change to every table of a 200-table
-// schema (a new column and index on each) with kube-shift's planner and,
-// on the same input and dev database, with Atlas's inspect + load on dev +
-// diff + plan alone. It reports both times and their ratio (goal <= 1.2).
-func BenchmarkPlan200Tables(b *testing.B) {
-	const tables = 200
-	var live, desired strings.Builder
-	for i := range tables {
-		fmt.Fprintf(&live, "CREATE TABLE t%03d (id int NOT NULL, name varchar(50) NOT NULL, PRIMARY KEY (id));\n", i)
-		fmt.Fprintf(&desired, "CREATE TABLE t%03d (id int NOT NULL, name varchar(50) NOT NULL, note varchar(100), PRIMARY KEY (id));\n", i)
-		fmt.Fprintf(&desired, "CREATE INDEX t%03d_name ON t%03d (name);\n", i, i)
+// BenchmarkPlanTables plans a change to every table of a 200-table and a
+// 2,000-table schema (a new column and index on each) with kube-shift's
+// planner and, on the same input and dev database, with Atlas's inspect +
+// load on dev + diff + plan alone (the library, as `atlas schema apply
+// --dry-run` uses it). It reports both times, their ratio (goal <= 1.2) and
+// the time per table, which should stay flat from 200 to 2,000.
+//
+// BENCH_TABLES lists other sizes (make bench's quick mode): "200,500".
+func BenchmarkPlanTables(b *testing.B) {
+	sizes := []int{200, 2000}
+	if v := os.Getenv("BENCH_TABLES"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				b.Fatalf("BENCH_TABLES=%q: want numbers of tables, comma-separated", v)
+			}
+			sizes = append(sizes, n)
+		}
 	}
-	for _, e := range engines {
-		b.Run(e.name, func(b *testing.B) {
-			ctx := context.Background()
-			d := newTestDB(b, e)
-			d.exec(b, live.String())
-			devURL := "sqlite://:memory:"
-			if e.name != "sqlite" {
-				devURL = e.fresh(b)
-			}
-			pl := &planner.Planner{DevURL: devURL}
-			in := planner.Input{Desired: &planner.Desired{Format: planner.SchemaFormatSQL, Text: desired.String()}}
-			var ours, atlas time.Duration
-			for b.Loop() {
-				start := time.Now()
-				plan, err := pl.Plan(ctx, d.target, in)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ours += time.Since(start)
+	for _, tables := range sizes {
+		live, desired := tablesSchema(tables)
+		for _, e := range engines {
+			b.Run(fmt.Sprintf("tables=%d/%s", tables, e.name), func(b *testing.B) {
+				ctx := context.Background()
+				d := newTestDB(b, e)
+				d.exec(b, live)
+				devURL := devDatabase(b, e.name)
+				pl := &planner.Planner{DevURL: devURL}
+				in := planner.Input{Desired: &planner.Desired{Format: planner.SchemaFormatSQL, Text: desired}}
+				var ours, atlas time.Duration
+				for b.Loop() {
+					start := time.Now()
+					plan, err := pl.Plan(ctx, d.target, in)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ours += time.Since(start)
 
-				start = time.Now()
-				stmts, err := rawAtlasPlan(ctx, d.target, devURL, desired.String())
-				if err != nil {
-					b.Fatal(err)
+					start = time.Now()
+					stmts, err := rawAtlasPlan(ctx, d.target, devURL, desired)
+					if err != nil {
+						b.Fatal(err)
+					}
+					atlas += time.Since(start)
+					if len(stmts) == 0 || len(plan.Statements) < len(stmts) {
+						b.Fatalf("plans differ: ours %d statements, Atlas %d", len(plan.Statements), len(stmts))
+					}
 				}
-				atlas += time.Since(start)
-				if len(stmts) == 0 || len(plan.Statements) < len(stmts) {
-					b.Fatalf("plans differ: ours %d statements, Atlas %d", len(plan.Statements), len(stmts))
-				}
-			}
-			n := float64(b.N)
-			b.ReportMetric(float64(ours.Milliseconds())/n, "ours-ms/op")
-			b.ReportMetric(float64(atlas.Milliseconds())/n, "atlas-ms/op")
-			b.ReportMetric(float64(ours)/float64(atlas), "ratio")
-		})
+				n := float64(b.N)
+				b.ReportMetric(ms(ours)/n, "ours-ms/op")
+				b.ReportMetric(ms(atlas)/n, "atlas-ms/op")
+				b.ReportMetric(float64(ours)/float64(atlas), "ratio")
+				b.ReportMetric(1000*ms(ours)/n/float64(tables), "ours-us/table")
+				b.ReportMetric(1000*ms(atlas)/n/float64(tables), "atlas-us/table")
+			})
+		}
 	}
 }
+
+// devDatabase is an empty database on the engine's dev server (in memory
+// for SQLite), dropped when the benchmark ends: the planner's
+// planning.devDatabase and Atlas's --dev-url, the same for both.
+func devDatabase(b *testing.B, engine string) string {
+	b.Helper()
+	if engine == "sqlite" {
+		return "sqlite://:memory:"
+	}
+	server, ok := dbtest.DevServers()[engine]
+	if !ok {
+		b.Skipf("no %s dev server: hack/db-up.sh && source bin/db/env", engine)
+	}
+	ctx := context.Background()
+	t, err := database.ParseURL(server)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := t.Open(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	u, drop, err := t.Engine.Scratch(ctx, db, t.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := drop(context.Background()); err != nil {
+			b.Error(err)
+		}
+	})
+	return u.String()
+}
+
+// tablesSchema is a live schema of n two-column tables and the desired
+// one: a new column and an index on each table.
+func tablesSchema(n int) (live, desired string) {
+	var l, d strings.Builder
+	for i := range n {
+		fmt.Fprintf(&l, "CREATE TABLE t%04d (id int NOT NULL, name varchar(50) NOT NULL, PRIMARY KEY (id));\n", i)
+		fmt.Fprintf(&d, "CREATE TABLE t%04d (id int NOT NULL, name varchar(50) NOT NULL, note varchar(100), PRIMARY KEY (id));\n", i)
+		fmt.Fprintf(&d, "CREATE INDEX t%04d_name ON t%04d (name);\n", i, i)
+	}
+	return l.String(), d.String()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // rawAtlasPlan is what Atlas's schema apply --dry-run does, with the
 // library alone: inspect the target, load the desired SQL on the dev
@@ -129,4 +191,94 @@ func rawAtlasPlan(ctx context.Context, target *database.Target, devURL, desired 
 		out[i] = c.Cmd
 	}
 	return out, nil
+}
+
+// BenchmarkApplyScript applies a plain script of BENCH_STATEMENTS
+// statements (10,000 by default: a CREATE TABLE and one-row INSERTs) to a
+// fresh database with kube-shift's Apply (which takes the lock, plans
+// again, runs the plan and records the revision; the plan the reviewer
+// approved is computed before the clock starts), and the same script with
+// the database's own client on another fresh database: `psql -f`,
+// `mysql <`, `sqlite3`, each statement committed on its own as those
+// clients do by default. It reports both times and their ratio (goal
+// <= 1.1).
+func BenchmarkApplyScript(b *testing.B) {
+	n := envInt(b, "BENCH_STATEMENTS", 10000)
+	var text strings.Builder
+	text.WriteString("CREATE TABLE items (id int NOT NULL, name varchar(50) NOT NULL, PRIMARY KEY (id));\n")
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&text, "INSERT INTO items (id, name) VALUES (%d, 'item %d');\n", i, i)
+	}
+	script := text.String()
+	file := filepath.Join(b.TempDir(), "script.sql")
+	if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) {
+			ctx := context.Background()
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
+			in := planner.Input{Scripts: scripts(script)}
+			var ours, client time.Duration
+			for b.Loop() {
+				d := newTestDB(b, e)
+				plan, err := pl.Plan(ctx, d.target, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				if _, err := pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash}); err != nil {
+					b.Fatal(err)
+				}
+				ours += time.Since(start)
+				d.expectRows(b, "items", n-1)
+
+				other := newTestDB(b, e)
+				cmd := dbtest.ClientCommand(ctx, b, other.target.URL.String())
+				f, err := os.Open(file)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cmd.Stdin = f
+				start = time.Now()
+				out, err := cmd.CombinedOutput()
+				client += time.Since(start)
+				_ = f.Close()
+				if err != nil {
+					b.Fatalf("%s: %v: %s", cmd.Path, err, out)
+				}
+				other.expectRows(b, "items", n-1)
+			}
+			nf := float64(b.N)
+			b.ReportMetric(ms(ours)/nf, "ours-ms/op")
+			b.ReportMetric(ms(client)/nf, "client-ms/op")
+			b.ReportMetric(float64(ours)/float64(client), "ratio")
+		})
+	}
+}
+
+// expectRows fails unless table holds n rows.
+func (d *testDB) expectRows(b *testing.B, table string, n int) {
+	b.Helper()
+	var got int
+	if err := d.db.QueryRowContext(context.Background(), "SELECT count(*) FROM "+table).Scan(&got); err != nil {
+		b.Fatal(err)
+	}
+	if got != n {
+		b.Fatalf("%s holds %d rows, want %d", table, got, n)
+	}
+}
+
+// envInt reads a size from the environment (make bench's quick mode).
+func envInt(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 {
+		b.Fatalf("%s=%q: want a number of at least 2", name, v)
+	}
+	return n
 }

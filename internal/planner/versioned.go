@@ -102,9 +102,10 @@ func planVersioned(ctx context.Context, live *liveState, dev *devState, scripts 
 			From: schema.NewRealm(cur),
 		}
 		start := cur
+		var lines sqlstatic.LineCounter
 		for i, st := range decls {
 			plan.Statements = append(plan.Statements, st.Text)
-			plan.Steps = append(plan.Steps, Step{Script: s.Name, Index: i, Line: lineAt(s.SQL, st.Pos)})
+			plan.Steps = append(plan.Steps, Step{Script: s.Name, Index: i, Line: lines.At(s.SQL, st.Pos)})
 			// Every statement has its entry in the file's changes, empty
 			// when it changes no schema, as in Atlas's own replay: the
 			// analyzers read patterns by position (SQLite's copy of a
@@ -187,11 +188,6 @@ func planStatements(ctx context.Context, drv migrate.Driver, changes []schema.Ch
 		}
 	}
 	return append(out, creates...), nil
-}
-
-// lineAt is the 1-based line of the byte offset pos in text.
-func lineAt(text string, pos int) int {
-	return strings.Count(text[:min(pos, len(text))], "\n") + 1
 }
 
 func hasDestructiveDiag(diags []Diagnostic) bool {

@@ -5,15 +5,30 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
-// benchRows is the size of the table every way of changing it changes.
-const benchRows = 1_000_000
+// benchRows is the size of the table every way of changing it changes:
+// 1,000,000, or BENCH_ROWS (make bench's quick mode).
+var benchRows = func() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
+
+// benchTraceEnv names a directory where BenchmarkShadowUnderWriter
+// writes each writer's statements, when set: writer-ENGINE-WAY.csv, a
+// row per statement (seconds since the writer started, milliseconds it
+// took), WAY being shadow or alter, for make bench's plot.
+const benchTraceEnv = "BENCH_WRITER_TRACE"
 
 // benchWriteRate is the steady rate of the application's writes during
 // BenchmarkShadowUnderWriter: half inserts, half updates of random rows.
@@ -128,6 +143,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				// A second of writes to the new table, after the swap.
 				time.Sleep(time.Second)
 				w.stop(b)
+				w.trace(b, be.name, "shadow")
 				inserted, present := w.check(b)
 				written, kept = written+inserted, kept+present
 				shadowStall = max(shadowStall, w.stall)
@@ -142,6 +158,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				}
 				time.Sleep(time.Second)
 				w.stop(b)
+				w.trace(b, be.name, "alter")
 				w.check(b)
 				alterStall = max(alterStall, w.stall)
 				b.StartTimer()
@@ -188,7 +205,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // benchWriter is the application while the table changes: one statement
 // every 1/benchWriteRate seconds, alternately an insert of a new row and
-// an update of a random existing one, each on a session of the pool.
+// an update of a random existing one, on a session of its own.
 type benchWriter struct {
 	be   benchEngine
 	db   *sql.DB
@@ -200,9 +217,15 @@ type benchWriter struct {
 	retries int
 	// updated is the payload each updated row must have, the last set.
 	updated map[int64]string
+	// session is the application's database session.
+	session *sql.Conn
 	// stall is the longest one statement took.
 	stall time.Duration
-	err   error
+	// started is when the writer started; took is each statement's end
+	// since then and its duration.
+	started time.Time
+	took    [][2]time.Duration
+	err     error
 }
 
 func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
@@ -213,6 +236,18 @@ func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 		b.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	// The application's session is open before the change starts, as an
+	// application's pool holds its sessions: one opened mid-change, while
+	// the change holds the pool's others, would count the connection's
+	// set-up as a stall of the writer's.
+	ctx := context.Background()
+	if w.session, err = db.Conn(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.session.ExecContext(ctx, "SELECT 1"); err != nil {
+		b.Fatal(err)
+	}
+	w.started = time.Now()
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(time.Second / benchWriteRate)
@@ -230,14 +265,14 @@ func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 			}
 			var err error
 			if i%2 == 0 {
-				_, err = db.Exec(be.rebind("INSERT INTO bench (n, payload) VALUES (-1, ?)"), "writer-"+strconv.Itoa(w.inserted))
+				_, err = w.session.ExecContext(ctx, be.rebind("INSERT INTO bench (n, payload) VALUES (-1, ?)"), "writer-"+strconv.Itoa(w.inserted))
 				if err == nil {
 					w.inserted++
 				}
 			} else {
-				id := rng.Int64N(benchRows) + 1
+				id := rng.Int64N(int64(benchRows)) + 1
 				payload := "update-" + strconv.Itoa(i)
-				if _, err = db.Exec(be.rebind("UPDATE bench SET payload = ? WHERE id = ?"), payload, id); err == nil {
+				if _, err = w.session.ExecContext(ctx, be.rebind("UPDATE bench SET payload = ? WHERE id = ?"), payload, id); err == nil {
 					w.updated[id] = payload
 				}
 			}
@@ -255,6 +290,7 @@ func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 				return
 			}
 			w.stall = max(w.stall, time.Since(start))
+			w.took = append(w.took, [2]time.Duration{time.Since(w.started), time.Since(start)})
 		}
 	}()
 	return w
@@ -265,8 +301,27 @@ func (w *benchWriter) stop(b *testing.B) {
 	b.Helper()
 	close(w.quit)
 	<-w.done
+	_ = w.session.Close()
 	if w.err != nil {
 		b.Fatalf("the writer failed after %d inserts: %v", w.inserted, w.err)
+	}
+}
+
+// trace writes the writer's statements to the BENCH_WRITER_TRACE
+// directory, if set, as writer-ENGINE-WAY.csv.
+func (w *benchWriter) trace(b *testing.B, engine, way string) {
+	b.Helper()
+	dir := os.Getenv(benchTraceEnv)
+	if dir == "" {
+		return
+	}
+	var out strings.Builder
+	out.WriteString("seconds,latency_ms\n")
+	for _, t := range w.took {
+		fmt.Fprintf(&out, "%.3f,%.3f\n", t[0].Seconds(), ms(t[1]))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "writer-"+engine+"-"+way+".csv"), []byte(out.String()), 0o600); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// row is one line of the table: a measurement of kube-shift's and the
+// baseline's, measured in the same run.
+type row struct {
+	what, unit, baseline string
+	ours, base           float64
+	// ratio is ours/base unless the benchmark reported its own.
+	ratio float64
+	goal  string
+	met   bool
+	// lock and stall are the online strategies' longest lock and the
+	// writer's worst stall, in milliseconds; zero when not measured.
+	lock, stall float64
+}
+
+// engines are the benchmarks' sub-benchmark names, with what a reader
+// calls them and their own clients.
+var engines = []struct{ key, name, client, dump string }{
+	{"sqlite", "SQLite", "sqlite3", ""},
+	{"postgres", "PostgreSQL", "psql -f", "pg_dump | psql"},
+	{"mysql", "MariaDB", "mysql <", "mysqldump | mysql"},
+}
+
+func tableRows(s sizes, r results) []row {
+	var rows []row
+	add := func(x row, ok bool) {
+		if ok {
+			rows = append(rows, x)
+		}
+	}
+
+	const adm = "BenchmarkAdmission"
+	b, okB := r.get(adm, "B-creates/s")
+	a, okA := r.get(adm, "A-creates/s")
+	ratio, _ := r.get(adm, "B/A-throughput")
+	add(row{what: "admission, 50 clients: creates per second with the webhooks", unit: "/s", baseline: "without webhooks",
+		ours: b, base: a, ratio: ratio, goal: "≥ 0.8", met: ratio >= 0.8}, okB && okA)
+	p99, okP := r.get(adm, "validate-handler-p99-ms")
+	alone, _ := r.get(adm, "serial-handler-p99-ms")
+	add(row{what: "admission, 50 clients: validating handler p99", unit: "ms", baseline: "handlers alone, p99",
+		ours: p99, base: alone, goal: "< 5 ms", met: p99 < 5}, okP)
+
+	for _, n := range s.tables {
+		for _, e := range engines {
+			name := fmt.Sprintf("BenchmarkPlanTables/tables=%d/%s", n, e.key)
+			ours, ok := r.get(name, "ours-ms/op")
+			atlas, _ := r.get(name, "atlas-ms/op")
+			add(ratioRow(fmt.Sprintf("plan %s tables, %s", thousands(n), e.name), "Atlas inspect+diff+plan", ours, atlas, "≤ 1.2", 1.2), ok)
+		}
+	}
+	for _, e := range engines {
+		name := "BenchmarkApplyScript/" + e.key
+		ours, ok := r.get(name, "ours-ms/op")
+		client, _ := r.get(name, "client-ms/op")
+		add(ratioRow(fmt.Sprintf("apply %s statements, %s", thousands(s.statements), e.name), e.client, ours, client, "≤ 1.1", 1.1), ok)
+	}
+	for _, e := range engines[1:] {
+		name := "BenchmarkCloneVsDump/" + e.key
+		ours, ok := r.get(name, "ours-ms/op")
+		dump, _ := r.get(name, "dump-ms/op")
+		add(ratioRow(fmt.Sprintf("blue-green copy of %s rows, %s", thousands(s.rows), e.name), e.dump, ours, dump, "≤ 1.0", 1.0), ok)
+	}
+	for _, e := range engines[1:] {
+		name := "BenchmarkShadowVsAlter/" + e.key
+		shadow, ok := r.get(name, "shadow-ms")
+		alter, _ := r.get(name, "alter-ms")
+		x := ratioRow(fmt.Sprintf("shadow-table change of %s rows, %s", thousands(s.rows), e.name), "ALTER TABLE", shadow, alter, "≤ 2.0", 2.0)
+		x.lock, _ = r.get(name, "max-lock-ms")
+		add(x, ok)
+	}
+	for _, e := range engines[1:] {
+		name := "BenchmarkShadowUnderWriter/" + e.key
+		stall, ok := r.get(name, "writer-max-stall-ms")
+		alter, _ := r.get(name, "alter-writer-max-stall-ms")
+		lock, _ := r.get(name, "max-lock-ms")
+		add(row{what: fmt.Sprintf("writer's worst stall during that change, %s", e.name), unit: "ms", baseline: "during ALTER TABLE",
+			ours: stall, base: alter, ratio: stall / alter, goal: "≤ 50 ms, lock ≤ 20 ms", met: stall <= 50 && lock <= 20,
+			lock: lock, stall: stall}, ok)
+	}
+	return rows
+}
+
+func ratioRow(what, baseline string, ours, base float64, goal string, limit float64) row {
+	ratio := ours / base
+	return row{what: what, unit: "ms", baseline: baseline, ours: ours, base: base, ratio: ratio, goal: goal, met: ratio <= limit}
+}
+
+// cells are a row's columns as text.
+func (x row) cells() []string {
+	ratio := "—"
+	switch {
+	case x.ratio >= 0.1:
+		ratio = fmt.Sprintf("%.2f", x.ratio)
+	case x.ratio > 0:
+		ratio = fmt.Sprintf("%.3f", x.ratio)
+	}
+	met := "no"
+	if x.met {
+		met = "yes"
+	}
+	ms := func(v float64) string {
+		if v == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return []string{x.what, value(x.ours, x.unit), fmt.Sprintf("%s (%s)", value(x.base, x.unit), x.baseline), ratio, x.goal, met, ms(x.lock), ms(x.stall)}
+}
+
+var header = []string{"what", "ours", "baseline", "ratio", "goal", "met", "longest lock", "writer's worst stall"}
+
+func value(v float64, unit string) string {
+	switch {
+	case unit == "/s":
+		return fmt.Sprintf("%.0f/s", v)
+	case v >= 100:
+		return fmt.Sprintf("%.0f %s", v, unit)
+	default:
+		return fmt.Sprintf("%.2f %s", v, unit)
+	}
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// textTable is the table for a terminal.
+func textTable(rows []row) string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, strings.Join(header, "\t"))
+	for _, x := range rows {
+		fmt.Fprintln(w, strings.Join(x.cells(), "\t"))
+	}
+	_ = w.Flush()
+	return b.String()
+}
+
+// markdownTable is the table for docs/performance.md.
+func markdownTable(rows []row) string {
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
+	b.WriteString("|---|---:|---:|---:|---|---|---:|---:|\n")
+	for _, x := range rows {
+		c := x.cells()
+		for i := range c {
+			c[i] = strings.ReplaceAll(c[i], "|", `\|`)
+		}
+		if x.ratio > 0 {
+			c[3] = "**" + c[3] + "**"
+		}
+		b.WriteString("| " + strings.Join(c, " | ") + " |\n")
+	}
+	return b.String()
+}
