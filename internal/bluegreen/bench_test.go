@@ -3,8 +3,6 @@ package bluegreen_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +49,7 @@ func BenchmarkClone(b *testing.B) {
 // created for it. It reports both times (the new database's creation
 // included) and their ratio (goal <= 1.0).
 func BenchmarkCloneVsDump(b *testing.B) {
-	rows := envInt(b, "BENCH_ROWS", 1000000)
+	rows := dbtest.EnvSize(b, "BENCH_ROWS", 1000000, 1)
 	for _, e := range engines {
 		b.Run(e.name, func(b *testing.B) {
 			ctx := context.Background()
@@ -67,7 +65,7 @@ func BenchmarkCloneVsDump(b *testing.B) {
 					b.Fatal(err)
 				}
 				ours += time.Since(start)
-				blue.greenOf(b, green).expectRows(b, "events", rows)
+				dbtest.ExpectRows(b, blue.greenOf(b, green).db, "events", rows)
 				if err := bluegreen.Drop(ctx, blue.target, green); err != nil {
 					b.Fatal(err)
 				}
@@ -77,7 +75,7 @@ func BenchmarkCloneVsDump(b *testing.B) {
 				blue.exec(b, "CREATE DATABASE "+copied)
 				dumpInto(ctx, b, blue.url, blue.greenOf(b, copied).url)
 				dump += time.Since(start)
-				blue.greenOf(b, copied).expectRows(b, "events", rows)
+				dbtest.ExpectRows(b, blue.greenOf(b, copied).db, "events", rows)
 				if err := bluegreen.Drop(ctx, blue.target, copied); err != nil {
 					b.Fatal(err)
 				}
@@ -108,7 +106,7 @@ func (d *testDB) generate(b *testing.B, n int) {
 SELECT n, CONCAT('kind-', n %% 10), CONCAT('payload ', n, ' with some text in it'), CAST(n %% 100000 AS decimal(12,2)) / 100
 FROM (SELECT %s AS n FROM %s) g WHERE n < %d`, num, from, n))
 	d.exec(b, "DROP TABLE digits")
-	d.expectRows(b, "events", n)
+	dbtest.ExpectRows(b, d.db, "events", n)
 }
 
 // dumpInto copies the database of from into that of to with the engine's
@@ -133,30 +131,4 @@ func dumpInto(ctx context.Context, b *testing.B, from, to string) {
 	if err := load.Wait(); err != nil {
 		b.Fatalf("%s: %v: %s", load.Path, err, loadErr.String())
 	}
-}
-
-// expectRows fails unless table holds n rows.
-func (d *testDB) expectRows(b *testing.B, table string, n int) {
-	b.Helper()
-	var got int
-	if err := d.db.QueryRowContext(context.Background(), "SELECT count(*) FROM "+table).Scan(&got); err != nil {
-		b.Fatal(err)
-	}
-	if got != n {
-		b.Fatalf("%s holds %d rows, want %d", table, got, n)
-	}
-}
-
-// envInt reads a size from the environment (make bench's quick mode).
-func envInt(b *testing.B, name string, def int) int {
-	b.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		b.Fatalf("%s=%q: want a positive number", name, v)
-	}
-	return n
 }

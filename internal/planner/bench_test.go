@@ -203,7 +203,7 @@ func rawAtlasPlan(ctx context.Context, target *database.Target, devURL, desired 
 // clients do by default. It reports both times and their ratio (goal
 // <= 1.1).
 func BenchmarkApplyScript(b *testing.B) {
-	n := envInt(b, "BENCH_STATEMENTS", 10000)
+	n := dbtest.EnvSize(b, "BENCH_STATEMENTS", 10000, 2)
 	var text strings.Builder
 	text.WriteString("CREATE TABLE items (id int NOT NULL, name varchar(50) NOT NULL, PRIMARY KEY (id));\n")
 	for i := 1; i < n; i++ {
@@ -231,7 +231,7 @@ func BenchmarkApplyScript(b *testing.B) {
 					b.Fatal(err)
 				}
 				ours += time.Since(start)
-				d.expectRows(b, "items", n-1)
+				dbtest.ExpectRows(b, d.db, "items", n-1)
 
 				other := newTestDB(b, e)
 				cmd := dbtest.ClientCommand(ctx, b, other.target.URL.String())
@@ -247,7 +247,7 @@ func BenchmarkApplyScript(b *testing.B) {
 				if err != nil {
 					b.Fatalf("%s: %v: %s", cmd.Path, err, out)
 				}
-				other.expectRows(b, "items", n-1)
+				dbtest.ExpectRows(b, other.db, "items", n-1)
 			}
 			nf := float64(b.N)
 			b.ReportMetric(ms(ours)/nf, "ours-ms/op")
@@ -255,30 +255,4 @@ func BenchmarkApplyScript(b *testing.B) {
 			b.ReportMetric(float64(ours)/float64(client), "ratio")
 		})
 	}
-}
-
-// expectRows fails unless table holds n rows.
-func (d *testDB) expectRows(b *testing.B, table string, n int) {
-	b.Helper()
-	var got int
-	if err := d.db.QueryRowContext(context.Background(), "SELECT count(*) FROM "+table).Scan(&got); err != nil {
-		b.Fatal(err)
-	}
-	if got != n {
-		b.Fatalf("%s holds %d rows, want %d", table, got, n)
-	}
-}
-
-// envInt reads a size from the environment (make bench's quick mode).
-func envInt(b *testing.B, name string, def int) int {
-	b.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 2 {
-		b.Fatalf("%s=%q: want a number of at least 2", name, v)
-	}
-	return n
 }

@@ -2,10 +2,12 @@ package dbtest
 
 import (
 	"context"
+	"database/sql"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -159,4 +161,32 @@ func sqlitePath(u *url.URL) string {
 		return u.Opaque
 	}
 	return filepath.Join(u.Host, u.Path)
+}
+
+// ExpectRows fails unless table holds n rows.
+func ExpectRows(tb testing.TB, db *sql.DB, table string, n int) {
+	tb.Helper()
+	var got int
+	if err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM "+table).Scan(&got); err != nil {
+		tb.Fatal(err)
+	}
+	if got != n {
+		tb.Fatalf("%s holds %d rows, want %d", table, got, n)
+	}
+}
+
+// EnvSize reads a benchmark's size from the environment variable name
+// (make bench's quick mode sets them), def when unset; it must be at least
+// least.
+func EnvSize(tb testing.TB, name string, def, least int) int {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least {
+		tb.Fatalf("%s=%q: want a number of at least %d", name, v, least)
+	}
+	return n
 }
