@@ -338,13 +338,15 @@ func (r *DatabaseMigrationReconciler) applyFailed(dbm *dbv1.DatabaseMigration, e
 	case f.retry == retryBackoff:
 		// The database went away mid-apply: the guarded apply left it as
 		// it was (or at a recorded checkpoint); try again with backoff.
-		// The apply is still under way (phase Running), so the plan is not
-		// computed again from a schema it may have left part-way: the
-		// next apply resumes from its record.
+		// A statement whose connection broke leaves the apply under way
+		// (phase Running): the next apply resumes from its record.
 		metrics.Applies.WithLabelValues(metrics.ResultError).Inc()
-		message := "the apply was interrupted and will be retried, resuming from what the database records: " + err.Error()
+		phase, message := dbv1.PhaseAwaitingApproval, err.Error()
+		if errors.Is(err, planner.ErrConnectionLost) {
+			phase, message = dbv1.PhaseRunning, "the apply was interrupted and will be retried, resuming from what the database records: "+message
+		}
 		setCondition(dbm, dbv1.ConditionApplied, false, f.reason, message)
-		setPhase(dbm, dbv1.PhaseRunning, f.reason, message)
+		setPhase(dbm, phase, f.reason, message)
 		r.event(dbm, true, f.reason, message)
 		return ctrl.Result{}, true, err
 	}

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -297,7 +298,9 @@ func TestApplyOutcomeReasons(t *testing.T) {
 			wantCond: "False/" + dbv1.ReasonSecretInvalid, wantPhase: dbv1.PhaseFailed},
 		{name: "a source deleted since the plan", err: fmt.Errorf("configmap x: %w", source.ErrNotFound),
 			wantCond: "False/" + dbv1.ReasonSourceNotFound, wantPhase: dbv1.PhaseAwaitingApproval, quiet: true},
-		{name: "the database went away: the apply is still under way, and is retried", err: errors.New("connection reset"),
+		{name: "the database went away", err: errors.New("connection reset"),
+			wantCond: "False/" + dbv1.ReasonDatabaseUnreachable, wantPhase: dbv1.PhaseAwaitingApproval, wantRetry: true},
+		{name: "a statement's connection broke: the apply is still under way, and is retried", err: &planner.StatementError{Total: 2, Applied: 1, Err: driver.ErrBadConn},
 			wantCond: "False/" + dbv1.ReasonDatabaseUnreachable, wantPhase: dbv1.PhaseRunning, wantRetry: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

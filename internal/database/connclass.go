@@ -153,3 +153,25 @@ func ConnectionLost(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.As(err, &opErr)
 }
+
+// mysqlAlreadyThere are the MySQL and MariaDB errors of a DDL statement
+// whose effect is there already: a table (1050), column (1060), key
+// (1061), primary key (1068) or foreign key (1826) that exists, or one to
+// drop that does not (1091).
+var mysqlAlreadyThere = map[uint16]bool{1050: true, 1060: true, 1061: true, 1068: true, 1091: true, 1826: true}
+
+// pgAlreadyThere are PostgreSQL's: a duplicate table, column, object or
+// schema, or an object to drop that does not exist.
+var pgAlreadyThere = map[string]bool{"42P07": true, "42701": true, "42710": true, "42P06": true, "42704": true}
+
+// AlreadyThere reports whether err is a DDL statement failing because its
+// effect is there already (it ran before), not for any other reason: a
+// missing function, a table it cannot see, a syntax the server refuses.
+func AlreadyThere(err error) bool {
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		return mysqlAlreadyThere[my.Number]
+	}
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pgAlreadyThere[pg.Code]
+}

@@ -392,16 +392,17 @@ func (r *applyRun) statement(ctx context.Context, stmt string, id int64, done in
 }
 
 // cutShort finds an apply of the approved plan by the same object that
-// was cut short before its last statement (its row still running): the
-// manager died, or the connection did, mid-plan. With no statement
-// recorded, the first may still have run (see planCutShort).
+// was cut short between two statements (its row still running, some
+// statements done): the manager died, or the connection did, mid-plan.
+// With none recorded, the apply plans the whole input again and checks
+// its hash, as a first apply does.
 func (r *applyRun) cutShort(ctx context.Context) (*database.Revision, error) {
 	rows, err := r.revs.WithHash(ctx, r.opts.ExpectHash, database.RevisionRunning)
 	if err != nil {
 		return nil, err
 	}
 	for i := len(rows) - 1; i >= 0; i-- {
-		if row := rows[i]; row.Object == r.opts.Identity && row.Done < row.Total {
+		if row := rows[i]; row.Object == r.opts.Identity && row.Done > 0 && row.Done < row.Total {
 			return row, nil
 		}
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
-
-	"ariga.io/atlas/sql/migrate"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
@@ -20,12 +17,16 @@ import (
 // gave up. Replaying the approved plan from the recorded point then fails
 // on its first statement ("Duplicate column").
 //
-// The next apply tells the two apart on the dev database: the plan left
-// after the recorded point fails at its first statement on the live
-// schema, and the plan left after that statement (or step) replays
+// The next apply of a plan run statement by statement tells the two apart
+// on the dev database, when the revision row of the approved plan says
+// how far it got: the statement after the recorded point fails on the
+// live schema because its effect is there already (a column, table or key
+// that exists; database.AlreadyThere), and the plan left after it replays
 // cleanly. Then the statement landed: the apply records it and goes on.
 // Anything else leaves the schema at no point of the approved plan, and
-// the apply refuses, saying how far the record goes.
+// the apply refuses, saying how far the record goes. A rolling step has no
+// such row while it runs: the apply refuses rather than guess (see
+// planRolling).
 //
 // Row changes never land unrecorded: they commit in one transaction with
 // their checkpoint (see applyRun.statement).
@@ -45,7 +46,7 @@ func (p *Planner) planCutShort(ctx context.Context, r *applyRun, in Input, cut *
 		return nil, nil, err
 	}
 	plan, live, planErr := p.plan(ctx, r.target, r.db, r.conn, planned)
-	if planErr == nil || len(planned.Scripts) == 0 || !firstStatementFails(planErr, planned.Scripts[0].Name) {
+	if planErr == nil || len(planned.Scripts) == 0 || !firstStatementFails(planErr, planned.Scripts[0].Name) || !database.AlreadyThere(planErr) {
 		return plan, live, planErr
 	}
 	next := *cut
@@ -65,9 +66,11 @@ func (p *Planner) planCutShort(ctx context.Context, r *applyRun, in Input, cut *
 	return plan, live, nil
 }
 
-// planRolling plans what is left of a rolling apply: when the step a
-// cut-short apply was running landed without its checkpoint, the
-// checkpoint is written now and the apply resumes after it.
+// planRolling plans what is left of a rolling apply. Without
+// transactional DDL a step can run without its checkpoint (the apply cut
+// between the two), and the plan left then fails on the step's first
+// statement. No record says the step started, so the apply does not guess
+// that it ran: it refuses, naming the step.
 func (p *Planner) planRolling(ctx context.Context, r *applyRun, in Input) (*Plan, *liveState, error) {
 	plan, live, planErr := p.plan(ctx, r.target, r.db, r.conn, in)
 	if planErr == nil || r.target.Engine.TransactionalDDL() || in.Desired != nil {
@@ -77,61 +80,9 @@ func (p *Planner) planRolling(ctx context.Context, r *applyRun, in Input) (*Plan
 	if err != nil || len(pending) == 0 || !firstStatementFails(planErr, pending[0].Name) {
 		return plan, live, planErr
 	}
-	step := pending[0]
-	stmts, err := migrate.Stmts(step.SQL)
-	if err != nil {
-		return nil, nil, planErr
-	}
-	rec := database.ScriptRecord{Name: step.Name, Checksum: checksum(step)}
-	assumed := in
-	assumed.landed = []database.ScriptRecord{rec}
-	if plan, live, err = p.plan(ctx, r.target, r.db, r.conn, assumed); err != nil {
-		return nil, nil, partWay("at step "+step.Name, planErr, err)
-	}
-	done, started, err := r.checkpointed(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	now := time.Now()
-	done += len(stmts)
-	_, err = r.revs.Insert(ctx, &database.Revision{
-		PlanHash:   checkpointKey(r.opts.ExpectHash, plan.Hash),
-		Object:     r.opts.Identity,
-		Scripts:    []database.ScriptRecord{rec},
-		Approver:   r.opts.Approver,
-		StartedAt:  started,
-		FinishedAt: &now,
-		Status:     database.RevisionCheckpoint,
-		Done:       done,
-		Total:      done + len(plan.Statements),
-		Error:      "found applied without its checkpoint; recorded by the next apply",
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	r.landed = "step " + step.Name
-	return plan, live, nil
-}
-
-// checkpointed is how many statements the object's current rolling apply
-// committed (its checkpoints since its last finished apply), and when it
-// started; none and now when it has no checkpoint.
-func (r *applyRun) checkpointed(ctx context.Context) (int, time.Time, error) {
-	all, err := r.revs.All(ctx)
-	if err != nil {
-		return 0, time.Time{}, err
-	}
-	done, started := 0, time.Now()
-	for _, rev := range all {
-		switch {
-		case rev.Object != r.opts.Identity:
-		case rev.Status == database.RevisionCheckpoint:
-			done, started = rev.Done, rev.StartedAt
-		default:
-			done, started = 0, time.Now()
-		}
-	}
-	return done, started, nil
+	return nil, nil, fmt.Errorf("rolling step %s cannot run: its first statement fails on the live schema (%w); the step may have run "+
+		"without its checkpoint (an apply cut short between the two, on an engine without transactional DDL), or the schema moved, "+
+		"and kube-shift does not guess which: check the schema, then restore it or approve a plan for it as it is", pending[0].Name, planErr)
 }
 
 // partWay is the refusal of a schema that is at no point of the approved

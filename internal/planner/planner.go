@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"ariga.io/atlas/sql/schema"
@@ -31,11 +30,6 @@ type Input struct {
 	// settings, rollback and switch settings): part of the hash, so a
 	// reviewer's approval covers them too.
 	Settings string
-
-	// landed are scripts a rolling apply cut short ran without recording
-	// them (see planLanded): planned as applied, as their checkpoint would
-	// have them.
-	landed []database.ScriptRecord
 }
 
 // Desired is a declarative migration's target schema.
@@ -160,9 +154,6 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 		if pending, err = pendingScripts(ctx, target, live.q, in.Scripts); err != nil {
 			return nil, err
 		}
-		pending = slices.DeleteFunc(pending, func(s script.Script) bool {
-			return slices.Contains(in.landed, database.ScriptRecord{Name: s.Name, Checksum: checksum(s)})
-		})
 	}
 	plan := &Plan{Statements: []string{}}
 	if in.Desired != nil || len(pending) > 0 {

@@ -143,3 +143,29 @@ func TestCutShortApplyFindsTheStatementInFlight(t *testing.T) {
 		})
 	}
 }
+
+// TestRollingNeverGuessesAStepRan: a rolling step whose first statement
+// fails on the live schema (the schema moved since review, or a step ran
+// without its checkpoint) is never taken as run. Before the fix the apply
+// wrote the missing checkpoint itself, then resumed from it: the step's
+// other statements were skipped and the steps after it ran unreviewed.
+func TestRollingNeverGuessesAStepRan(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	d := newTestDB(t, engine{"mysql", dbtest.NewMySQLDatabase})
+	d.exec(t, "CREATE TABLE users (id int NOT NULL, PRIMARY KEY (id));")
+	in := planner.Input{Scripts: scripts(
+		"CREATE TABLE audit (id int);\nALTER TABLE users ADD COLUMN x int;",
+		"ALTER TABLE users ADD COLUMN y int;",
+	)}
+	pl := &planner.Planner{DevServers: dbtest.DevServers()}
+	plan, err := pl.Plan(ctx, d.target, in)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	d.exec(t, "CREATE TABLE audit (id int);")
+	_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Identity: "shop/roll", Approver: "rita", Strategy: planner.StrategyRolling})
+	g.Expect(err).To(MatchError(ContainSubstring("rolling step a-script cannot run")))
+	g.Expect(err).To(MatchError(ContainSubstring("does not guess")))
+	g.Expect(d.columns(t, "users")).To(Equal([]string{"id"}), "no step ran")
+	g.Expect(d.revisions(t)).To(BeEmpty(), "no checkpoint was written")
+}
