@@ -229,7 +229,7 @@ func TestApplyThroughAFault(t *testing.T) {
 						// it started, so the apply refuses, naming it, and
 						// runs nothing.
 						g.Expect(err.Error()).To(MatchRegexp(`rolling step [a-c]-script cannot run`))
-						g.Expect(len(d.columns(t, "users")) - 2).To(Equal(cols), "the refused apply ran nothing")
+						g.Expect(len(d.columns(t, "users"))-2).To(Equal(cols), "the refused apply ran nothing")
 						g.Expect(leftovers(t, d)).To(BeEmpty())
 						var n int
 						g.Expect(d.db.QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n)).To(Succeed())
