@@ -170,6 +170,12 @@ func (r *Revisions) WithHash(ctx context.Context, hash, status string) ([]*Revis
 	return r.list(ctx, " WHERE plan_hash = "+r.d.placeholder(1)+" AND status = "+r.d.placeholder(2), hash, status)
 }
 
+// RunningOf returns the revisions of object still running, oldest first:
+// an apply in flight, or one cut short before it recorded its end.
+func (r *Revisions) RunningOf(ctx context.Context, object string) ([]*Revision, error) {
+	return r.list(ctx, " WHERE object = "+r.d.placeholder(1)+" AND status = "+r.d.placeholder(2), object, RevisionRunning)
+}
+
 // AppliedScripts returns the scripts of succeeded revisions and of the
 // committed steps of rolling applies, keyed by name and checksum.
 func (r *Revisions) AppliedScripts(ctx context.Context) (map[ScriptRecord]bool, error) {

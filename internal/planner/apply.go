@@ -178,13 +178,15 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	if done != nil {
 		return &ApplyResult{Revision: done.ID, AlreadyApplied: true}, nil
 	}
+	running, err := run.revs.RunningOf(ctx, opts.Identity)
+	if err != nil {
+		return nil, err
+	}
 	var cut *database.Revision
 	if s, ok := how.(onTarget); ok && s.resumesStatements && in.Desired == nil {
-		if cut, err = run.cutShort(ctx); err != nil {
-			return nil, err
-		}
+		cut = cutShort(running, opts.ExpectHash)
 	}
-	if err := run.closeAbandoned(ctx, cut); err != nil {
+	if err := run.closeAbandoned(ctx, running, cut); err != nil {
 		return nil, err
 	}
 	_, isRolling := how.(rolling)
@@ -391,22 +393,18 @@ func (r *applyRun) statement(ctx context.Context, stmt string, id int64, done in
 	return deadline(sctx, tx.Commit()), nil
 }
 
-// cutShort finds an apply of the approved plan by the same object that
-// was cut short between two statements (its row still running, some
+// cutShort finds, among the object's running revisions, an apply of the
+// approved plan that was cut short between two statements (some
 // statements done): the manager died, or the connection did, mid-plan.
 // With none recorded, the apply plans the whole input again and checks
 // its hash, as a first apply does.
-func (r *applyRun) cutShort(ctx context.Context) (*database.Revision, error) {
-	rows, err := r.revs.WithHash(ctx, r.opts.ExpectHash, database.RevisionRunning)
-	if err != nil {
-		return nil, err
-	}
-	for i := len(rows) - 1; i >= 0; i-- {
-		if row := rows[i]; row.Object == r.opts.Identity && row.Done > 0 && row.Done < row.Total {
-			return row, nil
+func cutShort(running []*database.Revision, approved string) *database.Revision {
+	for i := len(running) - 1; i >= 0; i-- {
+		if row := running[i]; row.PlanHash == approved && row.Done > 0 && row.Done < row.Total {
+			return row
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // abandoned is what the revision table says of an apply that stopped
@@ -414,18 +412,14 @@ func (r *applyRun) cutShort(ctx context.Context) (*database.Revision, error) {
 // the lock.
 const abandoned = "cut short: the apply stopped without recording its end (the connection to the database, or the manager, was lost); a later apply took over"
 
-// closeAbandoned marks failed the revisions of this object still running
-// that no apply runs (this one holds the lock), but the one it resumes:
-// an apply cut short before it could record its failure. Their statements
-// done stay as recorded.
-func (r *applyRun) closeAbandoned(ctx context.Context, resumed *database.Revision) error {
-	all, err := r.revs.All(ctx)
-	if err != nil {
-		return err
-	}
+// closeAbandoned marks failed the object's running revisions, which no
+// apply runs (this one holds the lock), but the one it resumes: applies
+// cut short before they could record their failure. Their statements done
+// stay as recorded.
+func (r *applyRun) closeAbandoned(ctx context.Context, running []*database.Revision, resumed *database.Revision) error {
 	now := time.Now()
-	for _, row := range all {
-		if row.Status != database.RevisionRunning || row.Object != r.opts.Identity || (resumed != nil && row.ID == resumed.ID) {
+	for _, row := range running {
+		if resumed != nil && row.ID == resumed.ID {
 			continue
 		}
 		if err := r.revs.Checkpoint(ctx, row.ID, database.RevisionFailed, row.Done, &now, abandoned); err != nil {

@@ -27,31 +27,13 @@ func TestCutShortApplyResumes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			d := newTestDB(t, engine{"mysql", dbtest.NewMySQLDatabase})
-			d.exec(t, "CREATE TABLE users (id int NOT NULL, PRIMARY KEY (id));")
-			in := planner.Input{Scripts: scripts(
-				"ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users ADD COLUMN b int;",
-				"ALTER TABLE users ADD COLUMN c int;\nALTER TABLE users ADD COLUMN d int;",
-			)}
-			pl := &planner.Planner{DevServers: dbtest.DevServers()}
-			plan, err := pl.Plan(ctx, d.target, in)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(plan.Statements).To(HaveLen(4))
-
-			// The apply that was cut short: its row, and the statements it ran.
-			revs := database.RevisionsOn(d.target.Engine, d.db)
-			g.Expect(revs.Ensure(ctx)).To(Succeed())
-			id, err := revs.Insert(ctx, &database.Revision{PlanHash: plan.Hash, Object: "shop/add-columns", Scripts: plan.Scripts,
-				Approver: "rita", StartedAt: time.Now(), Status: database.RevisionRunning, Done: tc.done, Total: 4})
-			g.Expect(err).NotTo(HaveOccurred())
-			for _, stmt := range plan.Statements[:tc.done] {
-				d.exec(t, stmt)
-			}
+			c := cutShortApply(t, tc.done)
+			d, in, pl, plan, revs, id := c.d, c.in, c.pl, c.plan, c.revs, c.id
 
 			By := func(object string) planner.ApplyOptions {
 				return planner.ApplyOptions{ExpectHash: plan.Hash, Identity: object, Approver: "rita"}
 			}
-			_, err = pl.Apply(ctx, d.target, in, By("someone/else"))
+			_, err := pl.Apply(ctx, d.target, in, By("someone/else"))
 			g.Expect(err).To(HaveOccurred(), "another object's apply does not take over the row")
 
 			res, err := pl.Apply(ctx, d.target, in, By("shop/add-columns"))
@@ -103,22 +85,8 @@ func TestCutShortApplyFindsTheStatementInFlight(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			d := newTestDB(t, engine{"mysql", dbtest.NewMySQLDatabase})
-			d.exec(t, "CREATE TABLE users (id int NOT NULL, PRIMARY KEY (id));")
-			in := planner.Input{Scripts: scripts(
-				"ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users ADD COLUMN b int;",
-				"ALTER TABLE users ADD COLUMN c int;\nALTER TABLE users ADD COLUMN d int;",
-			)}
-			pl := &planner.Planner{DevServers: dbtest.DevServers()}
-			plan, err := pl.Plan(ctx, d.target, in)
-			g.Expect(err).NotTo(HaveOccurred())
-
-			revs := database.RevisionsOn(d.target.Engine, d.db)
-			g.Expect(revs.Ensure(ctx)).To(Succeed())
-			id, err := revs.Insert(ctx, &database.Revision{PlanHash: plan.Hash, Object: "shop/add-columns", Scripts: plan.Scripts,
-				Approver: "rita", StartedAt: time.Now(), Status: database.RevisionRunning, Done: 1, Total: 4})
-			g.Expect(err).NotTo(HaveOccurred())
-			d.exec(t, plan.Statements[0])
+			c := cutShortApply(t, 1)
+			d, in, pl, plan, revs, id := c.d, c.in, c.pl, c.plan, c.revs, c.id
 			for _, stmt := range tc.extra {
 				d.exec(t, stmt)
 			}
@@ -168,4 +136,41 @@ func TestRollingNeverGuessesAStepRan(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("does not guess")))
 	g.Expect(d.columns(t, "users")).To(Equal([]string{"id"}), "no step ran")
 	g.Expect(d.revisions(t)).To(BeEmpty(), "no checkpoint was written")
+}
+
+// cutShort is a MariaDB database where an apply of a four-statement plan
+// (two scripts of two) was cut short: its running row records done
+// statements, and those statements ran.
+type cutShort struct {
+	d    *testDB
+	in   planner.Input
+	pl   *planner.Planner
+	plan *planner.Plan
+	revs *database.Revisions
+	id   int64
+}
+
+func cutShortApply(t *testing.T, done int) cutShort {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	c := cutShort{d: newTestDB(t, engine{"mysql", dbtest.NewMySQLDatabase}), pl: &planner.Planner{DevServers: dbtest.DevServers()}}
+	c.d.exec(t, "CREATE TABLE users (id int NOT NULL, PRIMARY KEY (id));")
+	c.in = planner.Input{Scripts: scripts(
+		"ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users ADD COLUMN b int;",
+		"ALTER TABLE users ADD COLUMN c int;\nALTER TABLE users ADD COLUMN d int;",
+	)}
+	var err error
+	c.plan, err = c.pl.Plan(ctx, c.d.target, c.in)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(c.plan.Statements).To(HaveLen(4))
+	c.revs = database.RevisionsOn(c.d.target.Engine, c.d.db)
+	g.Expect(c.revs.Ensure(ctx)).To(Succeed())
+	c.id, err = c.revs.Insert(ctx, &database.Revision{PlanHash: c.plan.Hash, Object: "shop/add-columns", Scripts: c.plan.Scripts,
+		Approver: "rita", StartedAt: time.Now(), Status: database.RevisionRunning, Done: done, Total: 4})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, stmt := range c.plan.Statements[:done] {
+		c.d.exec(t, stmt)
+	}
+	return c
 }

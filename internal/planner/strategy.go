@@ -85,7 +85,7 @@ type onTarget struct {
 	// resumesStatements is true for statements run one by one with a
 	// checkpoint after each (no transactional DDL): an apply of a
 	// versioned plan cut short between two of them goes on from the last
-	// one (see applyRun.cutShort).
+	// one (see cutShort).
 	resumesStatements bool
 }
 
