@@ -32,8 +32,16 @@ type atlasMigrator struct {
 // databases through targets and plans with p (its DevURL is set per
 // migration from the dev database the migration or its target names).
 func NewMigrator(targets *Targets, p planner.Planner) Migrator {
+	if p.Cache == nil {
+		// The migrator plans a migration, and applies it once approved,
+		// with the one planner: its apply reuses the plan it made.
+		p.Cache = planner.NewPlanCache(planCacheBudget)
+	}
 	return &atlasMigrator{reader: targets.Reader, targets: targets, loader: source.NewLoader(targets.Reader), planner: p}
 }
+
+// planCacheBudget is the statement bytes the migrator's plan cache holds.
+const planCacheBudget = 64 << 20
 
 // loaded is a migration's sources, read and verified.
 type loaded struct {

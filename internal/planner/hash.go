@@ -16,12 +16,12 @@ import (
 
 // hashVersion changes when what the hash covers changes, so a plan hashed
 // by an older operator is never mistaken for a current one.
-const hashVersion = "kube-shift plan v2"
+const hashVersion = "kube-shift plan v3"
 
 // planHash is sha256 over the target's identity (no credentials), the live
-// schema's fingerprint, the mode, the scripts, the normalised statements,
-// the validation scripts by content and the settings that say how the plan
-// runs: everything that will run and how. The same inputs give the same
+// schema's fingerprint, the mode, the scripts (name, checksum and type),
+// the normalised statements, the validation scripts by content and the
+// settings that say how the plan runs: everything that will run and how. The same inputs give the same
 // hash in any process; a change to any of them gives another, so an
 // approval never covers something its reviewer did not see.
 func planHash(target *database.Target, live *liveState, plan *Plan, in Input) string {
@@ -39,9 +39,17 @@ func planHash(target *database.Target, live *liveState, plan *Plan, in Input) st
 	} else {
 		field("versioned")
 	}
+	types := map[string]script.Type{}
+	for _, s := range in.Scripts {
+		types[s.Name] = s.Type
+	}
 	for _, s := range plan.Scripts {
 		field(s.Name)
 		field(s.Checksum)
+		// A data script's statements are not replayed, may run beside
+		// other data scripts, and leave the tables they write out of the
+		// integrity check: its type is part of how the plan runs.
+		field(string(types[s.Name]))
 	}
 	for _, s := range plan.Statements {
 		field(normalize(s))

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -114,6 +115,11 @@ type Planner struct {
 	// LockWait bounds the wait for the database's migration lock; zero
 	// means 30 seconds.
 	LockWait time.Duration
+	// Cache, when set, keeps the plans computed, so that an apply whose
+	// target, live schema and input are the planned ones takes its plan
+	// from there instead of replaying it again (see PlanCache); nil plans
+	// every time.
+	Cache *PlanCache
 }
 
 // Plan computes the plan of in against target. It never writes to the
@@ -145,15 +151,23 @@ func (p *Planner) plan(ctx context.Context, target *database.Target, db *sql.DB,
 
 // planOn computes the plan of in against the inspected live schema.
 func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.DB, live *liveState, in Input) (*Plan, error) {
-	if err := p.gate(target, in); err != nil {
-		return nil, err
-	}
 	var err error
 	var pending []script.Script
 	if in.Desired == nil {
 		if pending, err = pendingScripts(ctx, target, live.q, in.Scripts); err != nil {
 			return nil, err
 		}
+	}
+	var key [sha256.Size]byte
+	if p.Cache != nil {
+		key = p.cacheKey(target, live, pending, in)
+		if plan := p.Cache.get(key); plan != nil {
+			plan.Hash = planHash(target, live, plan, in)
+			return plan, nil
+		}
+	}
+	if err := p.gate(target, in); err != nil {
+		return nil, err
 	}
 	plan := &Plan{Statements: []string{}}
 	if in.Desired != nil || len(pending) > 0 {
@@ -167,6 +181,7 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 		}
 	}
 	plan.Hash = planHash(target, live, plan, in)
+	p.Cache.put(key, plan)
 	return plan, nil
 }
 
