@@ -9,6 +9,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/source"
@@ -36,6 +37,13 @@ func NewMigrator(targets *Targets, p planner.Planner) Migrator {
 		// The migrator plans a migration, and applies it once approved,
 		// with the one planner: its apply reuses the plan it made.
 		p.Cache = planner.NewPlanCache(planCacheBudget)
+		p.Cache.Observe = func(hit bool) {
+			result := "miss"
+			if hit {
+				result = "hit"
+			}
+			metrics.PlanCache.WithLabelValues(result).Inc()
+		}
 	}
 	return &atlasMigrator{reader: targets.Reader, targets: targets, loader: source.NewLoader(targets.Reader), planner: p}
 }

@@ -12,6 +12,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/metrics"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
@@ -80,8 +83,11 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(get(dbm).Status.RollbackPlan.Statements).NotTo(BeEmpty())
 		Expect(tables(path)).NotTo(ContainElement("customers"), "nothing runs before approval")
 
+		hits := testutil.ToFloat64(metrics.PlanCache.WithLabelValues("hit"))
 		approve(dbm, plan.Hash)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		Expect(testutil.ToFloat64(metrics.PlanCache.WithLabelValues("hit"))).To(BeNumerically(">", hits),
+			"the apply took the plan it made from the planner's cache: it loads the input as the plan did")
 		dbm = get(dbm)
 		Expect(dbm.Status.LastApplied.PlanHash).To(Equal(plan.Hash))
 		Expect(dbm.Status.LastApplied.ApprovedBy).To(Equal("rita"))

@@ -42,6 +42,12 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 	})
 
+	// PlanCache counts the planner's plan cache lookups by result.
+	PlanCache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kube_shift_plan_cache_lookups_total",
+		Help: "Plan cache lookups, by result (hit: a plan or apply took the plan computed before for the same target, live schema and input; miss).",
+	}, []string{"result"})
+
 	// WebhookDenials counts admission denials by reason.
 	WebhookDenials = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kube_shift_webhook_denials_total",
@@ -50,5 +56,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(Plans, Applies, PlanDuration, ApplyDuration, WebhookDenials)
+	metrics.Registry.MustRegister(Plans, Applies, PlanDuration, ApplyDuration, PlanCache, WebhookDenials)
 }

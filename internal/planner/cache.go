@@ -50,6 +50,8 @@ type PlanCache struct {
 	// order has the most recently used entry at the front.
 	order        *list.List
 	hits, misses int
+	// Observe, when set, is told of each lookup (for metrics).
+	Observe func(hit bool)
 }
 
 type cacheEntry struct {
@@ -78,6 +80,9 @@ func (c *PlanCache) get(key [sha256.Size]byte) *Plan {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
+	if c.Observe != nil {
+		c.Observe(ok)
+	}
 	if !ok {
 		c.misses++
 		return nil
