@@ -36,6 +36,11 @@ type Catalog interface {
 	// TableSize is a table's size with its indexes, in bytes; 0 when the
 	// engine does not say.
 	TableSize(ctx context.Context, q Querier, schema, table string) (int64, error)
+	// Untransactional lists the base tables of schema whose row changes a
+	// transaction's rollback does not take back (MySQL's MyISAM, Aria,
+	// MEMORY, CSV, ...: any storage engine but InnoDB); none on engines
+	// whose tables are all transactional.
+	Untransactional(ctx context.Context, q Querier, schema string) ([]string, error)
 	// Views returns the views of a schema. Atlas's open-source drivers do
 	// not inspect views, so kube-shift does.
 	Views(ctx context.Context, q Querier, schemaName string) ([]View, error)
@@ -185,6 +190,10 @@ func (e postgresEngine) TableSize(ctx context.Context, q Querier, schema, table 
 	return n, err
 }
 
+func (postgresEngine) Untransactional(context.Context, Querier, string) ([]string, error) {
+	return nil, nil
+}
+
 // MySQL and MariaDB
 
 // myColumns lists the columns of the base tables of schema ? with their
@@ -232,6 +241,13 @@ func (mysqlEngine) TableSize(ctx context.Context, q Querier, schema, table strin
 	return n.Int64, err
 }
 
+func (mysqlEngine) Untransactional(ctx context.Context, q Querier, schema string) ([]string, error) {
+	return QueryStrings(ctx, q, `
+		SELECT TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' AND COALESCE(ENGINE, '') <> 'InnoDB'
+		ORDER BY TABLE_NAME`, schema)
+}
+
 // SQLite
 
 // sqliteColumns lists the columns of the tables of a schema, whose quoted
@@ -267,3 +283,7 @@ func (e sqliteEngine) Columns(ctx context.Context, q Querier, schema, table stri
 // TableSize is 0: SQLite says a table's size only through the dbstat
 // table, which not every build has.
 func (sqliteEngine) TableSize(context.Context, Querier, string, string) (int64, error) { return 0, nil }
+
+func (sqliteEngine) Untransactional(context.Context, Querier, string) ([]string, error) {
+	return nil, nil
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -68,7 +69,8 @@ type ApplyOptions struct {
 	Graceful bool
 	// MaxLockTime bounds every stretch of the apply that blocks the
 	// application's writes: the transaction, a statement run without one,
-	// a rolling step, a shadow table's swap. Zero means no bound.
+	// a batch of row changes run in one (see rowBatchSize), a rolling
+	// step, a shadow table's swap. Zero means no bound.
 	MaxLockTime time.Duration
 	// ShadowTable are the settings of StrategyShadowTable; nil means
 	// their defaults.
@@ -335,21 +337,37 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 		return err
 	}
 	total := base + len(plan.Statements)
-	for i, stmt := range plan.Statements {
+	batches := &rowBatches{}
+	for i := 0; i < len(plan.Statements); {
+		stmt := plan.Statements[i]
 		err := r.expired()
+		n, failed := 1, i
 		var recordErr error
-		if err == nil {
+		switch {
+		case err != nil:
+		case rowStatement.MatchString(stmt):
+			if err = batches.check(ctx, r); err != nil {
+				return err
+			}
+			if batches.safe {
+				n, failed, err = r.rowBatch(ctx, i, id)
+				break
+			}
+			fallthrough
+		default:
 			err, recordErr = r.statement(ctx, stmt, id, base+i+1)
+			batches.ran(stmt)
 		}
 		if err != nil {
 			r.ran = i
-			return &StatementError{Index: base + i, Total: total, Applied: base + i, Step: stepOf(plan, i), Revision: id, Err: err}
+			return &StatementError{Index: base + failed, Total: total, Applied: base + i, Step: stepOf(plan, failed), Revision: id, Err: err}
 		}
-		r.ran = i + 1
+		i += n
+		r.ran = i
 		if recordErr != nil {
 			return recordErr
 		}
-		report(opts.Progress, base+i+1, total, stmt)
+		report(opts.Progress, base+i, total, plan.Statements[i-1])
 	}
 	if err := r.checks.after(ctx, r.conn); err != nil {
 		return &VerifyError{Revision: id, Err: deadline(ctx, err)}
@@ -391,6 +409,88 @@ func (r *applyRun) statement(ctx context.Context, stmt string, id int64, done in
 		return deadline(sctx, err), nil
 	}
 	return deadline(sctx, tx.Commit()), nil
+}
+
+// Row batches. Statement by statement, a row change costs four round
+// trips (begin, the statement, its checkpoint, commit) where the
+// database's own client spends one. Consecutive statements that only read
+// or write rows therefore run in one transaction with the checkpoint after
+// the last of them, up to rowBatchSize statements or rowBatchTime: a
+// failure takes the whole batch back, and the revision records the
+// statements before it, as it would a failure of the batch's first.
+//
+// That holds only if a rollback takes the batch back. A batch never holds
+// a statement with an implicit commit (TRUNCATE, CALL, LOAD, DDL: they run
+// on their own), and runs only while no table of the database is outside
+// InnoDB (MyISAM and its kind keep a row change a rollback cannot undo),
+// which is checked again after each statement that may change the schema.
+const (
+	rowBatchSize = 1000
+	rowBatchTime = 25 * time.Millisecond
+)
+
+// rowStatement matches statements that only read or write rows, with no
+// implicit commit on any engine.
+var rowStatement = regexp.MustCompile(`(?is)^\s*(INSERT|UPDATE|DELETE|REPLACE|SELECT|WITH|VALUES|TABLE)\b`)
+
+// rowBatches says whether row statements may run batched: every table of
+// the target's schema transactional, as last checked.
+type rowBatches struct {
+	checked, safe bool
+}
+
+// check reads the target's tables again when a statement run since the
+// last check may have changed the schema.
+func (b *rowBatches) check(ctx context.Context, r *applyRun) error {
+	if b.checked {
+		return nil
+	}
+	untransactional, err := r.target.Engine.Untransactional(ctx, r.conn, r.target.Schema())
+	if err != nil {
+		return fmt.Errorf("reading the storage engines of %s: %w", r.target, err)
+	}
+	b.checked, b.safe = true, len(untransactional) == 0
+	return nil
+}
+
+// ran notes a statement run on its own.
+func (b *rowBatches) ran(stmt string) {
+	if !rowStatement.MatchString(stmt) {
+		b.checked = false
+	}
+}
+
+// rowBatch runs the row statements of the plan from index from on, in one
+// transaction with the checkpoint after the last (see rowBatchSize). It
+// returns how many ran and committed or, when one failed (and the batch
+// was rolled back), its index and error.
+func (r *applyRun) rowBatch(ctx context.Context, from int, id int64) (n, failed int, err error) {
+	stmts := r.plan.Statements
+	sctx, end := r.window(ctx)
+	defer end()
+	tx, err := r.conn.BeginTx(sctx, nil)
+	if err != nil {
+		return 0, from, deadline(sctx, err)
+	}
+	start, i := time.Now(), from
+	for i < len(stmts) && i-from < rowBatchSize && rowStatement.MatchString(stmts[i]) {
+		if i > from && (time.Since(start) >= rowBatchTime || r.expired() != nil) {
+			break
+		}
+		if _, err := tx.ExecContext(sctx, stmts[i]); err != nil {
+			_ = tx.Rollback()
+			return 0, i, deadline(sctx, err)
+		}
+		i++
+	}
+	if err := database.RevisionsOn(r.target.Engine, tx).Checkpoint(sctx, id, database.RevisionRunning, r.base+i, nil, ""); err != nil {
+		_ = tx.Rollback()
+		return 0, i - 1, deadline(sctx, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, i - 1, deadline(sctx, err)
+	}
+	return i - from, 0, nil
 }
 
 // cutShort finds, among the object's running revisions, an apply of the

@@ -106,6 +106,9 @@ func (e *StatementError) Error() string {
 	case !e.RolledBack:
 		outcome = fmt.Sprintf("statements 1 to %d stay applied; revision %d records the checkpoint", e.Applied, e.Revision)
 	}
+	if !e.RolledBack && e.Applied < e.Index {
+		outcome += fmt.Sprintf("; statements %d to %d, run in one transaction with it, were rolled back with it", e.Applied+1, e.Index)
+	}
 	return fmt.Sprintf("statement %d of %d failed%s: %v; %s", e.Index+1, e.Total, where, e.Err, outcome)
 }
 

@@ -1,0 +1,140 @@
+package planner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/faultproxy"
+)
+
+// Without transactional DDL, row changes run in batches, each in one
+// transaction with its checkpoint: a failure takes its batch back and the
+// revision records the statements before it, which are all that stays. A
+// table a rollback cannot take back (MyISAM) keeps the apply statement by
+// statement, whether it was there before or the plan makes it.
+func TestRowChangesRunInBatchesARollbackTakesBack(t *testing.T) {
+	const rows, conflict = 2500, 1500
+	inserts := func(from int) string {
+		var b strings.Builder
+		for id := from; id <= rows; id++ {
+			fmt.Fprintf(&b, "INSERT INTO items (id, name) VALUES (%d, 'item %d');\n", id, id)
+		}
+		return b.String()
+	}
+	table := func(engine string) string {
+		return "CREATE TABLE items (id int NOT NULL PRIMARY KEY, name varchar(50) NOT NULL) ENGINE=" + engine + ";"
+	}
+	handRow := fmt.Sprintf("INSERT INTO items VALUES (%d, 'by hand');", conflict)
+	cases := []struct {
+		name string
+		// before makes the tables and the row statement at index conflict
+		// fails on; script is the plan.
+		before, script string
+		conflict       int
+		// batched is whether the row changes before the failed one may
+		// have been rolled back with it; schema is how many statements
+		// before the failed one write no row of items.
+		batched bool
+		schema  int
+	}{
+		{"innodb", table("InnoDB") + handRow, inserts(1), conflict - 1, true, -1},
+		{"myisam before the plan", table("MyISAM") + handRow, inserts(1), conflict - 1, false, -1},
+		{"myisam made by the plan", table("InnoDB") + "CREATE TABLE other (id int NOT NULL PRIMARY KEY);",
+			"INSERT INTO other VALUES (1);\nDROP TABLE items;\n" + table("MyISAM") + "\n" +
+				fmt.Sprintf("INSERT INTO items (id, name) VALUES (%d, 'first');\n", conflict) + inserts(1),
+			4 + conflict - 1, false, 3},
+	}
+	mysql := engines[2]
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, mysql)
+			d.exec(t, c.before)
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
+			in := planner.Input{Scripts: scripts(c.script)}
+			plan, err := pl.Plan(ctx, d.target, in)
+			g.Expect(err).NotTo(HaveOccurred())
+
+			_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Identity: "uid ns/items"})
+			var failed *planner.StatementError
+			g.Expect(errors.As(err, &failed)).To(BeTrue(), "%v", err)
+			g.Expect(failed.Index).To(Equal(c.conflict), "the row statement that conflicts")
+			g.Expect(failed.RolledBack).To(BeFalse())
+			if c.batched {
+				g.Expect(failed.Applied).To(BeNumerically("<=", c.conflict))
+			} else {
+				g.Expect(failed.Applied).To(Equal(c.conflict), "statement by statement: all before it stay")
+			}
+			if failed.Applied < failed.Index {
+				g.Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("statements %d to %d, run in one transaction with it, were rolled back with it", failed.Applied+1, failed.Index)))
+			}
+			revs := d.revisions(t)
+			g.Expect(revs).To(HaveLen(1))
+			g.Expect(revs[0].Done).To(Equal(failed.Applied), "the checkpoint is what stays")
+			// Every statement that stays wrote one row of items, but the
+			// schema's; the conflicting row is there too.
+			dbtest.ExpectRows(t, d.db, "items", failed.Applied-c.schema)
+		})
+	}
+}
+
+// A connection cut in the middle of the row batches leaves what the
+// revision table records, batch for batch, and the next apply of the plan
+// finishes it: every row written once.
+func TestRowBatchesThroughAConnectionDrop(t *testing.T) {
+	const rows = 5000
+	g := NewWithT(t)
+	ctx := context.Background()
+	d := newTestDB(t, engines[2])
+	var b strings.Builder
+	b.WriteString("CREATE TABLE items (id int NOT NULL PRIMARY KEY, name varchar(50) NOT NULL);\n")
+	for id := 1; id <= rows; id++ {
+		fmt.Fprintf(&b, "INSERT INTO items (id, name) VALUES (%d, 'item %d');\n", id, id)
+	}
+	in := planner.Input{Scripts: scripts(b.String())}
+	proxy, err := faultproxy.Start(d.target.URL.Host)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = proxy.Close() })
+	u := *d.target.URL
+	u.Host = proxy.Addr()
+	via, err := database.ParseURL(u.String())
+	g.Expect(err).NotTo(HaveOccurred())
+	pl := &planner.Planner{DevServers: dbtest.DevServers()}
+	plan, err := pl.Plan(ctx, via, in)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	var once sync.Once
+	opts := planner.ApplyOptions{ExpectHash: plan.Hash, Identity: "uid ns/items", Progress: func(done, _ int, _ string) {
+		if done > 1 {
+			// Within the next batch, or between two.
+			once.Do(func() { time.AfterFunc(3*time.Millisecond, proxy.Drop) })
+		}
+	}}
+	_, err = pl.Apply(ctx, via, in, opts)
+	g.Expect(err).To(MatchError(planner.ErrConnectionLost))
+	revs := d.revisions(t)
+	g.Expect(revs).To(HaveLen(1))
+	g.Expect(revs[0].Done).To(BeNumerically(">", 1))
+	g.Expect(revs[0].Done).To(BeNumerically("<", rows+1), "cut short")
+	dbtest.ExpectRows(t, d.db, "items", revs[0].Done-1)
+
+	opts.Progress = nil
+	res, err := pl.Apply(ctx, via, in, opts)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Plan.Statements).To(HaveLen(rows + 1 - revs[0].Done))
+	dbtest.ExpectRows(t, d.db, "items", rows)
+	revs = d.revisions(t)
+	g.Expect(revs).To(HaveLen(1))
+	g.Expect(revs[0].Status).To(Equal(database.RevisionSucceeded))
+}
