@@ -472,9 +472,15 @@ func (r *applyRun) rowBatch(ctx context.Context, from int, id int64) (n, failed 
 	if err != nil {
 		return 0, from, deadline(sctx, err)
 	}
+	// A row change's locks last until its batch commits: rowBatchTime
+	// and the statement that ends the batch, within MaxLockTime.
+	limit := rowBatchTime
+	if r.opts.MaxLockTime > 0 {
+		limit = min(limit, r.opts.MaxLockTime/4)
+	}
 	start, i := time.Now(), from
 	for i < len(stmts) && i-from < rowBatchSize && rowStatement.MatchString(stmts[i]) {
-		if i > from && (time.Since(start) >= rowBatchTime || r.expired() != nil) {
+		if i > from && (time.Since(start) >= limit || r.expired() != nil) {
 			break
 		}
 		if _, err := tx.ExecContext(sctx, stmts[i]); err != nil {
