@@ -44,6 +44,7 @@ import (
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/envtestutil"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+	"github.com/mohit-nagaraj/kube-shift/internal/webhookserver"
 )
 
 // What one phase of BenchmarkAdmission sends: benchCreates creates of valid
@@ -58,8 +59,8 @@ const (
 // (inline SQLite scripts) from benchClients concurrent clients twice against
 // the same kube-apiserver: phase A with no webhook registered (the CRD's own
 // schema validation only), phase B with the mutating and validating webhooks
-// registered and served over TLS from a manager in this process, on HTTP/1.1
-// as the manager serves them by default. The clients run in a process of
+// registered and served over TLS from a manager in this process, by the
+// manager's webhook server with its defaults. The clients run in a process of
 // their own, as kubectl does (see createMany). It reports
 // client-side p50/p99 and throughput of each phase, their throughput ratio
 // (goal ≥ 0.8), the p99 of the webhook handlers themselves, timed
@@ -189,13 +190,9 @@ func startBenchEnv(ctx context.Context, b *testing.B) *benchEnv {
 		Scheme:  s,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		WebhookServer: timedServer{
-			// HTTP/1.1 only, as the manager serves by default
-			// (--enable-http2=false).
-			Server: webhook.NewServer(webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
-				TLSOpts: []func(*tls.Config){
-					func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} },
-					env.countHandshakes,
-				}}),
+			// The manager's webhook server with its defaults (cmd/main.go).
+			Server: webhookserver.New(webhookserver.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
+				TLSOpts: []func(*tls.Config){env.countHandshakes}}),
 			timer: env.handlers,
 		},
 	})
