@@ -21,13 +21,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/controller"
 	"github.com/mohit-nagaraj/kube-shift/internal/notify"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
+	"github.com/mohit-nagaraj/kube-shift/internal/webhookserver"
 	webhooksv1alpha1 "github.com/mohit-nagaraj/kube-shift/webhooks/v1alpha1"
 )
 
@@ -47,6 +47,7 @@ type options struct {
 	probeAddr               string
 	secureMetrics           bool
 	enableHTTP2             bool
+	webhookHTTP2            bool
 	leaderElect             bool
 	leaderElectionNamespace string
 	enableWebhooks          bool
@@ -117,7 +118,8 @@ func main() {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes.")
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS behind Kubernetes authentication and authorization.")
-	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve HTTP/2 on the metrics and webhook servers (off by default: HTTP/2 Rapid Reset and Stream Cancellation).")
+	flag.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve HTTP/2 on the metrics server (off by default: HTTP/2 Rapid Reset and Stream Cancellation).")
+	flag.BoolVar(&o.webhookHTTP2, "webhook-http2", true, fmt.Sprintf("Serve HTTP/2 on the webhook server, at most %d requests per connection: on HTTP/1.1 the API server reopens a TLS connection for nearly every call once more than 25 are in flight (see SECURITY.md).", webhookserver.MaxConcurrentStreams))
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
 	flag.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader-election Lease (in a cluster: the manager's own namespace).")
 	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the defaulting and validating admission webhooks.")
@@ -167,8 +169,8 @@ func run(o options) error {
 
 	// Both servers watch their CertDir (controller-runtime's certwatcher), so
 	// a certificate rotated by cert-manager is picked up without a restart.
-	webhookOpts := webhook.Options{
-		Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: tlsOpts,
+	webhookOpts := webhookserver.Options{
+		Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir, DisableHTTP2: !o.webhookHTTP2,
 	}
 
 	metricsOpts := metricsserver.Options{
@@ -184,7 +186,7 @@ func run(o options) error {
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsOpts,
-		WebhookServer:                 webhook.NewServer(webhookOpts),
+		WebhookServer:                 webhookserver.New(webhookOpts),
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              leaderElectionID,
