@@ -327,24 +327,31 @@ func (r *runner) buildIndexes(ctx context.Context) error {
 // nextBound finds the key of the last row of the next batch (after last)
 // and how many rows the batch has; 0 rows when the copy is done. Rows the
 // application adds beyond it later reach the shadow through the triggers.
+// The size-th row's key is read with OFFSET, an index scan that stops
+// there: selecting the batch's keys and sorting them to find the last,
+// as gh-ost does, took a quarter of a small batch's time on MariaDB. Only
+// the table's last batch, with fewer rows, is counted.
 func (r *runner) nextBound(ctx context.Context, last []any, size int) ([]any, int64, error) {
 	where, args := r.d.keyRange(r.pk, last, nil)
 	pk := quoteList(r.e.Quote, r.pk)
+	from := " FROM " + r.qualified(r.n.table) + " WHERE " + where
+	bound := make([]any, len(r.pk))
+	dest := make([]any, len(r.pk), len(r.pk)+1)
+	for i := range bound {
+		dest[i] = &bound[i]
+	}
+	err := r.conn.QueryRowContext(ctx, "SELECT "+pk+from+" ORDER BY "+pk+" LIMIT 1 OFFSET "+strconv.Itoa(size-1), args...).
+		Scan(dest...)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return bound, int64(size), err
+	}
 	desc := make([]string, len(r.pk))
 	for i, c := range r.pk {
 		desc[i] = r.e.Quote(c) + " DESC"
 	}
-	query := "SELECT " + pk + ", COUNT(*) OVER () FROM (SELECT " + pk + " FROM " + r.qualified(r.n.table) +
-		" WHERE " + where + " ORDER BY " + pk + " LIMIT " + strconv.Itoa(size) + ") batch" +
-		" ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
-	bound := make([]any, len(r.pk))
-	dest := make([]any, len(r.pk)+1)
-	for i := range bound {
-		dest[i] = &bound[i]
-	}
 	var rows int64
-	dest[len(bound)] = &rows
-	err := r.conn.QueryRowContext(ctx, query, args...).Scan(dest...)
+	err = r.conn.QueryRowContext(ctx, "SELECT "+pk+", COUNT(*) OVER ()"+from+" ORDER BY "+strings.Join(desc, ", ")+" LIMIT 1", args...).
+		Scan(append(dest, &rows)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, nil
 	}
