@@ -85,7 +85,8 @@ type Options struct {
 	BatchSize int
 	// BatchTime, when set, sizes the copy's batches by time: each batch
 	// is sized from the rows per second the last one achieved, so that
-	// it takes about BatchTime whatever the rows' width and the server's
+	// its copy statement and commit, what the application may wait for,
+	// take about BatchTime whatever the rows' width and the server's
 	// load.
 	BatchTime time.Duration
 	// PreserveBackup keeps the old table, renamed to the backup name,
