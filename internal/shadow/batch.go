@@ -4,10 +4,13 @@ import "time"
 
 // Bounds of a copy batch sized by time. A batch never shrinks below
 // minBatch rows, where round trips would dominate, nor grows beyond
-// maxBatch, where one slow batch would hold its share locks for long; it
-// at most doubles or halves from one batch to the next, so one batch
-// slowed by a checkpoint or a burst of the application's writes does
-// not throw the size far off.
+// maxBatch, where one slow batch would hold its share locks for long. It
+// grows at most twofold from one batch to the next, so that one batch
+// that ran fast does not throw the size far off, but shrinks at once to
+// what the last batch's rate says: while a batch runs the application
+// waits for it (for its rows' locks; on MariaDB, every write to the
+// shadow for the copy statement's AUTO-INC lock), so a batch slower than
+// its aim, the server busy with other work, is not repeated.
 const (
 	minBatch = 100
 	maxBatch = 200_000
@@ -35,5 +38,5 @@ func (s *batchSizer) observe(rows int64, took time.Duration) {
 	if took > 0 {
 		want = int(float64(s.rows) * float64(s.target) / float64(took))
 	}
-	s.rows = min(max(want, s.rows/2, minBatch), s.rows*2, maxBatch)
+	s.rows = min(max(want, minBatch), s.rows*2, maxBatch)
 }

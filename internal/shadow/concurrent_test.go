@@ -251,11 +251,8 @@ func TestAbortCleansUpACrashedRun(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			db, e := ec.fresh(t), ec.engine(t)
-			ec.createItems(t, db, "items", 1000)
+			db, e, c := ec.itemsToBigint(t, 1000)
 			before := ec.items(t, db, "items")
-			c, err := FromAlter(e, "", "items", ec.toBigint)
-			g.Expect(err).NotTo(HaveOccurred())
 
 			// Crashed mid-copy: shadow, triggers and half the rows.
 			var stop context.CancelFunc
@@ -292,10 +289,7 @@ func TestRunStartsOverAfterACrash(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			db, e := ec.fresh(t), ec.engine(t)
-			ec.createItems(t, db, "items", 1000)
-			c, err := FromAlter(e, "", "items", ec.toBigint)
-			g.Expect(err).NotTo(HaveOccurred())
+			db, e, c := ec.itemsToBigint(t, 1000)
 			crashAfter(t, e, db, c, Options{}, func(r *runner) []func(context.Context) error {
 				return []func(context.Context) error{r.createShadow, r.installTriggers}
 			})
@@ -304,7 +298,7 @@ func TestRunStartsOverAfterACrash(t *testing.T) {
 			mustExec(t, db, ec.rebind("DELETE FROM items WHERE id = ?"), 5)
 			before := ec.items(t, db, "items")
 
-			_, err = Run(ctx, e, db, c, Options{BatchSize: 300})
+			_, err := Run(ctx, e, db, c, Options{BatchSize: 300})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
 			g.Expect(ec.items(t, db, "items")).To(Equal(before))
@@ -318,11 +312,8 @@ func TestAbortAfterACrashInTheSwap(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			db, e := ec.fresh(t), ec.engine(t)
-			ec.createItems(t, db, "items", 200)
+			db, e, c := ec.itemsToBigint(t, 200)
 			before := ec.items(t, db, "items")
-			c, err := FromAlter(e, "", "items", ec.toBigint)
-			g.Expect(err).NotTo(HaveOccurred())
 			// Swapped, but crashed before finishing: in MySQL the sync
 			// triggers went along with the old table.
 			crashAfter(t, e, db, c, Options{}, func(r *runner) []func(context.Context) error {
@@ -334,7 +325,7 @@ func TestAbortAfterACrashInTheSwap(t *testing.T) {
 			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
 			g.Expect(ec.items(t, db, "items")).To(Equal(before))
 			g.Expect(ec.tableComment(t, db, "items")).To(Equal("the items"))
-			_, err = ec.insertReturningID(ctx, db, "items", 1, "after")
+			_, err := ec.insertReturningID(ctx, db, "items", 1, "after")
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(ec.tableExists(t, db, "_items_old")).To(BeTrue(), "the old table is never dropped by Abort")
 		})
@@ -353,10 +344,7 @@ func TestCopyDoesNotUndoAConcurrentDelete(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			db, e := ec.fresh(t), ec.engine(t)
-			ec.createItems(t, db, "items", 100)
-			c, err := FromAlter(e, "", "items", ec.toBigint)
-			g.Expect(err).NotTo(HaveOccurred())
+			db, e, c := ec.itemsToBigint(t, 100)
 			r, err := newRunner(ctx, e, db, c, Options{BatchSize: 1000})
 			g.Expect(err).NotTo(HaveOccurred())
 			defer r.close()
@@ -400,10 +388,7 @@ func TestSwapWaitsForALongQueryNotTheApplication(t *testing.T) {
 			g := NewWithT(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			db, e := ec.fresh(t), ec.engine(t)
-			ec.createItems(t, db, "items", 200)
-			c, err := FromAlter(e, "", "items", ec.toBigint)
-			g.Expect(err).NotTo(HaveOccurred())
+			db, e, c := ec.itemsToBigint(t, 200)
 
 			var long *sql.Tx
 			var longErr error
@@ -474,10 +459,7 @@ func TestThrottlePausesTheCopy(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
-			db, e := ec.fresh(t), ec.engine(t)
-			ec.createItems(t, db, "items", 500)
-			c, err := FromAlter(e, "", "items", ec.toBigint)
-			g.Expect(err).NotTo(HaveOccurred())
+			db, e, c := ec.itemsToBigint(t, 500)
 
 			checks := 0
 			var throttled []Progress

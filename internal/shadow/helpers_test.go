@@ -135,6 +135,20 @@ func (ec engineCase) rebind(query string) string {
 	return b.String()
 }
 
+// itemsToBigint sets up what most tests change: a fresh database with
+// table items of rows rows (see createItems), its engine, and the change
+// of column n to bigint.
+func (ec engineCase) itemsToBigint(t testing.TB, rows int) (*sql.DB, database.Engine, Change) {
+	t.Helper()
+	db, e := ec.fresh(t), ec.engine(t)
+	ec.createItems(t, db, "items", rows)
+	c, err := FromAlter(e, "", "items", ec.toBigint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, e, c
+}
+
 // createItems creates table name (id, n, note) with an index on n and a
 // comment, and fills it with rows 1..rows where n = id*10 and note =
 // "note-<id>".

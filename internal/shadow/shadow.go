@@ -18,11 +18,15 @@ const (
 	DefaultBatchSize = 1000
 	// DefaultBatchTime is how long a copy batch aims to take when
 	// batches are sized by time: long enough that a batch's round trips
-	// and commit are a few percent of it, short enough that a row the
-	// application updates in the batch's range, which waits for the
-	// batch to commit, waits well under 50 ms even when a load spike
-	// makes a batch take twice its aim.
-	DefaultBatchTime = 25 * time.Millisecond
+	// and commit stay a small part of it, short enough that the
+	// application, whose writes can wait for the running batch, hardly
+	// notices. On MariaDB, when the table has an AUTO_INCREMENT column,
+	// every write to it waits for the copy statement running then: the
+	// bulk insert holds the shadow's AUTO-INC lock to its end (with
+	// innodb_autoinc_lock_mode 1, the default), and the triggers' writes
+	// queue behind it. On either engine a row updated in a batch's range
+	// waits for the batch.
+	DefaultBatchTime = 10 * time.Millisecond
 	// DefaultLockTimeout bounds each wait for a lock that does not stop
 	// the application (a row's, in a copy batch; building an index).
 	DefaultLockTimeout = 5 * time.Second
@@ -81,7 +85,8 @@ type Options struct {
 	BatchSize int
 	// BatchTime, when set, sizes the copy's batches by time: each batch
 	// is sized from the rows per second the last one achieved, so that
-	// it takes about BatchTime whatever the rows' width and the server's
+	// its copy statement and commit, what the application may wait for,
+	// take about BatchTime whatever the rows' width and the server's
 	// load.
 	BatchTime time.Duration
 	// PreserveBackup keeps the old table, renamed to the backup name,

@@ -220,17 +220,16 @@ func (r *runner) copyRows(ctx context.Context) error {
 		if rows == 0 {
 			break
 		}
-		batchStart := time.Now()
-		err = r.copyBatch(ctx, last, bound, false)
+		held, err := r.copyBatch(ctx, last, bound, false)
 		if r.d.duplicate(err) {
 			// A trigger wrote a row of the range after the batch listed
 			// them: this time the batch checks every row.
-			err = r.copyBatch(ctx, last, bound, true)
+			held, err = r.copyBatch(ctx, last, bound, true)
 		}
 		if err != nil {
 			return fmt.Errorf("copying %s into %s: %w", r.n.table, r.n.shadow, err)
 		}
-		sizer.observe(rows, time.Since(batchStart))
+		sizer.observe(rows, held)
 		r.progress.RowsProcessed += rows
 		r.progress.BatchSize = sizer.size()
 		r.report(StatusCopying)
@@ -251,14 +250,22 @@ const maxMirrored = 64
 // application changed them ahead of the copy) are newer than the live
 // table's as the batch reads it; the batch lists them first and leaves
 // them out, unless keepExisting or there are more than maxMirrored.
-func (r *runner) copyBatch(ctx context.Context, last, bound []any, keepExisting bool) error {
+//
+// It returns how long the batch held what the application may wait for:
+// from its copy statement to its commit (the rows' locks; on MariaDB the
+// shadow's AUTO-INC lock, to the statement's end). Batches are sized by
+// that time, not by the round trips before it, which hold nothing and,
+// on a busy server, would shrink the batches until round trips were all
+// they did.
+func (r *runner) copyBatch(ctx context.Context, last, bound []any, keepExisting bool) (time.Duration, error) {
 	where, args := r.d.keyRange(r.pk, last, bound)
 	// READ COMMITTED: MySQL's default REPEATABLE READ would have the
 	// locking read lock the gaps between the rows too, where the
 	// triggers' inserts then deadlock with it; the batch needs the rows
 	// it reads locked, nothing more. PostgreSQL's default already.
 	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	return withRetries(ctx, r.d, func() error {
+	var copyStart time.Time
+	err := withRetries(ctx, r.d, func() error {
 		return inTx(ctx, r.conn, opts, func(tx *sql.Tx) error {
 			if err := r.d.beginBatch(ctx, tx, r.n, r.opts.LockTimeout); err != nil {
 				return err
@@ -274,10 +281,12 @@ func (r *runner) copyBatch(ctx context.Context, last, bound []any, keepExisting 
 					copyWhere, copyArgs = where+" AND "+notIn, append(slices.Clone(args), notInArgs...)
 				}
 			}
+			copyStart = time.Now()
 			_, err := tx.ExecContext(ctx, r.d.copyRows(r.n, r.pk, r.columns, copyWhere, keep), copyArgs...)
 			return err
 		})
 	})
+	return time.Since(copyStart), err
 }
 
 // mirrored lists the keys of the shadow's rows matching where, up to one
@@ -327,24 +336,31 @@ func (r *runner) buildIndexes(ctx context.Context) error {
 // nextBound finds the key of the last row of the next batch (after last)
 // and how many rows the batch has; 0 rows when the copy is done. Rows the
 // application adds beyond it later reach the shadow through the triggers.
+// The size-th row's key is read with OFFSET, an index scan that stops
+// there: selecting the batch's keys and sorting them to find the last,
+// as gh-ost does, took a quarter of a small batch's time on MariaDB. Only
+// the table's last batch, with fewer rows, is counted.
 func (r *runner) nextBound(ctx context.Context, last []any, size int) ([]any, int64, error) {
 	where, args := r.d.keyRange(r.pk, last, nil)
 	pk := quoteList(r.e.Quote, r.pk)
+	from := " FROM " + r.qualified(r.n.table) + " WHERE " + where
+	bound := make([]any, len(r.pk))
+	dest := make([]any, len(r.pk), len(r.pk)+1)
+	for i := range bound {
+		dest[i] = &bound[i]
+	}
+	err := r.conn.QueryRowContext(ctx, "SELECT "+pk+from+" ORDER BY "+pk+" LIMIT 1 OFFSET "+strconv.Itoa(size-1), args...).
+		Scan(dest...)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return bound, int64(size), err
+	}
 	desc := make([]string, len(r.pk))
 	for i, c := range r.pk {
 		desc[i] = r.e.Quote(c) + " DESC"
 	}
-	query := "SELECT " + pk + ", COUNT(*) OVER () FROM (SELECT " + pk + " FROM " + r.qualified(r.n.table) +
-		" WHERE " + where + " ORDER BY " + pk + " LIMIT " + strconv.Itoa(size) + ") batch" +
-		" ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
-	bound := make([]any, len(r.pk))
-	dest := make([]any, len(r.pk)+1)
-	for i := range bound {
-		dest[i] = &bound[i]
-	}
 	var rows int64
-	dest[len(bound)] = &rows
-	err := r.conn.QueryRowContext(ctx, query, args...).Scan(dest...)
+	err = r.conn.QueryRowContext(ctx, "SELECT "+pk+", COUNT(*) OVER ()"+from+" ORDER BY "+strings.Join(desc, ", ")+" LIMIT 1", args...).
+		Scan(append(dest, &rows)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, nil
 	}
