@@ -321,10 +321,13 @@ type BlueGreenConfig struct {
 // its own: how long each copy batch takes, when the copy gives way to the
 // application, and how the swap asks for its lock.
 type ShadowTableConfig struct {
-	// batchTime is how long each copy batch aims to take: the batch's
+	// batchTime is how long each copy batch aims to hold what the
+	// application waits for (its copy statement and commit): the batch's
 	// row count follows the rate the last batch achieved. Rows the
 	// application updates in a batch's range wait for it at most about
-	// this long. Default 50ms.
+	// this long; on MySQL and MariaDB every write the triggers mirror
+	// does, since the copy holds the shadow's auto-increment lock.
+	// Default 10ms.
 	// +optional
 	BatchTime *metav1.Duration `json:"batchTime,omitempty"`
 
