@@ -36,10 +36,12 @@ type Catalog interface {
 	// TableSize is a table's size with its indexes, in bytes; 0 when the
 	// engine does not say.
 	TableSize(ctx context.Context, q Querier, schema, table string) (int64, error)
-	// Untransactional lists the base tables of schema whose row changes a
-	// transaction's rollback does not take back (MySQL's MyISAM, Aria,
-	// MEMORY, CSV, ...: any storage engine but InnoDB); none on engines
-	// whose tables are all transactional.
+	// Untransactional lists what in schema may keep a row change that a
+	// transaction's rollback does not take back, or write where that is
+	// not known: on MySQL and MariaDB tables of any storage engine but
+	// InnoDB (MyISAM, Aria, MEMORY, CSV, ...), sequences, views, triggers
+	// and stored functions; nothing on engines whose row changes always
+	// roll back.
 	Untransactional(ctx context.Context, q Querier, schema string) ([]string, error)
 	// Views returns the views of a schema. Atlas's open-source drivers do
 	// not inspect views, so kube-shift does.
@@ -242,10 +244,17 @@ func (mysqlEngine) TableSize(ctx context.Context, q Querier, schema, table strin
 }
 
 func (mysqlEngine) Untransactional(ctx context.Context, q Querier, schema string) ([]string, error) {
+	// Views (updatable ones may write another schema's tables), triggers
+	// and stored functions (which may write anywhere) are counted too:
+	// what they write is not known here.
 	return QueryStrings(ctx, q, `
-		SELECT TABLE_NAME FROM information_schema.TABLES
-		WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' AND COALESCE(ENGINE, '') <> 'InnoDB'
-		ORDER BY TABLE_NAME`, schema)
+		SELECT CONCAT(LOWER(TABLE_TYPE), ' ', TABLE_NAME, ' (', COALESCE(ENGINE, 'no engine'), ')') FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = ? AND (TABLE_TYPE NOT IN ('BASE TABLE', 'SYSTEM VERSIONED') OR COALESCE(ENGINE, '') <> 'InnoDB')
+		UNION ALL SELECT CONCAT('trigger ', TRIGGER_NAME) FROM information_schema.TRIGGERS
+		WHERE TRIGGER_SCHEMA = ? OR EVENT_OBJECT_SCHEMA = ?
+		UNION ALL SELECT CONCAT('function ', ROUTINE_NAME) FROM information_schema.ROUTINES
+		WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION'
+		ORDER BY 1`, schema, schema, schema, schema)
 }
 
 // SQLite

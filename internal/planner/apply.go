@@ -16,6 +16,7 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/integrity"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/shadow"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
 // ApplyOptions say which plan to apply and how.
@@ -337,7 +338,6 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 		return err
 	}
 	total := base + len(plan.Statements)
-	batches := &rowBatches{}
 	for i := 0; i < len(plan.Statements); {
 		stmt := plan.Statements[i]
 		err := r.expired()
@@ -345,18 +345,19 @@ func (r *applyRun) withCheckpoints(ctx context.Context) error {
 		var recordErr error
 		switch {
 		case err != nil:
-		case rowStatement.MatchString(stmt):
-			if err = batches.check(ctx, r); err != nil {
-				return err
-			}
-			if batches.safe {
-				n, failed, err = r.rowBatch(ctx, i, id)
+		case rowStatement.MatchString(stmt) && i+1 < len(plan.Statements) && rowStatement.MatchString(plan.Statements[i+1]):
+			// The check failing (its connection lost, say) fails the
+			// statement, which did not run.
+			var batch bool
+			if batch, err = r.batchable(ctx); err != nil || batch {
+				if batch {
+					n, failed, err = r.rowBatch(ctx, i, id)
+				}
 				break
 			}
 			fallthrough
 		default:
 			err, recordErr = r.statement(ctx, stmt, id, base+i+1)
-			batches.ran(stmt)
 		}
 		if err != nil {
 			r.ran = i
@@ -413,51 +414,38 @@ func (r *applyRun) statement(ctx context.Context, stmt string, id int64, done in
 
 // Row batches. Statement by statement, a row change costs four round
 // trips (begin, the statement, its checkpoint, commit) where the
-// database's own client spends one. Consecutive statements that only read
-// or write rows therefore run in one transaction with the checkpoint after
+// database's own client spends one. Consecutive statements that only
+// write rows therefore run in one transaction with the checkpoint after
 // the last of them, up to rowBatchSize statements or rowBatchTime: a
 // failure takes the whole batch back, and the revision records the
 // statements before it, as it would a failure of the batch's first.
 //
-// That holds only if a rollback takes the batch back. A batch never holds
-// a statement with an implicit commit (TRUNCATE, CALL, LOAD, DDL: they run
-// on their own), and runs only while no table of the database is outside
-// InnoDB (MyISAM and its kind keep a row change a rollback cannot undo),
-// which is checked again after each statement that may change the schema.
+// That holds only if a rollback takes the whole batch back. A batch holds
+// plain INSERT, UPDATE, DELETE and REPLACE statements only, never one with
+// an implicit commit (TRUNCATE, CALL, LOAD, DDL run on their own), and
+// starts only while the schema has nothing a rollback may not take back or
+// whose writes are not known (database.Catalog.Untransactional: MyISAM
+// and other non-InnoDB tables, sequences, views, triggers, functions),
+// read again before every batch, and while the gate refuses names of
+// other schemas.
 const (
 	rowBatchSize = 1000
 	rowBatchTime = 25 * time.Millisecond
 )
 
-// rowStatement matches statements that only read or write rows, with no
-// implicit commit on any engine.
-var rowStatement = regexp.MustCompile(`(?is)^\s*(INSERT|UPDATE|DELETE|REPLACE|SELECT|WITH|VALUES|TABLE)\b`)
+// rowStatement matches the statements a batch holds.
+var rowStatement = regexp.MustCompile(`(?is)^\s*(INSERT|UPDATE|DELETE|REPLACE)\b`)
 
-// rowBatches says whether row statements may run batched: every table of
-// the target's schema transactional, as last checked.
-type rowBatches struct {
-	checked, safe bool
-}
-
-// check reads the target's tables again when a statement run since the
-// last check may have changed the schema.
-func (b *rowBatches) check(ctx context.Context, r *applyRun) error {
-	if b.checked {
-		return nil
+// batchable reports whether a batch of row statements may start now.
+func (r *applyRun) batchable(ctx context.Context) (bool, error) {
+	if r.p.AllowSQL[sqlstatic.ReachOtherSchema] {
+		return false, nil
 	}
 	untransactional, err := r.target.Engine.Untransactional(ctx, r.conn, r.target.Schema())
 	if err != nil {
-		return fmt.Errorf("reading the storage engines of %s: %w", r.target, err)
+		return false, fmt.Errorf("reading the storage engines of %s: %w", r.target, err)
 	}
-	b.checked, b.safe = true, len(untransactional) == 0
-	return nil
-}
-
-// ran notes a statement run on its own.
-func (b *rowBatches) ran(stmt string) {
-	if !rowStatement.MatchString(stmt) {
-		b.checked = false
-	}
+	return len(untransactional) == 0, nil
 }
 
 // rowBatch runs the row statements of the plan from index from on, in one

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
@@ -39,7 +40,7 @@ import (
 const cacheVersion = "kube-shift plan cache v1"
 
 // PlanCache keeps recent plans in memory, the least recently used dropped
-// first once it holds more than its budget. A nil cache keeps nothing. It
+// first once it holds more than its budget or maxCached plans. A nil cache keeps nothing. It
 // is safe for concurrent use.
 type PlanCache struct {
 	mu sync.Mutex
@@ -106,9 +107,11 @@ func (c *PlanCache) put(key [sha256.Size]byte, plan *Plan) {
 		c.order.MoveToFront(e)
 		return
 	}
-	c.entries[key] = c.order.PushFront(&cacheEntry{key: key, plan: clonePlan(plan), size: size})
+	own := clonePlan(plan)
+	ownStrings(own)
+	c.entries[key] = c.order.PushFront(&cacheEntry{key: key, plan: own, size: size})
 	c.size += size
-	for c.size > c.budget {
+	for c.size > c.budget || c.order.Len() > maxCached {
 		oldest := c.order.Back()
 		entry := oldest.Value.(*cacheEntry)
 		c.order.Remove(oldest)
@@ -117,15 +120,33 @@ func (c *PlanCache) put(key [sha256.Size]byte, plan *Plan) {
 	}
 }
 
-// planSize is what a plan weighs in the cache: its statements' bytes,
-// forward and back, and a little for each.
+// maxCached bounds the plans a cache holds, whatever they weigh.
+const maxCached = 256
+
+// planSize is what a plan weighs in the cache: the bytes of its strings,
+// and a little for each.
 func planSize(plan *Plan) int {
-	n := 1024
+	n := 1024 + len(plan.Hash)
 	for _, s := range plan.Statements {
 		n += len(s) + 64
 	}
 	for _, s := range plan.Rollback {
 		n += len(s) + 64
+	}
+	for _, s := range plan.Changes {
+		n += len(s) + 64
+	}
+	for _, s := range plan.Steps {
+		n += len(s.Script) + 64
+	}
+	for _, d := range plan.Diagnostics {
+		n += len(d.Code) + len(d.Text) + 64
+	}
+	for _, s := range plan.Scripts {
+		n += len(s.Name) + len(s.Checksum) + 64
+	}
+	for _, r := range plan.renames {
+		n += len(r.table) + len(r.from) + len(r.to) + 64
 	}
 	return n
 }
@@ -152,6 +173,27 @@ func clonePlan(plan *Plan) *Plan {
 		c.Diagnostics = nil
 	}
 	return &c
+}
+
+// ownStrings makes plan's strings its own: a statement Atlas's scanner
+// split is a substring of its script, which the cache would otherwise keep
+// whole (comments and all) while counting only the statement.
+func ownStrings(plan *Plan) {
+	for i := range plan.Statements {
+		plan.Statements[i] = strings.Clone(plan.Statements[i])
+	}
+	for i := range plan.Rollback {
+		plan.Rollback[i] = strings.Clone(plan.Rollback[i])
+	}
+	for i := range plan.Changes {
+		plan.Changes[i] = strings.Clone(plan.Changes[i])
+	}
+	for i := range plan.Steps {
+		plan.Steps[i].Script = strings.Clone(plan.Steps[i].Script)
+	}
+	for i := range plan.Diagnostics {
+		plan.Diagnostics[i].Text = strings.Clone(plan.Diagnostics[i].Text)
+	}
 }
 
 // cacheKey is sha256 over everything a plan of in against live is

@@ -70,6 +70,9 @@ func TestCachedPlanNeverCoversAChange(t *testing.T) {
 		{"a script's type changed", func(_ *testing.T, _ *testDB, in *planner.Input) {
 			in.Scripts[0].Type = script.TypeData
 		}, "items"},
+		{"a dependency removed", func(_ *testing.T, _ *testDB, in *planner.Input) {
+			in.Scripts[0].DependsOn = nil
+		}, "items"},
 		{"a validation script edited", func(_ *testing.T, _ *testDB, in *planner.Input) {
 			in.Validations = []script.Script{{Name: "check", Type: script.TypeValidation, SQL: "SELECT 2;"}}
 		}, "items"},
@@ -88,7 +91,7 @@ func TestCachedPlanNeverCoversAChange(t *testing.T) {
 				d := newTestDB(t, e)
 				pl := &planner.Planner{DevServers: dbtest.DevServers(), Cache: planner.NewPlanCache(1 << 20)}
 				in := planner.Input{
-					Scripts:     scripts(cachedScript),
+					Scripts:     dependent(scripts(cachedScript)),
 					Validations: []script.Script{{Name: "check", Type: script.TypeValidation, SQL: "SELECT 1;"}},
 					Settings:    "strategy: transactional",
 				}
@@ -154,4 +157,11 @@ func TestCacheKeepsToItsBudget(t *testing.T) {
 	plan(dbs[0])
 	hits, misses := cache.Stats()
 	g.Expect([]int{hits, misses}).To(Equal([]int{1, 4}), "the last plan kept, the first dropped")
+}
+
+// dependent makes the first script depend on one outside the plan, as a
+// script of a later migration depends on one applied before.
+func dependent(s []script.Script) []script.Script {
+	s[0].DependsOn = []string{"applied-before"}
+	return s
 }

@@ -19,10 +19,11 @@ import (
 const hashVersion = "kube-shift plan v3"
 
 // planHash is sha256 over the target's identity (no credentials), the live
-// schema's fingerprint, the mode, the scripts (name, checksum and type),
-// the normalised statements, the validation scripts by content and the
-// settings that say how the plan runs: everything that will run and how. The same inputs give the same
-// hash in any process; a change to any of them gives another, so an
+// schema's fingerprint, the mode, the scripts (name, checksum, type and
+// the scripts each depends on), the normalised statements, the validation
+// scripts by content and the settings that say how the plan runs:
+// everything that will run and how. The same inputs give the same hash in
+// any process; a change to any of them gives another, so an
 // approval never covers something its reviewer did not see.
 func planHash(target *database.Target, live *liveState, plan *Plan, in Input) string {
 	h := sha256.New()
@@ -39,17 +40,20 @@ func planHash(target *database.Target, live *liveState, plan *Plan, in Input) st
 	} else {
 		field("versioned")
 	}
-	types := map[string]script.Type{}
+	byName := map[string]script.Script{}
 	for _, s := range in.Scripts {
-		types[s.Name] = s.Type
+		byName[s.Name] = s
 	}
 	for _, s := range plan.Scripts {
 		field(s.Name)
 		field(s.Checksum)
 		// A data script's statements are not replayed, may run beside
 		// other data scripts, and leave the tables they write out of the
-		// integrity check: its type is part of how the plan runs.
-		field(string(types[s.Name]))
+		// integrity check; which scripts it waits for decides what runs
+		// beside it (rolling, parallel): both are part of how the plan
+		// runs.
+		field(string(byName[s.Name].Type))
+		field(strings.Join(byName[s.Name].DependsOn, "\x00"))
 	}
 	for _, s := range plan.Statements {
 		field(normalize(s))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
@@ -276,6 +277,13 @@ func parallelInput(lockKey int) planner.Input {
 	return planner.Input{Scripts: s}
 }
 
+// lockingPlanner lets scripts take advisory locks (parallelInput's
+// first data script waits for the test's), which the gate refuses by
+// default: the migration's own lock is one.
+func lockingPlanner() *planner.Planner {
+	return &planner.Planner{DevServers: dbtest.DevServers(), AllowSQL: map[sqlstatic.Reach]bool{sqlstatic.ReachSession: true}}
+}
+
 // Independent data scripts of a rolling apply run at the same time, each
 // with its own checkpoint; the schema scripts around them wait.
 func TestRollingRunsIndependentDataScriptsInParallel(t *testing.T) {
@@ -285,7 +293,7 @@ func TestRollingRunsIndependentDataScriptsInParallel(t *testing.T) {
 	d.exec(t, base+rows)
 	const lockKey = 4242
 	in := parallelInput(lockKey)
-	pl := &planner.Planner{DevServers: dbtest.DevServers()}
+	pl := lockingPlanner()
 	plan, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 
@@ -318,7 +326,7 @@ func TestRollingResumesAPartlyCommittedParallelWave(t *testing.T) {
 	// it go on, after its partner committed.
 	in.Scripts[1].SQL = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d);\nINSERT INTO users (id, name) VALUES (1, 'dup');", lockKey)
 	in.Scripts[1].Checksum = ""
-	pl := &planner.Planner{DevServers: dbtest.DevServers()}
+	pl := lockingPlanner()
 	plan, err := pl.Plan(ctx, d.target, in)
 	g.Expect(err).NotTo(HaveOccurred())
 

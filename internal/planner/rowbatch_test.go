@@ -19,9 +19,11 @@ import (
 
 // Without transactional DDL, row changes run in batches, each in one
 // transaction with its checkpoint: a failure takes its batch back and the
-// revision records the statements before it, which are all that stays. A
-// table a rollback cannot take back (MyISAM) keeps the apply statement by
-// statement, whether it was there before or the plan makes it.
+// revision records the statements before it, which are all that stays.
+// Whatever in the schema a rollback may not take back (a MyISAM table,
+// system-versioned or not, a sequence), or whose writes are not known (a
+// trigger, a view), keeps the apply statement by statement, whether it was
+// there before or the plan makes it.
 func TestRowChangesRunInBatchesARollbackTakesBack(t *testing.T) {
 	const rows, conflict = 2500, 1500
 	inserts := func(from int) string {
@@ -49,6 +51,13 @@ func TestRowChangesRunInBatchesARollbackTakesBack(t *testing.T) {
 	}{
 		{"innodb", table("InnoDB") + handRow, inserts(1), conflict - 1, true, -1},
 		{"myisam before the plan", table("MyISAM") + handRow, inserts(1), conflict - 1, false, -1},
+		{"a system-versioned myisam table", table("InnoDB") + handRow + "CREATE TABLE sv (id int) ENGINE=MyISAM WITH SYSTEM VERSIONING;",
+			inserts(1), conflict - 1, false, -1},
+		{"a sequence", table("InnoDB") + handRow + "CREATE SEQUENCE seq;", inserts(1), conflict - 1, false, -1},
+		{"a trigger", table("InnoDB") + handRow + "CREATE TABLE audit (id int) ENGINE=InnoDB;" +
+			"CREATE TRIGGER items_audit AFTER INSERT ON items FOR EACH ROW INSERT INTO audit VALUES (NEW.id);",
+			inserts(1), conflict - 1, false, -1},
+		{"a view", table("InnoDB") + handRow + "CREATE VIEW ids AS SELECT id FROM items;", inserts(1), conflict - 1, false, -1},
 		{"myisam made by the plan", table("InnoDB") + "CREATE TABLE other (id int NOT NULL PRIMARY KEY);",
 			"INSERT INTO other VALUES (1);\nDROP TABLE items;\n" + table("MyISAM") + "\n" +
 				fmt.Sprintf("INSERT INTO items (id, name) VALUES (%d, 'first');\n", conflict) + inserts(1),

@@ -35,8 +35,10 @@ const (
 	ReachForeign Reach = "foreign"
 	// ReachSession changes who the session is or where names resolve: SET
 	// ROLE, SET SESSION AUTHORIZATION, RESET ROLE, search_path (SET or
-	// set_config), USE of another database, or a client character set whose
-	// characters can hide quotes from the gate.
+	// set_config), USE of another database, a client character set whose
+	// characters can hide quotes from the gate, or the session's named
+	// locks (GET_LOCK, RELEASE_LOCK, pg_advisory_*), which the migration's
+	// own lock is one of.
 	ReachSession Reach = "session"
 	// ReachOtherSchema names a table, function or schema qualified by
 	// another schema or database than the migration's own, in any
@@ -273,7 +275,7 @@ func (g Gate) message(i, line int, f finding) string {
 	case ReachForeign:
 		why = "statements that connect to other servers reach outside the migration's database"
 	case ReachSession:
-		why = "statements that change the session's identity, search path, character set or database reach outside the migration's database"
+		why = "statements that change the session's identity, search path, character set, database or named locks reach outside the migration's database"
 	case ReachOtherSchema:
 		own := "a built-in catalog"
 		if g.Schema != "" {
@@ -1193,6 +1195,13 @@ var (
 	// queryFunctions run a query given as text.
 	queryFunctions = keywords("QUERY_TO_XML", "QUERY_TO_XMLSCHEMA", "QUERY_TO_XML_AND_XMLSCHEMA", "TS_STAT",
 		"CROSSTAB", "CROSSTAB2", "CROSSTAB3", "CROSSTAB4")
+	// lockFunctions take or release the session's named (advisory)
+	// locks, which the migration's own lock is one of: a script
+	// releasing it would let another apply start under this one.
+	lockFunctions = keywords("GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS", "IS_FREE_LOCK", "IS_USED_LOCK",
+		"PG_ADVISORY_LOCK", "PG_ADVISORY_LOCK_SHARED", "PG_ADVISORY_UNLOCK", "PG_ADVISORY_UNLOCK_SHARED",
+		"PG_ADVISORY_UNLOCK_ALL", "PG_ADVISORY_XACT_LOCK", "PG_ADVISORY_XACT_LOCK_SHARED", "PG_TRY_ADVISORY_LOCK",
+		"PG_TRY_ADVISORY_LOCK_SHARED", "PG_TRY_ADVISORY_XACT_LOCK", "PG_TRY_ADVISORY_XACT_LOCK_SHARED")
 	// sequenceFunctions take a sequence's name as text.
 	sequenceFunctions = keywords("NEXTVAL", "SETVAL", "CURRVAL")
 	// sessionSettings are what set_config must not change.
@@ -1211,6 +1220,8 @@ func (k *checker) functionName(parts []string) {
 		k.add(ReachSystem, "acts on the server or its other sessions ("+strings.ToLower(fn)+")")
 	case dblinkFunctions[fn]:
 		k.add(ReachForeign, "connects to another database (dblink)")
+	case lockFunctions[fn]:
+		k.add(ReachSession, "takes or releases a named lock, as the migration's own lock is ("+strings.ToLower(fn)+")")
 	}
 }
 
