@@ -3,12 +3,15 @@ package planner
 import (
 	"container/list"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+
+	"ariga.io/atlas/sql/schema"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
@@ -198,9 +201,10 @@ func ownStrings(plan *Plan) {
 
 // cacheKey is sha256 over everything a plan of in against live is
 // computed from: the planner's settings (its dev databases and what its
-// gate allows), the target's identity, the live schema's fingerprint, the
-// scripts left pending by the revision table, and the whole input.
-func (p *Planner) cacheKey(target *database.Target, live *liveState, pending []script.Script, in Input) [sha256.Size]byte {
+// gate allows), the target's identity, its server's version, the live
+// schema's fingerprint and attributes, the scripts left pending by the
+// revision table, and the whole input.
+func (p *Planner) cacheKey(target *database.Target, live *liveState, server string, pending []script.Script, in Input) [sha256.Size]byte {
 	h := sha256.New()
 	field := func(s string) {
 		// Length-prefixed, so no two sequences of fields collide.
@@ -222,7 +226,22 @@ func (p *Planner) cacheKey(target *database.Target, live *liveState, pending []s
 		}
 	}
 	field(target.Identity())
+	field(server)
 	field(live.fingerprint)
+	// The schema's own attributes are not in the fingerprint; a
+	// declarative plan copies them into the desired schema.
+	for _, a := range live.schema.Attrs {
+		switch a := a.(type) {
+		case *schema.Charset:
+			field("charset " + a.V)
+		case *schema.Collation:
+			field("collation " + a.V)
+		case *schema.Comment:
+			field("comment " + a.Text)
+		default:
+			field(fmt.Sprintf("%T", a))
+		}
+	}
 	field("pending")
 	for _, s := range pending {
 		field(s.Name)

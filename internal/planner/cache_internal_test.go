@@ -1,9 +1,14 @@
 package planner
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"ariga.io/atlas/sql/schema"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
 // A cached plan holds its own strings: a statement Atlas's scanner split
@@ -36,5 +41,31 @@ func TestCacheKeepsNoScriptAlive(t *testing.T) {
 	}
 	if n := c.order.Len(); n > maxCached {
 		t.Fatalf("%d plans cached, more than %d", n, maxCached)
+	}
+}
+
+// What the fingerprint leaves out of the live database, the key has: the
+// server's version and the schema's own attributes.
+func TestCacheKeySeesTheServerAndTheSchemasAttributes(t *testing.T) {
+	target, err := database.ParseURL("sqlite://" + filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Planner{}
+	live := func(attrs ...schema.Attr) *liveState {
+		return &liveState{schema: &schema.Schema{Name: "main", Attrs: attrs}, fingerprint: "CREATE TABLE t (id int);\n"}
+	}
+	base := p.cacheKey(target, live(&schema.Charset{V: "utf8mb4"}), "10.11.19", nil, Input{})
+	for name, key := range map[string][32]byte{
+		"another server":  p.cacheKey(target, live(&schema.Charset{V: "utf8mb4"}), "11.4.2", nil, Input{}),
+		"another charset": p.cacheKey(target, live(&schema.Charset{V: "latin1"}), "10.11.19", nil, Input{}),
+		"a collation":     p.cacheKey(target, live(&schema.Charset{V: "utf8mb4"}, &schema.Collation{V: "utf8mb4_bin"}), "10.11.19", nil, Input{}),
+	} {
+		if key == base {
+			t.Errorf("%s: the same key", name)
+		}
+	}
+	if again := p.cacheKey(target, live(&schema.Charset{V: "utf8mb4"}), "10.11.19", nil, Input{}); again != base {
+		t.Error("the same inputs gave another key")
 	}
 }

@@ -160,7 +160,11 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 	}
 	var key [sha256.Size]byte
 	if p.Cache != nil {
-		key = p.cacheKey(target, live, pending, in)
+		server, err := target.Engine.ServerVersion(ctx, live.q)
+		if err != nil {
+			return nil, fmt.Errorf("reading the server version of %s: %w", target, err)
+		}
+		key = p.cacheKey(target, live, server, pending, in)
 		if plan := p.Cache.get(key); plan != nil {
 			plan.Hash = planHash(target, live, plan, in)
 			return plan, nil
