@@ -221,7 +221,7 @@ type MigrationScript struct {
 
 	// timeout bounds this script's run.
 	// +optional
-	// +kubebuilder:default="10m"
+	// +kubebuilder:default="10m0s"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
@@ -469,7 +469,7 @@ type DataIntegrityChecks struct {
 type PerformanceThresholds struct {
 	// maxMigrationTime is the apply's deadline.
 	// +optional
-	// +kubebuilder:default="30m"
+	// +kubebuilder:default="30m0s"
 	MaxMigrationTime *metav1.Duration `json:"maxMigrationTime,omitempty"`
 
 	// maxDowntime is the longest a table may stay locked.
