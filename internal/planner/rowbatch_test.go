@@ -13,6 +13,7 @@ import (
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
+	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/faultproxy"
 )
@@ -146,4 +147,51 @@ func TestRowBatchesThroughAConnectionDrop(t *testing.T) {
 	revs = d.revisions(t)
 	g.Expect(revs).To(HaveLen(1))
 	g.Expect(revs[0].Status).To(Equal(database.RevisionSucceeded))
+}
+
+// An apply cut short resumes only with the validation scripts and the run
+// settings it was approved with: its revision row pins them next to its
+// scripts, since the resume has no plan hash to check.
+func TestCutShortApplyResumesOnlyWithWhatWasApproved(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	d := newTestDB(t, engines[2])
+	d.exec(t, "CREATE TABLE users (id int NOT NULL PRIMARY KEY);")
+	in := planner.Input{
+		Scripts:     scripts("ALTER TABLE users ADD COLUMN a int;\nALTER TABLE users ADD COLUMN b int;\nALTER TABLE users ADD COLUMN c int;"),
+		Validations: []script.Script{{Name: "check", Type: script.TypeValidation, SQL: "SELECT COUNT(*) = 0 FROM users;"}},
+		Settings:    `{"strategy":"transactional"}`,
+	}
+	proxy, err := faultproxy.Start(d.target.URL.Host)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = proxy.Close() })
+	u := *d.target.URL
+	u.Host = proxy.Addr()
+	via, err := database.ParseURL(u.String())
+	g.Expect(err).NotTo(HaveOccurred())
+	pl := &planner.Planner{DevServers: dbtest.DevServers()}
+	plan, err := pl.Plan(ctx, via, in)
+	g.Expect(err).NotTo(HaveOccurred())
+	opts := planner.ApplyOptions{ExpectHash: plan.Hash, Identity: "uid ns/users", Progress: func(done, _ int, _ string) {
+		if done == 1 {
+			proxy.Drop()
+		}
+	}}
+	_, err = pl.Apply(ctx, via, in, opts)
+	g.Expect(err).To(MatchError(planner.ErrConnectionLost))
+	opts.Progress = nil
+
+	changed := []planner.Input{in, in}
+	changed[0].Validations = []script.Script{{Name: "check", Type: script.TypeValidation, SQL: "SELECT TRUE;"}}
+	changed[1].Settings = `{"strategy":"transactional","rollback":{"automatic":true}}`
+	for _, c := range changed {
+		_, err = pl.Apply(ctx, via, c, opts)
+		g.Expect(err).To(MatchError(ContainSubstring("approved with other validation scripts or run settings")))
+	}
+	g.Expect(d.columns(t, "users")).To(HaveLen(2), "the refused resumes ran nothing")
+
+	res, err := pl.Apply(ctx, via, in, opts)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Plan.Statements).To(HaveLen(2), "the resume runs what was left")
+	g.Expect(d.columns(t, "users")).To(ConsistOf("id", "a", "b", "c"))
 }
