@@ -127,6 +127,10 @@ spec:
 		Expect(revisions(db, "$1", hash)).To(Equal([]string{"succeeded"}))
 	})
 
+	// bigTableRows is enough rows for the copy to take a few seconds at
+	// a small batch size, and the manager's status to show it copying
+	// before it ends.
+	const bigTableRows = 1_000_000
 	// bigTable makes a PostgreSQL database whose table takes the copy a
 	// few seconds at a small batch size, and a Secret for it.
 	bigTable := func(secret string) (string, *sql.DB, *url.URL) {
@@ -135,7 +139,7 @@ spec:
 		db := dbtest.OpenPostgres(GinkgoTB(), dbURL)
 		for _, stmt := range []string{
 			"CREATE TABLE events (id serial PRIMARY KEY, n integer NOT NULL, payload text NOT NULL)",
-			"INSERT INTO events (n, payload) SELECT g, md5(g::text) FROM generate_series(1, 200000) g",
+			fmt.Sprintf("INSERT INTO events (n, payload) SELECT g, md5(g::text) FROM generate_series(1, %d) g", bigTableRows),
 		} {
 			_, err := db.Exec(stmt)
 			Expect(err).NotTo(HaveOccurred())
@@ -143,7 +147,7 @@ spec:
 		return dbURL, db, u
 	}
 	// tuning keeps a shadow-table copy in small batches (it sizes them by
-	// time, and would otherwise grow them until 200,000 rows take a
+	// time, and would otherwise grow them until the table's rows take a
 	// second), so that the copy lasts long enough to be killed mid-way.
 	tuning := func(strategy string) string {
 		if strategy != "shadow-table" {
@@ -186,7 +190,7 @@ spec:
 		Expect(dataType).To(Equal("bigint"))
 		var n int
 		Expect(db.QueryRow("SELECT count(*) FROM events").Scan(&n)).To(Succeed())
-		Expect(n).To(Equal(200000))
+		Expect(n).To(Equal(bigTableRows))
 		Expect(db.QueryRow("SELECT count(*) FROM information_schema.triggers WHERE event_object_table = 'events'").Scan(&n)).To(Succeed())
 		Expect(n).To(BeZero(), "no sync trigger is left on the table")
 		Expect(db.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_name = '_events_new'").Scan(&n)).To(Succeed())
@@ -209,7 +213,7 @@ spec:
 		greenDB := dbtest.OpenPostgres(GinkgoTB(), strings.Replace(dbURL, u.Path, "/"+green, 1))
 		var n int
 		Expect(greenDB.QueryRow("SELECT count(*) FROM events").Scan(&n)).To(Succeed())
-		Expect(n).To(Equal(200000))
+		Expect(n).To(Equal(bigTableRows))
 		var dataType string
 		Expect(greenDB.QueryRow("SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'n'").Scan(&dataType)).To(Succeed())
 		Expect(dataType).To(Equal("bigint"))

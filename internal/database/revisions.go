@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -39,6 +40,11 @@ type Revision struct {
 	Object string
 	// Scripts are the names and checksums of the scripts applied.
 	Scripts []ScriptRecord
+	// Pins are records of what else the approval covered (validation
+	// scripts, run settings), by checksum, for a resumed apply to check:
+	// kept in the scripts column under names starting with PinPrefix,
+	// which no script's name can.
+	Pins []ScriptRecord
 	// Approver is who approved the plan.
 	Approver   string
 	StartedAt  time.Time
@@ -49,6 +55,9 @@ type Revision struct {
 	Done, Total int
 	Error       string
 }
+
+// PinPrefix starts the name of every pin in the scripts column.
+const PinPrefix = "@"
 
 // ScriptRecord is a script as the revision table records it.
 type ScriptRecord struct {
@@ -100,7 +109,7 @@ func (r *Revisions) exists(ctx context.Context) (bool, error) {
 
 // Insert records rev and returns its id.
 func (r *Revisions) Insert(ctx context.Context, rev *Revision) (int64, error) {
-	scripts, err := json.Marshal(nonNil(rev.Scripts))
+	scripts, err := json.Marshal(nonNil(append(slices.Clone(rev.Scripts), rev.Pins...)))
 	if err != nil {
 		return 0, err
 	}
@@ -214,8 +223,17 @@ func (r *Revisions) list(ctx context.Context, where string, args ...any) ([]*Rev
 		if finished.Valid {
 			rev.FinishedAt = &finished.Time
 		}
-		if err := json.Unmarshal([]byte(scripts), &rev.Scripts); err != nil {
+		var records []ScriptRecord
+		if err := json.Unmarshal([]byte(scripts), &records); err != nil {
 			return nil, fmt.Errorf("reading %s: revision %d: scripts: %w", RevisionTable, rev.ID, err)
+		}
+		rev.Scripts = []ScriptRecord{}
+		for _, r := range records {
+			if strings.HasPrefix(r.Name, PinPrefix) {
+				rev.Pins = append(rev.Pins, r)
+			} else {
+				rev.Scripts = append(rev.Scripts, r)
+			}
 		}
 		revs = append(revs, &rev)
 	}

@@ -215,7 +215,8 @@ func (p *Planner) Apply(ctx context.Context, target *database.Target, in Input, 
 	run.rev = &database.Revision{
 		PlanHash:  opts.ExpectHash,
 		Object:    opts.Identity,
-		Scripts:   append(slices.Clone(run.plan.Scripts), pins(in)...),
+		Scripts:   run.plan.Scripts,
+		Pins:      pins(in),
 		Approver:  opts.Approver,
 		StartedAt: time.Now(),
 		Status:    database.RevisionRunning,
@@ -533,17 +534,16 @@ func remainingInput(in Input, cut *database.Revision) (Input, error) {
 	for _, s := range in.Scripts {
 		byRecord[database.ScriptRecord{Name: s.Name, Checksum: checksum(s)}] = s
 	}
-	records, pinned := unpinned(cut.Scripts)
 	// A row written before pins existed has none, and vouches for the
 	// scripts alone.
-	if len(pinned) > 0 && !slices.Equal(pinned, pins(in)) {
+	if len(cut.Pins) > 0 && !slices.Equal(cut.Pins, pins(in)) {
 		return Input{}, fmt.Errorf("the apply cut short after %d of %d statements (revision %d) was approved with other validation scripts or run settings than the migration has now: the schema is part-way through the approved plan; restore the approved ones, or the schema, or approve a plan for it as it is",
 			cut.Done, cut.Total, cut.ID)
 	}
 	skip := cut.Done
 	out := in
 	out.Scripts = nil
-	for _, rec := range records {
+	for _, rec := range cut.Scripts {
 		s, ok := byRecord[rec]
 		if !ok {
 			return Input{}, fmt.Errorf("the apply cut short after %d of %d statements (revision %d) ran script %s, which has changed since: the schema is part-way through the approved plan; restore it or approve a plan for it as it is",
@@ -573,30 +573,15 @@ func remainingInput(in Input, cut *database.Revision) (Input, error) {
 
 // An apply cut short resumes from its revision row, which the approval of
 // its plan vouches for, without the plan's hash: the schema moved. The
-// row's scripts pin what the rest of the plan runs; pins do the same for
-// what runs after it and how: each validation script and the run settings,
-// recorded next to the scripts under names no script can have.
-const pinPrefix = "@"
-
-// pins are the records of in's validation scripts and settings.
+// row's scripts pin what the rest of the plan runs; its pins do the same
+// for what runs after it and how: each validation script and the run
+// settings.
 func pins(in Input) []database.ScriptRecord {
 	out := make([]database.ScriptRecord, 0, len(in.Validations)+1)
 	for _, v := range in.Validations {
-		out = append(out, database.ScriptRecord{Name: pinPrefix + "validation/" + v.Name, Checksum: script.Checksum([]byte(v.SQL))})
+		out = append(out, database.ScriptRecord{Name: database.PinPrefix + "validation/" + v.Name, Checksum: script.Checksum([]byte(v.SQL))})
 	}
-	return append(out, database.ScriptRecord{Name: pinPrefix + "settings", Checksum: script.Checksum([]byte(in.Settings))})
-}
-
-// unpinned splits a row's records into its scripts and its pins.
-func unpinned(records []database.ScriptRecord) (scripts, pinned []database.ScriptRecord) {
-	for _, r := range records {
-		if strings.HasPrefix(r.Name, pinPrefix) {
-			pinned = append(pinned, r)
-		} else {
-			scripts = append(scripts, r)
-		}
-	}
-	return scripts, pinned
+	return append(out, database.ScriptRecord{Name: database.PinPrefix + "settings", Checksum: script.Checksum([]byte(in.Settings))})
 }
 
 // failed records a failed apply and, when opts.Rollback asks for it,
