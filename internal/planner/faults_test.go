@@ -90,14 +90,7 @@ func TestApplyThroughAFault(t *testing.T) {
 					via := d.target
 					var proxy *faultproxy.Proxy
 					if fault != faultKill {
-						var err error
-						proxy, err = faultproxy.Start(d.target.URL.Host)
-						g.Expect(err).NotTo(HaveOccurred())
-						t.Cleanup(func() { _ = proxy.Close() })
-						u := *d.target.URL
-						u.Host = proxy.Addr()
-						via, err = database.ParseURL(u.String())
-						g.Expect(err).NotTo(HaveOccurred())
+						proxy, via = d.throughProxy(t)
 					}
 					pl := &planner.Planner{DevServers: dbtest.DevServers(), LockWait: 2 * time.Second}
 					plan, err := pl.Plan(ctx, via, in)

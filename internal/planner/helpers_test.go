@@ -13,6 +13,7 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/faultproxy"
 )
 
 // engine makes fresh, empty databases of one engine.
@@ -52,6 +53,21 @@ func newTestDB(t testing.TB, e engine) *testDB {
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() { _ = db.Close() })
 	return &testDB{target: target, db: db}
+}
+
+// throughProxy reaches the target through a fault proxy, closed when t
+// ends: the proxy, and the target as seen through it.
+func (d *testDB) throughProxy(t testing.TB) (*faultproxy.Proxy, *database.Target) {
+	t.Helper()
+	g := NewWithT(t)
+	proxy, err := faultproxy.Start(d.target.URL.Host)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = proxy.Close() })
+	u := *d.target.URL
+	u.Host = proxy.Addr()
+	via, err := database.ParseURL(u.String())
+	g.Expect(err).NotTo(HaveOccurred())
+	return proxy, via
 }
 
 // exec runs a script on the target directly.

@@ -12,7 +12,6 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
-	"github.com/mohit-nagaraj/kube-shift/internal/testing/faultproxy"
 )
 
 // TestRollbackOfAResumedApply: an apply cut short after statement 1 (the
@@ -31,13 +30,7 @@ func TestRollbackOfAResumedApply(t *testing.T) {
 		"CREATE TABLE audit_log (id int PRIMARY KEY);",
 		"ALTER TABLE users ADD UNIQUE INDEX users_email (email);",
 	)}
-	proxy, err := faultproxy.Start(d.target.URL.Host)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = proxy.Close() })
-	u := *d.target.URL
-	u.Host = proxy.Addr()
-	via, err := database.ParseURL(u.String())
-	g.Expect(err).NotTo(HaveOccurred())
+	proxy, via := d.throughProxy(t)
 	pl := &planner.Planner{DevServers: dbtest.DevServers(), LockWait: 2 * time.Second}
 	plan, err := pl.Plan(ctx, via, in)
 	g.Expect(err).NotTo(HaveOccurred())

@@ -15,7 +15,6 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
-	"github.com/mohit-nagaraj/kube-shift/internal/testing/faultproxy"
 )
 
 // Without transactional DDL, row changes run in batches, each in one
@@ -113,13 +112,7 @@ func TestRowBatchesThroughAConnectionDrop(t *testing.T) {
 		fmt.Fprintf(&b, "INSERT INTO items (id, name) VALUES (%d, 'item %d');\n", id, id)
 	}
 	in := planner.Input{Scripts: scripts(b.String())}
-	proxy, err := faultproxy.Start(d.target.URL.Host)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = proxy.Close() })
-	u := *d.target.URL
-	u.Host = proxy.Addr()
-	via, err := database.ParseURL(u.String())
-	g.Expect(err).NotTo(HaveOccurred())
+	proxy, via := d.throughProxy(t)
 	pl := &planner.Planner{DevServers: dbtest.DevServers()}
 	plan, err := pl.Plan(ctx, via, in)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -162,13 +155,7 @@ func TestCutShortApplyResumesOnlyWithWhatWasApproved(t *testing.T) {
 		Validations: []script.Script{{Name: "check", Type: script.TypeValidation, SQL: "SELECT COUNT(*) = 0 FROM users;"}},
 		Settings:    `{"strategy":"transactional"}`,
 	}
-	proxy, err := faultproxy.Start(d.target.URL.Host)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = proxy.Close() })
-	u := *d.target.URL
-	u.Host = proxy.Addr()
-	via, err := database.ParseURL(u.String())
-	g.Expect(err).NotTo(HaveOccurred())
+	proxy, via := d.throughProxy(t)
 	pl := &planner.Planner{DevServers: dbtest.DevServers()}
 	plan, err := pl.Plan(ctx, via, in)
 	g.Expect(err).NotTo(HaveOccurred())
