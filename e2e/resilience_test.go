@@ -296,9 +296,11 @@ spec:
 		// Only one process can serve the webhooks' port: the first leader
 		// does not, so admission keeps working when it is killed.
 		leader := startManager("leader-first", managerOptions{args: electing})
-		Eventually(func() string { return leaseHolder(leaseNS) }).ShouldNot(BeEmpty())
-		firstHolder := leaseHolder(leaseNS)
+		// The Lease may still name a manager an earlier spec killed: read
+		// the holder only once this one has taken it over.
 		Eventually(leader.logText).Should(ContainSubstring("Successfully acquired lease"))
+		firstHolder := leaseHolder(leaseNS)
+		Expect(firstHolder).NotTo(BeEmpty())
 		standby := startManager("leader-standby", managerOptions{webhooks: true, args: electing})
 		Expect(leaseHolder(leaseNS)).To(Equal(firstHolder))
 
