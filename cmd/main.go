@@ -24,6 +24,7 @@ import (
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/controller"
+	"github.com/mohit-nagaraj/kube-shift/internal/gcpolicy"
 	"github.com/mohit-nagaraj/kube-shift/internal/notify"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
@@ -161,6 +162,12 @@ func main() {
 
 func run(o options) error {
 	log := ctrl.Log.WithName("setup")
+
+	gc, err := gcpolicy.Apply(os.Getenv)
+	if err != nil {
+		log.Error(err, "garbage collector")
+	}
+	log.Info("garbage collector", "settings", gc.String())
 
 	var tlsOpts []func(*tls.Config)
 	if !o.enableHTTP2 {

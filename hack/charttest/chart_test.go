@@ -19,6 +19,11 @@ import (
 
 const certDirArg = "--webhook-cert-dir=/tmp/k8s-webhook-server/serving-certs"
 
+// memoryLimitEnv passes the container's memory limit to the manager's
+// garbage collector (internal/gcpolicy).
+var memoryLimitEnv = map[string]any{"name": "KUBE_SHIFT_MEMORY_LIMIT", "valueFrom": map[string]any{
+	"resourceFieldRef": map[string]any{"containerName": "manager", "resource": "limits.memory"}}}
+
 // The chart's CRDs are the generated ones, byte for byte: `make manifests`
 // copies them and `make verify` fails when the copy is stale.
 func TestChartCRDsAreTheGeneratedOnes(t *testing.T) {
@@ -293,6 +298,7 @@ func TestChartValues(t *testing.T) {
 			}))
 			g.Expect(field(t, container, "env")).To(ConsistOf(
 				map[string]any{"name": "POD_NAMESPACE", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}},
+				memoryLimitEnv,
 				map[string]any{"name": "KUBE_SHIFT_DEV_DATABASE_POSTGRES", "value": "postgres://postgres@kube-shift-devdb-postgres:5432/postgres?sslmode=disable"},
 				map[string]any{"name": "KUBE_SHIFT_DEV_DATABASE_MYSQL", "value": "mysql://root@kube-shift-devdb-mariadb:3306/"},
 			))
@@ -356,6 +362,7 @@ func TestChartValues(t *testing.T) {
 			}
 			g.Expect(field(t, container, "env")).To(ConsistOf(
 				map[string]any{"name": "POD_NAMESPACE", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}},
+				memoryLimitEnv,
 				map[string]any{"name": "KUBE_SHIFT_DEV_DATABASE_POSTGRES", "valueFrom": ref("postgres")},
 				map[string]any{"name": "KUBE_SHIFT_DEV_DATABASE_MYSQL", "valueFrom": ref("mysql")},
 			))

@@ -42,6 +42,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/gcpolicy"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/envtestutil"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
 	"github.com/mohit-nagaraj/kube-shift/internal/webhookserver"
@@ -75,6 +76,10 @@ func BenchmarkAdmission(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	env := startBenchEnv(ctx, b)
+	// The manager's garbage collector as cmd/main.go sets it.
+	gc, err := gcpolicy.Apply(os.Getenv)
+	must(b, err)
+	b.Logf("garbage collector: %s", gc)
 
 	var noWebhooks, withWebhooks benchLatencies
 	var handler = map[string]*benchLatencies{}
@@ -114,7 +119,7 @@ func BenchmarkAdmission(b *testing.B) {
 	var all benchLatencies
 	for path, l := range handler {
 		role := "validate"
-		if path == mutatePath {
+		if path == mutateMigrationPath {
 			role = "mutate"
 		}
 		if got := len(l.samples); got != b.N*benchCreates {
@@ -545,12 +550,6 @@ func runClients(spec string) clientResult {
 	return res
 }
 
-// The paths the webhooks are served at (see the kubebuilder markers).
-const (
-	mutatePath   = "/mutate-database-mohitnagaraj-in-v1alpha1-databasemigration"
-	validatePath = "/validate-database-mohitnagaraj-in-v1alpha1-databasemigration"
-)
-
 // serveSerially sends benchCreates create reviews of valid migrations to
 // the mutating and the validating handler in turn, one at a time, and
 // returns the handlers' latencies as the timing middleware saw them.
@@ -575,7 +574,7 @@ func (e *benchEnv) serveSerially(ctx context.Context, b *testing.B) benchLatenci
 			},
 		})
 		must(b, err)
-		for _, path := range []string{mutatePath, validatePath} {
+		for _, path := range []string{mutateMigrationPath, validateMigrationPath} {
 			req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(review))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()

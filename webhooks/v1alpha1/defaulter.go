@@ -42,11 +42,16 @@ func (d *Defaulter) Default(ctx context.Context, dbm *dbv1.DatabaseMigration) er
 	}
 	var old *dbv1.DatabaseMigration
 	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
-		old = &dbv1.DatabaseMigration{}
-		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+		if old, err = decodeMigration(req.OldObject); err != nil {
 			return fmt.Errorf("decoding the stored object: %w", err)
 		}
 	}
+	return d.defaultMigration(ctx, req, dbm, old)
+}
+
+// defaultMigration defaults dbm, which req creates or changes from old
+// (nil on create).
+func (d *Defaulter) defaultMigration(ctx context.Context, req admission.Request, dbm, old *dbv1.DatabaseMigration) error {
 	DefaultSpec(&dbm.Spec)
 	StampIdentity(dbm, old, req.UserInfo.Username)
 	StampModifiedBy(dbm, old, req.UserInfo.Username)

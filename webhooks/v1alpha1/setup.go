@@ -46,17 +46,21 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		Complete(); err != nil {
 		return err
 	}
+	// Every create of a migration passes these two: they decode each
+	// review once (migrationReview), not as controller-runtime's do.
 	authz := SubjectAccessReviewer{Client: mgr.GetClient()}
-	return ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseMigration{}).
-		WithDefaulter(&Defaulter{Authorizer: authz, Reader: mgr.GetAPIReader(), OperatorUser: o.OperatorUser}).
-		WithValidator(&Validator{
-			Reader:            mgr.GetAPIReader(),
-			Authorizer:        authz,
-			AllowAutoApproval: o.AllowAutoApproval,
-			AllowSQL:          o.AllowSQL,
-			RequireTargetRef:  o.RequireTargetRef,
-			SQLiteRoot:        o.SQLiteRoot,
-			OperatorUser:      o.OperatorUser,
-		}).
-		Complete()
+	server := mgr.GetWebhookServer()
+	server.Register(mutateMigrationPath, &migrationReview{
+		defaulter: &Defaulter{Authorizer: authz, Reader: mgr.GetAPIReader(), OperatorUser: o.OperatorUser},
+	})
+	server.Register(validateMigrationPath, &migrationReview{validator: &Validator{
+		Reader:            mgr.GetAPIReader(),
+		Authorizer:        authz,
+		AllowAutoApproval: o.AllowAutoApproval,
+		AllowSQL:          o.AllowSQL,
+		RequireTargetRef:  o.RequireTargetRef,
+		SQLiteRoot:        o.SQLiteRoot,
+		OperatorUser:      o.OperatorUser,
+	}})
+	return nil
 }

@@ -1,0 +1,329 @@
+package v1alpha1
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+)
+
+// The paths the DatabaseMigration webhooks are served at: the
+// kubebuilder markers above Defaulter and Validator name them.
+const (
+	mutateMigrationPath   = "/mutate-database-mohitnagaraj-in-v1alpha1-databasemigration"
+	validateMigrationPath = "/validate-database-mohitnagaraj-in-v1alpha1-databasemigration"
+)
+
+// maxReviewBytes bounds the body of an AdmissionReview, as
+// controller-runtime's webhooks do.
+const maxReviewBytes = 7 << 20
+
+// migrationReview serves one of the DatabaseMigration webhooks: the
+// mutating one when defaulter is set, the validating one otherwise. It
+// answers as controller-runtime's handlers built from the Defaulter and
+// the Validator do (TestMigrationReviewAnswersAsControllerRuntime holds
+// it to that), at less cost: every create of a migration passes both.
+//   - It decodes the review and its objects in one pass. controller-runtime
+//     reads each JSON document four times (its kind, then its fields, for
+//     the review and again for the object): under 50 clients creating
+//     migrations, that was a quarter of the manager's CPU.
+//   - When defaulting changed only annotations, which is what a create or
+//     an approval of a defaulted spec needs, it writes their patch
+//     directly, without encoding the object and diffing it against the
+//     request's.
+type migrationReview struct {
+	defaulter *Defaulter
+	validator *Validator
+}
+
+var migrationKind = dbv1.GroupVersion.WithKind("DatabaseMigration")
+
+// migrationAdmission is an admission.k8s.io/v1 AdmissionReview of a
+// DatabaseMigration, its objects decoded with the rest.
+type migrationAdmission struct {
+	metav1.TypeMeta `json:",inline"`
+	Request         *migrationRequest `json:"request,omitempty"`
+}
+
+type migrationRequest struct {
+	admissionv1.AdmissionRequest `json:",inline"`
+	// These take the place of the embedded request's raw objects.
+	Object    *dbv1.DatabaseMigration `json:"object,omitempty"`
+	OldObject *dbv1.DatabaseMigration `json:"oldObject,omitempty"`
+}
+
+func (h *migrationReview) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, req, status, err := readReview(r)
+	var resp admission.Response
+	if err != nil {
+		resp = admission.Errored(status, err)
+		if req != nil {
+			resp.UID = req.UID
+		}
+	} else {
+		resp = h.review(r.Context(), body, req)
+	}
+	writeReview(w, resp)
+}
+
+// readReview reads the AdmissionReview a request carries, or says why it
+// cannot, with the HTTP status to answer (and the request, when only its
+// objects cannot be read).
+func readReview(r *http.Request) ([]byte, *migrationRequest, int32, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil, http.StatusBadRequest, errors.New("request body is empty")
+	}
+	defer r.Body.Close() //nolint:errcheck // read to the end below
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("contentType=%s, expected application/json", ct)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
+	if err != nil {
+		return nil, nil, http.StatusBadRequest, err
+	}
+	if len(body) > maxReviewBytes {
+		return nil, nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request entity is too large; limit is %d bytes", maxReviewBytes)
+	}
+	// Case-sensitive, integers kept as integers: as the API server decodes.
+	var review migrationAdmission
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &review); err != nil {
+		// Its objects may be what is wrong: answer that request.
+		var plain admissionv1.AdmissionReview
+		if sigsjson.UnmarshalCaseSensitivePreserveInts(body, &plain) == nil && plain.Request != nil {
+			return nil, &migrationRequest{AdmissionRequest: *plain.Request}, http.StatusBadRequest, fmt.Errorf("decoding the object: %w", err)
+		}
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("decoding the AdmissionReview: %w", err)
+	}
+	if review.GroupVersionKind() != admissionv1.SchemeGroupVersion.WithKind("AdmissionReview") {
+		return nil, nil, http.StatusBadRequest, fmt.Errorf("expected an %s AdmissionReview, got %s %s",
+			admissionv1.SchemeGroupVersion, review.APIVersion, review.Kind)
+	}
+	if review.Request == nil {
+		return nil, nil, http.StatusBadRequest, errors.New("the AdmissionReview has no request")
+	}
+	return body, review.Request, 0, nil
+}
+
+// writeReview answers with resp in an admission.k8s.io/v1 AdmissionReview.
+func writeReview(w http.ResponseWriter, resp admission.Response) {
+	review := admissionv1.AdmissionReview{Response: &resp.AdmissionResponse}
+	review.SetGroupVersionKind(admissionv1.SchemeGroupVersion.WithKind("AdmissionReview"))
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(review) // a broken connection: the API server sees it
+}
+
+// review answers req, a panic included (it fails the request). body is
+// the review as read.
+func (h *migrationReview) review(ctx context.Context, body []byte, mr *migrationRequest) (resp admission.Response) {
+	req := admission.Request{AdmissionRequest: mr.AdmissionRequest}
+	defer func() {
+		if r := recover(); r != nil {
+			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("panic: %v [recovered]", r))
+			resp.UID = req.UID
+		}
+	}()
+	if req.Kind.Group != migrationKind.Group || req.Kind.Kind != migrationKind.Kind {
+		resp = admission.Errored(http.StatusBadRequest, fmt.Errorf("this webhook admits %s, not %s", migrationKind.GroupKind(), req.Kind))
+	} else {
+		ctx = admission.NewContextWithRequest(ctx, req)
+		if h.defaulter != nil {
+			resp = h.mutate(ctx, body, req, mr.Object, mr.OldObject)
+		} else {
+			resp = h.validate(ctx, req, mr.Object, mr.OldObject)
+		}
+	}
+	if err := resp.Complete(req); err != nil {
+		resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the response: %w", err))
+		resp.UID = req.UID
+	}
+	return resp
+}
+
+func (h *migrationReview) mutate(ctx context.Context, body []byte, req admission.Request, dbm, old *dbv1.DatabaseMigration) admission.Response {
+	if req.Operation == admissionv1.Delete {
+		return admission.Allowed("")
+	}
+	if err := checkMigration(dbm); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if req.Operation != admissionv1.Update {
+		old = nil
+	} else if old != nil {
+		if err := checkMigration(old); err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the stored object: %w", err))
+		}
+	}
+	original := dbm.DeepCopy()
+	if err := h.defaulter.defaultMigration(ctx, req, dbm, old); err != nil {
+		return refusal(err, nil)
+	}
+	if patch, ok := annotationsPatch(original, dbm); ok {
+		resp := admission.Response{Patches: patch, AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
+		if len(patch) > 0 {
+			resp.PatchType = ptr.To(admissionv1.PatchTypeJSONPatch)
+		}
+		return resp
+	}
+	// Defaulting changed the spec: diff the object as sent against the
+	// defaulted one, as controller-runtime does.
+	var sent admissionv1.AdmissionReview
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &sent); err != nil || sent.Request == nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the AdmissionReview: %w", err))
+	}
+	raw := sent.Request.Object.Raw
+	defaulted, err := json.Marshal(dbm)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return keepUnknownFields(admission.PatchResponseFromRaw(raw, defaulted), original, raw)
+}
+
+// annotationsPatch is the JSON patch that takes original's annotations to
+// dbm's, and true, when nothing else differs between them; false when
+// something does.
+func annotationsPatch(original, dbm *dbv1.DatabaseMigration) ([]jsonpatch.Operation, bool) {
+	rest := *dbm
+	rest.Annotations = original.Annotations
+	if !reflect.DeepEqual(&rest, original) {
+		return nil, false
+	}
+	from, to := original.Annotations, dbm.Annotations
+	switch {
+	case to == nil:
+		return nil, from == nil // the defaulter always stamps: not worth a case
+	case from == nil:
+		return []jsonpatch.Operation{{Operation: "add", Path: "/metadata/annotations", Value: to}}, true
+	}
+	var ops []jsonpatch.Operation
+	for _, key := range slices.Sorted(maps.Keys(to)) {
+		path := "/metadata/annotations/" + pointerEscaper.Replace(key)
+		switch was, ok := from[key]; {
+		case !ok:
+			ops = append(ops, jsonpatch.Operation{Operation: "add", Path: path, Value: to[key]})
+		case was != to[key]:
+			ops = append(ops, jsonpatch.Operation{Operation: "replace", Path: path, Value: to[key]})
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(from)) {
+		if _, ok := to[key]; !ok {
+			ops = append(ops, jsonpatch.Operation{Operation: "remove", Path: "/metadata/annotations/" + pointerEscaper.Replace(key)})
+		}
+	}
+	return ops, true
+}
+
+// pointerEscaper escapes a JSON Pointer's reference token (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+// keepUnknownFields takes out of resp's patch the removals of fields the
+// API types here do not know (a newer CRD's, in an upgrade): the
+// defaulter did not remove them, decoding did.
+func keepUnknownFields(resp admission.Response, original *dbv1.DatabaseMigration, raw []byte) admission.Response {
+	const remove = "remove"
+	if !resp.Allowed || !slices.ContainsFunc(resp.Patches, func(op jsonpatch.Operation) bool { return op.Operation == remove }) {
+		return resp
+	}
+	decoded, err := json.Marshal(original)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	dropped, err := jsonpatch.CreatePatch(raw, decoded)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	resp.Patches = slices.DeleteFunc(resp.Patches, func(op jsonpatch.Operation) bool {
+		return op.Operation == remove && slices.ContainsFunc(dropped, func(d jsonpatch.Operation) bool {
+			return d.Operation == remove && d.Path == op.Path
+		})
+	})
+	if len(resp.Patches) == 0 {
+		resp.PatchType = nil
+	}
+	return resp
+}
+
+func (h *migrationReview) validate(ctx context.Context, req admission.Request, dbm, old *dbv1.DatabaseMigration) admission.Response {
+	var (
+		warnings admission.Warnings
+		err      error
+	)
+	switch req.Operation {
+	case admissionv1.Connect:
+	case admissionv1.Create:
+		if err := checkMigration(dbm); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		warnings, err = h.validator.ValidateCreate(ctx, dbm)
+	case admissionv1.Update:
+		if err := errors.Join(checkMigration(dbm), checkMigration(old)); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		warnings, err = h.validator.ValidateUpdate(ctx, old, dbm)
+	case admissionv1.Delete:
+		// The object being deleted is the old one.
+		if err := checkMigration(old); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		warnings, err = h.validator.ValidateDelete(ctx, old)
+	default:
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("unknown operation %q", req.Operation))
+	}
+	if err != nil {
+		return refusal(err, warnings)
+	}
+	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// refusal is the answer to a request a handler refused with err: its
+// status when err is an API status error (a field.ErrorList made
+// Invalid, for one), a plain denial otherwise.
+func refusal(err error, warnings admission.Warnings) admission.Response {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		s := status.Status()
+		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Result: &s}}.WithWarnings(warnings...)
+	}
+	return admission.Denied(err.Error()).WithWarnings(warnings...)
+}
+
+// checkMigration checks one of the review's objects: there, and a
+// DatabaseMigration.
+func checkMigration(dbm *dbv1.DatabaseMigration) error {
+	if dbm == nil {
+		return errors.New("there is no content to decode")
+	}
+	// The API server names the object's kind; an older one left it out.
+	if gvk := dbm.GroupVersionKind(); !gvk.Empty() && gvk != migrationKind {
+		return fmt.Errorf("expected a %s, got %s %s", migrationKind, dbm.APIVersion, dbm.Kind)
+	}
+	return nil
+}
+
+// decodeMigration decodes a raw object as the review's are.
+func decodeMigration(raw runtime.RawExtension) (*dbv1.DatabaseMigration, error) {
+	if len(raw.Raw) == 0 {
+		return nil, errors.New("there is no content to decode")
+	}
+	dbm := &dbv1.DatabaseMigration{}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw.Raw, dbm); err != nil {
+		return nil, err
+	}
+	return dbm, checkMigration(dbm)
+}
