@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // maxPlaceholders is the most bind parameters one MySQL statement takes.
@@ -16,6 +18,11 @@ const maxPlaceholders = 65535
 // text protocol prints 6 significant digits and loses the rest. Dates and
 // decimals arrive as text (parseTime is off), exact too, and every value
 // goes back as a parameter the server converts to the column's type.
+//
+// Reading and writing overlap: one goroutine reads the next batch while
+// another inserts the last, as a dump piped into the client does, so the
+// server reads blue and writes green at once. Read in turn, a 1,000,000-row
+// copy took 1.05-1.1x `mysqldump | mysql`.
 func (mysqlDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t tableCopy, batch int, flushed func(int64)) (int64, error) {
 	// Cancelling on the way out ends the read at once if the writer gave
 	// up: closing an unfinished result set would otherwise read it to the
@@ -34,34 +41,41 @@ func (mysqlDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t tableCop
 	}
 	defer func() { _ = rows.Close() }()
 	defer cancel()
-	b, err := newMySQLBatch(ctx, dst, t, batch, flushed)
+	w, err := newMySQLWriter(ctx, dst, t, batch, flushed)
 	if err != nil {
 		return 0, err
 	}
-	defer b.close()
-	row := make([]any, len(t.columns))
-	dest := make([]any, len(row))
-	for i := range row {
-		dest[i] = &row[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return b.written, fmt.Errorf("reading from blue: %w", err)
+	defer w.close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	// One batch waits while the writer inserts another.
+	batches := make(chan rowBatch, 1)
+	g.Go(func() error {
+		for b := range batches {
+			if err := w.write(gctx, b); err != nil {
+				return err
+			}
 		}
-		if err := b.add(ctx, row); err != nil {
-			return b.written, err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return b.written, fmt.Errorf("reading from blue: %w", err)
-	}
-	return b.written, b.flush(ctx)
+		return nil
+	})
+	g.Go(func() error {
+		defer close(batches)
+		return w.read(gctx, rows, batches)
+	})
+	err = g.Wait()
+	return w.written, err
 }
 
-// mysqlBatch collects rows and inserts them into green a statement at a
-// time. A statement holds at most perStmt rows (the batch size, within the
+// rowBatch is the parameters of one multi-row INSERT.
+type rowBatch struct {
+	args []any
+	rows int
+}
+
+// mysqlWriter inserts batches of rows into green a statement at a time.
+// A statement holds at most perStmt rows (the batch size, within the
 // placeholder limit) and about half the server's max_allowed_packet.
-type mysqlBatch struct {
+type mysqlWriter struct {
 	conn     *sql.Conn
 	t        tableCopy
 	perStmt  int
@@ -71,18 +85,15 @@ type mysqlBatch struct {
 	// batch; a shorter batch is a statement of its own.
 	full *sql.Stmt
 
-	args    []any
-	rows    int
-	bytes   int
 	written int64
 }
 
-func newMySQLBatch(ctx context.Context, conn *sql.Conn, t tableCopy, batch int, flushed func(int64)) (*mysqlBatch, error) {
+func newMySQLWriter(ctx context.Context, conn *sql.Conn, t tableCopy, batch int, flushed func(int64)) (*mysqlWriter, error) {
 	var packet int
 	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet); err != nil {
 		return nil, fmt.Errorf("reading max_allowed_packet: %w", err)
 	}
-	return &mysqlBatch{
+	return &mysqlWriter{
 		conn:     conn,
 		t:        t,
 		perStmt:  max(1, min(batch, maxPlaceholders/len(t.columns))),
@@ -91,18 +102,49 @@ func newMySQLBatch(ctx context.Context, conn *sql.Conn, t tableCopy, batch int, 
 	}, nil
 }
 
-// add takes one row (the values are the caller's to reuse: Scan into *any
-// gives each row fresh byte slices) and writes the batch when it is full.
-func (b *mysqlBatch) add(ctx context.Context, row []any) error {
-	b.args = append(b.args, row...)
-	b.rows++
-	for _, v := range row {
-		b.bytes += valueSize(v)
+// read collects rows into batches and sends each full one, then the rest.
+// Scan into *any gives each row fresh byte slices, so a batch keeps its
+// values.
+func (w *mysqlWriter) read(ctx context.Context, rows *sql.Rows, batches chan<- rowBatch) error {
+	send := func(b rowBatch) error {
+		select {
+		case batches <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	if b.rows >= b.perStmt || b.bytes >= b.maxBytes {
-		return b.flush(ctx)
+	cols := len(w.t.columns)
+	row := make([]any, cols)
+	dest := make([]any, cols)
+	for i := range row {
+		dest[i] = &row[i]
 	}
-	return nil
+	b := rowBatch{args: make([]any, 0, w.perStmt*cols)}
+	bytes := 0
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("reading from blue: %w", err)
+		}
+		b.args = append(b.args, row...)
+		b.rows++
+		for _, v := range row {
+			bytes += valueSize(v)
+		}
+		if b.rows >= w.perStmt || bytes >= w.maxBytes {
+			if err := send(b); err != nil {
+				return err
+			}
+			b, bytes = rowBatch{args: make([]any, 0, w.perStmt*cols)}, 0
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading from blue: %w", err)
+	}
+	if b.rows == 0 {
+		return nil
+	}
+	return send(b)
 }
 
 // valueSize estimates a parameter's bytes on the wire.
@@ -118,12 +160,9 @@ func valueSize(v any) int {
 	}
 }
 
-// flush inserts the rows collected and checks that all went in.
-func (b *mysqlBatch) flush(ctx context.Context) error {
-	if b.rows == 0 {
-		return nil
-	}
-	res, err := b.exec(ctx)
+// write inserts a batch and checks that all its rows went in.
+func (w *mysqlWriter) write(ctx context.Context, b rowBatch) error {
+	res, err := w.exec(ctx, b)
 	if err != nil {
 		return fmt.Errorf("writing to green: %w", err)
 	}
@@ -134,31 +173,30 @@ func (b *mysqlBatch) flush(ctx context.Context) error {
 	if took != int64(b.rows) {
 		return fmt.Errorf("writing to green: a batch of %d rows stored %d", b.rows, took)
 	}
-	b.written += took
-	b.flushed(took)
-	b.args, b.rows, b.bytes = b.args[:0], 0, 0
+	w.written += took
+	w.flushed(took)
 	return nil
 }
 
-func (b *mysqlBatch) exec(ctx context.Context) (sql.Result, error) {
-	if b.rows != b.perStmt {
-		return b.conn.ExecContext(ctx, b.insert(b.rows), b.args...)
+func (w *mysqlWriter) exec(ctx context.Context, b rowBatch) (sql.Result, error) {
+	if b.rows != w.perStmt {
+		return w.conn.ExecContext(ctx, w.insert(b.rows), b.args...)
 	}
-	if b.full == nil {
-		stmt, err := b.conn.PrepareContext(ctx, b.insert(b.perStmt))
+	if w.full == nil {
+		stmt, err := w.conn.PrepareContext(ctx, w.insert(w.perStmt))
 		if err != nil {
 			return nil, err
 		}
-		b.full = stmt
+		w.full = stmt
 	}
-	return b.full.ExecContext(ctx, b.args...)
+	return w.full.ExecContext(ctx, b.args...)
 }
 
 // insert is the INSERT statement for n rows.
-func (b *mysqlBatch) insert(n int) string {
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(b.t.columns)), ", ") + ")"
+func (w *mysqlWriter) insert(n int) string {
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(w.t.columns)), ", ") + ")"
 	var s strings.Builder
-	s.WriteString("INSERT INTO " + b.t.into + " (" + strings.Join(b.t.columns, ", ") + ") VALUES ")
+	s.WriteString("INSERT INTO " + w.t.into + " (" + strings.Join(w.t.columns, ", ") + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			s.WriteString(", ")
@@ -169,8 +207,8 @@ func (b *mysqlBatch) insert(n int) string {
 }
 
 // close releases the prepared statement.
-func (b *mysqlBatch) close() {
-	if b.full != nil {
-		_ = b.full.Close()
+func (w *mysqlWriter) close() {
+	if w.full != nil {
+		_ = w.full.Close()
 	}
 }

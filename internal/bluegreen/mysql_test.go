@@ -96,3 +96,37 @@ func checksum(t *testing.T, d *testDB, table string) int64 {
 	NewWithT(t).Expect(d.db.QueryRowContext(context.Background(), "CHECKSUM TABLE "+table).Scan(&name, &sum)).To(Succeed())
 	return sum
 }
+
+// TestCloneMySQLStopsWhenAWriteFails: the copy reads the next batch while
+// it writes the last; a write that fails ends the read too, and the clone
+// fails with the write's error, saying how far it got.
+func TestCloneMySQLStopsWhenAWriteFails(t *testing.T) {
+	g := NewWithT(t)
+	blue := newTestDB(t, engines[1])
+	blue.exec(t, "CREATE TABLE big (id integer NOT NULL PRIMARY KEY, payload varchar(100))")
+	var rows [][]any
+	for i := range 20000 {
+		rows = append(rows, []any{i, fmt.Sprintf("payload %d", i)})
+	}
+	blue.insertRows(t, "big", []string{"id", "payload"}, rows)
+	green := cloneName(t, blue, "fails")
+
+	var batches int
+	_, err := bluegreen.Clone(context.Background(), blue.target, green, bluegreen.Options{
+		BatchSize: 1000,
+		Progress: func(table string, n, _ int64) {
+			if table != "big" || n == 0 {
+				return
+			}
+			batches++
+			if batches == 2 {
+				// Between two INSERTs: the next one finds no table.
+				blue.greenOf(t, green).exec(t, "DROP TABLE big")
+			}
+		},
+	})
+	g.Expect(err).To(MatchError(ContainSubstring("copying rows: table big: writing to green")))
+	g.Expect(err).To(MatchError(ContainSubstring("doesn't exist")))
+	g.Expect(batches).To(Equal(2), "no batch written after the failed one")
+	g.Expect(bluegreen.Drop(context.Background(), blue.target, green)).To(Succeed())
+}
