@@ -44,11 +44,12 @@ type approvalChange struct {
 	user authnv1.UserInfo
 }
 
-// approvalKeys are the annotations that approve something, with the
-// annotation that records who.
-var approvalKeys = map[string]string{
-	dbv1.AnnotationApprovedPlan:   dbv1.AnnotationApprovedBy,
-	dbv1.AnnotationSwitchApproved: dbv1.AnnotationSwitchApprovedBy,
+// approvalKeys are the annotations that approve something, each with the
+// annotation that records who, in a fixed order: errors about them come
+// in the same order every time.
+var approvalKeys = []struct{ key, by string }{
+	{dbv1.AnnotationApprovedPlan, dbv1.AnnotationApprovedBy},
+	{dbv1.AnnotationSwitchApproved, dbv1.AnnotationSwitchApprovedBy},
 }
 
 // newApproval returns the approval an update makes through annotation key,

@@ -188,15 +188,16 @@ func StampIdentity(dbm, old *dbv1.DatabaseMigration, username string) {
 	ann := dbm.Annotations
 	if old == nil {
 		ann[dbv1.AnnotationCreatedBy] = username
-		for key, by := range approvalKeys {
-			setOrDelete(ann, by, username, ann[key] != "")
+		for _, a := range approvalKeys {
+			setOrDelete(ann, a.by, username, ann[a.key] != "")
 		}
 		return
 	}
 
 	oldAnn := old.Annotations
 	setOrDelete(ann, dbv1.AnnotationCreatedBy, oldAnn[dbv1.AnnotationCreatedBy], oldAnn[dbv1.AnnotationCreatedBy] != "")
-	for key, by := range approvalKeys {
+	for _, a := range approvalKeys {
+		key, by := a.key, a.by
 		hash := ann[key]
 		switch {
 		case hash == "":

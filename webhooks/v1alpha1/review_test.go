@@ -110,6 +110,8 @@ func TestMigrationReviewAnswersAsControllerRuntime(t *testing.T) {
 			obj: withoutTypeMeta(t, valid)},
 		{name: "an object of another kind", op: admissionv1.Create, user: "developer",
 			obj: withField(t, valid, "", "kind", "DatabaseTarget")},
+		{name: "an object whose apiVersion does not parse", op: admissionv1.Create, user: "developer",
+			obj: withField(t, withoutTypeMeta(t, valid), "", "apiVersion", "a/b/c")},
 		{name: "a create of a defaulted spec", op: admissionv1.Create, user: "developer", obj: defaulted},
 		{name: "a defaulted create with annotations of its own", op: admissionv1.Create, user: "developer",
 			obj: annotated(map[string]string{"team.example/owner": "payments", "a~b/c": "d", dbv1.AnnotationCreatedBy: "forged"})},

@@ -223,7 +223,8 @@ func validateStamps(old, dbm *dbv1.DatabaseMigration) field.ErrorList {
 	if old.Annotations[dbv1.AnnotationCreatedBy] != dbm.Annotations[dbv1.AnnotationCreatedBy] {
 		errs = append(errs, field.Forbidden(path.Key(dbv1.AnnotationCreatedBy), "is set by kube-shift from the creator's identity and cannot be edited"))
 	}
-	for key, by := range approvalKeys {
+	for _, a := range approvalKeys {
+		key, by := a.key, a.by
 		changed := old.Annotations[key] != dbm.Annotations[key]
 		if !changed && old.Annotations[by] != dbm.Annotations[by] {
 			errs = append(errs, field.Forbidden(path.Key(by), "is set by kube-shift from the approver's identity and cannot be edited"))
