@@ -51,6 +51,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -372,7 +373,7 @@ func (s *standin) writeContainer(ctr corev1.Container, mounts []mount) error {
 	for _, e := range ctr.Env {
 		v := e.Value
 		if e.ValueFrom != nil {
-			if v, err = s.fieldValue(e); err != nil {
+			if v, err = s.fieldValue(e, ctr); err != nil {
 				return err
 			}
 		}
@@ -392,12 +393,15 @@ func (s *standin) writeContainer(ctr corev1.Container, mounts []mount) error {
 }
 
 // fieldValue is what the kubelet gives an env var from the pod's own
-// fields (the downward API): its namespace, name and address. Other
-// sources are not stood in for.
-func (s *standin) fieldValue(e corev1.EnvVar) (string, error) {
+// fields (the downward API): its namespace, name and address, and the
+// container's resources. Other sources are not stood in for.
+func (s *standin) fieldValue(e corev1.EnvVar, ctr corev1.Container) (string, error) {
+	if ref := e.ValueFrom.ResourceFieldRef; ref != nil {
+		return resourceValue(e.Name, ref, ctr)
+	}
 	ref := e.ValueFrom.FieldRef
 	if ref == nil {
-		return "", fmt.Errorf("env %s: only valueFrom.fieldRef is stood in for", e.Name)
+		return "", fmt.Errorf("env %s: only valueFrom.fieldRef and resourceFieldRef are stood in for", e.Name)
 	}
 	switch ref.FieldPath {
 	case "metadata.namespace":
@@ -408,6 +412,35 @@ func (s *standin) fieldValue(e corev1.EnvVar) (string, error) {
 		return s.podIP, nil
 	}
 	return "", fmt.Errorf("env %s: fieldRef %s is not stood in for", e.Name, ref.FieldPath)
+}
+
+// resourceValue is a container's request or limit as the kubelet gives
+// it: the quantity over the divisor (1 by default), rounded up. A limit
+// the container does not set would be the node's allocatable; the stand-in
+// has no node, so it refuses it.
+func resourceValue(name string, ref *corev1.ResourceFieldSelector, ctr corev1.Container) (string, error) {
+	if ref.ContainerName != "" && ref.ContainerName != ctr.Name {
+		return "", fmt.Errorf("env %s: resourceFieldRef of container %q, not %q", name, ref.ContainerName, ctr.Name)
+	}
+	kind, res, ok := strings.Cut(ref.Resource, ".")
+	var list corev1.ResourceList
+	switch kind {
+	case "limits":
+		list = ctr.Resources.Limits
+	case "requests":
+		list = ctr.Resources.Requests
+	}
+	q, set := list[corev1.ResourceName(res)]
+	if !ok || list == nil || !set {
+		return "", fmt.Errorf("env %s: resourceFieldRef %s is not set on the container, and the stand-in has no node to take it from", name, ref.Resource)
+	}
+	divisor := ref.Divisor
+	if divisor.IsZero() {
+		divisor = resource.MustParse("1")
+	}
+	// Exact for what a manifest sets: milli-units over milli-units.
+	value := (q.MilliValue() + divisor.MilliValue() - 1) / divisor.MilliValue()
+	return strconv.FormatInt(value, 10), nil
 }
 
 // syncEndpointSlices publishes the stand-in's address for every Service in
