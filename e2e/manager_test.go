@@ -148,6 +148,18 @@ func startManager(name string, o managerOptions) *managerProcess {
 		defer resp.Body.Close()
 		g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
 	}).Should(Succeed(), "manager %s is not ready", name)
+	if o.webhooks {
+		// Ready is not yet trusted: right after a renewal of the serving
+		// certificate (the deployed suite renews it), the API server's
+		// caBundle can lag the certificate this manager loaded.
+		probe := sqliteManifest("admission-probe", filepath.Join(os.TempDir(), "admission-probe.db"), "CREATE TABLE probe (id INTEGER PRIMARY KEY);")
+		Eventually(func() error {
+			if out, err := kubectlStdin(probe, "create", "--dry-run=server", "-f", "-"); err != nil {
+				return fmt.Errorf("%w: %s", err, out)
+			}
+			return nil
+		}).Should(Succeed(), "the API server does not admit through manager %s's webhooks", name)
+	}
 	return m
 }
 
