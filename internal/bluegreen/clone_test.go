@@ -171,12 +171,7 @@ func TestCloneCancelled(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			g := NewWithT(t)
 			blue := newTestDB(t, e)
-			blue.exec(t, "CREATE TABLE big (id integer NOT NULL PRIMARY KEY, payload varchar(100))")
-			var rows [][]any
-			for i := range 20000 {
-				rows = append(rows, []any{i, fmt.Sprintf("payload %d", i)})
-			}
-			blue.insertRows(t, "big", []string{"id", "payload"}, rows)
+			blue.createBig(t, 20000)
 			green := cloneName(t, blue, "cancel")
 
 			ctx, cancel := context.WithCancel(context.Background())

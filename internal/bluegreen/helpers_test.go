@@ -155,6 +155,18 @@ func (d *testDB) exec(t testing.TB, script string) {
 }
 
 // insertRows inserts rows into table in multi-row statements.
+// createBig creates table big with n rows, enough for a copy of several
+// batches.
+func (d *testDB) createBig(t testing.TB, n int) {
+	t.Helper()
+	d.exec(t, "CREATE TABLE big (id integer NOT NULL PRIMARY KEY, payload varchar(100))")
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = []any{i, fmt.Sprintf("payload %d", i)}
+	}
+	d.insertRows(t, "big", []string{"id", "payload"}, rows)
+}
+
 func (d *testDB) insertRows(t testing.TB, table string, cols []string, rows [][]any) {
 	t.Helper()
 	const per = 200

@@ -103,12 +103,7 @@ func checksum(t *testing.T, d *testDB, table string) int64 {
 func TestCloneMySQLStopsWhenAWriteFails(t *testing.T) {
 	g := NewWithT(t)
 	blue := newTestDB(t, engines[1])
-	blue.exec(t, "CREATE TABLE big (id integer NOT NULL PRIMARY KEY, payload varchar(100))")
-	var rows [][]any
-	for i := range 20000 {
-		rows = append(rows, []any{i, fmt.Sprintf("payload %d", i)})
-	}
-	blue.insertRows(t, "big", []string{"id", "payload"}, rows)
+	blue.createBig(t, 20000)
 	green := cloneName(t, blue, "fails")
 
 	var batches int

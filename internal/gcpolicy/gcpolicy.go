@@ -40,41 +40,42 @@ func (s Settings) String() string {
 	if s.Percent != 0 {
 		gc = fmt.Sprintf("GOGC=%d", s.Percent)
 	}
-	switch s.Limit {
-	case 0:
+	if s.Limit == 0 {
 		return gc + ", no memory limit set"
-	default:
-		return fmt.Sprintf("%s, soft memory limit %d MiB", gc, s.Limit>>20)
 	}
+	return fmt.Sprintf("%s, soft memory limit %d MiB", gc, s.Limit>>20)
 }
 
-// Apply sets the collector's percent and soft memory limit from getenv:
-// GOGC and GOMEMLIMIT, where set, are the runtime's and stay; otherwise
-// Percent, and LimitFraction of MemoryLimitEnv when that holds a limit.
+// Apply sets the collector's percent and soft memory limit from getenv
+// (see Plan), and returns what it set. A limit it cannot read sets none.
 func Apply(getenv func(string) string) (Settings, error) {
-	s := Plan(getenv)
+	s, err := Plan(getenv)
 	if s.Percent != 0 {
 		debug.SetGCPercent(s.Percent)
 	}
 	if s.Limit != 0 {
 		debug.SetMemoryLimit(s.Limit)
 	}
-	if raw := getenv(MemoryLimitEnv); raw != "" && s.Limit == 0 && getenv("GOMEMLIMIT") == "" {
-		return s, fmt.Errorf("%s=%q is not a number of bytes: no memory limit set", MemoryLimitEnv, raw)
-	}
-	return s, nil
+	return s, err
 }
 
-// Plan is what Apply would set.
-func Plan(getenv func(string) string) Settings {
+// Plan is what Apply sets: GOGC and GOMEMLIMIT, where set, are the
+// runtime's and stay; otherwise Percent, and LimitFraction of
+// MemoryLimitEnv when that holds a limit (0: none). The error says the
+// limit is not a number of bytes.
+func Plan(getenv func(string) string) (Settings, error) {
 	var s Settings
 	if getenv("GOGC") == "" {
 		s.Percent = Percent
 	}
-	if getenv("GOMEMLIMIT") == "" {
-		if limit, err := strconv.ParseInt(getenv(MemoryLimitEnv), 10, 64); err == nil && limit > 0 {
-			s.Limit = int64(float64(limit) * LimitFraction)
-		}
+	raw := getenv(MemoryLimitEnv)
+	if getenv("GOMEMLIMIT") != "" || raw == "" {
+		return s, nil
 	}
-	return s
+	limit, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || limit < 0 {
+		return s, fmt.Errorf("%s=%q is not a number of bytes: no memory limit set", MemoryLimitEnv, raw)
+	}
+	s.Limit = int64(float64(limit) * LimitFraction)
+	return s, nil
 }

@@ -6,9 +6,10 @@ import (
 
 func TestPlan(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		want Settings
+		name    string
+		env     map[string]string
+		want    Settings
+		wantErr bool
 	}{
 		{name: "nothing set", want: Settings{Percent: Percent}},
 		{name: "a container limit", env: map[string]string{MemoryLimitEnv: "268435456"},
@@ -18,13 +19,14 @@ func TestPlan(t *testing.T) {
 		{name: "GOMEMLIMIT set keeps it", env: map[string]string{"GOMEMLIMIT": "100MiB", MemoryLimitEnv: "1000"},
 			want: Settings{Percent: Percent}},
 		{name: "a limit that is not a number", env: map[string]string{MemoryLimitEnv: "256Mi"},
-			want: Settings{Percent: Percent}},
+			want: Settings{Percent: Percent}, wantErr: true},
 		{name: "no limit (0)", env: map[string]string{MemoryLimitEnv: "0"},
 			want: Settings{Percent: Percent}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Plan(func(k string) string { return tc.env[k] }); got != tc.want {
-				t.Errorf("Plan = %+v, want %+v", got, tc.want)
+			got, err := Plan(func(k string) string { return tc.env[k] })
+			if got != tc.want || (err != nil) != tc.wantErr {
+				t.Errorf("Plan = %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
 			}
 		})
 	}

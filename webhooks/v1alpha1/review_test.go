@@ -16,9 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
@@ -42,22 +39,7 @@ func (a approvers) CanApprove(_ context.Context, user authnv1.UserInfo, _ *dbv1.
 // the same answer from both: allowed or not, the same status, warnings
 // and patch, byte for byte.
 func TestMigrationReviewAnswersAsControllerRuntime(t *testing.T) {
-	s := runtime.NewScheme()
-	NewWithT(t).Expect(clientgoscheme.AddToScheme(s)).To(Succeed())
-	NewWithT(t).Expect(dbv1.AddToScheme(s)).To(Succeed())
-	reader := fake.NewClientBuilder().WithScheme(s).Build()
-	authz := approvers{"reviewer"}
-	defaulter := &Defaulter{Authorizer: authz, Reader: reader, OperatorUser: "system:serviceaccount:kube-shift-system:kube-shift"}
-	validator := &Validator{Reader: reader, Authorizer: authz, SQLiteRoot: "/data", OperatorUser: defaulter.OperatorUser}
-
-	served := map[string]http.Handler{
-		mutateMigrationPath:   &migrationReview{defaulter: defaulter},
-		validateMigrationPath: &migrationReview{validator: validator},
-	}
-	oracle := map[string]http.Handler{
-		mutateMigrationPath:   admission.WithDefaulter(s, defaulter),
-		validateMigrationPath: admission.WithValidator(s, validator),
-	}
+	served, oracle := bothHandlers(t)
 
 	planned := func(dbm *dbv1.DatabaseMigration) *dbv1.DatabaseMigration {
 		dbm = dbm.DeepCopy()
