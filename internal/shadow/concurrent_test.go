@@ -166,63 +166,73 @@ func (w *writer) waitFor(ctx context.Context, ops int64) error {
 
 func TestRunLosesNoConcurrentWrite(t *testing.T) {
 	for _, ec := range engineCases {
-		t.Run(ec.name, func(t *testing.T) {
-			g := NewWithT(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			db, e := ec.fresh(t), ec.engine(t)
-			ec.createItems(t, db, "items", 5000)
-			d, err := dialectFor(e)
-			g.Expect(err).NotTo(HaveOccurred())
-			w := newWriter(ec, db, d, ec.items(t, db, "items"))
-
-			// The writer runs freely, and the copy also waits after each
-			// batch until it has made a few more writes, so that writes
-			// land before, between and after the batches whatever the
-			// machine's speed.
-			stop := make(chan struct{})
-			go w.run(ctx, stop)
-			const perBatch = 5
-			batches, duringCopy := 0, int64(0)
-			var progressErr error
-			opts := Options{
-				BatchSize: 100,
-				Progress: func(p Progress) {
-					w.phase.Store(fmt.Sprint(p.SyncStatus, p.RowsProcessed))
-					if p.SyncStatus != StatusCopying || p.RowsProcessed == 0 || progressErr != nil {
-						return
-					}
-					batches++
-					start := w.ops.Load()
-					progressErr = w.waitFor(ctx, start+perBatch)
-					duringCopy += w.ops.Load() - start
-				},
-				Verify: ec.checksum,
-			}
-			c, err := FromAlter(e, "", "items", ec.toBigint, ec.addColumn)
-			g.Expect(err).NotTo(HaveOccurred())
-
-			res, err := Run(ctx, e, db, c, opts)
-			g.Expect(progressErr).NotTo(HaveOccurred())
-			g.Expect(err).NotTo(HaveOccurred())
-
-			// Some writes after the swap, on the new table.
-			g.Expect(w.waitFor(ctx, w.ops.Load()+50)).To(Succeed())
-			close(stop)
-			<-w.dead
-			g.Expect(w.err).NotTo(HaveOccurred())
-
-			g.Expect(batches).To(BeNumerically(">=", 50), "the copy ran in many batches")
-			g.Expect(duringCopy).To(BeNumerically(">=", int64(batches*perBatch)))
-			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
-			got, want := ec.items(t, db, "items"), w.expected()
-			g.Expect(got).To(HaveLen(len(want)))
-			g.Expect(got).To(Equal(want))
-			g.Expect(ec.triggers(t, db)).To(BeEmpty())
-			t.Logf("%d batches, %d writes during the copy, %d in all, %d rolled back by the server; lock held %v",
-				batches, duringCopy, w.ops.Load(), w.retries.Load(), res.LockTime)
-		})
+		for _, lanes := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/lanes=%d", ec.name, lanes), func(t *testing.T) {
+				testRunLosesNoConcurrentWrite(t, ec, lanes)
+			})
+		}
 	}
+}
+
+// testRunLosesNoConcurrentWrite changes a table, copied in lanes, while
+// a writer inserts, updates, deletes and moves keys; every write must be
+// in the changed table.
+func testRunLosesNoConcurrentWrite(t *testing.T, ec engineCase, lanes int) {
+	g := NewWithT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	db, e := ec.fresh(t), ec.engine(t)
+	ec.createItems(t, db, "items", 5000)
+	d, err := dialectFor(e)
+	g.Expect(err).NotTo(HaveOccurred())
+	w := newWriter(ec, db, d, ec.items(t, db, "items"))
+
+	// The writer runs freely, and the copy also waits after each
+	// batch until it has made a few more writes, so that writes
+	// land before, between and after the batches whatever the
+	// machine's speed.
+	stop := make(chan struct{})
+	go w.run(ctx, stop)
+	const perBatch = 5
+	batches, duringCopy := 0, int64(0)
+	var progressErr error
+	opts := Options{
+		BatchSize: 100,
+		CopyLanes: lanes,
+		Progress: func(p Progress) {
+			w.phase.Store(fmt.Sprint(p.SyncStatus, p.RowsProcessed))
+			if p.SyncStatus != StatusCopying || p.RowsProcessed == 0 || progressErr != nil {
+				return
+			}
+			batches++
+			start := w.ops.Load()
+			progressErr = w.waitFor(ctx, start+perBatch)
+			duringCopy += w.ops.Load() - start
+		},
+		Verify: ec.checksum,
+	}
+	c, err := FromAlter(e, "", "items", ec.toBigint, ec.addColumn)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	res, err := Run(ctx, e, db, c, opts)
+	g.Expect(progressErr).NotTo(HaveOccurred())
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// Some writes after the swap, on the new table.
+	g.Expect(w.waitFor(ctx, w.ops.Load()+50)).To(Succeed())
+	close(stop)
+	<-w.dead
+	g.Expect(w.err).NotTo(HaveOccurred())
+
+	g.Expect(batches).To(BeNumerically(">=", 50), "the copy ran in many batches")
+	g.Expect(duringCopy).To(BeNumerically(">=", int64(batches*perBatch)))
+	g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
+	got, want := ec.items(t, db, "items"), w.expected()
+	g.Expect(got).To(HaveLen(len(want)))
+	g.Expect(got).To(Equal(want))
+	g.Expect(ec.triggers(t, db)).To(BeEmpty())
+	t.Logf("%d batches, %d writes during the copy, %d in all, %d rolled back by the server; lock held %v",
+		batches, duringCopy, w.ops.Load(), w.retries.Load(), res.LockTime)
 }
 
 // crashAfter runs a change's steps up to and including the last one
@@ -341,38 +351,48 @@ func TestAbortAfterACrashInTheSwap(t *testing.T) {
 // would finish while the delete is open, and the shadow keep the row.
 func TestCopyDoesNotUndoAConcurrentDelete(t *testing.T) {
 	for _, ec := range engineCases {
-		t.Run(ec.name, func(t *testing.T) {
-			g := NewWithT(t)
-			ctx := context.Background()
-			db, e, c := ec.itemsToBigint(t, 100)
-			r, err := newRunner(ctx, e, db, c, Options{BatchSize: 1000})
-			g.Expect(err).NotTo(HaveOccurred())
-			defer r.close()
-			g.Expect(r.preflight(ctx)).To(Succeed())
-			g.Expect(r.createShadow(ctx)).To(Succeed())
-			g.Expect(r.installTriggers(ctx)).To(Succeed())
-
-			app, err := db.BeginTx(ctx, nil)
-			g.Expect(err).NotTo(HaveOccurred())
-			defer func() { _ = app.Rollback() }()
-			_, err = app.ExecContext(ctx, ec.rebind("DELETE FROM items WHERE id = ?"), 5)
-			g.Expect(err).NotTo(HaveOccurred())
-
-			copied := make(chan error, 1)
-			go func() { copied <- r.copyRows(ctx) }()
-			select {
-			case err := <-copied:
-				t.Fatalf("the batch ran while a delete of one of its rows was open (err %v)", err)
-			case <-time.After(time.Second):
-			}
-			g.Expect(app.Commit()).To(Succeed())
-			g.Expect(<-copied).To(Succeed())
-
-			g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_new WHERE id = 5")).To(Equal("0"))
-			g.Expect(r.verify(ctx)).To(Succeed())
-			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
-		})
+		for _, lanes := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/lanes=%d", ec.name, lanes), func(t *testing.T) {
+				testCopyDoesNotUndoAConcurrentDelete(t, ec, lanes)
+			})
+		}
 	}
+}
+
+// testCopyDoesNotUndoAConcurrentDelete holds a delete of a row of the
+// last lane open while the copy starts: that lane's batch may not run
+// until it commits (on PostgreSQL the delete holds every lane's sync
+// lock), and the row must not come back.
+func testCopyDoesNotUndoAConcurrentDelete(t *testing.T, ec engineCase, lanes int) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := ec.itemsToBigint(t, 100)
+	r, err := newRunner(ctx, e, db, c, Options{BatchSize: 1000, CopyLanes: lanes})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	g.Expect(r.preflight(ctx)).To(Succeed())
+	g.Expect(r.createShadow(ctx)).To(Succeed())
+	g.Expect(r.installTriggers(ctx)).To(Succeed())
+
+	app, err := db.BeginTx(ctx, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = app.Rollback() }()
+	_, err = app.ExecContext(ctx, ec.rebind("DELETE FROM items WHERE id = ?"), 95)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	copied := make(chan error, 1)
+	go func() { copied <- r.copyRows(ctx) }()
+	select {
+	case err := <-copied:
+		t.Fatalf("the batch ran while a delete of one of its rows was open (err %v)", err)
+	case <-time.After(time.Second):
+	}
+	g.Expect(app.Commit()).To(Succeed())
+	g.Expect(<-copied).To(Succeed())
+
+	g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_new WHERE id = 95")).To(Equal("0"))
+	g.Expect(r.verify(ctx)).To(Succeed())
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
 }
 
 // TestSwapWaitsForALongQueryNotTheApplication holds the table in a long
@@ -461,10 +481,13 @@ func TestThrottlePausesTheCopy(t *testing.T) {
 			ctx := context.Background()
 			db, e, c := ec.itemsToBigint(t, 500)
 
+			// Two lanes ask before each of their batches; Lag is asked
+			// on Run's goroutine, one lane at a time.
 			checks := 0
 			var throttled []Progress
 			res, err := Run(ctx, e, db, c, Options{
 				BatchSize: 100,
+				CopyLanes: 2,
 				MaxLag:    time.Second,
 				Lag: func(context.Context) (time.Duration, error) {
 					if checks++; checks <= 3 {

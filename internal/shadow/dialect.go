@@ -55,8 +55,9 @@ type dialect interface {
 	buildIndexes(ctx context.Context, conn *sql.Conn, n names, idx []deferredIndex) error
 
 	// installTriggers makes every later write to the live table reach
-	// the shadow too, for the columns both share.
-	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error
+	// the shadow too, for the columns both share; lanes is how many copy
+	// lanes may run (see beginBatch).
+	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, lanes int) error
 	// dropTriggers removes the triggers (and function) Run installed for
 	// n, wherever the swap left them. Idempotent.
 	dropTriggers(ctx context.Context, q database.Querier, n names) error
@@ -64,10 +65,10 @@ type dialect interface {
 	// keyRange is a predicate on the primary key, after < key <= upTo
 	// (either bound nil: open), and its arguments.
 	keyRange(pk []string, after, upTo []any) (string, []any)
-	// beginBatch starts a copy batch's transaction, before its copyRows
-	// statement; it may wait, within lockTimeout, for what the batch must
-	// not run concurrently with.
-	beginBatch(ctx context.Context, tx *sql.Tx, n names, lockTimeout time.Duration) error
+	// beginBatch starts a copy batch's transaction in lane (counted from
+	// 0), before its copyRows statement; it may wait, within
+	// lockTimeout, for what the batch must not run concurrently with.
+	beginBatch(ctx context.Context, tx *sql.Tx, n names, lane int, lockTimeout time.Duration) error
 	// copyRows is the statement copying the live table's rows matching
 	// where into the shadow. With keepExisting it leaves a row the
 	// triggers wrote first as it is, checking every row for one (ON

@@ -261,7 +261,7 @@ func toggleUnderscore(name string, limit int) string {
 // loaded runs without the lock, none with it. Every trigger writes in the
 // application's transaction, so mirrored writes commit or roll back with
 // it.
-func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
+func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, _ int) error {
 	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
 	names := syncTriggers(n)
 	replace := "REPLACE INTO " + shadow + " (" + quoteList(d.Quote, columns) + ") VALUES (" + d.refs("NEW", columns) + ")"
@@ -399,7 +399,7 @@ func (d mysqlDialect) lexicographic(pk []string, vals []any, op, last string) (s
 // beginBatch has nothing to do: copyRows's locking read keeps deletes
 // from running while it reads, and InnoDB's flush at commit is a server
 // setting (innodb_flush_log_at_trx_commit), not a session's.
-func (mysqlDialect) beginBatch(context.Context, *sql.Tx, names, time.Duration) error { return nil }
+func (mysqlDialect) beginBatch(context.Context, *sql.Tx, names, int, time.Duration) error { return nil }
 
 // plainIndex matches a plain secondary index in SHOW CREATE TABLE's
 // output: not the primary key, a unique, full-text or spatial key, nor a

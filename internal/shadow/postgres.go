@@ -199,11 +199,11 @@ func truncateTrigger(n names) string { return decorate(n.table, "_shadow_truncat
 // transaction, so they exist together or not at all. The function is
 // SECURITY DEFINER: the application's role needs no privilege on the
 // shadow, and its search_path cannot redirect the qualified names in it.
-func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
+func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, lanes int) error {
 	live, fn := d.Qualify(n.schema, n.table), d.syncSignature(n)
 	stmts := []string{
 		"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
-			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.syncBody(n, pk, columns)),
+			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.syncBody(n, pk, columns, lanes)),
 		"COMMENT ON FUNCTION " + fn + " IS " + pgLiteral(syncMarker(n)),
 		"CREATE TRIGGER " + d.Quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
 			" FOR EACH ROW EXECUTE FUNCTION " + fn,
@@ -216,10 +216,15 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 // syncBody is the trigger function: a delete removes the row from the
 // shadow, an insert or update upserts it (an update of the key first
 // removes the row under its old key), a TRUNCATE empties the shadow.
-// Removing a row waits for a copy batch in progress (see syncLock).
-func (d postgresDialect) syncBody(n names, pk, columns []string) string {
+// Removing a row waits for the copy batches in progress, one per lane
+// (see syncLock).
+func (d postgresDialect) syncBody(n names, pk, columns []string, lanes int) string {
 	shadow := d.Qualify(n.schema, n.shadow)
-	lock := strconv.FormatInt(syncLock(n), 10)
+	var lock strings.Builder
+	for lane := range lanes {
+		lock.WriteString("PERFORM pg_advisory_xact_lock_shared(" + strconv.FormatInt(syncLock(n, lane), 10) + ");\n\t\t")
+	}
+	waitForCopy := lock.String()
 	match := d.keyEquals(pk, "OLD")
 	var changed []string
 	for _, c := range pk {
@@ -236,14 +241,12 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'DELETE' THEN
-		PERFORM pg_advisory_xact_lock_shared(` + lock + `);
-		DELETE FROM ` + shadow + ` WHERE ` + match + `;
+		` + waitForCopy + `DELETE FROM ` + shadow + ` WHERE ` + match + `;
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'UPDATE' THEN
 		IF ` + strings.Join(changed, " OR ") + ` THEN
-			PERFORM pg_advisory_xact_lock_shared(` + lock + `);
-			DELETE FROM ` + shadow + ` WHERE ` + match + `;
+			` + waitForCopy + `DELETE FROM ` + shadow + ` WHERE ` + match + `;
 		END IF;
 	END IF;
 	INSERT INTO ` + shadow + ` (` + d.list(columns) + `) OVERRIDING SYSTEM VALUE
@@ -350,14 +353,14 @@ func (d postgresDialect) keyRange(pk []string, after, upTo []any) (string, []any
 // would hold up every delete the application makes meanwhile. The copy's
 // statement, whose snapshot is taken after the lock, then sees every
 // delete committed before it, and no delete runs until it commits.
-func (postgresDialect) beginBatch(ctx context.Context, tx *sql.Tx, n names, lockTimeout time.Duration) error {
+func (postgresDialect) beginBatch(ctx context.Context, tx *sql.Tx, n names, lane int, lockTimeout time.Duration) error {
 	if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(lockTimeout)
 	for {
 		var ok bool
-		if err := tx.QueryRowContext(ctx, "SELECT pg_try_advisory_xact_lock($1)", syncLock(n)).Scan(&ok); err != nil || ok {
+		if err := tx.QueryRowContext(ctx, "SELECT pg_try_advisory_xact_lock($1)", syncLock(n, lane)).Scan(&ok); err != nil || ok {
 			return err
 		}
 		if time.Now().After(deadline) {
@@ -387,9 +390,14 @@ var errSyncLockBusy = errors.New("the application's deletes held the sync lock f
 // instead, which writes every page of the live table and a WAL record
 // per row; the advisory lock costs one call per batch, and only deletes
 // (and updates of the key) ever wait for it, for at most one batch.
-func syncLock(n names) int64 {
+// Each copy lane has a lock of its own, so that the lanes' batches do not
+// wait for each other; the trigger takes every lane's before a delete.
+func syncLock(n names, lane int) int64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(syncMarker(n) + " in " + n.schema))
+	if lane > 0 {
+		_, _ = h.Write([]byte(" lane " + strconv.Itoa(lane)))
+	}
 	return int64(h.Sum64())
 }
 

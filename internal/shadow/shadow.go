@@ -41,6 +41,14 @@ const (
 	// minute and a half, in which a long query of the application's on
 	// the table may finish.
 	DefaultCutOverAttempts = 50
+	// DefaultCopyLanes is how many parts of a table's key range the copy
+	// moves at once: two, for the two cores the benchmarks run on (see
+	// docs/performance.md); more only help a server with more cores to
+	// spare.
+	DefaultCopyLanes = 2
+	// MaxCopyLanes bounds Options.CopyLanes: on PostgreSQL each delete
+	// the application makes during the copy takes one lock per lane.
+	MaxCopyLanes = 8
 )
 
 // lockAttempts is how many times Run retries a copy batch or a clean-up
@@ -89,6 +97,12 @@ type Options struct {
 	// take about BatchTime whatever the rows' width and the server's
 	// load.
 	BatchTime time.Duration
+	// CopyLanes is how many parts of the key range, of equal row counts,
+	// the copy moves at once, each on a database session of its own
+	// (more than MaxCopyLanes means MaxCopyLanes). 0 means
+	// DefaultCopyLanes for a table of at least 100,000 rows, one lane
+	// for a smaller one.
+	CopyLanes int
 	// PreserveBackup keeps the old table, renamed to the backup name,
 	// after the swap; otherwise it is dropped.
 	PreserveBackup bool
@@ -265,6 +279,7 @@ func newRunner(ctx context.Context, e database.Engine, db *sql.DB, c Change, opt
 			opts.BatchTime = DefaultBatchTime
 		}
 	}
+	opts.CopyLanes = min(max(opts.CopyLanes, 0), MaxCopyLanes)
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}

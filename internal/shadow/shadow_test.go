@@ -262,9 +262,13 @@ func TestRunFailureLeavesTableUntouched(t *testing.T) {
 			alter  string
 			cancel bool
 			verify bool
+			lanes  int
 		}{
 			// Rows 1..3000 have n = id*10: a copy fails at id 10.
 			{name: "copy fails", alter: "ADD CONSTRAINT n_small CHECK (n < 100)"},
+			// ... at id 2000, in the second of two lanes (ids 1501..3000):
+			// the first stops, cancelled, or ends; either way the run fails.
+			{name: "copy fails in one of two lanes", alter: "ADD CONSTRAINT n_small CHECK (n < 20000)", lanes: 2},
 			{name: "context cancelled mid-copy", alter: ec.toBigint, cancel: true},
 			{name: "verify fails", alter: ec.toBigint, verify: true},
 		}
@@ -276,7 +280,7 @@ func TestRunFailureLeavesTableUntouched(t *testing.T) {
 				before := ec.items(t, db, "items")
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				opts := Options{BatchSize: 500}
+				opts := Options{BatchSize: 500, CopyLanes: tc.lanes}
 				batches := 0
 				if tc.cancel {
 					opts.Progress = func(p Progress) {
@@ -302,6 +306,11 @@ func TestRunFailureLeavesTableUntouched(t *testing.T) {
 				}
 				if tc.verify {
 					g.Expect(err).To(MatchError(verifyErr))
+				}
+				if tc.lanes > 1 {
+					// The lane's own failure, not the other's cancellation.
+					g.Expect(err.Error()).To(ContainSubstring("n_small"))
+					g.Expect(err).NotTo(MatchError(context.Canceled))
 				}
 				untouched := func() {
 					g.Expect(ec.triggers(t, db)).To(BeEmpty())

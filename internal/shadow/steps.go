@@ -187,7 +187,7 @@ func (r *runner) readColumns(ctx context.Context) error {
 // so it is attempted as the swap is (see cutOver).
 func (r *runner) installTriggers(ctx context.Context) error {
 	_, err := r.cutOver(ctx, func() error {
-		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns)
+		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns, r.maxLanes())
 	})
 	if err != nil {
 		return fmt.Errorf("installing the sync triggers on %s: %w", r.n.table, err)
@@ -195,49 +195,175 @@ func (r *runner) installTriggers(ctx context.Context) error {
 	return nil
 }
 
-// copyRows copies the live rows in primary-key order, one short
-// transaction per batch, reporting progress after each. Each batch is an
-// INSERT ... SELECT over a key range: the rows never leave the server.
-// Batches are sized by time when Options ask for it, and held back while
-// the lag is over MaxLag.
+// copyRows copies the live rows in primary-key order, in lanes: the key
+// range split into opts.CopyLanes parts, each copied on a session of its
+// own, so that the server works on each at once (a process or a thread
+// per session; the engine's own ALTER TABLE uses one). Within a lane, one
+// short transaction per batch, each an INSERT ... SELECT over a key
+// range: the rows never leave the server. Batches are sized by time
+// when Options ask for it, and held back while the lag is over MaxLag.
+// Progress is reported, and the lag measured, on Run's goroutine.
 func (r *runner) copyRows(ctx context.Context) error {
 	if err := r.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+r.qualified(r.n.table)).Scan(&r.progress.TotalRows); err != nil {
 		return fmt.Errorf("counting the rows of %s: %w", r.n.table, err)
 	}
-	sizer := batchSizer{rows: r.opts.BatchSize, target: r.opts.BatchTime}
-	r.progress.BatchSize = sizer.size()
+	r.progress.BatchSize = r.opts.BatchSize
 	r.report(StatusCopying)
 	start := time.Now()
-	var last []any
-	for {
-		if err := r.throttle(ctx); err != nil {
-			return fmt.Errorf("copying %s: %w", r.n.table, err)
+	lanes, err := r.lanes(ctx)
+	defer func() {
+		for _, l := range lanes[min(1, len(lanes)):] {
+			discard(l.conn)
 		}
-		bound, rows, err := r.nextBound(ctx, last, sizer.size())
-		if err != nil {
-			return fmt.Errorf("copying %s: finding the next batch: %w", r.n.table, err)
+	}()
+	if err != nil {
+		return fmt.Errorf("copying %s: splitting it into lanes: %w", r.n.table, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan laneEvent)
+	ended := make(chan error, len(lanes))
+	for _, l := range lanes {
+		go func() { ended <- r.copyLane(ctx, l, events) }()
+	}
+	var failed error
+	for running := len(lanes); running > 0; {
+		select {
+		case ev := <-events:
+			if ev.gate != nil {
+				ev.gate <- r.throttle(ctx)
+				continue
+			}
+			r.progress.RowsProcessed += ev.rows
+			r.progress.BatchSize = ev.next
+			if ctx.Err() == nil {
+				r.report(StatusCopying) // not once the copy is failing
+			}
+		case err := <-ended:
+			running--
+			if err != nil && failed == nil {
+				failed = err
+				cancel()
+			}
 		}
-		if rows == 0 {
-			break
-		}
-		held, err := r.copyBatch(ctx, last, bound, false)
-		if r.d.duplicate(err) {
-			// A trigger wrote a row of the range after the batch listed
-			// them: this time the batch checks every row.
-			held, err = r.copyBatch(ctx, last, bound, true)
-		}
-		if err != nil {
-			return fmt.Errorf("copying %s into %s: %w", r.n.table, r.n.shadow, err)
-		}
-		sizer.observe(rows, held)
-		r.progress.RowsProcessed += rows
-		r.progress.BatchSize = sizer.size()
-		r.report(StatusCopying)
-		last = bound
+	}
+	if failed != nil {
+		return fmt.Errorf("copying %s into %s: %w", r.n.table, r.n.shadow, failed)
 	}
 	r.res.Rows = r.progress.RowsProcessed
 	r.res.CopyTime = time.Since(start)
 	return nil
+}
+
+// maxLanes is the most lanes the copy may run in: the triggers, installed
+// before the copy counts the rows, make room for as many.
+func (r *runner) maxLanes() int {
+	if r.opts.CopyLanes == 0 {
+		return DefaultCopyLanes
+	}
+	return r.opts.CopyLanes
+}
+
+// minLaneRows is the fewest rows a table has for its copy to run in more
+// than one lane: below, finding where the lanes part costs more than a
+// second lane gains.
+const minLaneRows = 100_000
+
+// lane is a part of the copy: the rows after key after up to key upTo
+// (nil: the table's start, its end), copied on session conn.
+type lane struct {
+	index       int
+	conn        *sql.Conn
+	after, upTo []any
+}
+
+// laneEvent is what a lane tells copyRows: a batch copied (rows, and the
+// next batch's size), or, with gate set, that it waits to be told
+// whether the lag lets its next batch go.
+type laneEvent struct {
+	rows int64
+	next int
+	gate chan error
+}
+
+// lanes splits the live table's key range into equal parts, by row
+// count, one per lane; the first lane works on the run's session, each
+// other on a session of its own (the caller discards them). Unless
+// Options set the count, a table smaller than minLaneRows is copied in
+// one lane.
+func (r *runner) lanes(ctx context.Context) ([]lane, error) {
+	count := r.opts.CopyLanes
+	if count == 0 {
+		count = 1
+		if r.progress.TotalRows >= minLaneRows {
+			count = DefaultCopyLanes
+		}
+	}
+	lanes := []lane{{conn: r.conn}}
+	for i := 1; i < count; i++ {
+		offset := int(r.progress.TotalRows * int64(i) / int64(count))
+		bound, rows, err := r.nextBound(ctx, r.conn, nil, nil, offset)
+		if err != nil {
+			return lanes, err
+		}
+		if rows < int64(offset) {
+			break // the table shrank since it was counted
+		}
+		conn, err := session(ctx, r.d, r.db, r.opts.LockTimeout)
+		if err != nil {
+			return lanes, err
+		}
+		lanes[i-1].upTo = bound
+		lanes = append(lanes, lane{index: i, conn: conn, after: bound})
+	}
+	return lanes, nil
+}
+
+// copyLane copies lane l batch by batch, telling copyRows of each batch
+// on events and, with MaxLag set, asking it before each.
+func (r *runner) copyLane(ctx context.Context, l lane, events chan<- laneEvent) error {
+	send := func(ev laneEvent) error {
+		select {
+		case events <- ev:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	sizer := batchSizer{rows: r.opts.BatchSize, target: r.opts.BatchTime}
+	last := l.after
+	for {
+		if r.opts.MaxLag > 0 {
+			gate := make(chan error, 1)
+			if err := send(laneEvent{gate: gate}); err != nil {
+				return err
+			}
+			if err := <-gate; err != nil {
+				return err
+			}
+		}
+		bound, rows, err := r.nextBound(ctx, l.conn, last, l.upTo, sizer.size())
+		if err != nil {
+			return fmt.Errorf("finding the next batch: %w", err)
+		}
+		if rows == 0 {
+			return nil
+		}
+		held, err := r.copyBatch(ctx, l, last, bound, false)
+		if r.d.duplicate(err) {
+			// A trigger wrote a row of the range after the batch listed
+			// them: this time the batch checks every row.
+			held, err = r.copyBatch(ctx, l, last, bound, true)
+		}
+		if err != nil {
+			return err
+		}
+		sizer.observe(rows, held)
+		if err := send(laneEvent{rows: rows, next: sizer.size()}); err != nil {
+			return err
+		}
+		last = bound
+	}
 }
 
 // maxMirrored is the most rows the triggers wrote in a batch's range that
@@ -257,7 +383,7 @@ const maxMirrored = 64
 // that time, not by the round trips before it, which hold nothing and,
 // on a busy server, would shrink the batches until round trips were all
 // they did.
-func (r *runner) copyBatch(ctx context.Context, last, bound []any, keepExisting bool) (time.Duration, error) {
+func (r *runner) copyBatch(ctx context.Context, l lane, last, bound []any, keepExisting bool) (time.Duration, error) {
 	where, args := r.d.keyRange(r.pk, last, bound)
 	// READ COMMITTED: MySQL's default REPEATABLE READ would have the
 	// locking read lock the gaps between the rows too, where the
@@ -266,8 +392,8 @@ func (r *runner) copyBatch(ctx context.Context, last, bound []any, keepExisting 
 	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	var copyStart time.Time
 	err := withRetries(ctx, r.d, func() error {
-		return inTx(ctx, r.conn, opts, func(tx *sql.Tx) error {
-			if err := r.d.beginBatch(ctx, tx, r.n, r.opts.LockTimeout); err != nil {
+		return inTx(ctx, l.conn, opts, func(tx *sql.Tx) error {
+			if err := r.d.beginBatch(ctx, tx, r.n, l.index, r.opts.LockTimeout); err != nil {
 				return err
 			}
 			copyWhere, copyArgs, keep := where, args, keepExisting
@@ -333,15 +459,16 @@ func (r *runner) buildIndexes(ctx context.Context) error {
 	return nil
 }
 
-// nextBound finds the key of the last row of the next batch (after last)
-// and how many rows the batch has; 0 rows when the copy is done. Rows the
-// application adds beyond it later reach the shadow through the triggers.
-// The size-th row's key is read with OFFSET, an index scan that stops
-// there: selecting the batch's keys and sorting them to find the last,
-// as gh-ost does, took a quarter of a small batch's time on MariaDB. Only
-// the table's last batch, with fewer rows, is counted.
-func (r *runner) nextBound(ctx context.Context, last []any, size int) ([]any, int64, error) {
-	where, args := r.d.keyRange(r.pk, last, nil)
+// nextBound finds the key of the last row of the next batch (after last,
+// up to upTo) and how many rows the batch has; 0 rows when the copy is
+// done. Rows the application adds beyond the table's end later reach the
+// shadow through the triggers. The size-th row's key is read with OFFSET,
+// an index scan that stops there: selecting the batch's keys and sorting
+// them to find the last, as gh-ost does, took a quarter of a small
+// batch's time on MariaDB. Only the range's last batch, with fewer rows,
+// is counted.
+func (r *runner) nextBound(ctx context.Context, conn *sql.Conn, last, upTo []any, size int) ([]any, int64, error) {
+	where, args := r.d.keyRange(r.pk, last, upTo)
 	pk := quoteList(r.e.Quote, r.pk)
 	from := " FROM " + r.qualified(r.n.table) + " WHERE " + where
 	bound := make([]any, len(r.pk))
@@ -349,7 +476,7 @@ func (r *runner) nextBound(ctx context.Context, last []any, size int) ([]any, in
 	for i := range bound {
 		dest[i] = &bound[i]
 	}
-	err := r.conn.QueryRowContext(ctx, "SELECT "+pk+from+" ORDER BY "+pk+" LIMIT 1 OFFSET "+strconv.Itoa(size-1), args...).
+	err := conn.QueryRowContext(ctx, "SELECT "+pk+from+" ORDER BY "+pk+" LIMIT 1 OFFSET "+strconv.Itoa(size-1), args...).
 		Scan(dest...)
 	if !errors.Is(err, sql.ErrNoRows) {
 		return bound, int64(size), err
@@ -359,7 +486,7 @@ func (r *runner) nextBound(ctx context.Context, last []any, size int) ([]any, in
 		desc[i] = r.e.Quote(c) + " DESC"
 	}
 	var rows int64
-	err = r.conn.QueryRowContext(ctx, "SELECT "+pk+", COUNT(*) OVER ()"+from+" ORDER BY "+strings.Join(desc, ", ")+" LIMIT 1", args...).
+	err = conn.QueryRowContext(ctx, "SELECT "+pk+", COUNT(*) OVER ()"+from+" ORDER BY "+strings.Join(desc, ", ")+" LIMIT 1", args...).
 		Scan(append(dest, &rows)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, nil
