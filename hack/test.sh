@@ -24,6 +24,10 @@ fi
 # CI (make fuzz runs them longer).
 FUZZTIME=${FUZZTIME:-10s} hack/fuzz.sh
 
+# The benchmark harness is a module of its own (its plotting library
+# stays out of the operator's go.mod), outside ./...: its tests run here.
+go test -C hack/bench -count=1 ./...
+
 if [ "${SMOKE:-1}" = 1 ]; then
   # The Helm chart, deployed in the deployed mode, smoked as its users use
   # it; before the Go tests, so that their summary is what this prints

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -57,32 +59,68 @@ func (s sizes) env() []string {
 	}
 }
 
-// suite is one `go test -bench` run.
+// suite is one `go test -bench` run of count iterations of each
+// benchmark it selects.
 type suite struct {
 	name  string
 	pkg   string
 	bench string
+	count int
 	env   []string
 }
 
+// repeats is how many times a suite runs its benchmarks, each figure the
+// median of those runs, where the machine's noise moves a ratio across
+// its goal from one run to the next; planning schemas larger than
+// bigPlan runs once, to stay within the 15 minutes make bench may take.
+const (
+	repeats = 3
+	bigPlan = 500
+)
+
 func suites(s sizes, traces string) []suite {
 	env := s.env()
-	return []suite{
-		{"admission", "./webhooks/v1alpha1", "^BenchmarkAdmission$", env},
-		{"plan", "./internal/planner", "^BenchmarkPlanTables$", env},
-		{"apply", "./internal/planner", "^BenchmarkApplyScript$", env},
-		{"blue-green", "./internal/bluegreen", "^BenchmarkCloneVsDump$", env},
-		{"shadow-table", "./internal/shadow", "^BenchmarkShadow(VsAlter|UnderWriter)$", append(env, "BENCH_WRITER_TRACE="+traces)},
+	out := []suite{{"admission", "./webhooks/v1alpha1", "^BenchmarkAdmission$", repeats, env}}
+	for _, n := range s.tables {
+		count := repeats
+		if n > bigPlan {
+			count = 1
+		}
+		out = append(out, suite{"plan", "./internal/planner", fmt.Sprintf("^BenchmarkPlanTables$/^tables=%d$", n), count, env})
 	}
+	return append(out,
+		suite{"apply", "./internal/planner", "^BenchmarkApplyScript$", repeats, env},
+		suite{"blue-green", "./internal/bluegreen", "^BenchmarkCloneVsDump$", repeats, env},
+		suite{"shadow-table", "./internal/shadow", "^BenchmarkShadow(VsAlter|UnderWriter)$", repeats, append(env, "BENCH_WRITER_TRACE="+traces)},
+	)
 }
 
-// results are the metrics of every benchmark run, by name without the
-// GOMAXPROCS suffix ("BenchmarkPlanTables/tables=200/sqlite"), by unit.
-type results map[string]map[string]float64
+// results are the metrics of every run of every benchmark, by name
+// without the GOMAXPROCS suffix ("BenchmarkPlanTables/tables=200/sqlite"),
+// each run's by unit, in the order they ran.
+type results map[string][]map[string]float64
 
-// get is a metric, and whether the benchmark reported it.
+// median is the benchmark's run whose key is the median of its runs' (the
+// lower of the middle two for an even count), with its other metrics as
+// they were in that run: a ratio stays the ratio of the two sides shown
+// beside it. It also says how many runs there were.
+func (r results) median(name string, key func(map[string]float64) float64) (map[string]float64, int) {
+	runs := slices.Clone(r[name])
+	if len(runs) == 0 {
+		return nil, 0
+	}
+	slices.SortStableFunc(runs, func(a, b map[string]float64) int { return cmp.Compare(key(a), key(b)) })
+	return runs[(len(runs)-1)/2], len(runs)
+}
+
+// get is the median of a metric over the benchmark's runs, and whether
+// the benchmark reported it.
 func (r results) get(name, unit string) (float64, bool) {
-	v, ok := r[name][unit]
+	run, n := r.median(name, func(m map[string]float64) float64 { return m[unit] })
+	if n == 0 {
+		return 0, false
+	}
+	v, ok := run[unit]
 	return v, ok
 }
 
@@ -93,8 +131,8 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 // run runs the suite under nice, its output passed on to stderr as it
 // comes, and adds its results.
 func (s suite) run(root string, into results) error {
-	args := []string{"-n", "10", "go", "test", s.pkg, "-run", "^$", "-bench", s.bench, "-benchtime", "1x", "-count", "1", "-timeout", "60m"}
-	fmt.Fprintf(os.Stderr, "== %s: go test %s -bench '%s'\n", s.name, s.pkg, s.bench)
+	args := []string{"-n", "10", "go", "test", s.pkg, "-run", "^$", "-bench", s.bench, "-benchtime", "1x", "-count", strconv.Itoa(s.count), "-timeout", "60m"}
+	fmt.Fprintf(os.Stderr, "== %s: go test %s -bench '%s' -count %d\n", s.name, s.pkg, s.bench, s.count)
 	cmd := exec.Command("nice", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), s.env...)
@@ -129,7 +167,7 @@ func parse(r io.Reader, into results) error {
 			}
 			metrics[fields[i+1]] = v
 		}
-		into[m[1]] = metrics
+		into[m[1]] = append(into[m[1]], metrics)
 	}
 	return sc.Err()
 }

@@ -19,6 +19,8 @@ type row struct {
 	// lock and stall are the online strategies' longest lock and the
 	// writer's worst stall, in milliseconds; zero when not measured.
 	lock, stall float64
+	// runs is how many runs the row is the median of.
+	runs int
 }
 
 // engines are the benchmarks' sub-benchmark names, with what a reader
@@ -31,59 +33,65 @@ var engines = []struct{ key, name, client, dump string }{
 
 func tableRows(s sizes, r results) []row {
 	var rows []row
-	add := func(x row, ok bool) {
-		if ok {
+	// add adds the row made of the benchmark's median run by key, if it
+	// ran.
+	add := func(name string, key func(map[string]float64) float64, build func(m map[string]float64) row) {
+		if m, n := r.median(name, key); n > 0 {
+			x := build(m)
+			x.runs = n
 			rows = append(rows, x)
 		}
 	}
+	metric := func(unit string) func(map[string]float64) float64 {
+		return func(m map[string]float64) float64 { return m[unit] }
+	}
+	ratio := func(ours, base string) func(map[string]float64) float64 {
+		return func(m map[string]float64) float64 { return m[ours] / m[base] }
+	}
 
 	const adm = "BenchmarkAdmission"
-	b, okB := r.get(adm, "B-creates/s")
-	a, okA := r.get(adm, "A-creates/s")
-	ratio, _ := r.get(adm, "B/A-throughput")
-	add(row{what: "admission, 50 clients: creates per second with the webhooks", unit: "/s", baseline: "without webhooks",
-		ours: b, base: a, ratio: ratio, goal: "≥ 0.8", met: ratio >= 0.8}, okB && okA)
-	p99, okP := r.get(adm, "validate-handler-p99-ms")
-	alone, _ := r.get(adm, "serial-handler-p99-ms")
-	add(row{what: "admission, 50 clients: validating handler p99", unit: "ms", baseline: "handlers alone, p99",
-		ours: p99, base: alone, goal: "< 5 ms", met: p99 < 5}, okP)
+	add(adm, metric("B/A-throughput"), func(m map[string]float64) row {
+		r := m["B/A-throughput"]
+		return row{what: "admission, 50 clients: creates per second with the webhooks", unit: "/s", baseline: "without webhooks",
+			ours: m["B-creates/s"], base: m["A-creates/s"], ratio: r, goal: "≥ 0.8", met: r >= 0.8}
+	})
+	add(adm, metric("validate-handler-p99-ms"), func(m map[string]float64) row {
+		p99 := m["validate-handler-p99-ms"]
+		return row{what: "admission, 50 clients: validating handler p99", unit: "ms", baseline: "handlers alone, p99",
+			ours: p99, base: m["serial-handler-p99-ms"], goal: "< 5 ms", met: p99 < 5}
+	})
 
 	for _, n := range s.tables {
 		for _, e := range engines {
-			name := fmt.Sprintf("BenchmarkPlanTables/tables=%d/%s", n, e.key)
-			ours, ok := r.get(name, "ours-ms/op")
-			atlas, _ := r.get(name, "atlas-ms/op")
-			add(ratioRow(fmt.Sprintf("plan %s tables, %s", thousands(n), e.name), "Atlas inspect+diff+plan", ours, atlas, "≤ 1.2", 1.2), ok)
+			add(fmt.Sprintf("BenchmarkPlanTables/tables=%d/%s", n, e.key), ratio("ours-ms/op", "atlas-ms/op"), func(m map[string]float64) row {
+				return ratioRow(fmt.Sprintf("plan %s tables, %s", thousands(n), e.name), "Atlas inspect+diff+plan", m["ours-ms/op"], m["atlas-ms/op"], "≤ 1.2", 1.2)
+			})
 		}
 	}
 	for _, e := range engines {
-		name := "BenchmarkApplyScript/" + e.key
-		ours, ok := r.get(name, "ours-ms/op")
-		client, _ := r.get(name, "client-ms/op")
-		add(ratioRow(fmt.Sprintf("apply %s statements, %s", thousands(s.statements), e.name), e.client, ours, client, "≤ 1.1", 1.1), ok)
+		add("BenchmarkApplyScript/"+e.key, ratio("ours-ms/op", "client-ms/op"), func(m map[string]float64) row {
+			return ratioRow(fmt.Sprintf("apply %s statements, %s", thousands(s.statements), e.name), e.client, m["ours-ms/op"], m["client-ms/op"], "≤ 1.1", 1.1)
+		})
 	}
 	for _, e := range engines[1:] {
-		name := "BenchmarkCloneVsDump/" + e.key
-		ours, ok := r.get(name, "ours-ms/op")
-		dump, _ := r.get(name, "dump-ms/op")
-		add(ratioRow(fmt.Sprintf("blue-green copy of %s rows, %s", thousands(s.rows), e.name), e.dump, ours, dump, "≤ 1.0", 1.0), ok)
+		add("BenchmarkCloneVsDump/"+e.key, ratio("ours-ms/op", "dump-ms/op"), func(m map[string]float64) row {
+			return ratioRow(fmt.Sprintf("blue-green copy of %s rows, %s", thousands(s.rows), e.name), e.dump, m["ours-ms/op"], m["dump-ms/op"], "≤ 1.0", 1.0)
+		})
 	}
 	for _, e := range engines[1:] {
-		name := "BenchmarkShadowVsAlter/" + e.key
-		shadow, ok := r.get(name, "shadow-ms")
-		alter, _ := r.get(name, "alter-ms")
-		x := ratioRow(fmt.Sprintf("shadow-table change of %s rows, %s", thousands(s.rows), e.name), "ALTER TABLE", shadow, alter, "≤ 2.0", 2.0)
-		x.lock, _ = r.get(name, "max-lock-ms")
-		add(x, ok)
+		add("BenchmarkShadowVsAlter/"+e.key, ratio("shadow-ms", "alter-ms"), func(m map[string]float64) row {
+			x := ratioRow(fmt.Sprintf("shadow-table change of %s rows, %s", thousands(s.rows), e.name), "ALTER TABLE", m["shadow-ms"], m["alter-ms"], "≤ 2.0", 2.0)
+			x.lock = m["max-lock-ms"]
+			return x
+		})
 	}
 	for _, e := range engines[1:] {
-		name := "BenchmarkShadowUnderWriter/" + e.key
-		stall, ok := r.get(name, "writer-max-stall-ms")
-		alter, _ := r.get(name, "alter-writer-max-stall-ms")
-		lock, _ := r.get(name, "max-lock-ms")
-		add(row{what: fmt.Sprintf("writer's worst stall during that change, %s", e.name), unit: "ms", baseline: "during ALTER TABLE",
-			ours: stall, base: alter, ratio: stall / alter, goal: "≤ 50 ms, lock ≤ 20 ms", met: stall <= 50 && lock <= 20,
-			lock: lock, stall: stall}, ok)
+		add("BenchmarkShadowUnderWriter/"+e.key, metric("writer-max-stall-ms"), func(m map[string]float64) row {
+			stall, alter, lock := m["writer-max-stall-ms"], m["alter-writer-max-stall-ms"], m["max-lock-ms"]
+			return row{what: fmt.Sprintf("writer's worst stall during that change, %s", e.name), unit: "ms", baseline: "during ALTER TABLE",
+				ours: stall, base: alter, ratio: stall / alter, goal: "≤ 50 ms, lock ≤ 20 ms", met: stall <= 50 && lock <= 20,
+				lock: lock, stall: stall}
+		})
 	}
 	return rows
 }
@@ -112,10 +120,11 @@ func (x row) cells() []string {
 		}
 		return fmt.Sprintf("%.1f ms", v)
 	}
-	return []string{x.what, value(x.ours, x.unit), fmt.Sprintf("%s (%s)", value(x.base, x.unit), x.baseline), ratio, x.goal, met, ms(x.lock), ms(x.stall)}
+	return []string{x.what, value(x.ours, x.unit), fmt.Sprintf("%s (%s)", value(x.base, x.unit), x.baseline), ratio, x.goal, met,
+		ms(x.lock), ms(x.stall), strconv.Itoa(x.runs)}
 }
 
-var header = []string{"what", "ours", "baseline", "ratio", "goal", "met", "longest lock", "writer's worst stall"}
+var header = []string{"what", "ours", "baseline", "ratio", "goal", "met", "longest lock", "writer's worst stall", "runs"}
 
 func value(v float64, unit string) string {
 	switch {
@@ -153,7 +162,7 @@ func textTable(rows []row) string {
 func markdownTable(rows []row) string {
 	var b strings.Builder
 	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
-	b.WriteString("|---|---:|---:|---:|---|---|---:|---:|\n")
+	b.WriteString("|---|---:|---:|---:|---|---|---:|---:|---:|\n")
 	for _, x := range rows {
 		c := x.cells()
 		for i := range c {

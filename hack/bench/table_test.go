@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// The row of a benchmark run three times is the run whose ratio is the
+// median, whole: its two sides are that run's, not each side's median.
+func TestTableRowIsTheMedianRunWhole(t *testing.T) {
+	r := results{}
+	parseLines(t, r,
+		"BenchmarkApplyScript/postgres-2 1 700 ours-ms/op 800 client-ms/op",   // 0.875
+		"BenchmarkApplyScript/postgres-2 1 900 ours-ms/op 600 client-ms/op",   // 1.5
+		"BenchmarkApplyScript/postgres-2 1 1000 ours-ms/op 1000 client-ms/op", // 1.0
+		"BenchmarkShadowUnderWriter/mysql-2 1 40 writer-max-stall-ms 2000 alter-writer-max-stall-ms 9 max-lock-ms",
+		"BenchmarkShadowUnderWriter/mysql-2 1 70 writer-max-stall-ms 1500 alter-writer-max-stall-ms 12 max-lock-ms",
+		"BenchmarkShadowUnderWriter/mysql-2 1 45 writer-max-stall-ms 2500 alter-writer-max-stall-ms 30 max-lock-ms",
+	)
+	rows := tableRows(sizes{statements: 10_000, rows: 1_000_000}, r)
+	if len(rows) != 2 {
+		t.Fatalf("want 2 rows, got %d: %+v", len(rows), rows)
+	}
+	apply := rows[0]
+	if apply.ours != 1000 || apply.base != 1000 || apply.ratio != 1 || apply.runs != 3 || !apply.met {
+		t.Errorf("apply row = %+v, want the run of ratio 1.0 (1000 ms against 1000 ms) of 3", apply)
+	}
+	stall := rows[1]
+	if stall.stall != 45 || stall.base != 2500 || stall.lock != 30 || stall.met {
+		t.Errorf("stall row = %+v, want the run of the median stall, 45 ms, with its own lock of 30 ms (goal missed)", stall)
+	}
+	if v, ok := r.get("BenchmarkApplyScript/postgres", "client-ms/op"); !ok || v != 800 {
+		t.Errorf("get = %v, %v; want the median of the baseline's runs, 800", v, ok)
+	}
+}
+
+func parseLines(t *testing.T, r results, lines ...string) {
+	t.Helper()
+	var text string
+	for _, l := range lines {
+		text += l + "\n"
+	}
+	if err := parse(strings.NewReader(text), r); err != nil {
+		t.Fatal(err)
+	}
+}
