@@ -126,7 +126,14 @@ func (r results) get(name, unit string) (float64, bool) {
 
 // benchLine is a result line of `go test -bench`: name, iterations, then
 // value and unit pairs.
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(\S+ ns/op.*)$`)
+
+// benchName is a line that starts with a benchmark's name; resultsLine is
+// a line of results alone: iterations, then value and unit pairs.
+var (
+	benchName   = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s`)
+	resultsLine = regexp.MustCompile(`^\s+\d+\s+(\S+ ns/op.*)$`)
+)
 
 // run runs the suite under nice, its output passed on to stderr as it
 // comes, and adds its results.
@@ -151,23 +158,36 @@ func (s suite) run(root string, into results) error {
 	return parseErr
 }
 
+// parse adds the results of go test's output. A benchmark's name and its
+// results are one line, unless the benchmark printed something while it
+// ran (controller-runtime's warning about its logger, say): then its
+// results come on a line of their own, after its name and what it printed.
 func parse(r io.Reader, into results) error {
 	sc := bufio.NewScanner(r)
+	var name string
 	for sc.Scan() {
-		m := benchLine.FindStringSubmatch(sc.Text())
-		if m == nil {
+		line := sc.Text()
+		if m := benchName.FindStringSubmatch(line); m != nil {
+			name = m[1]
+		}
+		var measured string
+		if m := benchLine.FindStringSubmatch(line); m != nil {
+			name, measured = m[1], m[2]
+		} else if m := resultsLine.FindStringSubmatch(line); m != nil && name != "" {
+			measured = m[1]
+		} else {
 			continue
 		}
-		fields := strings.Fields(m[2])
+		fields := strings.Fields(measured)
 		metrics := map[string]float64{}
 		for i := 0; i+1 < len(fields); i += 2 {
 			v, err := strconv.ParseFloat(fields[i], 64)
 			if err != nil {
-				return fmt.Errorf("%s: %q is not a number", m[1], fields[i])
+				return fmt.Errorf("%s: %q is not a number", name, fields[i])
 			}
 			metrics[fields[i+1]] = v
 		}
-		into[m[1]] = append(into[m[1]], metrics)
+		into[name] = append(into[name], metrics)
 	}
 	return sc.Err()
 }
