@@ -135,7 +135,7 @@ func (r *applyRun) throughShadow(ctx context.Context, g shadowGroup) error {
 		return err
 	}
 	res, err := shadow.Run(ctx, r.target.Engine, r.db, change, shadow.Options{
-		BatchSize: o.BatchSize, BatchTime: o.BatchTime, PreserveBackup: o.PreserveBackup,
+		BatchSize: o.BatchSize, BatchTime: o.BatchTime, CopyLanes: copyLanes(r.target.Limit), PreserveBackup: o.PreserveBackup,
 		CutOverLockTimeout: o.CutOverLockTimeout, CutOverAttempts: o.CutOverAttempts, MaxLag: o.MaxLag,
 		Progress: o.Progress, Verify: r.checks.shadowCopy(),
 	})
@@ -154,6 +154,19 @@ func (r *applyRun) throughShadow(ctx context.Context, g shadowGroup) error {
 		return fmt.Errorf("%w (%s): the swap of table %s held its lock %s", ErrLockTimeExceeded, budget, g.table, res.LockTime.Round(time.Millisecond))
 	}
 	return nil
+}
+
+// copyLanes is how many lanes a shadow-table copy runs in on a target
+// under limit: what the limit leaves beside the apply's lock session, the
+// copy's own and one for the rest (the lag probe, the plans of other
+// migrations on the target), at most shadow's default; 0, the default,
+// without a limit. A copy takes its lanes' sessions only when they come
+// at once (see shadow.Options.CopyLanes): it does not make others wait.
+func copyLanes(limit *database.ConnLimit) int {
+	if limit == nil {
+		return 0
+	}
+	return min(shadow.DefaultCopyLanes, max(1, limit.Max()-3))
 }
 
 // swapBack puts the kept originals back in place, the last swapped first,

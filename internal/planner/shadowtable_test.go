@@ -64,6 +64,8 @@ func TestShadowTableChangesTablesThroughShadows(t *testing.T) {
 			g.Expect(swapped).To(HaveLen(2))
 			g.Expect(swapped[0].Table).To(Equal("users"))
 			g.Expect(swapped[0].Rows).To(Equal(int64(1500)))
+			// Two connections leave none for a second copy lane.
+			g.Expect(swapped[0].CopyLanes).To(Equal(1))
 			g.Expect(swapped[0].Backup).NotTo(BeEmpty())
 			g.Expect(res.LongestLock).To(BeNumerically(">", 0))
 			g.Expect(progress).To(ContainElement(HaveField("SyncStatus", shadow.StatusCopying)))

@@ -31,6 +31,10 @@ type writer struct {
 	// neither a sequence nor AUTO_INCREMENT (which MariaDB moves up to a
 	// key an UPDATE sets) hands out keys.
 	nextKey int64
+	// freed are keys the writer deleted, under the highest: every other
+	// re-keyed row goes to one of them, anywhere in the table, often a
+	// part of it the copy has not reached (in another lane).
+	freed []int64
 
 	ops     atomic.Int64 // statements that took effect
 	retries atomic.Int64 // statements the server rolled back (deadlock, lock timeout)
@@ -87,11 +91,23 @@ func (w *writer) step(ctx context.Context) error {
 	case 1:
 		err = w.exec(ctx, "UPDATE items SET n = ?, note = ? WHERE id = ?", func() { w.set(id, item{n: n, note: "upd"}) }, n, "upd", id)
 	case 2:
-		err = w.exec(ctx, "DELETE FROM items WHERE id = ?", func() { w.remove(id) }, id)
+		err = w.exec(ctx, "DELETE FROM items WHERE id = ?", func() {
+			w.remove(id)
+			if id > 0 {
+				w.freed = append(w.freed, id)
+			}
+		}, id)
 	case 3:
-		key := w.nextKey
+		key, reuse := w.nextKey, len(w.freed) > 0 && w.rng.IntN(2) == 0
+		if reuse {
+			key = w.freed[len(w.freed)-1]
+		}
 		err = w.exec(ctx, "UPDATE items SET id = ? WHERE id = ?", func() {
-			w.nextKey--
+			if reuse {
+				w.freed = w.freed[:len(w.freed)-1]
+			} else {
+				w.nextKey--
+			}
 			it := w.want[id]
 			w.remove(id)
 			w.set(key, it)
@@ -509,13 +525,17 @@ func TestThrottlePausesTheCopy(t *testing.T) {
 			g.Expect(res.Rows).To(Equal(int64(500)))
 			g.Expect(checks).To(BeNumerically(">", 5), "the lag is checked before every batch")
 
-			// The engine's own measure: replication lag and a probe.
-			ec.createItems(t, db, "other", 300)
+			// The engine's own measure, replication lag and a probe, on the
+			// pool while the lanes copy on their sessions (the first on the
+			// run's own).
+			ec.createItems(t, db, "other", 3000)
 			c, err = FromAlter(e, "", "other", ec.toBigint)
 			g.Expect(err).NotTo(HaveOccurred())
-			res, err = Run(ctx, e, db, c, Options{BatchSize: 100, MaxLag: time.Hour})
+			res, err = Run(ctx, e, db, c, Options{BatchSize: 100, CopyLanes: 2, MaxLag: time.Hour})
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(res.Throttled).To(BeZero())
+			g.Expect(res.CopyLanes).To(Equal(2))
+			g.Expect(res.Rows).To(Equal(int64(3000)))
 		})
 	}
 }

@@ -101,7 +101,10 @@ type Options struct {
 	// the copy moves at once, each on a database session of its own
 	// (more than MaxCopyLanes means MaxCopyLanes). 0 means
 	// DefaultCopyLanes for a table of at least 100,000 rows, one lane
-	// for a smaller one.
+	// for a smaller one. The copy runs in fewer when the table has fewer
+	// rows, or when a lane's session cannot be had within two seconds
+	// (db's connections all in use): it never waits for a connection
+	// beyond the run's own.
 	CopyLanes int
 	// PreserveBackup keeps the old table, renamed to the backup name,
 	// after the swap; otherwise it is dropped.
@@ -189,8 +192,10 @@ type Result struct {
 	Backup string
 	// Rows is the number of rows the copy moved.
 	Rows int64
-	// CopyTime is how long the copy took.
-	CopyTime time.Duration
+	// CopyTime is how long the copy took, and CopyLanes in how many
+	// lanes it ran.
+	CopyTime  time.Duration
+	CopyLanes int
 	// LockTime is how long the swap held the lock that stops the
 	// application's reads and writes of the table, from asking for it to
 	// releasing it.
@@ -359,10 +364,13 @@ func (r *runner) report(status SyncStatus) {
 }
 
 // cleanUp removes what a failed run created, with a context and a session
-// of its own: a cancelled statement may have broken the run's.
+// of its own: a cancelled statement may have broken the run's, which it
+// closes first, so that the clean-up's needs no more connections than
+// the run had (the operator's connection limit may allow no more).
 func (r *runner) cleanUp() error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
+	discard(r.conn)
 	conn, err := session(ctx, r.d, r.db, r.opts.LockTimeout)
 	if err == nil {
 		err = abort(ctx, r.d, conn, r.n, r.created)

@@ -1,10 +1,12 @@
 package shadow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 
@@ -485,5 +487,57 @@ func TestRunLeavesThePoolsSessionsAlone(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(queryString(t, db, s.query)).NotTo(ContainSubstring(s.runValue))
 		})
+	}
+}
+
+// TestRunCopiesInAsManyLanesAsItCan asks for more lanes than the table has
+// rows, or than the pool has connections: the copy runs in as many as it
+// can have, never waits for a connection beyond the run's own, and a
+// failed run cleans up on that one connection.
+func TestRunCopiesInAsManyLanesAsItCan(t *testing.T) {
+	for _, ec := range engineCases {
+		cases := []struct {
+			name               string
+			rows, lanes, conns int
+			alter              string
+			wantLanes          int
+		}{
+			{name: "more lanes than rows", rows: 5, lanes: 8, wantLanes: 5},
+			{name: "an empty table", rows: 0, lanes: 2, wantLanes: 1},
+			{name: "one connection", rows: 3000, lanes: 3, conns: 1, wantLanes: 1},
+			// n = id*10: the copy fails at id 2000.
+			{name: "one connection, the copy fails", rows: 3000, lanes: 3, conns: 1, alter: "ADD CONSTRAINT n_small CHECK (n < 20000)"},
+		}
+		for _, tc := range cases {
+			t.Run(ec.name+"/"+tc.name, func(t *testing.T) {
+				g := NewWithT(t)
+				db, e := ec.fresh(t), ec.engine(t)
+				ec.createItems(t, db, "items", tc.rows)
+				before := ec.items(t, db, "items")
+				if tc.conns > 0 {
+					db.SetMaxOpenConns(tc.conns)
+				}
+				alter := cmp.Or(tc.alter, ec.toBigint)
+				c, err := FromAlter(e, "", "items", alter)
+				g.Expect(err).NotTo(HaveOccurred())
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+
+				res, err := Run(ctx, e, db, c, Options{BatchSize: 100, CopyLanes: tc.lanes})
+				if tc.alter != "" {
+					g.Expect(err).To(MatchError(ContainSubstring("n_small")))
+					g.Expect(err).NotTo(MatchError(ContainSubstring("cleaning up")))
+					g.Expect(ec.triggers(t, db)).To(BeEmpty())
+					g.Expect(ec.tableExists(t, db, "_items_new")).To(BeFalse())
+					g.Expect(ec.items(t, db, "items")).To(Equal(before))
+					return
+				}
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(res.CopyLanes).To(Equal(tc.wantLanes))
+				g.Expect(res.Rows).To(Equal(int64(tc.rows)))
+				g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
+				g.Expect(ec.items(t, db, "items")).To(Equal(before))
+			})
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
@@ -212,43 +214,37 @@ func (r *runner) copyRows(ctx context.Context) error {
 	start := time.Now()
 	lanes, err := r.lanes(ctx)
 	defer func() {
-		for _, l := range lanes[min(1, len(lanes)):] {
+		for _, l := range lanes[1:] {
 			discard(l.conn)
 		}
 	}()
 	if err != nil {
 		return fmt.Errorf("copying %s: splitting it into lanes: %w", r.n.table, err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events := make(chan laneEvent)
-	ended := make(chan error, len(lanes))
+	r.res.CopyLanes = len(lanes)
+	g := newLaneGroup(ctx, len(lanes))
+	defer g.stopThrottle()
 	for _, l := range lanes {
-		go func() { ended <- r.copyLane(ctx, l, events) }()
+		go g.run(func() error { return r.copyLane(ctx, l, g) })
 	}
-	var failed error
 	for running := len(lanes); running > 0; {
 		select {
-		case ev := <-events:
+		case ev := <-g.events:
 			if ev.gate != nil {
-				ev.gate <- r.throttle(ctx)
+				ev.gate <- r.throttle(g.throttleCtx)
 				continue
 			}
 			r.progress.RowsProcessed += ev.rows
 			r.progress.BatchSize = ev.next
-			if ctx.Err() == nil {
+			if !g.halted.Load() {
 				r.report(StatusCopying) // not once the copy is failing
 			}
-		case err := <-ended:
+		case <-g.ended:
 			running--
-			if err != nil && failed == nil {
-				failed = err
-				cancel()
-			}
 		}
 	}
-	if failed != nil {
-		return fmt.Errorf("copying %s into %s: %w", r.n.table, r.n.shadow, failed)
+	if g.failure != nil {
+		return fmt.Errorf("copying %s into %s: %w", r.n.table, r.n.shadow, g.failure)
 	}
 	r.res.Rows = r.progress.RowsProcessed
 	r.res.CopyTime = time.Since(start)
@@ -269,6 +265,12 @@ func (r *runner) maxLanes() int {
 // second lane gains.
 const minLaneRows = 100_000
 
+// laneSessionWait bounds the wait for a lane's session: where every
+// connection the database allows is in use (a connection limit the
+// operator shares among the migrations on a target), the copy runs in
+// fewer lanes rather than wait.
+const laneSessionWait = 2 * time.Second
+
 // lane is a part of the copy: the rows after key after up to key upTo
 // (nil: the table's start, its end), copied on session conn.
 type lane struct {
@@ -286,45 +288,107 @@ type laneEvent struct {
 	gate chan error
 }
 
-// lanes splits the live table's key range into equal parts, by row
-// count, one per lane; the first lane works on the run's session, each
-// other on a session of its own (the caller discards them). Unless
+// laneGroup is what the lanes of one copy share with copyRows.
+type laneGroup struct {
+	events chan laneEvent
+	ended  chan struct{}
+	// halted is set when a lane fails: the others stop after the batch
+	// they are running. Cancelled in the middle of a statement instead,
+	// a lane would leave the server running it, holding its locks, while
+	// the clean-up drops the triggers.
+	halted atomic.Bool
+	// throttleCtx is cancelled then too: a throttled copy learns of the
+	// failure without waiting for the lag to fall.
+	throttleCtx  context.Context
+	stopThrottle context.CancelFunc
+	once         sync.Once
+	// failure is the first lane's error; read once every lane has ended.
+	failure error
+}
+
+func newLaneGroup(ctx context.Context, lanes int) *laneGroup {
+	g := &laneGroup{events: make(chan laneEvent), ended: make(chan struct{}, lanes)}
+	g.throttleCtx, g.stopThrottle = context.WithCancel(ctx)
+	return g
+}
+
+// run runs one lane's copy and says when it has ended. A panic fails the
+// copy like an error: the lanes run on goroutines of their own, where it
+// would end the process.
+func (g *laneGroup) run(copyLane func() error) {
+	defer func() { g.ended <- struct{}{} }()
+	defer func() {
+		if p := recover(); p != nil {
+			g.fail(fmt.Errorf("a copy lane panicked: %v", p))
+		}
+	}()
+	if err := copyLane(); err != nil {
+		g.fail(err)
+	}
+}
+
+// fail records the copy's failure, the first only (the others' follow
+// from it), and halts the other lanes.
+func (g *laneGroup) fail(err error) {
+	g.once.Do(func() {
+		g.failure = err
+		g.halted.Store(true)
+		g.stopThrottle()
+	})
+}
+
+// lanes splits the live table's key range into parts of equal row
+// counts, one per lane, each part's upper key found from the last one's,
+// so that they cannot overlap; the first lane works on the run's session,
+// each other on a session of its own (the caller discards them). Unless
 // Options set the count, a table smaller than minLaneRows is copied in
-// one lane.
+// one lane; never more lanes than rows.
 func (r *runner) lanes(ctx context.Context) ([]lane, error) {
-	count := r.opts.CopyLanes
+	count := int64(r.opts.CopyLanes)
 	if count == 0 {
 		count = 1
 		if r.progress.TotalRows >= minLaneRows {
 			count = DefaultCopyLanes
 		}
 	}
+	count = min(count, max(r.progress.TotalRows, 1))
+	step := int(r.progress.TotalRows / count)
 	lanes := []lane{{conn: r.conn}}
-	for i := 1; i < count; i++ {
-		offset := int(r.progress.TotalRows * int64(i) / int64(count))
-		bound, rows, err := r.nextBound(ctx, r.conn, nil, nil, offset)
+	var last []any
+	for i := 1; i < int(count); i++ {
+		bound, rows, err := r.nextBound(ctx, r.conn, last, nil, step)
 		if err != nil {
 			return lanes, err
 		}
-		if rows < int64(offset) {
+		if rows < int64(step) {
 			break // the table shrank since it was counted
 		}
-		conn, err := session(ctx, r.d, r.db, r.opts.LockTimeout)
+		conn, err := r.laneSession(ctx)
 		if err != nil {
-			return lanes, err
+			break // no connection to spare: fewer lanes
 		}
 		lanes[i-1].upTo = bound
 		lanes = append(lanes, lane{index: i, conn: conn, after: bound})
+		last = bound
 	}
 	return lanes, nil
 }
 
+// laneSession is a session for a lane, or an error when none comes
+// within laneSessionWait.
+func (r *runner) laneSession(ctx context.Context) (*sql.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, laneSessionWait)
+	defer cancel()
+	return session(ctx, r.d, r.db, r.opts.LockTimeout)
+}
+
 // copyLane copies lane l batch by batch, telling copyRows of each batch
-// on events and, with MaxLag set, asking it before each.
-func (r *runner) copyLane(ctx context.Context, l lane, events chan<- laneEvent) error {
+// and, with MaxLag set, asking it before each; it stops early, without
+// an error, when another lane has failed.
+func (r *runner) copyLane(ctx context.Context, l lane, g *laneGroup) error {
 	send := func(ev laneEvent) error {
 		select {
-		case events <- ev:
+		case g.events <- ev:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -332,7 +396,7 @@ func (r *runner) copyLane(ctx context.Context, l lane, events chan<- laneEvent) 
 	}
 	sizer := batchSizer{rows: r.opts.BatchSize, target: r.opts.BatchTime}
 	last := l.after
-	for {
+	for !g.halted.Load() {
 		if r.opts.MaxLag > 0 {
 			gate := make(chan error, 1)
 			if err := send(laneEvent{gate: gate}); err != nil {
@@ -364,6 +428,7 @@ func (r *runner) copyLane(ctx context.Context, l lane, events chan<- laneEvent) 
 		}
 		last = bound
 	}
+	return nil
 }
 
 // maxMirrored is the most rows the triggers wrote in a batch's range that

@@ -55,7 +55,9 @@ func (r *runner) lag(ctx context.Context) (time.Duration, error) {
 	if r.opts.Lag != nil {
 		return r.opts.Lag(ctx)
 	}
-	replication, err := r.d.replicationLag(ctx, r.conn)
+	// On the pool, not the run's session: the first copy lane works on
+	// that one meanwhile.
+	replication, err := r.d.replicationLag(ctx, r.db)
 	if err != nil {
 		return 0, err
 	}
