@@ -68,7 +68,9 @@ const (
 // server-side around each handler (goal < 5 ms), and the TLS handshakes
 // the webhook server served in phase B. Each phase's CPU time, by
 // process, is logged; KUBE_SHIFT_BENCH_APISERVER_PROFILE=dir writes the
-// API server's CPU profiles (apiserverProfileEnv).
+// API server's CPU profiles (apiserverProfileEnv). Phase C measures the
+// floor: one validating webhook that allows every create unread
+// (allowUnread), the most any webhook can reach here.
 //
 // It starts its own envtest environment: TestWebhooks' BeforeSuite does not
 // run under `go test -run '^$' -bench BenchmarkAdmission`.
@@ -81,7 +83,7 @@ func BenchmarkAdmission(b *testing.B) {
 	must(b, err)
 	b.Logf("garbage collector: %s", gc)
 
-	var noWebhooks, withWebhooks benchLatencies
+	var noWebhooks, withWebhooks, floor benchLatencies
 	var handler = map[string]*benchLatencies{}
 	var handshakes int64
 	for b.Loop() {
@@ -98,6 +100,11 @@ func BenchmarkAdmission(b *testing.B) {
 			}
 			handler[path].merge(l)
 		}
+
+		env.removeWebhooks(ctx, b)
+		env.setFloor(ctx, b, true)
+		floor.merge(env.createMany(ctx, b))
+		env.setFloor(ctx, b, false)
 	}
 
 	b.ReportMetric(ms(noWebhooks.quantile(0.50)), "A-p50-ms")
@@ -107,6 +114,13 @@ func BenchmarkAdmission(b *testing.B) {
 	b.ReportMetric(ms(withWebhooks.quantile(0.99)), "B-p99-ms")
 	b.ReportMetric(withWebhooks.throughput(), "B-creates/s")
 	b.ReportMetric(withWebhooks.throughput()/noWebhooks.throughput(), "B/A-throughput")
+	// Phase C: the least any webhook costs on this machine, one that
+	// allows every create unread (see allowUnread).
+	b.ReportMetric(floor.throughput(), "C-creates/s")
+	b.ReportMetric(floor.throughput()/noWebhooks.throughput(), "C/A-throughput")
+	if got := env.floorCalls.Load(); got < int64(b.N*benchCreates) {
+		b.Errorf("the floor's webhook served %d reviews, want at least %d: it was not on every create", got, b.N*benchCreates)
+	}
 	// The CPU time of the API server, etcd, the manager and the clients:
 	// on a machine other jobs share, their ratio moves less than the
 	// throughputs'. Where these processes alone keep the CPUs busy, the
@@ -160,6 +174,8 @@ type benchEnv struct {
 
 	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
 	validating *admissionregistrationv1.ValidatingWebhookConfiguration
+	// floorCalls counts the reviews allowUnread answered.
+	floorCalls atomic.Int64
 	phase      int
 	probe      int
 }
@@ -204,6 +220,7 @@ func startBenchEnv(ctx context.Context, b *testing.B) *benchEnv {
 	must(b, err)
 	must(b, SetupWithManager(mgr, Options{SQLiteRoot: os.TempDir()}))
 	env.mux = mgr.GetWebhookServer().WebhookMux()
+	env.mux.Handle(allowUnreadPath, http.HandlerFunc(env.allowUnread))
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mgrCtx) }()
@@ -256,6 +273,79 @@ func (e *benchEnv) removeWebhooks(ctx context.Context, b *testing.B) {
 	must(b, client.IgnoreNotFound(e.admin.Delete(ctx, e.mutating.DeepCopy())))
 	must(b, client.IgnoreNotFound(e.admin.Delete(ctx, e.validating.DeepCopy())))
 	e.waitForWebhooks(ctx, b, false)
+}
+
+// allowUnreadPath serves phase C's webhook, allowUnread.
+const allowUnreadPath = "/bench-allow-unread"
+
+// floorWebhook names phase C's webhook configuration.
+const floorWebhook = "kube-shift-bench-floor"
+
+// allowUnread allows every review, reading nothing of it but its UID (the
+// API server wants it back): no webhook can cost the API server less, so
+// phase C's throughput over phase A's is the most any webhook can reach
+// on this machine. It is served by the manager's webhook server, over the
+// same TLS and HTTP/2.
+func (e *benchEnv) allowUnread(w http.ResponseWriter, r *http.Request) {
+	var review struct {
+		Request struct {
+			UID types.UID `json:"uid"`
+		} `json:"request"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&review); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	e.floorCalls.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Response: &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true},
+	})
+}
+
+// setFloor registers (on) or removes phase C's webhook, the migrations'
+// validating webhook as envtest installed it with its path changed to
+// allowUnreadPath, and waits until creates go (or stop going) through it.
+func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, on bool) {
+	b.Helper()
+	v := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: floorWebhook}}
+	if !on {
+		must(b, client.IgnoreNotFound(e.admin.Delete(ctx, v)))
+	} else {
+		for _, h := range e.validating.Webhooks {
+			if h.ClientConfig.URL == nil || !strings.HasSuffix(*h.ClientConfig.URL, validateMigrationPath) {
+				continue
+			}
+			h = *h.DeepCopy()
+			u := strings.TrimSuffix(*h.ClientConfig.URL, validateMigrationPath) + allowUnreadPath
+			h.ClientConfig.URL, h.Name = &u, "floor.bench.mohitnagaraj.in"
+			v.Webhooks = append(v.Webhooks, h)
+		}
+		if len(v.Webhooks) != 1 {
+			b.Fatalf("found %d migration validating webhooks in envtest's configuration, want 1", len(v.Webhooks))
+		}
+		must(b, e.admin.Create(ctx, v))
+	}
+	// Two creates in a row that agree: a configuration the API server
+	// has not caught up with yet would have one of them disagree.
+	agreed := 0
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		e.probe++
+		before := e.floorCalls.Load()
+		if err := e.admin.Create(ctx, fixture.Migration("bench-probe", fmt.Sprintf("floor-%d", e.probe))); err != nil {
+			return false, err
+		}
+		if called := e.floorCalls.Load() > before; called == on {
+			agreed++
+		} else {
+			agreed = 0
+		}
+		return agreed == 2, nil
+	})
+	if err != nil {
+		b.Fatalf("waiting for the floor's webhook to be %s: %v", map[bool]string{true: "called", false: "gone"}[on], err)
+	}
 }
 
 // installWebhooks registers both configurations again and waits until the
@@ -351,8 +441,8 @@ func (e *benchEnv) createMany(ctx context.Context, b *testing.B) benchLatencies 
 
 // apiserverProfileEnv names a directory to write a CPU profile of the API
 // server into, for the first 5 seconds of each phase (phase-1.prof without
-// webhooks, phase-2.prof with them, and so on). The manager's own profile
-// is the test binary's: -cpuprofile.
+// webhooks, phase-2.prof with them, phase-3.prof with the floor's, and so
+// on). The manager's own profile is the test binary's: -cpuprofile.
 const apiserverProfileEnv = "KUBE_SHIFT_BENCH_APISERVER_PROFILE"
 
 // profileAPIServer starts a CPU profile of the API server when asked to
