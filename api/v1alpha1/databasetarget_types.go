@@ -170,7 +170,9 @@ type DatabaseTargetSpec struct {
 
 	// maxConnections bounds the connections the operator opens to this
 	// target at once, shared by every migration on it (an apply holds its
-	// lock on one while it works on another). Zero: 4.
+	// lock on one while it works on another; a shadow-table copy takes one
+	// more, for a second lane, only when the limit leaves one spare beside
+	// them, from 5). Zero: 4.
 	// +optional
 	// +kubebuilder:validation:Minimum=2
 	// +kubebuilder:validation:Maximum=1000
