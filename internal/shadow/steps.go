@@ -344,12 +344,9 @@ func (g *laneGroup) fail(err error) {
 // Options set the count, a table smaller than minLaneRows is copied in
 // one lane; never more lanes than rows.
 func (r *runner) lanes(ctx context.Context) ([]lane, error) {
-	count := int64(r.opts.CopyLanes)
-	if count == 0 {
+	count := int64(r.maxLanes())
+	if r.opts.CopyLanes == 0 && r.progress.TotalRows < minLaneRows {
 		count = 1
-		if r.progress.TotalRows >= minLaneRows {
-			count = DefaultCopyLanes
-		}
 	}
 	count = min(count, max(r.progress.TotalRows, 1))
 	step := int(r.progress.TotalRows / count)
