@@ -375,15 +375,17 @@ func TestCopyDoesNotUndoAConcurrentDelete(t *testing.T) {
 	}
 }
 
-// testCopyDoesNotUndoAConcurrentDelete holds a delete of a row of the
-// last lane open while the copy starts: that lane's batch may not run
-// until it commits (on PostgreSQL the delete holds every lane's sync
-// lock), and the row must not come back.
+// testCopyDoesNotUndoAConcurrentDelete holds a delete of a row near the
+// table's end open while the copy starts, in batches of ten rows: the
+// batch with that row may not run until it commits (on PostgreSQL the
+// delete holds every lane's sync lock, so with two lanes the second
+// copies that batch while the first waits for its own), and the row must
+// not come back.
 func testCopyDoesNotUndoAConcurrentDelete(t *testing.T, ec engineCase, lanes int) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	db, e, c := ec.itemsToBigint(t, 100)
-	r, err := newRunner(ctx, e, db, c, Options{BatchSize: 1000, CopyLanes: lanes})
+	r, err := newRunner(ctx, e, db, c, Options{BatchSize: 10, CopyLanes: lanes})
 	g.Expect(err).NotTo(HaveOccurred())
 	defer r.close()
 	g.Expect(r.preflight(ctx)).To(Succeed())

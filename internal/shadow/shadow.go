@@ -41,7 +41,7 @@ const (
 	// minute and a half, in which a long query of the application's on
 	// the table may finish.
 	DefaultCutOverAttempts = 50
-	// DefaultCopyLanes is how many parts of a table's key range the copy
+	// DefaultCopyLanes is how many batches of a table's rows the copy
 	// moves at once: two, for the two cores the benchmarks run on (see
 	// docs/performance.md); more only help a server with more cores to
 	// spare.
@@ -97,9 +97,10 @@ type Options struct {
 	// take about BatchTime whatever the rows' width and the server's
 	// load.
 	BatchTime time.Duration
-	// CopyLanes is how many parts of the key range, of equal row counts,
-	// the copy moves at once, each on a database session of its own
-	// (more than MaxCopyLanes means MaxCopyLanes). 0 means
+	// CopyLanes is how many batches the copy moves at once, in lanes
+	// that each take the key range's next batch when their last is done,
+	// each on a database session of its own (more than MaxCopyLanes
+	// means MaxCopyLanes). 0 means
 	// DefaultCopyLanes for a table of at least 100,000 rows, one lane
 	// for a smaller one. The copy runs in fewer when the table has fewer
 	// rows, or when a lane's session cannot be had within two seconds

@@ -197,12 +197,12 @@ func (r *runner) installTriggers(ctx context.Context) error {
 	return nil
 }
 
-// copyRows copies the live rows in primary-key order, in lanes: the key
-// range split into opts.CopyLanes parts, each copied on a session of its
-// own, so that the server works on each at once (a process or a thread
-// per session; the engine's own ALTER TABLE uses one). Within a lane, one
-// short transaction per batch, each an INSERT ... SELECT over a key
-// range: the rows never leave the server. Batches are sized by time
+// copyRows copies the live rows in primary-key order, in lanes: up to
+// opts.CopyLanes sessions, each taking the next key range from a shared
+// cursor, so that the server works on each at once (a process or a thread
+// per session; the engine's own ALTER TABLE uses one). Each batch is one
+// short transaction, an INSERT ... SELECT over its key range: the rows
+// never leave the server. Batches are sized by time
 // when Options ask for it, and held back while the lag is over MaxLag.
 // Progress is reported, and the lag measured, on Run's goroutine.
 func (r *runner) copyRows(ctx context.Context) error {
@@ -212,15 +212,12 @@ func (r *runner) copyRows(ctx context.Context) error {
 	r.progress.BatchSize = r.opts.BatchSize
 	r.report(StatusCopying)
 	start := time.Now()
-	lanes, err := r.lanes(ctx)
+	lanes := r.lanes(ctx)
 	defer func() {
 		for _, l := range lanes[1:] {
 			discard(l.conn)
 		}
 	}()
-	if err != nil {
-		return fmt.Errorf("copying %s: splitting it into lanes: %w", r.n.table, err)
-	}
 	r.res.CopyLanes = len(lanes)
 	g := newLaneGroup(ctx, len(lanes))
 	defer g.stopThrottle()
@@ -271,12 +268,11 @@ const minLaneRows = 100_000
 // fewer lanes rather than wait.
 const laneSessionWait = 2 * time.Second
 
-// lane is a part of the copy: the rows after key after up to key upTo
-// (nil: the table's start, its end), copied on session conn.
+// lane is one of the copy's workers, copying batch after batch on
+// session conn.
 type lane struct {
-	index       int
-	conn        *sql.Conn
-	after, upTo []any
+	index int
+	conn  *sql.Conn
 }
 
 // laneEvent is what a lane tells copyRows: a batch copied (rows, and the
@@ -304,6 +300,15 @@ type laneGroup struct {
 	once         sync.Once
 	// failure is the first lane's error; read once every lane has ended.
 	failure error
+	// cursor is the key the last batch any lane took ends at (nil before
+	// the first), exhausted once a lane found no rows after it: each lane
+	// takes the next batch from it, so that the lanes end together
+	// whatever their batches cost, and the batches never overlap.
+	cursor struct {
+		sync.Mutex
+		last      []any
+		exhausted bool
+	}
 }
 
 func newLaneGroup(ctx context.Context, lanes int) *laneGroup {
@@ -337,38 +342,25 @@ func (g *laneGroup) fail(err error) {
 	})
 }
 
-// lanes splits the live table's key range into parts of equal row
-// counts, one per lane, each part's upper key found from the last one's,
-// so that they cannot overlap; the first lane works on the run's session,
+// lanes are the copy's lanes: the first works on the run's session,
 // each other on a session of its own (the caller discards them). Unless
 // Options set the count, a table smaller than minLaneRows is copied in
 // one lane; never more lanes than rows.
-func (r *runner) lanes(ctx context.Context) ([]lane, error) {
+func (r *runner) lanes(ctx context.Context) []lane {
 	count := int64(r.maxLanes())
 	if r.opts.CopyLanes == 0 && r.progress.TotalRows < minLaneRows {
 		count = 1
 	}
 	count = min(count, max(r.progress.TotalRows, 1))
-	step := int(r.progress.TotalRows / count)
 	lanes := []lane{{conn: r.conn}}
-	var last []any
 	for i := 1; i < int(count); i++ {
-		bound, rows, err := r.nextBound(ctx, r.conn, last, nil, step)
-		if err != nil {
-			return lanes, err
-		}
-		if rows < int64(step) {
-			break // the table shrank since it was counted
-		}
 		conn, err := r.laneSession(ctx)
 		if err != nil {
 			break // no connection to spare: fewer lanes
 		}
-		lanes[i-1].upTo = bound
-		lanes = append(lanes, lane{index: i, conn: conn, after: bound})
-		last = bound
+		lanes = append(lanes, lane{index: i, conn: conn})
 	}
-	return lanes, nil
+	return lanes
 }
 
 // laneSession is a session for a lane, or an error when none comes
@@ -379,9 +371,9 @@ func (r *runner) laneSession(ctx context.Context) (*sql.Conn, error) {
 	return session(ctx, r.d, r.db, r.opts.LockTimeout)
 }
 
-// copyLane copies lane l batch by batch, telling copyRows of each batch
-// and, with MaxLag set, asking it before each; it stops early, without
-// an error, when another lane has failed.
+// copyLane copies batch after batch, each the next one g's cursor has,
+// telling copyRows of each and, with MaxLag set, asking it before each;
+// it stops early, without an error, when another lane has failed.
 func (r *runner) copyLane(ctx context.Context, l lane, g *laneGroup) error {
 	send := func(ev laneEvent) error {
 		select {
@@ -392,7 +384,6 @@ func (r *runner) copyLane(ctx context.Context, l lane, g *laneGroup) error {
 		}
 	}
 	sizer := batchSizer{rows: r.opts.BatchSize, target: r.opts.BatchTime}
-	last := l.after
 	for !g.halted.Load() {
 		if r.opts.MaxLag > 0 {
 			gate := make(chan error, 1)
@@ -403,9 +394,9 @@ func (r *runner) copyLane(ctx context.Context, l lane, g *laneGroup) error {
 				return err
 			}
 		}
-		bound, rows, err := r.nextBound(ctx, l.conn, last, l.upTo, sizer.size())
+		last, bound, rows, err := r.takeBatch(ctx, l.conn, g, sizer.size())
 		if err != nil {
-			return fmt.Errorf("finding the next batch: %w", err)
+			return fmt.Errorf("finding the next batch: %w", cancelled(ctx, err))
 		}
 		if rows == 0 {
 			return nil
@@ -417,15 +408,43 @@ func (r *runner) copyLane(ctx context.Context, l lane, g *laneGroup) error {
 			held, err = r.copyBatch(ctx, l, last, bound, true)
 		}
 		if err != nil {
-			return err
+			return cancelled(ctx, err)
 		}
 		sizer.observe(rows, held)
 		if err := send(laneEvent{rows: rows, next: sizer.size()}); err != nil {
 			return err
 		}
-		last = bound
 	}
 	return nil
+}
+
+// cancelled is ctx's error in place of err once ctx is done: the MySQL
+// driver may report a statement the cancellation cut short as a bad
+// connection, which would hide why the copy stopped.
+func cancelled(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	return err
+}
+
+// takeBatch takes the next batch of up to size rows from g's cursor,
+// finding its bound on conn: the rows after last up to bound; 0 rows when
+// the copy is done.
+func (r *runner) takeBatch(ctx context.Context, conn *sql.Conn, g *laneGroup, size int) (last, bound []any, rows int64, err error) {
+	c := &g.cursor
+	c.Lock()
+	defer c.Unlock()
+	if c.exhausted {
+		return nil, nil, 0, nil
+	}
+	bound, rows, err = r.nextBound(ctx, conn, c.last, size)
+	if err != nil || rows == 0 {
+		c.exhausted = err == nil
+		return nil, nil, 0, err
+	}
+	last, c.last = c.last, bound
+	return last, bound, rows, nil
 }
 
 // maxMirrored is the most rows the triggers wrote in a batch's range that
@@ -521,16 +540,15 @@ func (r *runner) buildIndexes(ctx context.Context) error {
 	return nil
 }
 
-// nextBound finds the key of the last row of the next batch (after last,
-// up to upTo) and how many rows the batch has; 0 rows when the copy is
-// done. Rows the application adds beyond the table's end later reach the
+// nextBound finds the key of the last row of the next batch (after last)
+// and how many rows the batch has; 0 rows when the copy is done. Rows the application adds beyond the table's end later reach the
 // shadow through the triggers. The size-th row's key is read with OFFSET,
 // an index scan that stops there: selecting the batch's keys and sorting
 // them to find the last, as gh-ost does, took a quarter of a small
-// batch's time on MariaDB. Only the range's last batch, with fewer rows,
+// batch's time on MariaDB. Only the table's last batch, with fewer rows,
 // is counted.
-func (r *runner) nextBound(ctx context.Context, conn *sql.Conn, last, upTo []any, size int) ([]any, int64, error) {
-	where, args := r.d.keyRange(r.pk, last, upTo)
+func (r *runner) nextBound(ctx context.Context, conn *sql.Conn, last []any, size int) ([]any, int64, error) {
+	where, args := r.d.keyRange(r.pk, last, nil)
 	pk := quoteList(r.e.Quote, r.pk)
 	from := " FROM " + r.qualified(r.n.table) + " WHERE " + where
 	bound := make([]any, len(r.pk))
