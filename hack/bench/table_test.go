@@ -15,13 +15,13 @@ func TestTableRowIsTheMedianRunWhole(t *testing.T) {
 		"BenchmarkApplyScript/postgres-2   \t[controller-runtime] log.SetLogger(...) was never called",
 		"       1\t900000000 ns/op 900 ours-ms/op 600 client-ms/op",                            // 1.5
 		"BenchmarkApplyScript/postgres-2 1 1000000000 ns/op 1000 ours-ms/op 1000 client-ms/op", // 1.0
-		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 40 writer-max-stall-ms 2000 alter-writer-max-stall-ms 9 max-lock-ms",
-		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 70 writer-max-stall-ms 1500 alter-writer-max-stall-ms 12 max-lock-ms",
-		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 45 writer-max-stall-ms 2500 alter-writer-max-stall-ms 30 max-lock-ms",
+		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 40 writer-max-stall-ms 2000 alter-writer-max-stall-ms 9 max-lock-ms 20 idle-writer-max-stall-ms",
+		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 70 writer-max-stall-ms 1500 alter-writer-max-stall-ms 12 max-lock-ms 5 idle-writer-max-stall-ms",
+		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 45 writer-max-stall-ms 2500 alter-writer-max-stall-ms 30 max-lock-ms 30 idle-writer-max-stall-ms",
 	)
 	rows := tableRows(sizes{statements: 10_000, rows: 1_000_000}, r)
-	if len(rows) != 2 {
-		t.Fatalf("want 2 rows, got %d: %+v", len(rows), rows)
+	if len(rows) != 3 {
+		t.Fatalf("want 3 rows, got %d: %+v", len(rows), rows)
 	}
 	apply := rows[0]
 	if apply.ours != 1000 || apply.base != 1000 || apply.ratio != 1 || apply.runs != 3 || !apply.met {
@@ -30,6 +30,9 @@ func TestTableRowIsTheMedianRunWhole(t *testing.T) {
 	stall := rows[1]
 	if stall.stall != 45 || stall.base != 2500 || stall.lock != 30 || stall.met {
 		t.Errorf("stall row = %+v, want the run of the median stall, 45 ms, with its own lock of 30 ms (goal missed)", stall)
+	}
+	if idle := rows[2]; idle.ours != 20 || idle.base != 40 || !idle.info {
+		t.Errorf("idle writer row = %+v, want the median idle stall's run, 20 ms, against its 40 ms during the change", idle)
 	}
 	if v, ok := r.get("BenchmarkApplyScript/postgres", "client-ms/op"); !ok || v != 800 {
 		t.Errorf("get = %v, %v; want the median of the baseline's runs, 800", v, ok)

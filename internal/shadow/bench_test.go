@@ -121,7 +121,9 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 // rows written and kept, the writer's longest statement under each (its
 // worst stall, a statement the server rolled back in a deadlock and its
 // retry counted as one), the statements retried, the shadow run's longest
-// lock and its cut-over attempts.
+// lock and its cut-over attempts; and, as a baseline, the writer's worst
+// stall when it writes as long as during the shadow run, on the same
+// fresh table, with nothing else running.
 //
 //	go test ./internal/shadow -run '^$' -bench ShadowUnderWriter -benchtime=1x -timeout 30m
 func BenchmarkShadowUnderWriter(b *testing.B) {
@@ -129,7 +131,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			e := be.engine(b)
 			db := be.fresh(b)
-			var shadow, lock, shadowStall, alterStall time.Duration
+			var shadow, lock, shadowStall, idleStall, alterStall time.Duration
 			var written, kept, attempts, retries int
 			for range b.N {
 				b.StopTimer()
@@ -142,6 +144,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				b.StopTimer()
 				// A second of writes to the new table, after the swap.
 				time.Sleep(time.Second)
+				wrote := time.Since(w.started)
 				w.stop(b)
 				w.trace(b, be.name, "shadow")
 				inserted, present := w.check(b)
@@ -150,6 +153,16 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				retries += w.retries
 				lock = max(lock, res.LongestLock)
 				attempts = max(attempts, res.CutOverAttempts)
+
+				// The same writer for as long on the same fresh table with
+				// nothing else running: the stalls the server and the
+				// machine cause on their own.
+				be.loadBench(b, db)
+				w = startBenchWriter(b, be, db)
+				time.Sleep(wrote)
+				w.stop(b)
+				w.check(b)
+				idleStall = max(idleStall, w.stall)
 
 				be.loadBench(b, db)
 				w = startBenchWriter(b, be, db)
@@ -168,6 +181,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 			b.ReportMetric(float64(kept), "rows-kept")
 			b.ReportMetric(ms(shadowStall), "writer-max-stall-ms")
 			b.ReportMetric(ms(alterStall), "alter-writer-max-stall-ms")
+			b.ReportMetric(ms(idleStall), "idle-writer-max-stall-ms")
 			b.ReportMetric(ms(lock), "max-lock-ms")
 			b.ReportMetric(float64(attempts), "cut-over-attempts")
 			b.ReportMetric(float64(retries), "writer-retries")
