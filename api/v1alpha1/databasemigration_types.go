@@ -785,8 +785,9 @@ type ShadowTableInfo struct {
 	Name string `json:"name,omitempty"`
 
 	// syncStatus says where the change stands: creating, copying,
-	// throttled, indexing (building the secondary indexes left out of the
-	// copy), verifying, swapping, done.
+	// throttled, indexing (building the indexes left out of the copy),
+	// replaying (PostgreSQL: applying the writes logged during the copy),
+	// verifying, swapping, done.
 	// +optional
 	SyncStatus string `json:"syncStatus,omitempty"`
 

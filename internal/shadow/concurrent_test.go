@@ -296,6 +296,8 @@ func TestAbortCleansUpACrashedRun(t *testing.T) {
 			})
 			g.Expect(ec.triggers(t, db)).NotTo(BeEmpty())
 			g.Expect(ec.tableExists(t, db, "_items_new")).To(BeTrue())
+			logged := ec.typ == database.KindPostgreSQL
+			g.Expect(ec.tableExists(t, db, "_items_shadow_log")).To(Equal(logged))
 			// The triggers still mirror writes, as they did before the crash.
 			mustExec(t, db, ec.rebind("UPDATE items SET n = ? WHERE id = ?"), 1, 1)
 			before[1] = item{n: 1, note: before[1].note}
@@ -303,6 +305,7 @@ func TestAbortCleansUpACrashedRun(t *testing.T) {
 			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
 			g.Expect(ec.triggers(t, db)).To(BeEmpty())
 			g.Expect(ec.tableExists(t, db, "_items_new")).To(BeFalse())
+			g.Expect(ec.tableExists(t, db, "_items_shadow_log")).To(BeFalse())
 			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal(ec.integer))
 			g.Expect(ec.items(t, db, "items")).To(Equal(before))
 			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
@@ -360,11 +363,10 @@ func TestAbortAfterACrashInTheSwap(t *testing.T) {
 
 // TestCopyDoesNotUndoAConcurrentDelete deletes a row in a transaction the
 // application keeps open while a copy batch covering the row starts: the
-// batch must not copy the row in the version its snapshot still sees,
-// or the row would come back once the delete commits (its trigger found
-// nothing to delete in the shadow yet). The batch waits for the delete
-// (a row lock in MySQL, the sync lock in PostgreSQL); without that it
-// would finish while the delete is open, and the shadow keep the row.
+// row, in the version the batch's snapshot still sees, must not come
+// back once the delete commits. On MySQL the batch waits for the delete
+// (its trigger would find nothing to delete in the shadow yet); on
+// PostgreSQL the delete's log entry removes the row the batch copied.
 func TestCopyDoesNotUndoAConcurrentDelete(t *testing.T) {
 	for _, ec := range engineCases {
 		for _, lanes := range []int{1, 2} {
@@ -376,11 +378,12 @@ func TestCopyDoesNotUndoAConcurrentDelete(t *testing.T) {
 }
 
 // testCopyDoesNotUndoAConcurrentDelete holds a delete of a row near the
-// table's end open while the copy starts, in batches of ten rows: the
-// batch with that row may not run until it commits (on PostgreSQL the
-// delete holds every lane's sync lock, so with two lanes the second
-// copies that batch while the first waits for its own), and the row must
-// not come back.
+// table's end open while the copy starts, in batches of ten rows, and the
+// row must not come back. On MariaDB the batch with that row may not run
+// until the delete commits (its locking read waits for the row). On
+// PostgreSQL the copy waits for nothing of the application's: it copies
+// the row, and the delete's log entry removes it when the log is
+// replayed.
 func testCopyDoesNotUndoAConcurrentDelete(t *testing.T, ec engineCase, lanes int) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -400,17 +403,57 @@ func testCopyDoesNotUndoAConcurrentDelete(t *testing.T, ec engineCase, lanes int
 
 	copied := make(chan error, 1)
 	go func() { copied <- r.copyRows(ctx) }()
-	select {
-	case err := <-copied:
-		t.Fatalf("the batch ran while a delete of one of its rows was open (err %v)", err)
-	case <-time.After(time.Second):
+	if r.d.logsWrites() {
+		g.Expect(<-copied).To(Succeed())
+		g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_new WHERE id = 95")).To(Equal("1"))
+		g.Expect(app.Commit()).To(Succeed())
+	} else {
+		select {
+		case err := <-copied:
+			t.Fatalf("the batch ran while a delete of one of its rows was open (err %v)", err)
+		case <-time.After(time.Second):
+		}
+		g.Expect(app.Commit()).To(Succeed())
+		g.Expect(<-copied).To(Succeed())
 	}
-	g.Expect(app.Commit()).To(Succeed())
-	g.Expect(<-copied).To(Succeed())
+	g.Expect(r.buildIndexes(ctx)).To(Succeed())
+	g.Expect(r.catchUp(ctx)).To(Succeed())
 
 	g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_new WHERE id = 95")).To(Equal("0"))
 	g.Expect(r.verify(ctx)).To(Succeed())
 	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// TestRunFollowsATruncateDuringTheCopy empties the table a third of the
+// way into the copy and writes three rows: the changed table holds those
+// three and nothing the copy had moved before. On PostgreSQL the TRUNCATE
+// is an entry of the log, which empties the shadow when replayed.
+// (MySQL's TRUNCATE fires no trigger: the run's verification fails it.)
+func TestRunFollowsATruncateDuringTheCopy(t *testing.T) {
+	ec := engineCases[0]
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := ec.itemsToBigint(t, 3000)
+	truncated := false
+	opts := Options{BatchSize: 100, Progress: func(p Progress) {
+		if p.SyncStatus != StatusCopying || p.RowsProcessed < 1000 || truncated {
+			return
+		}
+		truncated = true
+		mustExec(t, db, "TRUNCATE items")
+		for i := range 3 {
+			mustExec(t, db, "INSERT INTO items (n, note) VALUES ($1, 'after')", i)
+		}
+	}}
+	_, err := Run(ctx, e, db, c, opts)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(truncated).To(BeTrue())
+	g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
+	after := ec.items(t, db, "items")
+	g.Expect(after).To(HaveLen(3))
+	for _, it := range after {
+		g.Expect(it.note).To(Equal("after"))
+	}
 }
 
 // TestSwapWaitsForALongQueryNotTheApplication holds the table in a long

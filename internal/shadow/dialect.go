@@ -55,11 +55,27 @@ type dialect interface {
 	buildIndexes(ctx context.Context, conn *sql.Conn, n names, idx []deferredIndex) error
 
 	// installTriggers makes every later write to the live table reach
-	// the shadow too, for the columns both share; lanes is how many copy
-	// lanes may run (see beginBatch).
-	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, lanes int) error
-	// dropTriggers removes the triggers (and function) Run installed for
-	// n, wherever the swap left them. Idempotent.
+	// the shadow too, for the columns both share: at once, or, where
+	// logsWrites, through a log of the keys written until switchToSync.
+	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error
+	// logsWrites reports triggers that log the keys the application
+	// writes during the copy, the shadow being the copy's alone (every
+	// index deferred, no batch making the application wait), instead of
+	// writing the shadow: after the copy and the index builds, replay
+	// applies the log to the shadow until little is left, and
+	// switchToSync applies the rest under a lock that stops the
+	// application's writes and makes the triggers write the shadow from
+	// then on.
+	logsWrites() bool
+	// replay applies up to limit of the log's oldest entries in tx and
+	// returns how many it applied.
+	replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, limit int) (int, error)
+	// switchToSync applies the whole log and turns the triggers into
+	// ones that write the shadow, in tx, under a lock on the live table
+	// bounded by the session's lock wait.
+	switchToSync(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) error
+	// dropTriggers removes the triggers (and function, and log) Run
+	// installed for n, wherever the swap left them. Idempotent.
 	dropTriggers(ctx context.Context, q database.Querier, n names) error
 
 	// keyRange is a predicate on the primary key, after < key <= upTo
@@ -99,8 +115,7 @@ type dialect interface {
 	replicationLag(ctx context.Context, q database.Querier) (time.Duration, error)
 }
 
-// deferredIndex is a secondary index of the shadow left out during the
-// copy.
+// deferredIndex is an index of the shadow left out during the copy.
 type deferredIndex struct {
 	name string
 	// create are the statements building it again.

@@ -10,13 +10,22 @@
 // (_<table>_old), the shadow takes its name. Only the swap blocks the
 // application, and Result.LockTime says for how long.
 //
+// On PostgreSQL, as pg_repack does, the triggers first only log the keys
+// the application writes (in _<table>_shadow_log), so that the copy fills
+// a shadow without any index and nothing the application does waits for
+// it; after the copy and the index builds the log is replayed onto the
+// shadow, and what is left of it is applied under a brief lock that stops
+// the application's writes and turns the triggers into ones that write
+// the shadow directly, until the swap.
+//
 // The copy is meant to run near the database's own ALTER TABLE
 // (docs/performance.md has the figures): each batch is one INSERT ...
 // SELECT over a key range, inside the server; batches are sized by time
 // and paused while the lag passes Options.MaxLag, as gh-ost throttles;
-// the shadow's secondary indexes are left out during the copy and built
-// once after it, sorted, without stopping the triggers. The locks the
-// application queues behind (the triggers' installation, the swap) are
+// the shadow's secondary indexes (on PostgreSQL all of them) are left out
+// during the copy and built once after it, sorted, without stopping the
+// application. The locks the application queues behind (the triggers'
+// installation, on PostgreSQL the end of the log, the swap) are
 // asked for with a short bounded wait and retried with backoff, as gh-ost's
 // cut-over is: a long query on the table delays the swap, not the
 // application.

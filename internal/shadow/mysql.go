@@ -261,7 +261,7 @@ func toggleUnderscore(name string, limit int) string {
 // loaded runs without the lock, none with it. Every trigger writes in the
 // application's transaction, so mirrored writes commit or roll back with
 // it.
-func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, _ int) error {
+func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
 	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
 	names := syncTriggers(n)
 	replace := "REPLACE INTO " + shadow + " (" + quoteList(d.Quote, columns) + ") VALUES (" + d.refs("NEW", columns) + ")"
@@ -394,6 +394,17 @@ func (d mysqlDialect) lexicographic(pk []string, vals []any, op, last string) (s
 		alts = append(alts, "("+strings.Join(parts, " AND ")+")")
 	}
 	return "(" + strings.Join(alts, " OR ") + ")", args
+}
+
+// logsWrites: the triggers write the shadow from the start (see dialect).
+func (mysqlDialect) logsWrites() bool { return false }
+
+func (mysqlDialect) replay(context.Context, *sql.Tx, names, []string, []string, int) (int, error) {
+	return 0, nil
+}
+
+func (mysqlDialect) switchToSync(context.Context, *sql.Tx, names, []string, []string) error {
+	return nil
 }
 
 // beginBatch has nothing to do: copyRows's locking read keeps deletes

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,8 +119,12 @@ func (d postgresDialect) foreignNames(ctx context.Context, q database.Querier, n
 	return database.QueryStrings(ctx, q, `
 		SELECT format('function %s', p.oid::regprocedure)
 		FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
-		WHERE ns.nspname = $1 AND p.proname = $2 AND COALESCE(obj_description(p.oid, 'pg_proc'), '') <> $3`,
-		n.schema, syncFunction(n), syncMarker(n))
+		WHERE ns.nspname = $1 AND p.proname = $2 AND COALESCE(obj_description(p.oid, 'pg_proc'), '') <> $3
+		UNION ALL
+		SELECT format('%I is not a log table of kube-shift''s', c.relname)
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+		WHERE ns.nspname = $1 AND c.relname = $4 AND (c.relkind <> 'r' OR COALESCE(obj_description(c.oid, 'pg_class'), '') <> $5)`,
+		n.schema, syncFunction(n), syncMarker(n), logTable(n), logMarker(n))
 }
 
 func (d postgresDialect) setComment(ctx context.Context, q database.Querier, schema, name, comment string) error {
@@ -195,15 +198,36 @@ func (d postgresDialect) syncSignature(n names) string {
 func rowTrigger(n names) string      { return decorate(n.table, "_shadow_row", n.limit) }
 func truncateTrigger(n names) string { return decorate(n.table, "_shadow_truncate", n.limit) }
 
-// installTriggers creates the sync function and its triggers in one
-// transaction, so they exist together or not at all. The function is
-// SECURITY DEFINER: the application's role needs no privilege on the
-// shadow, and its search_path cannot redirect the qualified names in it.
-func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, lanes int) error {
-	live, fn := d.Qualify(n.schema, n.table), d.syncSignature(n)
+// logTable names the table the triggers log the changed keys in during
+// the copy; logMarker is its comment, by which Abort knows it.
+func logTable(n names) string  { return decorate(n.table, "_shadow_log", n.limit) }
+func logMarker(n names) string { return markerPrefix + "log of " + n.table + " for " + n.shadow }
+
+// The log's own columns, beside copies of the primary key's: the order of
+// the entries, and whether an entry stands for a TRUNCATE.
+const (
+	logSeq      = "kube_shift_seq"
+	logTruncate = "kube_shift_truncate"
+)
+
+// installTriggers creates the log, the sync function and its triggers in
+// one transaction, so they exist together or not at all. Until the copy
+// is done (see catchUp) the function only logs the keys the application
+// writes, in an unlogged table: the shadow, without its indexes, is the
+// copy's alone, and nothing the application does waits for a batch. The
+// function is SECURITY DEFINER: the application's role needs no
+// privilege on the log or the shadow, and its search_path cannot
+// redirect the qualified names in it.
+func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, _ []string) error {
+	live, fn, log := d.Qualify(n.schema, n.table), d.syncSignature(n), d.Qualify(n.schema, logTable(n))
 	stmts := []string{
+		// The key's columns with their types, collations and domains.
+		"CREATE UNLOGGED TABLE " + log + " AS SELECT " + d.list(pk) + " FROM " + live + " WITH NO DATA",
+		"ALTER TABLE " + log + " ADD COLUMN " + d.Quote(logSeq) + " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY," +
+			" ADD COLUMN " + d.Quote(logTruncate) + " boolean NOT NULL DEFAULT false",
+		"COMMENT ON TABLE " + log + " IS " + pgLiteral(logMarker(n)),
 		"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
-			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.syncBody(n, pk, columns, lanes)),
+			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.logBody(n, pk)),
 		"COMMENT ON FUNCTION " + fn + " IS " + pgLiteral(syncMarker(n)),
 		"CREATE TRIGGER " + d.Quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
 			" FOR EACH ROW EXECUTE FUNCTION " + fn,
@@ -213,27 +237,54 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 	return inTx(ctx, conn, nil, func(tx *sql.Tx) error { return execAll(ctx, tx, stmts) })
 }
 
-// syncBody is the trigger function: a delete removes the row from the
-// shadow, an insert or update upserts it (an update of the key first
-// removes the row under its old key), a TRUNCATE empties the shadow.
-// Removing a row waits for the copy batches in progress, one per lane
-// (see syncLock).
-func (d postgresDialect) syncBody(n names, pk, columns []string, lanes int) string {
-	shadow := d.Qualify(n.schema, n.shadow)
-	var lock strings.Builder
-	for lane := range lanes {
-		lock.WriteString("PERFORM pg_advisory_xact_lock_shared(" + strconv.FormatInt(syncLock(n, lane), 10) + ");\n\t\t")
+// logBody is the trigger function during the copy: it logs the key of
+// every row written (both keys of an update that changes the key), and a
+// TRUNCATE as an entry of its own.
+func (d postgresDialect) logBody(n names, pk []string) string {
+	log := d.Qualify(n.schema, logTable(n))
+	into := "INSERT INTO " + log + " (" + d.list(pk) + ") VALUES "
+	return `
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		INSERT INTO ` + log + ` (` + d.Quote(logTruncate) + `) VALUES (true);
+		RETURN NULL;
+	END IF;
+	IF TG_OP <> 'INSERT' THEN
+		` + into + `(` + d.record(pk, "OLD") + `);
+	END IF;
+	IF TG_OP = 'INSERT' OR TG_OP = 'UPDATE' AND (` + d.keyChanged(pk) + `) THEN
+		` + into + `(` + d.record(pk, "NEW") + `);
+	END IF;
+	RETURN NULL;
+END`
+}
+
+// keyChanged is true in an update trigger when the update changes the
+// key.
+func (d postgresDialect) keyChanged(pk []string) string {
+	changed := make([]string, len(pk))
+	for i, c := range pk {
+		changed[i] = "OLD." + d.Quote(c) + " IS DISTINCT FROM NEW." + d.Quote(c)
 	}
-	waitForCopy := lock.String()
-	match := d.keyEquals(pk, "OLD")
-	var changed []string
-	for _, c := range pk {
-		changed = append(changed, "OLD."+d.Quote(c)+" IS DISTINCT FROM NEW."+d.Quote(c))
-	}
+	return strings.Join(changed, " OR ")
+}
+
+// record lists the columns of trigger record rec.
+func (d postgresDialect) record(columns []string, rec string) string {
 	values := make([]string, len(columns))
 	for i, c := range columns {
-		values[i] = "NEW." + d.Quote(c)
+		values[i] = rec + "." + d.Quote(c)
 	}
+	return strings.Join(values, ", ")
+}
+
+// syncBody is the trigger function once the copy is done: a delete
+// removes the row from the shadow, an insert or update upserts it (an
+// update of the key first removes the row under its old key), a TRUNCATE
+// empties the shadow.
+func (d postgresDialect) syncBody(n names, pk, columns []string) string {
+	shadow := d.Qualify(n.schema, n.shadow)
+	match := d.keyEquals(pk, "OLD")
 	return `
 BEGIN
 	IF TG_OP = 'TRUNCATE' THEN
@@ -241,19 +292,95 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'DELETE' THEN
-		` + waitForCopy + `DELETE FROM ` + shadow + ` WHERE ` + match + `;
+		DELETE FROM ` + shadow + ` WHERE ` + match + `;
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'UPDATE' THEN
-		IF ` + strings.Join(changed, " OR ") + ` THEN
-			` + waitForCopy + `DELETE FROM ` + shadow + ` WHERE ` + match + `;
+		IF ` + d.keyChanged(pk) + ` THEN
+			DELETE FROM ` + shadow + ` WHERE ` + match + `;
 		END IF;
 	END IF;
 	INSERT INTO ` + shadow + ` (` + d.list(columns) + `) OVERRIDING SYSTEM VALUE
-	VALUES (` + strings.Join(values, ", ") + `)
+	VALUES (` + d.record(columns, "NEW") + `)
 	` + d.onConflict(pk, columns, true) + `;
 	RETURN NULL;
 END`
+}
+
+// replay applies up to limit of the log's oldest entries to the shadow in
+// one transaction and returns how many it applied: each logged key's row
+// is deleted from the shadow and copied again from the live table as the
+// transaction's last statement sees it, and the entries go. A change
+// committed later has an entry of its own, which the next replay applies,
+// so every committed state of a key reaches the shadow. Entries are
+// removed by their numbers, never by a range: a number below the last
+// one read may belong to a transaction that had not committed yet. A
+// TRUNCATE's entry ends the entries applied together: it empties the
+// shadow, and entries after it refill what the application wrote since.
+func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, limit int) (int, error) {
+	shadow, live, log := d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, n.table), d.Qualify(n.schema, logTable(n))
+	rows, err := tx.QueryContext(ctx, "SELECT "+d.Quote(logSeq)+", "+d.Quote(logTruncate)+" FROM "+log+
+		" ORDER BY "+d.Quote(logSeq)+" LIMIT "+strconv.Itoa(limit))
+	if err != nil {
+		return 0, fmt.Errorf("reading the log: %w", err)
+	}
+	var seqs []int64
+	truncated := false
+	for rows.Next() && !truncated {
+		var seq int64
+		if err := rows.Scan(&seq, &truncated); err != nil {
+			_ = rows.Close()
+			return 0, err
+		}
+		seqs = append(seqs, seq)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(seqs) == 0 {
+		return 0, err
+	}
+	keys := "(" + d.list(pk) + ") IN (SELECT " + d.list(pk) + " FROM " + log + " WHERE " + d.Quote(logSeq) + " = ANY($1))"
+	stmts := []string{
+		"DELETE FROM " + shadow + " WHERE " + keys,
+		"INSERT INTO " + shadow + " (" + d.list(columns) + ") OVERRIDING SYSTEM VALUE SELECT " + d.list(columns) +
+			" FROM " + live + " WHERE " + keys,
+	}
+	if truncated {
+		stmts = []string{"DELETE FROM " + shadow}
+	}
+	stmts = append(stmts, "DELETE FROM "+log+" WHERE "+d.Quote(logSeq)+" = ANY($1)")
+	for _, stmt := range stmts {
+		args := []any{seqs}
+		if !strings.Contains(stmt, "$1") {
+			args = nil
+		}
+		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+			return 0, fmt.Errorf("applying the log: %w", err)
+		}
+	}
+	return len(seqs), nil
+}
+
+// switchToSync ends the log: under a lock that stops the application's
+// writes (not its reads) it applies what is left of the log, turns the
+// trigger function into the one that writes the shadow directly, and
+// drops the log, all in tx.
+func (d postgresDialect) switchToSync(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) error {
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+d.Qualify(n.schema, n.table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		return err
+	}
+	for {
+		applied, err := d.replay(ctx, tx, n, pk, columns, replayLimit)
+		if err != nil {
+			return err
+		}
+		if applied == 0 {
+			break
+		}
+	}
+	return execAll(ctx, tx, []string{
+		"CREATE OR REPLACE FUNCTION " + d.syncSignature(n) + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
+			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.syncBody(n, pk, columns)),
+		"DROP TABLE " + d.Qualify(n.schema, logTable(n)),
+	})
 }
 
 // keyEquals matches the shadow's row with the key of record rec.
@@ -312,6 +439,16 @@ func (d postgresDialect) dropTriggers(ctx context.Context, q database.Querier, n
 	if ours {
 		stmts = append(stmts, "DROP FUNCTION "+d.syncSignature(n))
 	}
+	var ourLog bool
+	if err := q.QueryRowContext(ctx, `
+		SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+		WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind = 'r' AND obj_description(c.oid, 'pg_class') = $3)`,
+		n.schema, logTable(n), logMarker(n)).Scan(&ourLog); err != nil {
+		return fmt.Errorf("finding the log of %s: %w", live, err)
+	}
+	if ourLog {
+		stmts = append(stmts, "DROP TABLE "+d.Qualify(n.schema, logTable(n)))
+	}
 	return execAll(ctx, q, stmts)
 }
 
@@ -346,91 +483,55 @@ func (d postgresDialect) keyRange(pk []string, after, upTo []any) (string, []any
 	return strings.Join(conds, " AND "), args
 }
 
-// beginBatch turns off waiting for the batch's commit to reach the disk
-// (were the server to crash, the run would fail with it and a new run
-// start over, so a lost batch costs nothing) and takes the sync lock
-// exclusively (see syncLock), without queueing: a request in the queue
-// would hold up every delete the application makes meanwhile. The copy's
-// statement, whose snapshot is taken after the lock, then sees every
-// delete committed before it, and no delete runs until it commits.
-func (postgresDialect) beginBatch(ctx context.Context, tx *sql.Tx, n names, lane int, lockTimeout time.Duration) error {
-	deadline := time.Now().Add(lockTimeout)
-	for {
-		// One round trip for both: a batch's round trips cost as much as
-		// a tenth of its time on a busy server.
-		var ok bool
-		var setting string
-		err := tx.QueryRowContext(ctx, "SELECT set_config('synchronous_commit', 'off', true), pg_try_advisory_xact_lock($1)", syncLock(n, lane)).
-			Scan(&setting, &ok)
-		if err != nil || ok {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return errSyncLockBusy
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(syncLockPoll):
-		}
-	}
+// beginBatch turns off waiting for the batch's commit to reach the disk:
+// were the server to crash, the run would fail with it and a new run
+// start over, so a lost batch costs nothing. Nothing else is needed: the
+// application's writes reach the log, not the shadow, while the copy
+// runs.
+func (postgresDialect) beginBatch(ctx context.Context, tx *sql.Tx, _ names, _ int, _ time.Duration) error {
+	_, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off")
+	return err
 }
 
-// syncLockPoll is how often a copy batch asks for the sync lock again.
-const syncLockPoll = 2 * time.Millisecond
-
-// errSyncLockBusy: the application held the sync lock for the whole lock
-// timeout; the batch is retried.
-var errSyncLockBusy = errors.New("the application's deletes held the sync lock for the whole lock timeout")
-
-// syncLock is the key of the advisory lock that keeps a copy batch and
-// the application's deletes apart: the sync trigger takes it shared
-// before it deletes a row from the shadow, a copy batch exclusively.
-// Without it a batch could read a row, the application delete it (its
-// trigger finding nothing to delete in the shadow yet), and the batch
-// then insert it. The copy used to lock every row it read (FOR SHARE)
-// instead, which writes every page of the live table and a WAL record
-// per row; the advisory lock costs one call per batch, and only deletes
-// (and updates of the key) ever wait for it, for at most one batch.
-// Each copy lane has a lock of its own, so that the lanes' batches do not
-// wait for each other; the trigger takes every lane's before a delete.
-func syncLock(n names, lane int) int64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(syncMarker(n) + " in " + n.schema))
-	if lane > 0 {
-		_, _ = h.Write([]byte(" lane " + strconv.Itoa(lane)))
-	}
-	return int64(h.Sum64())
-}
-
-// deferIndexes defers the indexes that back no constraint (the primary
-// key, unique and exclusion constraints stay: the copy's ON CONFLICT
-// needs the key, and a constraint's index cannot be built concurrently).
-// Their definitions come back from pg_get_indexdef, with their comments.
+// deferIndexes defers every index of the shadow, those of its primary
+// key and other constraints included: until the copy is done only the
+// copy writes the shadow (the application's writes go to the log), so
+// each index is built once after it, sorted, by a plain CREATE INDEX or
+// ADD CONSTRAINT. Definitions come back from pg_get_indexdef and
+// pg_get_constraintdef, with their comments.
 func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n names) ([]deferredIndex, error) {
+	shadow := d.Qualify(n.schema, n.shadow)
 	rows, err := q.QueryContext(ctx, `
-		SELECT ic.relname, pg_get_indexdef(i.indexrelid), COALESCE(obj_description(i.indexrelid, 'pg_class'), '')
+		SELECT ic.relname, pg_get_indexdef(i.indexrelid), COALESCE(obj_description(i.indexrelid, 'pg_class'), ''),
+			COALESCE(con.conname, ''), COALESCE(pg_get_constraintdef(con.oid), ''),
+			COALESCE(obj_description(con.oid, 'pg_constraint'), '')
 		FROM pg_catalog.pg_index i
 		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-		WHERE i.indrelid = $1::regclass AND NOT i.indisprimary
-		  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con
-			WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid)
-		ORDER BY ic.relname`, d.Qualify(n.schema, n.shadow))
+		LEFT JOIN pg_catalog.pg_constraint con
+			ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+		WHERE i.indrelid = $1::regclass
+		ORDER BY ic.relname`, shadow)
 	if err != nil {
 		return nil, fmt.Errorf("reading the indexes of %s: %w", n.shadow, err)
 	}
 	var out []deferredIndex
+	var drops []string
 	for rows.Next() {
-		var name, def, comment string
-		if err := rows.Scan(&name, &def, &comment); err != nil {
+		var name, def, comment, con, condef, conComment string
+		if err := rows.Scan(&name, &def, &comment, &con, &condef, &conComment); err != nil {
 			_ = rows.Close()
 			return nil, err
 		}
-		create, ok := concurrently(def)
-		if !ok {
-			continue
+		idx := deferredIndex{name: name, create: []string{def}}
+		if con == "" {
+			drops = append(drops, "DROP INDEX "+d.Qualify(n.schema, name))
+		} else {
+			drops = append(drops, "ALTER TABLE "+shadow+" DROP CONSTRAINT "+d.Quote(con))
+			idx.create = []string{"ALTER TABLE " + shadow + " ADD CONSTRAINT " + d.Quote(con) + " " + condef}
+			if conComment != "" {
+				idx.create = append(idx.create, "COMMENT ON CONSTRAINT "+d.Quote(con)+" ON "+shadow+" IS "+pgLiteral(conComment))
+			}
 		}
-		idx := deferredIndex{name: name, create: []string{create}}
 		if comment != "" {
 			idx.create = append(idx.create, "COMMENT ON INDEX "+d.Qualify(n.schema, name)+" IS "+pgLiteral(comment))
 		}
@@ -439,36 +540,18 @@ func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, err
 	}
-	for _, idx := range out {
-		if _, err := q.ExecContext(ctx, "DROP INDEX "+d.Qualify(n.schema, idx.name)); err != nil {
-			return nil, fmt.Errorf("dropping index %s of %s until the copy is done: %w", idx.name, n.shadow, err)
-		}
+	if err := execAll(ctx, q, drops); err != nil {
+		return nil, fmt.Errorf("dropping the indexes of %s until the copy is done: %w", n.shadow, err)
 	}
 	return out, nil
 }
 
-// concurrently turns pg_get_indexdef's CREATE [UNIQUE] INDEX into CREATE
-// [UNIQUE] INDEX CONCURRENTLY; false for a definition of another shape.
-func concurrently(def string) (string, bool) {
-	for _, prefix := range []string{"CREATE INDEX ", "CREATE UNIQUE INDEX "} {
-		if rest, ok := strings.CutPrefix(def, prefix); ok {
-			return prefix + "CONCURRENTLY " + rest, true
-		}
-	}
-	return "", false
-}
-
-// buildIndexes builds each index CONCURRENTLY, which lets the triggers go
-// on writing to the shadow, one by one (PostgreSQL builds one index per
-// statement). The build waits for transactions older than it to end
-// without making the application wait, so its lock waits are not bounded:
-// a long transaction of the application's delays the run instead of
-// failing it after the copy. A build that fails leaves an invalid index
-// on the shadow, which the run's clean-up drops with it.
+// buildIndexes builds each index in turn (PostgreSQL builds one per
+// statement). Nothing else writes the shadow yet: no CONCURRENTLY, whose
+// second pass over the table cost as much as the build. A build that
+// fails leaves the shadow without the index, which the run's clean-up
+// drops with it.
 func (d postgresDialect) buildIndexes(ctx context.Context, conn *sql.Conn, _ names, idx []deferredIndex) error {
-	if _, err := conn.ExecContext(ctx, "SET lock_timeout = 0"); err != nil {
-		return err
-	}
 	for _, i := range idx {
 		if err := execAll(ctx, conn, i.create); err != nil {
 			return fmt.Errorf("building index %s: %w", i.name, err)
@@ -804,10 +887,10 @@ func (d postgresDialect) settle(ctx context.Context, q database.Querier, s swapS
 	return err
 }
 
+// logsWrites: see dialect.
+func (postgresDialect) logsWrites() bool { return true }
+
 func (postgresDialect) retryable(err error) bool {
-	if errors.Is(err, errSyncLockBusy) {
-		return true
-	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return false

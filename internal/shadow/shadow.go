@@ -46,8 +46,8 @@ const (
 	// docs/performance.md); more only help a server with more cores to
 	// spare.
 	DefaultCopyLanes = 2
-	// MaxCopyLanes bounds Options.CopyLanes: on PostgreSQL each delete
-	// the application makes during the copy takes one lock per lane.
+	// MaxCopyLanes bounds Options.CopyLanes: each lane is a session of
+	// the database's.
 	MaxCopyLanes = 8
 )
 
@@ -154,7 +154,10 @@ const (
 	StatusThrottled SyncStatus = "throttled"
 	// StatusIndexing: the copy is done; the shadow's secondary indexes,
 	// left out during the copy, are being built.
-	StatusIndexing  SyncStatus = "indexing"
+	StatusIndexing SyncStatus = "indexing"
+	// StatusReplaying: on PostgreSQL, the application's writes during the
+	// copy, logged by the triggers, are being applied to the shadow.
+	StatusReplaying SyncStatus = "replaying"
 	StatusVerifying SyncStatus = "verifying"
 	StatusSwapping  SyncStatus = "swapping"
 	StatusDone      SyncStatus = "done"
@@ -232,7 +235,7 @@ func Run(ctx context.Context, e database.Engine, db *sql.DB, c Change, opts Opti
 	if err := r.preflight(ctx); err != nil {
 		return nil, err
 	}
-	steps := []func(context.Context) error{r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.verify}
+	steps := []func(context.Context) error{r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp, r.verify}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, errors.Join(err, r.cleanUp())

@@ -99,7 +99,15 @@ func (r *runner) createShadow(ctx context.Context) error {
 	} else if err := build(r.conn); err != nil {
 		return err
 	}
-	return r.readColumns(ctx)
+	if err := r.readColumns(ctx); err != nil {
+		return err
+	}
+	deferred, err := r.d.deferIndexes(ctx, r.conn, r.n)
+	if err != nil {
+		return fmt.Errorf("creating the shadow table %s: %w", r.n.shadow, err)
+	}
+	r.deferred = deferred
+	return nil
 }
 
 // buildShadow runs the change's statements and marks the result.
@@ -126,15 +134,7 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier) error {
 	if err := r.markShadow(ctx, q); err != nil {
 		return err
 	}
-	if err := r.d.inheritAccess(ctx, q, r.n); err != nil {
-		return err
-	}
-	deferred, err := r.d.deferIndexes(ctx, q, r.n)
-	if err != nil {
-		return err
-	}
-	r.deferred = deferred
-	return nil
+	return r.d.inheritAccess(ctx, q, r.n)
 }
 
 // markShadow puts the shadow marker in front of the shadow's comment,
@@ -189,7 +189,7 @@ func (r *runner) readColumns(ctx context.Context) error {
 // so it is attempted as the swap is (see cutOver).
 func (r *runner) installTriggers(ctx context.Context) error {
 	_, err := r.cutOver(ctx, func() error {
-		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns, r.maxLanes())
+		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns)
 	})
 	if err != nil {
 		return fmt.Errorf("installing the sync triggers on %s: %w", r.n.table, err)
@@ -478,7 +478,7 @@ func (r *runner) copyBatch(ctx context.Context, l lane, last, bound []any, keepE
 				return err
 			}
 			copyWhere, copyArgs, keep := where, args, keepExisting
-			if !keep {
+			if !keep && !r.d.logsWrites() {
 				mirrored, err := r.mirrored(ctx, tx, where, args)
 				if err != nil {
 					return err
@@ -521,8 +521,10 @@ func (r *runner) mirrored(ctx context.Context, tx *sql.Tx, where string, args []
 	return keys, rows.Err()
 }
 
-// buildIndexes builds the secondary indexes deferIndexes left out of the
-// copy. The triggers keep writing to the shadow meanwhile.
+// buildIndexes builds the indexes deferIndexes left out of the copy. The
+// triggers keep writing to the shadow meanwhile, or, where they log the
+// application's writes (dialect.logsWrites), the shadow is still the
+// run's alone.
 func (r *runner) buildIndexes(ctx context.Context) error {
 	if len(r.deferred) == 0 {
 		return nil
@@ -537,6 +539,51 @@ func (r *runner) buildIndexes(ctx context.Context) error {
 		return fmt.Errorf("building the indexes of %s: %w", r.n.shadow, err)
 	}
 	r.res.IndexTime = time.Since(start)
+	return nil
+}
+
+// Replay's rounds: each applies up to replayLimit log entries in a
+// transaction of its own; once a round finds fewer than replayTail, the
+// rest is applied under the lock that switches the triggers.
+const (
+	replayLimit = 1000
+	replayTail  = 100
+)
+
+// catchUp applies, where the triggers log the application's writes
+// (dialect.logsWrites), what they logged during the copy and the index
+// builds, in rounds, until little is left; then the rest, and the switch
+// to triggers that write the shadow, under a lock that stops the
+// application's writes, attempted as the swap is (see cutOver).
+func (r *runner) catchUp(ctx context.Context) error {
+	if !r.d.logsWrites() {
+		return nil
+	}
+	r.report(StatusReplaying)
+	for {
+		var applied int
+		err := withRetries(ctx, r.d, func() error {
+			return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
+				var err error
+				applied, err = r.d.replay(ctx, tx, r.n, r.pk, r.columns, replayLimit)
+				return err
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("applying the writes to %s logged during the copy: %w", r.n.table, err)
+		}
+		if applied < replayTail {
+			break
+		}
+	}
+	_, err := r.cutOver(ctx, func() error {
+		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
+			return r.d.switchToSync(ctx, tx, r.n, r.pk, r.columns)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("switching the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
+	}
 	return nil
 }
 
