@@ -67,9 +67,10 @@ type dialect interface {
 	// application's writes and makes the triggers write the shadow from
 	// then on.
 	logsWrites() bool
-	// replay applies up to limit of the log's oldest entries in tx and
-	// returns how many it applied.
-	replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, limit int) (int, error)
+	// replay applies the log's entries tx sees (up to a TRUNCATE's) and
+	// returns how many it applied; in a REPEATABLE READ transaction it
+	// leaves the shadow as the live table was in its snapshot.
+	replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error)
 	// switchToSync applies the whole log and turns the triggers into
 	// ones that write the shadow, in tx, under a lock on the live table
 	// bounded by the session's lock wait.
@@ -120,6 +121,11 @@ type deferredIndex struct {
 	name string
 	// create are the statements building it again.
 	create []string
+	// unique is set for an index that holds the rows to a constraint
+	// (unique, exclusion): where the triggers log the application's
+	// writes, it is built once the shadow holds the rows of one moment,
+	// not rows copied in batches of different moments.
+	unique bool
 }
 
 // tableInfo is what Run reads of a relation.

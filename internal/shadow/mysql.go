@@ -399,7 +399,7 @@ func (d mysqlDialect) lexicographic(pk []string, vals []any, op, last string) (s
 // logsWrites: the triggers write the shadow from the start (see dialect).
 func (mysqlDialect) logsWrites() bool { return false }
 
-func (mysqlDialect) replay(context.Context, *sql.Tx, names, []string, []string, int) (int, error) {
+func (mysqlDialect) replay(context.Context, *sql.Tx, names, []string, []string) (int, error) {
 	return 0, nil
 }
 

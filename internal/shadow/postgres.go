@@ -82,6 +82,9 @@ func (d postgresDialect) obstacles(ctx context.Context, q database.Querier, n na
 		SELECT 'it is part of an inheritance tree'
 		WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_inherits WHERE inhrelid = $1::regclass OR inhparent = $1::regclass)
 		UNION ALL
+		SELECT 'its primary key is deferrable, which the sync trigger''s upsert cannot use'
+		FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND contype = 'p' AND condeferrable
+		UNION ALL
 		SELECT 'row-level security is enabled' FROM pg_catalog.pg_class WHERE oid = $1::regclass AND relrowsecurity
 		UNION ALL
 		SELECT format('policy %I', polname) FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass
@@ -171,13 +174,18 @@ func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, 
 	return execAll(ctx, q, grants)
 }
 
+// copyForeignKeys adds the foreign keys NOT VALID and then validates
+// those the live table has valid: the validation's scan does not stop the
+// triggers' writes to the shadow, or the referenced table's.
 func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names) error {
 	// Constraint names are per table in PostgreSQL: the copies keep them.
 	stmts, err := database.QueryStrings(ctx, q, `
-		SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, pg_get_constraintdef(oid))
-		FROM pg_catalog.pg_constraint
-		WHERE conrelid = $1::regclass AND contype = 'f'
-		ORDER BY conname`, d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow))
+		SELECT stmt FROM pg_catalog.pg_constraint,
+		LATERAL (VALUES (1, format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname,
+				regexp_replace(pg_get_constraintdef(oid), ' NOT VALID$', '') || ' NOT VALID')),
+			(2, CASE WHEN convalidated THEN format('ALTER TABLE %s VALIDATE CONSTRAINT %I', $2::text, conname) END)) v(step, stmt)
+		WHERE conrelid = $1::regclass AND contype = 'f' AND stmt IS NOT NULL
+		ORDER BY step, conname`, d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow))
 	if err != nil {
 		return fmt.Errorf("reading the foreign keys of %s: %w", n.table, err)
 	}
@@ -203,50 +211,100 @@ func truncateTrigger(n names) string { return decorate(n.table, "_shadow_truncat
 func logTable(n names) string  { return decorate(n.table, "_shadow_log", n.limit) }
 func logMarker(n names) string { return markerPrefix + "log of " + n.table + " for " + n.shadow }
 
-// The log's own columns, beside copies of the primary key's: the order of
-// the entries, and whether an entry stands for a TRUNCATE.
-const (
-	logSeq      = "kube_shift_seq"
-	logTruncate = "kube_shift_truncate"
-)
+// logColumns names the log's own columns, beside copies of the primary
+// key's: the order of the entries, and whether an entry stands for a
+// TRUNCATE; with underscores added until no key column has their name.
+func logColumns(pk []string) (seq, truncate string) {
+	seq, truncate = "kube_shift_seq", "kube_shift_truncate"
+	for slices.Contains(pk, seq) || slices.Contains(pk, truncate) {
+		seq, truncate = seq+"_", truncate+"_"
+	}
+	return seq, truncate
+}
 
 // installTriggers creates the log, the sync function and its triggers in
 // one transaction, so they exist together or not at all. Until the copy
 // is done (see catchUp) the function only logs the keys the application
 // writes, in an unlogged table: the shadow, without its indexes, is the
 // copy's alone, and nothing the application does waits for a batch. The
-// function is SECURITY DEFINER: the application's role needs no
+// function is SECURITY DEFINER, so the application's role needs no
 // privilege on the log or the shadow, and its search_path cannot
-// redirect the qualified names in it.
+// redirect the qualified names in it; nobody may call it but the
+// triggers (EXECUTE is revoked from PUBLIC, and it refuses to run for
+// another table than the live one).
 func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, _ []string) error {
 	live, fn, log := d.Qualify(n.schema, n.table), d.syncSignature(n), d.Qualify(n.schema, logTable(n))
-	stmts := []string{
-		// The key's columns with their types, collations and domains.
-		"CREATE UNLOGGED TABLE " + log + " AS SELECT " + d.list(pk) + " FROM " + live + " WITH NO DATA",
-		"ALTER TABLE " + log + " ADD COLUMN " + d.Quote(logSeq) + " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY," +
-			" ADD COLUMN " + d.Quote(logTruncate) + " boolean NOT NULL DEFAULT false",
-		"COMMENT ON TABLE " + log + " IS " + pgLiteral(logMarker(n)),
-		"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
-			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.logBody(n, pk)),
-		"COMMENT ON FUNCTION " + fn + " IS " + pgLiteral(syncMarker(n)),
-		"CREATE TRIGGER " + d.Quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
-			" FOR EACH ROW EXECUTE FUNCTION " + fn,
-		"CREATE TRIGGER " + d.Quote(truncateTrigger(n)) + " AFTER TRUNCATE ON " + live +
-			" FOR EACH STATEMENT EXECUTE FUNCTION " + fn,
+	return inTx(ctx, conn, nil, func(tx *sql.Tx) error {
+		// The key's columns with their collations and their types, a
+		// domain's base type in place of the domain (a TRUNCATE's entry
+		// has no key, which a NOT NULL domain would refuse).
+		columns, err := database.QueryStrings(ctx, tx, `
+			WITH RECURSIVE base(attnum, typ, typmod) AS (
+				SELECT a.attnum, a.atttypid, a.atttypmod FROM pg_catalog.pg_attribute a
+				WHERE a.attrelid = $1::regclass AND a.attname = ANY($2)
+				UNION ALL
+				SELECT b.attnum, t.typbasetype, t.typtypmod FROM base b JOIN pg_catalog.pg_type t ON t.oid = b.typ
+				WHERE t.typtype = 'd')
+			SELECT format('%I %s%s', a.attname, format_type(b.typ, b.typmod),
+				CASE WHEN a.attcollation <> 0 THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END)
+			FROM base b JOIN pg_catalog.pg_attribute a ON a.attrelid = $1::regclass AND a.attnum = b.attnum
+			JOIN pg_catalog.pg_type t ON t.oid = b.typ AND t.typtype <> 'd'
+			ORDER BY array_position($2, a.attname::text)`, live, pk)
+		if err != nil {
+			return fmt.Errorf("reading the key's types: %w", err)
+		}
+		body, err := d.logBody(ctx, tx, n, pk)
+		if err != nil {
+			return err
+		}
+		seq, truncate := logColumns(pk)
+		return execAll(ctx, tx, []string{
+			"CREATE UNLOGGED TABLE " + log + " (" + strings.Join(columns, ", ") + ", " +
+				d.Quote(seq) + " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, " +
+				d.Quote(truncate) + " boolean NOT NULL DEFAULT false) WITH (autovacuum_enabled = false)",
+			"COMMENT ON TABLE " + log + " IS " + pgLiteral(logMarker(n)),
+			"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
+				" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(body),
+			"REVOKE EXECUTE ON FUNCTION " + fn + " FROM PUBLIC",
+			"COMMENT ON FUNCTION " + fn + " IS " + pgLiteral(syncMarker(n)),
+			"CREATE TRIGGER " + d.Quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
+				" FOR EACH ROW EXECUTE FUNCTION " + fn,
+			"CREATE TRIGGER " + d.Quote(truncateTrigger(n)) + " AFTER TRUNCATE ON " + live +
+				" FOR EACH STATEMENT EXECUTE FUNCTION " + fn,
+		})
+	})
+}
+
+// onlyFor is the start of a trigger function's body that refuses to run
+// for another table than the live one, whose OID it reads in q: a
+// SECURITY DEFINER function anyone could attach to a table of their own
+// would write the shadow with the run's rights.
+func (d postgresDialect) onlyFor(ctx context.Context, q database.Querier, n names) (string, error) {
+	var oid uint32
+	if err := q.QueryRowContext(ctx, "SELECT $1::regclass::oid", d.Qualify(n.schema, n.table)).Scan(&oid); err != nil {
+		return "", fmt.Errorf("reading the OID of %s: %w", n.table, err)
 	}
-	return inTx(ctx, conn, nil, func(tx *sql.Tx) error { return execAll(ctx, tx, stmts) })
+	return `
+	IF TG_RELID <> ` + strconv.FormatUint(uint64(oid), 10) + ` THEN
+		RAISE EXCEPTION 'kube-shift: this trigger function is for one table only';
+	END IF;`, nil
 }
 
 // logBody is the trigger function during the copy: it logs the key of
 // every row written (both keys of an update that changes the key), and a
 // TRUNCATE as an entry of its own.
-func (d postgresDialect) logBody(n names, pk []string) string {
+func (d postgresDialect) logBody(ctx context.Context, q database.Querier, n names, pk []string) (string, error) {
+	guard, err := d.onlyFor(ctx, q, n)
+	if err != nil {
+		return "", err
+	}
 	log := d.Qualify(n.schema, logTable(n))
+	_, truncate := logColumns(pk)
 	into := "INSERT INTO " + log + " (" + d.list(pk) + ") VALUES "
 	return `
-BEGIN
+BEGIN` + guard + `
 	IF TG_OP = 'TRUNCATE' THEN
-		INSERT INTO ` + log + ` (` + d.Quote(logTruncate) + `) VALUES (true);
+		INSERT INTO ` + log + ` (` + d.Quote(truncate) + `) VALUES (true);
 		RETURN NULL;
 	END IF;
 	IF TG_OP <> 'INSERT' THEN
@@ -256,15 +314,19 @@ BEGIN
 		` + into + `(` + d.record(pk, "NEW") + `);
 	END IF;
 	RETURN NULL;
-END`
+END`, nil
 }
 
 // keyChanged is true in an update trigger when the update changes the
-// key.
+// key, compared as text: a key equal by its type's operator but written
+// otherwise (numeric 1 and 1.00, a case-insensitive collation's 'A' and
+// 'a') is a change the shadow must follow, and every type has a text
+// form, where its = operator may live outside the function's
+// search_path.
 func (d postgresDialect) keyChanged(pk []string) string {
 	changed := make([]string, len(pk))
 	for i, c := range pk {
-		changed[i] = "OLD." + d.Quote(c) + " IS DISTINCT FROM NEW." + d.Quote(c)
+		changed[i] = "OLD." + d.Quote(c) + "::text IS DISTINCT FROM NEW." + d.Quote(c) + "::text"
 	}
 	return strings.Join(changed, " OR ")
 }
@@ -282,11 +344,15 @@ func (d postgresDialect) record(columns []string, rec string) string {
 // removes the row from the shadow, an insert or update upserts it (an
 // update of the key first removes the row under its old key), a TRUNCATE
 // empties the shadow.
-func (d postgresDialect) syncBody(n names, pk, columns []string) string {
+func (d postgresDialect) syncBody(ctx context.Context, q database.Querier, n names, pk, columns []string) (string, error) {
+	guard, err := d.onlyFor(ctx, q, n)
+	if err != nil {
+		return "", err
+	}
 	shadow := d.Qualify(n.schema, n.shadow)
 	match := d.keyEquals(pk, "OLD")
 	return `
-BEGIN
+BEGIN` + guard + `
 	IF TG_OP = 'TRUNCATE' THEN
 		TRUNCATE ` + shadow + `;
 		RETURN NULL;
@@ -304,31 +370,41 @@ BEGIN
 	VALUES (` + d.record(columns, "NEW") + `)
 	` + d.onConflict(pk, columns, true) + `;
 	RETURN NULL;
-END`
+END`, nil
 }
 
-// replay applies up to limit of the log's oldest entries to the shadow in
-// one transaction and returns how many it applied: each logged key's row
-// is deleted from the shadow and copied again from the live table as the
-// transaction's last statement sees it, and the entries go. A change
-// committed later has an entry of its own, which the next replay applies,
-// so every committed state of a key reaches the shadow. Entries are
-// removed by their numbers, never by a range: a number below the last
-// one read may belong to a transaction that had not committed yet. A
-// TRUNCATE's entry ends the entries applied together: it empties the
-// shadow, and entries after it refill what the application wrote since.
-func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, limit int) (int, error) {
+// replay applies the log's entries to the shadow in tx and returns how
+// many it applied: each logged key's row is deleted from the shadow and
+// copied again from the live table, and the entries go. Run in one
+// snapshot (REPEATABLE READ) with every entry it sees, it leaves the
+// shadow as the live table was in that snapshot: a change committed later
+// has an entry the next replay applies, and no unique constraint of the
+// shadow sees a mix of two moments (applied by the oldest thousand
+// entries at a time, rows read as they are now could meet rows still as
+// they were). Entries are removed by their numbers, never by a range: a
+// number below the last one read may belong to a transaction that had
+// not committed yet. A TRUNCATE's entry ends the entries applied
+// together: it empties the shadow, and the entries after it refill what
+// the application wrote since.
+func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error) {
 	shadow, live, log := d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, n.table), d.Qualify(n.schema, logTable(n))
-	rows, err := tx.QueryContext(ctx, "SELECT "+d.Quote(logSeq)+", "+d.Quote(logTruncate)+" FROM "+log+
-		" ORDER BY "+d.Quote(logSeq)+" LIMIT "+strconv.Itoa(limit))
+	seqCol, truncCol := logColumns(pk)
+	var first sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT min("+d.Quote(seqCol)+") FROM "+log+" WHERE "+d.Quote(truncCol)).Scan(&first); err != nil {
+		return 0, fmt.Errorf("reading the log: %w", err)
+	}
+	upTo := ""
+	if first.Valid {
+		upTo = " WHERE " + d.Quote(seqCol) + " <= " + strconv.FormatInt(first.Int64, 10)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+d.Quote(seqCol)+" FROM "+log+upTo)
 	if err != nil {
 		return 0, fmt.Errorf("reading the log: %w", err)
 	}
-	var seqs []int64
-	truncated := false
-	for rows.Next() && !truncated {
+	seqs := []int64{}
+	for rows.Next() {
 		var seq int64
-		if err := rows.Scan(&seq, &truncated); err != nil {
+		if err := rows.Scan(&seq); err != nil {
 			_ = rows.Close()
 			return 0, err
 		}
@@ -337,16 +413,16 @@ func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, co
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(seqs) == 0 {
 		return 0, err
 	}
-	keys := "(" + d.list(pk) + ") IN (SELECT " + d.list(pk) + " FROM " + log + " WHERE " + d.Quote(logSeq) + " = ANY($1))"
+	keys := "(" + d.list(pk) + ") IN (SELECT " + d.list(pk) + " FROM " + log + " WHERE " + d.Quote(seqCol) + " = ANY($1))"
 	stmts := []string{
 		"DELETE FROM " + shadow + " WHERE " + keys,
 		"INSERT INTO " + shadow + " (" + d.list(columns) + ") OVERRIDING SYSTEM VALUE SELECT " + d.list(columns) +
 			" FROM " + live + " WHERE " + keys,
 	}
-	if truncated {
+	if first.Valid {
 		stmts = []string{"DELETE FROM " + shadow}
 	}
-	stmts = append(stmts, "DELETE FROM "+log+" WHERE "+d.Quote(logSeq)+" = ANY($1)")
+	stmts = append(stmts, "DELETE FROM "+log+" WHERE "+d.Quote(seqCol)+" = ANY($1)")
 	for _, stmt := range stmts {
 		args := []any{seqs}
 		if !strings.Contains(stmt, "$1") {
@@ -368,7 +444,7 @@ func (d postgresDialect) switchToSync(ctx context.Context, tx *sql.Tx, n names, 
 		return err
 	}
 	for {
-		applied, err := d.replay(ctx, tx, n, pk, columns, replayLimit)
+		applied, err := d.replay(ctx, tx, n, pk, columns)
 		if err != nil {
 			return err
 		}
@@ -376,9 +452,13 @@ func (d postgresDialect) switchToSync(ctx context.Context, tx *sql.Tx, n names, 
 			break
 		}
 	}
+	body, err := d.syncBody(ctx, tx, n, pk, columns)
+	if err != nil {
+		return err
+	}
 	return execAll(ctx, tx, []string{
 		"CREATE OR REPLACE FUNCTION " + d.syncSignature(n) + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
-			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(d.syncBody(n, pk, columns)),
+			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(body),
 		"DROP TABLE " + d.Qualify(n.schema, logTable(n)),
 	})
 }
@@ -494,17 +574,19 @@ func (postgresDialect) beginBatch(ctx context.Context, tx *sql.Tx, _ names, _ in
 }
 
 // deferIndexes defers every index of the shadow, those of its primary
-// key and other constraints included: until the copy is done only the
-// copy writes the shadow (the application's writes go to the log), so
-// each index is built once after it, sorted, by a plain CREATE INDEX or
-// ADD CONSTRAINT. Definitions come back from pg_get_indexdef and
-// pg_get_constraintdef, with their comments.
+// key and other constraints included: until the log is replayed for the
+// last time only the run writes the shadow (the application's writes go
+// to the log), so each index is built once, sorted, by a plain CREATE
+// INDEX or ADD CONSTRAINT; unique and exclusion ones once the shadow
+// holds the rows of one moment (see catchUp). Definitions come back from
+// pg_get_indexdef and pg_get_constraintdef, with their comments.
 func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n names) ([]deferredIndex, error) {
 	shadow := d.Qualify(n.schema, n.shadow)
 	rows, err := q.QueryContext(ctx, `
 		SELECT ic.relname, pg_get_indexdef(i.indexrelid), COALESCE(obj_description(i.indexrelid, 'pg_class'), ''),
 			COALESCE(con.conname, ''), COALESCE(pg_get_constraintdef(con.oid), ''),
-			COALESCE(obj_description(con.oid, 'pg_constraint'), '')
+			COALESCE(obj_description(con.oid, 'pg_constraint'), ''),
+			NOT i.indisprimary AND (i.indisunique OR i.indisexclusion)
 		FROM pg_catalog.pg_index i
 		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 		LEFT JOIN pg_catalog.pg_constraint con
@@ -518,11 +600,12 @@ func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n
 	var drops []string
 	for rows.Next() {
 		var name, def, comment, con, condef, conComment string
-		if err := rows.Scan(&name, &def, &comment, &con, &condef, &conComment); err != nil {
+		var unique bool
+		if err := rows.Scan(&name, &def, &comment, &con, &condef, &conComment, &unique); err != nil {
 			_ = rows.Close()
 			return nil, err
 		}
-		idx := deferredIndex{name: name, create: []string{def}}
+		idx := deferredIndex{name: name, create: []string{def}, unique: unique}
 		if con == "" {
 			drops = append(drops, "DROP INDEX "+d.Qualify(n.schema, name))
 		} else {

@@ -121,7 +121,7 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier) error {
 	if err := r.markShadow(ctx, q); err != nil {
 		return err
 	}
-	if r.c.KeepForeignKeys {
+	if r.c.KeepForeignKeys && !r.d.logsWrites() {
 		if err := r.d.copyForeignKeys(ctx, q, r.n); err != nil {
 			return err
 		}
@@ -531,52 +531,70 @@ func (r *runner) buildIndexes(ctx context.Context) error {
 	}
 	r.report(StatusIndexing)
 	start := time.Now()
-	err := r.d.buildIndexes(ctx, r.conn, r.n, r.deferred)
+	err := r.d.buildIndexes(ctx, r.conn, r.n, r.deferredNow(false))
 	if restoreErr := r.d.prepareSession(context.WithoutCancel(ctx), r.conn, r.opts.LockTimeout); restoreErr != nil {
 		err = errors.Join(err, fmt.Errorf("restoring the session's lock waits: %w", restoreErr))
 	}
 	if err != nil {
 		return fmt.Errorf("building the indexes of %s: %w", r.n.shadow, err)
 	}
-	r.res.IndexTime = time.Since(start)
+	r.res.IndexTime += time.Since(start)
 	return nil
 }
 
-// Replay's rounds: each applies up to replayLimit log entries in a
-// transaction of its own; once a round finds fewer than replayTail, the
-// rest is applied under the lock that switches the triggers.
-const (
-	replayLimit = 1000
-	replayTail  = 100
-)
+// deferredNow are the deferred indexes to build now: with unique set,
+// those buildIndexes leaves to catchUp (dialect.logsWrites: the unique
+// and exclusion ones), otherwise the others.
+func (r *runner) deferredNow(unique bool) []deferredIndex {
+	late := r.d.logsWrites()
+	var out []deferredIndex
+	for _, idx := range r.deferred {
+		if (late && idx.unique) == unique {
+			out = append(out, idx)
+		}
+	}
+	return out
+}
+
+// replayTail: once a replay applies fewer entries, the rest is applied
+// under the lock that switches the triggers.
+const replayTail = 100
 
 // catchUp applies, where the triggers log the application's writes
 // (dialect.logsWrites), what they logged during the copy and the index
-// builds, in rounds, until little is left; then the rest, and the switch
-// to triggers that write the shadow, under a lock that stops the
-// application's writes, attempted as the swap is (see cutOver).
+// builds. The first replay leaves the shadow as the live table was at one
+// moment, on which the unique and exclusion indexes are built; replays
+// follow until little is left, then the rest and the switch to triggers
+// that write the shadow, under a lock that stops the application's
+// writes, attempted as the swap is (see cutOver), with replays before
+// each attempt; then the foreign keys, which would otherwise have held
+// the application's deletes of rows the shadow still had in an older
+// version.
 func (r *runner) catchUp(ctx context.Context) error {
 	if !r.d.logsWrites() {
 		return nil
 	}
 	r.report(StatusReplaying)
-	for {
-		var applied int
-		err := withRetries(ctx, r.d, func() error {
-			return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
-				var err error
-				applied, err = r.d.replay(ctx, tx, r.n, r.pk, r.columns, replayLimit)
-				return err
-			})
-		})
-		if err != nil {
-			return fmt.Errorf("applying the writes to %s logged during the copy: %w", r.n.table, err)
+	if _, err := r.replay(ctx); err != nil {
+		return err
+	}
+	if unique := r.deferredNow(true); len(unique) > 0 {
+		start := time.Now()
+		if err := r.d.buildIndexes(ctx, r.conn, r.n, unique); err != nil {
+			return fmt.Errorf("building the indexes of %s: %w", r.n.shadow, err)
 		}
-		if applied < replayTail {
-			break
-		}
+		r.res.IndexTime += time.Since(start)
 	}
 	_, err := r.cutOver(ctx, func() error {
+		for {
+			applied, err := r.replay(ctx)
+			if err != nil || applied < replayTail {
+				if err != nil {
+					return err
+				}
+				break
+			}
+		}
 		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
 			return r.d.switchToSync(ctx, tx, r.n, r.pk, r.columns)
 		})
@@ -584,7 +602,29 @@ func (r *runner) catchUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("switching the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
 	}
+	if r.c.KeepForeignKeys {
+		if err := r.d.copyForeignKeys(ctx, r.conn, r.n); err != nil {
+			return fmt.Errorf("adding the foreign keys of %s: %w", r.n.shadow, err)
+		}
+	}
 	return nil
+}
+
+// replay applies, in one snapshot, every entry of the log it sees.
+func (r *runner) replay(ctx context.Context) (int, error) {
+	var applied int
+	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
+	err := withRetries(ctx, r.d, func() error {
+		return inTx(ctx, r.conn, opts, func(tx *sql.Tx) error {
+			var err error
+			applied, err = r.d.replay(ctx, tx, r.n, r.pk, r.columns)
+			return err
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("applying the writes to %s logged during the copy: %w", r.n.table, err)
+	}
+	return applied, nil
 }
 
 // nextBound finds the key of the last row of the next batch (after last)

@@ -1,0 +1,208 @@
+package shadow
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
+)
+
+// The tests of PostgreSQL's log of the keys the application writes
+// during the copy (postgresDialect.logsWrites).
+
+// loggedTable creates a PostgreSQL table from ddl and the change of its
+// column n to bigint.
+func loggedTable(t *testing.T, ddl ...string) (*sql.DB, database.Engine, Change) {
+	t.Helper()
+	ec := engineCases[0]
+	db, e := ec.fresh(t), ec.engine(t)
+	for _, stmt := range ddl {
+		mustExec(t, db, stmt)
+	}
+	c, err := FromAlter(e, "", "t", "ALTER COLUMN n TYPE bigint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, e, c
+}
+
+// tableText is a table's rows as text, in key order.
+func tableText(t *testing.T, db *sql.DB, table string) string {
+	t.Helper()
+	return queryString(t, db, "SELECT string_agg(x::text, ' ' ORDER BY x::text) FROM "+table+" x")
+}
+
+// A unique value moves from a row the copy has moved to one it has not,
+// during the copy, and from one row to another between two replays: the
+// shadow never holds a value twice when its unique index is built or
+// written (its rows are all of one moment then), and the run ends with
+// the application's rows.
+func TestRunFollowsUniqueValuesThatMove(t *testing.T) {
+	g := NewWithT(t)
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, email text UNIQUE, n int)",
+		"INSERT INTO t SELECT g, 'e' || g, g FROM generate_series(1, 2000) g")
+	batches, replays := 0, 0
+	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: func(p Progress) {
+		switch {
+		case p.SyncStatus == StatusCopying && p.RowsProcessed > 0:
+			if batches++; batches == 2 {
+				mustExec(t, db, "UPDATE t SET email = 'gone' WHERE id = 1")
+				mustExec(t, db, "UPDATE t SET email = 'e1' WHERE id = 1000")
+			}
+		case p.SyncStatus == StatusIndexing && replays == 0:
+			replays++
+			// More than a round of the old replay (a thousand entries),
+			// and a value that moves only after them.
+			mustExec(t, db, "UPDATE t SET n = n + 1 WHERE id = 3")
+			mustExec(t, db, "UPDATE t SET n = n + 1 WHERE id BETWEEN 4 AND 1500")
+			mustExec(t, db, "UPDATE t SET email = 'z' WHERE id = 2")
+			mustExec(t, db, "UPDATE t SET email = 'e2' WHERE id = 3")
+		}
+	}}
+	want := ""
+	res, err := Run(context.Background(), e, db, c, opts)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res.Rows).To(BeNumerically(">", 0))
+	want = tableText(t, db, "t")
+	g.Expect(want).To(ContainSubstring("(1000,e1,"))
+	g.Expect(want).To(ContainSubstring("(3,e2,"))
+	g.Expect(queryString(t, db, "SELECT count(DISTINCT email) FROM t")).To(Equal("2000"))
+}
+
+// The application deletes a child row the copy has moved, then its
+// parent: the shadow's copy of the foreign key, which would refuse the
+// parent's delete while the shadow still held the child, is added only
+// once the shadow follows the application's writes.
+func TestRunLetsTheApplicationDeleteAParentDuringTheCopy(t *testing.T) {
+	g := NewWithT(t)
+	db, e, c := loggedTable(t,
+		"CREATE TABLE parent (id int PRIMARY KEY)",
+		"INSERT INTO parent SELECT g FROM generate_series(1, 1000) g",
+		"CREATE TABLE t (id int PRIMARY KEY, parent int NOT NULL REFERENCES parent, n int)",
+		"INSERT INTO t SELECT g, g, g FROM generate_series(1, 1000) g")
+	batches := 0
+	var appErr error
+	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: func(p Progress) {
+		if p.SyncStatus == StatusCopying && p.RowsProcessed > 0 {
+			if batches++; batches == 2 {
+				_, appErr = db.Exec("DELETE FROM t WHERE id = 1")
+				if appErr == nil {
+					_, appErr = db.Exec("DELETE FROM parent WHERE id = 1")
+				}
+			}
+		}
+	}}
+	_, err := Run(context.Background(), e, db, c, opts)
+	g.Expect(appErr).NotTo(HaveOccurred())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(queryString(t, db, "SELECT count(*) FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'f' AND convalidated")).To(Equal("1"))
+	g.Expect(queryString(t, db, "SELECT count(*) FROM t")).To(Equal("999"))
+}
+
+// A key of a NOT NULL domain: a TRUNCATE during the copy is logged (its
+// entry has no key), and a key column may have the name of one of the
+// log's own columns.
+func TestRunLogsAnyKey(t *testing.T) {
+	g := NewWithT(t)
+	db, e, c := loggedTable(t,
+		"CREATE DOMAIN positive AS int NOT NULL CHECK (VALUE > 0)",
+		"CREATE TABLE t (kube_shift_seq positive PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g")
+	batches := 0
+	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: func(p Progress) {
+		if p.SyncStatus == StatusCopying && p.RowsProcessed > 0 {
+			if batches++; batches == 2 {
+				mustExec(t, db, "TRUNCATE t")
+				mustExec(t, db, "INSERT INTO t VALUES (7, 7)")
+			}
+		}
+	}}
+	_, err := Run(context.Background(), e, db, c, opts)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(tableText(t, db, "t")).To(Equal("(7,7)"))
+}
+
+// An update of the key to a value equal by its type but written otherwise
+// (numeric 1 and 1.00), during the copy and after the triggers write the
+// shadow: the changed table has the value as the application wrote it.
+func TestRunFollowsKeysWrittenOtherwise(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id numeric PRIMARY KEY, n int)",
+		"INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)")
+	r, err := newRunner(ctx, e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	mustExec(t, db, "UPDATE t SET id = 1.00 WHERE id = 1")
+	for _, step := range []func(context.Context) error{r.buildIndexes, r.catchUp} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	mustExec(t, db, "UPDATE t SET id = 2.0 WHERE id = 2")
+	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+	g.Expect(tableText(t, db, "t")).To(Equal("(1.00,1) (2.0,2) (3,3)"))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// The trigger function runs with the rights of the run's user: nobody
+// may attach it to a table of their own (EXECUTE is not granted), and
+// attached anyway (by a superuser) it refuses to run.
+func TestTriggerFunctionServesTheLiveTableOnly(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
+	role := fmt.Sprintf("kube_shift_other_%d", time.Now().UnixNano())
+	mustExec(t, db, "CREATE ROLE "+role)
+	defer func() { _, _ = db.Exec("DROP OWNED BY " + role); _, _ = db.Exec("DROP ROLE " + role) }()
+	mustExec(t, db, "GRANT USAGE, CREATE ON SCHEMA public TO "+role)
+	r, err := newRunner(ctx, e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	for _, phase := range []string{"logging", "writing the shadow"} {
+		if phase == "writing the shadow" {
+			for _, step := range []func(context.Context) error{r.copyRows, r.buildIndexes, r.catchUp} {
+				g.Expect(step(ctx)).To(Succeed())
+			}
+		}
+		conn, err := db.Conn(ctx)
+		g.Expect(err).NotTo(HaveOccurred())
+		mustConn := func(stmt string) error { _, err := conn.ExecContext(ctx, stmt); return err }
+		g.Expect(mustConn("SET ROLE " + role)).To(Succeed())
+		g.Expect(mustConn("CREATE TABLE other_" + role + " (id int, n int)")).To(Succeed())
+		err = mustConn("CREATE TRIGGER x AFTER INSERT ON other_" + role + " FOR EACH ROW EXECUTE FUNCTION public._t_shadow_sync()")
+		g.Expect(err).To(MatchError(ContainSubstring("permission denied")), phase)
+		g.Expect(mustConn("RESET ROLE")).To(Succeed())
+		g.Expect(mustConn("CREATE TRIGGER x AFTER INSERT ON other_" + role + " FOR EACH ROW EXECUTE FUNCTION public._t_shadow_sync()")).To(Succeed())
+		err = mustConn("INSERT INTO other_" + role + " VALUES (1, 666)")
+		g.Expect(err).To(MatchError(ContainSubstring("for one table only")), phase)
+		g.Expect(mustConn("DROP TABLE other_" + role)).To(Succeed())
+		discard(conn)
+	}
+	g.Expect(queryString(t, db, "SELECT count(*) FROM _t_new WHERE n = 666")).To(Equal("0"))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// A deferrable primary key is refused: the trigger's upsert cannot use it.
+func TestRunRefusesADeferrableKey(t *testing.T) {
+	g := NewWithT(t)
+	db, e, c := loggedTable(t, "CREATE TABLE t (id int PRIMARY KEY DEFERRABLE, n int)")
+	_, err := Run(context.Background(), e, db, c, Options{})
+	var refusal *RefusalError
+	g.Expect(errors.As(err, &refusal)).To(BeTrue(), "%v", err)
+	g.Expect(err).To(MatchError(ContainSubstring("deferrable")))
+}
