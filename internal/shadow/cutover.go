@@ -24,8 +24,9 @@ const (
 // application's statements queued behind it run during the pause before
 // the next, where an unbounded wait would hold them for as long as the
 // query Run waits for. Every attempt's time counts toward LongestLock;
+// prepare, when set, runs before each attempt, outside that time.
 // cutOver returns the number of attempts.
-func (r *runner) cutOver(ctx context.Context, try func() error) (attempts int, err error) {
+func (r *runner) cutOver(ctx context.Context, prepare, try func() error) (attempts int, err error) {
 	if err := r.d.setLockWait(ctx, r.conn, r.opts.CutOverLockTimeout); err != nil {
 		return 0, fmt.Errorf("bounding the session's lock waits: %w", err)
 	}
@@ -37,6 +38,11 @@ func (r *runner) cutOver(ctx context.Context, try func() error) (attempts int, e
 	}()
 	pause := firstCutOverPause
 	for attempt := 1; ; attempt++ {
+		if prepare != nil {
+			if err := prepare(); err != nil {
+				return attempt, err
+			}
+		}
 		start := time.Now()
 		err := try()
 		r.noteLock(time.Since(start))

@@ -72,9 +72,11 @@ type dialect interface {
 	// leaves the shadow as the live table was in its snapshot.
 	replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error)
 	// switchToSync applies the whole log and turns the triggers into
-	// ones that write the shadow, in tx, under a lock on the live table
-	// bounded by the session's lock wait.
+	// ones that write the shadow, in tx (REPEATABLE READ), under a lock on
+	// the live table bounded by the session's lock wait; dropLog drops
+	// the log then.
 	switchToSync(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) error
+	dropLog(ctx context.Context, q database.Querier, n names) error
 	// dropTriggers removes the triggers (and function, and log) Run
 	// installed for n, wherever the swap left them. Idempotent.
 	dropTriggers(ctx context.Context, q database.Querier, n names) error
@@ -121,12 +123,31 @@ type deferredIndex struct {
 	name string
 	// create are the statements building it again.
 	create []string
-	// unique is set for an index that holds the rows to a constraint
-	// (unique, exclusion): where the triggers log the application's
-	// writes, it is built once the shadow holds the rows of one moment,
-	// not rows copied in batches of different moments.
-	unique bool
+	// then are statements that follow create outside its lock (a foreign
+	// key's validation).
+	then []string
+	// stage is when it is built.
+	stage buildStage
 }
+
+// buildStage is when a deferred index (or constraint) is built.
+type buildStage int
+
+const (
+	// afterCopy: once the copy is done.
+	afterCopy buildStage = iota
+	// afterReplay: an index that holds the rows to a constraint (unique,
+	// exclusion), where the triggers log the application's writes: once
+	// a replay has left the shadow with the rows of one moment, not rows
+	// copied in batches of different moments.
+	afterReplay
+	// afterSwitch: a foreign key, where the triggers log the
+	// application's writes: once the shadow follows them, so that it
+	// never refuses the application's delete of a parent whose child the
+	// shadow still holds; added under a short lock (create), then
+	// validated (then).
+	afterSwitch
+)
 
 // tableInfo is what Run reads of a relation.
 type tableInfo struct {

@@ -106,6 +106,39 @@ func TestRunLetsTheApplicationDeleteAParentDuringTheCopy(t *testing.T) {
 	g.Expect(queryString(t, db, "SELECT count(*) FROM t")).To(Equal("999"))
 }
 
+// The change drops the table's foreign key and adds one of its own: the
+// clauses see the kept key, and the added one, like the kept ones, never
+// refuses the application's delete of a parent during the copy.
+func TestRunTakesForeignKeysTheChangeDropsAndAdds(t *testing.T) {
+	g := NewWithT(t)
+	db, e, _ := loggedTable(t,
+		"CREATE TABLE parent (id int PRIMARY KEY)",
+		"INSERT INTO parent SELECT g FROM generate_series(1, 1000) g",
+		"CREATE TABLE t (id int PRIMARY KEY, parent int NOT NULL CONSTRAINT t_parent_fkey REFERENCES parent, n int)",
+		"INSERT INTO t SELECT g, g, g FROM generate_series(1, 1000) g")
+	c, err := FromAlter(e, "", "t", "DROP CONSTRAINT t_parent_fkey",
+		"ADD CONSTRAINT t_p FOREIGN KEY (parent) REFERENCES parent ON DELETE CASCADE")
+	g.Expect(err).NotTo(HaveOccurred())
+	batches := 0
+	var appErr error
+	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: func(p Progress) {
+		if p.SyncStatus == StatusCopying && p.RowsProcessed > 0 {
+			if batches++; batches == 2 {
+				_, appErr = db.Exec("UPDATE t SET parent = 2 WHERE id = 1")
+				if appErr == nil {
+					_, appErr = db.Exec("DELETE FROM parent WHERE id = 1")
+				}
+			}
+		}
+	}}
+	_, err = Run(context.Background(), e, db, c, opts)
+	g.Expect(appErr).NotTo(HaveOccurred())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(queryString(t, db, "SELECT string_agg(conname || ' ' || convalidated, ',') FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'f'")).
+		To(Equal("t_p true"))
+	g.Expect(queryString(t, db, "SELECT count(*) FROM t")).To(Equal("1000"))
+}
+
 // A key of a NOT NULL domain: a TRUNCATE during the copy is logged (its
 // entry has no key), and a key column may have the name of one of the
 // log's own columns.
@@ -152,6 +185,40 @@ func TestRunFollowsKeysWrittenOtherwise(t *testing.T) {
 	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
 	g.Expect(tableText(t, db, "t")).To(Equal("(1.00,1) (2.0,2) (3,3)"))
 	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// Once the triggers write the shadow, an update of a key to one equal
+// by its type's operator but another value (a float the application's
+// session prints short, a case-insensitive collation's other case) moves
+// the shadow's row too.
+func TestSyncTriggerFollowsKeysEqualButDifferent(t *testing.T) {
+	for _, tc := range []struct{ name, ddl, rows, from, to string }{
+		{"float", "CREATE TABLE t (id float8 PRIMARY KEY, n int)", "(0.1, 1), (2, 2)", "0.1", "0.10000000000000002"},
+		{"collation", "CREATE TABLE t (id text COLLATE kube_shift_ci PRIMARY KEY, n int)", "('A', 1), ('B', 2)", "'A'", "'a'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			db, e, c := loggedTable(t,
+				"CREATE COLLATION kube_shift_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+				tc.ddl, "INSERT INTO t VALUES "+tc.rows)
+			r, err := newRunner(ctx, e, db, c, Options{})
+			g.Expect(err).NotTo(HaveOccurred())
+			defer r.close()
+			for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp} {
+				g.Expect(step(ctx)).To(Succeed())
+			}
+			conn, err := db.Conn(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer discard(conn)
+			_, err = conn.ExecContext(ctx, "SET extra_float_digits = 0")
+			g.Expect(err).NotTo(HaveOccurred())
+			_, err = conn.ExecContext(ctx, "UPDATE t SET id = "+tc.to+" WHERE id = "+tc.from)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+		})
+	}
 }
 
 // The trigger function runs with the rights of the run's user: nobody

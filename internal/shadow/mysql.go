@@ -407,6 +407,8 @@ func (mysqlDialect) switchToSync(context.Context, *sql.Tx, names, []string, []st
 	return nil
 }
 
+func (mysqlDialect) dropLog(context.Context, database.Querier, names) error { return nil }
+
 // beginBatch has nothing to do: copyRows's locking read keeps deletes
 // from running while it reads, and InnoDB's flush at commit is a server
 // setting (innodb_flush_log_at_trx_commit), not a session's.

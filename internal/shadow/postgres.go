@@ -174,20 +174,20 @@ func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, 
 	return execAll(ctx, q, grants)
 }
 
-// copyForeignKeys adds the foreign keys NOT VALID and then validates
-// those the live table has valid: the validation's scan does not stop the
-// triggers' writes to the shadow, or the referenced table's.
+// copyForeignKeys adds the live table's foreign keys to the shadow, NOT
+// VALID and then validated (see foreignKeys).
 func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names) error {
 	// Constraint names are per table in PostgreSQL: the copies keep them.
-	stmts, err := database.QueryStrings(ctx, q, `
-		SELECT stmt FROM pg_catalog.pg_constraint,
-		LATERAL (VALUES (1, format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname,
-				regexp_replace(pg_get_constraintdef(oid), ' NOT VALID$', '') || ' NOT VALID')),
-			(2, CASE WHEN convalidated THEN format('ALTER TABLE %s VALIDATE CONSTRAINT %I', $2::text, conname) END)) v(step, stmt)
-		WHERE conrelid = $1::regclass AND contype = 'f' AND stmt IS NOT NULL
-		ORDER BY step, conname`, d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow))
+	keys, err := d.foreignKeys(ctx, q, n.table, n)
 	if err != nil {
-		return fmt.Errorf("reading the foreign keys of %s: %w", n.table, err)
+		return err
+	}
+	var stmts []string
+	for _, fk := range keys {
+		stmts = append(stmts, fk.create...)
+	}
+	for _, fk := range keys {
+		stmts = append(stmts, fk.then...)
 	}
 	return execAll(ctx, q, stmts)
 }
@@ -261,10 +261,11 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 		return execAll(ctx, tx, []string{
 			"CREATE UNLOGGED TABLE " + log + " (" + strings.Join(columns, ", ") + ", " +
 				d.Quote(seq) + " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, " +
-				d.Quote(truncate) + " boolean NOT NULL DEFAULT false) WITH (autovacuum_enabled = false)",
+				d.Quote(truncate) + " boolean NOT NULL DEFAULT false)",
+			// The TRUNCATE entries, which each replay looks for first.
+			"CREATE INDEX ON " + log + " (" + d.Quote(seq) + ") WHERE " + d.Quote(truncate),
 			"COMMENT ON TABLE " + log + " IS " + pgLiteral(logMarker(n)),
-			"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
-				" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(body),
+			"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" + pgFunctionSettings + " AS " + dollarQuote(body),
 			"REVOKE EXECUTE ON FUNCTION " + fn + " FROM PUBLIC",
 			"COMMENT ON FUNCTION " + fn + " IS " + pgLiteral(syncMarker(n)),
 			"CREATE TRIGGER " + d.Quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
@@ -274,6 +275,12 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 		})
 	})
 }
+
+// pgFunctionSettings are the trigger function's own settings: a
+// search_path the application's cannot redirect the qualified names in
+// it through, and floats written exactly (see keyChanged), whatever the
+// application's session says.
+const pgFunctionSettings = " SET search_path = pg_catalog, pg_temp SET extra_float_digits = 1"
 
 // onlyFor is the start of a trigger function's body that refuses to run
 // for another table than the live one, whose OID it reads in q: a
@@ -318,15 +325,16 @@ END`, nil
 }
 
 // keyChanged is true in an update trigger when the update changes the
-// key, compared as text: a key equal by its type's operator but written
-// otherwise (numeric 1 and 1.00, a case-insensitive collation's 'A' and
-// 'a') is a change the shadow must follow, and every type has a text
-// form, where its = operator may live outside the function's
-// search_path.
+// key, compared as text in the "C" collation: a key equal by its type's
+// operator but written otherwise (numeric 1 and 1.00, a case-insensitive
+// collation's 'A' and 'a') is a change the shadow must follow, and every
+// type has a text form, where its = operator may live outside the
+// function's search_path (floats are written exactly: see
+// pgFunctionSettings).
 func (d postgresDialect) keyChanged(pk []string) string {
 	changed := make([]string, len(pk))
 	for i, c := range pk {
-		changed[i] = "OLD." + d.Quote(c) + "::text IS DISTINCT FROM NEW." + d.Quote(c) + "::text"
+		changed[i] = "OLD." + d.Quote(c) + `::text COLLATE "C" IS DISTINCT FROM NEW.` + d.Quote(c) + `::text COLLATE "C"`
 	}
 	return strings.Join(changed, " OR ")
 }
@@ -376,16 +384,16 @@ END`, nil
 // replay applies the log's entries to the shadow in tx and returns how
 // many it applied: each logged key's row is deleted from the shadow and
 // copied again from the live table, and the entries go. Run in one
-// snapshot (REPEATABLE READ) with every entry it sees, it leaves the
-// shadow as the live table was in that snapshot: a change committed later
-// has an entry the next replay applies, and no unique constraint of the
-// shadow sees a mix of two moments (applied by the oldest thousand
-// entries at a time, rows read as they are now could meet rows still as
-// they were). Entries are removed by their numbers, never by a range: a
-// number below the last one read may belong to a transaction that had
-// not committed yet. A TRUNCATE's entry ends the entries applied
-// together: it empties the shadow, and the entries after it refill what
-// the application wrote since.
+// snapshot (REPEATABLE READ; under switchToSync's lock nothing commits
+// meanwhile) with every entry it sees, it leaves the shadow as the live
+// table was in that snapshot: a change committed later has an entry the
+// next replay applies, and no unique constraint of the shadow sees a mix
+// of two moments (applied by the oldest thousand entries at a time, rows
+// read as they are now could meet rows still as they were). An entry of
+// a transaction not committed in the snapshot is neither applied nor
+// removed, whatever its number. A TRUNCATE's entry ends the entries
+// applied together: it empties the shadow, and the entries after it
+// refill what the application wrote since.
 func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error) {
 	shadow, live, log := d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, n.table), d.Qualify(n.schema, logTable(n))
 	seqCol, truncCol := logColumns(pk)
@@ -393,27 +401,11 @@ func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, co
 	if err := tx.QueryRowContext(ctx, "SELECT min("+d.Quote(seqCol)+") FROM "+log+" WHERE "+d.Quote(truncCol)).Scan(&first); err != nil {
 		return 0, fmt.Errorf("reading the log: %w", err)
 	}
-	upTo := ""
+	entries := log
 	if first.Valid {
-		upTo = " WHERE " + d.Quote(seqCol) + " <= " + strconv.FormatInt(first.Int64, 10)
+		entries = "(SELECT * FROM " + log + " WHERE " + d.Quote(seqCol) + " <= " + strconv.FormatInt(first.Int64, 10) + ") e"
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+d.Quote(seqCol)+" FROM "+log+upTo)
-	if err != nil {
-		return 0, fmt.Errorf("reading the log: %w", err)
-	}
-	seqs := []int64{}
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			_ = rows.Close()
-			return 0, err
-		}
-		seqs = append(seqs, seq)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(seqs) == 0 {
-		return 0, err
-	}
-	keys := "(" + d.list(pk) + ") IN (SELECT " + d.list(pk) + " FROM " + log + " WHERE " + d.Quote(seqCol) + " = ANY($1))"
+	keys := "(" + d.list(pk) + ") IN (SELECT " + d.list(pk) + " FROM " + entries + ")"
 	stmts := []string{
 		"DELETE FROM " + shadow + " WHERE " + keys,
 		"INSERT INTO " + shadow + " (" + d.list(columns) + ") OVERRIDING SYSTEM VALUE SELECT " + d.list(columns) +
@@ -422,23 +414,25 @@ func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, co
 	if first.Valid {
 		stmts = []string{"DELETE FROM " + shadow}
 	}
-	stmts = append(stmts, "DELETE FROM "+log+" WHERE "+d.Quote(seqCol)+" = ANY($1)")
-	for _, stmt := range stmts {
-		args := []any{seqs}
-		if !strings.Contains(stmt, "$1") {
-			args = nil
-		}
-		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
-			return 0, fmt.Errorf("applying the log: %w", err)
-		}
+	if err := execAll(ctx, tx, stmts); err != nil {
+		return 0, fmt.Errorf("applying the log: %w", err)
 	}
-	return len(seqs), nil
+	remove := "DELETE FROM " + log
+	if first.Valid {
+		remove += " WHERE " + d.Quote(seqCol) + " <= " + strconv.FormatInt(first.Int64, 10)
+	}
+	res, err := tx.ExecContext(ctx, remove)
+	if err != nil {
+		return 0, fmt.Errorf("applying the log: %w", err)
+	}
+	applied, err := res.RowsAffected()
+	return int(applied), err
 }
 
 // switchToSync ends the log: under a lock that stops the application's
-// writes (not its reads) it applies what is left of the log, turns the
-// trigger function into the one that writes the shadow directly, and
-// drops the log, all in tx.
+// writes (not its reads) it applies what is left of the log and turns the
+// trigger function into the one that writes the shadow directly, in tx,
+// which must be REPEATABLE READ (its snapshot taken after the lock).
 func (d postgresDialect) switchToSync(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) error {
 	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+d.Qualify(n.schema, n.table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 		return err
@@ -456,11 +450,16 @@ func (d postgresDialect) switchToSync(ctx context.Context, tx *sql.Tx, n names, 
 	if err != nil {
 		return err
 	}
-	return execAll(ctx, tx, []string{
-		"CREATE OR REPLACE FUNCTION " + d.syncSignature(n) + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" +
-			" SET search_path = pg_catalog, pg_temp AS " + dollarQuote(body),
-		"DROP TABLE " + d.Qualify(n.schema, logTable(n)),
-	})
+	_, err = tx.ExecContext(ctx, "CREATE OR REPLACE FUNCTION "+d.syncSignature(n)+" RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"+
+		pgFunctionSettings+" AS "+dollarQuote(body))
+	return err
+}
+
+// dropLog drops the log switchToSync ended, outside its lock: no trigger
+// writes it any more.
+func (d postgresDialect) dropLog(ctx context.Context, q database.Querier, n names) error {
+	_, err := q.ExecContext(ctx, "DROP TABLE "+d.Qualify(n.schema, logTable(n)))
+	return err
 }
 
 // keyEquals matches the shadow's row with the key of record rec.
@@ -605,7 +604,10 @@ func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n
 			_ = rows.Close()
 			return nil, err
 		}
-		idx := deferredIndex{name: name, create: []string{def}, unique: unique}
+		idx := deferredIndex{name: name, create: []string{def}}
+		if unique {
+			idx.stage = afterReplay
+		}
 		if con == "" {
 			drops = append(drops, "DROP INDEX "+d.Qualify(n.schema, name))
 		} else {
@@ -623,10 +625,53 @@ func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, err
 	}
+	keys, err := d.foreignKeys(ctx, q, n.shadow, n)
+	if err != nil {
+		return nil, err
+	}
+	for _, fk := range keys {
+		drops = append(drops, "ALTER TABLE "+shadow+" DROP CONSTRAINT "+d.Quote(fk.name))
+	}
 	if err := execAll(ctx, q, drops); err != nil {
 		return nil, fmt.Errorf("dropping the indexes of %s until the copy is done: %w", n.shadow, err)
 	}
-	return out, nil
+	return append(out, keys...), nil
+}
+
+// foreignKeys are the foreign keys of table (of n's schema) as statements
+// adding them to n's shadow, NOT VALID, and validating those table has
+// valid: the validation's scan stops neither the shadow's writes nor the
+// referenced table's.
+func (d postgresDialect) foreignKeys(ctx context.Context, q database.Querier, table string, n names) ([]deferredIndex, error) {
+	shadow := d.Qualify(n.schema, n.shadow)
+	rows, err := q.QueryContext(ctx, `
+		SELECT conname, regexp_replace(pg_get_constraintdef(oid), ' NOT VALID$', ''), convalidated,
+			COALESCE(obj_description(oid, 'pg_constraint'), '')
+		FROM pg_catalog.pg_constraint
+		WHERE conrelid = $1::regclass AND contype = 'f'
+		ORDER BY conname`, d.Qualify(n.schema, table))
+	if err != nil {
+		return nil, fmt.Errorf("reading the foreign keys of %s: %w", table, err)
+	}
+	var out []deferredIndex
+	for rows.Next() {
+		var name, def, comment string
+		var valid bool
+		if err := rows.Scan(&name, &def, &valid, &comment); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		fk := deferredIndex{name: name, stage: afterSwitch,
+			create: []string{"ALTER TABLE " + shadow + " ADD CONSTRAINT " + d.Quote(name) + " " + def + " NOT VALID"}}
+		if comment != "" {
+			fk.create = append(fk.create, "COMMENT ON CONSTRAINT "+d.Quote(name)+" ON "+shadow+" IS "+pgLiteral(comment))
+		}
+		if valid {
+			fk.then = []string{"ALTER TABLE " + shadow + " VALIDATE CONSTRAINT " + d.Quote(name)}
+		}
+		out = append(out, fk)
+	}
+	return out, errors.Join(rows.Err(), rows.Close())
 }
 
 // buildIndexes builds each index in turn (PostgreSQL builds one per

@@ -121,7 +121,7 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier) error {
 	if err := r.markShadow(ctx, q); err != nil {
 		return err
 	}
-	if r.c.KeepForeignKeys && !r.d.logsWrites() {
+	if r.c.KeepForeignKeys {
 		if err := r.d.copyForeignKeys(ctx, q, r.n); err != nil {
 			return err
 		}
@@ -188,7 +188,7 @@ func (r *runner) readColumns(ctx context.Context) error {
 // The triggers' installation takes a lock the application queues behind,
 // so it is attempted as the swap is (see cutOver).
 func (r *runner) installTriggers(ctx context.Context) error {
-	_, err := r.cutOver(ctx, func() error {
+	_, err := r.cutOver(ctx, nil, func() error {
 		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns)
 	})
 	if err != nil {
@@ -531,7 +531,7 @@ func (r *runner) buildIndexes(ctx context.Context) error {
 	}
 	r.report(StatusIndexing)
 	start := time.Now()
-	err := r.d.buildIndexes(ctx, r.conn, r.n, r.deferredNow(false))
+	err := r.d.buildIndexes(ctx, r.conn, r.n, r.deferredAt(afterCopy))
 	if restoreErr := r.d.prepareSession(context.WithoutCancel(ctx), r.conn, r.opts.LockTimeout); restoreErr != nil {
 		err = errors.Join(err, fmt.Errorf("restoring the session's lock waits: %w", restoreErr))
 	}
@@ -542,14 +542,11 @@ func (r *runner) buildIndexes(ctx context.Context) error {
 	return nil
 }
 
-// deferredNow are the deferred indexes to build now: with unique set,
-// those buildIndexes leaves to catchUp (dialect.logsWrites: the unique
-// and exclusion ones), otherwise the others.
-func (r *runner) deferredNow(unique bool) []deferredIndex {
-	late := r.d.logsWrites()
+// deferredAt are the deferred indexes built at stage.
+func (r *runner) deferredAt(stage buildStage) []deferredIndex {
 	var out []deferredIndex
 	for _, idx := range r.deferred {
-		if (late && idx.unique) == unique {
+		if idx.stage == stage {
 			out = append(out, idx)
 		}
 	}
@@ -567,9 +564,9 @@ const replayTail = 100
 // follow until little is left, then the rest and the switch to triggers
 // that write the shadow, under a lock that stops the application's
 // writes, attempted as the swap is (see cutOver), with replays before
-// each attempt; then the foreign keys, which would otherwise have held
-// the application's deletes of rows the shadow still had in an older
-// version.
+// each attempt; then the foreign keys, under a short lock too (adding one
+// locks the shadow, which the application's writes now reach, and the
+// referenced table), validated after.
 func (r *runner) catchUp(ctx context.Context) error {
 	if !r.d.logsWrites() {
 		return nil
@@ -578,34 +575,54 @@ func (r *runner) catchUp(ctx context.Context) error {
 	if _, err := r.replay(ctx); err != nil {
 		return err
 	}
-	if unique := r.deferredNow(true); len(unique) > 0 {
+	if unique := r.deferredAt(afterReplay); len(unique) > 0 {
 		start := time.Now()
 		if err := r.d.buildIndexes(ctx, r.conn, r.n, unique); err != nil {
 			return fmt.Errorf("building the indexes of %s: %w", r.n.shadow, err)
 		}
 		r.res.IndexTime += time.Since(start)
 	}
-	_, err := r.cutOver(ctx, func() error {
+	replays := func() error {
 		for {
 			applied, err := r.replay(ctx)
 			if err != nil || applied < replayTail {
-				if err != nil {
-					return err
-				}
-				break
+				return err
 			}
 		}
-		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
+	}
+	rr := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
+	_, err := r.cutOver(ctx, replays, func() error {
+		return inTx(ctx, r.conn, rr, func(tx *sql.Tx) error {
 			return r.d.switchToSync(ctx, tx, r.n, r.pk, r.columns)
 		})
 	})
+	if err == nil {
+		err = r.d.dropLog(ctx, r.conn, r.n)
+	}
 	if err != nil {
 		return fmt.Errorf("switching the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
 	}
-	if r.c.KeepForeignKeys {
-		if err := r.d.copyForeignKeys(ctx, r.conn, r.n); err != nil {
-			return fmt.Errorf("adding the foreign keys of %s: %w", r.n.shadow, err)
+	keys := r.deferredAt(afterSwitch)
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err = r.cutOver(ctx, nil, func() error {
+		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
+			for _, fk := range keys {
+				if err := execAll(ctx, tx, fk.create); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	for _, fk := range keys {
+		if err == nil {
+			err = execAll(ctx, r.conn, fk.then)
 		}
+	}
+	if err != nil {
+		return fmt.Errorf("adding the foreign keys of %s: %w", r.n.shadow, err)
 	}
 	return nil
 }
@@ -699,7 +716,7 @@ func (r *runner) swap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	attempts, err := r.cutOver(ctx, func() error {
+	attempts, err := r.cutOver(ctx, nil, func() error {
 		held, err := r.d.swap(ctx, r.conn, spec)
 		r.res.LockTime = held
 		r.progress.CutOverAttempts++
