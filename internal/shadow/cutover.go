@@ -24,7 +24,8 @@ const (
 // application's statements queued behind it run during the pause before
 // the next, where an unbounded wait would hold them for as long as the
 // query Run waits for. Every attempt's time counts toward LongestLock;
-// prepare, when set, runs before each attempt, outside that time.
+// prepare, when set, runs before each attempt, outside that time, and
+// its lock waits count as the attempt's.
 // cutOver returns the number of attempts.
 func (r *runner) cutOver(ctx context.Context, prepare, try func() error) (attempts int, err error) {
 	if err := r.d.setLockWait(ctx, r.conn, r.opts.CutOverLockTimeout); err != nil {
@@ -38,14 +39,15 @@ func (r *runner) cutOver(ctx context.Context, prepare, try func() error) (attemp
 	}()
 	pause := firstCutOverPause
 	for attempt := 1; ; attempt++ {
+		var err error
 		if prepare != nil {
-			if err := prepare(); err != nil {
-				return attempt, err
-			}
+			err = prepare()
 		}
-		start := time.Now()
-		err := try()
-		r.noteLock(time.Since(start))
+		if err == nil {
+			start := time.Now()
+			err = try()
+			r.noteLock(time.Since(start))
+		}
 		if err == nil || !r.d.retryable(err) {
 			return attempt, err
 		}

@@ -261,7 +261,10 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 		return execAll(ctx, tx, []string{
 			"CREATE UNLOGGED TABLE " + log + " (" + strings.Join(columns, ", ") + ", " +
 				d.Quote(seq) + " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, " +
-				d.Quote(truncate) + " boolean NOT NULL DEFAULT false)",
+				d.Quote(truncate) + " boolean NOT NULL DEFAULT false)" +
+				// Vacuum's truncation of the emptied end would lock the log
+				// while the switch, holding the live table, replays it.
+				" WITH (vacuum_truncate = false)",
 			// The TRUNCATE entries, which each replay looks for first.
 			"CREATE INDEX ON " + log + " (" + d.Quote(seq) + ") WHERE " + d.Quote(truncate),
 			"COMMENT ON TABLE " + log + " IS " + pgLiteral(logMarker(n)),
@@ -388,8 +391,8 @@ END`, nil
 // meanwhile) with every entry it sees, it leaves the shadow as the live
 // table was in that snapshot: a change committed later has an entry the
 // next replay applies, and no unique constraint of the shadow sees a mix
-// of two moments (applied by the oldest thousand entries at a time, rows
-// read as they are now could meet rows still as they were). An entry of
+// of two moments (applied a part of the log at a time, rows read as they
+// are now could meet rows still as they were). An entry of
 // a transaction not committed in the snapshot is neither applied nor
 // removed, whatever its number. A TRUNCATE's entry ends the entries
 // applied together: it empties the shadow, and the entries after it
@@ -401,18 +404,16 @@ func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, co
 	if err := tx.QueryRowContext(ctx, "SELECT min("+d.Quote(seqCol)+") FROM "+log+" WHERE "+d.Quote(truncCol)).Scan(&first); err != nil {
 		return 0, fmt.Errorf("reading the log: %w", err)
 	}
-	entries := log
-	if first.Valid {
-		entries = "(SELECT * FROM " + log + " WHERE " + d.Quote(seqCol) + " <= " + strconv.FormatInt(first.Int64, 10) + ") e"
-	}
-	keys := "(" + d.list(pk) + ") IN (SELECT " + d.list(pk) + " FROM " + entries + ")"
-	stmts := []string{
-		"DELETE FROM " + shadow + " WHERE " + keys,
-		"INSERT INTO " + shadow + " (" + d.list(columns) + ") OVERRIDING SYSTEM VALUE SELECT " + d.list(columns) +
-			" FROM " + live + " WHERE " + keys,
-	}
-	if first.Valid {
-		stmts = []string{"DELETE FROM " + shadow}
+	// Up to a TRUNCATE, which empties the shadow: the rows of the keys
+	// logged before it are gone.
+	stmts := []string{"DELETE FROM " + shadow}
+	if !first.Valid {
+		keys := "(" + d.list(pk) + ") IN (SELECT " + d.list(pk) + " FROM " + log + ")"
+		stmts = []string{
+			"DELETE FROM " + shadow + " WHERE " + keys,
+			"INSERT INTO " + shadow + " (" + d.list(columns) + ") OVERRIDING SYSTEM VALUE SELECT " + d.list(columns) +
+				" FROM " + live + " WHERE " + keys,
+		}
 	}
 	if err := execAll(ctx, tx, stmts); err != nil {
 		return 0, fmt.Errorf("applying the log: %w", err)
@@ -629,10 +630,12 @@ func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n
 	if err != nil {
 		return nil, err
 	}
+	// The foreign keys first: one of the table's own may need its key.
+	fkDrops := make([]string, 0, len(keys)+len(drops))
 	for _, fk := range keys {
-		drops = append(drops, "ALTER TABLE "+shadow+" DROP CONSTRAINT "+d.Quote(fk.name))
+		fkDrops = append(fkDrops, "ALTER TABLE "+shadow+" DROP CONSTRAINT "+d.Quote(fk.name))
 	}
-	if err := execAll(ctx, q, drops); err != nil {
+	if err := execAll(ctx, q, append(fkDrops, drops...)); err != nil {
 		return nil, fmt.Errorf("dropping the indexes of %s until the copy is done: %w", n.shadow, err)
 	}
 	return append(out, keys...), nil

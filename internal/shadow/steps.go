@@ -86,28 +86,30 @@ func (r *runner) namesInUse(ctx context.Context, q database.Querier, n names) ([
 func (r *runner) createShadow(ctx context.Context) error {
 	r.report(StatusCreating)
 	r.created = true
-	build := func(q database.Querier) error {
+	create := func(q database.Querier) error {
 		if err := r.buildShadow(ctx, q); err != nil {
 			return fmt.Errorf("creating the shadow table %s: %w", r.n.shadow, err)
 		}
-		return nil
-	}
-	if r.e.TransactionalDDL() {
-		if err := inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return build(tx) }); err != nil {
+		if err := r.readColumns(ctx, q); err != nil {
 			return err
 		}
-	} else if err := build(r.conn); err != nil {
-		return err
+		deferred, err := r.d.deferIndexes(ctx, q, r.n)
+		if err != nil {
+			return fmt.Errorf("creating the shadow table %s: %w", r.n.shadow, err)
+		}
+		r.deferred = deferred
+		return nil
 	}
-	if err := r.readColumns(ctx); err != nil {
-		return err
+	if !r.e.TransactionalDDL() {
+		return create(r.conn)
 	}
-	deferred, err := r.d.deferIndexes(ctx, r.conn, r.n)
-	if err != nil {
-		return fmt.Errorf("creating the shadow table %s: %w", r.n.shadow, err)
-	}
-	r.deferred = deferred
-	return nil
+	// One transaction, attempted as the swap is: adding (and, for the
+	// copy, dropping) the shadow's foreign keys locks the tables they
+	// reference, which the application queues behind.
+	_, err := r.cutOver(ctx, nil, func() error {
+		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return create(tx) })
+	})
+	return err
 }
 
 // buildShadow runs the change's statements and marks the result.
@@ -156,12 +158,12 @@ func (r *runner) markShadow(ctx context.Context, q database.Querier) error {
 // readColumns settles which columns the copy and the triggers move (those
 // both tables have, except the shadow's generated ones) and checks that
 // rows can be matched by the same key in both.
-func (r *runner) readColumns(ctx context.Context) error {
-	live, err := describe(ctx, r.d, r.conn, r.n.schema, r.n.table)
+func (r *runner) readColumns(ctx context.Context, q database.Querier) error {
+	live, err := describe(ctx, r.d, q, r.n.schema, r.n.table)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", r.n.table, err)
 	}
-	shadow, err := describe(ctx, r.d, r.conn, r.n.schema, r.n.shadow)
+	shadow, err := describe(ctx, r.d, q, r.n.schema, r.n.shadow)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", r.n.shadow, err)
 	}
@@ -596,12 +598,11 @@ func (r *runner) catchUp(ctx context.Context) error {
 			return r.d.switchToSync(ctx, tx, r.n, r.pk, r.columns)
 		})
 	})
-	if err == nil {
-		err = r.d.dropLog(ctx, r.conn, r.n)
-	}
 	if err != nil {
 		return fmt.Errorf("switching the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
 	}
+	// Left in place, the log goes with the triggers in the swap.
+	_ = withRetries(ctx, r.d, func() error { return r.d.dropLog(ctx, r.conn, r.n) })
 	keys := r.deferredAt(afterSwitch)
 	if len(keys) == 0 {
 		return nil
