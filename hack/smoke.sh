@@ -138,9 +138,18 @@ EOF
 # 3. A destructive change is denied at admission, by the validating webhook:
 # the API server's own answer says which (kubectl -v=8 logs it whole; the
 # summary kubectl prints does not name the webhook).
-if out=$(migration drop-widgets "DROP TABLE widgets;" | k --as=smoke-developer create -f - -v=8 2>&1); then
-  die "a DROP TABLE migration was admitted"
-fi
+# A call the API server could not make (the webhook's certificate issued
+# again since the manager started: cert-manager issues it, cainjector
+# injects it, podstandin rewrites the manager's files, the manager reloads
+# them, each in its own time) is tried again, for a minute.
+for try in $(seq 30); do
+  if out=$(migration drop-widgets "DROP TABLE widgets;" | k --as=smoke-developer create -f - -v=8 2>&1); then
+    die "a DROP TABLE migration was admitted"
+  fi
+  grep -q 'failed calling webhook' <<<"$out" || break
+  say "the API server could not call the webhooks yet (try $try): $(tail -n1 <<<"$out" | cut -c1-200)"
+  sleep 2
+done
 denial=$(sed -n 's/.*"message":"\(admission webhook .*\)","reason".*/\1/p' <<<"$out" | sed 's/\\"/"/g' | head -n1)
 [[ $denial == 'admission webhook "vdatabasemigration-v1alpha1.kb.io" denied the request: '*"destructive statements are refused"* ]] ||
   die "the DROP TABLE migration was refused, but not as destructive by the validating webhook: $(tail -n1 <<<"$out")"
