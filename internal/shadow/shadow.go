@@ -381,8 +381,12 @@ func (r *runner) cleanUp() error {
 		discard(conn)
 	}
 	if err != nil {
-		return fmt.Errorf("cleaning up after the failed run: the shadow table %s and the triggers that fill it from %s may be left behind, "+
-			"until the next run starts over (or Abort removes them): %w", r.n.shadow, r.n.table, err)
+		left := "the shadow table " + r.n.shadow
+		if r.d.logsWrites() {
+			left += ", its log " + logTable(r.n) + ","
+		}
+		return fmt.Errorf("cleaning up after the failed run: %s and the triggers that fill it from %s may be left behind, "+
+			"until the next run starts over (or Abort removes them): %w", left, r.n.table, err)
 	}
 	return nil
 }
