@@ -32,6 +32,19 @@ func loggedTable(t *testing.T, ddl ...string) (*sql.DB, database.Engine, Change)
 	return db, e, c
 }
 
+// afterSecondBatch is a Progress that runs f once, when the copy has
+// moved its second batch: the application's writes while the copy runs.
+func afterSecondBatch(f func()) func(Progress) {
+	batches := 0
+	return func(p Progress) {
+		if p.SyncStatus == StatusCopying && p.RowsProcessed > 0 {
+			if batches++; batches == 2 {
+				f()
+			}
+		}
+	}
+}
+
 // tableText is a table's rows as text, in key order.
 func tableText(t *testing.T, db *sql.DB, table string) string {
 	t.Helper()
@@ -66,13 +79,12 @@ func TestRunFollowsUniqueValuesThatMove(t *testing.T) {
 			mustExec(t, db, "UPDATE t SET email = 'e2' WHERE id = 3")
 		}
 	}}
-	want := ""
 	res, err := Run(context.Background(), e, db, c, opts)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Rows).To(BeNumerically(">", 0))
-	want = tableText(t, db, "t")
-	g.Expect(want).To(ContainSubstring("(1000,e1,"))
-	g.Expect(want).To(ContainSubstring("(3,e2,"))
+	rows := tableText(t, db, "t")
+	g.Expect(rows).To(ContainSubstring("(1000,e1,"))
+	g.Expect(rows).To(ContainSubstring("(3,e2,"))
 	g.Expect(queryString(t, db, "SELECT count(DISTINCT email) FROM t")).To(Equal("2000"))
 }
 
@@ -87,18 +99,13 @@ func TestRunLetsTheApplicationDeleteAParentDuringTheCopy(t *testing.T) {
 		"INSERT INTO parent SELECT g FROM generate_series(1, 1000) g",
 		"CREATE TABLE t (id int PRIMARY KEY, parent int NOT NULL REFERENCES parent, n int)",
 		"INSERT INTO t SELECT g, g, g FROM generate_series(1, 1000) g")
-	batches := 0
 	var appErr error
-	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: func(p Progress) {
-		if p.SyncStatus == StatusCopying && p.RowsProcessed > 0 {
-			if batches++; batches == 2 {
-				_, appErr = db.Exec("DELETE FROM t WHERE id = 1")
-				if appErr == nil {
-					_, appErr = db.Exec("DELETE FROM parent WHERE id = 1")
-				}
-			}
+	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: afterSecondBatch(func() {
+		_, appErr = db.Exec("DELETE FROM t WHERE id = 1")
+		if appErr == nil {
+			_, appErr = db.Exec("DELETE FROM parent WHERE id = 1")
 		}
-	}}
+	})}
 	_, err := Run(context.Background(), e, db, c, opts)
 	g.Expect(appErr).NotTo(HaveOccurred())
 	g.Expect(err).NotTo(HaveOccurred())
@@ -119,18 +126,13 @@ func TestRunTakesForeignKeysTheChangeDropsAndAdds(t *testing.T) {
 	c, err := FromAlter(e, "", "t", "DROP CONSTRAINT t_parent_fkey",
 		"ADD CONSTRAINT t_p FOREIGN KEY (parent) REFERENCES parent ON DELETE CASCADE")
 	g.Expect(err).NotTo(HaveOccurred())
-	batches := 0
 	var appErr error
-	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: func(p Progress) {
-		if p.SyncStatus == StatusCopying && p.RowsProcessed > 0 {
-			if batches++; batches == 2 {
-				_, appErr = db.Exec("UPDATE t SET parent = 2 WHERE id = 1")
-				if appErr == nil {
-					_, appErr = db.Exec("DELETE FROM parent WHERE id = 1")
-				}
-			}
+	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: afterSecondBatch(func() {
+		_, appErr = db.Exec("UPDATE t SET parent = 2 WHERE id = 1")
+		if appErr == nil {
+			_, appErr = db.Exec("DELETE FROM parent WHERE id = 1")
 		}
-	}}
+	})}
 	_, err = Run(context.Background(), e, db, c, opts)
 	g.Expect(appErr).NotTo(HaveOccurred())
 	g.Expect(err).NotTo(HaveOccurred())
@@ -148,15 +150,10 @@ func TestRunLogsAnyKey(t *testing.T) {
 		"CREATE DOMAIN positive AS int NOT NULL CHECK (VALUE > 0)",
 		"CREATE TABLE t (kube_shift_seq positive PRIMARY KEY, n int)",
 		"INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g")
-	batches := 0
-	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: func(p Progress) {
-		if p.SyncStatus == StatusCopying && p.RowsProcessed > 0 {
-			if batches++; batches == 2 {
-				mustExec(t, db, "TRUNCATE t")
-				mustExec(t, db, "INSERT INTO t VALUES (7, 7)")
-			}
-		}
-	}}
+	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: afterSecondBatch(func() {
+		mustExec(t, db, "TRUNCATE t")
+		mustExec(t, db, "INSERT INTO t VALUES (7, 7)")
+	})}
 	_, err := Run(context.Background(), e, db, c, opts)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(tableText(t, db, "t")).To(Equal("(7,7)"))
