@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	. "github.com/onsi/gomega"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
@@ -218,6 +219,105 @@ func TestSyncTriggerFollowsKeysEqualButDifferent(t *testing.T) {
 	}
 }
 
+// Application transactions in REPEATABLE READ take their snapshots
+// before the switch and write after it: the shadow's rows, written by the
+// copy since, are ones they cannot see. A delete, and an update that
+// moves the key, would leave the shadow's row behind; they fail as a
+// serialization failure instead, as PostgreSQL fails the update (an
+// upsert of a row the snapshot cannot see), and each retried transaction
+// is followed.
+func TestSyncTriggerRefusesWritesFromAnOlderSnapshot(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
+	r, err := newRunner(ctx, e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	writes := []string{"DELETE FROM t WHERE id = 1", "UPDATE t SET id = 100 WHERE id = 2", "UPDATE t SET n = 0 WHERE id = 3"}
+	txs := make([]*sql.Tx, len(writes))
+	for i := range writes {
+		txs[i], err = db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(txs[i].QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(new(int))).To(Succeed())
+	}
+	for _, step := range []func(context.Context) error{r.copyRows, r.buildIndexes, r.catchUp} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	for i, write := range writes {
+		_, err := txs[i].ExecContext(ctx, write)
+		var pgErr *pgconn.PgError
+		g.Expect(errors.As(err, &pgErr)).To(BeTrue(), "%s: %v", write, err)
+		g.Expect(pgErr.Code).To(Equal(pgSerialization), write)
+		g.Expect(txs[i].Rollback()).To(Succeed())
+		mustExec(t, db, write)
+	}
+	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// Keys of types an extension defines, whose operators live in the
+// extension's schema, outside the trigger function's search_path: once the
+// triggers write the shadow, a delete and a move of the key find the
+// shadow's row through its key's index.
+func TestSyncTriggerFindsKeysOfExtensionTypes(t *testing.T) {
+	for _, tc := range []struct{ name, ddl, rows, gone, from, to string }{
+		{"citext", "CREATE TABLE t (id citext PRIMARY KEY, n int)", "('a', 1), ('B', 2), ('c', 3)", "'A'", "'b'", "'d'"},
+		{"ltree", "CREATE TABLE t (id ltree PRIMARY KEY, n int)", "('a.b', 1), ('a.c', 2), ('d', 3)", "'a.b'", "'a.c'", "'e.f'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			db, e, c := loggedTable(t, "CREATE EXTENSION "+tc.name, tc.ddl, "INSERT INTO t VALUES "+tc.rows,
+				"INSERT INTO t SELECT ('k' || g)::text::"+tc.name+", g FROM generate_series(1, 1000) g")
+			r, err := newRunner(ctx, e, db, c, Options{})
+			g.Expect(err).NotTo(HaveOccurred())
+			defer r.close()
+			for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp} {
+				g.Expect(step(ctx)).To(Succeed())
+			}
+			tx, err := db.BeginTx(ctx, nil)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer func() { _ = tx.Rollback() }()
+			for _, write := range []string{"DELETE FROM t WHERE id = " + tc.gone, "UPDATE t SET id = " + tc.to + " WHERE id = " + tc.from} {
+				_, err := tx.ExecContext(ctx, write)
+				g.Expect(err).NotTo(HaveOccurred(), write)
+			}
+			// The shadow's rows were found through its key's index.
+			var scans string
+			g.Expect(tx.QueryRowContext(ctx, "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = '_t_new'").Scan(&scans)).To(Succeed())
+			g.Expect(scans).To(Equal("0"))
+			g.Expect(tx.Commit()).To(Succeed())
+			g.Expect(queryString(t, db, "SELECT count(*) FROM t")).To(Equal("1002"))
+			g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+		})
+	}
+}
+
+// The application writes during the copy from a session whose
+// session_replication_role is replica, as a logical replication
+// subscription's apply does: the triggers fire for it too.
+func TestRunFollowsWritesOfAReplicaSession(t *testing.T) {
+	g := NewWithT(t)
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g")
+	var appErr error
+	opts := Options{BatchSize: 100, CopyLanes: 1, Progress: afterSecondBatch(func() {
+		_, appErr = db.Exec("BEGIN; SET LOCAL session_replication_role = replica; " +
+			"DELETE FROM t WHERE id = 1; UPDATE t SET n = 0 WHERE id = 999; INSERT INTO t VALUES (1001, 1001); COMMIT")
+	})}
+	_, err := Run(context.Background(), e, db, c, opts)
+	g.Expect(appErr).NotTo(HaveOccurred())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(queryString(t, db, "SELECT count(*) || ' ' || sum(n) FROM t")).To(Equal(fmt.Sprintf("1000 %d", 1001*1000/2-1-999+1001)))
+}
+
 // The trigger function runs with the rights of the run's user: nobody
 // may attach it to a table of their own (EXECUTE is not granted), and
 // attached anyway (by a superuser) it refuses to run.
@@ -269,4 +369,31 @@ func TestRunRefusesADeferrableKey(t *testing.T) {
 	var refusal *RefusalError
 	g.Expect(errors.As(err, &refusal)).To(BeTrue(), "%v", err)
 	g.Expect(err).To(MatchError(ContainSubstring("deferrable")))
+}
+
+// The replays before the switch end when one applies little, or when
+// the application writes as fast as they apply (three in a row with no
+// new smallest), which would otherwise never end.
+func TestReplaysEndWhenTheyStopShrinking(t *testing.T) {
+	for _, tc := range []struct {
+		applied []int
+		rounds  int
+	}{
+		{[]int{50}, 1},
+		{[]int{5000, 400, 300, 99}, 4},
+		{[]int{500, 600, 700, 800, 900}, 4},
+		{[]int{1000, 900, 950, 800, 850, 870, 880, 10}, 7},
+	} {
+		var p replayRounds
+		rounds := 0
+		for _, applied := range tc.applied {
+			rounds++
+			if p.done(applied) {
+				break
+			}
+		}
+		if rounds != tc.rounds {
+			t.Errorf("replays applying %v: switched after %d, want %d", tc.applied, rounds, tc.rounds)
+		}
+	}
 }

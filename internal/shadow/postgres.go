@@ -275,6 +275,10 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 				" FOR EACH ROW EXECUTE FUNCTION " + fn,
 			"CREATE TRIGGER " + d.Quote(truncateTrigger(n)) + " AFTER TRUNCATE ON " + live +
 				" FOR EACH STATEMENT EXECUTE FUNCTION " + fn,
+			// Writes of a session in session_replication_role = replica (a
+			// logical replication subscription's, a restore's) too.
+			"ALTER TABLE " + live + " ENABLE ALWAYS TRIGGER " + d.Quote(rowTrigger(n)) +
+				", ENABLE ALWAYS TRIGGER " + d.Quote(truncateTrigger(n)),
 		})
 	})
 }
@@ -355,13 +359,32 @@ func (d postgresDialect) record(columns []string, rec string) string {
 // removes the row from the shadow, an insert or update upserts it (an
 // update of the key first removes the row under its old key), a TRUNCATE
 // empties the shadow.
+//
+// From the switch on the shadow holds a row for every row of the live
+// table. A delete that finds none comes from a transaction whose
+// snapshot (REPEATABLE READ or SERIALIZABLE) predates the shadow's row,
+// written by the copy or a replay: the row is there, unseen, and would
+// stay after the application deleted it. Such a delete fails as a
+// serialization failure, which the application's transaction is written
+// to retry, as PostgreSQL fails the upsert of a row the snapshot cannot
+// see. Under READ COMMITTED each statement sees every committed row, so
+// nothing is unseen there.
 func (d postgresDialect) syncBody(ctx context.Context, q database.Querier, n names, pk, columns []string) (string, error) {
 	guard, err := d.onlyFor(ctx, q, n)
 	if err != nil {
 		return "", err
 	}
 	shadow := d.Qualify(n.schema, n.shadow)
-	match := d.keyEquals(pk, "OLD")
+	match, err := d.keyEquals(ctx, q, n, pk, "OLD")
+	if err != nil {
+		return "", err
+	}
+	remove := `DELETE FROM ` + shadow + ` WHERE ` + match + `;
+		IF NOT FOUND AND current_setting('transaction_isolation') <> 'read committed' THEN
+			RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
+				MESSAGE = 'could not serialize access: kube-shift''s shadow of ' || TG_TABLE_NAME || ' holds a newer version of this row',
+				HINT = 'The transaction''s snapshot predates it; retry the transaction.';
+		END IF;`
 	return `
 BEGIN` + guard + `
 	IF TG_OP = 'TRUNCATE' THEN
@@ -369,12 +392,12 @@ BEGIN` + guard + `
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'DELETE' THEN
-		DELETE FROM ` + shadow + ` WHERE ` + match + `;
+		` + remove + `
 		RETURN NULL;
 	END IF;
 	IF TG_OP = 'UPDATE' THEN
 		IF ` + d.keyChanged(pk) + ` THEN
-			DELETE FROM ` + shadow + ` WHERE ` + match + `;
+			` + remove + `
 		END IF;
 	END IF;
 	INSERT INTO ` + shadow + ` (` + d.list(columns) + `) OVERRIDING SYSTEM VALUE
@@ -463,13 +486,55 @@ func (d postgresDialect) dropLog(ctx context.Context, q database.Querier, n name
 	return err
 }
 
-// keyEquals matches the shadow's row with the key of record rec.
-func (d postgresDialect) keyEquals(pk []string, rec string) string {
+// keyEquals matches the shadow's row with the key of record rec, by the
+// equality of the shadow's primary key index, read in q, so that the
+// index finds the row. An operator outside pg_catalog (an extension's
+// type: citext, ltree) is named with its schema and the value cast to the
+// shadow column's type, both qualified: the function's search_path holds
+// pg_catalog alone, where a bare = would not resolve, or would resolve
+// to another type's operator (text's, for citext) that the index cannot
+// use.
+func (d postgresDialect) keyEquals(ctx context.Context, q database.Querier, n names, pk []string, rec string) (string, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT a.attname, o.oprnamespace <> 'pg_catalog'::regnamespace,
+			format('OPERATOR(%I.%s)', opn.nspname, o.oprname), format('%I.%I', tn.nspname, t.typname)
+		FROM pg_catalog.pg_index i
+		CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) AS k(attnum, opclass)
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+		JOIN pg_catalog.pg_opclass c ON c.oid = k.opclass
+		JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amopstrategy = 3
+			AND ao.amoplefttype = c.opcintype AND ao.amoprighttype = c.opcintype
+		JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+		JOIN pg_catalog.pg_namespace opn ON opn.oid = o.oprnamespace
+		WHERE i.indrelid = $1::regclass AND i.indisprimary`, d.Qualify(n.schema, n.shadow))
+	if err != nil {
+		return "", fmt.Errorf("reading the shadow's key operators: %w", err)
+	}
+	defer rows.Close()
+	qualified := map[string][2]string{}
+	for rows.Next() {
+		var column, operator, typ string
+		var outside bool
+		if err := rows.Scan(&column, &outside, &operator, &typ); err != nil {
+			return "", fmt.Errorf("reading the shadow's key operators: %w", err)
+		}
+		if outside {
+			qualified[column] = [2]string{operator, typ}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("reading the shadow's key operators: %w", err)
+	}
 	parts := make([]string, len(pk))
 	for i, c := range pk {
 		parts[i] = d.Quote(c) + " = " + rec + "." + d.Quote(c)
+		if op, ok := qualified[c]; ok {
+			parts[i] = d.Quote(c) + " " + op[0] + " " + rec + "." + d.Quote(c) + "::" + op[1]
+		}
 	}
-	return strings.Join(parts, " AND ")
+	return strings.Join(parts, " AND "), nil
 }
 
 // onConflict handles a row already in the shadow: the triggers overwrite

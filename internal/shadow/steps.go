@@ -559,11 +559,37 @@ func (r *runner) deferredAt(stage buildStage) []deferredIndex {
 // under the lock that switches the triggers.
 const replayTail = 100
 
+// replayStall: after this many replays in a row none smaller than the
+// smallest before them, the replays have gone as far as the
+// application's writes let them, and the switch applies the rest under
+// its lock (about one replay's worth), instead of replaying for as long
+// as the application writes that fast.
+const replayStall = 3
+
+// replayRounds decides when the replays before the switch are done.
+type replayRounds struct {
+	smallest, stalled int
+}
+
+// done takes the number of entries a replay applied and says whether to
+// switch now.
+func (p *replayRounds) done(applied int) bool {
+	if applied < replayTail {
+		return true
+	}
+	if p.smallest == 0 || applied < p.smallest {
+		p.smallest, p.stalled = applied, 0
+		return false
+	}
+	p.stalled++
+	return p.stalled >= replayStall
+}
+
 // catchUp applies, where the triggers log the application's writes
 // (dialect.logsWrites), what they logged during the copy and the index
 // builds. The first replay leaves the shadow as the live table was at one
 // moment, on which the unique and exclusion indexes are built; replays
-// follow until little is left, then the rest and the switch to triggers
+// follow until little is left or they stop shrinking, then the rest and the switch to triggers
 // that write the shadow, under a lock that stops the application's
 // writes, attempted as the swap is (see cutOver), with replays before
 // each attempt; then the foreign keys, under a short lock too (adding one
@@ -585,9 +611,10 @@ func (r *runner) catchUp(ctx context.Context) error {
 		r.res.IndexTime += time.Since(start)
 	}
 	replays := func() error {
+		var rounds replayRounds
 		for {
 			applied, err := r.replay(ctx)
-			if err != nil || applied < replayTail {
+			if err != nil || rounds.done(applied) {
 				return err
 			}
 		}
