@@ -23,11 +23,12 @@ const (
 // attempt that cannot have the lock at once gives up soon, and the
 // application's statements queued behind it run during the pause before
 // the next, where an unbounded wait would hold them for as long as the
-// query Run waits for. Every attempt's time counts toward LongestLock;
-// prepare, when set, runs before each attempt, outside that time, and
-// its lock waits count as the attempt's.
+// query Run waits for. Each attempt's time from its first statement that
+// asks for such a lock (clock.locking) to its end counts toward
+// LongestLock; prepare, when set, runs before each attempt, outside that
+// time, and its lock waits count as the attempt's.
 // cutOver returns the number of attempts.
-func (r *runner) cutOver(ctx context.Context, prepare, try func() error) (attempts int, err error) {
+func (r *runner) cutOver(ctx context.Context, prepare func() error, try func(clock *lockClock) error) (attempts int, err error) {
 	if err := r.d.setLockWait(ctx, r.conn, r.opts.CutOverLockTimeout); err != nil {
 		return 0, fmt.Errorf("bounding the session's lock waits: %w", err)
 	}
@@ -44,9 +45,11 @@ func (r *runner) cutOver(ctx context.Context, prepare, try func() error) (attemp
 			err = prepare()
 		}
 		if err == nil {
-			start := time.Now()
-			err = try()
-			r.noteLock(time.Since(start))
+			var clock lockClock
+			err = try(&clock)
+			if !clock.from.IsZero() {
+				r.noteLock(time.Since(clock.from))
+			}
 		}
 		if err == nil || !r.d.retryable(err) {
 			return attempt, err
@@ -60,6 +63,26 @@ func (r *runner) cutOver(ctx context.Context, prepare, try func() error) (attemp
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, maxCutOverPause)
+	}
+}
+
+// lockClock times the part of an attempt the application may queue
+// behind: from the first statement that asks for a lock stopping its
+// writes (or reads) to the attempt's end. Statements before it, which
+// lock only what the run made, do not count.
+type lockClock struct{ from time.Time }
+
+// locking marks that the next statement asks for such a lock; a later
+// mark keeps the first.
+func (c *lockClock) locking() {
+	c.lockedSince(time.Now())
+}
+
+// lockedSince marks such a lock as asked for at t, where the attempt
+// learns only afterwards that it asked for one.
+func (c *lockClock) lockedSince(t time.Time) {
+	if c.from.IsZero() || t.Before(c.from) {
+		c.from = t
 	}
 }
 

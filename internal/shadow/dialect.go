@@ -56,14 +56,16 @@ type dialect interface {
 
 	// installTriggers makes every later write to the live table reach
 	// the shadow too, for the columns both share: at once, or, where
-	// logsWrites, through a log of the keys written until switchToSync.
-	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error
+	// logsWrites, through a log of the keys written until the switch (prepareSwitch).
+	// locking is called before the first statement that asks for a lock
+	// the application queues behind.
+	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, locking func()) error
 	// logsWrites reports triggers that log the keys the application
 	// writes during the copy, the shadow being the copy's alone (every
 	// index deferred, no batch making the application wait), instead of
 	// writing the shadow: after the copy and the index builds, replay
 	// applies the log to the shadow until little is left, and
-	// switchToSync applies the rest under a lock that stops the
+	// the switch (prepareSwitch) applies the rest under a lock that stops the
 	// application's writes and makes the triggers write the shadow from
 	// then on.
 	logsWrites() bool
@@ -71,11 +73,12 @@ type dialect interface {
 	// returns how many it applied; in a REPEATABLE READ transaction it
 	// leaves the shadow as the live table was in its snapshot.
 	replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error)
-	// switchToSync applies the whole log and turns the triggers into
-	// ones that write the shadow, in tx (REPEATABLE READ), under a lock on
-	// the live table bounded by the session's lock wait; dropLog drops
-	// the log then.
-	switchToSync(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) error
+	// prepareSwitch reads in q, before any lock, what the switch needs,
+	// and returns it: the switch applies the whole log and turns the
+	// triggers into ones that write the shadow, in tx (REPEATABLE READ),
+	// under a lock on the live table bounded by the session's lock wait;
+	// dropLog drops the log then.
+	prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string) (func(context.Context, *sql.Tx) error, error)
 	dropLog(ctx context.Context, q database.Querier, n names) error
 	// dropTriggers removes the triggers (and function, and log) Run
 	// installed for n, wherever the swap left them. Idempotent.

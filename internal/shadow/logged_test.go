@@ -318,6 +318,125 @@ func TestRunFollowsWritesOfAReplicaSession(t *testing.T) {
 	g.Expect(queryString(t, db, "SELECT count(*) || ' ' || sum(n) FROM t")).To(Equal(fmt.Sprintf("1000 %d", 1001*1000/2-1-999+1001)))
 }
 
+// retried runs write in a transaction at level, and once more if that
+// fails, as an application retries a serialization failure; it returns
+// the failures.
+func retried(ctx context.Context, t *testing.T, db *sql.DB, level sql.IsolationLevel, write string) []string {
+	t.Helper()
+	var failures []string
+	for attempt := 1; attempt <= 2; attempt++ {
+		tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: level})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err = tx.ExecContext(ctx, write); err != nil {
+			_ = tx.Rollback()
+		} else {
+			err = tx.Commit()
+		}
+		if err == nil {
+			return failures
+		}
+		failures = append(failures, fmt.Sprintf("attempt %d: %v", attempt, err))
+	}
+	return failures
+}
+
+// The shadow's own ON DELETE CASCADE removes its row before the sync
+// trigger's delete comes: kept from the live table (its trigger firing
+// first, as an OID of one more digit makes it by name), or added by the
+// change. The delete that finds nothing then comes from a snapshot that
+// sees the switch, in any isolation level: no failure, nothing stale.
+func TestSyncTriggerLetsTheShadowsCascadeGoFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name, fk, alter, write string
+	}{
+		{"kept", "REFERENCES parent ON DELETE CASCADE", "", "DELETE FROM parent WHERE id = 1"},
+		{"added", "", "ADD CONSTRAINT t_p FOREIGN KEY (parent) REFERENCES parent ON DELETE CASCADE", "DELETE FROM t WHERE id = 1"},
+	} {
+		for _, level := range []sql.IsolationLevel{sql.LevelReadCommitted, sql.LevelReadUncommitted, sql.LevelRepeatableRead, sql.LevelSerializable} {
+			t.Run(tc.name+"/"+level.String(), func(t *testing.T) {
+				g := NewWithT(t)
+				ctx := context.Background()
+				db, e, c := loggedTable(t,
+					"CREATE TABLE parent (id int PRIMARY KEY)",
+					"INSERT INTO parent SELECT g FROM generate_series(1, 10) g",
+					"CREATE TABLE t (id int PRIMARY KEY, parent int NOT NULL "+tc.fk+", n int)",
+					"INSERT INTO t SELECT g, g, g FROM generate_series(1, 10) g")
+				if tc.alter != "" {
+					var err error
+					c, err = FromAlter(e, "", "t", tc.alter)
+					g.Expect(err).NotTo(HaveOccurred())
+				}
+				r, err := newRunner(ctx, e, db, c, Options{})
+				g.Expect(err).NotTo(HaveOccurred())
+				defer r.close()
+				for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp} {
+					g.Expect(step(ctx)).To(Succeed())
+				}
+				if tc.fk != "" {
+					live := queryString(t, db, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'parent'::regclass AND tgconstrrelid = 't'::regclass "+
+						"AND tgfoid = 'pg_catalog.\"RI_FKey_cascade_del\"'::regproc")
+					mustExec(t, db, `ALTER TRIGGER "`+live+`" ON parent RENAME TO "RI_ConstraintTrigger_a_99999999"`)
+				} else {
+					mustExec(t, db, "DELETE FROM parent WHERE id = 1")
+				}
+				g.Expect(retried(ctx, t, db, level, tc.write)).To(BeEmpty())
+				g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+				g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+			})
+		}
+	}
+}
+
+// A key of a domain over citext, and an operator = of the domain's that
+// a role allowed to create in citext's schema added there: the sync
+// trigger (SECURITY DEFINER) matches keys by citext's own operator, with
+// both sides cast to citext, never by the exact match the domain's would
+// be; the added operator never runs with the run's rights.
+func TestSyncTriggerRunsNobodysOperatorForADomainKey(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE EXTENSION citext",
+		"CREATE DOMAIN email AS citext",
+		"CREATE TABLE t (id email PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT 'k' || g, g FROM generate_series(1, 100) g",
+		"CREATE TABLE stolen (who text)",
+		"GRANT INSERT ON stolen TO PUBLIC")
+	role := fmt.Sprintf("kube_shift_other_%d", time.Now().UnixNano())
+	mustExec(t, db, "CREATE ROLE "+role)
+	defer func() { _, _ = db.Exec("DROP OWNED BY " + role); _, _ = db.Exec("DROP ROLE " + role) }()
+	mustExec(t, db, "GRANT USAGE, CREATE ON SCHEMA public TO "+role)
+	mustExec(t, db, "GRANT SELECT, DELETE ON t TO "+role)
+	conn, err := db.Conn(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer discard(conn)
+	asRole := func(stmt string) {
+		for _, s := range []string{"SET ROLE " + role, stmt, "RESET ROLE"} {
+			_, err := conn.ExecContext(ctx, s)
+			g.Expect(err).NotTo(HaveOccurred(), s)
+		}
+	}
+	asRole(`CREATE FUNCTION public.mine(public.email, public.email) RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.stolen VALUES (current_user);
+	RETURN false;
+END$$`)
+	asRole("CREATE OPERATOR public.= (LEFTARG = public.email, RIGHTARG = public.email, FUNCTION = public.mine)")
+	r, err := newRunner(ctx, e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	mustExec(t, db, "TRUNCATE stolen")
+	asRole("DELETE FROM t WHERE id::text = 'k1'")
+	g.Expect(queryString(t, db, "SELECT count(*) FROM stolen")).To(Equal("0"))
+	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
 // The trigger function runs with the rights of the run's user: nobody
 // may attach it to a table of their own (EXECUTE is not granted), and
 // attached anyway (by a superuser) it refuses to run.

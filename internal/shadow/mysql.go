@@ -261,7 +261,7 @@ func toggleUnderscore(name string, limit int) string {
 // loaded runs without the lock, none with it. Every trigger writes in the
 // application's transaction, so mirrored writes commit or roll back with
 // it.
-func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
+func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, locking func()) error {
 	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
 	names := syncTriggers(n)
 	replace := "REPLACE INTO " + shadow + " (" + quoteList(d.Quote, columns) + ") VALUES (" + d.refs("NEW", columns) + ")"
@@ -282,6 +282,7 @@ func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n nam
 			"IF NOT ("+strings.Join(same, " AND ")+") THEN "+deleteOld+"; END IF; "+replace+"; END",
 		"CREATE TRIGGER "+d.Qualify(n.schema, names[2])+" AFTER INSERT ON "+live+" FOR EACH ROW "+replace,
 	)
+	locking()
 	return underLock(ctx, conn, []string{live, shadow}, stmts)
 }
 
@@ -403,8 +404,8 @@ func (mysqlDialect) replay(context.Context, *sql.Tx, names, []string, []string) 
 	return 0, nil
 }
 
-func (mysqlDialect) switchToSync(context.Context, *sql.Tx, names, []string, []string) error {
-	return nil
+func (mysqlDialect) prepareSwitch(context.Context, database.Querier, names, []string, []string) (func(context.Context, *sql.Tx) error, error) {
+	return func(context.Context, *sql.Tx) error { return nil }, nil
 }
 
 func (mysqlDialect) dropLog(context.Context, database.Querier, names) error { return nil }

@@ -232,7 +232,7 @@ func logColumns(pk []string) (seq, truncate string) {
 // redirect the qualified names in it; nobody may call it but the
 // triggers (EXECUTE is revoked from PUBLIC, and it refuses to run for
 // another table than the live one).
-func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, _ []string) error {
+func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, _ []string, locking func()) error {
 	live, fn, log := d.Qualify(n.schema, n.table), d.syncSignature(n), d.Qualify(n.schema, logTable(n))
 	return inTx(ctx, conn, nil, func(tx *sql.Tx) error {
 		// The key's columns with their collations and their types, a
@@ -258,7 +258,7 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 			return err
 		}
 		seq, truncate := logColumns(pk)
-		return execAll(ctx, tx, []string{
+		err = execAll(ctx, tx, []string{
 			"CREATE UNLOGGED TABLE " + log + " (" + strings.Join(columns, ", ") + ", " +
 				d.Quote(seq) + " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, " +
 				d.Quote(truncate) + " boolean NOT NULL DEFAULT false)" +
@@ -271,6 +271,14 @@ func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n 
 			"CREATE FUNCTION " + fn + " RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER" + pgFunctionSettings + " AS " + dollarQuote(body),
 			"REVOKE EXECUTE ON FUNCTION " + fn + " FROM PUBLIC",
 			"COMMENT ON FUNCTION " + fn + " IS " + pgLiteral(syncMarker(n)),
+		})
+		if err != nil {
+			return err
+		}
+		// From here to the commit the live table is locked against
+		// writes.
+		locking()
+		return execAll(ctx, tx, []string{
 			"CREATE TRIGGER " + d.Quote(rowTrigger(n)) + " AFTER INSERT OR UPDATE OR DELETE ON " + live +
 				" FOR EACH ROW EXECUTE FUNCTION " + fn,
 			"CREATE TRIGGER " + d.Quote(truncateTrigger(n)) + " AFTER TRUNCATE ON " + live +
@@ -361,31 +369,35 @@ func (d postgresDialect) record(columns []string, rec string) string {
 // empties the shadow.
 //
 // From the switch on the shadow holds a row for every row of the live
-// table. A delete that finds none comes from a transaction whose
-// snapshot (REPEATABLE READ or SERIALIZABLE) predates the shadow's row,
-// written by the copy or a replay: the row is there, unseen, and would
-// stay after the application deleted it. Such a delete fails as a
-// serialization failure, which the application's transaction is written
-// to retry, as PostgreSQL fails the upsert of a row the snapshot cannot
-// see. Under READ COMMITTED each statement sees every committed row, so
-// nothing is unseen there.
-func (d postgresDialect) syncBody(ctx context.Context, q database.Querier, n names, pk, columns []string) (string, error) {
+// table. A delete that finds none from a transaction whose snapshot
+// (REPEATABLE READ or SERIALIZABLE) predates the switch's transaction
+// may have missed a row the copy or a replay wrote after that snapshot:
+// unseen, it would stay after the application deleted it. Such a delete
+// fails as a serialization failure, which the application's transaction
+// is written to retry, as PostgreSQL fails the upsert of a row the
+// snapshot cannot see; retried, its snapshot sees the switch, and with it
+// every row the run wrote. A snapshot that sees the switch finds nothing
+// only where nothing is (the shadow's own ON DELETE CASCADE took the row
+// first): nothing to fail for. The body is returned as a function of the
+// switch's transaction ID, known only under its lock.
+func (d postgresDialect) syncBody(ctx context.Context, q database.Querier, n names, pk, columns []string) (func(switchXid uint64) string, error) {
 	guard, err := d.onlyFor(ctx, q, n)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	shadow := d.Qualify(n.schema, n.shadow)
 	match, err := d.keyEquals(ctx, q, n, pk, "OLD")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	remove := `DELETE FROM ` + shadow + ` WHERE ` + match + `;
-		IF NOT FOUND AND current_setting('transaction_isolation') <> 'read committed' THEN
+	return func(switchXid uint64) string {
+		remove := `DELETE FROM ` + shadow + ` WHERE ` + match + `;
+		IF NOT FOUND AND NOT pg_visible_in_snapshot('` + strconv.FormatUint(switchXid, 10) + `'::xid8, pg_current_snapshot()) THEN
 			RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
 				MESSAGE = 'could not serialize access: kube-shift''s shadow of ' || TG_TABLE_NAME || ' holds a newer version of this row',
 				HINT = 'The transaction''s snapshot predates it; retry the transaction.';
 		END IF;`
-	return `
+		return `
 BEGIN` + guard + `
 	IF TG_OP = 'TRUNCATE' THEN
 		TRUNCATE ` + shadow + `;
@@ -404,13 +416,14 @@ BEGIN` + guard + `
 	VALUES (` + d.record(columns, "NEW") + `)
 	` + d.onConflict(pk, columns, true) + `;
 	RETURN NULL;
-END`, nil
+END`
+	}, nil
 }
 
 // replay applies the log's entries to the shadow in tx and returns how
 // many it applied: each logged key's row is deleted from the shadow and
 // copied again from the live table, and the entries go. Run in one
-// snapshot (REPEATABLE READ; under switchToSync's lock nothing commits
+// snapshot (REPEATABLE READ; under the switch's lock nothing commits
 // meanwhile) with every entry it sees, it leaves the shadow as the live
 // table was in that snapshot: a change committed later has an entry the
 // next replay applies, and no unique constraint of the shadow sees a mix
@@ -453,33 +466,42 @@ func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, co
 	return int(applied), err
 }
 
-// switchToSync ends the log: under a lock that stops the application's
-// writes (not its reads) it applies what is left of the log and turns the
-// trigger function into the one that writes the shadow directly, in tx,
-// which must be REPEATABLE READ (its snapshot taken after the lock).
-func (d postgresDialect) switchToSync(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) error {
-	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+d.Qualify(n.schema, n.table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
-		return err
+// prepareSwitch returns the end of the log: under a lock that stops the
+// application's writes (not its reads) it applies what is left of the
+// log and turns the trigger function into the one that writes the
+// shadow directly, in tx, which must be REPEATABLE READ (its snapshot
+// taken after the lock). The function's body is read from the catalog
+// in q first, outside the lock, which is held only for the log's rest
+// and the function's replacement.
+func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string) (func(context.Context, *sql.Tx) error, error) {
+	body, err := d.syncBody(ctx, q, n, pk, columns)
+	if err != nil {
+		return nil, err
 	}
-	for {
-		applied, err := d.replay(ctx, tx, n, pk, columns)
-		if err != nil {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+d.Qualify(n.schema, n.table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 			return err
 		}
-		if applied == 0 {
-			break
+		var xid uint64
+		if err := tx.QueryRowContext(ctx, "SELECT pg_catalog.pg_current_xact_id()::text::bigint").Scan(&xid); err != nil {
+			return fmt.Errorf("reading the switch's transaction: %w", err)
 		}
-	}
-	body, err := d.syncBody(ctx, tx, n, pk, columns)
-	if err != nil {
+		for {
+			applied, err := d.replay(ctx, tx, n, pk, columns)
+			if err != nil {
+				return err
+			}
+			if applied == 0 {
+				break
+			}
+		}
+		_, err := tx.ExecContext(ctx, "CREATE OR REPLACE FUNCTION "+d.syncSignature(n)+" RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"+
+			pgFunctionSettings+" AS "+dollarQuote(body(xid)))
 		return err
-	}
-	_, err = tx.ExecContext(ctx, "CREATE OR REPLACE FUNCTION "+d.syncSignature(n)+" RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"+
-		pgFunctionSettings+" AS "+dollarQuote(body))
-	return err
+	}, nil
 }
 
-// dropLog drops the log switchToSync ended, outside its lock: no trigger
+// dropLog drops the log the switch ended, outside its lock: no trigger
 // writes it any more.
 func (d postgresDialect) dropLog(ctx context.Context, q database.Querier, n names) error {
 	_, err := q.ExecContext(ctx, "DROP TABLE "+d.Qualify(n.schema, logTable(n)))
@@ -489,21 +511,23 @@ func (d postgresDialect) dropLog(ctx context.Context, q database.Querier, n name
 // keyEquals matches the shadow's row with the key of record rec, by the
 // equality of the shadow's primary key index, read in q, so that the
 // index finds the row. An operator outside pg_catalog (an extension's
-// type: citext, ltree) is named with its schema and the value cast to the
-// shadow column's type, both qualified: the function's search_path holds
+// type: citext, ltree) is named with its schema, and both sides cast to
+// its own input type, qualified: the function's search_path holds
 // pg_catalog alone, where a bare = would not resolve, or would resolve
 // to another type's operator (text's, for citext) that the index cannot
-// use.
+// use; and an operator of the column's own type (a domain's) that
+// someone added beside the extension's would match the domain exactly,
+// and run with the run's rights.
 func (d postgresDialect) keyEquals(ctx context.Context, q database.Querier, n names, pk []string, rec string) (string, error) {
 	rows, err := q.QueryContext(ctx, `
-		SELECT a.attname, o.oprnamespace <> 'pg_catalog'::regnamespace,
+		SELECT a.attname, o.oprnamespace <> 'pg_catalog'::regnamespace AND t.typtype <> 'p',
 			format('OPERATOR(%I.%s)', opn.nspname, o.oprname), format('%I.%I', tn.nspname, t.typname)
 		FROM pg_catalog.pg_index i
 		CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[]) AS k(attnum, opclass)
 		JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-		JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-		JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
 		JOIN pg_catalog.pg_opclass c ON c.oid = k.opclass
+		JOIN pg_catalog.pg_type t ON t.oid = c.opcintype
+		JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
 		JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amopstrategy = 3
 			AND ao.amoplefttype = c.opcintype AND ao.amoprighttype = c.opcintype
 		JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
@@ -531,7 +555,7 @@ func (d postgresDialect) keyEquals(ctx context.Context, q database.Querier, n na
 	for i, c := range pk {
 		parts[i] = d.Quote(c) + " = " + rec + "." + d.Quote(c)
 		if op, ok := qualified[c]; ok {
-			parts[i] = d.Quote(c) + " " + op[0] + " " + rec + "." + d.Quote(c) + "::" + op[1]
+			parts[i] = d.Quote(c) + "::" + op[1] + " " + op[0] + " " + rec + "." + d.Quote(c) + "::" + op[1]
 		}
 	}
 	return strings.Join(parts, " AND "), nil

@@ -105,9 +105,16 @@ func (r *runner) createShadow(ctx context.Context) error {
 	}
 	// One transaction, attempted as the swap is: adding (and, for the
 	// copy, dropping) the shadow's foreign keys locks the tables they
-	// reference, which the application queues behind.
-	_, err := r.cutOver(ctx, nil, func() error {
-		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return create(tx) })
+	// reference, which the application queues behind, from the first key
+	// on; without one nothing of the application's is locked (a failed
+	// attempt counts whole).
+	_, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
+		start := time.Now()
+		err := inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return create(tx) })
+		if err != nil || len(r.deferredAt(afterSwitch)) > 0 {
+			clock.lockedSince(start)
+		}
+		return err
 	})
 	return err
 }
@@ -190,8 +197,8 @@ func (r *runner) readColumns(ctx context.Context, q database.Querier) error {
 // The triggers' installation takes a lock the application queues behind,
 // so it is attempted as the swap is (see cutOver).
 func (r *runner) installTriggers(ctx context.Context) error {
-	_, err := r.cutOver(ctx, nil, func() error {
-		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns)
+	_, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
+		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns, clock.locking)
 	})
 	if err != nil {
 		return fmt.Errorf("installing the sync triggers on %s: %w", r.n.table, err)
@@ -619,10 +626,15 @@ func (r *runner) catchUp(ctx context.Context) error {
 			}
 		}
 	}
+	switchToSync, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns)
+	if err != nil {
+		return fmt.Errorf("preparing the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
+	}
 	rr := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
-	_, err := r.cutOver(ctx, replays, func() error {
+	_, err = r.cutOver(ctx, replays, func(clock *lockClock) error {
 		return inTx(ctx, r.conn, rr, func(tx *sql.Tx) error {
-			return r.d.switchToSync(ctx, tx, r.n, r.pk, r.columns)
+			clock.locking()
+			return switchToSync(ctx, tx)
 		})
 	})
 	if err != nil {
@@ -634,8 +646,9 @@ func (r *runner) catchUp(ctx context.Context) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err = r.cutOver(ctx, nil, func() error {
+	_, err = r.cutOver(ctx, nil, func(clock *lockClock) error {
 		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
+			clock.locking()
 			for _, fk := range keys {
 				if err := execAll(ctx, tx, fk.create); err != nil {
 					return err
@@ -744,7 +757,8 @@ func (r *runner) swap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	attempts, err := r.cutOver(ctx, nil, func() error {
+	attempts, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
+		clock.locking()
 		held, err := r.d.swap(ctx, r.conn, spec)
 		r.res.LockTime = held
 		r.progress.CutOverAttempts++
