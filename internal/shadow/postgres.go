@@ -536,7 +536,7 @@ func (d postgresDialect) keyEquals(ctx context.Context, q database.Querier, n na
 	if err != nil {
 		return "", fmt.Errorf("reading the shadow's key operators: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	qualified := map[string][2]string{}
 	for rows.Next() {
 		var column, operator, typ string
