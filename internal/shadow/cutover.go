@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mohit-nagaraj/kube-shift/internal/database"
 )
 
 // Pauses between attempts at a lock the application queues behind: the
@@ -17,24 +19,56 @@ const (
 )
 
 // cutOver runs try, an attempt at a lock the application queues behind
-// (the triggers' installation, the swap), until it succeeds, fails for
-// another reason than the lock, or has had CutOverAttempts tries. The
-// session's lock waits are bounded by CutOverLockTimeout meanwhile: an
-// attempt that cannot have the lock at once gives up soon, and the
-// application's statements queued behind it run during the pause before
-// the next, where an unbounded wait would hold them for as long as the
-// query Run waits for. Each attempt's time from its first statement that
-// asks for such a lock (clock.locking) to its end counts toward
+// (the triggers' installation, the swap), as attemptLocks says, bounded
+// by the run's options. Each attempt's time from its first statement
+// that asks for such a lock (clock.locking) to its end counts toward
 // LongestLock; prepare, when set, runs before each attempt, outside that
 // time, and its lock waits count as the attempt's.
 // cutOver returns the number of attempts.
 func (r *runner) cutOver(ctx context.Context, prepare func() error, try func(clock *lockClock) error) (attempts int, err error) {
-	if err := r.d.setLockWait(ctx, r.conn, r.opts.CutOverLockTimeout); err != nil {
+	return attemptLocks(ctx, r.d, r.conn, r.lockBounds(), prepare, func() error {
+		var clock lockClock
+		err := try(&clock)
+		if !clock.from.IsZero() {
+			r.noteLock(time.Since(clock.from))
+		}
+		return err
+	})
+}
+
+// lockBounds bound the attempts at a lock the application queues behind:
+// each attempt's wait, their number, and the session's wait for other
+// locks afterwards.
+type lockBounds struct {
+	wait     time.Duration
+	attempts int
+	restore  time.Duration
+}
+
+// lockBounds are the run's, from its options.
+func (r *runner) lockBounds() lockBounds {
+	return lockBounds{wait: r.opts.CutOverLockTimeout, attempts: r.opts.CutOverAttempts, restore: r.opts.LockTimeout}
+}
+
+// defaultBounds are Run's defaults, for what runs outside a run (Abort,
+// SwapBack).
+var defaultBounds = lockBounds{wait: DefaultCutOverLockTimeout, attempts: DefaultCutOverAttempts, restore: DefaultLockTimeout}
+
+// attemptLocks runs try on session q until it succeeds, fails for
+// another reason than the lock, or has had b.attempts tries. The
+// session's lock waits are bounded by b.wait meanwhile: an attempt that
+// cannot have the lock at once gives up soon, and the application's
+// statements queued behind it run during the pause before the next,
+// where an unbounded wait would hold them for as long as the query it
+// waits for. prepare, when set, runs before each attempt, and its lock
+// waits count as the attempt's. It returns the number of attempts.
+func attemptLocks(ctx context.Context, d dialect, q database.Querier, b lockBounds, prepare, try func() error) (attempts int, err error) {
+	if err := d.setLockWait(ctx, q, b.wait); err != nil {
 		return 0, fmt.Errorf("bounding the session's lock waits: %w", err)
 	}
 	defer func() {
 		// The copy's and the clean-up's waits are the longer ones again.
-		if restoreErr := r.d.prepareSession(context.WithoutCancel(ctx), r.conn, r.opts.LockTimeout); restoreErr != nil {
+		if restoreErr := d.setLockWait(context.WithoutCancel(ctx), q, b.restore); restoreErr != nil {
 			err = errors.Join(err, fmt.Errorf("restoring the session's lock waits: %w", restoreErr))
 		}
 	}()
@@ -45,16 +79,12 @@ func (r *runner) cutOver(ctx context.Context, prepare func() error, try func(clo
 			err = prepare()
 		}
 		if err == nil {
-			var clock lockClock
-			err = try(&clock)
-			if !clock.from.IsZero() {
-				r.noteLock(time.Since(clock.from))
-			}
+			err = try()
 		}
-		if err == nil || !r.d.retryable(err) {
+		if err == nil || !d.retryable(err) {
 			return attempt, err
 		}
-		if attempt >= r.opts.CutOverAttempts {
+		if attempt >= b.attempts {
 			return attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
 		select {

@@ -516,3 +516,45 @@ func TestReplaysEndWhenTheyStopShrinking(t *testing.T) {
 		}
 	}
 }
+
+// Abort drops the triggers while a long query of the application's holds
+// the table. Dropping a trigger asks for a lock that the application's
+// reads queue behind; each of Abort's attempts gives up soon, as the
+// swap's do, so those reads run between them instead of waiting for the
+// long query (they would wait for Abort's DefaultLockTimeout, 5 s, and
+// give up after their own 2 s).
+func TestAbortLetsTheApplicationInWhileTheTableIsBusy(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
+	r, err := newRunner(ctx, e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	r.close()
+	long, err := db.BeginTx(ctx, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = long.Rollback() }()
+	g.Expect(long.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(new(int))).To(Succeed())
+
+	aborted := make(chan error, 1)
+	go func() { aborted <- Abort(ctx, e, db, c) }()
+	// Abort asks for the lock.
+	g.Eventually(func() string {
+		return queryString(t, db, "SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass AND NOT granted")
+	}).WithTimeout(30 * time.Second).WithPolling(5 * time.Millisecond).Should(Equal("1"))
+	app, err := db.Conn(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer discard(app)
+	_, err = app.ExecContext(ctx, "SET lock_timeout = '2s'")
+	g.Expect(err).NotTo(HaveOccurred())
+	for range 3 {
+		g.Expect(app.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(new(int))).To(Succeed())
+	}
+	g.Expect(long.Rollback()).To(Succeed())
+	g.Expect(<-aborted).To(Succeed())
+	g.Expect(queryString(t, db, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass AND NOT tgisinternal")).To(Equal("0"))
+}

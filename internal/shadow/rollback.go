@@ -19,14 +19,16 @@ func Abort(ctx context.Context, e database.Engine, db *sql.DB, c Change) error {
 		return err
 	}
 	defer discard(conn)
-	return abort(ctx, d, conn, n, false)
+	return abort(ctx, d, conn, n, defaultBounds, false)
 }
 
 // abort drops the sync triggers first, so the application's writes stop
 // paying for them, then the shadow: when it carries the shadow marker, or
-// when this very run created it (created).
-func abort(ctx context.Context, d dialect, q database.Querier, n names, created bool) error {
-	err := withRetries(ctx, d, func() error { return d.dropTriggers(ctx, q, n) })
+// when this very run created it (created). Dropping a trigger locks the
+// live table against the application's reads and writes, so it is
+// attempted as cutOver takes its locks, within b.
+func abort(ctx context.Context, d dialect, q database.Querier, n names, b lockBounds, created bool) error {
+	_, err := attemptLocks(ctx, d, q, b, nil, func() error { return d.dropTriggers(ctx, q, n) })
 	if err != nil {
 		return fmt.Errorf("dropping the sync triggers on %s: %w", n.table, err)
 	}
@@ -86,7 +88,7 @@ func SwapBack(ctx context.Context, e database.Engine, db *sql.DB, c Change) erro
 	case shadow != nil && !ownShadow:
 		return refuse(table, ErrNameInUse, n.shadow+" is not a shadow table of kube-shift's")
 	}
-	if err := abort(ctx, d, conn, n, false); err != nil {
+	if err := abort(ctx, d, conn, n, defaultBounds, false); err != nil {
 		return err
 	}
 	live, err := describe(ctx, d, conn, n.schema, n.table)

@@ -48,7 +48,7 @@ func (r *runner) preflight(ctx context.Context) error {
 		}
 	}
 	// A shadow of ours is what a crashed run left: start over.
-	if err := abort(ctx, r.d, r.conn, r.n, false); err != nil {
+	if err := abort(ctx, r.d, r.conn, r.n, r.lockBounds(), false); err != nil {
 		return fmt.Errorf("removing what an earlier run left: %w", err)
 	}
 	return nil
