@@ -558,3 +558,33 @@ func TestAbortLetsTheApplicationInWhileTheTableIsBusy(t *testing.T) {
 	g.Expect(<-aborted).To(Succeed())
 	g.Expect(queryString(t, db, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass AND NOT tgisinternal")).To(Equal("0"))
 }
+
+// A table and its indexes in a tablespace of their own stay there: the
+// shadow is moved to the table's (CREATE TABLE ... LIKE leaves it in the
+// default one), and each index is built again in its own, which
+// pg_get_indexdef does not name.
+func TestRunKeepsTablespaces(t *testing.T) {
+	g := NewWithT(t)
+	db, e, c := loggedTable(t)
+	ts := fmt.Sprintf("kube_shift_ts_%d", time.Now().UnixNano())
+	conn, err := db.Conn(context.Background())
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, stmt := range []string{"SET allow_in_place_tablespaces = on", "CREATE TABLESPACE " + ts + " LOCATION ''"} {
+		_, err := conn.ExecContext(context.Background(), stmt)
+		g.Expect(err).NotTo(HaveOccurred(), stmt)
+	}
+	discard(conn)
+	t.Cleanup(func() {
+		_, _ = db.Exec("DROP TABLE IF EXISTS t, _t_old")
+		_, _ = db.Exec("DROP TABLESPACE " + ts)
+	})
+	mustExec(t, db, "CREATE TABLE t (id int PRIMARY KEY USING INDEX TABLESPACE "+ts+", n int, email text) TABLESPACE "+ts)
+	mustExec(t, db, "CREATE INDEX t_n ON t (n) TABLESPACE "+ts+" WHERE n > 0")
+	mustExec(t, db, "CREATE UNIQUE INDEX t_email ON t (email)")
+	mustExec(t, db, "INSERT INTO t SELECT g, g, 'e' || g FROM generate_series(1, 100) g")
+	_, err = Run(context.Background(), e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(queryString(t, db, `SELECT string_agg(c.relname || ':' || COALESCE(s.spcname, '-'), ' ' ORDER BY c.relname)
+		FROM pg_class c LEFT JOIN pg_tablespace s ON s.oid = c.reltablespace
+		WHERE c.relname IN ('t', 't_pkey', 't_n', 't_email')`)).To(Equal("t:" + ts + " t_email:- t_n:" + ts + " t_pkey:" + ts))
+}

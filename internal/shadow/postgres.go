@@ -147,15 +147,23 @@ func pgLiteral(s string) string {
 
 // inheritAccess gives the shadow the live table's owner and privileges:
 // PostgreSQL keeps them on the table's OID, so the renamed shadow would
-// otherwise lock the application out.
+// otherwise lock the application out. And its tablespace, which CREATE
+// TABLE ... LIKE does not copy (the shadow is empty yet: moving it costs
+// nothing).
 func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, n names) error {
 	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
-	var owner string
+	var owner, tablespace string
 	var mine bool
 	if err := q.QueryRowContext(ctx, `
-		SELECT quote_ident(pg_get_userbyid(relowner)), pg_get_userbyid(relowner) = current_user
-		FROM pg_catalog.pg_class WHERE oid = $1::regclass`, live).Scan(&owner, &mine); err != nil {
+		SELECT quote_ident(pg_get_userbyid(c.relowner)), pg_get_userbyid(c.relowner) = current_user, COALESCE(quote_ident(t.spcname), '')
+		FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace
+		WHERE c.oid = $1::regclass`, live).Scan(&owner, &mine, &tablespace); err != nil {
 		return fmt.Errorf("reading the owner of %s: %w", live, err)
+	}
+	if tablespace != "" {
+		if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" SET TABLESPACE "+tablespace); err != nil {
+			return fmt.Errorf("moving %s to the tablespace of %s: %w", shadow, live, err)
+		}
 	}
 	if !mine {
 		if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" OWNER TO "+owner); err != nil {
@@ -668,16 +676,19 @@ func (postgresDialect) beginBatch(ctx context.Context, tx *sql.Tx, _ names, _ in
 // to the log), so each index is built once, sorted, by a plain CREATE
 // INDEX or ADD CONSTRAINT; unique and exclusion ones once the shadow
 // holds the rows of one moment (see catchUp). Definitions come back from
-// pg_get_indexdef and pg_get_constraintdef, with their comments.
+// pg_get_indexdef and pg_get_constraintdef, with their comments; neither
+// names the index's tablespace, which the build then takes from
+// default_tablespace, as pg_dump's output does.
 func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n names) ([]deferredIndex, error) {
 	shadow := d.Qualify(n.schema, n.shadow)
 	rows, err := q.QueryContext(ctx, `
 		SELECT ic.relname, pg_get_indexdef(i.indexrelid), COALESCE(obj_description(i.indexrelid, 'pg_class'), ''),
 			COALESCE(con.conname, ''), COALESCE(pg_get_constraintdef(con.oid), ''),
 			COALESCE(obj_description(con.oid, 'pg_constraint'), ''),
-			NOT i.indisprimary AND (i.indisunique OR i.indisexclusion)
+			NOT i.indisprimary AND (i.indisunique OR i.indisexclusion), COALESCE(ts.spcname, '')
 		FROM pg_catalog.pg_index i
 		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+		LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace
 		LEFT JOIN pg_catalog.pg_constraint con
 			ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
 		WHERE i.indrelid = $1::regclass
@@ -688,9 +699,9 @@ func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n
 	var out []deferredIndex
 	var drops []string
 	for rows.Next() {
-		var name, def, comment, con, condef, conComment string
+		var name, def, comment, con, condef, conComment, tablespace string
 		var unique bool
-		if err := rows.Scan(&name, &def, &comment, &con, &condef, &conComment, &unique); err != nil {
+		if err := rows.Scan(&name, &def, &comment, &con, &condef, &conComment, &unique, &tablespace); err != nil {
 			_ = rows.Close()
 			return nil, err
 		}
@@ -709,6 +720,10 @@ func (d postgresDialect) deferIndexes(ctx context.Context, q database.Querier, n
 		}
 		if comment != "" {
 			idx.create = append(idx.create, "COMMENT ON INDEX "+d.Qualify(n.schema, name)+" IS "+pgLiteral(comment))
+		}
+		if tablespace != "" {
+			idx.create = append(append([]string{"SET default_tablespace = " + pgLiteral(tablespace)}, idx.create...),
+				"RESET default_tablespace")
 		}
 		out = append(out, idx)
 	}
