@@ -588,3 +588,112 @@ func TestRunKeepsTablespaces(t *testing.T) {
 		FROM pg_class c LEFT JOIN pg_tablespace s ON s.oid = c.reltablespace
 		WHERE c.relname IN ('t', 't_pkey', 't_n', 't_email')`)).To(Equal("t:" + ts + " t_email:- t_n:" + ts + " t_pkey:" + ts))
 }
+
+// waitForBlockedLock waits until some session waits for a lock on rel.
+func waitForBlockedLock(t *testing.T, db *sql.DB, rel string) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if queryString(t, db, "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = $1::regclass", rel) != "0" {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nobody waited for a lock on %s", rel)
+}
+
+// The change drops the live table's only foreign key: createShadow adds
+// it to the shadow (KeepForeignKeys) and drops it again, locking the
+// referenced table until its commit, while an application transaction
+// writing that table makes it wait: the wait counts toward LongestLock,
+// though the shadow ends without a foreign key.
+func TestCreateShadowTimesTheLockOfAForeignKeyTheChangeDrops(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, _ := loggedTable(t,
+		"CREATE TABLE parent (id int PRIMARY KEY)",
+		"INSERT INTO parent SELECT g FROM generate_series(1, 10) g",
+		"CREATE TABLE t (id int PRIMARY KEY, parent int NOT NULL CONSTRAINT t_parent_fkey REFERENCES parent, n int)",
+		"INSERT INTO t SELECT g, g, g FROM generate_series(1, 10) g")
+	c, err := FromAlter(e, "", "t", "DROP CONSTRAINT t_parent_fkey")
+	g.Expect(err).NotTo(HaveOccurred())
+	r, err := newRunner(ctx, e, db, c, Options{CutOverLockTimeout: 10 * time.Second})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	g.Expect(r.preflight(ctx)).To(Succeed())
+	holder, err := db.BeginTx(ctx, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = holder.ExecContext(ctx, "INSERT INTO parent VALUES (1000)")
+	g.Expect(err).NotTo(HaveOccurred())
+	created := make(chan error, 1)
+	go func() { created <- r.createShadow(ctx) }()
+	waitForBlockedLock(t, db, "parent")
+	time.Sleep(500 * time.Millisecond)
+	g.Expect(holder.Commit()).To(Succeed())
+	g.Expect(<-created).To(Succeed())
+	g.Expect(r.res.LongestLock).To(BeNumerically(">=", 500*time.Millisecond))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// An application transaction in REPEATABLE READ whose first statement, a
+// delete, takes its snapshot while the switch holds its lock (the
+// snapshot is taken before the statement's lock wait): the switch is in
+// progress in that snapshot, and the row the switch's replay wrote is
+// one it cannot see. The delete must not leave the shadow's row behind.
+func TestSyncTriggerFollowsADeleteWhoseSnapshotTheSwitchHeld(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
+	r, err := newRunner(ctx, e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	_, err = r.replay(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	mustExec(t, db, "INSERT INTO t VALUES (11, 11)")
+	// Holds the switch in its replay, after it wrote the shadow's row 11.
+	holder, err := db.BeginTx(ctx, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = holder.ExecContext(ctx, "SELECT * FROM _t_shadow_log FOR UPDATE")
+	g.Expect(err).NotTo(HaveOccurred())
+	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(r.d.setLockWait(ctx, r.conn, 10*time.Second)).To(Succeed())
+	switched := make(chan error, 1)
+	go func() {
+		switched <- inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw(ctx, tx) })
+	}()
+	for i := 0; queryString(t, db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM%_t_shadow_log%'") == "0"; i++ {
+		if i > 500 {
+			t.Fatal("the switch never waited")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	app, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	g.Expect(err).NotTo(HaveOccurred())
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := app.ExecContext(ctx, "DELETE FROM t WHERE id IN (5, 11)")
+		if err == nil {
+			err = app.Commit()
+		} else {
+			_ = app.Rollback()
+		}
+		deleted <- err
+	}()
+	waitForBlockedLock(t, db, "t")
+	g.Expect(holder.Commit()).To(Succeed())
+	g.Expect(<-switched).To(Succeed())
+	// Refused (40001) or done, never leaving a row behind; retried.
+	if err := <-deleted; err != nil {
+		var pgErr *pgconn.PgError
+		g.Expect(errors.As(err, &pgErr)).To(BeTrue(), "%v", err)
+		g.Expect(pgErr.Code).To(Equal(pgSerialization))
+		mustExec(t, db, "DELETE FROM t WHERE id IN (5, 11)")
+	}
+	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}

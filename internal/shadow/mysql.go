@@ -199,7 +199,7 @@ func (mysqlDialect) inheritAccess(context.Context, database.Querier, names) erro
 // Constraint names are schema-wide, so each copy gets a leading
 // underscore added, or removed if it has one, as pt-online-schema-change
 // does: the names alternate from one change to the next.
-func (d mysqlDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names) error {
+func (d mysqlDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names, locking func()) error {
 	rows, err := q.QueryContext(ctx, `
 		SELECT rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE,
 			k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME
@@ -234,6 +234,9 @@ func (d mysqlDialect) copyForeignKeys(ctx context.Context, q database.Querier, n
 		stmts[i] = "ALTER TABLE " + d.Qualify(n.schema, n.shadow) + " ADD CONSTRAINT " + d.Quote(toggleUnderscore(fk.name, n.limit)) +
 			" FOREIGN KEY (" + quoteList(d.Quote, fk.columns) + ") REFERENCES " + fk.ref +
 			" (" + quoteList(d.Quote, fk.refColumns) + ") ON DELETE " + fk.onDelete + " ON UPDATE " + fk.onUpdate
+	}
+	if len(stmts) > 0 {
+		locking()
 	}
 	return execAll(ctx, q, stmts)
 }

@@ -184,7 +184,7 @@ func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, 
 
 // copyForeignKeys adds the live table's foreign keys to the shadow, NOT
 // VALID and then validated (see foreignKeys).
-func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names) error {
+func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names, locking func()) error {
 	// Constraint names are per table in PostgreSQL: the copies keep them.
 	keys, err := d.foreignKeys(ctx, q, n.table, n)
 	if err != nil {
@@ -196,6 +196,9 @@ func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier
 	}
 	for _, fk := range keys {
 		stmts = append(stmts, fk.then...)
+	}
+	if len(stmts) > 0 {
+		locking()
 	}
 	return execAll(ctx, q, stmts)
 }

@@ -266,6 +266,8 @@ type runner struct {
 	// copy and built after it: one sorted build is cheaper than
 	// maintaining them row by row.
 	deferred []deferredIndex
+	// clausesAt is when the change's clauses began on the shadow.
+	clausesAt time.Time
 	// spec is the swap done, for finish.
 	spec     swapSpec
 	progress Progress

@@ -86,8 +86,8 @@ func (r *runner) namesInUse(ctx context.Context, q database.Querier, n names) ([
 func (r *runner) createShadow(ctx context.Context) error {
 	r.report(StatusCreating)
 	r.created = true
-	create := func(q database.Querier) error {
-		if err := r.buildShadow(ctx, q); err != nil {
+	create := func(q database.Querier, clock *lockClock) error {
+		if err := r.buildShadow(ctx, q, clock); err != nil {
 			return fmt.Errorf("creating the shadow table %s: %w", r.n.shadow, err)
 		}
 		if err := r.readColumns(ctx, q); err != nil {
@@ -98,20 +98,23 @@ func (r *runner) createShadow(ctx context.Context) error {
 			return fmt.Errorf("creating the shadow table %s: %w", r.n.shadow, err)
 		}
 		r.deferred = deferred
+		if len(r.deferredAt(afterSwitch)) > 0 {
+			clock.lockedSince(r.clausesAt)
+		}
 		return nil
 	}
 	if !r.e.TransactionalDDL() {
-		return create(r.conn)
+		return create(r.conn, &lockClock{})
 	}
 	// One transaction, attempted as the swap is: adding (and, for the
 	// copy, dropping) the shadow's foreign keys locks the tables they
 	// reference, which the application queues behind, from the first key
-	// on; without one nothing of the application's is locked (a failed
-	// attempt counts whole).
+	// on (see buildShadow); without one nothing of the application's is
+	// locked. A failed attempt counts whole.
 	_, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
 		start := time.Now()
-		err := inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return create(tx) })
-		if err != nil || len(r.deferredAt(afterSwitch)) > 0 {
+		err := inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return create(tx, clock) })
+		if err != nil {
 			clock.lockedSince(start)
 		}
 		return err
@@ -119,8 +122,12 @@ func (r *runner) createShadow(ctx context.Context) error {
 	return err
 }
 
-// buildShadow runs the change's statements and marks the result.
-func (r *runner) buildShadow(ctx context.Context, q database.Querier) error {
+// buildShadow runs the change's statements and marks the result. clock
+// times, from the first, the copies of the live table's foreign keys,
+// which lock the tables they reference; clausesAt is when the change's
+// clauses began, for createShadow to time them too when the shadow has a
+// foreign key after them (adding one locks the table it references).
+func (r *runner) buildShadow(ctx context.Context, q database.Querier, clock *lockClock) error {
 	shadow := r.qualified(r.n.shadow)
 	if err := execAll(ctx, q, r.c.CreateShadow(shadow)); err != nil {
 		return err
@@ -131,10 +138,11 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier) error {
 		return err
 	}
 	if r.c.KeepForeignKeys {
-		if err := r.d.copyForeignKeys(ctx, q, r.n); err != nil {
+		if err := r.d.copyForeignKeys(ctx, q, r.n, clock.locking); err != nil {
 			return err
 		}
 	}
+	r.clausesAt = time.Now()
 	for _, clause := range r.c.Alter {
 		if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" "+clause); err != nil {
 			return fmt.Errorf("ALTER TABLE %s %s: %w", r.n.shadow, clause, err)
