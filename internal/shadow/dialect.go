@@ -44,10 +44,12 @@ type dialect interface {
 	// inheritAccess gives the shadow what the engine keys by the table
 	// rather than by its name (PostgreSQL's owner and grants).
 	inheritAccess(ctx context.Context, q database.Querier, n names) error
-	// copyForeignKeys adds the live table's foreign keys to the shadow,
-	// calling locking before the first (it locks the table it references,
-	// which the application queues behind).
-	copyForeignKeys(ctx context.Context, q database.Querier, n names, locking func()) error
+	// foreignKeyCopies are the statements that add the live table's
+	// foreign keys to the shadow, read in q. Each locks the tables the
+	// keys reference, which the application queues behind; where DDL is
+	// not transactional they are one statement, which may be attempted
+	// again.
+	foreignKeyCopies(ctx context.Context, q database.Querier, n names) ([]string, error)
 	// deferIndexes drops the shadow's secondary indexes that the copy
 	// need not maintain row by row (none that backs a constraint or that
 	// a foreign key needs) and returns how to build them again.

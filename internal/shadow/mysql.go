@@ -195,11 +195,13 @@ func (d mysqlDialect) setComment(ctx context.Context, q database.Querier, schema
 // the renamed shadow has the old table's.
 func (mysqlDialect) inheritAccess(context.Context, database.Querier, names) error { return nil }
 
-// copyForeignKeys re-creates the live table's foreign keys on the shadow.
-// Constraint names are schema-wide, so each copy gets a leading
-// underscore added, or removed if it has one, as pt-online-schema-change
-// does: the names alternate from one change to the next.
-func (d mysqlDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names, locking func()) error {
+// foreignKeyCopies re-create the live table's foreign keys on the
+// shadow, in one ALTER TABLE: all or none, so that an attempt that timed
+// out waiting for a referenced table may be made again. Constraint names
+// are schema-wide, so each copy gets a leading underscore added, or
+// removed if it has one, as pt-online-schema-change does: the names
+// alternate from one change to the next.
+func (d mysqlDialect) foreignKeyCopies(ctx context.Context, q database.Querier, n names) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `
 		SELECT rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE,
 			k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME
@@ -210,14 +212,14 @@ func (d mysqlDialect) copyForeignKeys(ctx context.Context, q database.Querier, n
 		WHERE rc.CONSTRAINT_SCHEMA = ? AND rc.TABLE_NAME = ?
 		ORDER BY rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`, n.schema, n.table)
 	if err != nil {
-		return fmt.Errorf("reading the foreign keys of %s: %w", n.table, err)
+		return nil, fmt.Errorf("reading the foreign keys of %s: %w", n.table, err)
 	}
 	var fks []*foreignKey
 	for rows.Next() {
 		var name, onUpdate, onDelete, col, refSchema, refTable, refCol string
 		if err := rows.Scan(&name, &onUpdate, &onDelete, &col, &refSchema, &refTable, &refCol); err != nil {
 			_ = rows.Close()
-			return err
+			return nil, err
 		}
 		if len(fks) == 0 || fks[len(fks)-1].name != name {
 			fks = append(fks, &foreignKey{name: name, onUpdate: onUpdate, onDelete: onDelete, ref: d.Qualify(refSchema, refTable)})
@@ -227,18 +229,18 @@ func (d mysqlDialect) copyForeignKeys(ctx context.Context, q database.Querier, n
 		fk.refColumns = append(fk.refColumns, refCol)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
+		return nil, err
 	}
-	stmts := make([]string, len(fks))
+	if len(fks) == 0 {
+		return nil, nil
+	}
+	adds := make([]string, len(fks))
 	for i, fk := range fks {
-		stmts[i] = "ALTER TABLE " + d.Qualify(n.schema, n.shadow) + " ADD CONSTRAINT " + d.Quote(toggleUnderscore(fk.name, n.limit)) +
+		adds[i] = "ADD CONSTRAINT " + d.Quote(toggleUnderscore(fk.name, n.limit)) +
 			" FOREIGN KEY (" + quoteList(d.Quote, fk.columns) + ") REFERENCES " + fk.ref +
 			" (" + quoteList(d.Quote, fk.refColumns) + ") ON DELETE " + fk.onDelete + " ON UPDATE " + fk.onUpdate
 	}
-	if len(stmts) > 0 {
-		locking()
-	}
-	return execAll(ctx, q, stmts)
+	return []string{"ALTER TABLE " + d.Qualify(n.schema, n.shadow) + " " + strings.Join(adds, ", ")}, nil
 }
 
 // foreignKey is a foreign key read from information_schema.

@@ -182,13 +182,13 @@ func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, 
 	return execAll(ctx, q, grants)
 }
 
-// copyForeignKeys adds the live table's foreign keys to the shadow, NOT
+// foreignKeyCopies add the live table's foreign keys to the shadow, NOT
 // VALID and then validated (see foreignKeys).
-func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier, n names, locking func()) error {
+func (d postgresDialect) foreignKeyCopies(ctx context.Context, q database.Querier, n names) ([]string, error) {
 	// Constraint names are per table in PostgreSQL: the copies keep them.
 	keys, err := d.foreignKeys(ctx, q, n.table, n)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var stmts []string
 	for _, fk := range keys {
@@ -197,10 +197,7 @@ func (d postgresDialect) copyForeignKeys(ctx context.Context, q database.Querier
 	for _, fk := range keys {
 		stmts = append(stmts, fk.then...)
 	}
-	if len(stmts) > 0 {
-		locking()
-	}
-	return execAll(ctx, q, stmts)
+	return stmts, nil
 }
 
 // syncFunction names the trigger function mirroring writes into the shadow.

@@ -124,7 +124,7 @@ func (r *runner) createShadow(ctx context.Context) error {
 
 // buildShadow runs the change's statements and marks the result. clock
 // times, from the first, the copies of the live table's foreign keys,
-// which lock the tables they reference; clausesAt is when the change's
+// which lock the tables they reference (see copyForeignKeys); clausesAt is when the change's
 // clauses began, for createShadow to time them too when the shadow has a
 // foreign key after them (adding one locks the table it references).
 func (r *runner) buildShadow(ctx context.Context, q database.Querier, clock *lockClock) error {
@@ -138,7 +138,7 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier, clock *loc
 		return err
 	}
 	if r.c.KeepForeignKeys {
-		if err := r.d.copyForeignKeys(ctx, q, r.n, clock.locking); err != nil {
+		if err := r.copyForeignKeys(ctx, q, clock); err != nil {
 			return err
 		}
 	}
@@ -152,6 +152,32 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier, clock *loc
 		return err
 	}
 	return r.d.inheritAccess(ctx, q, r.n)
+}
+
+// copyForeignKeys adds the live table's foreign keys to the shadow. Where
+// DDL is transactional that is part of createShadow's transaction, which
+// cutOver attempts whole; clock times it from here. Elsewhere the
+// statement commits on its own, and is attempted as the swap is: a
+// referenced table the application holds makes the copy wait, not the
+// application.
+func (r *runner) copyForeignKeys(ctx context.Context, q database.Querier, clock *lockClock) error {
+	stmts, err := r.d.foreignKeyCopies(ctx, q, r.n)
+	if err != nil || len(stmts) == 0 {
+		return err
+	}
+	if r.e.TransactionalDDL() {
+		clock.locking()
+		err = execAll(ctx, q, stmts)
+	} else {
+		_, err = r.cutOver(ctx, nil, func(clock *lockClock) error {
+			clock.locking()
+			return execAll(ctx, q, stmts)
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("adding the foreign keys of %s to %s: %w", r.n.table, r.n.shadow, err)
+	}
+	return nil
 }
 
 // markShadow puts the shadow marker in front of the shadow's comment,
