@@ -343,8 +343,12 @@ type ShadowTableConfig struct {
 	// queues behind (installing the triggers, the swap). An attempt that
 	// times out is retried after a pause, so a long query of the
 	// application's on the table delays the swap rather than the
-	// application. MySQL and MariaDB count it in whole seconds: under
-	// one second the swap does not wait at all. Default 50ms.
+	// application. On PostgreSQL it also bounds the time the switch to
+	// triggers that write the shadow may spend, under its lock, applying
+	// the writes logged since the last replay (at least 10ms): when the
+	// application writes faster, the switch gives up and is retried the
+	// same way. MySQL and MariaDB count it in whole seconds: under one
+	// second the swap does not wait at all. Default 50ms.
 	// +optional
 	CutOverLockTimeout *metav1.Duration `json:"cutOverLockTimeout,omitempty"`
 

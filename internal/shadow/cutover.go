@@ -36,6 +36,11 @@ func (r *runner) cutOver(ctx context.Context, prepare func() error, try func(clo
 	})
 }
 
+// errOverLockBudget is an attempt that gave its lock up because the work
+// under it took longer than the application may wait; attempted again.
+var errOverLockBudget = errors.New("the work under the lock took longer than cutOverLockTimeout allows; " +
+	"the application writes faster than the rest of the log is applied")
+
 // lockBounds bound the attempts at a lock the application queues behind:
 // each attempt's wait, their number, and the session's wait for other
 // locks afterwards.
@@ -81,7 +86,7 @@ func attemptLocks(ctx context.Context, d dialect, q database.Querier, b lockBoun
 		if err == nil {
 			err = try()
 		}
-		if err == nil || !d.retryable(err) {
+		if err == nil || !d.retryable(err) && !errors.Is(err, errOverLockBudget) {
 			return attempt, err
 		}
 		if attempt >= b.attempts {

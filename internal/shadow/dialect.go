@@ -82,7 +82,9 @@ type dialect interface {
 	// triggers into ones that write the shadow, in tx (REPEATABLE READ),
 	// under a lock on the live table bounded by the session's lock wait;
 	// dropLog drops the log then.
-	prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string) (func(context.Context, *sql.Tx) error, error)
+	// The rest of the log is applied within budget, the switch giving up
+	// (errOverLockBudget) when the application writes faster.
+	prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) (func(context.Context, *sql.Tx) error, error)
 	dropLog(ctx context.Context, q database.Querier, n names) error
 	// dropTriggers removes the triggers (and function, and log) Run
 	// installed for n, wherever the swap left them. Idempotent.

@@ -659,7 +659,7 @@ func TestSyncTriggerFollowsADeleteWhoseSnapshotTheSwitchHeld(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = holder.ExecContext(ctx, "SELECT * FROM _t_shadow_log FOR UPDATE")
 	g.Expect(err).NotTo(HaveOccurred())
-	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns)
+	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 10*time.Second)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(r.d.setLockWait(ctx, r.conn, 10*time.Second)).To(Succeed())
 	switched := make(chan error, 1)
@@ -694,6 +694,40 @@ func TestSyncTriggerFollowsADeleteWhoseSnapshotTheSwitchHeld(t *testing.T) {
 		g.Expect(pgErr.Code).To(Equal(pgSerialization))
 		mustExec(t, db, "DELETE FROM t WHERE id IN (5, 11)")
 	}
+	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// The application wrote more since the last replay than the switch can
+// apply within its budget: the switch gives up, releasing its lock and
+// changing nothing (the trigger still logs), for cutOver to try again
+// after more replays, instead of holding the application's writes for
+// as long as the rest takes.
+func TestSwitchGivesUpOverItsBudget(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
+	r, err := newRunner(ctx, e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	mustExec(t, db, "INSERT INTO t SELECT g, g FROM generate_series(11, 200000) g")
+	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 20*time.Millisecond)
+	g.Expect(err).NotTo(HaveOccurred())
+	err = inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw(ctx, tx) })
+	g.Expect(err).To(MatchError(errOverLockBudget))
+	// Cancelled mid-statement, not after it.
+	var pgErr *pgconn.PgError
+	g.Expect(errors.As(err, &pgErr)).To(BeTrue(), "%v", err)
+	g.Expect(pgErr.Code).To(Equal(pgQueryCanceled))
+	g.Expect(queryString(t, db, "SELECT count(*) FROM _t_shadow_log")).To(Equal("199990"))
+	// Then, with the log replayed outside the lock, the switch is made.
+	g.Expect(r.catchUp(ctx)).To(Succeed())
+	mustExec(t, db, "DELETE FROM t WHERE id = 5")
 	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
 	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
 }

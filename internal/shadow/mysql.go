@@ -409,7 +409,7 @@ func (mysqlDialect) replay(context.Context, *sql.Tx, names, []string, []string) 
 	return 0, nil
 }
 
-func (mysqlDialect) prepareSwitch(context.Context, database.Querier, names, []string, []string) (func(context.Context, *sql.Tx) error, error) {
+func (mysqlDialect) prepareSwitch(context.Context, database.Querier, names, []string, []string, time.Duration) (func(context.Context, *sql.Tx) error, error) {
 	return func(context.Context, *sql.Tx) error { return nil }, nil
 }
 

@@ -34,6 +34,7 @@ const (
 	pgSerialization    = "40001"
 	pgLockNotAvailable = "55P03"
 	pgUniqueViolation  = "23505"
+	pgQueryCanceled    = "57014"
 )
 
 // prepareSession bounds every lock wait of the session, row locks of the
@@ -481,7 +482,7 @@ func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, co
 // taken after the lock). The function's body is read from the catalog
 // in q first, outside the lock, which is held only for the log's rest
 // and the function's replacement.
-func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string) (func(context.Context, *sql.Tx) error, error) {
+func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) (func(context.Context, *sql.Tx) error, error) {
 	body, err := d.syncBody(ctx, q, n, pk, columns)
 	if err != nil {
 		return nil, err
@@ -494,14 +495,33 @@ func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, 
 		if err := tx.QueryRowContext(ctx, "SELECT pg_catalog.pg_current_xact_id()::text::bigint").Scan(&xid); err != nil {
 			return fmt.Errorf("reading the switch's transaction: %w", err)
 		}
+		// Each round's statements may take what is left of the budget
+		// (statement_timeout cancels them server-side, and the rollback
+		// ends the lock): an application writing faster than the rest
+		// is applied does not hold its writes behind the switch.
+		deadline := time.Now().Add(budget)
 		for {
+			left := time.Until(deadline).Milliseconds()
+			if left < 1 {
+				return errOverLockBudget
+			}
+			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(left, 10)); err != nil {
+				return err
+			}
 			applied, err := d.replay(ctx, tx, n, pk, columns)
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == pgQueryCanceled {
+				return errors.Join(errOverLockBudget, err)
+			}
 			if err != nil {
 				return err
 			}
 			if applied == 0 {
 				break
 			}
+		}
+		if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, "CREATE OR REPLACE FUNCTION "+d.syncSignature(n)+" RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"+
 			pgFunctionSettings+" AS "+dollarQuote(body(xid)))

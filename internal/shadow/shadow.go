@@ -116,9 +116,11 @@ type Options struct {
 	// before the run fails.
 	LockTimeout time.Duration
 	// CutOverLockTimeout bounds each wait for a lock the application
-	// queues behind (installing the triggers, the swap); 0 means
-	// DefaultCutOverLockTimeout. MySQL counts these waits in whole
-	// seconds: below one second Run does not wait at all (NOWAIT).
+	// queues behind (installing the triggers, the swap), and, on
+	// PostgreSQL, the switch's replay under its lock (at least
+	// minSwitchBudget); 0 means DefaultCutOverLockTimeout. MySQL counts
+	// these waits in whole seconds: below one second Run does not wait at
+	// all (NOWAIT).
 	CutOverLockTimeout time.Duration
 	// CutOverAttempts is how many times Run asks for such a lock, with a
 	// growing pause between attempts, before the run fails; 0 means

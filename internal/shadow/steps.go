@@ -600,6 +600,10 @@ func (r *runner) deferredAt(stage buildStage) []deferredIndex {
 // under the lock that switches the triggers.
 const replayTail = 100
 
+// minSwitchBudget is the least time the switch may hold its lock to apply
+// the rest of the log, however short the cut-over's lock wait.
+const minSwitchBudget = 10 * time.Millisecond
+
 // replayStall: after this many replays in a row none smaller than the
 // smallest before them, the replays have gone as far as the
 // application's writes let them, and the switch applies the rest under
@@ -660,7 +664,7 @@ func (r *runner) catchUp(ctx context.Context) error {
 			}
 		}
 	}
-	switchToSync, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns)
+	switchToSync, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, max(r.opts.CutOverLockTimeout, minSwitchBudget))
 	if err != nil {
 		return fmt.Errorf("preparing the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
 	}
