@@ -636,3 +636,88 @@ func TestCreateShadowLetsTheApplicationWriteAReferencedTable(t *testing.T) {
 		"WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = '_t_new'")).To(Equal("1"))
 	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
 }
+
+// A run with LockTimeout under a second on MySQL/MariaDB: prepareSession
+// gives the session lock_wait_timeout 1 (at least a second), and every
+// cut-over gives that back, not the cut-over's own wait rounded down to
+// 0 (NOWAIT), under which the index build, not retried, would fail at
+// once while an application transaction that wrote the table (and,
+// through its trigger, the shadow) is still open.
+func TestCutOverGivesTheSessionItsLockWaitBack(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ec := engineCases[1]
+	db, e, c := ec.itemsToBigint(t, 100)
+	r, err := newRunner(ctx, e, db, c, Options{LockTimeout: 800 * time.Millisecond, CopyLanes: 1})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	var before int
+	g.Expect(r.conn.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout").Scan(&before)).To(Succeed())
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	var after int
+	g.Expect(r.conn.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout").Scan(&after)).To(Succeed())
+
+	// The application: a transaction that wrote a row, committed 300 ms later.
+	app, err := db.Conn(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer app.Close()
+	tx, err := app.BeginTx(ctx, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = tx.ExecContext(ctx, "UPDATE items SET note = 'x' WHERE id = 1")
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { time.Sleep(300 * time.Millisecond); _ = tx.Commit() }()
+	g.Expect(r.buildIndexes(ctx)).To(Succeed())
+	g.Expect(after).To(Equal(before))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// A crashed run's triggers, and application transactions open on the
+// table at every moment (three writers, overlapping transactions of 60
+// ms): Abort's short attempts (NOWAIT on MariaDB) never find the table
+// free, and its last attempt waits, as the application's statements do,
+// rather than leave the triggers in place.
+func TestAbortGetsThroughSteadyTraffic(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ec := engineCases[1]
+	db, e, c := ec.itemsToBigint(t, 100)
+	r, err := newRunner(ctx, e, db, c, Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	r.close() // the crash
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(w) * 20 * time.Millisecond)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tx, err := db.Begin()
+				if err != nil {
+					return
+				}
+				_, _ = tx.Exec("UPDATE items SET note = 'w' WHERE id = ?", w+1)
+				time.Sleep(60 * time.Millisecond)
+				_ = tx.Commit()
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	err = Abort(actx, e, db, c)
+	cancel()
+	close(stop)
+	wg.Wait()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ec.triggers(t, db)).To(BeEmpty())
+}

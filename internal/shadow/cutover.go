@@ -38,8 +38,7 @@ func (r *runner) cutOver(ctx context.Context, prepare func() error, try func(clo
 
 // errOverLockBudget is an attempt that gave its lock up because the work
 // under it took longer than the application may wait; attempted again.
-var errOverLockBudget = errors.New("the work under the lock took longer than cutOverLockTimeout allows; " +
-	"the application writes faster than the rest of the log is applied")
+var errOverLockBudget = errors.New("applying the rest of the log under the lock took longer than cutOverLockTimeout allows")
 
 // lockBounds bound the attempts at a lock the application queues behind:
 // each attempt's wait, their number, and the session's wait for other
@@ -73,7 +72,7 @@ func attemptLocks(ctx context.Context, d dialect, q database.Querier, b lockBoun
 	}
 	defer func() {
 		// The copy's and the clean-up's waits are the longer ones again.
-		if restoreErr := d.setLockWait(context.WithoutCancel(ctx), q, b.restore); restoreErr != nil {
+		if restoreErr := d.restoreLockWait(context.WithoutCancel(ctx), q, b.restore); restoreErr != nil {
 			err = errors.Join(err, fmt.Errorf("restoring the session's lock waits: %w", restoreErr))
 		}
 	}()

@@ -20,8 +20,12 @@ type dialect interface {
 	// its waits for locks by lockTimeout.
 	prepareSession(ctx context.Context, conn *sql.Conn, lockTimeout time.Duration) error
 	// setLockWait bounds the session's waits for table locks by wait,
-	// rounded as the engine counts.
+	// rounded as the engine counts (MySQL: down, to whole seconds; under
+	// one, not at all).
 	setLockWait(ctx context.Context, q database.Querier, wait time.Duration) error
+	// restoreLockWait gives the session back the waits prepareSession
+	// set for lockTimeout, after setLockWait.
+	restoreLockWait(ctx context.Context, q database.Querier, lockTimeout time.Duration) error
 	// relation reads whether a relation of schema is a table, and its
 	// comment; nil when there is none.
 	relation(ctx context.Context, q database.Querier, schema, name string) (*tableInfo, error)
@@ -41,6 +45,8 @@ type dialect interface {
 	copyTable(shadow, live string) []string
 	// setComment sets a table's comment.
 	setComment(ctx context.Context, q database.Querier, schema, name, comment string) error
+	// inheritTablespace puts the new shadow where the live table is.
+	inheritTablespace(ctx context.Context, q database.Querier, n names) error
 	// inheritAccess gives the shadow what the engine keys by the table
 	// rather than by its name (PostgreSQL's owner and grants).
 	inheritAccess(ctx context.Context, q database.Querier, n names) error
@@ -86,6 +92,10 @@ type dialect interface {
 	// (errOverLockBudget) when the application writes faster.
 	prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) (func(context.Context, *sql.Tx) error, error)
 	dropLog(ctx context.Context, q database.Querier, n names) error
+	// compactLog gives the space of the log's applied entries back, so
+	// that the switch, under its lock, reads no more of the log than is
+	// left in it.
+	compactLog(ctx context.Context, q database.Querier, n names) error
 	// dropTriggers removes the triggers (and function, and log) Run
 	// installed for n, wherever the swap left them. Idempotent.
 	dropTriggers(ctx context.Context, q database.Querier, n names) error

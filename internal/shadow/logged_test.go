@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
 // The tests of PostgreSQL's log of the keys the application writes
@@ -559,34 +561,97 @@ func TestAbortLetsTheApplicationInWhileTheTableIsBusy(t *testing.T) {
 	g.Expect(queryString(t, db, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass AND NOT tgisinternal")).To(Equal("0"))
 }
 
+// inPlaceTablespace creates a tablespace of the test's own (in place,
+// PostgreSQL's developer option: no directory to set up) and drops it
+// once the test's databases are gone: call it before creating them.
+func inPlaceTablespace(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("kube_shift_ts_%d", time.Now().UnixNano())
+	admin := dbtest.OpenPostgres(t, dbtest.PostgresURL(t))
+	conn, err := admin.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer discard(conn)
+	for _, stmt := range []string{"SET allow_in_place_tablespaces = on", "CREATE TABLESPACE " + name + " LOCATION ''"} {
+		if _, err := conn.ExecContext(context.Background(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP TABLESPACE IF EXISTS " + name) })
+	return name
+}
+
+// tablespaceOf is the tablespace of relation rel, "-" for the default.
+func tablespaceOf(t *testing.T, db *sql.DB, rel string) string {
+	t.Helper()
+	return queryString(t, db, "SELECT COALESCE(s.spcname, '-') FROM pg_class c LEFT JOIN pg_tablespace s ON s.oid = c.reltablespace WHERE c.oid = $1::regclass", rel)
+}
+
 // A table and its indexes in a tablespace of their own stay there: the
 // shadow is moved to the table's (CREATE TABLE ... LIKE leaves it in the
 // default one), and each index is built again in its own, which
 // pg_get_indexdef does not name.
 func TestRunKeepsTablespaces(t *testing.T) {
 	g := NewWithT(t)
-	db, e, c := loggedTable(t)
-	ts := fmt.Sprintf("kube_shift_ts_%d", time.Now().UnixNano())
-	conn, err := db.Conn(context.Background())
+	ts := inPlaceTablespace(t)
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY USING INDEX TABLESPACE "+ts+", n int, email text) TABLESPACE "+ts,
+		"CREATE INDEX t_n ON t (n) TABLESPACE "+ts+" WHERE n > 0",
+		"CREATE UNIQUE INDEX t_email ON t (email)",
+		"INSERT INTO t SELECT g, g, 'e' || g FROM generate_series(1, 100) g")
+	_, err := Run(context.Background(), e, db, c, Options{})
 	g.Expect(err).NotTo(HaveOccurred())
-	for _, stmt := range []string{"SET allow_in_place_tablespaces = on", "CREATE TABLESPACE " + ts + " LOCATION ''"} {
-		_, err := conn.ExecContext(context.Background(), stmt)
-		g.Expect(err).NotTo(HaveOccurred(), stmt)
+	for rel, want := range map[string]string{"t": ts, "t_pkey": ts, "t_n": ts, "t_email": "-"} {
+		g.Expect(tablespaceOf(t, db, rel)).To(Equal(want), rel)
 	}
-	discard(conn)
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP TABLE IF EXISTS t, _t_old")
-		_, _ = db.Exec("DROP TABLESPACE " + ts)
-	})
-	mustExec(t, db, "CREATE TABLE t (id int PRIMARY KEY USING INDEX TABLESPACE "+ts+", n int, email text) TABLESPACE "+ts)
-	mustExec(t, db, "CREATE INDEX t_n ON t (n) TABLESPACE "+ts+" WHERE n > 0")
-	mustExec(t, db, "CREATE UNIQUE INDEX t_email ON t (email)")
-	mustExec(t, db, "INSERT INTO t SELECT g, g, 'e' || g FROM generate_series(1, 100) g")
+}
+
+// A change that moves the table to another tablespace does so: the live
+// table's is the shadow's only until the change's clauses.
+func TestRunMovesTheTableWhereTheChangeSays(t *testing.T) {
+	g := NewWithT(t)
+	from, to := inPlaceTablespace(t), inPlaceTablespace(t)
+	db, e, _ := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int) TABLESPACE "+from,
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 100) g")
+	c, err := FromAlter(e, "", "t", "SET TABLESPACE "+to)
+	g.Expect(err).NotTo(HaveOccurred())
 	_, err = Run(context.Background(), e, db, c, Options{})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(queryString(t, db, `SELECT string_agg(c.relname || ':' || COALESCE(s.spcname, '-'), ' ' ORDER BY c.relname)
-		FROM pg_class c LEFT JOIN pg_tablespace s ON s.oid = c.reltablespace
-		WHERE c.relname IN ('t', 't_pkey', 't_n', 't_email')`)).To(Equal("t:" + ts + " t_email:- t_n:" + ts + " t_pkey:" + ts))
+	g.Expect(tablespaceOf(t, db, "t")).To(Equal(to))
+}
+
+// The table's owner runs the change, and a superuser put the table in a
+// tablespace the owner may not create in: the run is refused before it
+// begins, rather than move the table out of it (or fail half-way).
+func TestRunRefusesATablespaceItMayNotCreateIn(t *testing.T) {
+	g := NewWithT(t)
+	ts := inPlaceTablespace(t)
+	dbURL := dbtest.NewPostgresDatabase(t)
+	admin := dbtest.OpenPostgres(t, dbURL)
+	role := fmt.Sprintf("kube_shift_owner_%d", time.Now().UnixNano())
+	mustExec(t, admin, "CREATE ROLE "+role+" LOGIN PASSWORD 'owner'")
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP OWNED BY " + role)
+		_, _ = dbtest.OpenPostgres(t, dbtest.PostgresURL(t)).Exec("DROP ROLE IF EXISTS " + role)
+	})
+	mustExec(t, admin, "GRANT ALL ON SCHEMA public TO "+role)
+	mustExec(t, admin, "CREATE TABLE t (id int PRIMARY KEY, n int)")
+	mustExec(t, admin, "ALTER TABLE t OWNER TO "+role)
+	mustExec(t, admin, "ALTER TABLE t SET TABLESPACE "+ts)
+	u, err := url.Parse(dbURL)
+	g.Expect(err).NotTo(HaveOccurred())
+	u.User = url.UserPassword(role, "owner")
+	owner := dbtest.OpenPostgres(t, u.String())
+	e := engineCases[0].engine(t)
+	c, err := FromAlter(e, "", "t", "ALTER COLUMN n TYPE bigint")
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = Run(context.Background(), e, owner, c, Options{})
+	var refusal *RefusalError
+	g.Expect(errors.As(err, &refusal)).To(BeTrue(), "%v", err)
+	g.Expect(err).To(MatchError(ContainSubstring("tablespace " + ts)))
+	g.Expect(queryString(t, admin, "SELECT count(*) FROM pg_class WHERE relname = '_t_new'")).To(Equal("0"))
 }
 
 // waitForBlockedLock waits until some session waits for a lock on rel.
@@ -727,6 +792,34 @@ func TestSwitchGivesUpOverItsBudget(t *testing.T) {
 	g.Expect(queryString(t, db, "SELECT count(*) FROM _t_shadow_log")).To(Equal("199990"))
 	// Then, with the log replayed outside the lock, the switch is made.
 	g.Expect(r.catchUp(ctx)).To(Succeed())
+	mustExec(t, db, "DELETE FROM t WHERE id = 5")
+	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// The log held an entry for each of a million rows during the copy
+// (written here as the trigger writes them), which the first replay
+// applied; nothing is written since. The log's pages and its statistics
+// stay (its own settings leave vacuum's truncation to the run): unless
+// they go before the switch, every replay under its lock reads them all
+// and joins them with the whole shadow, over its budget, and the switch
+// is never made.
+func TestSwitchAfterALogThatHeldMuch(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 1000000) g")
+	r, err := newRunner(ctx, e, db, c, Options{CutOverLockTimeout: 10 * time.Millisecond, CutOverAttempts: 5})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	mustExec(t, db, "INSERT INTO _t_shadow_log (id) SELECT g FROM generate_series(1, 1000000) g")
+	for _, step := range []func(context.Context) error{r.buildIndexes, r.catchUp} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
 	mustExec(t, db, "DELETE FROM t WHERE id = 5")
 	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
 	g.Expect(Abort(ctx, e, db, c)).To(Succeed())

@@ -58,9 +58,20 @@ func (mysqlDialect) prepareSession(ctx context.Context, conn *sql.Conn, lockTime
 	if !slices.Contains(modes, "STRICT_ALL_TABLES") {
 		modes = append(modes, "STRICT_ALL_TABLES")
 	}
-	secs := strconv.Itoa(max(int(lockTimeout.Round(time.Second).Seconds()), 1))
+	secs := mysqlWaitSeconds(lockTimeout)
 	_, err := conn.ExecContext(ctx, "SET SESSION sql_mode = "+mysqlLiteral(strings.Join(modes, ","))+
 		", SESSION lock_wait_timeout = "+secs+", SESSION innodb_lock_wait_timeout = "+secs)
+	return err
+}
+
+// mysqlWaitSeconds is lockTimeout in whole seconds, rounded, at least one:
+// the session's own waits always wait.
+func mysqlWaitSeconds(lockTimeout time.Duration) string {
+	return strconv.Itoa(max(int(lockTimeout.Round(time.Second).Seconds()), 1))
+}
+
+func (mysqlDialect) restoreLockWait(ctx context.Context, q database.Querier, lockTimeout time.Duration) error {
+	_, err := q.ExecContext(ctx, "SET SESSION lock_wait_timeout = "+mysqlWaitSeconds(lockTimeout))
 	return err
 }
 
@@ -190,6 +201,10 @@ func (d mysqlDialect) setComment(ctx context.Context, q database.Querier, schema
 	_, err := q.ExecContext(ctx, "ALTER TABLE "+d.Qualify(schema, name)+" COMMENT = "+mysqlLiteral(comment))
 	return err
 }
+
+// inheritTablespace has nothing to do: the shadow is created LIKE the
+// live table, in its tablespace.
+func (mysqlDialect) inheritTablespace(context.Context, database.Querier, names) error { return nil }
 
 // inheritAccess has nothing to do: MySQL keys privileges by table name, so
 // the renamed shadow has the old table's.
@@ -414,6 +429,8 @@ func (mysqlDialect) prepareSwitch(context.Context, database.Querier, names, []st
 }
 
 func (mysqlDialect) dropLog(context.Context, database.Querier, names) error { return nil }
+
+func (mysqlDialect) compactLog(context.Context, database.Querier, names) error { return nil }
 
 // beginBatch has nothing to do: copyRows's locking read keeps deletes
 // from running while it reads, and InnoDB's flush at commit is a server

@@ -44,6 +44,10 @@ func (d postgresDialect) prepareSession(ctx context.Context, conn *sql.Conn, loc
 	return d.setLockWait(ctx, conn, lockTimeout)
 }
 
+func (d postgresDialect) restoreLockWait(ctx context.Context, q database.Querier, lockTimeout time.Duration) error {
+	return d.setLockWait(ctx, q, lockTimeout)
+}
+
 // setLockWait sets lock_timeout, in milliseconds and at least one: zero
 // would mean no bound at all.
 func (postgresDialect) setLockWait(ctx context.Context, q database.Querier, wait time.Duration) error {
@@ -107,7 +111,12 @@ func (d postgresDialect) obstacles(ctx context.Context, q database.Querier, n na
 		WHERE pr.prrelid = $1::regclass
 		UNION ALL
 		SELECT format('column privileges on %I', attname) FROM pg_catalog.pg_attribute
-		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attacl IS NOT NULL`,
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attacl IS NOT NULL
+		UNION ALL
+		SELECT DISTINCT format('it or an index of it is in tablespace %I, where this role may not create (the shadow would leave it)', t.spcname)
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace
+		WHERE (c.oid = $1::regclass OR c.oid IN (SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid = $1::regclass))
+		  AND NOT has_tablespace_privilege(t.oid, 'CREATE')`,
 		d.Qualify(n.schema, n.table), d.syncSignature(n), syncMarker(n))
 }
 
@@ -146,25 +155,42 @@ func pgLiteral(s string) string {
 	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
+// inheritTablespace moves the shadow, just created and empty (moving it
+// costs nothing), to the live table's tablespace, which CREATE TABLE ...
+// LIKE does not copy; before the change's clauses, which may move it on,
+// and only from the default one, where a definition of the change's own
+// may have put it elsewhere. (preflight refused a tablespace the role may
+// not create in.)
+func (d postgresDialect) inheritTablespace(ctx context.Context, q database.Querier, n names) error {
+	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
+	var tablespace string
+	if err := q.QueryRowContext(ctx, `
+		SELECT COALESCE(quote_ident(t.spcname), '')
+		FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace
+		WHERE c.oid = $1::regclass AND (SELECT reltablespace FROM pg_catalog.pg_class WHERE oid = $2::regclass) = 0`,
+		live, shadow).Scan(&tablespace); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("reading the tablespace of %s: %w", live, err)
+	}
+	if tablespace == "" {
+		return nil
+	}
+	if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" SET TABLESPACE "+tablespace); err != nil {
+		return fmt.Errorf("moving %s to the tablespace of %s: %w", shadow, live, err)
+	}
+	return nil
+}
+
 // inheritAccess gives the shadow the live table's owner and privileges:
 // PostgreSQL keeps them on the table's OID, so the renamed shadow would
-// otherwise lock the application out. And its tablespace, which CREATE
-// TABLE ... LIKE does not copy (the shadow is empty yet: moving it costs
-// nothing).
+// otherwise lock the application out.
 func (d postgresDialect) inheritAccess(ctx context.Context, q database.Querier, n names) error {
 	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
-	var owner, tablespace string
+	var owner string
 	var mine bool
 	if err := q.QueryRowContext(ctx, `
-		SELECT quote_ident(pg_get_userbyid(c.relowner)), pg_get_userbyid(c.relowner) = current_user, COALESCE(quote_ident(t.spcname), '')
-		FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = c.reltablespace
-		WHERE c.oid = $1::regclass`, live).Scan(&owner, &mine, &tablespace); err != nil {
+		SELECT quote_ident(pg_get_userbyid(relowner)), pg_get_userbyid(relowner) = current_user
+		FROM pg_catalog.pg_class WHERE oid = $1::regclass`, live).Scan(&owner, &mine); err != nil {
 		return fmt.Errorf("reading the owner of %s: %w", live, err)
-	}
-	if tablespace != "" {
-		if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" SET TABLESPACE "+tablespace); err != nil {
-			return fmt.Errorf("moving %s to the tablespace of %s: %w", shadow, live, err)
-		}
 	}
 	if !mine {
 		if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" OWNER TO "+owner); err != nil {
@@ -527,6 +553,17 @@ func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, 
 			pgFunctionSettings+" AS "+dollarQuote(body(xid)))
 		return err
 	}, nil
+}
+
+// compactLog vacuums the log, truncating its emptied end, which its own
+// settings (vacuum_truncate = false) leave to this call: a log that held
+// many entries during the copy keeps its pages otherwise, and every
+// replay under the switch's lock would read them all. The truncation
+// holds the log's lock only while nobody (the application's triggers)
+// waits for it.
+func (d postgresDialect) compactLog(ctx context.Context, q database.Querier, n names) error {
+	_, err := q.ExecContext(ctx, "VACUUM (TRUNCATE true) "+d.Qualify(n.schema, logTable(n)))
+	return err
 }
 
 // dropLog drops the log the switch ended, outside its lock: no trigger

@@ -19,16 +19,34 @@ func Abort(ctx context.Context, e database.Engine, db *sql.DB, c Change) error {
 		return err
 	}
 	defer discard(conn)
-	return abort(ctx, d, conn, n, defaultBounds, false)
+	return abort(ctx, d, conn, n, abortBounds(defaultBounds), false)
+}
+
+// abortAttempts is how many short attempts abort makes at the triggers'
+// lock (about 2.5 s of pauses) before its last, longer one: well within
+// a failed run's clean-up time.
+const abortAttempts = 8
+
+// abortBounds are b with abort's number of attempts.
+func abortBounds(b lockBounds) lockBounds {
+	b.attempts = min(b.attempts, abortAttempts)
+	return b
 }
 
 // abort drops the sync triggers first, so the application's writes stop
 // paying for them, then the shadow: when it carries the shadow marker, or
 // when this very run created it (created). Dropping a trigger locks the
 // live table against the application's reads and writes, so it is
-// attempted as cutOver takes its locks, within b.
+// attempted as cutOver takes its locks, within b; when the application
+// never leaves the table free that long, once more with the session's
+// own wait (b.restore), which the application queues behind: triggers
+// left in place would cost it more.
 func abort(ctx context.Context, d dialect, q database.Querier, n names, b lockBounds, created bool) error {
-	_, err := attemptLocks(ctx, d, q, b, nil, func() error { return d.dropTriggers(ctx, q, n) })
+	drop := func() error { return d.dropTriggers(ctx, q, n) }
+	_, err := attemptLocks(ctx, d, q, b, nil, drop)
+	if err != nil && d.retryable(err) && ctx.Err() == nil {
+		err = drop()
+	}
 	if err != nil {
 		return fmt.Errorf("dropping the sync triggers on %s: %w", n.table, err)
 	}
@@ -88,7 +106,7 @@ func SwapBack(ctx context.Context, e database.Engine, db *sql.DB, c Change) erro
 	case shadow != nil && !ownShadow:
 		return refuse(table, ErrNameInUse, n.shadow+" is not a shadow table of kube-shift's")
 	}
-	if err := abort(ctx, d, conn, n, defaultBounds, false); err != nil {
+	if err := abort(ctx, d, conn, n, abortBounds(defaultBounds), false); err != nil {
 		return err
 	}
 	live, err := describe(ctx, d, conn, n.schema, n.table)

@@ -381,7 +381,7 @@ func (r *runner) cleanUp() error {
 	discard(r.conn)
 	conn, err := session(ctx, r.d, r.db, r.opts.LockTimeout)
 	if err == nil {
-		err = abort(ctx, r.d, conn, r.n, r.lockBounds(), r.created)
+		err = abort(ctx, r.d, conn, r.n, abortBounds(r.lockBounds()), r.created)
 		discard(conn)
 	}
 	if err != nil {

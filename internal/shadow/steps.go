@@ -48,7 +48,7 @@ func (r *runner) preflight(ctx context.Context) error {
 		}
 	}
 	// A shadow of ours is what a crashed run left: start over.
-	if err := abort(ctx, r.d, r.conn, r.n, r.lockBounds(), false); err != nil {
+	if err := abort(ctx, r.d, r.conn, r.n, abortBounds(r.lockBounds()), false); err != nil {
 		return fmt.Errorf("removing what an earlier run left: %w", err)
 	}
 	return nil
@@ -130,6 +130,9 @@ func (r *runner) createShadow(ctx context.Context) error {
 func (r *runner) buildShadow(ctx context.Context, q database.Querier, clock *lockClock) error {
 	shadow := r.qualified(r.n.shadow)
 	if err := execAll(ctx, q, r.c.CreateShadow(shadow)); err != nil {
+		return err
+	}
+	if err := r.d.inheritTablespace(ctx, q, r.n); err != nil {
 		return err
 	}
 	// Marked at once, so that a crash from here on leaves a table Abort
@@ -663,6 +666,10 @@ func (r *runner) catchUp(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+	// An optimisation: a log left large makes the switch fail its budget.
+	if err := r.d.compactLog(ctx, r.conn, r.n); err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	switchToSync, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, max(r.opts.CutOverLockTimeout, minSwitchBudget))
 	if err != nil {
