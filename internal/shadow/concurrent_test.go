@@ -648,14 +648,10 @@ func TestCutOverGivesTheSessionItsLockWaitBack(t *testing.T) {
 	ctx := context.Background()
 	ec := engineCases[1]
 	db, e, c := ec.itemsToBigint(t, 100)
-	r, err := newRunner(ctx, e, db, c, Options{LockTimeout: 800 * time.Millisecond, CopyLanes: 1})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
+	r := startRunner(t, e, db, c, Options{LockTimeout: 800 * time.Millisecond, CopyLanes: 1})
 	var before int
 	g.Expect(r.conn.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout").Scan(&before)).To(Succeed())
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows)
 	var after int
 	g.Expect(r.conn.QueryRowContext(ctx, "SELECT @@SESSION.lock_wait_timeout").Scan(&after)).To(Succeed())
 
@@ -683,11 +679,8 @@ func TestAbortGetsThroughSteadyTraffic(t *testing.T) {
 	ctx := context.Background()
 	ec := engineCases[1]
 	db, e, c := ec.itemsToBigint(t, 100)
-	r, err := newRunner(ctx, e, db, c, Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	r := startRunner(t, e, db, c, Options{})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers)
 	r.close() // the crash
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -714,7 +707,7 @@ func TestAbortGetsThroughSteadyTraffic(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	err = Abort(actx, e, db, c)
+	err := Abort(actx, e, db, c)
 	cancel()
 	close(stop)
 	wg.Wait()

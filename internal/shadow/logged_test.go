@@ -35,6 +35,28 @@ func loggedTable(t *testing.T, ddl ...string) (*sql.DB, database.Engine, Change)
 	return db, e, c
 }
 
+// startRunner starts a run of c, closed when the test ends, for a test
+// to take through its steps (mustSteps).
+func startRunner(t *testing.T, e database.Engine, db *sql.DB, c Change, opts Options) *runner {
+	t.Helper()
+	r, err := newRunner(context.Background(), e, db, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.close)
+	return r
+}
+
+// mustSteps runs a run's steps in order, each of which must succeed.
+func mustSteps(t *testing.T, steps ...func(context.Context) error) {
+	t.Helper()
+	for i, step := range steps {
+		if err := step(context.Background()); err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+	}
+}
+
 // afterSecondBatch is a Progress that runs f once, when the copy has
 // moved its second batch: the application's writes while the copy runs.
 func afterSecondBatch(f func()) func(Progress) {
@@ -171,16 +193,10 @@ func TestRunFollowsKeysWrittenOtherwise(t *testing.T) {
 	db, e, c := loggedTable(t,
 		"CREATE TABLE t (id numeric PRIMARY KEY, n int)",
 		"INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)")
-	r, err := newRunner(ctx, e, db, c, Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	r := startRunner(t, e, db, c, Options{})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows)
 	mustExec(t, db, "UPDATE t SET id = 1.00 WHERE id = 1")
-	for _, step := range []func(context.Context) error{r.buildIndexes, r.catchUp} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	mustSteps(t, r.buildIndexes, r.catchUp)
 	mustExec(t, db, "UPDATE t SET id = 2.0 WHERE id = 2")
 	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
 	g.Expect(tableText(t, db, "t")).To(Equal("(1.00,1) (2.0,2) (3,3)"))
@@ -202,12 +218,8 @@ func TestSyncTriggerFollowsKeysEqualButDifferent(t *testing.T) {
 			db, e, c := loggedTable(t,
 				"CREATE COLLATION kube_shift_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
 				tc.ddl, "INSERT INTO t VALUES "+tc.rows)
-			r, err := newRunner(ctx, e, db, c, Options{})
-			g.Expect(err).NotTo(HaveOccurred())
-			defer r.close()
-			for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp} {
-				g.Expect(step(ctx)).To(Succeed())
-			}
+			r := startRunner(t, e, db, c, Options{})
+			mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp)
 			conn, err := db.Conn(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
 			defer discard(conn)
@@ -234,22 +246,17 @@ func TestSyncTriggerRefusesWritesFromAnOlderSnapshot(t *testing.T) {
 	db, e, c := loggedTable(t,
 		"CREATE TABLE t (id int PRIMARY KEY, n int)",
 		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
-	r, err := newRunner(ctx, e, db, c, Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	r := startRunner(t, e, db, c, Options{})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers)
 	writes := []string{"DELETE FROM t WHERE id = 1", "UPDATE t SET id = 100 WHERE id = 2", "UPDATE t SET n = 0 WHERE id = 3"}
 	txs := make([]*sql.Tx, len(writes))
 	for i := range writes {
-		txs[i], err = db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+		tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
 		g.Expect(err).NotTo(HaveOccurred())
+		txs[i] = tx
 		g.Expect(txs[i].QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(new(int))).To(Succeed())
 	}
-	for _, step := range []func(context.Context) error{r.copyRows, r.buildIndexes, r.catchUp} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	mustSteps(t, r.copyRows, r.buildIndexes, r.catchUp)
 	for i, write := range writes {
 		_, err := txs[i].ExecContext(ctx, write)
 		var pgErr *pgconn.PgError
@@ -276,12 +283,8 @@ func TestSyncTriggerFindsKeysOfExtensionTypes(t *testing.T) {
 			ctx := context.Background()
 			db, e, c := loggedTable(t, "CREATE EXTENSION "+tc.name, tc.ddl, "INSERT INTO t VALUES "+tc.rows,
 				"INSERT INTO t SELECT ('k' || g)::text::"+tc.name+", g FROM generate_series(1, 1000) g")
-			r, err := newRunner(ctx, e, db, c, Options{})
-			g.Expect(err).NotTo(HaveOccurred())
-			defer r.close()
-			for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp} {
-				g.Expect(step(ctx)).To(Succeed())
-			}
+			r := startRunner(t, e, db, c, Options{})
+			mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp)
 			tx, err := db.BeginTx(ctx, nil)
 			g.Expect(err).NotTo(HaveOccurred())
 			defer func() { _ = tx.Rollback() }()
@@ -370,12 +373,8 @@ func TestSyncTriggerLetsTheShadowsCascadeGoFirst(t *testing.T) {
 					c, err = FromAlter(e, "", "t", tc.alter)
 					g.Expect(err).NotTo(HaveOccurred())
 				}
-				r, err := newRunner(ctx, e, db, c, Options{})
-				g.Expect(err).NotTo(HaveOccurred())
-				defer r.close()
-				for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp} {
-					g.Expect(step(ctx)).To(Succeed())
-				}
+				r := startRunner(t, e, db, c, Options{})
+				mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp)
 				if tc.fk != "" {
 					live := queryString(t, db, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'parent'::regclass AND tgconstrrelid = 't'::regclass "+
 						"AND tgfoid = 'pg_catalog.\"RI_FKey_cascade_del\"'::regproc")
@@ -426,12 +425,8 @@ BEGIN
 	RETURN false;
 END$$`)
 	asRole("CREATE OPERATOR public.= (LEFTARG = public.email, RIGHTARG = public.email, FUNCTION = public.mine)")
-	r, err := newRunner(ctx, e, db, c, Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	r := startRunner(t, e, db, c, Options{})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes, r.catchUp)
 	mustExec(t, db, "TRUNCATE stolen")
 	asRole("DELETE FROM t WHERE id::text = 'k1'")
 	g.Expect(queryString(t, db, "SELECT count(*) FROM stolen")).To(Equal("0"))
@@ -452,17 +447,11 @@ func TestTriggerFunctionServesTheLiveTableOnly(t *testing.T) {
 	mustExec(t, db, "CREATE ROLE "+role)
 	defer func() { _, _ = db.Exec("DROP OWNED BY " + role); _, _ = db.Exec("DROP ROLE " + role) }()
 	mustExec(t, db, "GRANT USAGE, CREATE ON SCHEMA public TO "+role)
-	r, err := newRunner(ctx, e, db, c, Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	r := startRunner(t, e, db, c, Options{})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers)
 	for _, phase := range []string{"logging", "writing the shadow"} {
 		if phase == "writing the shadow" {
-			for _, step := range []func(context.Context) error{r.copyRows, r.buildIndexes, r.catchUp} {
-				g.Expect(step(ctx)).To(Succeed())
-			}
+			mustSteps(t, r.copyRows, r.buildIndexes, r.catchUp)
 		}
 		conn, err := db.Conn(ctx)
 		g.Expect(err).NotTo(HaveOccurred())
@@ -533,9 +522,7 @@ func TestAbortLetsTheApplicationInWhileTheTableIsBusy(t *testing.T) {
 		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
 	r, err := newRunner(ctx, e, db, c, Options{})
 	g.Expect(err).NotTo(HaveOccurred())
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers)
 	r.close()
 	long, err := db.BeginTx(ctx, nil)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -710,13 +697,9 @@ func TestSyncTriggerFollowsADeleteWhoseSnapshotTheSwitchHeld(t *testing.T) {
 	db, e, c := loggedTable(t,
 		"CREATE TABLE t (id int PRIMARY KEY, n int)",
 		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
-	r, err := newRunner(ctx, e, db, c, Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
-	_, err = r.replay(ctx)
+	r := startRunner(t, e, db, c, Options{})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes)
+	_, err := r.replay(ctx)
 	g.Expect(err).NotTo(HaveOccurred())
 	mustExec(t, db, "INSERT INTO t VALUES (11, 11)")
 	// Holds the switch in its replay, after it wrote the shadow's row 11.
@@ -774,12 +757,8 @@ func TestSwitchGivesUpOverItsBudget(t *testing.T) {
 	db, e, c := loggedTable(t,
 		"CREATE TABLE t (id int PRIMARY KEY, n int)",
 		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
-	r, err := newRunner(ctx, e, db, c, Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	r := startRunner(t, e, db, c, Options{})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes)
 	mustExec(t, db, "INSERT INTO t SELECT g, g FROM generate_series(11, 200000) g")
 	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 20*time.Millisecond)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -810,16 +789,10 @@ func TestSwitchAfterALogThatHeldMuch(t *testing.T) {
 	db, e, c := loggedTable(t,
 		"CREATE TABLE t (id int PRIMARY KEY, n int)",
 		"INSERT INTO t SELECT g, g FROM generate_series(1, 1000000) g")
-	r, err := newRunner(ctx, e, db, c, Options{CutOverLockTimeout: 10 * time.Millisecond, CutOverAttempts: 5})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
-	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	r := startRunner(t, e, db, c, Options{CutOverLockTimeout: 10 * time.Millisecond, CutOverAttempts: 5})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows)
 	mustExec(t, db, "INSERT INTO _t_shadow_log (id) SELECT g FROM generate_series(1, 1000000) g")
-	for _, step := range []func(context.Context) error{r.buildIndexes, r.catchUp} {
-		g.Expect(step(ctx)).To(Succeed())
-	}
+	mustSteps(t, r.buildIndexes, r.catchUp)
 	mustExec(t, db, "DELETE FROM t WHERE id = 5")
 	g.Expect(tableText(t, db, "_t_new")).To(Equal(tableText(t, db, "t")))
 	g.Expect(Abort(ctx, e, db, c)).To(Succeed())

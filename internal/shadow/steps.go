@@ -124,9 +124,10 @@ func (r *runner) createShadow(ctx context.Context) error {
 
 // buildShadow runs the change's statements and marks the result. clock
 // times, from the first, the copies of the live table's foreign keys,
-// which lock the tables they reference (see copyForeignKeys); clausesAt is when the change's
-// clauses began, for createShadow to time them too when the shadow has a
-// foreign key after them (adding one locks the table it references).
+// which lock the tables they reference (see copyForeignKeys); clausesAt
+// is when the change's clauses began, for createShadow to time them too
+// when the shadow has a foreign key after them (adding one locks the
+// table it references).
 func (r *runner) buildShadow(ctx context.Context, q database.Querier, clock *lockClock) error {
 	shadow := r.qualified(r.n.shadow)
 	if err := execAll(ctx, q, r.c.CreateShadow(shadow)); err != nil {
