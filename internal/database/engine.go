@@ -65,6 +65,10 @@ type Engine interface {
 	// in memory for SQLite (both nil), and returns its URL and a function
 	// that drops it.
 	Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error)
+	// DevSession returns u, the URL of a dev database, with the session
+	// settings a planner's sessions there run under: a dev database holds
+	// one plan's replay and nothing anyone keeps.
+	DevSession(u *url.URL) *url.URL
 
 	// EvalHCL reads an Atlas HCL schema document into realm.
 	EvalHCL(data []byte, realm *schema.Realm) error

@@ -186,6 +186,9 @@ func (mysqlEngine) Begin(context.Context, *sql.Conn) (Tx, error) {
 	return nil, errors.New("mysql has no transactional DDL: statements run one by one with checkpoints")
 }
 
+// DevSession leaves u as it is.
+func (mysqlEngine) DevSession(u *url.URL) *url.URL { return u }
+
 func (mysqlEngine) Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
 	name := scratchName()
 	if _, err := server.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {

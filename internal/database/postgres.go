@@ -147,6 +147,23 @@ func (postgresEngine) Begin(ctx context.Context, conn *sql.Conn) (Tx, error) {
 // superuser (who may run programs and read files on the server's host),
 // the scratch database is owned by a role of its own, with no other
 // right, and the plan replays as that role; both go when it is dropped.
+// DevSession runs a dev database's sessions without waiting for the WAL
+// at each commit (loading a 2,000-table schema commits 4,000 statements,
+// and a lost dev database costs nothing), and without nested-loop joins:
+// Atlas's index inspection joins every index to an aggregate of every
+// constraint, which the planner runs once per index when it expects few
+// (as it does on a catalog whose statistics predate the load: 4.5 s of a
+// 2,000-table inspection, 0.1 s hashed). A dev database's catalog holds
+// only what the plan loaded, so hashing it reads nothing else.
+func (postgresEngine) DevSession(u *url.URL) *url.URL {
+	c := *u
+	q := c.Query()
+	q.Set("synchronous_commit", "off")
+	q.Set("enable_nestloop", "off")
+	c.RawQuery = q.Encode()
+	return &c
+}
+
 func (postgresEngine) Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
 	name := scratchName()
 	ident := pgx.Identifier{name}.Sanitize()

@@ -159,6 +159,9 @@ func (t *lockTx) Rollback() error {
 }
 
 // Scratch is an in-memory database: nothing to create or drop.
+// DevSession leaves u as it is.
+func (sqliteEngine) DevSession(u *url.URL) *url.URL { return u }
+
 func (sqliteEngine) Scratch(context.Context, *sql.DB, *url.URL) (*url.URL, func(context.Context) error, error) {
 	return &url.URL{Scheme: "sqlite", Path: ":memory:"}, func(context.Context) error { return nil }, nil
 }

@@ -120,7 +120,10 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target) (*devSta
 		}
 	}
 	var err error
-	if dev.db, err = dev.target.Open(ctx); err != nil {
+	// Opened with the engine's dev session settings; errors name the URL
+	// as given.
+	session := dev.target.WithURL(dev.target.Engine.DevSession(dev.target.URL))
+	if dev.db, err = session.Open(ctx); err != nil {
 		dev.close()
 		return nil, err
 	}
