@@ -360,6 +360,11 @@ my_start() {
   local attempt launcher rc userarg=()
   if $is_root; then userarg=(--user=mysql); fi
   server_tls "$mydir" mysql
+  # Its temporary files in a directory of its own: a test run once lost
+  # one in the shared temporary directory (Errcode 2) while other jobs
+  # cleaned up.
+  mkdir -p "$mydir/tmp"
+  if $is_root; then chown mysql: "$mydir/tmp"; fi
   for attempt in 1 2 3; do
     myport=$(free_port "$(if [ $attempt = 1 ]; then cat "$mydir/port" 2>/dev/null; fi)")
     say "$myname: starting on 127.0.0.1:$myport (log: $mydir/mariadbd.log)"
@@ -367,7 +372,7 @@ my_start() {
     setsid "$mariadbd" --no-defaults "${userarg[@]}" --datadir="$mydir/data" \
       --port="$myport" --bind-address=127.0.0.1 --socket="$(my_sock)" \
       --pid-file="$mydir/run/mysqld.pid" --log-error="$mydir/mariadbd.log" \
-      --skip-name-resolve --max-connections=300 \
+      --tmpdir="$mydir/tmp" --skip-name-resolve --max-connections=300 \
       --ssl-cert="$mydir/tls/server.crt" --ssl-key="$mydir/tls/server.key" \
       --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
       --innodb-flush-log-at-trx-commit="$my_commit" --innodb-doublewrite=0 \
