@@ -776,6 +776,34 @@ func TestSwitchGivesUpOverItsBudget(t *testing.T) {
 	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
 }
 
+// The budget bounds the switch's statements together, not each: with
+// two of a replay's statements taking 0.3 s each, a 0.5 s budget gives
+// the second what the first left, and the switch gives up in it rather
+// than hold the application's writes 0.6 s.
+func TestSwitchBudgetBoundsTheWholeReplay(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, e, c := loggedTable(t,
+		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
+	r := startRunner(t, e, db, c, Options{})
+	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes)
+	mustExec(t, db, "UPDATE t SET n = -n WHERE id = 3")
+	mustExec(t, db, "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$")
+	for _, op := range []string{"DELETE", "INSERT"} {
+		mustExec(t, db, "CREATE TRIGGER slow_"+op+" BEFORE "+op+" ON _t_new FOR EACH STATEMENT EXECUTE FUNCTION slow()")
+	}
+	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 500*time.Millisecond)
+	g.Expect(err).NotTo(HaveOccurred())
+	err = inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw(ctx, tx) })
+	g.Expect(err).To(MatchError(errOverLockBudget))
+	var pgErr *pgconn.PgError
+	g.Expect(errors.As(err, &pgErr)).To(BeTrue(), "cancelled in the insert, which had what the delete left: %v", err)
+	g.Expect(pgErr.Code).To(Equal(pgQueryCanceled))
+	g.Expect(queryString(t, db, "SELECT count(*) FROM _t_shadow_log")).To(Equal("1"))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
 // The log held an entry for each of a million rows during the copy
 // (written here as the trigger writes them), which the first replay
 // applied; nothing is written since. The log's pages and its statistics

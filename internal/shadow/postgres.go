@@ -469,9 +469,18 @@ END`
 // applied together: it empties the shadow, and the entries after it
 // refill what the application wrote since.
 func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error) {
+	return d.applyLog(ctx, tx, n, pk, columns, func(context.Context) error { return nil })
+}
+
+// applyLog is replay, calling arm before each of its statements: under
+// the switch's lock, arm gives each what is left of the lock's budget.
+func (d postgresDialect) applyLog(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, arm func(context.Context) error) (int, error) {
 	shadow, live, log := d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, n.table), d.Qualify(n.schema, logTable(n))
 	seqCol, truncCol := logColumns(pk)
 	var first sql.NullInt64
+	if err := arm(ctx); err != nil {
+		return 0, err
+	}
 	if err := tx.QueryRowContext(ctx, "SELECT min("+d.Quote(seqCol)+") FROM "+log+" WHERE "+d.Quote(truncCol)).Scan(&first); err != nil {
 		return 0, fmt.Errorf("reading the log: %w", err)
 	}
@@ -486,16 +495,19 @@ func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, co
 				" FROM " + live + " WHERE " + keys,
 		}
 	}
-	if err := execAll(ctx, tx, stmts); err != nil {
-		return 0, fmt.Errorf("applying the log: %w", err)
-	}
 	remove := "DELETE FROM " + log
 	if first.Valid {
 		remove += " WHERE " + d.Quote(seqCol) + " <= " + strconv.FormatInt(first.Int64, 10)
 	}
-	res, err := tx.ExecContext(ctx, remove)
-	if err != nil {
-		return 0, fmt.Errorf("applying the log: %w", err)
+	var res sql.Result
+	for _, stmt := range append(stmts, remove) {
+		if err := arm(ctx); err != nil {
+			return 0, err
+		}
+		var err error
+		if res, err = tx.ExecContext(ctx, stmt); err != nil {
+			return 0, fmt.Errorf("applying the log: %s: %w", firstLine(stmt), err)
+		}
 	}
 	applied, err := res.RowsAffected()
 	return int(applied), err
@@ -521,20 +533,21 @@ func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, 
 		if err := tx.QueryRowContext(ctx, "SELECT pg_catalog.pg_current_xact_id()::text::bigint").Scan(&xid); err != nil {
 			return fmt.Errorf("reading the switch's transaction: %w", err)
 		}
-		// Each round's statements may take what is left of the budget
-		// (statement_timeout cancels them server-side, and the rollback
+		// Each statement may take what is left of the budget
+		// (statement_timeout cancels it server-side, and the rollback
 		// ends the lock): an application writing faster than the rest
 		// is applied does not hold its writes behind the switch.
 		deadline := time.Now().Add(budget)
-		for {
+		arm := func(ctx context.Context) error {
 			left := time.Until(deadline).Milliseconds()
 			if left < 1 {
 				return errOverLockBudget
 			}
-			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(left, 10)); err != nil {
-				return err
-			}
-			applied, err := d.replay(ctx, tx, n, pk, columns)
+			_, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(left, 10))
+			return err
+		}
+		for {
+			applied, err := d.applyLog(ctx, tx, n, pk, columns, arm)
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == pgQueryCanceled {
 				return errors.Join(errOverLockBudget, err)
