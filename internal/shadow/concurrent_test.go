@@ -585,56 +585,64 @@ func TestThrottlePausesTheCopy(t *testing.T) {
 	}
 }
 
-// MySQL/MariaDB: copying the live table's foreign key to the shadow asks
-// for a metadata lock on the table it references, which an application
-// transaction holds. The copy, committed on its own there, is attempted
-// as the swap is: each attempt gives up at once, so the application's
-// other writes to that table run meanwhile instead of queueing behind
-// the copy's wait (they would wait for the session's LockTimeout, 5 s,
-// and give up after their own 2 s), and the copy is made once the
-// transaction ends.
+// MySQL/MariaDB: adding a foreign key to the shadow (a copy of the live
+// table's, or the change's own) asks for a metadata lock on the table it
+// references, which an application transaction holds. The statement,
+// committed on its own there, is attempted as the swap is: each attempt
+// gives up at once, so the application's other writes to that table run
+// meanwhile instead of queueing behind its wait (they would wait for the
+// session's LockTimeout, 5 s, and give up after their own 2 s), and the
+// key is added once the transaction ends.
 func TestCreateShadowLetsTheApplicationWriteAReferencedTable(t *testing.T) {
-	g := NewWithT(t)
-	ctx := context.Background()
-	ec := engineCases[1]
-	db, e := ec.fresh(t), ec.engine(t)
-	for _, stmt := range []string{
-		"CREATE TABLE parent (id int PRIMARY KEY)",
-		"INSERT INTO parent VALUES (1), (2)",
-		"CREATE TABLE t (id int PRIMARY KEY, parent int NOT NULL, n int NOT NULL, CONSTRAINT t_parent_fkey FOREIGN KEY (parent) REFERENCES parent (id))",
-		"INSERT INTO t VALUES (1, 1, 1), (2, 2, 2)",
+	for _, tc := range []struct {
+		name, foreignKey string
+		clauses          []string
+	}{
+		{"copied", ", CONSTRAINT t_parent_fkey FOREIGN KEY (parent) REFERENCES parent (id)", []string{"MODIFY n bigint NOT NULL"}},
+		{"the change's", "", []string{"MODIFY n bigint NOT NULL", "ADD CONSTRAINT t_parent_fkey FOREIGN KEY (parent) REFERENCES parent (id)"}},
 	} {
-		mustExec(t, db, stmt)
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			ec := engineCases[1]
+			db, e := ec.fresh(t), ec.engine(t)
+			for _, stmt := range []string{
+				"CREATE TABLE parent (id int PRIMARY KEY)",
+				"INSERT INTO parent VALUES (1), (2)",
+				"CREATE TABLE t (id int PRIMARY KEY, parent int NOT NULL, n int NOT NULL" + tc.foreignKey + ")",
+				"INSERT INTO t VALUES (1, 1, 1), (2, 2, 2)",
+			} {
+				mustExec(t, db, stmt)
+			}
+			c, err := FromAlter(e, "", "t", tc.clauses...)
+			g.Expect(err).NotTo(HaveOccurred())
+			r := startRunner(t, e, db, c, Options{})
+			g.Expect(r.preflight(ctx)).To(Succeed())
+			holder, err := db.BeginTx(ctx, nil)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer func() { _ = holder.Rollback() }()
+			_, err = holder.ExecContext(ctx, "INSERT INTO parent VALUES (1000)")
+			g.Expect(err).NotTo(HaveOccurred())
+			created := make(chan error, 1)
+			go func() { created <- r.createShadow(ctx) }()
+			// The run has reached the foreign key (creating the table takes less).
+			time.Sleep(300 * time.Millisecond)
+			app, err := db.Conn(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer discard(app)
+			_, err = app.ExecContext(ctx, "SET SESSION lock_wait_timeout = 2")
+			g.Expect(err).NotTo(HaveOccurred())
+			for id := 1001; id <= 1003; id++ {
+				_, err := app.ExecContext(ctx, "INSERT INTO parent VALUES (?)", id)
+				g.Expect(err).NotTo(HaveOccurred())
+			}
+			g.Expect(holder.Commit()).To(Succeed())
+			g.Expect(<-created).To(Succeed())
+			g.Expect(queryString(t, db, "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS "+
+				"WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = '_t_new'")).To(Equal("1"))
+			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+		})
 	}
-	c, err := FromAlter(e, "", "t", "MODIFY n bigint NOT NULL")
-	g.Expect(err).NotTo(HaveOccurred())
-	r, err := newRunner(ctx, e, db, c, Options{})
-	g.Expect(err).NotTo(HaveOccurred())
-	defer r.close()
-	g.Expect(r.preflight(ctx)).To(Succeed())
-	holder, err := db.BeginTx(ctx, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = holder.Rollback() }()
-	_, err = holder.ExecContext(ctx, "INSERT INTO parent VALUES (1000)")
-	g.Expect(err).NotTo(HaveOccurred())
-	created := make(chan error, 1)
-	go func() { created <- r.createShadow(ctx) }()
-	// The copy has reached the foreign key (creating the table takes less).
-	time.Sleep(300 * time.Millisecond)
-	app, err := db.Conn(ctx)
-	g.Expect(err).NotTo(HaveOccurred())
-	defer discard(app)
-	_, err = app.ExecContext(ctx, "SET SESSION lock_wait_timeout = 2")
-	g.Expect(err).NotTo(HaveOccurred())
-	for id := 1001; id <= 1003; id++ {
-		_, err := app.ExecContext(ctx, "INSERT INTO parent VALUES (?)", id)
-		g.Expect(err).NotTo(HaveOccurred())
-	}
-	g.Expect(holder.Commit()).To(Succeed())
-	g.Expect(<-created).To(Succeed())
-	g.Expect(queryString(t, db, "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS "+
-		"WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = '_t_new'")).To(Equal("1"))
-	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
 }
 
 // A run with LockTimeout under a second on MySQL/MariaDB: prepareSession

@@ -148,7 +148,7 @@ func (r *runner) buildShadow(ctx context.Context, q database.Querier, clock *loc
 	}
 	r.clausesAt = time.Now()
 	for _, clause := range r.c.Alter {
-		if _, err := q.ExecContext(ctx, "ALTER TABLE "+shadow+" "+clause); err != nil {
+		if err := r.alterShadow(ctx, q, clause); err != nil {
 			return fmt.Errorf("ALTER TABLE %s %s: %w", r.n.shadow, clause, err)
 		}
 	}
@@ -182,6 +182,27 @@ func (r *runner) copyForeignKeys(ctx context.Context, q database.Querier, clock 
 		return fmt.Errorf("adding the foreign keys of %s to %s: %w", r.n.table, r.n.shadow, err)
 	}
 	return nil
+}
+
+// alterShadow runs one of the change's clauses on the shadow. Where DDL
+// is not transactional, a clause that may add a foreign key (it says
+// REFERENCES, which every foreign key's syntax has) commits on its own
+// and locks the table it references, which the application queues
+// behind: it is attempted as the swap is, as the copies of the live
+// table's keys are. Any other clause locks nothing but the shadow, the
+// run's own.
+func (r *runner) alterShadow(ctx context.Context, q database.Querier, clause string) error {
+	stmt := "ALTER TABLE " + r.qualified(r.n.shadow) + " " + clause
+	if r.e.TransactionalDDL() || !strings.Contains(strings.ToUpper(clause), "REFERENCES") {
+		_, err := q.ExecContext(ctx, stmt)
+		return err
+	}
+	_, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
+		clock.locking()
+		_, err := q.ExecContext(ctx, stmt)
+		return err
+	})
+	return err
 }
 
 // markShadow puts the shadow marker in front of the shadow's comment,
