@@ -393,9 +393,12 @@ type SecretKeyRef struct {
 // PlanningConfig tunes how plans are computed.
 type PlanningConfig struct {
 	// devDatabase points to a Secret key holding the URL of an empty dev
-	// database used to replay and normalise SQL. Without it the operator
-	// creates a scratch database on the target's server and drops it after,
-	// or uses an in-memory database for sqlite.
+	// database, on another server than the target's, used to replay and
+	// normalise SQL; it is emptied before and after each plan. A dev
+	// database the operator finds, once connected, on the target's server
+	// (under another name) is refused. Without it the operator creates a
+	// scratch database on its own dev server for the engine and drops it
+	// after, or uses an in-memory database for sqlite.
 	// +optional
 	DevDatabase *SecretKeyRef `json:"devDatabase,omitempty"`
 }

@@ -65,10 +65,11 @@ type Engine interface {
 	// in memory for SQLite (both nil), and returns its URL and a function
 	// that drops it.
 	Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error)
-	// DevSession returns u, the URL of a dev database, with the session
-	// settings a planner's sessions there run under: a dev database holds
-	// one plan's replay and nothing anyone keeps.
-	DevSession(u *url.URL) *url.URL
+	// Inspecting runs inspect, an Atlas inspection through q (a
+	// connection or a transaction, of a target or a dev database), under
+	// the engine's session settings for it, and gives q's session (or
+	// transaction) its own back.
+	Inspecting(ctx context.Context, q Querier, inspect func() error) error
 
 	// EvalHCL reads an Atlas HCL schema document into realm.
 	EvalHCL(data []byte, realm *schema.Realm) error
@@ -77,6 +78,11 @@ type Engine interface {
 	// ServerVersion names the server and its version, for the connection
 	// pre-check.
 	ServerVersion(ctx context.Context, q Querier) (string, error)
+	// ServerID names the server q is connected to, whatever name its URL
+	// gave it (an address, another DNS name, a host in its query): two
+	// sessions with the same ServerID are on one server. Empty for an
+	// engine without servers.
+	ServerID(ctx context.Context, q Querier) (string, error)
 	// MissingPrivileges lists what the connected user lacks of what a
 	// migration needs on schema, read from the engine's privilege
 	// catalogue (nothing is tried on the target).

@@ -3,6 +3,7 @@ package database
 import (
 	"errors"
 	"net/url"
+	"strings"
 )
 
 var (
@@ -38,4 +39,29 @@ func redactURLError(err error) error {
 		return uerr.Err
 	}
 	return err
+}
+
+// secretParams are the query parameters of a server's URL that hold a
+// secret (pgx reads a password from the query as from the user part).
+var secretParams = []string{"password", "sslpassword"}
+
+// redacted is u as text with its passwords, in the user part or the
+// query, masked as url.URL.Redacted masks the first.
+func redacted(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	if c.RawQuery != "" {
+		q := c.Query()
+		for k := range q {
+			for _, p := range secretParams {
+				if strings.EqualFold(k, p) {
+					q[k] = []string{"xxxxx"}
+				}
+			}
+		}
+		c.RawQuery = q.Encode()
+	}
+	return c.Redacted()
 }

@@ -151,7 +151,7 @@ func (e mysqlEngine) Identity(u *url.URL) string {
 	return fmt.Sprintf("mysql://%s/%s", hostPort(u, "3306"), e.Schema(u))
 }
 
-func (mysqlEngine) Redact(u *url.URL) string { return u.Redacted() }
+func (mysqlEngine) Redact(u *url.URL) string { return redacted(u) }
 
 func (mysqlEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) { return atlasmysql.Open(q) }
 
@@ -186,9 +186,6 @@ func (mysqlEngine) Begin(context.Context, *sql.Conn) (Tx, error) {
 	return nil, errors.New("mysql has no transactional DDL: statements run one by one with checkpoints")
 }
 
-// DevSession leaves u as it is.
-func (mysqlEngine) DevSession(u *url.URL) *url.URL { return u }
-
 func (mysqlEngine) Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*url.URL, func(context.Context) error, error) {
 	name := scratchName()
 	if _, err := server.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
@@ -221,6 +218,11 @@ func (mysqlEngine) Scratch(ctx context.Context, server *sql.DB, u *url.URL) (*ur
 		return err
 	}
 	return &dev, drop, nil
+}
+
+// Inspecting runs inspect as it is.
+func (mysqlEngine) Inspecting(_ context.Context, _ Querier, inspect func() error) error {
+	return inspect()
 }
 
 func (mysqlEngine) revisions() revisionDialect {

@@ -15,12 +15,32 @@ var MigrationPrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "CREA
 
 // serverVersion runs a version query and returns its one text column.
 func serverVersion(ctx context.Context, q Querier, query string) (string, error) {
+	return queryText(ctx, q, "the server version", query)
+}
+
+// queryText runs query and returns its one text column; what names it
+// in an error.
+func queryText(ctx context.Context, q Querier, what, query string) (string, error) {
 	var v string
 	if err := q.QueryRowContext(ctx, query).Scan(&v); err != nil {
-		return "", fmt.Errorf("reading the server version: %w", err)
+		return "", fmt.Errorf("reading %s: %w", what, err)
 	}
 	return v, nil
 }
+
+// ServerID is the cluster's system identifier, which every role may read
+// (a physical replica has its primary's).
+func (postgresEngine) ServerID(ctx context.Context, q Querier) (string, error) {
+	return queryText(ctx, q, "the server's identity", "SELECT 'postgres:' || system_identifier::text FROM pg_catalog.pg_control_system()")
+}
+
+// ServerID is the server's host name, port and data directory: MySQL has
+// server_uuid and MariaDB server_uid, neither both.
+func (mysqlEngine) ServerID(ctx context.Context, q Querier) (string, error) {
+	return queryText(ctx, q, "the server's identity", "SELECT CONCAT('mysql:', @@hostname, ':', @@port, ':', @@datadir)")
+}
+
+func (sqliteEngine) ServerID(context.Context, Querier) (string, error) { return "", nil }
 
 func (postgresEngine) ServerVersion(ctx context.Context, q Querier) (string, error) {
 	return serverVersion(ctx, q, "SELECT 'PostgreSQL ' || current_setting('server_version')")

@@ -159,11 +159,13 @@ func (t *lockTx) Rollback() error {
 }
 
 // Scratch is an in-memory database: nothing to create or drop.
-// DevSession leaves u as it is.
-func (sqliteEngine) DevSession(u *url.URL) *url.URL { return u }
-
 func (sqliteEngine) Scratch(context.Context, *sql.DB, *url.URL) (*url.URL, func(context.Context) error, error) {
 	return &url.URL{Scheme: "sqlite", Path: ":memory:"}, func(context.Context) error { return nil }, nil
+}
+
+// Inspecting runs inspect as it is.
+func (sqliteEngine) Inspecting(_ context.Context, _ Querier, inspect func() error) error {
+	return inspect()
 }
 
 func (sqliteEngine) revisions() revisionDialect {

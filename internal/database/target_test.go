@@ -139,6 +139,9 @@ func TestOpenUnreachableHidesPassword(t *testing.T) {
 	for _, raw := range []string{
 		"postgres://u:topsecret@127.0.0.1:1/db?sslmode=disable",
 		"mysql://u:topsecret@127.0.0.1:1/db",
+		// pgx reads a password from the query too.
+		"postgres://u@127.0.0.1:1/db?sslmode=disable&password=topsecret",
+		"postgres://u@127.0.0.1:1/db?sslmode=disable&sslpassword=topsecret&PassWord=topsecret",
 	} {
 		t.Run(raw[:5], func(t *testing.T) {
 			g := NewWithT(t)
@@ -149,6 +152,7 @@ func TestOpenUnreachableHidesPassword(t *testing.T) {
 			_, err = target.Open(ctx)
 			g.Expect(err).To(MatchError(database.ErrUnreachable))
 			g.Expect(err.Error()).NotTo(ContainSubstring("topsecret"))
+			g.Expect(target.String()).NotTo(ContainSubstring("topsecret"))
 		})
 	}
 }

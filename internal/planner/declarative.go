@@ -89,7 +89,7 @@ func planDeclarative(ctx context.Context, live *liveState, dev *devState, want *
 // and emptying it afterwards needs no second inspection (of 2,000 tables,
 // seconds).
 func inspectDesired(ctx context.Context, dev *devState, exclude []string) (*schema.Schema, error) {
-	s, err := dev.drv.InspectSchema(ctx, dev.target.Schema(), nil)
+	s, err := dev.inspectSchema(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("inspecting the desired schema on the dev database: %w", err)
 	}

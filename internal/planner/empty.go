@@ -25,7 +25,7 @@ func (p *Planner) PlanEmpty(ctx context.Context, target *database.Target, in Inp
 	}
 	// openDev refuses a dev database on target's server, as for a plan
 	// against it: the dev database is emptied before and after.
-	dev, err := p.openDev(ctx, target)
+	dev, err := p.openDev(ctx, target, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -133,7 +133,14 @@ func (p *Planner) Plan(ctx context.Context, target *database.Target, in Input) (
 		return nil, err
 	}
 	defer func() { _ = db.Close() }()
-	plan, _, err := p.plan(ctx, target, db, db, in)
+	// One session for every read: the inspection's settings are a
+	// session's (see inspectTarget).
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, connErr(target, err)
+	}
+	defer func() { _ = conn.Close() }()
+	plan, _, err := p.plan(ctx, target, db, conn, in)
 	return plan, err
 }
 
@@ -175,7 +182,7 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 	}
 	plan := &Plan{Statements: []string{}}
 	if in.Desired != nil || len(pending) > 0 {
-		dev, err := p.openDev(ctx, target)
+		dev, err := p.openDev(ctx, target, live.q)
 		if err != nil {
 			return nil, err
 		}

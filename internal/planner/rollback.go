@@ -16,7 +16,7 @@ import (
 func (r *applyRun) rollback(ctx context.Context) (int, error) {
 	live := r.live
 	engine := r.target.Engine
-	cur, err := live.drv.InspectSchema(ctx, r.target.Schema(), inspectOptions(live.exclude))
+	cur, err := inspectTarget(ctx, r.target, live.q, live.drv, live.exclude)
 	if err != nil {
 		return 0, fmt.Errorf("inspecting the schema the failed apply left: %w", err)
 	}

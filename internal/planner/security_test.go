@@ -132,6 +132,64 @@ func TestPlanningNeverReplaysOnTheTargetServer(t *testing.T) {
 	g.Expect(admin.queryString(t, "SELECT count(*)::text FROM pg_database WHERE datname LIKE 'kube_shift_dev_%'")).To(Equal("0"))
 }
 
+// A dev database that names the target's server otherwise than the
+// target does (another name for its address, or, on PostgreSQL, a host
+// in the URL's query, which the driver prefers to the authority) is
+// refused once connected, before anything runs or is emptied there; so
+// is a target that is the operator's dev server under another name.
+func TestPlanningRefusesTheTargetsServerUnderAnotherName(t *testing.T) {
+	for _, e := range engines[1:] {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			g := NewWithT(t)
+			d := newTestDB(t, e)
+			d.exec(t, "CREATE TABLE keep (id int PRIMARY KEY); INSERT INTO keep VALUES (1);")
+			in := planner.Input{Scripts: scripts("CREATE TABLE t (id int);")}
+			renamed := func(u *url.URL) string {
+				c := *u
+				c.Host = strings.Replace(c.Host, "127.0.0.1", "localhost", 1)
+				return c.String()
+			}
+			aliases := []string{renamed(d.target.URL)}
+			if e.name == "postgres" {
+				c := *d.target.URL
+				q := c.Query()
+				q.Set("host", c.Hostname())
+				q.Set("port", c.Port())
+				c.RawQuery = q.Encode()
+				c.Host = "192.0.2.1:5432" // reserved for documentation: nothing there
+				aliases = append(aliases, c.String())
+			}
+			for _, dev := range aliases {
+				_, err := (&planner.Planner{DevURL: dev}).Plan(ctx, d.target, in)
+				g.Expect(err).To(MatchError(planner.ErrNoDevDatabase), dev)
+				g.Expect(err.Error()).To(ContainSubstring("on the target's server, under another name"))
+				g.Expect(d.tables(t)).To(ConsistOf("keep"))
+			}
+
+			devServer := dbtest.DevServers()[e.name]
+			newOn := dbtest.NewMySQLDatabaseOn
+			if e.name == "postgres" {
+				newOn = dbtest.NewPostgresDatabaseOn
+			}
+			onDev, err := database.ParseURL(renamed(mustParse(t, newOn(t, devServer))))
+			g.Expect(err).NotTo(HaveOccurred())
+			_, err = (&planner.Planner{DevServers: dbtest.DevServers()}).Plan(ctx, onDev, in)
+			g.Expect(err).To(MatchError(planner.ErrNoDevDatabase))
+			g.Expect(err.Error()).To(ContainSubstring("dev server under another name"))
+		})
+	}
+}
+
+func mustParse(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func dropRole(server, role string) {
 	t, err := database.ParseURL(server)
 	if err != nil {

@@ -31,7 +31,7 @@ func openLive(ctx context.Context, target *database.Target, db *sql.DB, q databa
 	if err != nil {
 		return nil, connErr(target, err)
 	}
-	s, err := drv.InspectSchema(ctx, target.Schema(), inspectOptions(exclude))
+	s, err := inspectTarget(ctx, target, q, drv, exclude)
 	if err != nil {
 		return nil, fmt.Errorf("inspecting %s: %w", target, err)
 	}
@@ -44,6 +44,19 @@ func openLive(ctx context.Context, target *database.Target, db *sql.DB, q databa
 		return nil, fmt.Errorf("fingerprinting the schema of %s: %w", target, err)
 	}
 	return live, nil
+}
+
+// inspectTarget inspects the target's schema through drv, bound to q,
+// under the engine's settings for an inspection (see
+// database.Engine.Inspecting).
+func inspectTarget(ctx context.Context, target *database.Target, q database.Querier, drv migrate.Driver, exclude []string) (*schema.Schema, error) {
+	var s *schema.Schema
+	err := target.Engine.Inspecting(ctx, q, func() error {
+		var err error
+		s, err = drv.InspectSchema(ctx, target.Schema(), inspectOptions(exclude))
+		return err
+	})
+	return s, err
 }
 
 // devState is the dev database of one plan: empty when opened, emptied
@@ -65,8 +78,10 @@ type devState struct {
 // (DevURL), a scratch database on the operator's dev server of the
 // target's engine, or, for SQLite, an in-memory database that can reach no
 // file. Replay is code execution, so it never happens on the target's
-// server: an engine with neither is refused.
-func (p *Planner) openDev(ctx context.Context, target *database.Target) (*devState, error) {
+// server: an engine with neither is refused, and so is a dev server that
+// q, a session on the target (nil when none is open), shows to be the
+// target's under another name.
+func (p *Planner) openDev(ctx context.Context, target *database.Target, q database.Querier) (*devState, error) {
 	dev := &devState{}
 	switch {
 	case p.DevURL != "":
@@ -108,6 +123,10 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target) (*devSta
 		if err != nil {
 			return nil, fmt.Errorf("the operator's %s dev server: %w", target.Engine.Name(), err)
 		}
+		if err := refuseTargetsServer(ctx, target, q, serverDB, fmt.Sprintf("the target %s is the operator's %s dev server under another name: migrations cannot target the dev server", target, target.Engine.Name())); err != nil {
+			_ = serverDB.Close()
+			return nil, err
+		}
 		u, drop, err := target.Engine.Scratch(ctx, serverDB, t.URL)
 		if err != nil {
 			_ = serverDB.Close()
@@ -120,12 +139,16 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target) (*devSta
 		}
 	}
 	var err error
-	// Opened with the engine's dev session settings; errors name the URL
-	// as given.
-	session := dev.target.WithURL(dev.target.Engine.DevSession(dev.target.URL))
-	if dev.db, err = session.Open(ctx); err != nil {
+	if dev.db, err = dev.target.Open(ctx); err != nil {
 		dev.close()
 		return nil, err
+	}
+	if p.DevURL != "" {
+		// Before anything is emptied on it.
+		if err := refuseTargetsServer(ctx, target, q, dev.db, fmt.Sprintf("the dev database %s is on the target's server, under another name: replay runs the scripts, and a dev database is emptied before and after each plan; give planning.devDatabase a separate, empty server", dev.target)); err != nil {
+			_ = dev.db.Close()
+			return nil, err
+		}
 	}
 	if dev.client, err = dev.target.Client(dev.db, nil); err != nil {
 		dev.close()
@@ -140,6 +163,28 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target) (*devSta
 		}
 	}
 	return dev, nil
+}
+
+// refuseTargetsServer returns a DevDatabaseError saying reason when dev,
+// a session on a dev server, reaches the server that q, a session on
+// the target, does: names compared before connecting miss an address
+// given for a DNS name, or a host given in a URL's query.
+func refuseTargetsServer(ctx context.Context, target *database.Target, q database.Querier, dev database.Querier, reason string) error {
+	if q == nil || !target.Engine.Server() {
+		return nil
+	}
+	theirs, err := target.Engine.ServerID(ctx, q)
+	if err != nil {
+		return err
+	}
+	ours, err := target.Engine.ServerID(ctx, dev)
+	if err != nil {
+		return fmt.Errorf("the dev database: %w", err)
+	}
+	if theirs == ours {
+		return &DevDatabaseError{Reason: reason}
+	}
+	return nil
 }
 
 // close empties or drops the dev database. Errors are dropped: the plan is
@@ -188,11 +233,33 @@ func (d *devState) reset(ctx context.Context) error {
 
 // inspect returns the dev schema.
 func (d *devState) inspect(ctx context.Context) (*schema.Schema, error) {
-	s, err := d.drv.InspectSchema(ctx, d.target.Schema(), nil)
+	s, err := d.inspectSchema(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("inspecting the dev database: %w", err)
 	}
 	return s, nil
+}
+
+// inspectSchema inspects the dev schema on one session of the pool,
+// under the engine's settings for an inspection (see
+// database.Engine.Inspecting).
+func (d *devState) inspectSchema(ctx context.Context) (*schema.Schema, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = conn.Close() }()
+	drv, err := d.target.Engine.Driver(conn)
+	if err != nil {
+		return nil, err
+	}
+	var s *schema.Schema
+	err = d.target.Engine.Inspecting(ctx, conn, func() error {
+		var err error
+		s, err = drv.InspectSchema(ctx, d.target.Schema(), nil)
+		return err
+	})
+	return s, err
 }
 
 func (d *devState) views(ctx context.Context) ([]database.View, error) {
