@@ -121,10 +121,26 @@ func (t *Target) scope(schema string) error {
 	if t.Engine.Name() != (postgresEngine{}).Name() {
 		return fmt.Errorf("a schema is for PostgreSQL targets; a %s schema is its database", t.Engine.Name())
 	}
-	q := t.URL.Query()
-	q.Set("search_path", schema)
-	t.URL.RawQuery = q.Encode()
+	t.URL.RawQuery = withQueryParam(t.URL.RawQuery, "search_path", schema)
 	return nil
+}
+
+// withQueryParam returns raw, a URL's query, with key set to value and
+// every other pair as it was, in its place. Re-encoding the whole query
+// (url.Values) would sort it, which changes what pgx reads (ssl after
+// sslmode wins), and turn a space's %20 into +, which pgx, reading the
+// query as libpq does, keeps as a plus.
+func withQueryParam(raw, key, value string) string {
+	var pairs []string
+	for pair := range strings.SplitSeq(raw, "&") {
+		k, _, _ := strings.Cut(pair, "=")
+		if dk, err := url.QueryUnescape(k); pair == "" || err == nil && dk == key {
+			continue
+		}
+		pairs = append(pairs, pair)
+	}
+	pairs = append(pairs, key+"="+strings.ReplaceAll(url.QueryEscape(value), "+", "%20"))
+	return strings.Join(pairs, "&")
 }
 
 // WithURL is a target on t's server reached as t is (its engine, the

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/gomega"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
@@ -155,4 +156,20 @@ func TestOpenUnreachableHidesPassword(t *testing.T) {
 			g.Expect(target.String()).NotTo(ContainSubstring("topsecret"))
 		})
 	}
+}
+
+// A schema given beside a URL sets its search_path and leaves the rest of
+// its query as it was: what pgx reads from it does not change.
+func TestSchemaKeepsTheURLsQuery(t *testing.T) {
+	g := NewWithT(t)
+	raw := "postgres://u:p@db.example:5432/app?options=-c%20work_mem%3D8MB&sslmode=disable&ssl=true&search_path=old"
+	target, err := database.FromConfig(database.Config{Kind: database.KindPostgreSQL, Schema: "my app"}, map[string][]byte{"url": []byte(raw)})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(target.URL.RawQuery).To(Equal("options=-c%20work_mem%3D8MB&sslmode=disable&ssl=true&search_path=my%20app"))
+	g.Expect(target.Schema()).To(Equal("my app"))
+	cfg, err := pgx.ParseConfig(target.URL.String())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cfg.RuntimeParams).To(HaveKeyWithValue("options", "-c work_mem=8MB"))
+	g.Expect(cfg.RuntimeParams).To(HaveKeyWithValue("search_path", "my app"))
+	g.Expect(cfg.TLSConfig).NotTo(BeNil(), "ssl=true after sslmode still asks for TLS")
 }
