@@ -225,7 +225,12 @@ func (c *cloner) readBlue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.src, err = drv.InspectSchema(ctx, schemaName, &schema.InspectOptions{Exclude: skip}); err != nil {
+	err = c.blue.Engine.Inspecting(ctx, q, func() error {
+		var err error
+		c.src, err = drv.InspectSchema(ctx, schemaName, &schema.InspectOptions{Exclude: skip})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("inspecting schema %s: %w", schemaName, err)
 	}
 	views, err := c.blue.Engine.Views(ctx, q, schemaName)
