@@ -351,6 +351,18 @@ var _ = Describe("database targets", func() {
 		elsewhere := *u
 		elsewhere.Path = "/postgres"
 		secret(ns, "elsewhere", elsewhere.String())
+		// The driver connects to a host in the query, whatever the URL's
+		// host says (192.0.2.1 is reserved for documentation).
+		redirected := *u
+		q := redirected.Query()
+		q.Set("host", "192.0.2.1")
+		redirected.RawQuery = q.Encode()
+		secret(ns, "redirected", redirected.String())
+		dtr := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "redirected"}, Spec: targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "redirected")}
+		Expect(k8sClient.Create(ctx, dtr)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, dtr)
+		Eventually(ready(dtr, func() []metav1.Condition { return dtr.Status.Conditions })).Should(Equal("False/" + dbv1.ReasonSecretInvalid))
+		Expect(meta.FindStatusCondition(dtr.Status.Conditions, dbv1.ConditionReady).Message).To(ContainSubstring("another database than the target"))
 		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pinned"}, Spec: targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "elsewhere")}
 		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, dt)

@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,26 @@ func (e postgresEngine) connector(u *url.URL, roots *x509.CertPool) (driver.Conn
 		}
 	}
 	return stdlib.GetConnector(*cfg), nil
+}
+
+// server is where pgx connects: a host (or hostaddr) and port in the
+// URL's query win over its authority, and a list of hosts is tried in
+// turn, all of them named.
+func (postgresEngine) server(u *url.URL) (string, bool) {
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		return "", false
+	}
+	name := func(host string, port uint16) string {
+		return net.JoinHostPort(strings.ToLower(host), strconv.Itoa(int(port)))
+	}
+	servers := []string{name(cfg.Host, cfg.Port)}
+	for _, fb := range cfg.Fallbacks {
+		if s := name(fb.Host, fb.Port); !slices.Contains(servers, s) {
+			servers = append(servers, s)
+		}
+	}
+	return strings.Join(servers, ","), true
 }
 
 // SSLMode is the URL's sslmode; pgx's default, as libpq's, is prefer.

@@ -186,11 +186,23 @@ func (t *Target) Server() string {
 	if t.Engine.Name() == sqliteName {
 		return t.Identity()
 	}
+	if n, ok := t.Engine.(serverNamer); ok {
+		if server, ok := n.server(t.URL); ok {
+			return server
+		}
+	}
 	host, port := strings.ToLower(t.URL.Hostname()), t.URL.Port()
 	if port == "" {
 		port = strconv.Itoa(int(t.Engine.Kinds()[0].DefaultPort()))
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// serverNamer is an engine whose driver may connect elsewhere than the
+// URL's host says: server names where, as Target.Server does, and false
+// when the driver would not connect at all.
+type serverNamer interface {
+	server(u *url.URL) (string, bool)
 }
 
 // Schema is the schema migrated.

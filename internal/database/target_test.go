@@ -173,3 +173,24 @@ func TestSchemaKeepsTheURLsQuery(t *testing.T) {
 	g.Expect(cfg.RuntimeParams).To(HaveKeyWithValue("search_path", "my app"))
 	g.Expect(cfg.TLSConfig).NotTo(BeNil(), "ssl=true after sslmode still asks for TLS")
 }
+
+// Server names where the driver connects: for PostgreSQL a host and port
+// in the URL's query win over its authority, and every host of a list is
+// named.
+func TestServerIsWhereTheDriverConnects(t *testing.T) {
+	for raw, want := range map[string]string{
+		"postgres://u@db.example/app?sslmode=disable":                           "db.example:5432",
+		"postgres://u@DB.example:6432/app?sslmode=disable":                      "db.example:6432",
+		"postgres://u@db.example:5432/app?sslmode=disable&host=other&port=7000": "other:7000",
+		"postgres://u@a:5432,b:5433/app?sslmode=disable":                        "a:5432,b:5433",
+		"mysql://u@db.example/app":                                              "db.example:3306",
+	} {
+		target, err := database.ParseURL(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if got := target.Server(); got != want {
+			t.Errorf("%s: Server() = %q, want %q", raw, got, want)
+		}
+	}
+}
