@@ -63,11 +63,7 @@ func (l *ConnLimit) release() { <-l.slots }
 // openLimited opens a pool to the target whose every connection holds a
 // slot of limit.
 func openLimited(ctx context.Context, t *Target, limit *ConnLimit) (*sql.DB, error) {
-	e, ok := t.Engine.(serverEngine)
-	if !ok {
-		return nil, fmt.Errorf("%s has no connection limit", t.Engine.Name())
-	}
-	inner, err := e.connector(t.URL, t.RootCAs)
+	inner, err := t.connector()
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,8 @@ func TestInspectingGivesTheSessionItsSettingBack(t *testing.T) {
 		{name: "session set off already", own: "off"},
 		{name: "transaction", own: "on", inTx: true},
 		{name: "failed inspection", own: "on", inspect: failed},
+		// Failed in Go: the transaction goes on.
+		{name: "failed inspection in a transaction", own: "on", inTx: true, inspect: failed},
 		{name: "cancelled inspection", own: "on", cancel: true, inspect: context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

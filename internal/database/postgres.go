@@ -115,7 +115,8 @@ func (postgresEngine) SSLMode(u *url.URL) SSLMode {
 }
 
 func (postgresEngine) Schema(u *url.URL) string {
-	if sp := u.Query().Get("search_path"); sp != "" {
+	if sps := queryValuesFold(u, "search_path"); len(sps) > 0 && sps[0] != "" {
+		sp := sps[0]
 		first, _, _ := strings.Cut(sp, ",")
 		return strings.Trim(strings.TrimSpace(first), `"`)
 	}
@@ -231,11 +232,11 @@ func (postgresEngine) Inspecting(ctx context.Context, q Querier, inspect func() 
 		return fmt.Errorf("setting up the inspection: %w", err)
 	}
 	err := inspect()
-	if err != nil && local {
-		return err // the transaction, failed, ends with the setting
-	}
-	// Put back whatever happened to ctx: the session goes on.
-	if _, restore := q.ExecContext(context.WithoutCancel(ctx), "SELECT pg_catalog.set_config('enable_nestloop', $1, $2)", was, local); restore != nil {
+	// Put back whatever happened to ctx: the session goes on, and so may
+	// the transaction, whatever the inspection returned.
+	_, restore := q.ExecContext(context.WithoutCancel(ctx), "SELECT pg_catalog.set_config('enable_nestloop', $1, $2)", was, local)
+	if restore != nil && (err == nil || !local) {
+		// (A transaction the inspection failed in ends with the setting.)
 		return errors.Join(err, fmt.Errorf("putting enable_nestloop back after the inspection: %w", restore))
 	}
 	return err

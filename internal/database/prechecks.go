@@ -29,15 +29,40 @@ func queryText(ctx context.Context, q Querier, what, query string) (string, erro
 }
 
 // ServerID is the cluster's system identifier, which every role may read
-// (a physical replica has its primary's).
-func (postgresEngine) ServerID(ctx context.Context, q Querier) (string, error) {
-	return queryText(ctx, q, "the server's identity", "SELECT 'postgres:' || system_identifier::text FROM pg_catalog.pg_control_system()")
+// (a physical replica, and a copy made from a base backup, have their
+// primary's).
+func (e postgresEngine) ServerID(ctx context.Context, q Querier) (string, error) {
+	return e.serverID(ctx, querierText(ctx, q))
 }
 
-// ServerID is the server's host name, port and data directory: MySQL has
-// server_uuid and MariaDB server_uid, neither both.
-func (mysqlEngine) ServerID(ctx context.Context, q Querier) (string, error) {
-	return queryText(ctx, q, "the server's identity", "SELECT CONCAT('mysql:', @@hostname, ':', @@port, ':', @@datadir)")
+func (postgresEngine) serverID(_ context.Context, query func(string) (string, error)) (string, error) {
+	return query("SELECT 'postgres:' || system_identifier::text FROM pg_catalog.pg_control_system()")
+}
+
+// ServerID is MySQL's server_uuid, MariaDB's server_uid (each lacks the
+// other's), or, before MariaDB 10.3, the server's host name, port and
+// data directory.
+func (e mysqlEngine) ServerID(ctx context.Context, q Querier) (string, error) {
+	return e.serverID(ctx, querierText(ctx, q))
+}
+
+func (mysqlEngine) serverID(_ context.Context, query func(string) (string, error)) (string, error) {
+	version, err := query("SELECT VERSION()")
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(version, "MariaDB") {
+		return query("SELECT CONCAT('mysql:', @@server_uuid)")
+	}
+	if id, err := query("SELECT CONCAT('mariadb:', @@server_uid)"); err == nil {
+		return id, nil
+	}
+	return query("SELECT CONCAT('mariadb:', @@hostname, ':', @@port, ':', @@datadir)")
+}
+
+// querierText runs a query for one text value through q.
+func querierText(ctx context.Context, q Querier) func(string) (string, error) {
+	return func(query string) (string, error) { return queryText(ctx, q, "the server's identity", query) }
 }
 
 func (sqliteEngine) ServerID(context.Context, Querier) (string, error) { return "", nil }

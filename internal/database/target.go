@@ -36,6 +36,10 @@ type Target struct {
 	// Limit, when set, bounds the connections open to a server's
 	// database at once, shared by every Target holding it.
 	Limit *ConnLimit
+	// NotOn, when set, is a server (its ServerID) no connection of the
+	// target may reach: each connection is checked as it opens, redials
+	// included, and refused with ErrForbiddenServer when it does.
+	NotOn string
 }
 
 // ParseURL reads an Atlas-style URL: sqlite://PATH,
@@ -60,6 +64,9 @@ func ParseURL(raw string) (*Target, error) {
 	}
 	if u.Host == "" && e.Name() != sqliteName {
 		return nil, fmt.Errorf("database URL %s has no host", e.Redact(u))
+	}
+	if e.Name() == (postgresEngine{}).Name() && len(queryValuesFold(u, "search_path")) > 1 {
+		return nil, fmt.Errorf("database URL %s sets search_path more than once: the server would take either", e.Redact(u))
 	}
 	return &Target{Engine: e, URL: u}, nil
 }
@@ -134,7 +141,9 @@ func withQueryParam(raw, key, value string) string {
 	var pairs []string
 	for pair := range strings.SplitSeq(raw, "&") {
 		k, _, _ := strings.Cut(pair, "=")
-		if dk, err := url.QueryUnescape(k); pair == "" || err == nil && dk == key {
+		// Any case: pgx passes Search_Path on as it is, and the server,
+		// whose settings' names know no case, would take either.
+		if dk, err := url.QueryUnescape(k); pair == "" || err == nil && strings.EqualFold(dk, key) {
 			continue
 		}
 		pairs = append(pairs, pair)
@@ -147,7 +156,7 @@ func withQueryParam(raw, key, value string) string {
 // authorities it trusts) at u: another database there, or other driver
 // parameters. t's Limit is not carried over.
 func (t *Target) WithURL(u *url.URL) *Target {
-	return &Target{Engine: t.Engine, URL: u, RootCAs: t.RootCAs}
+	return &Target{Engine: t.Engine, URL: u, RootCAs: t.RootCAs, NotOn: t.NotOn}
 }
 
 // Nominal is the database cfg names, without credentials: a target to
@@ -212,12 +221,15 @@ func (t *Target) Schema() string { return t.Engine.Schema(t.URL) }
 func (t *Target) Open(ctx context.Context) (*sql.DB, error) {
 	var db *sql.DB
 	var err error
-	if t.Limit != nil && t.Engine.Server() {
+	switch {
+	case t.Limit != nil && t.Engine.Server():
 		db, err = openLimited(ctx, t, t.Limit)
-	} else {
+	case t.NotOn != "":
+		db, err = openChecked(ctx, t)
+	default:
 		db, err = t.Engine.Open(ctx, t.URL, t.RootCAs)
 	}
-	if errors.Is(err, ErrLockBusy) {
+	if errors.Is(err, ErrLockBusy) || errors.Is(err, ErrForbiddenServer) {
 		return nil, err
 	}
 	if err != nil {
@@ -277,4 +289,16 @@ func (b bound) ExecContext(ctx context.Context, query string, args ...any) (sql.
 
 func (b bound) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return b.q.QueryContext(b.pick(ctx), query, args...)
+}
+
+// queryValuesFold returns the values of u's query parameters named key
+// in any case.
+func queryValuesFold(u *url.URL, key string) []string {
+	var values []string
+	for k, vs := range u.Query() {
+		if strings.EqualFold(k, key) {
+			values = append(values, vs...)
+		}
+	}
+	return values
 }

@@ -2,6 +2,7 @@ package database_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,7 +163,7 @@ func TestOpenUnreachableHidesPassword(t *testing.T) {
 // its query as it was: what pgx reads from it does not change.
 func TestSchemaKeepsTheURLsQuery(t *testing.T) {
 	g := NewWithT(t)
-	raw := "postgres://u:p@db.example:5432/app?options=-c%20work_mem%3D8MB&sslmode=disable&ssl=true&search_path=old"
+	raw := "postgres://u:p@db.example:5432/app?options=-c%20work_mem%3D8MB&sslmode=disable&ssl=true&Search_Path=old"
 	target, err := database.FromConfig(database.Config{Kind: database.KindPostgreSQL, Schema: "my app"}, map[string][]byte{"url": []byte(raw)})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(target.URL.RawQuery).To(Equal("options=-c%20work_mem%3D8MB&sslmode=disable&ssl=true&search_path=my%20app"))
@@ -192,5 +193,21 @@ func TestServerIsWhereTheDriverConnects(t *testing.T) {
 		if got := target.Server(); got != want {
 			t.Errorf("%s: Server() = %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// PostgreSQL's settings know no case, and pgx passes each spelling on:
+// a URL setting search_path twice could land its statements in either.
+func TestURLWithTwoSearchPathsIsRefused(t *testing.T) {
+	_, err := database.ParseURL("postgres://u@db.example/app?search_path=good&SEARCH_PATH=evil")
+	if err == nil || !strings.Contains(err.Error(), "search_path more than once") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	target, err := database.ParseURL("postgres://u@db.example/app?Search_Path=other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := target.Schema(); got != "other" {
+		t.Fatalf("Schema() = %q, want other", got)
 	}
 }

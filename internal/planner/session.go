@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -139,16 +140,19 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, q databa
 		}
 	}
 	var err error
-	if dev.db, err = dev.target.Open(ctx); err != nil {
-		dev.close()
-		return nil, err
-	}
-	if p.DevURL != "" {
-		// Before anything is emptied on it.
-		if err := refuseTargetsServer(ctx, target, q, dev.db, fmt.Sprintf("the dev database %s is on the target's server, under another name: replay runs the scripts, and a dev database is emptied before and after each plan; give planning.devDatabase a separate, empty server", dev.target)); err != nil {
-			_ = dev.db.Close()
+	if p.DevURL != "" && q != nil && target.Engine.Server() {
+		// Every connection to the migration's dev database is checked as
+		// it opens, before anything runs or is emptied there.
+		if dev.target.NotOn, err = target.Engine.ServerID(ctx, q); err != nil {
 			return nil, err
 		}
+	}
+	if dev.db, err = dev.target.Open(ctx); err != nil {
+		if errors.Is(err, database.ErrForbiddenServer) {
+			return nil, &DevDatabaseError{Reason: fmt.Sprintf("the dev database %s is on the target's server, under another name: replay runs the scripts, and a dev database is emptied before and after each plan; give planning.devDatabase a separate, empty server", dev.target)}
+		}
+		dev.close()
+		return nil, err
 	}
 	if dev.client, err = dev.target.Client(dev.db, nil); err != nil {
 		dev.close()
@@ -166,9 +170,11 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, q databa
 }
 
 // refuseTargetsServer returns a DevDatabaseError saying reason when dev,
-// a session on a dev server, reaches the server that q, a session on
-// the target, does: names compared before connecting miss an address
-// given for a DNS name, or a host given in a URL's query.
+// a session on the operator's dev server, reaches the server that q, a
+// session on the target, does: names compared before connecting miss an
+// address given for a DNS name, or a host given in a URL's query. (The
+// dev server's URL is the operator's: one session tells. A migration's
+// own dev database is checked on every connection, see openDev.)
 func refuseTargetsServer(ctx context.Context, target *database.Target, q database.Querier, dev database.Querier, reason string) error {
 	if q == nil || !target.Engine.Server() {
 		return nil
