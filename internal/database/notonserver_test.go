@@ -86,7 +86,7 @@ func TestNotOnChecksEveryConnection(t *testing.T) {
 	forbidden, err := target.Engine.ServerID(ctx, db)
 	g.Expect(err).NotTo(HaveOccurred())
 
-	devHost := mustTarget(t, devServer).URL.Host
+	devHost := mustParse(t, devServer).Host
 	through := mustTarget(t, (&url.URL{Scheme: "postgres", User: url.UserPassword(role, pw), Host: switchingServer(t, devHost, target.URL.Host), Path: "/" + name, RawQuery: "sslmode=disable"}).String())
 	through.NotOn = forbidden
 	pool, err := through.Open(ctx)

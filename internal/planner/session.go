@@ -83,6 +83,18 @@ type devState struct {
 // q, a session on the target (nil when none is open), shows to be the
 // target's under another name.
 func (p *Planner) openDev(ctx context.Context, target *database.Target, q database.Querier) (*devState, error) {
+	// Every connection to the dev server is checked as it opens against
+	// the target's server (Target.NotOn), before anything runs or is
+	// emptied there: names compared before connecting miss another name
+	// for its address, and a pool's redial may land elsewhere than its
+	// first connection.
+	var notOn string
+	if q != nil && target.Engine.Server() {
+		var err error
+		if notOn, err = target.Engine.ServerID(ctx, q); err != nil {
+			return nil, err
+		}
+	}
 	dev := &devState{}
 	switch {
 	case p.DevURL != "":
@@ -100,6 +112,7 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, q databa
 		// a server of the same platform team: the CA the team gave for the
 		// target verifies it too, when its URL asks for verification.
 		t.RootCAs = target.RootCAs
+		t.NotOn = notOn
 		dev.target = t
 	case !target.Engine.Server():
 		// In memory, where the database package confines it to no file.
@@ -120,13 +133,13 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, q databa
 		if t.Server() == target.Server() {
 			return nil, &DevDatabaseError{Reason: fmt.Sprintf("the target %s is on the operator's %s dev server: migrations cannot target the dev server", target, target.Engine.Name())}
 		}
+		t.NotOn = notOn
 		serverDB, err := t.Open(ctx)
+		if errors.Is(err, database.ErrForbiddenServer) {
+			return nil, &DevDatabaseError{Reason: fmt.Sprintf("the target %s is the operator's %s dev server under another name: migrations cannot target the dev server", target, target.Engine.Name())}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("the operator's %s dev server: %w", target.Engine.Name(), err)
-		}
-		if err := refuseTargetsServer(ctx, target, q, serverDB, fmt.Sprintf("the target %s is the operator's %s dev server under another name: migrations cannot target the dev server", target, target.Engine.Name())); err != nil {
-			_ = serverDB.Close()
-			return nil, err
 		}
 		u, drop, err := target.Engine.Scratch(ctx, serverDB, t.URL)
 		if err != nil {
@@ -140,13 +153,6 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, q databa
 		}
 	}
 	var err error
-	if p.DevURL != "" && q != nil && target.Engine.Server() {
-		// Every connection to the migration's dev database is checked as
-		// it opens, before anything runs or is emptied there.
-		if dev.target.NotOn, err = target.Engine.ServerID(ctx, q); err != nil {
-			return nil, err
-		}
-	}
 	if dev.db, err = dev.target.Open(ctx); err != nil {
 		if errors.Is(err, database.ErrForbiddenServer) {
 			return nil, &DevDatabaseError{Reason: fmt.Sprintf("the dev database %s is on the target's server, under another name: replay runs the scripts, and a dev database is emptied before and after each plan; give planning.devDatabase a separate, empty server", dev.target)}
@@ -167,30 +173,6 @@ func (p *Planner) openDev(ctx context.Context, target *database.Target, q databa
 		}
 	}
 	return dev, nil
-}
-
-// refuseTargetsServer returns a DevDatabaseError saying reason when dev,
-// a session on the operator's dev server, reaches the server that q, a
-// session on the target, does: names compared before connecting miss an
-// address given for a DNS name, or a host given in a URL's query. (The
-// dev server's URL is the operator's: one session tells. A migration's
-// own dev database is checked on every connection, see openDev.)
-func refuseTargetsServer(ctx context.Context, target *database.Target, q database.Querier, dev database.Querier, reason string) error {
-	if q == nil || !target.Engine.Server() {
-		return nil
-	}
-	theirs, err := target.Engine.ServerID(ctx, q)
-	if err != nil {
-		return err
-	}
-	ours, err := target.Engine.ServerID(ctx, dev)
-	if err != nil {
-		return fmt.Errorf("the dev database: %w", err)
-	}
-	if theirs == ours {
-		return &DevDatabaseError{Reason: reason}
-	}
-	return nil
 }
 
 // close empties or drops the dev database. Errors are dropped: the plan is

@@ -760,14 +760,7 @@ func TestSwitchGivesUpOverItsBudget(t *testing.T) {
 	r := startRunner(t, e, db, c, Options{})
 	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes)
 	mustExec(t, db, "INSERT INTO t SELECT g, g FROM generate_series(11, 200000) g")
-	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 20*time.Millisecond)
-	g.Expect(err).NotTo(HaveOccurred())
-	err = inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw(ctx, tx) })
-	g.Expect(err).To(MatchError(errOverLockBudget))
-	// Cancelled mid-statement, not after it.
-	var pgErr *pgconn.PgError
-	g.Expect(errors.As(err, &pgErr)).To(BeTrue(), "%v", err)
-	g.Expect(pgErr.Code).To(Equal(pgQueryCanceled))
+	switchCancelledMidStatement(t, r, 20*time.Millisecond)
 	g.Expect(queryString(t, db, "SELECT count(*) FROM _t_shadow_log")).To(Equal("199990"))
 	// Then, with the log replayed outside the lock, the switch is made.
 	g.Expect(r.catchUp(ctx)).To(Succeed())
@@ -793,15 +786,27 @@ func TestSwitchBudgetBoundsTheWholeReplay(t *testing.T) {
 	for _, op := range []string{"DELETE", "INSERT"} {
 		mustExec(t, db, "CREATE TRIGGER slow_"+op+" BEFORE "+op+" ON _t_new FOR EACH STATEMENT EXECUTE FUNCTION slow()")
 	}
-	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 500*time.Millisecond)
+	// Cancelled in the insert, which had what the delete left.
+	switchCancelledMidStatement(t, r, 500*time.Millisecond)
+	g.Expect(queryString(t, db, "SELECT count(*) FROM _t_shadow_log")).To(Equal("1"))
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+}
+
+// switchCancelledMidStatement makes the switch with budget, in the
+// REPEATABLE READ transaction cutOver gives it, and expects it to give
+// up over the budget with a statement cancelled mid-way (SQLSTATE
+// 57014), not after it.
+func switchCancelledMidStatement(t *testing.T, r *runner, budget time.Duration) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, budget)
 	g.Expect(err).NotTo(HaveOccurred())
 	err = inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw(ctx, tx) })
 	g.Expect(err).To(MatchError(errOverLockBudget))
 	var pgErr *pgconn.PgError
-	g.Expect(errors.As(err, &pgErr)).To(BeTrue(), "cancelled in the insert, which had what the delete left: %v", err)
+	g.Expect(errors.As(err, &pgErr)).To(BeTrue(), "%v", err)
 	g.Expect(pgErr.Code).To(Equal(pgQueryCanceled))
-	g.Expect(queryString(t, db, "SELECT count(*) FROM _t_shadow_log")).To(Equal("1"))
-	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
 }
 
 // The log held an entry for each of a million rows during the copy
