@@ -35,9 +35,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -70,7 +73,9 @@ const (
 // process, is logged; KUBE_SHIFT_BENCH_APISERVER_PROFILE=dir writes the
 // API server's CPU profiles (apiserverProfileEnv). Phase C measures the
 // floor: one validating webhook that allows every create unread
-// (allowUnread), the most any webhook can reach here.
+// (allowUnread), the most any webhook can reach here. Phase D measures
+// the floor of phase B's two calls: a mutating webhook that stamps every
+// create unread (stampUnread) and a validating one that allows it.
 //
 // It starts its own envtest environment: TestWebhooks' BeforeSuite does not
 // run under `go test -run '^$' -bench BenchmarkAdmission`.
@@ -90,7 +95,7 @@ func BenchmarkAdmission(b *testing.B) {
 	env.removeWebhooks(ctx, b)
 	env.createMany(ctx, b)
 
-	var noWebhooks, withWebhooks, floor benchLatencies
+	var noWebhooks, withWebhooks, floor, floorTwo benchLatencies
 	var handler = map[string]*benchLatencies{}
 	var handshakes int64
 	for b.Loop() {
@@ -109,9 +114,11 @@ func BenchmarkAdmission(b *testing.B) {
 		}
 
 		env.removeWebhooks(ctx, b)
-		env.setFloor(ctx, b, true)
+		env.setFloor(ctx, b, 1)
 		floor.merge(env.createMany(ctx, b))
-		env.setFloor(ctx, b, false)
+		env.setFloor(ctx, b, 2)
+		floorTwo.merge(env.createMany(ctx, b))
+		env.setFloor(ctx, b, 0)
 	}
 
 	b.ReportMetric(ms(noWebhooks.quantile(0.50)), "A-p50-ms")
@@ -125,8 +132,15 @@ func BenchmarkAdmission(b *testing.B) {
 	// allows every create unread (see allowUnread).
 	b.ReportMetric(floor.throughput(), "C-creates/s")
 	b.ReportMetric(floor.throughput()/noWebhooks.throughput(), "C/A-throughput")
-	if got := env.floorCalls.Load(); got < int64(b.N*benchCreates) {
-		b.Errorf("the floor's webhook served %d reviews, want at least %d: it was not on every create", got, b.N*benchCreates)
+	// Phase D: the least phase B's two webhooks can cost, the design's
+	// floor: a create of a migration passes a mutating webhook, which
+	// stamps who made it, and a validating one, which checks the object
+	// it ends as. Here the first stamps the same for every create and the
+	// second allows it, neither reading it.
+	b.ReportMetric(floorTwo.throughput(), "D-creates/s")
+	b.ReportMetric(floorTwo.throughput()/noWebhooks.throughput(), "D/A-throughput")
+	if got, want := env.floorCalls.Load(), int64(3*b.N*benchCreates); got < want {
+		b.Errorf("the floor's webhooks served %d reviews, want at least %d: they were not on every create", got, want)
 	}
 	// The CPU time of the API server, etcd, the manager and the clients:
 	// on a machine other jobs share, their ratio moves less than the
@@ -189,6 +203,9 @@ type benchEnv struct {
 
 func startBenchEnv(ctx context.Context, b *testing.B) *benchEnv {
 	b.Helper()
+	// The manager's logs are not what is measured (TestWebhooks' suite,
+	// which sets a logger, does not run here).
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	s := runtime.NewScheme()
 	must(b, clientgoscheme.AddToScheme(s))
 	must(b, dbv1.AddToScheme(s))
@@ -228,6 +245,7 @@ func startBenchEnv(ctx context.Context, b *testing.B) *benchEnv {
 	must(b, SetupWithManager(mgr, Options{SQLiteRoot: os.TempDir()}))
 	env.mux = mgr.GetWebhookServer().WebhookMux()
 	env.mux.Handle(allowUnreadPath, http.HandlerFunc(env.allowUnread))
+	env.mux.Handle(stampUnreadPath, http.HandlerFunc(env.stampUnread))
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mgrCtx) }()
@@ -282,10 +300,10 @@ func (e *benchEnv) removeWebhooks(ctx context.Context, b *testing.B) {
 	e.waitForWebhooks(ctx, b, false)
 }
 
-// allowUnreadPath serves phase C's webhook, allowUnread.
+// allowUnreadPath serves the floor's webhooks (phases C and D), allowUnread.
 const allowUnreadPath = "/bench-allow-unread"
 
-// floorWebhook names phase C's webhook configuration.
+// floorWebhook names the floor's webhook configurations.
 const floorWebhook = "kube-shift-bench-floor"
 
 // allowUnread allows every review, reading nothing of it but its UID (the
@@ -294,6 +312,27 @@ const floorWebhook = "kube-shift-bench-floor"
 // on this machine. It is served by the manager's webhook server, over the
 // same TLS and HTTP/2.
 func (e *benchEnv) allowUnread(w http.ResponseWriter, r *http.Request) {
+	e.answerUnread(w, r, nil)
+}
+
+// stampUnreadPath serves phase D's mutating webhook, stampUnread.
+const stampUnreadPath = "/bench-stamp-unread"
+
+// stampUnread allows every review unread, as allowUnread does, with the
+// patch a create of a migration without annotations gets from the
+// mutating webhook (created-by and modified-by), written the same for
+// every review: the least a webhook that stamps who made an object costs.
+// Any change to the object costs the API server more than the call:
+// applying the patch, decoding the result, and the field manager's
+// bookkeeping of what admission changed.
+func (e *benchEnv) stampUnread(w http.ResponseWriter, r *http.Request) {
+	patch, _ := json.Marshal([]map[string]any{{"op": "add", "path": "/metadata/annotations", "value": map[string]string{
+		dbv1.AnnotationCreatedBy: "bench", dbv1.AnnotationModifiedBy: `["bench"]`,
+	}}})
+	e.answerUnread(w, r, patch)
+}
+
+func (e *benchEnv) answerUnread(w http.ResponseWriter, r *http.Request, patch []byte) {
 	var review struct {
 		Request struct {
 			UID types.UID `json:"uid"`
@@ -304,35 +343,57 @@ func (e *benchEnv) allowUnread(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.floorCalls.Add(1)
+	resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
+	if patch != nil {
+		resp.Patch, resp.PatchType = patch, ptr.To(admissionv1.PatchTypeJSONPatch)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Response: &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true},
+		Response: resp,
 	})
 }
 
-// setFloor registers (on) or removes phase C's webhook, the migrations'
-// validating webhook as envtest installed it with its path changed to
-// allowUnreadPath, and waits until creates go (or stop going) through it.
-func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, on bool) {
+// setFloor registers the floor's webhooks, the migrations' webhooks as
+// envtest installed them with their path changed to allowUnreadPath or
+// stampUnreadPath: none (0), the validating one (1, phase C), or the
+// mutating and the validating one (2, phase D). It waits until each
+// create goes through that many.
+func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, hooks int) {
 	b.Helper()
+	floorURL := func(u *string, path, floorPath string) *string {
+		s := strings.TrimSuffix(*u, path) + floorPath
+		return &s
+	}
 	v := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: floorWebhook}}
-	if !on {
-		must(b, client.IgnoreNotFound(e.admin.Delete(ctx, v)))
-	} else {
+	m := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: floorWebhook}}
+	must(b, client.IgnoreNotFound(e.admin.Delete(ctx, v.DeepCopy())))
+	must(b, client.IgnoreNotFound(e.admin.Delete(ctx, m.DeepCopy())))
+	if hooks > 0 {
 		for _, h := range e.validating.Webhooks {
-			if h.ClientConfig.URL == nil || !strings.HasSuffix(*h.ClientConfig.URL, validateMigrationPath) {
-				continue
+			if h.ClientConfig.URL != nil && strings.HasSuffix(*h.ClientConfig.URL, validateMigrationPath) {
+				h = *h.DeepCopy()
+				h.ClientConfig.URL, h.Name = floorURL(h.ClientConfig.URL, validateMigrationPath, allowUnreadPath), "floor.bench.mohitnagaraj.in"
+				v.Webhooks = append(v.Webhooks, h)
 			}
-			h = *h.DeepCopy()
-			u := strings.TrimSuffix(*h.ClientConfig.URL, validateMigrationPath) + allowUnreadPath
-			h.ClientConfig.URL, h.Name = &u, "floor.bench.mohitnagaraj.in"
-			v.Webhooks = append(v.Webhooks, h)
 		}
 		if len(v.Webhooks) != 1 {
 			b.Fatalf("found %d migration validating webhooks in envtest's configuration, want 1", len(v.Webhooks))
 		}
 		must(b, e.admin.Create(ctx, v))
+	}
+	if hooks > 1 {
+		for _, h := range e.mutating.Webhooks {
+			if h.ClientConfig.URL != nil && strings.HasSuffix(*h.ClientConfig.URL, mutateMigrationPath) {
+				h = *h.DeepCopy()
+				h.ClientConfig.URL, h.Name = floorURL(h.ClientConfig.URL, mutateMigrationPath, stampUnreadPath), "floor.bench.mohitnagaraj.in"
+				m.Webhooks = append(m.Webhooks, h)
+			}
+		}
+		if len(m.Webhooks) != 1 {
+			b.Fatalf("found %d migration mutating webhooks in envtest's configuration, want 1", len(m.Webhooks))
+		}
+		must(b, e.admin.Create(ctx, m))
 	}
 	// Two creates in a row that agree: a configuration the API server
 	// has not caught up with yet would have one of them disagree.
@@ -343,7 +404,7 @@ func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, on bool) {
 		if err := e.admin.Create(ctx, fixture.Migration("bench-probe", fmt.Sprintf("floor-%d", e.probe))); err != nil {
 			return false, err
 		}
-		if called := e.floorCalls.Load() > before; called == on {
+		if e.floorCalls.Load()-before == int64(hooks) {
 			agreed++
 		} else {
 			agreed = 0
@@ -351,7 +412,7 @@ func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, on bool) {
 		return agreed == 2, nil
 	})
 	if err != nil {
-		b.Fatalf("waiting for the floor's webhook to be %s: %v", map[bool]string{true: "called", false: "gone"}[on], err)
+		b.Fatalf("waiting for creates to pass %d of the floor's webhooks: %v", hooks, err)
 	}
 }
 
