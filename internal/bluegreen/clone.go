@@ -27,9 +27,12 @@ type Options struct {
 	// cross in one COPY. Zero means DefaultBatchSize.
 	BatchSize int
 	// Progress, when set, is called as each table's copy starts (done 0)
-	// and after each batch (PostgreSQL: each BatchSize rows sent), with the rows of the table written so far and
-	// the rows the snapshot holds. It runs on Clone's goroutine: a slow
-	// Progress slows the copy.
+	// and after each batch (PostgreSQL: each BatchSize rows sent), with
+	// the rows of the table written so far and its total: until the last
+	// call the server's estimate from its statistics (0 when it has none;
+	// it may be below done), in the last, whose done equals it, the rows
+	// the copy stored. It runs on Clone's goroutine: a slow Progress slows
+	// the copy.
 	Progress func(table string, done, total int64)
 }
 

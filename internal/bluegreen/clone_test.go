@@ -91,13 +91,18 @@ func TestClone(t *testing.T) {
 			g.Expect(gr.rows(t, "customer_totals")).To(Equal(blue.rows(t, "customer_totals")))
 			g.Expect(gr.count(t, "customer_totals")).To(Equal(customers))
 
-			// Progress: each table starts at 0 and ends at its total, a
-			// call per batch of 1000 in between.
-			g.Expect(seen["customers"]).To(HaveLen(1 + 3))
-			g.Expect(seen["customers"][0]).To(Equal([2]int64{0, customers}))
-			g.Expect(seen["customers"][3]).To(Equal([2]int64{customers, customers}))
-			g.Expect(seen["orders"]).To(HaveLen(1 + 6))
-			g.Expect(seen["orders"][6]).To(Equal([2]int64{orders, orders}))
+			// Progress: each table starts at 0, a call per batch of 1000
+			// after it, against the server's estimate; the last call has
+			// the rows stored as the total.
+			g.Expect(seen.dones("customers")).To(Equal([]int64{0, 1000, 2000, customers}))
+			g.Expect(seen.last("customers")).To(Equal([2]int64{customers, customers}))
+			g.Expect(seen.dones("orders")).To(Equal([]int64{0, 1000, 2000, 3000, 4000, 5000, orders}))
+			g.Expect(seen.last("orders")).To(Equal([2]int64{orders, orders}))
+			for table, calls := range seen {
+				for _, c := range calls[:len(calls)-1] {
+					g.Expect(c[1]).To(Equal(calls[0][1]), "%s: the estimate, until the last call", table)
+				}
+			}
 
 			complete, err := bluegreen.Complete(ctx, blue.target, green)
 			g.Expect(err).NotTo(HaveOccurred())

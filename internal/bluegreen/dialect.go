@@ -58,10 +58,16 @@ type dialect interface {
 	// than kept up row by row (InnoDB clusters the rows on it: a key
 	// added later rebuilds the table).
 	keyAfterRows() bool
+	// estimateRows is the server's estimate of a table's rows, from its
+	// statistics, or -1 when it has none. Progress shows it: counting
+	// the rows first would read the whole table once more (70-110 ms of a
+	// 1,000,000-row copy's 1.8-4.4 s here).
+	estimateRows(ctx context.Context, q database.Querier, schema, table string) (int64, error)
 	// copyRows streams the rows of one table from src (under the snapshot)
 	// into dst, calling flushed with the rows written since its last call
-	// (about every batch rows), and returns the number of rows written.
-	copyRows(ctx context.Context, src, dst *sql.Conn, t tableCopy, batch int, flushed func(int64)) (int64, error)
+	// (about every batch rows). It returns the rows blue's server sent and
+	// the rows green's stored, which the caller compares.
+	copyRows(ctx context.Context, src, dst *sql.Conn, t tableCopy, batch int, flushed func(int64)) (read, written int64, err error)
 
 	// markerDDL creates the marker table, named as table() names it.
 	markerDDL(table string) string

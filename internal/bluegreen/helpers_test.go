@@ -323,3 +323,23 @@ type progress map[string][][2]int64
 func (p progress) record(table string, done, total int64) {
 	p[table] = append(p[table], [2]int64{done, total})
 }
+
+// dones are the rows written a table's calls reported, each once.
+func (p progress) dones(table string) []int64 {
+	var out []int64
+	for _, c := range p[table] {
+		if len(out) == 0 || out[len(out)-1] != c[0] {
+			out = append(out, c[0])
+		}
+	}
+	return out
+}
+
+// last is a table's last call.
+func (p progress) last(table string) [2]int64 {
+	calls := p[table]
+	if len(calls) == 0 {
+		return [2]int64{-1, -1}
+	}
+	return calls[len(calls)-1]
+}

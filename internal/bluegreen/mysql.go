@@ -3,6 +3,7 @@ package bluegreen
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -128,6 +129,17 @@ func (mysqlDialect) readExtras(context.Context, database.Querier, string) (extra
 }
 
 func (mysqlDialect) keyAfterRows() bool { return false }
+
+// estimateRows reads InnoDB's estimate, which may be off by half, of a
+// table in the session's database.
+func (mysqlDialect) estimateRows(ctx context.Context, q database.Querier, _, table string) (int64, error) {
+	var n sql.NullInt64
+	err := q.QueryRowContext(ctx, "SELECT table_rows FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", table).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !n.Valid {
+		return -1, nil
+	}
+	return n.Int64, err
+}
 
 // keepWithTable keeps the indexes of the AUTO_INCREMENT column: MySQL
 // refuses a table whose AUTO_INCREMENT column is not indexed.

@@ -23,7 +23,7 @@ const maxPlaceholders = 65535
 // another inserts the last, as a dump piped into the client does, so the
 // server reads blue and writes green at once. Read in turn, a 1,000,000-row
 // copy took 1.05-1.1x `mysqldump | mysql`.
-func (mysqlDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t tableCopy, batch int, flushed func(int64)) (int64, error) {
+func (mysqlDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t tableCopy, batch int, flushed func(int64)) (int64, int64, error) {
 	// Cancelling on the way out ends the read at once if the writer gave
 	// up: closing an unfinished result set would otherwise read it to the
 	// end. (Deferred calls run last first: cancel, then the closes.)
@@ -31,19 +31,19 @@ func (mysqlDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t tableCop
 	read, err := src.PrepareContext(ctx, "SELECT "+strings.Join(t.columns, ", ")+" FROM "+t.from)
 	if err != nil {
 		cancel()
-		return 0, fmt.Errorf("reading from blue: %w", err)
+		return 0, 0, fmt.Errorf("reading from blue: %w", err)
 	}
 	defer func() { _ = read.Close() }()
 	rows, err := read.QueryContext(ctx)
 	if err != nil {
 		cancel()
-		return 0, fmt.Errorf("reading from blue: %w", err)
+		return 0, 0, fmt.Errorf("reading from blue: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
 	defer cancel()
 	w, err := newMySQLWriter(ctx, dst, t, batch, flushed)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer w.close()
 
@@ -63,7 +63,7 @@ func (mysqlDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t tableCop
 		return w.read(gctx, rows, batches)
 	})
 	err = g.Wait()
-	return w.written, err
+	return w.scanned, w.written, err
 }
 
 // rowBatch is the parameters of one multi-row INSERT.
@@ -85,7 +85,8 @@ type mysqlWriter struct {
 	// batch; a shorter batch is a statement of its own.
 	full *sql.Stmt
 
-	written int64
+	// scanned counts the rows read from blue, written those green stored.
+	scanned, written int64
 }
 
 func newMySQLWriter(ctx context.Context, conn *sql.Conn, t tableCopy, batch int, flushed func(int64)) (*mysqlWriter, error) {
@@ -128,6 +129,7 @@ func (w *mysqlWriter) read(ctx context.Context, rows *sql.Rows, batches chan<- r
 		}
 		b.args = append(b.args, row...)
 		b.rows++
+		w.scanned++
 		for _, v := range row {
 			bytes += valueSize(v)
 		}

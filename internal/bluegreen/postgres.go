@@ -143,6 +143,15 @@ func (postgresDialect) prepareWriter(ctx context.Context, conn *sql.Conn) error 
 	return execAll(ctx, conn, append(append([]string{}, pgNoTimeouts...), pgTextSession...)...)
 }
 
+func (postgresDialect) estimateRows(ctx context.Context, q database.Querier, schemaName, table string) (int64, error) {
+	// reltuples is -1 for a table never vacuumed nor analysed.
+	const estimate = `SELECT COALESCE(MAX(c.reltuples), -1)::bigint FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`
+	var n int64
+	err := q.QueryRowContext(ctx, estimate, schemaName, table).Scan(&n)
+	return max(n, -1), err
+}
+
 func (postgresDialect) keepWithTable(*schema.Table, *schema.Index) bool { return false }
 
 func (postgresDialect) keyAfterRows() bool { return true }

@@ -23,19 +23,22 @@ import (
 // Each row is one line (newlines inside values are escaped), which is how
 // rows are counted: the stream pauses after every batch rows while
 // flushed hears of them, and the total must be what green's server says
-// it stored.
-func (postgresDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t tableCopy, batch int, flushed func(int64)) (int64, error) {
+// it stored. The rows read are what blue's server says it sent.
+func (postgresDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t tableCopy, batch int, flushed func(int64)) (int64, int64, error) {
 	cols := " (" + strings.Join(t.columns, ", ") + ")"
 	pr, pw := io.Pipe()
+	var sent int64 // read once read has answered
 	read := make(chan error, 1)
 	go func() {
 		// CopyTo writes a row at a time; through the pipe, each would
 		// reach green as a message and a write of its own.
 		buffered := bufio.NewWriterSize(pw, 64<<10)
 		err := withPgConn(src, func(pc *pgconn.PgConn) error {
-			if _, err := pc.CopyTo(ctx, buffered, "COPY "+t.from+cols+" TO STDOUT"); err != nil {
+			tag, err := pc.CopyTo(ctx, buffered, "COPY "+t.from+cols+" TO STDOUT")
+			if err != nil {
 				return err
 			}
+			sent = tag.RowsAffected()
 			return buffered.Flush()
 		})
 		pw.CloseWithError(err)
@@ -75,18 +78,18 @@ func (postgresDialect) copyRows(ctx context.Context, src, dst *sql.Conn, t table
 	rerr := <-read
 	switch {
 	case w.err != nil && !errors.Is(w.err, errNothingWritten):
-		return 0, fmt.Errorf("writing to green: %w", w.err)
+		return 0, 0, fmt.Errorf("writing to green: %w", w.err)
 	case rerr != nil:
-		return 0, fmt.Errorf("reading from blue: %w", rerr)
+		return 0, 0, fmt.Errorf("reading from blue: %w", rerr)
 	case rows.open:
-		return 0, fmt.Errorf("reading from blue: %w", io.ErrUnexpectedEOF)
+		return 0, 0, fmt.Errorf("reading from blue: %w", io.ErrUnexpectedEOF)
 	case w.took != rows.rows:
-		return w.took, fmt.Errorf("writing to green: %d rows sent, %d stored", rows.rows, w.took)
+		return sent, w.took, fmt.Errorf("writing to green: %d rows sent, %d stored", rows.rows, w.took)
 	}
 	if rest := rows.rows - rows.told; rest > 0 {
 		flushed(rest)
 	}
-	return w.took, nil
+	return sent, w.took, nil
 }
 
 // errNothingWritten stands for a COPY FROM that stored no row, which the

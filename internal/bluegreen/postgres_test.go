@@ -172,3 +172,40 @@ func pgLocaleOf(t *testing.T, admin *sql.DB, name string) map[string]any {
 	}
 	return kept
 }
+
+// TestClonePostgresTableWithoutColumns: a PostgreSQL table may hold rows
+// and no column a copy can select. Empty, it is cloned; with rows, the
+// clone refuses it rather than make green without them.
+func TestClonePostgresTableWithoutColumns(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	blue := newTestDB(t, engines[0])
+	blue.exec(t, "CREATE TABLE bare ()")
+	_, err := bluegreen.Clone(ctx, blue.target, cloneName(t, blue, "bare"), bluegreen.Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	blue.exec(t, "INSERT INTO bare DEFAULT VALUES; INSERT INTO bare DEFAULT VALUES")
+	_, err = bluegreen.Clone(ctx, blue.target, cloneName(t, blue, "rows"), bluegreen.Options{})
+	g.Expect(err).To(MatchError(ContainSubstring("table bare: 2 rows but no column that can be copied")))
+}
+
+// TestClonePostgresProgressStartsFromTheEstimate: the total Progress
+// hears while a table is copied is the server's estimate of its rows,
+// from its statistics, not a count of them.
+func TestClonePostgresProgressStartsFromTheEstimate(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	blue := newTestDB(t, engines[0])
+	// No autovacuum: the statistics stay those of the ANALYZE below.
+	blue.exec(t, "CREATE TABLE items (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)")
+	blue.exec(t, "INSERT INTO items SELECT i, i FROM generate_series(1, 300) i")
+	blue.exec(t, "ANALYZE items")
+	blue.exec(t, "INSERT INTO items SELECT i, i FROM generate_series(301, 400) i")
+
+	seen := progress{}
+	_, err := bluegreen.Clone(ctx, blue.target, cloneName(t, blue, "est"), bluegreen.Options{BatchSize: 100, Progress: seen.record})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(seen["items"][0]).To(Equal([2]int64{0, 300}), "the estimate, not the 400 rows")
+	g.Expect(seen.dones("items")).To(Equal([]int64{0, 100, 200, 300, 400}))
+	g.Expect(seen.last("items")).To(Equal([2]int64{400, 400}))
+}

@@ -21,32 +21,44 @@ func (c *cloner) copyRows(ctx context.Context) error {
 	return nil
 }
 
-// copyTable copies one table and returns its row count. The count is
-// read under the same snapshot first, so progress has a total and the copy
-// a check: a table whose copy holds another number of rows fails.
+// copyTable copies one table and returns its row count. Progress hears of
+// the rows written against the server's estimate of the table's rows (a
+// count would read the table once more), and last of the rows written as
+// the table's total; a table whose copy stored another number of rows
+// than blue's server sent from the snapshot fails.
 func (c *cloner) copyTable(ctx context.Context, t *schema.Table) (int64, error) {
 	tc := c.tableCopy(t)
-	var total int64
-	if err := c.snap.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tc.from).Scan(&total); err != nil {
-		return 0, fmt.Errorf("counting rows: %w", err)
-	}
-	c.report(t.Name, 0, total)
-	if total == 0 {
+	if len(tc.columns) == 0 {
+		// A PostgreSQL table may have rows and no column, or only
+		// generated ones: nothing to select, and a copy would lose them.
+		var n int64
+		if err := c.snap.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tc.from).Scan(&n); err != nil {
+			return 0, fmt.Errorf("counting rows: %w", err)
+		}
+		if n > 0 {
+			return 0, fmt.Errorf("%d rows but no column that can be copied", n)
+		}
+		c.report(t.Name, 0, 0)
 		return 0, nil
 	}
-	if len(tc.columns) == 0 {
-		return 0, fmt.Errorf("%d rows but no column that can be copied", total)
+	estimate, err := c.d.estimateRows(ctx, c.snap.conn, c.blue.Schema(), t.Name)
+	if err != nil {
+		return 0, fmt.Errorf("reading the table's size: %w", err)
 	}
-	var done int64
-	written, err := c.d.copyRows(ctx, c.snap.conn, c.out, tc, c.opts.batchSize(), func(n int64) {
+	total, done := max(estimate, 0), int64(0)
+	c.report(t.Name, 0, total)
+	read, written, err := c.d.copyRows(ctx, c.snap.conn, c.out, tc, c.opts.batchSize(), func(n int64) {
 		done += n
 		c.report(t.Name, done, total)
 	})
 	if err != nil {
 		return written, err
 	}
-	if written != total {
-		return written, &RowCountError{Table: t.Name, Blue: total, Written: written}
+	if written != read {
+		return written, &RowCountError{Table: t.Name, Blue: read, Written: written}
+	}
+	if total != written {
+		c.report(t.Name, written, written)
 	}
 	return written, nil
 }

@@ -159,10 +159,16 @@ func (r *DatabaseMigrationReconciler) rewriteSwitchSecret(ctx context.Context, d
 }
 
 // copyReporter shows the copy's progress in status.progress.currentStep.
+// Until a table's copy ends its total is the server's estimate, which
+// done may pass; the table's last report has done equal to it.
 func copyReporter(report *reporter, dbm *dbv1.DatabaseMigration) func(string, int64, int64) {
 	return func(table string, done, total int64) {
-		report.update(done >= total, func() {
-			dbm.Status.Progress.CurrentStep = fmt.Sprintf("copying table %s: %d of %d rows", table, done, total)
+		report.update(done == total, func() {
+			step := fmt.Sprintf("copying table %s: %d rows", table, done)
+			if done < total {
+				step = fmt.Sprintf("copying table %s: %d of about %d rows", table, done, total)
+			}
+			dbm.Status.Progress.CurrentStep = step
 		})
 	}
 }
