@@ -48,7 +48,8 @@ func figuresSection(m *machine, s sizes, rows []row, figs []figure) string {
 	b.WriteString("\nA ratio is ours over the baseline's, both measured in the same iteration; " +
 		"for the writer's stall it is the stall under the shadow-table change over the stall under ALTER TABLE. " +
 		"A row of more than one run is the run whose ratio (for the handler's p99 and the writer's stall, whose figure) " +
-		"is the median of its runs, shown whole: its figures are that run's. The writer plots are the last run's; the plan plot shows each side's median.\n")
+		"is the median of its runs, shown whole: its figures are that run's; the last column gives the least and the most that ratio (or figure) was in its runs. " +
+		"The writer plots are the last run's; the plan plot shows each side's median.\n")
 	for _, f := range figs {
 		fmt.Fprintf(&b, "\n![%s](%s)\n", f.caption, f.file)
 	}

@@ -113,6 +113,18 @@ func (r results) median(name string, key func(map[string]float64) float64) (map[
 	return runs[(len(runs)-1)/2], len(runs)
 }
 
+// spread is the least and the most key was over the benchmark's runs.
+func (r results) spread(name string, key func(map[string]float64) float64) (low, high float64) {
+	for i, run := range r[name] {
+		v := key(run)
+		if i == 0 {
+			low, high = v, v
+		}
+		low, high = min(low, v), max(high, v)
+	}
+	return low, high
+}
+
 // get is the median of a metric over the benchmark's runs, and whether
 // the benchmark reported it.
 func (r results) get(name, unit string) (float64, bool) {

@@ -19,8 +19,12 @@ type row struct {
 	// lock and stall are the online strategies' longest lock and the
 	// writer's worst stall, in milliseconds; zero when not measured.
 	lock, stall float64
-	// runs is how many runs the row is the median of.
-	runs int
+	// runs is how many runs the row is the median of, and low and high
+	// the least and the most its key (the ratio, or the figure in ms
+	// when keyUnit says so) was in them.
+	runs      int
+	low, high float64
+	keyUnit   string
 	// info marks a row without a goal of its own, which puts the others
 	// in context.
 	info bool
@@ -42,6 +46,10 @@ func tableRows(s sizes, r results) []row {
 		if m, n := r.median(name, key); n > 0 {
 			x := build(m)
 			x.runs = n
+			x.low, x.high = r.spread(name, key)
+			if x.ratio == 0 {
+				x.keyUnit = x.unit
+			}
 			rows = append(rows, x)
 		}
 	}
@@ -101,7 +109,7 @@ func tableRows(s sizes, r results) []row {
 			stall, alter, lock := m["writer-max-stall-ms"], m["alter-writer-max-stall-ms"], m["max-lock-ms"]
 			return row{what: fmt.Sprintf("writer's worst stall during that change, %s", e.name), unit: "ms", baseline: "during ALTER TABLE",
 				ours: stall, base: alter, ratio: stall / alter, goal: "≤ 50 ms, lock ≤ 20 ms", met: stall <= 50 && lock <= 20,
-				lock: lock, stall: stall}
+				lock: lock, stall: stall, keyUnit: "ms"}
 		})
 		add("BenchmarkShadowUnderWriter/"+e.key, metric("idle-writer-max-stall-ms"), func(m map[string]float64) row {
 			return row{what: fmt.Sprintf("writer's worst stall with nothing else running, as long, %s", e.name), unit: "ms",
@@ -138,11 +146,27 @@ func (x row) cells() []string {
 		}
 		return fmt.Sprintf("%.1f ms", v)
 	}
+	runs := strconv.Itoa(x.runs)
+	if x.runs > 1 {
+		runs += ": " + x.keyValue(x.low) + "–" + x.keyValue(x.high)
+	}
 	return []string{x.what, value(x.ours, x.unit), fmt.Sprintf("%s (%s)", value(x.base, x.unit), x.baseline), ratio, x.goal, met,
-		ms(x.lock), ms(x.stall), strconv.Itoa(x.runs)}
+		ms(x.lock), ms(x.stall), runs}
 }
 
-var header = []string{"what", "ours", "baseline", "ratio", "goal", "met", "longest lock", "writer's worst stall", "runs"}
+// keyValue writes a value of the row's key as the row writes it.
+func (x row) keyValue(v float64) string {
+	switch {
+	case x.keyUnit != "":
+		return value(v, x.keyUnit)
+	case v >= 0.1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
+}
+
+var header = []string{"what", "ours", "baseline", "ratio", "goal", "met", "longest lock", "writer's worst stall", "runs: least–most"}
 
 func value(v float64, unit string) string {
 	switch {

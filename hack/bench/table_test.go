@@ -31,6 +31,12 @@ func TestTableRowIsTheMedianRunWhole(t *testing.T) {
 	if stall.stall != 45 || stall.base != 2500 || stall.lock != 30 || stall.met {
 		t.Errorf("stall row = %+v, want the run of the median stall, 45 ms, with its own lock of 30 ms (goal missed)", stall)
 	}
+	if got, want := apply.cells()[8], "3: 0.88–1.50"; got != want {
+		t.Errorf("apply row's runs = %q, want %q: the least and the most ratio", got, want)
+	}
+	if got, want := stall.cells()[8], "3: 40.00 ms–70.00 ms"; got != want {
+		t.Errorf("stall row's runs = %q, want %q: the least and the most stall", got, want)
+	}
 	if idle := rows[2]; idle.ours != 20 || idle.base != 40 || !idle.info {
 		t.Errorf("idle writer row = %+v, want the median idle stall's run, 20 ms, against its 40 ms during the change", idle)
 	}
