@@ -75,7 +75,9 @@ const (
 // floor: one validating webhook that allows every create unread
 // (allowUnread), the most any webhook can reach here. Phase D measures
 // the floor of phase B's two calls: a mutating webhook that stamps every
-// create unread (stampUnread) and a validating one that allows it.
+// create unread (stampUnread) and a validating one that allows it. Phase E
+// writes the same stamps with a MutatingAdmissionPolicy, inside the API
+// server, before the same validating webhook.
 //
 // It starts its own envtest environment: TestWebhooks' BeforeSuite does not
 // run under `go test -run '^$' -bench BenchmarkAdmission`.
@@ -95,7 +97,7 @@ func BenchmarkAdmission(b *testing.B) {
 	env.removeWebhooks(ctx, b)
 	env.createMany(ctx, b)
 
-	var noWebhooks, withWebhooks, floor, floorTwo benchLatencies
+	var noWebhooks, withWebhooks, floorOne, floorTwo, floorPolicy benchLatencies
 	var handler = map[string]*benchLatencies{}
 	var handshakes int64
 	for b.Loop() {
@@ -114,11 +116,13 @@ func BenchmarkAdmission(b *testing.B) {
 		}
 
 		env.removeWebhooks(ctx, b)
-		env.setFloor(ctx, b, 1)
-		floor.merge(env.createMany(ctx, b))
-		env.setFloor(ctx, b, 2)
+		env.setFloor(ctx, b, floorValidating)
+		floorOne.merge(env.createMany(ctx, b))
+		env.setFloor(ctx, b, floorStampWebhook)
 		floorTwo.merge(env.createMany(ctx, b))
-		env.setFloor(ctx, b, 0)
+		env.setFloor(ctx, b, floorStampPolicy)
+		floorPolicy.merge(env.createMany(ctx, b))
+		env.setFloor(ctx, b, floorNone)
 	}
 
 	b.ReportMetric(ms(noWebhooks.quantile(0.50)), "A-p50-ms")
@@ -130,8 +134,8 @@ func BenchmarkAdmission(b *testing.B) {
 	b.ReportMetric(withWebhooks.throughput()/noWebhooks.throughput(), "B/A-throughput")
 	// Phase C: the least any webhook costs on this machine, one that
 	// allows every create unread (see allowUnread).
-	b.ReportMetric(floor.throughput(), "C-creates/s")
-	b.ReportMetric(floor.throughput()/noWebhooks.throughput(), "C/A-throughput")
+	b.ReportMetric(floorOne.throughput(), "C-creates/s")
+	b.ReportMetric(floorOne.throughput()/noWebhooks.throughput(), "C/A-throughput")
 	// Phase D: the least phase B's two webhooks can cost, the design's
 	// floor: a create of a migration passes a mutating webhook, which
 	// stamps who made it, and a validating one, which checks the object
@@ -139,7 +143,12 @@ func BenchmarkAdmission(b *testing.B) {
 	// second allows it, neither reading it.
 	b.ReportMetric(floorTwo.throughput(), "D-creates/s")
 	b.ReportMetric(floorTwo.throughput()/noWebhooks.throughput(), "D/A-throughput")
-	if got, want := env.floorCalls.Load(), int64(3*b.N*benchCreates); got < want {
+	// Phase E: D with the stamp written by a MutatingAdmissionPolicy in
+	// the API server instead of a webhook: what moving the stamps out of
+	// the webhook would leave.
+	b.ReportMetric(floorPolicy.throughput(), "E-creates/s")
+	b.ReportMetric(floorPolicy.throughput()/noWebhooks.throughput(), "E/A-throughput")
+	if got, want := env.floorCalls.Load(), int64(4*b.N*benchCreates); got < want {
 		b.Errorf("the floor's webhooks served %d reviews, want at least %d: they were not on every create", got, want)
 	}
 	// The CPU time of the API server, etcd, the manager and the clients:
@@ -354,12 +363,30 @@ func (e *benchEnv) answerUnread(w http.ResponseWriter, r *http.Request, patch []
 	})
 }
 
-// setFloor registers the floor's webhooks, the migrations' webhooks as
-// envtest installed them with their path changed to allowUnreadPath or
-// stampUnreadPath: none (0), the validating one (1, phase C), or the
-// mutating and the validating one (2, phase D). It waits until each
-// create goes through that many.
-func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, hooks int) {
+// floor is what phases C, D and E put on the create path in place of
+// the migrations' webhooks; each allows every create without reading it.
+type floor int
+
+const (
+	floorNone floor = iota
+	// floorValidating is phase C: the validating webhook alone.
+	floorValidating
+	// floorStampWebhook is phase D: a mutating webhook that stamps every
+	// create (stampUnread) and the validating one.
+	floorStampWebhook
+	// floorStampPolicy is phase E: a MutatingAdmissionPolicy that stamps
+	// the same annotations inside the API server (CEL), and the
+	// validating webhook.
+	floorStampPolicy
+)
+
+// stampPolicy is phase E's MutatingAdmissionPolicy and its binding's name.
+const stampPolicy = "kube-shift-bench-stamp"
+
+// setFloor puts f on the create path, the migrations' webhooks as envtest
+// installed them with their path changed to allowUnreadPath or
+// stampUnreadPath, and waits until creates go through it.
+func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, f floor) {
 	b.Helper()
 	floorURL := func(u *string, path, floorPath string) *string {
 		s := strings.TrimSuffix(*u, path) + floorPath
@@ -367,9 +394,12 @@ func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, hooks int) {
 	}
 	v := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: floorWebhook}}
 	m := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: floorWebhook}}
-	must(b, client.IgnoreNotFound(e.admin.Delete(ctx, v.DeepCopy())))
-	must(b, client.IgnoreNotFound(e.admin.Delete(ctx, m.DeepCopy())))
-	if hooks > 0 {
+	policy := &admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: stampPolicy}}
+	binding := &admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: stampPolicy}}
+	for _, o := range []client.Object{v, m, binding, policy} {
+		must(b, client.IgnoreNotFound(e.admin.Delete(ctx, o.DeepCopyObject().(client.Object))))
+	}
+	if f != floorNone {
 		for _, h := range e.validating.Webhooks {
 			if h.ClientConfig.URL != nil && strings.HasSuffix(*h.ClientConfig.URL, validateMigrationPath) {
 				h = *h.DeepCopy()
@@ -382,7 +412,8 @@ func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, hooks int) {
 		}
 		must(b, e.admin.Create(ctx, v))
 	}
-	if hooks > 1 {
+	switch f {
+	case floorStampWebhook:
 		for _, h := range e.mutating.Webhooks {
 			if h.ClientConfig.URL != nil && strings.HasSuffix(*h.ClientConfig.URL, mutateMigrationPath) {
 				h = *h.DeepCopy()
@@ -394,17 +425,41 @@ func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, hooks int) {
 			b.Fatalf("found %d migration mutating webhooks in envtest's configuration, want 1", len(m.Webhooks))
 		}
 		must(b, e.admin.Create(ctx, m))
+	case floorStampPolicy:
+		policy.Spec = admissionregistrationv1.MutatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{dbv1.GroupVersion.Group}, APIVersions: []string{dbv1.GroupVersion.Version},
+						Resources: []string{"databasemigrations"}},
+				},
+			}}},
+			// The same patch as stampUnread's, the creator's name from
+			// the request.
+			Mutations: []admissionregistrationv1.Mutation{{PatchType: admissionregistrationv1.PatchTypeJSONPatch, JSONPatch: &admissionregistrationv1.JSONPatch{
+				Expression: fmt.Sprintf(`[JSONPatch{op: "add", path: "/metadata/annotations", value: {%q: request.userInfo.username, %q: '["bench"]'}}]`,
+					dbv1.AnnotationCreatedBy, dbv1.AnnotationModifiedBy),
+			}}},
+			FailurePolicy:      ptr.To(admissionregistrationv1.Fail),
+			ReinvocationPolicy: admissionregistrationv1.NeverReinvocationPolicy,
+		}
+		binding.Spec.PolicyName = stampPolicy
+		must(b, e.admin.Create(ctx, policy))
+		must(b, e.admin.Create(ctx, binding))
 	}
 	// Two creates in a row that agree: a configuration the API server
 	// has not caught up with yet would have one of them disagree.
+	wantCalls := map[floor]int64{floorValidating: 1, floorStampWebhook: 2, floorStampPolicy: 1}[f]
 	agreed := 0
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		e.probe++
 		before := e.floorCalls.Load()
-		if err := e.admin.Create(ctx, fixture.Migration("bench-probe", fmt.Sprintf("floor-%d", e.probe))); err != nil {
+		probe := fixture.Migration("bench-probe", fmt.Sprintf("floor-%d", e.probe))
+		if err := e.admin.Create(ctx, probe); err != nil {
 			return false, err
 		}
-		if e.floorCalls.Load()-before == int64(hooks) {
+		stamped := probe.Annotations[dbv1.AnnotationCreatedBy] != ""
+		if e.floorCalls.Load()-before == wantCalls && stamped == (f == floorStampWebhook || f == floorStampPolicy) {
 			agreed++
 		} else {
 			agreed = 0
@@ -412,7 +467,7 @@ func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, hooks int) {
 		return agreed == 2, nil
 	})
 	if err != nil {
-		b.Fatalf("waiting for creates to pass %d of the floor's webhooks: %v", hooks, err)
+		b.Fatalf("waiting for creates to pass the floor %d: %v", f, err)
 	}
 }
 
