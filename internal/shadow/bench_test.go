@@ -1,12 +1,14 @@
 package shadow
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,7 +100,7 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 				be.loadBench(b, db)
 				b.StartTimer()
 				start = time.Now()
-				res = be.runShadow(b, e, db)
+				res, _ = be.runShadow(b, e, db)
 				shadow += time.Since(start)
 				lock = max(lock, res.LongestLock)
 			}
@@ -139,7 +141,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				w := startBenchWriter(b, be, db)
 				b.StartTimer()
 				start := time.Now()
-				res := be.runShadow(b, e, db)
+				res, marks := be.runShadow(b, e, db)
 				shadow += time.Since(start)
 				b.StopTimer()
 				// A second of writes to the new table, after the swap.
@@ -147,6 +149,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				wrote := time.Since(w.started)
 				w.stop(b)
 				w.trace(b, be.name, "shadow")
+				b.Log(w.worstStalls(marks))
 				inserted, present := w.check(b)
 				written, kept = written+inserted, kept+present
 				shadowStall = max(shadowStall, w.stall)
@@ -190,17 +193,53 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 }
 
 // runShadow changes bench through a shadow table with Run's defaults.
-func (be benchEngine) runShadow(b *testing.B, e database.Engine, db *sql.DB) *Result {
+func (be benchEngine) runShadow(b *testing.B, e database.Engine, db *sql.DB) (*Result, []phaseMark) {
 	b.Helper()
 	c, err := FromAlter(e, "", "bench", be.toBigint)
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := Run(context.Background(), e, db, c, Options{})
+	var marks []phaseMark
+	res, err := Run(context.Background(), e, db, c, Options{Progress: func(p Progress) {
+		if len(marks) == 0 || marks[len(marks)-1].status != p.SyncStatus {
+			marks = append(marks, phaseMark{p.SyncStatus, time.Now()})
+		}
+	}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return res
+	return res, marks
+}
+
+// phaseMark is when a run entered a phase.
+type phaseMark struct {
+	status SyncStatus
+	at     time.Time
+}
+
+// worstStalls says when the run's phases began and the writer's three
+// longest statements began, each with the phase it began in, all in
+// seconds since the writer started: where the stalls come from.
+func (w *benchWriter) worstStalls(marks []phaseMark) string {
+	var b strings.Builder
+	b.WriteString("phases:")
+	for _, m := range marks {
+		fmt.Fprintf(&b, " %s %.3fs", m.status, m.at.Sub(w.started).Seconds())
+	}
+	b.WriteString("; worst stalls:")
+	took := slices.Clone(w.took)
+	slices.SortFunc(took, func(x, y [2]time.Duration) int { return cmp.Compare(y[1], x[1]) })
+	for _, t := range took[:min(3, len(took))] {
+		began := w.started.Add(t[0] - t[1])
+		phase := SyncStatus("before the run")
+		for _, m := range marks {
+			if !m.at.After(began) {
+				phase = m.status
+			}
+		}
+		fmt.Fprintf(&b, " %.1fms at %.3fs (%s)", ms(t[1]), (t[0] - t[1]).Seconds(), phase)
+	}
+	return b.String()
 }
 
 // loadBench (re)creates table bench, the same for every way of changing
