@@ -149,7 +149,7 @@ func (postgresDialect) estimateRows(ctx context.Context, q database.Querier, sch
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`
 	var n int64
 	err := q.QueryRowContext(ctx, estimate, schemaName, table).Scan(&n)
-	return max(n, -1), err
+	return n, err
 }
 
 func (postgresDialect) keepWithTable(*schema.Table, *schema.Index) bool { return false }

@@ -388,10 +388,6 @@ const stampPolicy = "kube-shift-bench-stamp"
 // stampUnreadPath, and waits until creates go through it.
 func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, f floor) {
 	b.Helper()
-	floorURL := func(u *string, path, floorPath string) *string {
-		s := strings.TrimSuffix(*u, path) + floorPath
-		return &s
-	}
 	v := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: floorWebhook}}
 	m := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: floorWebhook}}
 	policy := &admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: stampPolicy}}
@@ -400,30 +396,16 @@ func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, f floor) {
 		must(b, client.IgnoreNotFound(e.admin.Delete(ctx, o.DeepCopyObject().(client.Object))))
 	}
 	if f != floorNone {
-		for _, h := range e.validating.Webhooks {
-			if h.ClientConfig.URL != nil && strings.HasSuffix(*h.ClientConfig.URL, validateMigrationPath) {
-				h = *h.DeepCopy()
-				h.ClientConfig.URL, h.Name = floorURL(h.ClientConfig.URL, validateMigrationPath, allowUnreadPath), "floor.bench.mohitnagaraj.in"
-				v.Webhooks = append(v.Webhooks, h)
-			}
-		}
-		if len(v.Webhooks) != 1 {
-			b.Fatalf("found %d migration validating webhooks in envtest's configuration, want 1", len(v.Webhooks))
-		}
+		v.Webhooks = floorHooks(b, e.validating.Webhooks, func(h *admissionregistrationv1.ValidatingWebhook) (*admissionregistrationv1.WebhookClientConfig, *string) {
+			return &h.ClientConfig, &h.Name
+		}, validateMigrationPath, allowUnreadPath)
 		must(b, e.admin.Create(ctx, v))
 	}
 	switch f {
 	case floorStampWebhook:
-		for _, h := range e.mutating.Webhooks {
-			if h.ClientConfig.URL != nil && strings.HasSuffix(*h.ClientConfig.URL, mutateMigrationPath) {
-				h = *h.DeepCopy()
-				h.ClientConfig.URL, h.Name = floorURL(h.ClientConfig.URL, mutateMigrationPath, stampUnreadPath), "floor.bench.mohitnagaraj.in"
-				m.Webhooks = append(m.Webhooks, h)
-			}
-		}
-		if len(m.Webhooks) != 1 {
-			b.Fatalf("found %d migration mutating webhooks in envtest's configuration, want 1", len(m.Webhooks))
-		}
+		m.Webhooks = floorHooks(b, e.mutating.Webhooks, func(h *admissionregistrationv1.MutatingWebhook) (*admissionregistrationv1.WebhookClientConfig, *string) {
+			return &h.ClientConfig, &h.Name
+		}, mutateMigrationPath, stampUnreadPath)
 		must(b, e.admin.Create(ctx, m))
 	case floorStampPolicy:
 		policy.Spec = admissionregistrationv1.MutatingAdmissionPolicySpec{
@@ -469,6 +451,27 @@ func (e *benchEnv) setFloor(ctx context.Context, b *testing.B, f floor) {
 	if err != nil {
 		b.Fatalf("waiting for creates to pass the floor %d: %v", f, err)
 	}
+}
+
+// floorHooks are the webhooks of hooks (envtest's) served at path, each
+// pointed at floorPath instead and renamed; it fails b unless there is
+// exactly one. fields gives a webhook's client configuration and name.
+func floorHooks[T any](b *testing.B, hooks []T, fields func(*T) (*admissionregistrationv1.WebhookClientConfig, *string), path, floorPath string) []T {
+	b.Helper()
+	var out []T
+	for _, h := range hooks {
+		cfg, name := fields(&h)
+		if cfg.URL == nil || !strings.HasSuffix(*cfg.URL, path) {
+			continue
+		}
+		u := strings.TrimSuffix(*cfg.URL, path) + floorPath
+		cfg.URL, *name = &u, "floor.bench.mohitnagaraj.in"
+		out = append(out, h)
+	}
+	if len(out) != 1 {
+		b.Fatalf("found %d webhooks served at %s in envtest's configuration, want 1", len(out), path)
+	}
+	return out
 }
 
 // installWebhooks registers both configurations again and waits until the
