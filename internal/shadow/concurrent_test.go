@@ -181,7 +181,7 @@ func (w *writer) waitFor(ctx context.Context, ops int64) error {
 }
 
 func TestRunLosesNoConcurrentWrite(t *testing.T) {
-	for _, ec := range engineCases {
+	for _, ec := range withDirect() {
 		for _, lanes := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/lanes=%d", ec.name, lanes), func(t *testing.T) {
 				testRunLosesNoConcurrentWrite(t, ec, lanes)
@@ -273,7 +273,7 @@ func crashAfter(t *testing.T, e database.Engine, db *sql.DB, c Change, opts Opti
 }
 
 func TestAbortCleansUpACrashedRun(t *testing.T) {
-	for _, ec := range engineCases {
+	for _, ec := range withDirect() {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
@@ -296,7 +296,7 @@ func TestAbortCleansUpACrashedRun(t *testing.T) {
 			})
 			g.Expect(ec.triggers(t, db)).NotTo(BeEmpty())
 			g.Expect(ec.tableExists(t, db, "_items_new")).To(BeTrue())
-			logged := ec.typ == database.KindPostgreSQL
+			logged := ec.logged()
 			g.Expect(ec.tableExists(t, db, "_items_shadow_log")).To(Equal(logged))
 			// The triggers still mirror writes, as they did before the crash.
 			mustExec(t, db, ec.rebind("UPDATE items SET n = ? WHERE id = ?"), 1, 1)
@@ -314,7 +314,7 @@ func TestAbortCleansUpACrashedRun(t *testing.T) {
 }
 
 func TestRunStartsOverAfterACrash(t *testing.T) {
-	for _, ec := range engineCases {
+	for _, ec := range withDirect() {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
@@ -337,7 +337,7 @@ func TestRunStartsOverAfterACrash(t *testing.T) {
 }
 
 func TestAbortAfterACrashInTheSwap(t *testing.T) {
-	for _, ec := range engineCases {
+	for _, ec := range withDirect() {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()
@@ -368,7 +368,7 @@ func TestAbortAfterACrashInTheSwap(t *testing.T) {
 // (its trigger would find nothing to delete in the shadow yet); on
 // PostgreSQL the delete's log entry removes the row the batch copied.
 func TestCopyDoesNotUndoAConcurrentDelete(t *testing.T) {
-	for _, ec := range engineCases {
+	for _, ec := range withDirect() {
 		for _, lanes := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/lanes=%d", ec.name, lanes), func(t *testing.T) {
 				testCopyDoesNotUndoAConcurrentDelete(t, ec, lanes)
@@ -403,7 +403,7 @@ func testCopyDoesNotUndoAConcurrentDelete(t *testing.T, ec engineCase, lanes int
 
 	copied := make(chan error, 1)
 	go func() { copied <- r.copyRows(ctx) }()
-	if r.d.logsWrites() {
+	if r.logged {
 		g.Expect(<-copied).To(Succeed())
 		g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_new WHERE id = 95")).To(Equal("1"))
 		g.Expect(app.Commit()).To(Succeed())
@@ -464,7 +464,7 @@ func TestRunFollowsATruncateDuringTheCopy(t *testing.T) {
 // would hold the insert until the long transaction ended, which the
 // test only does once the insert is done.
 func TestSwapWaitsForALongQueryNotTheApplication(t *testing.T) {
-	for _, ec := range engineCases {
+	for _, ec := range withDirect() {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -536,7 +536,7 @@ func TestSwapWaitsForALongQueryNotTheApplication(t *testing.T) {
 // falls. With the engine's own lag measure and a MaxLag it does not
 // reach, the copy never waits.
 func TestThrottlePausesTheCopy(t *testing.T) {
-	for _, ec := range engineCases {
+	for _, ec := range withDirect() {
 		t.Run(ec.name, func(t *testing.T) {
 			g := NewWithT(t)
 			ctx := context.Background()

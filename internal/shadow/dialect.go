@@ -64,33 +64,39 @@ type dialect interface {
 	// stopping the triggers' writes to it.
 	buildIndexes(ctx context.Context, conn *sql.Conn, n names, idx []deferredIndex) error
 
+	// logsWrites reports whether this run's triggers log the keys the
+	// application writes during the copy instead of writing the shadow,
+	// the shadow, just built, being the copy's alone (every index
+	// deferred, no batch making the application wait): after the copy
+	// and the index builds, replay applies the log to the shadow until
+	// little is left, and the switch (prepareSwitch) makes the triggers
+	// write the shadow from then on, drainLog applying what is left.
+	// Where it is false the triggers write the shadow from the start.
+	logsWrites(ctx context.Context, q database.Querier, n names) (bool, error)
 	// installTriggers makes every later write to the live table reach
-	// the shadow too, for the columns both share: at once, or, where
-	// logsWrites, through a log of the keys written until the switch (prepareSwitch).
-	// locking is called before the first statement that asks for a lock
-	// the application queues behind.
-	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, locking func()) error
-	// logsWrites reports triggers that log the keys the application
-	// writes during the copy, the shadow being the copy's alone (every
-	// index deferred, no batch making the application wait), instead of
-	// writing the shadow: after the copy and the index builds, replay
-	// applies the log to the shadow until little is left, and
-	// the switch (prepareSwitch) applies the rest under a lock that stops the
-	// application's writes and makes the triggers write the shadow from
-	// then on.
-	logsWrites() bool
-	// replay applies the log's entries tx sees (up to a TRUNCATE's) and
-	// returns how many it applied; in a REPEATABLE READ transaction it
-	// leaves the shadow as the live table was in its snapshot.
+	// the shadow too, for the columns both share: at once, or, when
+	// logged (see logsWrites), through a log of the keys written until
+	// the switch (prepareSwitch). locking is called before the first
+	// statement that asks for a lock the application queues behind.
+	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, logged bool, locking func()) error
+	// replayIsolation is the isolation of replay's transaction.
+	replayIsolation() sql.IsolationLevel
+	// replay applies log entries tx sees (on PostgreSQL all of them, up
+	// to a TRUNCATE's; on MySQL the oldest, up to maxReplay) and returns
+	// how many it applied; on PostgreSQL, in a REPEATABLE READ
+	// transaction, it leaves the shadow as the live table was in its
+	// snapshot.
 	replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error)
 	// prepareSwitch reads in q, before any lock, what the switch needs,
-	// and returns it: the switch applies the whole log and turns the
-	// triggers into ones that write the shadow, in tx (REPEATABLE READ),
-	// under a lock on the live table bounded by the session's lock wait;
-	// dropLog drops the log then.
-	// The rest of the log is applied within budget, the switch giving up
-	// (errOverLockBudget) when the application writes faster.
+	// and returns it: the switch turns the triggers into ones that write
+	// the shadow, in tx (REPEATABLE READ), under a lock on the live table
+	// bounded by the session's lock wait. On PostgreSQL it applies the
+	// whole log under that lock first, within budget, giving up
+	// (errOverLockBudget) when the application writes faster; drainLog
+	// applies the rest after it where the switch does not, and dropLog
+	// drops the log then.
 	prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) (func(context.Context, *sql.Tx) error, error)
+	drainLog(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error
 	dropLog(ctx context.Context, q database.Querier, n names) error
 	// compactLog gives the space of the log's applied entries back, so
 	// that the switch, under its lock, reads no more of the log than is
@@ -108,14 +114,15 @@ type dialect interface {
 	// lockTimeout, for what the batch must not run concurrently with.
 	beginBatch(ctx context.Context, tx *sql.Tx, n names, lane int, lockTimeout time.Duration) error
 	// copyRows is the statement copying the live table's rows matching
-	// where into the shadow. With keepExisting it leaves a row the
+	// where into the shadow; logged says the triggers log the
+	// application's writes (see logsWrites). With keepExisting it leaves a row the
 	// triggers wrote first as it is, checking every row for one (ON
 	// CONFLICT DO NOTHING, ON DUPLICATE KEY UPDATE); without, such a row
 	// makes it fail (see duplicate), and where must exclude them. A
 	// delete that runs while the copy reads must not be undone by it:
 	// the statement locks the rows it reads, or beginBatch excludes such
-	// deletes.
-	copyRows(n names, pk, columns []string, where string, keepExisting bool) string
+	// deletes, unless logged: the delete's entry removes the row then.
+	copyRows(n names, pk, columns []string, where string, logged, keepExisting bool) string
 	// keyNotIn is a predicate excluding keys, and its arguments;
 	// placeholders are numbered from firstArg where the engine numbers
 	// them.

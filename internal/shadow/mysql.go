@@ -144,11 +144,24 @@ func (d mysqlDialect) foreignNames(ctx context.Context, q database.Querier, n na
 	}
 	var out []string
 	for _, t := range triggers {
-		if slices.Contains(syncTriggers(n), t.name) && !d.ours(t, n) {
+		if slices.Contains(ourTriggers(n), t.name) && !d.ours(t, n) {
 			out = append(out, fmt.Sprintf("trigger %s on %s", t.name, t.table))
 		}
 	}
+	log, err := d.relation(ctx, q, n.schema, logTable(n))
+	if err != nil {
+		return nil, err
+	}
+	if log != nil && !d.ourLog(log, n) {
+		out = append(out, logTable(n)+" is not a log table of kube-shift's")
+	}
 	return out, nil
+}
+
+// ourLog reports whether relation info, of the log's name, is the log of
+// a run of n's.
+func (mysqlDialect) ourLog(info *tableInfo, n names) bool {
+	return info.isTable && info.comment == logMarker(n)
 }
 
 // trigger is a trigger of the schema.
@@ -159,11 +172,14 @@ type trigger struct {
 // triggers lists the triggers on the table and those with the names Run
 // gives its own (trigger names are schema-wide in MySQL).
 func (mysqlDialect) triggers(ctx context.Context, q database.Querier, n names) ([]trigger, error) {
-	mine := syncTriggers(n)
+	args := []any{n.schema, n.table}
+	for _, name := range ourTriggers(n) {
+		args = append(args, name)
+	}
 	rows, err := q.QueryContext(ctx, `
 		SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS
-		WHERE TRIGGER_SCHEMA = ? AND (EVENT_OBJECT_TABLE = ? OR TRIGGER_NAME IN (?, ?, ?))
-		ORDER BY TRIGGER_NAME`, n.schema, n.table, mine[0], mine[1], mine[2])
+		WHERE TRIGGER_SCHEMA = ? AND (EVENT_OBJECT_TABLE = ? OR TRIGGER_NAME IN (?, ?, ?, ?, ?, ?))
+		ORDER BY TRIGGER_NAME`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading the triggers of %s: %w", n.table, err)
 	}
@@ -179,16 +195,16 @@ func (mysqlDialect) triggers(ctx context.Context, q database.Querier, n names) (
 	return out, rows.Err()
 }
 
-// ours reports whether t is a sync trigger of n's: one of Run's names, on
-// the table or (after a swap) its backup, writing into the shadow.
+// ours reports whether t is a trigger of n's: one of Run's names, on the
+// table or (after a swap) its backup, writing into the shadow or the log.
 func (d mysqlDialect) ours(t trigger, n names) bool {
-	return slices.Contains(syncTriggers(n), t.name) &&
+	return slices.Contains(ourTriggers(n), t.name) &&
 		(t.table == n.table || t.table == n.backup) &&
-		strings.Contains(t.body, d.Qualify(n.schema, n.shadow))
+		(strings.Contains(t.body, d.Qualify(n.schema, n.shadow)) || strings.Contains(t.body, d.Qualify(n.schema, logTable(n))))
 }
 
-// syncTriggers names the DELETE, UPDATE and INSERT triggers, in the order
-// they are created.
+// syncTriggers names the DELETE, UPDATE and INSERT triggers that write
+// the shadow, in the order they are created.
 func syncTriggers(n names) []string {
 	return []string{
 		decorate(n.table, "_del", n.limit),
@@ -196,6 +212,20 @@ func syncTriggers(n names) []string {
 		decorate(n.table, "_ins", n.limit),
 	}
 }
+
+// logTriggers names the DELETE, UPDATE and INSERT triggers that log keys:
+// names of their own, so that the switch can create the sync triggers
+// beside them before it drops them.
+func logTriggers(n names) []string {
+	return []string{
+		decorate(n.table, "_dlog", n.limit),
+		decorate(n.table, "_ulog", n.limit),
+		decorate(n.table, "_ilog", n.limit),
+	}
+}
+
+// ourTriggers names every trigger Run may create.
+func ourTriggers(n names) []string { return append(syncTriggers(n), logTriggers(n)...) }
 
 func (d mysqlDialect) setComment(ctx context.Context, q database.Querier, schema, name, comment string) error {
 	_, err := q.ExecContext(ctx, "ALTER TABLE "+d.Qualify(schema, name)+" COMMENT = "+mysqlLiteral(comment))
@@ -274,36 +304,121 @@ func toggleUnderscore(name string, limit int) string {
 }
 
 // installTriggers creates the three triggers while holding WRITE locks on
-// both tables, so that every other session sees all of them or none.
-// The lock matters beyond atomicity: MariaDB 10.11 fails server-side
-// prepared statements that run while CREATE TRIGGER adds a table to their
-// prelocking set ("Table '..._new' doesn't exist"); measured: 29 of 30
-// loaded runs without the lock, none with it. Every trigger writes in the
-// application's transaction, so mirrored writes commit or roll back with
-// it.
-func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, locking func()) error {
-	live, shadow := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
-	names := syncTriggers(n)
-	replace := "REPLACE INTO " + shadow + " (" + quoteList(d.Quote, columns) + ") VALUES (" + d.refs("NEW", columns) + ")"
-	deleteOld := "DELETE FROM " + shadow + " WHERE " + d.keyMatches(pk, "OLD")
-	var same []string
-	for _, c := range pk {
-		same = append(same, "OLD."+d.Quote(c)+" <=> NEW."+d.Quote(c))
+// the live table and the table they write, so that every other session
+// sees all of them or none. The lock matters beyond atomicity: MariaDB
+// 10.11 fails server-side prepared statements that run while CREATE
+// TRIGGER adds a table to their prelocking set ("Table '..._new' doesn't
+// exist"); measured: 29 of 30 loaded runs without the lock, none with it.
+// Every trigger writes in the application's transaction, so its writes
+// commit or roll back with it. Logged, the triggers write the keys to
+// the log, created first (an earlier attempt's is kept: preflight refused
+// the name were it anyone else's), and nothing the application runs
+// touches the shadow until the switch.
+func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, logged bool, locking func()) error {
+	live, target := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow)
+	create := d.createSyncTriggers(n, pk, columns)
+	if logged {
+		if err := d.createLog(ctx, conn, n, pk); err != nil {
+			return fmt.Errorf("creating the log %s: %w", logTable(n), err)
+		}
+		target, create = d.Qualify(n.schema, logTable(n)), d.createLogTriggers(n, pk)
 	}
 	// An earlier attempt may have created some before failing: the names
 	// are the run's (preflight refused them were they anyone else's).
-	var stmts []string
-	for _, name := range names {
-		stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.Qualify(n.schema, name))
-	}
-	stmts = append(stmts,
-		"CREATE TRIGGER "+d.Qualify(n.schema, names[0])+" AFTER DELETE ON "+live+" FOR EACH ROW "+deleteOld,
-		"CREATE TRIGGER "+d.Qualify(n.schema, names[1])+" AFTER UPDATE ON "+live+" FOR EACH ROW BEGIN "+
-			"IF NOT ("+strings.Join(same, " AND ")+") THEN "+deleteOld+"; END IF; "+replace+"; END",
-		"CREATE TRIGGER "+d.Qualify(n.schema, names[2])+" AFTER INSERT ON "+live+" FOR EACH ROW "+replace,
-	)
 	locking()
-	return underLock(ctx, conn, []string{live, shadow}, stmts)
+	return underLock(ctx, conn, []string{live, target}, append(d.dropIfExists(n, ourTriggers(n)), create...))
+}
+
+// dropIfExists drops the triggers of these names.
+func (d mysqlDialect) dropIfExists(n names, triggers []string) []string {
+	stmts := make([]string, len(triggers))
+	for i, name := range triggers {
+		stmts[i] = "DROP TRIGGER IF EXISTS " + d.Qualify(n.schema, name)
+	}
+	return stmts
+}
+
+// createSyncTriggers creates the triggers that write the shadow: a delete
+// removes the row, an insert or update replaces it (an update of the key
+// first removes the row under its old key).
+func (d mysqlDialect) createSyncTriggers(n names, pk, columns []string) []string {
+	live, shadow, names := d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow), syncTriggers(n)
+	replace := "REPLACE INTO " + shadow + " (" + quoteList(d.Quote, columns) + ") VALUES (" + d.refs("NEW", columns) + ")"
+	deleteOld := "DELETE FROM " + shadow + " WHERE " + d.keyMatches(pk, "OLD")
+	return []string{
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[0]) + " AFTER DELETE ON " + live + " FOR EACH ROW " + deleteOld,
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[1]) + " AFTER UPDATE ON " + live + " FOR EACH ROW BEGIN " +
+			"IF NOT (" + d.sameKey(pk) + ") THEN " + deleteOld + "; END IF; " + replace + "; END",
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[2]) + " AFTER INSERT ON " + live + " FOR EACH ROW " + replace,
+	}
+}
+
+// createLogTriggers creates the triggers that log the keys written: the
+// old key of a delete or update, the new key of an insert, and of an
+// update that changes the key.
+func (d mysqlDialect) createLogTriggers(n names, pk []string) []string {
+	live, names := d.Qualify(n.schema, n.table), logTriggers(n)
+	into := "INSERT INTO " + d.Qualify(n.schema, logTable(n)) + " (" + quoteList(d.Quote, pk) + ") VALUES "
+	logOld, logNew := into+"("+d.refs("OLD", pk)+")", into+"("+d.refs("NEW", pk)+")"
+	return []string{
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[0]) + " AFTER DELETE ON " + live + " FOR EACH ROW " + logOld,
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[1]) + " AFTER UPDATE ON " + live + " FOR EACH ROW BEGIN " +
+			logOld + "; IF NOT (" + d.sameKey(pk) + ") THEN " + logNew + "; END IF; END",
+		"CREATE TRIGGER " + d.Qualify(n.schema, names[2]) + " AFTER INSERT ON " + live + " FOR EACH ROW " + logNew,
+	}
+}
+
+// sameKey is true in an update trigger when the update leaves the key as
+// it was.
+func (d mysqlDialect) sameKey(pk []string) string {
+	same := make([]string, len(pk))
+	for i, c := range pk {
+		same[i] = "OLD." + d.Quote(c) + " <=> NEW." + d.Quote(c)
+	}
+	return strings.Join(same, " AND ")
+}
+
+// createLog creates the log, unless an earlier attempt did: an entry's
+// number, and the key's columns as the live table has them (type,
+// character set, collation), so that the log's keys find their rows in
+// both tables by the key's own equality.
+func (d mysqlDialect) createLog(ctx context.Context, q database.Querier, n names, pk []string) error {
+	info, err := d.relation(ctx, q, n.schema, logTable(n))
+	if err != nil || info != nil {
+		return err
+	}
+	rows, err := q.QueryContext(ctx, `
+		SELECT COLUMN_NAME, COLUMN_TYPE, COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, '')
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, n.schema, n.table)
+	if err != nil {
+		return err
+	}
+	defs := map[string]string{}
+	for rows.Next() {
+		var name, typ, charset, collation string
+		if err := rows.Scan(&name, &typ, &charset, &collation); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		defs[name] = d.Quote(name) + " " + typ
+		if collation != "" {
+			defs[name] += " CHARACTER SET " + charset + " COLLATE " + collation
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	seq, _ := logColumns(pk)
+	columns := []string{d.Quote(seq) + " BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY"}
+	for _, c := range pk {
+		if defs[c] == "" {
+			return fmt.Errorf("no key column %s in %s", c, n.table)
+		}
+		columns = append(columns, defs[c]+" NOT NULL")
+	}
+	_, err = q.ExecContext(ctx, "CREATE TABLE "+d.Qualify(n.schema, logTable(n))+" ("+strings.Join(columns, ", ")+
+		") ENGINE=InnoDB COMMENT="+mysqlLiteral(logMarker(n)))
+	return err
 }
 
 // underLock runs stmts holding WRITE locks on tables (quoted, qualified).
@@ -343,10 +458,10 @@ func (d mysqlDialect) keyMatches(pk []string, rec string) string {
 }
 
 // dropTriggers drops the INSERT trigger first, so the shadow stops
-// growing before it stops shrinking. Triggers still on the live table are
-// dropped under the same locks as they were created, for the same
-// reason; after a swap they sit on the table set aside, which the
-// application no longer uses.
+// growing before it stops shrinking, then the log. Triggers still on the
+// live table are dropped under the same locks as they were created, for
+// the same reason; after a swap they sit on the table set aside, which
+// the application no longer uses.
 func (d mysqlDialect) dropTriggers(ctx context.Context, q database.Querier, n names) error {
 	triggers, err := d.triggers(ctx, q, n)
 	if err != nil {
@@ -354,7 +469,9 @@ func (d mysqlDialect) dropTriggers(ctx context.Context, q database.Querier, n na
 	}
 	var stmts []string
 	onLive := false
-	for _, name := range slices.Backward(syncTriggers(n)) {
+	order := slices.Concat(syncTriggers(n), logTriggers(n))
+	slices.Reverse(order) // the INSERT triggers first
+	for _, name := range order {
 		for _, t := range triggers {
 			if t.name == name && d.ours(t, n) {
 				stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.Qualify(n.schema, t.name))
@@ -362,18 +479,30 @@ func (d mysqlDialect) dropTriggers(ctx context.Context, q database.Querier, n na
 			}
 		}
 	}
-	if !onLive {
-		return execAll(ctx, q, stmts)
-	}
-	shadow, err := describe(ctx, d, q, n.schema, n.shadow)
+	log, err := d.relation(ctx, q, n.schema, logTable(n))
 	if err != nil {
 		return err
 	}
-	tables := []string{d.Qualify(n.schema, n.table)}
-	if shadow != nil {
-		tables = append(tables, d.Qualify(n.schema, n.shadow))
+	ourLog := log != nil && d.ourLog(log, n)
+	if onLive {
+		tables := []string{d.Qualify(n.schema, n.table)}
+		for _, name := range []string{n.shadow, logTable(n)} {
+			info, err := d.relation(ctx, q, n.schema, name)
+			if err != nil {
+				return err
+			}
+			if info != nil && info.isTable {
+				tables = append(tables, d.Qualify(n.schema, name))
+			}
+		}
+		err = underLock(ctx, q, tables, stmts)
+	} else {
+		err = execAll(ctx, q, stmts)
 	}
-	return underLock(ctx, q, tables, stmts)
+	if err != nil || !ourLog {
+		return err
+	}
+	return d.dropLog(ctx, q, n)
 }
 
 // keyRange spells the comparison out column by column: MariaDB does not
@@ -417,18 +546,165 @@ func (d mysqlDialect) lexicographic(pk []string, vals []any, op, last string) (s
 	return "(" + strings.Join(alts, " OR ") + ")", args
 }
 
-// logsWrites: the triggers write the shadow from the start (see dialect).
-func (mysqlDialect) logsWrites() bool { return false }
-
-func (mysqlDialect) replay(context.Context, *sql.Tx, names, []string, []string) (int, error) {
-	return 0, nil
+// logsWrites: the triggers log the keys the application writes, as on
+// PostgreSQL, so that nothing it runs waits for the copy (a batch's
+// INSERT ... SELECT holds the shadow's AUTO-INC lock to its end, which a
+// trigger's insert into the shadow queues behind) or for the index
+// builds (an online ADD INDEX ends under an exclusive metadata lock on
+// the shadow). Not when the shadow has a unique index besides its primary
+// key or a foreign key: rows the copy moved at different moments may
+// break it until the log is applied (a value moved from one row to
+// another between their batches, a parent deleted after its child was
+// copied), and MySQL cannot build either from one moment's rows as
+// PostgreSQL does; nor when a column of the key differs in type or
+// collation from the live table's, by which the log matches rows. Then
+// the triggers write the shadow from the start.
+func (d mysqlDialect) logsWrites(ctx context.Context, q database.Querier, n names) (bool, error) {
+	var obstacles int
+	err := q.QueryRowContext(ctx, `
+		SELECT (SELECT COUNT(*) FROM information_schema.STATISTICS
+			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY')
+		+ (SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?)
+		+ (SELECT COUNT(*) FROM information_schema.COLUMNS s
+			LEFT JOIN information_schema.COLUMNS l
+				ON l.TABLE_SCHEMA = s.TABLE_SCHEMA AND l.TABLE_NAME = ? AND l.COLUMN_NAME = s.COLUMN_NAME
+			WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.COLUMN_KEY = 'PRI'
+			AND NOT (s.COLUMN_TYPE <=> l.COLUMN_TYPE AND s.COLLATION_NAME <=> l.COLLATION_NAME))`,
+		n.schema, n.shadow, n.schema, n.shadow, n.table, n.schema, n.shadow).Scan(&obstacles)
+	return obstacles == 0, err
 }
 
-func (mysqlDialect) prepareSwitch(context.Context, database.Querier, names, []string, []string, time.Duration) (func(context.Context, *sql.Tx) error, error) {
-	return func(context.Context, *sql.Tx) error { return nil }, nil
+// replayIsolation: READ COMMITTED, whose INSERT ... SELECT reads the live
+// table without locking its rows (REPEATABLE READ's would lock them, and
+// the gaps between them, which the application's writes would wait
+// for). A change committed after a statement read has an entry of its
+// own, which a later replay applies.
+func (mysqlDialect) replayIsolation() sql.IsolationLevel { return sql.LevelReadCommitted }
+
+// maxReplay is the most entries of the log one replay applies: its
+// transaction's statements list their numbers.
+const maxReplay = 5000
+
+// replay applies the oldest entries of the log tx sees, up to maxReplay,
+// and returns how many it applied: each logged key's row is deleted from
+// the shadow and copied again from the live table, and exactly those
+// entries go (an entry of a transaction not committed yet, whatever its
+// number, is neither applied nor removed: InnoDB numbers entries as they
+// are written, not as they commit).
+func (d mysqlDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error) {
+	return d.applyLog(ctx, tx, n, pk, columns, false)
 }
 
-func (mysqlDialect) dropLog(context.Context, database.Querier, names) error { return nil }
+// applyLog is replay; with lock, its reads of the live table lock the
+// rows they find and, in a REPEATABLE READ transaction, the gaps where
+// the keys they do not find would go, so that the application's own
+// writes of those keys, which the triggers now write to the shadow too,
+// wait for it to commit and are not undone by it.
+func (d mysqlDialect) applyLog(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, lock bool) (int, error) {
+	shadow, live, log := d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, n.table), d.Qualify(n.schema, logTable(n))
+	seqCol, _ := logColumns(pk)
+	seq := d.Quote(seqCol)
+	entries, err := database.QueryStrings(ctx, tx, "SELECT "+seq+" FROM "+log+" ORDER BY "+seq+" LIMIT "+strconv.Itoa(maxReplay))
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	// The numbers are the server's own unsigned integers, written back
+	// as they were read.
+	in := seq + " IN (" + strings.Join(entries, ", ") + ")"
+	keys := "(SELECT DISTINCT " + quoteList(d.Quote, pk) + " FROM " + log + " WHERE " + in + ") k"
+	locking := ""
+	if lock {
+		locking = " LOCK IN SHARE MODE"
+	}
+	stmts := []string{
+		"DELETE s FROM " + shadow + " s JOIN " + log + " l ON " + d.keysEqual(pk, "s", "l") + " WHERE l." + in,
+		"INSERT INTO " + shadow + " (" + quoteList(d.Quote, columns) + ") SELECT " + d.refs("t", columns) +
+			" FROM " + live + " t JOIN " + keys + " ON " + d.keysEqual(pk, "t", "k") + locking,
+		"DELETE FROM " + log + " WHERE " + in,
+	}
+	if lock {
+		// The live rows first, as the application's writes take them
+		// before their triggers take the shadow's.
+		stmts = append([]string{"SELECT COUNT(*) FROM " + live + " t JOIN " + keys + " ON " + d.keysEqual(pk, "t", "k") + locking}, stmts...)
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return 0, fmt.Errorf("applying the log: %s: %w", firstLine(stmt), err)
+		}
+	}
+	return len(entries), nil
+}
+
+// keysEqual matches the key columns of the rows of two aliases.
+func (d mysqlDialect) keysEqual(pk []string, a, b string) string {
+	parts := make([]string, len(pk))
+	for i, c := range pk {
+		parts[i] = a + "." + d.Quote(c) + " = " + b + "." + d.Quote(c)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// prepareSwitch returns the switch: under WRITE locks on the live table,
+// the shadow and the log (see installTriggers) it replaces the triggers
+// that log keys with those that write the shadow (MySQL 5.7.2 and
+// MariaDB 10.2.3 allow two triggers of one event). The lock waits for
+// every transaction that wrote the live table to end, so the log is
+// complete once it is taken; drainLog applies what is left of it after
+// the lock, while the application writes the shadow through the
+// triggers. The statements are known before the lock; budget is
+// PostgreSQL's.
+func (d mysqlDialect) prepareSwitch(_ context.Context, _ database.Querier, n names, pk, columns []string, _ time.Duration) (func(context.Context, *sql.Tx) error, error) {
+	tables := []string{d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, logTable(n))}
+	stmts := d.switchStatements(n, pk, columns)
+	return func(ctx context.Context, tx *sql.Tx) error {
+		// LOCK TABLES commits tx's transaction, which has done nothing.
+		return underLock(ctx, tx, tables, stmts)
+	}, nil
+}
+
+// switchStatements are the switch's: each sync trigger (dropped first:
+// an attempt that failed may have created it), then the log's dropped.
+// A statement may fail on its lock (a session preparing a statement on
+// the table holds the table's metadata shared, which a trigger's
+// creation waits for), and DDL commits statement by statement: in this
+// order, after any of them, every write the application makes is logged
+// or written to the shadow, or both.
+func (d mysqlDialect) switchStatements(n names, pk, columns []string) []string {
+	sync := d.createSyncTriggers(n, pk, columns)
+	var stmts []string
+	for i, name := range syncTriggers(n) {
+		stmts = append(stmts, d.dropIfExists(n, []string{name})[0], sync[i])
+	}
+	return append(stmts, d.dropIfExists(n, logTriggers(n))...)
+}
+
+// drainLog applies the log the switch completed, maxReplay entries to a
+// transaction, locking the live rows of each key (and the gaps of those
+// gone) so that the application's writes of them, which reach the shadow
+// through the triggers now, come after.
+func (d mysqlDialect) drainLog(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
+	rr := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
+	for {
+		var applied int
+		err := withRetries(ctx, d, func() error {
+			return inTx(ctx, conn, rr, func(tx *sql.Tx) error {
+				var err error
+				applied, err = d.applyLog(ctx, tx, n, pk, columns, true)
+				return err
+			})
+		})
+		if err != nil || applied == 0 {
+			return err
+		}
+	}
+}
+
+// dropLog drops the log once the switch is done: no trigger writes it
+// any more.
+func (d mysqlDialect) dropLog(ctx context.Context, q database.Querier, n names) error {
+	_, err := q.ExecContext(ctx, "DROP TABLE IF EXISTS "+d.Qualify(n.schema, logTable(n)))
+	return err
+}
 
 func (mysqlDialect) compactLog(context.Context, database.Querier, names) error { return nil }
 
@@ -508,11 +784,17 @@ func (mysqlDialect) replicationLag(context.Context, database.Querier) (time.Dura
 // statement (in about one run in two of the concurrent-write test and of
 // the benchmark under a writer; none in eight of each since). It also
 // leaves the reads out of what the application's writes wait for.
-func (d mysqlDialect) copyRows(n names, pk, columns []string, where string, keepExisting bool) string {
+func (d mysqlDialect) copyRows(n names, pk, columns []string, where string, logged, keepExisting bool) string {
 	shadow := d.Qualify(n.schema, n.shadow)
 	cols := quoteList(d.Quote, columns)
-	stmt := "INSERT INTO " + shadow + " (" + cols + ") SELECT SQL_BUFFER_RESULT " + cols + " FROM " + d.Qualify(n.schema, n.table) +
-		" WHERE " + where + " LOCK IN SHARE MODE"
+	from := " FROM " + d.Qualify(n.schema, n.table) + " WHERE " + where
+	if logged {
+		// READ COMMITTED (see copyBatch): a read of the rows as last
+		// committed, locking none. A row changed after it has an entry in
+		// the log, whose replay copies it again, or removes it.
+		return "INSERT INTO " + shadow + " (" + cols + ") SELECT " + cols + from
+	}
+	stmt := "INSERT INTO " + shadow + " (" + cols + ") SELECT SQL_BUFFER_RESULT " + cols + from + " LOCK IN SHARE MODE"
 	if keepExisting {
 		keep := shadow + "." + d.Quote(pk[0])
 		stmt += " ON DUPLICATE KEY UPDATE " + keep + " = " + keep

@@ -267,7 +267,7 @@ func logColumns(pk []string) (seq, truncate string) {
 // redirect the qualified names in it; nobody may call it but the
 // triggers (EXECUTE is revoked from PUBLIC, and it refuses to run for
 // another table than the live one).
-func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, _ []string, locking func()) error {
+func (d postgresDialect) installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, _ []string, _ bool, locking func()) error {
 	live, fn, log := d.Qualify(n.schema, n.table), d.syncSignature(n), d.Qualify(n.schema, logTable(n))
 	return inTx(ctx, conn, nil, func(tx *sql.Tx) error {
 		// The key's columns with their collations and their types, a
@@ -882,7 +882,7 @@ func (postgresDialect) replicationLag(ctx context.Context, q database.Querier) (
 // either excludes or, with keepExisting, leaves as it is (ON CONFLICT
 // waits for the update's transaction when it has not committed yet).
 // Measured on 1,000,000 rows, ON CONFLICT doubles the copy's time.
-func (d postgresDialect) copyRows(n names, pk, columns []string, where string, keepExisting bool) string {
+func (d postgresDialect) copyRows(n names, pk, columns []string, where string, _, keepExisting bool) string {
 	cols := d.list(columns)
 	stmt := "INSERT INTO " + d.Qualify(n.schema, n.shadow) + " (" + cols + ") OVERRIDING SYSTEM VALUE" +
 		" SELECT " + cols + " FROM " + d.Qualify(n.schema, n.table) + " WHERE " + where
@@ -1192,8 +1192,19 @@ func (d postgresDialect) settle(ctx context.Context, q database.Querier, s swapS
 	return err
 }
 
-// logsWrites: see dialect.
-func (postgresDialect) logsWrites() bool { return true }
+// logsWrites: always (see dialect).
+func (postgresDialect) logsWrites(context.Context, database.Querier, names) (bool, error) {
+	return true, nil
+}
+
+// replayIsolation: one snapshot for the whole replay (see replay).
+func (postgresDialect) replayIsolation() sql.IsolationLevel { return sql.LevelRepeatableRead }
+
+// drainLog has nothing to do: the switch applied the whole log under its
+// lock.
+func (postgresDialect) drainLog(context.Context, *sql.Conn, names, []string, []string) error {
+	return nil
+}
 
 func (postgresDialect) retryable(err error) bool {
 	var pgErr *pgconn.PgError

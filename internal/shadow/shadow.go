@@ -268,6 +268,9 @@ type runner struct {
 	// copy and built after it: one sorted build is cheaper than
 	// maintaining them row by row.
 	deferred []deferredIndex
+	// logged: the triggers log the keys the application writes until the
+	// switch (dialect.logsWrites), settled once the shadow is built.
+	logged bool
 	// clausesAt is when the change's clauses began on the shadow.
 	clausesAt time.Time
 	// spec is the swap done, for finish.
@@ -386,7 +389,7 @@ func (r *runner) cleanUp() error {
 	}
 	if err != nil {
 		left := "the shadow table " + r.n.shadow
-		if r.d.logsWrites() {
+		if r.logged {
 			left += ", its log " + logTable(r.n) + ","
 		}
 		return fmt.Errorf("cleaning up after the failed run: %s and the triggers that fill it from %s may be left behind, "+

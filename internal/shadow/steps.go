@@ -98,6 +98,9 @@ func (r *runner) createShadow(ctx context.Context) error {
 			return fmt.Errorf("creating the shadow table %s: %w", r.n.shadow, err)
 		}
 		r.deferred = deferred
+		if r.logged, err = r.d.logsWrites(ctx, q, r.n); err != nil {
+			return fmt.Errorf("inspecting the shadow table %s: %w", r.n.shadow, err)
+		}
 		if len(r.deferredAt(afterSwitch)) > 0 {
 			clock.lockedSince(r.clausesAt)
 		}
@@ -257,7 +260,7 @@ func (r *runner) readColumns(ctx context.Context, q database.Querier) error {
 // so it is attempted as the swap is (see cutOver).
 func (r *runner) installTriggers(ctx context.Context) error {
 	_, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
-		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns, clock.locking)
+		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns, r.logged, clock.locking)
 	})
 	if err != nil {
 		return fmt.Errorf("installing the sync triggers on %s: %w", r.n.table, err)
@@ -546,7 +549,7 @@ func (r *runner) copyBatch(ctx context.Context, l lane, last, bound []any, keepE
 				return err
 			}
 			copyWhere, copyArgs, keep := where, args, keepExisting
-			if !keep && !r.d.logsWrites() {
+			if !keep && !r.logged {
 				mirrored, err := r.mirrored(ctx, tx, where, args)
 				if err != nil {
 					return err
@@ -557,7 +560,7 @@ func (r *runner) copyBatch(ctx context.Context, l lane, last, bound []any, keepE
 				}
 			}
 			copyStart = time.Now()
-			_, err := tx.ExecContext(ctx, r.d.copyRows(r.n, r.pk, r.columns, copyWhere, keep), copyArgs...)
+			_, err := tx.ExecContext(ctx, r.d.copyRows(r.n, r.pk, r.columns, copyWhere, r.logged, keep), copyArgs...)
 			return err
 		})
 	})
@@ -666,7 +669,7 @@ func (p *replayRounds) done(applied int) bool {
 // locks the shadow, which the application's writes now reach, and the
 // referenced table), validated after.
 func (r *runner) catchUp(ctx context.Context) error {
-	if !r.d.logsWrites() {
+	if !r.logged {
 		return nil
 	}
 	r.report(StatusReplaying)
@@ -697,8 +700,21 @@ func (r *runner) catchUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("preparing the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
 	}
+	// Where DDL is not transactional (MySQL) the switch applies none of
+	// the log, drainLog does after it, and an attempt that fails half
+	// way leaves both kinds of trigger on the table, the application's
+	// writes reaching the shadow directly: a replay that locks nothing
+	// could then undo one with an older read. The replays come before
+	// the first attempt only there.
+	prepare := replays
+	if !r.e.TransactionalDDL() {
+		if err := replays(); err != nil {
+			return err
+		}
+		prepare = nil
+	}
 	rr := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
-	_, err = r.cutOver(ctx, replays, func(clock *lockClock) error {
+	_, err = r.cutOver(ctx, prepare, func(clock *lockClock) error {
 		return inTx(ctx, r.conn, rr, func(tx *sql.Tx) error {
 			clock.locking()
 			return switchToSync(ctx, tx)
@@ -706,6 +722,9 @@ func (r *runner) catchUp(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("switching the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
+	}
+	if err := r.d.drainLog(ctx, r.conn, r.n, r.pk, r.columns); err != nil {
+		return fmt.Errorf("applying the writes to %s logged before the triggers wrote %s: %w", r.n.table, r.n.shadow, err)
 	}
 	// Left in place, the log goes with the triggers in the swap.
 	_ = withRetries(ctx, r.d, func() error { return r.d.dropLog(ctx, r.conn, r.n) })
@@ -738,7 +757,7 @@ func (r *runner) catchUp(ctx context.Context) error {
 // replay applies, in one snapshot, every entry of the log it sees.
 func (r *runner) replay(ctx context.Context) (int, error) {
 	var applied int
-	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
+	opts := &sql.TxOptions{Isolation: r.d.replayIsolation()}
 	err := withRetries(ctx, r.d, func() error {
 		return inTx(ctx, r.conn, opts, func(tx *sql.Tx) error {
 			var err error
