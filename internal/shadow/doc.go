@@ -10,13 +10,17 @@
 // (_<table>_old), the shadow takes its name. Only the swap blocks the
 // application, and Result.LockTime says for how long.
 //
-// On PostgreSQL, as pg_repack does, the triggers first only log the keys
-// the application writes (in _<table>_shadow_log), so that the copy fills
-// a shadow without any index and nothing the application does waits for
+// As pg_repack does, the triggers first only log the keys the
+// application writes (in _<table>_shadow_log), so that the copy fills a
+// shadow without its indexes and nothing the application does waits for
 // it; after the copy and the index builds the log is replayed onto the
-// shadow, and what is left of it is applied under a brief lock that stops
-// the application's writes and turns the triggers into ones that write
-// the shadow directly, until the swap.
+// shadow, and a brief lock that stops the application's writes turns the
+// triggers into ones that write the shadow directly, until the swap. On
+// PostgreSQL what is left of the log is applied under that lock; on MySQL
+// and MariaDB after it, locking the rows it applies. On MySQL and MariaDB
+// a shadow with a unique index besides its primary key, or a foreign key,
+// is written by the triggers from the start instead: rows copied at
+// different moments could break it until the log is applied.
 //
 // The copy is meant to run near the database's own ALTER TABLE
 // (docs/performance.md has the figures): each batch is one INSERT ...
@@ -25,7 +29,7 @@
 // the shadow's secondary indexes (on PostgreSQL all of them) are left out
 // during the copy and built once after it, sorted, without stopping the
 // application. The locks the application queues behind (the triggers'
-// installation, on PostgreSQL the end of the log, the swap) are
+// installation, the switch, the swap) are
 // asked for with a short bounded wait and retried with backoff, as gh-ost's
 // cut-over is: a long query on the table delays the swap, not the
 // application.
@@ -38,9 +42,11 @@
 //
 // What the run needs of its database user: in PostgreSQL, CREATE on the
 // schema and ownership of the table (or membership in its owner's role:
-// the shadow gets the same owner and grants); in MySQL, CREATE, ALTER,
-// DROP, INSERT, TRIGGER and LOCK TABLES (the triggers are installed under
-// a brief LOCK TABLES, see mysqlDialect.installTriggers). Clients that
+// the shadow gets the same owner and grants); in MySQL, SELECT, INSERT,
+// DELETE, CREATE, ALTER, DROP, TRIGGER and LOCK TABLES (the triggers are
+// installed and switched under a brief LOCK TABLES, see
+// mysqlDialect.installTriggers; they run with its rights, so the
+// application needs none on the shadow or the log). Clients that
 // prepare statements see what any type change does to them: PostgreSQL
 // refuses a cached plan whose result type changed, once per statement.
 //

@@ -21,8 +21,9 @@ func init() {
 	dialects[atlasmysql.DriverName] = func(e database.Engine) dialect { return mysqlDialect{e} }
 }
 
-// mysqlDialect runs shadow-table changes on MySQL and MariaDB, as
-// pt-online-schema-change does: three triggers, and one RENAME TABLE that
+// mysqlDialect runs shadow-table changes on MySQL and MariaDB: three
+// triggers, which log keys until the switch (see logsWrites) or, as
+// pt-online-schema-change's, write the shadow, and one RENAME TABLE that
 // exchanges both tables atomically. DDL is not transactional here, so what
 // follows the rename (dropping the triggers, marking the backup) is done
 // after it, outside the lock.
