@@ -298,6 +298,9 @@ func TestAbortCleansUpACrashedRun(t *testing.T) {
 			g.Expect(ec.tableExists(t, db, "_items_new")).To(BeTrue())
 			logged := ec.logged()
 			g.Expect(ec.tableExists(t, db, "_items_shadow_log")).To(Equal(logged))
+			// MySQL's replay lists the entries it applies in a table of its own.
+			keys := logged && ec.typ == database.KindMySQL
+			g.Expect(ec.tableExists(t, db, "_items_shadow_keys")).To(Equal(keys))
 			// The triggers still mirror writes, as they did before the crash.
 			mustExec(t, db, ec.rebind("UPDATE items SET n = ? WHERE id = ?"), 1, 1)
 			before[1] = item{n: 1, note: before[1].note}
@@ -306,6 +309,7 @@ func TestAbortCleansUpACrashedRun(t *testing.T) {
 			g.Expect(ec.triggers(t, db)).To(BeEmpty())
 			g.Expect(ec.tableExists(t, db, "_items_new")).To(BeFalse())
 			g.Expect(ec.tableExists(t, db, "_items_shadow_log")).To(BeFalse())
+			g.Expect(ec.tableExists(t, db, "_items_shadow_keys")).To(BeFalse())
 			g.Expect(ec.columnType(t, db, "items", "n")).To(Equal(ec.integer))
 			g.Expect(ec.items(t, db, "items")).To(Equal(before))
 			g.Expect(Abort(ctx, e, db, c)).To(Succeed())

@@ -81,9 +81,9 @@ type dialect interface {
 	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, logged bool, locking func()) error
 	// replayIsolation is the isolation of replay's transaction.
 	replayIsolation() sql.IsolationLevel
-	// replay applies log entries tx sees (on PostgreSQL all of them, up
-	// to a TRUNCATE's; on MySQL the oldest, up to maxReplay) and returns
-	// how many it applied; on PostgreSQL, in a REPEATABLE READ
+	// replay applies the log entries tx sees (on PostgreSQL up to a
+	// TRUNCATE's; on MySQL up to the last written when it starts) and
+	// returns how many it applied; on PostgreSQL, in a REPEATABLE READ
 	// transaction, it leaves the shadow as the live table was in its
 	// snapshot.
 	replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error)

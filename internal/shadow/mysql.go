@@ -149,20 +149,29 @@ func (d mysqlDialect) foreignNames(ctx context.Context, q database.Querier, n na
 			out = append(out, fmt.Sprintf("trigger %s on %s", t.name, t.table))
 		}
 	}
-	log, err := d.relation(ctx, q, n.schema, logTable(n))
-	if err != nil {
-		return nil, err
-	}
-	if log != nil && !d.ourLog(log, n) {
-		out = append(out, logTable(n)+" is not a log table of kube-shift's")
+	for _, t := range d.logTables(n) {
+		info, err := d.relation(ctx, q, n.schema, t.name)
+		if err != nil {
+			return nil, err
+		}
+		if info != nil && !t.ours(info) {
+			out = append(out, t.name+" is not a log table of kube-shift's")
+		}
 	}
 	return out, nil
 }
 
-// ourLog reports whether relation info, of the log's name, is the log of
-// a run of n's.
-func (mysqlDialect) ourLog(info *tableInfo, n names) bool {
-	return info.isTable && info.comment == logMarker(n)
+// logTableName is a table of a run's log (the log, the replay's keys) and
+// the comment that marks it as kube-shift's.
+type logTableName struct {
+	name, marker string
+}
+
+func (t logTableName) ours(info *tableInfo) bool { return info.isTable && info.comment == t.marker }
+
+// logTables are the log's tables of n's runs.
+func (mysqlDialect) logTables(n names) []logTableName {
+	return []logTableName{{logTable(n), logMarker(n)}, {replayTable(n), replayMarker(n)}}
 }
 
 // trigger is a trigger of the schema.
@@ -379,15 +388,11 @@ func (d mysqlDialect) sameKey(pk []string) string {
 	return strings.Join(same, " AND ")
 }
 
-// createLog creates the log, unless an earlier attempt did: an entry's
-// number, and the key's columns as the live table has them (type,
-// character set, collation), so that the log's keys find their rows in
-// both tables by the key's own equality.
+// createLog creates the log and the replay's table of keys, unless an
+// earlier attempt did: an entry's number, and the key's columns as the
+// live table has them (type, character set, collation), so that the
+// log's keys find their rows in both tables by the key's own equality.
 func (d mysqlDialect) createLog(ctx context.Context, q database.Querier, n names, pk []string) error {
-	info, err := d.relation(ctx, q, n.schema, logTable(n))
-	if err != nil || info != nil {
-		return err
-	}
 	rows, err := q.QueryContext(ctx, `
 		SELECT COLUMN_NAME, COLUMN_TYPE, COALESCE(CHARACTER_SET_NAME, ''), COALESCE(COLLATION_NAME, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, n.schema, n.table)
@@ -409,23 +414,51 @@ func (d mysqlDialect) createLog(ctx context.Context, q database.Querier, n names
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
 	}
-	seq, _ := logColumns(pk)
-	columns := []string{d.Quote(seq) + " BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY"}
+	var keys []string
 	for _, c := range pk {
 		if defs[c] == "" {
 			return fmt.Errorf("no key column %s in %s", c, n.table)
 		}
-		columns = append(columns, defs[c]+" NOT NULL")
+		keys = append(keys, defs[c]+" NOT NULL")
 	}
-	_, err = q.ExecContext(ctx, "CREATE TABLE "+d.Qualify(n.schema, logTable(n))+" ("+strings.Join(columns, ", ")+
-		") ENGINE=InnoDB COMMENT="+mysqlLiteral(logMarker(n)))
-	return err
+	seqCol, _ := logColumns(pk)
+	seq := d.Quote(seqCol) + " BIGINT UNSIGNED NOT NULL"
+	for _, t := range []struct{ name, columns, comment string }{
+		{logTable(n), seq + " AUTO_INCREMENT PRIMARY KEY, " + strings.Join(keys, ", "), logMarker(n)},
+		{replayTable(n), seq + " PRIMARY KEY, " + strings.Join(keys, ", ") + ", KEY (" + quoteList(d.Quote, pk) + ")", replayMarker(n)},
+	} {
+		info, err := d.relation(ctx, q, n.schema, t.name)
+		if err != nil {
+			return err
+		}
+		if info != nil {
+			continue
+		}
+		if _, err := q.ExecContext(ctx, "CREATE TABLE "+d.Qualify(n.schema, t.name)+" ("+t.columns+
+			") ENGINE=InnoDB COMMENT="+mysqlLiteral(t.comment)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replayTable names the table a replay lists the entries it applies in,
+// so that no statement of it reads the log other than by the entries'
+// numbers (see applyLog); replayMarker is its comment.
+func replayTable(n names) string { return decorate(n.table, "_shadow_keys", n.limit) }
+func replayMarker(n names) string {
+	return markerPrefix + "keys of " + n.table + " replayed into " + n.shadow
 }
 
 // underLock runs stmts holding WRITE locks on tables (quoted, qualified).
 // The session is released from LOCK TABLES even when ctx is done: a
 // session left locking the table would stop the application.
 func underLock(ctx context.Context, q database.Querier, tables, stmts []string) error {
+	return underLockDo(ctx, q, tables, func() error { return execAll(ctx, q, stmts) })
+}
+
+// underLockDo is underLock running f.
+func underLockDo(ctx context.Context, q database.Querier, tables []string, f func() error) error {
 	locks := make([]string, len(tables))
 	for i, t := range tables {
 		locks[i] = t + " WRITE"
@@ -433,7 +466,7 @@ func underLock(ctx context.Context, q database.Querier, tables, stmts []string) 
 	if _, err := q.ExecContext(ctx, "LOCK TABLES "+strings.Join(locks, ", ")); err != nil {
 		return err
 	}
-	err := execAll(ctx, q, stmts)
+	err := f()
 	if _, unlockErr := q.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES"); unlockErr != nil {
 		err = errors.Join(err, fmt.Errorf("UNLOCK TABLES: %w", unlockErr))
 	}
@@ -480,11 +513,16 @@ func (d mysqlDialect) dropTriggers(ctx context.Context, q database.Querier, n na
 			}
 		}
 	}
-	log, err := d.relation(ctx, q, n.schema, logTable(n))
-	if err != nil {
-		return err
+	var ourLog []string
+	for _, t := range d.logTables(n) {
+		info, err := d.relation(ctx, q, n.schema, t.name)
+		if err != nil {
+			return err
+		}
+		if info != nil && t.ours(info) {
+			ourLog = append(ourLog, "DROP TABLE IF EXISTS "+d.Qualify(n.schema, t.name))
+		}
 	}
-	ourLog := log != nil && d.ourLog(log, n)
 	if onLive {
 		tables := []string{d.Qualify(n.schema, n.table)}
 		for _, name := range []string{n.shadow, logTable(n)} {
@@ -500,10 +538,10 @@ func (d mysqlDialect) dropTriggers(ctx context.Context, q database.Querier, n na
 	} else {
 		err = execAll(ctx, q, stmts)
 	}
-	if err != nil || !ourLog {
+	if err != nil {
 		return err
 	}
-	return d.dropLog(ctx, q, n)
+	return execAll(ctx, q, ourLog)
 }
 
 // keyRange spells the comparison out column by column: MariaDB does not
@@ -582,58 +620,96 @@ func (d mysqlDialect) logsWrites(ctx context.Context, q database.Querier, n name
 // own, which a later replay applies.
 func (mysqlDialect) replayIsolation() sql.IsolationLevel { return sql.LevelReadCommitted }
 
-// maxReplay is the most entries of the log one replay applies: its
-// transaction's statements list their numbers.
-const maxReplay = 5000
+// replayChunk and drainChunk are the most entries of the log one
+// statement of a replay, and one transaction of drainLog, applies:
+// drainLog's transactions lock the live rows they apply, which the
+// application may wait for.
+const (
+	replayChunk = 10_000
+	drainChunk  = 200
+)
 
-// replay applies the oldest entries of the log tx sees, up to maxReplay,
-// and returns how many it applied: each logged key's row is deleted from
-// the shadow and copied again from the live table, and exactly those
-// entries go (an entry of a transaction not committed yet, whatever its
-// number, is neither applied nor removed: InnoDB numbers entries as they
-// are written, not as they commit).
+// replay applies the entries of the log tx sees up to the last one
+// written when it starts, replayChunk at a time, and returns how many it
+// applied: each logged key's row is deleted from the shadow and copied
+// again from the live table, and exactly those entries go (an entry of a
+// transaction not committed yet, whatever its number, is neither applied
+// nor removed: InnoDB numbers entries as they are written, not as they
+// commit).
 func (d mysqlDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error) {
-	return d.applyLog(ctx, tx, n, pk, columns, false)
-}
-
-// applyLog is replay; with lock, its reads of the live table lock the
-// rows they find and, in a REPEATABLE READ transaction, the gaps where
-// the keys they do not find would go, so that the application's own
-// writes of those keys, which the triggers now write to the shadow too,
-// wait for it to commit and are not undone by it.
-func (d mysqlDialect) applyLog(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, lock bool) (int, error) {
-	shadow, live, log := d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, n.table), d.Qualify(n.schema, logTable(n))
 	seqCol, _ := logColumns(pk)
-	seq := d.Quote(seqCol)
-	entries, err := database.QueryStrings(ctx, tx, "SELECT "+seq+" FROM "+log+" ORDER BY "+seq+" LIMIT "+strconv.Itoa(maxReplay))
-	if err != nil || len(entries) == 0 {
+	var last sql.NullString
+	if err := tx.QueryRowContext(ctx, "SELECT MAX("+d.Quote(seqCol)+") FROM "+d.Qualify(n.schema, logTable(n))).Scan(&last); err != nil || !last.Valid {
 		return 0, err
 	}
-	// The numbers are the server's own unsigned integers, written back
-	// as they were read.
-	in := seq + " IN (" + strings.Join(entries, ", ") + ")"
-	keys := "(SELECT DISTINCT " + quoteList(d.Quote, pk) + " FROM " + log + " WHERE " + in + ") k"
+	total := 0
+	for {
+		applied, err := d.applyLog(ctx, tx, n, pk, columns, last.String, replayChunk, false)
+		total += applied
+		if err != nil || applied < replayChunk {
+			return total, err
+		}
+	}
+}
+
+// applyLog applies the oldest entries of the log tx sees, up to limit and
+// up to number upTo when set, and returns how many it applied. It lists
+// them in the replay's table, with an INSERT ... SELECT that, in READ
+// COMMITTED, reads the log without a lock, then goes from that list to
+// the log, the live table and the shadow through their primary keys:
+// a locking read that scanned the log would wait for the entries of the
+// application's transactions still open (MySQL scans a table for a long
+// list of values, and a range scan locks the row after its range), and
+// one that scanned the live table would lock rows the application
+// writes. With lock, the reads of the live table lock the rows they
+// find, in key order, and, in a REPEATABLE READ transaction, the gaps
+// where the keys they do not find would go, so that the application's own
+// writes of those keys, which the triggers then write to the shadow too,
+// wait for it to commit and are not undone by it.
+func (d mysqlDialect) applyLog(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, upTo string, limit int, lock bool) (int, error) {
+	shadow, live := d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, n.table)
+	log, keys := d.Qualify(n.schema, logTable(n)), d.Qualify(n.schema, replayTable(n))
+	seqCol, _ := logColumns(pk)
+	seq, pkList := d.Quote(seqCol), quoteList(d.Quote, pk)
+	where := ""
+	if upTo != "" {
+		where = " WHERE " + seq + " <= " + upTo
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+keys); err != nil {
+		return 0, fmt.Errorf("applying the log: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO "+keys+" ("+seq+", "+pkList+") SELECT "+seq+", "+pkList+
+		" FROM "+log+where+" ORDER BY "+seq+" LIMIT "+strconv.Itoa(limit))
+	if err != nil {
+		return 0, fmt.Errorf("reading the log: %w", err)
+	}
+	listed, err := res.RowsAffected()
+	if err != nil || listed == 0 {
+		return 0, err
+	}
+	from := " FROM " + keys + " k STRAIGHT_JOIN "
 	locking := ""
 	if lock {
 		locking = " LOCK IN SHARE MODE"
 	}
-	stmts := []string{
-		"DELETE s FROM " + shadow + " s JOIN " + log + " l ON " + d.keysEqual(pk, "s", "l") + " WHERE l." + in,
-		"INSERT INTO " + shadow + " (" + quoteList(d.Quote, columns) + ") SELECT " + d.refs("t", columns) +
-			" FROM " + live + " t JOIN " + keys + " ON " + d.keysEqual(pk, "t", "k") + locking,
-		"DELETE FROM " + log + " WHERE " + in,
-	}
+	var stmts []string
 	if lock {
 		// The live rows first, as the application's writes take them
 		// before their triggers take the shadow's.
-		stmts = append([]string{"SELECT COUNT(*) FROM " + live + " t JOIN " + keys + " ON " + d.keysEqual(pk, "t", "k") + locking}, stmts...)
+		stmts = append(stmts, "SELECT 1"+from+live+" t ON "+d.keysEqual(pk, "t", "k")+" ORDER BY "+d.refs("k", pk)+locking)
 	}
+	stmts = append(stmts,
+		"DELETE s"+from+shadow+" s ON "+d.keysEqual(pk, "s", "k"),
+		"INSERT INTO "+shadow+" ("+quoteList(d.Quote, columns)+") SELECT DISTINCT "+d.refs("t", columns)+
+			from+live+" t ON "+d.keysEqual(pk, "t", "k")+locking,
+		"DELETE l"+from+log+" l ON l."+seq+" = k."+seq,
+	)
 	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return 0, fmt.Errorf("applying the log: %s: %w", firstLine(stmt), err)
 		}
 	}
-	return len(entries), nil
+	return int(listed), nil
 }
 
 // keysEqual matches the key columns of the rows of two aliases.
@@ -656,30 +732,45 @@ func (d mysqlDialect) keysEqual(pk []string, a, b string) string {
 // PostgreSQL's.
 func (d mysqlDialect) prepareSwitch(_ context.Context, _ database.Querier, n names, pk, columns []string, _ time.Duration) (func(context.Context, *sql.Tx) error, error) {
 	tables := []string{d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, logTable(n))}
-	stmts := d.switchStatements(n, pk, columns)
 	return func(ctx context.Context, tx *sql.Tx) error {
 		// LOCK TABLES commits tx's transaction, which has done nothing.
-		return underLock(ctx, tx, tables, stmts)
+		return underLockDo(ctx, tx, tables, func() error {
+			stmts, err := d.switchStatements(ctx, tx, n, pk, columns)
+			if err != nil {
+				return err
+			}
+			return execAll(ctx, tx, stmts)
+		})
 	}, nil
 }
 
-// switchStatements are the switch's: each sync trigger (dropped first:
-// an attempt that failed may have created it), then the log's dropped.
-// A statement may fail on its lock (a session preparing a statement on
-// the table holds the table's metadata shared, which a trigger's
-// creation waits for), and DDL commits statement by statement: in this
-// order, after any of them, every write the application makes is logged
-// or written to the shadow, or both.
-func (d mysqlDialect) switchStatements(n names, pk, columns []string) []string {
-	sync := d.createSyncTriggers(n, pk, columns)
-	var stmts []string
-	for i, name := range syncTriggers(n) {
-		stmts = append(stmts, d.dropIfExists(n, []string{name})[0], sync[i])
+// switchStatements are the switch's, read in q: each sync trigger an
+// earlier attempt did not create, then the log's dropped. A statement
+// may fail on its lock (a session preparing a statement on the table
+// holds the table's metadata shared, which a trigger's creation waits
+// for), and DDL commits statement by statement: in this order, after any
+// of them, in this attempt or any before, every write the application
+// makes is logged or written to the shadow, or both. A sync trigger is
+// never dropped (an earlier attempt's is the same as this one's): after a
+// failed attempt its log trigger may be gone already.
+func (d mysqlDialect) switchStatements(ctx context.Context, q database.Querier, n names, pk, columns []string) ([]string, error) {
+	triggers, err := d.triggers(ctx, q, n)
+	if err != nil {
+		return nil, err
 	}
-	return append(stmts, d.dropIfExists(n, logTriggers(n))...)
+	var stmts []string
+	for i, create := range d.createSyncTriggers(n, pk, columns) {
+		exists := slices.ContainsFunc(triggers, func(t trigger) bool {
+			return t.name == syncTriggers(n)[i] && t.table == n.table && d.ours(t, n)
+		})
+		if !exists {
+			stmts = append(stmts, create)
+		}
+	}
+	return append(stmts, d.dropIfExists(n, logTriggers(n))...), nil
 }
 
-// drainLog applies the log the switch completed, maxReplay entries to a
+// drainLog applies the log the switch completed, drainChunk entries to a
 // transaction, locking the live rows of each key (and the gaps of those
 // gone) so that the application's writes of them, which reach the shadow
 // through the triggers now, come after.
@@ -690,7 +781,7 @@ func (d mysqlDialect) drainLog(ctx context.Context, conn *sql.Conn, n names, pk,
 		err := withRetries(ctx, d, func() error {
 			return inTx(ctx, conn, rr, func(tx *sql.Tx) error {
 				var err error
-				applied, err = d.applyLog(ctx, tx, n, pk, columns, true)
+				applied, err = d.applyLog(ctx, tx, n, pk, columns, "", drainChunk, true)
 				return err
 			})
 		})
@@ -703,7 +794,7 @@ func (d mysqlDialect) drainLog(ctx context.Context, conn *sql.Conn, n names, pk,
 // dropLog drops the log once the switch is done: no trigger writes it
 // any more.
 func (d mysqlDialect) dropLog(ctx context.Context, q database.Querier, n names) error {
-	_, err := q.ExecContext(ctx, "DROP TABLE IF EXISTS "+d.Qualify(n.schema, logTable(n)))
+	_, err := q.ExecContext(ctx, "DROP TABLE IF EXISTS "+d.Qualify(n.schema, logTable(n))+", "+d.Qualify(n.schema, replayTable(n)))
 	return err
 }
 

@@ -3,8 +3,9 @@ package shadow
 import (
 	"context"
 	"database/sql"
-	"strconv"
+	"fmt"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 )
@@ -51,61 +52,165 @@ func TestMySQLLogsWritesUnlessTheShadowCannotFollowTheLog(t *testing.T) {
 	}
 }
 
-// TestMySQLSwitchCutShortLosesNoWrite fails the switch after each of its
-// statements in turn, as a statement that times out on its lock would
-// (DDL commits statement by statement on MySQL), lets the application
-// write every kind of change, then switches again and applies the log:
-// the shadow must hold the live table's rows. With the log's triggers
-// dropped before the sync triggers exist, a write between the attempts
-// would reach neither the log nor the shadow.
+// TestMySQLSwitchCutShortLosesNoWrite fails the switch twice, after each
+// of its statements in turn, as a statement that times out on its lock
+// would (DDL commits statement by statement on MySQL), with the
+// application writing every kind of change after each attempt; then
+// switches and applies the log: the shadow must hold the live table's
+// rows. Were a log trigger dropped before its sync trigger exists, or a
+// sync trigger an earlier attempt created dropped again, a write between
+// the attempts would reach neither the log nor the shadow.
 func TestMySQLSwitchCutShortLosesNoWrite(t *testing.T) {
 	ec := engineCases[1]
-	e := ec.engine(t)
-	d, err := dialectFor(e)
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	db, e, c := ec.itemsToBigint(t, 100)
+	r := startRunner(t, e, db, c, Options{BatchSize: 50})
+	g := NewWithT(t)
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers} {
+		g.Expect(step(ctx)).To(Succeed())
 	}
-	count := len(d.(mysqlDialect).switchStatements(namesFor("s", "items", 64), []string{"id"}, []string{"id"}))
-	for done := range count + 1 {
-		t.Run("after "+strconv.Itoa(done), func(t *testing.T) {
-			g := NewWithT(t)
-			ctx := context.Background()
-			db, e, c := ec.itemsToBigint(t, 200)
-			r := startRunner(t, e, db, c, Options{BatchSize: 50})
-			for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes} {
-				g.Expect(step(ctx)).To(Succeed())
+	d := r.d.(mysqlDialect)
+	all, err := d.switchStatements(ctx, r.conn, r.n, r.pk, r.columns)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+
+	// attempt runs the switch as far as its first done statements.
+	attempt := func(r *runner, done int) error {
+		tables := []string{r.qualified(r.n.table), r.qualified(r.n.shadow), r.qualified(logTable(r.n))}
+		return underLockDo(ctx, r.conn, tables, func() error {
+			stmts, err := d.switchStatements(ctx, r.conn, r.n, r.pk, r.columns)
+			if err != nil {
+				return err
 			}
-			g.Expect(r.logged).To(BeTrue())
-			_, err := r.replay(ctx)
-			g.Expect(err).NotTo(HaveOccurred())
-
-			// The first attempt stops after done statements.
-			stmts := d.(mysqlDialect).switchStatements(r.n, r.pk, r.columns)
-			tables := []string{r.qualified(r.n.table), r.qualified(r.n.shadow), r.qualified(logTable(r.n))}
-			g.Expect(underLock(ctx, r.conn, tables, stmts[:done])).To(Succeed())
-
-			// Between the attempts: an insert, an update, a delete, a key
-			// moved, a row updated twice.
-			for _, stmt := range []string{
-				"INSERT INTO items (n, note) VALUES (7, 'between')",
-				"UPDATE items SET note = 'updated' WHERE id = 10",
-				"DELETE FROM items WHERE id = 20",
-				"UPDATE items SET id = -30 WHERE id = 30",
-				"UPDATE items SET n = 1 WHERE id = 40",
-				"UPDATE items SET n = 2 WHERE id = 40",
-			} {
-				mustExec(t, db, stmt)
-			}
-
-			switchToSync, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 0)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return switchToSync(ctx, tx) })).To(Succeed())
-			g.Expect(r.d.drainLog(ctx, r.conn, r.n, r.pk, r.columns)).To(Succeed())
-			mustExec(t, db, "UPDATE items SET note = 'after' WHERE id = 50")
-
-			g.Expect(ec.items(t, db, "_items_new")).To(Equal(ec.items(t, db, "items")))
-			g.Expect(ec.triggers(t, db)).To(ConsistOf("items._items_del", "items._items_upd", "items._items_ins"))
-			g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+			return execAll(ctx, r.conn, stmts[:min(done, len(stmts))])
 		})
 	}
+	for first := range len(all) + 1 {
+		for second := range len(all) + 1 {
+			t.Run(fmt.Sprintf("after %d then %d", first, second), func(t *testing.T) {
+				g := NewWithT(t)
+				db, e, c := ec.itemsToBigint(t, 100)
+				r := startRunner(t, e, db, c, Options{BatchSize: 50})
+				for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes} {
+					g.Expect(step(ctx)).To(Succeed())
+				}
+				g.Expect(r.logged).To(BeTrue())
+				_, err := r.replay(ctx)
+				g.Expect(err).NotTo(HaveOccurred())
+
+				for i, done := range []int{first, second} {
+					g.Expect(attempt(r, done)).To(Succeed())
+					// An insert, an update, a delete, a key moved, a row
+					// updated twice.
+					for _, stmt := range []string{
+						fmt.Sprintf("INSERT INTO items (n, note) VALUES (%d, 'between')", i),
+						fmt.Sprintf("UPDATE items SET note = 'updated %d' WHERE id = %d", i, 10+i),
+						fmt.Sprintf("DELETE FROM items WHERE id = %d", 20+i),
+						fmt.Sprintf("UPDATE items SET id = %d WHERE id = %d", -30-i, 30+i),
+						fmt.Sprintf("UPDATE items SET n = 1 WHERE id = %d", 40+i),
+						fmt.Sprintf("UPDATE items SET n = 2 WHERE id = %d", 40+i),
+					} {
+						mustExec(t, db, stmt)
+					}
+				}
+
+				switchToSync, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 0)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return switchToSync(ctx, tx) })).To(Succeed())
+				g.Expect(r.d.drainLog(ctx, r.conn, r.n, r.pk, r.columns)).To(Succeed())
+				mustExec(t, db, "UPDATE items SET note = 'after' WHERE id = 50")
+
+				g.Expect(ec.items(t, db, "_items_new")).To(Equal(ec.items(t, db, "items")))
+				g.Expect(ec.triggers(t, db)).To(ConsistOf("items._items_del", "items._items_upd", "items._items_ins"))
+				g.Expect(Abort(ctx, e, db, c)).To(Succeed())
+			})
+		}
+	}
+}
+
+// loggedItems sets up a logged run on items of rows rows, copied and
+// indexed, and logs an update of the rows up to id updated.
+func loggedItems(t *testing.T, rows, updated int, opts Options) (*sql.DB, *runner, Change) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	ec := engineCases[1]
+	db, e, c := ec.itemsToBigint(t, rows)
+	r := startRunner(t, e, db, c, opts)
+	for _, step := range []func(context.Context) error{r.preflight, r.createShadow, r.installTriggers, r.copyRows, r.buildIndexes} {
+		g.Expect(step(ctx)).To(Succeed())
+	}
+	g.Expect(r.logged).To(BeTrue())
+	mustExec(t, db, fmt.Sprintf("UPDATE items SET note = 'logged' WHERE id <= %d", updated))
+	return db, r, c
+}
+
+// TestMySQLReplayPassesAnOpenTransaction: a replay applies what is
+// committed in the log while an application transaction that wrote the
+// table is open, without waiting for it (a read of the log that scanned
+// it would wait for that transaction's entry), and leaves that entry for
+// later; with more entries than one statement lists.
+func TestMySQLReplayPassesAnOpenTransaction(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, r, c := loggedItems(t, 5000, 2500, Options{BatchSize: 5000, LockTimeout: time.Second})
+	app, err := db.BeginTx(ctx, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = app.Rollback() }()
+	_, err = app.ExecContext(ctx, "UPDATE items SET note = 'open' WHERE id = 4999")
+	g.Expect(err).NotTo(HaveOccurred())
+
+	applied, err := r.replay(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(applied).To(Equal(2500))
+	g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_new WHERE note = 'logged'")).To(Equal("2500"))
+	g.Expect(app.Commit()).To(Succeed())
+	g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_shadow_log")).To(Equal("1"))
+	g.Expect(Abort(ctx, r.e, db, c)).To(Succeed())
+}
+
+// TestMySQLReplayAppliesEveryEntryItSees: one replay applies the whole
+// log as it was when it started, however many statements that takes, so
+// that the replays before the switch do not stop with most of it left.
+func TestMySQLReplayAppliesEveryEntryItSees(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, r, c := loggedItems(t, 12000, 12000, Options{BatchSize: 12000})
+	applied, err := r.replay(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(applied).To(Equal(12000))
+	g.Expect(queryString(t, db, "SELECT COUNT(*) FROM _items_shadow_log")).To(Equal("0"))
+	g.Expect(Abort(ctx, r.e, db, c)).To(Succeed())
+}
+
+// TestMySQLDrainLocksOnlyTheLoggedRows: after the switch, a transaction of
+// drainLog locks the live rows of the keys it applies, not the table:
+// the application updates another row meanwhile.
+func TestMySQLDrainLocksOnlyTheLoggedRows(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	db, r, c := loggedItems(t, 20000, 8000, Options{BatchSize: 20000})
+	switchToSync, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 0)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return switchToSync(ctx, tx) })).To(Succeed())
+
+	tx, err := r.conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = tx.Rollback() }()
+	applied, err := r.d.(mysqlDialect).applyLog(ctx, tx, r.n, r.pk, r.columns, "", drainChunk, true)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(applied).To(Equal(drainChunk))
+	app, err := db.Conn(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer discard(app)
+	_, err = app.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1")
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = app.ExecContext(ctx, "UPDATE items SET note = 'far' WHERE id = 15000")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(tx.Commit()).To(Succeed())
+
+	g.Expect(r.d.drainLog(ctx, r.conn, r.n, r.pk, r.columns)).To(Succeed())
+	ec := engineCases[1]
+	g.Expect(ec.items(t, db, "_items_new")).To(Equal(ec.items(t, db, "items")))
+	g.Expect(Abort(ctx, r.e, db, c)).To(Succeed())
 }
