@@ -218,14 +218,16 @@ func (in Input) validate() error {
 }
 
 // The tables a shadow-table apply makes next to the one it changes: the
-// shadow and (PostgreSQL) the log of the keys written during the copy,
-// left behind by an apply cut short (the next run starts them over), and
-// the backup kept after the swap. None is part of the schema a plan is
-// about: a declarative plan must not drop a backup, nor a resumed apply
-// see a changed schema in a shadow or a log.
+// shadow, the log of the keys written during the copy and (MySQL,
+// MariaDB) the replay's list of them, left behind by an apply cut short
+// (the next run starts them over), and the backup kept after the swap.
+// None is part of the schema a plan is about: a declarative plan must not
+// drop a backup, nor a resumed apply see a changed schema in a shadow or
+// a log.
 const (
 	shadowTables = "_*_new"
 	shadowLogs   = "_*_shadow_log"
+	shadowKeys   = "_*_shadow_keys"
 	backupTables = "_*_old"
 )
 
@@ -233,7 +235,7 @@ const (
 // the marker a blue-green copy leaves, shadow-table's shadows and backups,
 // and the desired schema's exclude globs.
 func (in Input) exclude() []string {
-	ex := []string{database.RevisionTable, bluegreen.MarkerTable, shadowTables, shadowLogs, backupTables}
+	ex := []string{database.RevisionTable, bluegreen.MarkerTable, shadowTables, shadowLogs, shadowKeys, backupTables}
 	if in.Desired != nil {
 		ex = append(ex, in.Desired.Exclude...)
 	}
