@@ -79,14 +79,12 @@ type dialect interface {
 	// the switch (prepareSwitch). locking is called before the first
 	// statement that asks for a lock the application queues behind.
 	installTriggers(ctx context.Context, conn *sql.Conn, n names, pk, columns []string, logged bool, locking func()) error
-	// replayIsolation is the isolation of replay's transaction.
-	replayIsolation() sql.IsolationLevel
-	// replay applies the log entries tx sees (on PostgreSQL up to a
-	// TRUNCATE's; on MySQL up to the last written when it starts) and
-	// returns how many it applied; on PostgreSQL, in a REPEATABLE READ
-	// transaction, it leaves the shadow as the live table was in its
-	// snapshot.
-	replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error)
+	// replay applies the log entries it sees, in transactions of its own
+	// on conn, retried on a deadlock, and returns how many it applied: on
+	// PostgreSQL all it sees in one REPEATABLE READ snapshot (up to a
+	// TRUNCATE's), which leaves the shadow as the live table was in that
+	// snapshot; on MySQL those up to the last written when it starts.
+	replay(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) (int, error)
 	// prepareSwitch reads in q, before any lock, what the switch needs,
 	// and returns it: the switch turns the triggers into ones that write
 	// the shadow, in tx (REPEATABLE READ), under a lock on the live table

@@ -819,8 +819,11 @@ func switchCancelledMidStatement(t *testing.T, r *runner, budget time.Duration) 
 func TestSwitchAfterALogThatHeldMuch(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
+	// Without autovacuum on t: an ANALYZE of the million rows it would
+	// start meanwhile holds a lock the switch's conflicts with, longer
+	// than its five attempts of 10 ms wait.
 	db, e, c := loggedTable(t,
-		"CREATE TABLE t (id int PRIMARY KEY, n int)",
+		"CREATE TABLE t (id int PRIMARY KEY, n int) WITH (autovacuum_enabled = false)",
 		"INSERT INTO t SELECT g, g FROM generate_series(1, 1000000) g")
 	r := startRunner(t, e, db, c, Options{CutOverLockTimeout: 10 * time.Millisecond, CutOverAttempts: 5})
 	mustSteps(t, r.preflight, r.createShadow, r.installTriggers, r.copyRows)

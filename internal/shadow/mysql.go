@@ -36,6 +36,9 @@ const (
 	mysqlLockWaitTimeout = 1205
 	mysqlDeadlock        = 1213
 	mysqlDuplicateKey    = 1062
+	// mysqlLockNowait: MySQL 8's NOWAIT finding a row locked (MariaDB
+	// reports mysqlLockWaitTimeout).
+	mysqlLockNowait = 3572
 	// mysqlDropIndexFK: the index is needed in a foreign key constraint.
 	mysqlDropIndexFK = 1553
 )
@@ -425,7 +428,7 @@ func (d mysqlDialect) createLog(ctx context.Context, q database.Querier, n names
 	seq := d.Quote(seqCol) + " BIGINT UNSIGNED NOT NULL"
 	for _, t := range []struct{ name, columns, comment string }{
 		{logTable(n), seq + " AUTO_INCREMENT PRIMARY KEY, " + strings.Join(keys, ", "), logMarker(n)},
-		{replayTable(n), seq + " PRIMARY KEY, " + strings.Join(keys, ", ") + ", KEY (" + quoteList(d.Quote, pk) + ")", replayMarker(n)},
+		{replayTable(n), seq + " PRIMARY KEY, " + strings.Join(keys, ", "), replayMarker(n)},
 	} {
 		info, err := d.relation(ctx, q, n.schema, t.name)
 		if err != nil {
@@ -613,103 +616,130 @@ func (d mysqlDialect) logsWrites(ctx context.Context, q database.Querier, n name
 	return obstacles == 0, err
 }
 
-// replayIsolation: READ COMMITTED, whose INSERT ... SELECT reads the live
-// table without locking its rows (REPEATABLE READ's would lock them, and
-// the gaps between them, which the application's writes would wait
-// for). A change committed after a statement read has an entry of its
-// own, which a later replay applies.
-func (mysqlDialect) replayIsolation() sql.IsolationLevel { return sql.LevelReadCommitted }
-
 // replayChunk and drainChunk are the most entries of the log one
-// statement of a replay, and one transaction of drainLog, applies:
-// drainLog's transactions lock the live rows they apply, which the
-// application may wait for.
+// transaction of a replay, and of drainLog, applies: drainLog's lock the
+// live rows they apply, which the application may wait for.
 const (
 	replayChunk = 10_000
 	drainChunk  = 200
 )
 
-// replay applies the entries of the log tx sees up to the last one
-// written when it starts, replayChunk at a time, and returns how many it
-// applied: each logged key's row is deleted from the shadow and copied
-// again from the live table, and exactly those entries go (an entry of a
-// transaction not committed yet, whatever its number, is neither applied
-// nor removed: InnoDB numbers entries as they are written, not as they
-// commit).
-func (d mysqlDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error) {
+// replay applies the entries of the log up to the last one written when
+// it starts, replayChunk to a READ COMMITTED transaction (whose INSERT
+// ... SELECT reads without locking; REPEATABLE READ's would lock the rows
+// it reads and the gaps between them, which the application's writes
+// would wait for), and returns how many it applied: each logged key's row
+// is deleted from the shadow and copied again from the live table, and
+// exactly those entries go. An entry of a transaction not committed yet,
+// whatever its number, is neither applied nor removed (InnoDB numbers
+// entries as they are written, not as they commit): a later replay
+// applies it, and a change committed after a statement read the live
+// table has an entry of its own.
+func (d mysqlDialect) replay(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) (int, error) {
 	seqCol, _ := logColumns(pk)
 	var last sql.NullString
-	if err := tx.QueryRowContext(ctx, "SELECT MAX("+d.Quote(seqCol)+") FROM "+d.Qualify(n.schema, logTable(n))).Scan(&last); err != nil || !last.Valid {
+	if err := conn.QueryRowContext(ctx, "SELECT MAX("+d.Quote(seqCol)+") FROM "+d.Qualify(n.schema, logTable(n))).Scan(&last); err != nil || !last.Valid {
 		return 0, err
 	}
-	total := 0
+	rc := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	return d.applyChunks(ctx, conn, n, func(after string) (int, string, error) {
+		var applied int
+		var next string
+		err := withRetries(ctx, d, func() error {
+			return inTx(ctx, conn, rc, func(tx *sql.Tx) error {
+				var err error
+				applied, next, err = d.applyLog(ctx, tx, n, pk, columns, after, last.String, replayChunk, false)
+				return err
+			})
+		})
+		return applied, next, err
+	}, replayChunk)
+}
+
+// applyChunks empties the replay's table and runs chunk, each after the
+// last entry the one before applied, until one applies fewer than size;
+// it returns how many they applied.
+func (d mysqlDialect) applyChunks(ctx context.Context, conn *sql.Conn, n names, chunk func(after string) (int, string, error), size int) (int, error) {
+	if _, err := conn.ExecContext(ctx, "TRUNCATE TABLE "+d.Qualify(n.schema, replayTable(n))); err != nil {
+		return 0, fmt.Errorf("emptying %s: %w", replayTable(n), err)
+	}
+	total, after := 0, "0"
 	for {
-		applied, err := d.applyLog(ctx, tx, n, pk, columns, last.String, replayChunk, false)
+		applied, next, err := chunk(after)
 		total += applied
-		if err != nil || applied < replayChunk {
+		if err != nil || applied < size {
 			return total, err
 		}
+		after = next
 	}
 }
 
-// applyLog applies the oldest entries of the log tx sees, up to limit and
-// up to number upTo when set, and returns how many it applied. It lists
-// them in the replay's table, with an INSERT ... SELECT that, in READ
-// COMMITTED, reads the log without a lock, then goes from that list to
-// the log, the live table and the shadow through their primary keys:
-// a locking read that scanned the log would wait for the entries of the
-// application's transactions still open (MySQL scans a table for a long
-// list of values, and a range scan locks the row after its range), and
-// one that scanned the live table would lock rows the application
-// writes. With lock, the reads of the live table lock the rows they
-// find, in key order, and, in a REPEATABLE READ transaction, the gaps
-// where the keys they do not find would go, so that the application's own
-// writes of those keys, which the triggers then write to the shadow too,
-// wait for it to commit and are not undone by it.
-func (d mysqlDialect) applyLog(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, upTo string, limit int, lock bool) (int, error) {
+// applyLog applies, in tx, the oldest entries of the log it sees after
+// number after, up to limit and up to number upTo when set, and returns
+// how many it applied and the last one's number. It lists them in the
+// replay's table, with an INSERT ... SELECT that, in READ COMMITTED,
+// reads the log without a lock, then goes from that list to the log, the
+// live table and the shadow through their primary keys: a locking read
+// that scanned the log would wait for the entries of the application's
+// transactions still open (MySQL scans a table for a long list of
+// values, and a range scan locks the row after its range), and one that
+// scanned the live table would lock rows the application writes. The
+// replay's table keeps the entries of the run's earlier transactions
+// (applyChunks empties it first), which each statement passes over by
+// number: deleted, they would be left for InnoDB's purge, and each
+// statement would read past them. With lock, the first statement locks
+// the live rows of the keys, in key order, and, in a REPEATABLE READ
+// transaction, the gaps where the keys it does not find would go, so that
+// the application's own writes of those keys, which the triggers then
+// write to the shadow too, wait for tx to commit and are not undone by
+// it; it fails rather than wait for a row the application holds (NOWAIT),
+// so that tx never waits for a transaction of the application's that
+// waits for it, where InnoDB would roll back the application's, the
+// smaller.
+func (d mysqlDialect) applyLog(ctx context.Context, tx *sql.Tx, n names, pk, columns []string, after, upTo string, limit int, lock bool) (int, string, error) {
 	shadow, live := d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, n.table)
 	log, keys := d.Qualify(n.schema, logTable(n)), d.Qualify(n.schema, replayTable(n))
 	seqCol, _ := logColumns(pk)
 	seq, pkList := d.Quote(seqCol), quoteList(d.Quote, pk)
-	where := ""
+	where := " WHERE " + seq + " > " + after
 	if upTo != "" {
-		where = " WHERE " + seq + " <= " + upTo
+		where += " AND " + seq + " <= " + upTo
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+keys); err != nil {
-		return 0, fmt.Errorf("applying the log: %w", err)
-	}
+	// The numbers are the server's own unsigned integers, written back
+	// as they were read.
 	res, err := tx.ExecContext(ctx, "INSERT INTO "+keys+" ("+seq+", "+pkList+") SELECT "+seq+", "+pkList+
 		" FROM "+log+where+" ORDER BY "+seq+" LIMIT "+strconv.Itoa(limit))
 	if err != nil {
-		return 0, fmt.Errorf("reading the log: %w", err)
+		return 0, "", fmt.Errorf("reading the log: %w", err)
 	}
 	listed, err := res.RowsAffected()
 	if err != nil || listed == 0 {
-		return 0, err
+		return 0, "", err
 	}
-	from := " FROM " + keys + " k STRAIGHT_JOIN "
-	locking := ""
-	if lock {
-		locking = " LOCK IN SHARE MODE"
-	}
+	from, chunk := " FROM "+keys+" k STRAIGHT_JOIN ", " WHERE k."+seq+" > "+after
 	var stmts []string
 	if lock {
 		// The live rows first, as the application's writes take them
 		// before their triggers take the shadow's.
-		stmts = append(stmts, "SELECT 1"+from+live+" t ON "+d.keysEqual(pk, "t", "k")+" ORDER BY "+d.refs("k", pk)+locking)
+		stmts = append(stmts, "SELECT 1"+from+live+" t ON "+d.keysEqual(pk, "t", "k")+chunk+
+			" ORDER BY "+d.refs("k", pk)+" FOR UPDATE NOWAIT")
 	}
 	stmts = append(stmts,
-		"DELETE s"+from+shadow+" s ON "+d.keysEqual(pk, "s", "k"),
+		"DELETE s"+from+shadow+" s ON "+d.keysEqual(pk, "s", "k")+chunk,
 		"INSERT INTO "+shadow+" ("+quoteList(d.Quote, columns)+") SELECT DISTINCT "+d.refs("t", columns)+
-			from+live+" t ON "+d.keysEqual(pk, "t", "k")+locking,
-		"DELETE l"+from+log+" l ON l."+seq+" = k."+seq,
+			from+live+" t ON "+d.keysEqual(pk, "t", "k")+chunk,
+		"DELETE l"+from+log+" l ON l."+seq+" = k."+seq+chunk,
 	)
 	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return 0, fmt.Errorf("applying the log: %s: %w", firstLine(stmt), err)
+			return 0, "", fmt.Errorf("applying the log: %s: %w", firstLine(stmt), err)
 		}
 	}
-	return int(listed), nil
+	var last string
+	if err := tx.QueryRowContext(ctx, "SELECT MAX(k."+seq+") FROM "+keys+" k"+chunk).Scan(&last); err != nil {
+		return 0, "", fmt.Errorf("applying the log: %w", err)
+	}
+	return int(listed), last, nil
 }
 
 // keysEqual matches the key columns of the rows of two aliases.
@@ -733,14 +763,14 @@ func (d mysqlDialect) keysEqual(pk []string, a, b string) string {
 func (d mysqlDialect) prepareSwitch(_ context.Context, _ database.Querier, n names, pk, columns []string, _ time.Duration) (func(context.Context, *sql.Tx) error, error) {
 	tables := []string{d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, logTable(n))}
 	return func(ctx context.Context, tx *sql.Tx) error {
-		// LOCK TABLES commits tx's transaction, which has done nothing.
-		return underLockDo(ctx, tx, tables, func() error {
-			stmts, err := d.switchStatements(ctx, tx, n, pk, columns)
-			if err != nil {
-				return err
-			}
-			return execAll(ctx, tx, stmts)
-		})
+		// Read before the lock (the catalogue's trigger list reads every
+		// table of the schema): only the run changes these triggers.
+		stmts, err := d.switchStatements(ctx, tx, n, pk, columns)
+		if err != nil {
+			return err
+		}
+		// LOCK TABLES commits tx's transaction, which has only read.
+		return underLock(ctx, tx, tables, stmts)
 	}, nil
 }
 
@@ -771,25 +801,39 @@ func (d mysqlDialect) switchStatements(ctx context.Context, q database.Querier, 
 }
 
 // drainLog applies the log the switch completed, drainChunk entries to a
-// transaction, locking the live rows of each key (and the gaps of those
-// gone) so that the application's writes of them, which reach the shadow
-// through the triggers now, come after.
+// REPEATABLE READ transaction that locks the live rows of its keys (and
+// the gaps of those gone, see applyLog), so that the application's writes
+// of them, which reach the shadow through the triggers now, come after. A
+// transaction that finds a row the application holds is tried again,
+// after a pause, up to drainAttempts times.
 func (d mysqlDialect) drainLog(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error {
 	rr := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
-	for {
+	_, err := d.applyChunks(ctx, conn, n, func(after string) (int, string, error) {
 		var applied int
-		err := withRetries(ctx, d, func() error {
-			return inTx(ctx, conn, rr, func(tx *sql.Tx) error {
+		var next string
+		var err error
+		for attempt := 1; ; attempt++ {
+			err = inTx(ctx, conn, rr, func(tx *sql.Tx) error {
 				var err error
-				applied, err = d.applyLog(ctx, tx, n, pk, columns, "", drainChunk, true)
+				applied, next, err = d.applyLog(ctx, tx, n, pk, columns, after, "", drainChunk, true)
 				return err
 			})
-		})
-		if err != nil || applied == 0 {
-			return err
+			if err == nil || !d.retryable(err) || attempt == drainAttempts {
+				return applied, next, err
+			}
+			select {
+			case <-ctx.Done():
+				return 0, "", ctx.Err()
+			case <-time.After(min(time.Duration(attempt)*20*time.Millisecond, 500*time.Millisecond)):
+			}
 		}
-	}
+	}, drainChunk)
+	return err
 }
+
+// drainAttempts bounds the attempts at one transaction of drainLog: about
+// 45 s of pauses.
+const drainAttempts = 100
 
 // dropLog drops the log once the switch is done: no trigger writes it
 // any more.
@@ -932,7 +976,7 @@ func (d mysqlDialect) settle(ctx context.Context, q database.Querier, s swapSpec
 
 func (mysqlDialect) retryable(err error) bool {
 	var myErr *mysql.MySQLError
-	return errors.As(err, &myErr) && (myErr.Number == mysqlDeadlock || myErr.Number == mysqlLockWaitTimeout)
+	return errors.As(err, &myErr) && (myErr.Number == mysqlDeadlock || myErr.Number == mysqlLockWaitTimeout || myErr.Number == mysqlLockNowait)
 }
 
 func (mysqlDialect) copyTable(shadow, live string) []string {

@@ -468,8 +468,17 @@ END`
 // removed, whatever its number. A TRUNCATE's entry ends the entries
 // applied together: it empties the shadow, and the entries after it
 // refill what the application wrote since.
-func (d postgresDialect) replay(ctx context.Context, tx *sql.Tx, n names, pk, columns []string) (int, error) {
-	return d.applyLog(ctx, tx, n, pk, columns, func(context.Context) error { return nil })
+func (d postgresDialect) replay(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) (int, error) {
+	var applied int
+	rr := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
+	err := withRetries(ctx, d, func() error {
+		return inTx(ctx, conn, rr, func(tx *sql.Tx) error {
+			var err error
+			applied, err = d.applyLog(ctx, tx, n, pk, columns, func(context.Context) error { return nil })
+			return err
+		})
+	})
+	return applied, err
 }
 
 // applyLog is replay, calling arm before each of its statements: under
@@ -1196,9 +1205,6 @@ func (d postgresDialect) settle(ctx context.Context, q database.Querier, s swapS
 func (postgresDialect) logsWrites(context.Context, database.Querier, names) (bool, error) {
 	return true, nil
 }
-
-// replayIsolation: one snapshot for the whole replay (see replay).
-func (postgresDialect) replayIsolation() sql.IsolationLevel { return sql.LevelRepeatableRead }
 
 // drainLog has nothing to do: the switch applied the whole log under its
 // lock.

@@ -754,17 +754,9 @@ func (r *runner) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// replay applies, in one snapshot, every entry of the log it sees.
+// replay applies what the log holds (see dialect.replay).
 func (r *runner) replay(ctx context.Context) (int, error) {
-	var applied int
-	opts := &sql.TxOptions{Isolation: r.d.replayIsolation()}
-	err := withRetries(ctx, r.d, func() error {
-		return inTx(ctx, r.conn, opts, func(tx *sql.Tx) error {
-			var err error
-			applied, err = r.d.replay(ctx, tx, r.n, r.pk, r.columns)
-			return err
-		})
-	})
+	applied, err := r.d.replay(ctx, r.conn, r.n, r.pk, r.columns)
 	if err != nil {
 		return 0, fmt.Errorf("applying the writes to %s logged during the copy: %w", r.n.table, err)
 	}
