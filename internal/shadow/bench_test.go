@@ -42,6 +42,12 @@ type benchEngine struct {
 	// load are the statements (re)creating table bench with benchRows
 	// rows, a secondary index and fresh statistics.
 	load []string
+	// plainCopy are the statements creating table other as bench is,
+	// without its secondary index; copyBatch copies bench's rows with
+	// keys after the first argument up to the second into it; addIndex
+	// builds the index, as the run does (see copyPlainly).
+	plainCopy           []string
+	copyBatch, addIndex string
 }
 
 var benchEngines = []benchEngine{
@@ -54,6 +60,9 @@ var benchEngines = []benchEngine{
 			"CREATE INDEX bench_n_idx ON bench (n)",
 			"VACUUM ANALYZE bench",
 		},
+		plainCopy: []string{"DROP TABLE IF EXISTS other", "CREATE TABLE other (id integer PRIMARY KEY, n integer NOT NULL, payload text NOT NULL)"},
+		copyBatch: "INSERT INTO other SELECT id, n, payload FROM bench WHERE id > $1 AND id <= $2",
+		addIndex:  "CREATE INDEX other_n_idx ON other (n)",
 	},
 	{
 		engineCase: engineCases[1],
@@ -64,6 +73,9 @@ var benchEngines = []benchEngine{
 			"INSERT INTO bench (n, payload) SELECT seq % 100000, md5(seq) FROM seq_1_to_" + strconv.Itoa(benchRows),
 			"ANALYZE TABLE bench",
 		},
+		plainCopy: []string{"DROP TABLE IF EXISTS other", "CREATE TABLE other (id int NOT NULL PRIMARY KEY, n int NOT NULL, payload varchar(64) NOT NULL)"},
+		copyBatch: "INSERT INTO other SELECT id, n, payload FROM bench WHERE id > ? AND id <= ?",
+		addIndex:  "ALTER TABLE other ADD INDEX other_n_idx (n), ALGORITHM=INPLACE, LOCK=NONE",
 	},
 }
 
@@ -123,9 +135,11 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 // rows written and kept, the writer's longest statement under each (its
 // worst stall, a statement the server rolled back in a deadlock and its
 // retry counted as one), the statements retried, the shadow run's longest
-// lock and its cut-over attempts; and, as a baseline, the writer's worst
+// lock and its cut-over attempts; and, as baselines, the writer's worst
 // stall when it writes as long as during the shadow run, on the same
-// fresh table, with nothing else running.
+// fresh table, with nothing else running, and while another table of the
+// same rows is copied and indexed with no trigger (copyPlainly): what the
+// server's own work, not the run's locks, makes the writer wait.
 //
 //	go test ./internal/shadow -run '^$' -bench ShadowUnderWriter -benchtime=1x -timeout 30m
 func BenchmarkShadowUnderWriter(b *testing.B) {
@@ -133,7 +147,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			e := be.engine(b)
 			db := be.fresh(b)
-			var shadow, lock, shadowStall, idleStall, alterStall time.Duration
+			var shadow, lock, shadowStall, idleStall, copyStall, alterStall time.Duration
 			var written, kept, attempts, retries int
 			for range b.N {
 				b.StopTimer()
@@ -167,6 +181,17 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				w.check(b)
 				idleStall = max(idleStall, w.stall)
 
+				// The same writer while another table of the same rows is
+				// copied and indexed, with no trigger: the stalls the
+				// server causes itself under such a load.
+				be.loadBench(b, db)
+				w = startBenchWriter(b, be, db)
+				be.copyPlainly(b, db)
+				time.Sleep(time.Second)
+				w.stop(b)
+				w.check(b)
+				copyStall = max(copyStall, w.stall)
+
 				be.loadBench(b, db)
 				w = startBenchWriter(b, be, db)
 				if _, err := db.Exec("ALTER TABLE bench " + be.toBigint); err != nil {
@@ -185,6 +210,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 			b.ReportMetric(ms(shadowStall), "writer-max-stall-ms")
 			b.ReportMetric(ms(alterStall), "alter-writer-max-stall-ms")
 			b.ReportMetric(ms(idleStall), "idle-writer-max-stall-ms")
+			b.ReportMetric(ms(copyStall), "copy-writer-max-stall-ms")
 			b.ReportMetric(ms(lock), "max-lock-ms")
 			b.ReportMetric(float64(attempts), "cut-over-attempts")
 			b.ReportMetric(float64(retries), "writer-retries")
@@ -240,6 +266,31 @@ func (w *benchWriter) worstStalls(marks []phaseMark) string {
 		fmt.Fprintf(&b, " %.1fms at %.3fs (%s)", ms(t[1]), (t[0] - t[1]).Seconds(), phase)
 	}
 	return b.String()
+}
+
+// copyPlainly copies bench into a new table other in batches of 20,000
+// rows on one session, then builds its secondary index, as a plain copy
+// would (no trigger, nothing logged), and drops it.
+func (be benchEngine) copyPlainly(b *testing.B, db *sql.DB) {
+	b.Helper()
+	be.exec(b, db, be.plainCopy...)
+	const batch = 20_000
+	for after := 0; after < benchRows; after += batch {
+		if _, err := db.Exec(be.copyBatch, after, after+batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	be.exec(b, db, be.addIndex, "DROP TABLE other")
+}
+
+// exec runs stmts.
+func (be benchEngine) exec(b *testing.B, db *sql.DB, stmts ...string) {
+	b.Helper()
+	for _, stmt := range stmts {
+		if _, err := db.Exec(stmt); err != nil {
+			b.Fatalf("%s: %v", stmt, err)
+		}
+	}
 }
 
 // loadBench (re)creates table bench, the same for every way of changing
