@@ -86,14 +86,16 @@ type dialect interface {
 	// snapshot; on MySQL those up to the last written when it starts.
 	replay(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) (int, error)
 	// prepareSwitch reads in q, before any lock, what the switch needs,
-	// and returns it: the switch turns the triggers into ones that write
-	// the shadow, in tx (REPEATABLE READ), under a lock on the live table
-	// bounded by the session's lock wait. On PostgreSQL it applies the
-	// whole log under that lock first, within budget, giving up
-	// (errOverLockBudget) when the application writes faster; drainLog
-	// applies the rest after it where the switch does not, and dropLog
+	// and returns its steps, each attempted on its own as the swap is:
+	// together they turn the triggers into ones that write the shadow,
+	// each in tx (REPEATABLE READ) under a lock on the live table bounded
+	// by the session's lock wait, calling locking before the statement
+	// that asks for it. On PostgreSQL one step, which applies the whole
+	// log under that lock first, within budget, giving up
+	// (errOverLockBudget) when the application writes faster; on MySQL
+	// one per statement, drainLog applying the log after them. dropLog
 	// drops the log then.
-	prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) (func(context.Context, *sql.Tx) error, error)
+	prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) ([]func(ctx context.Context, tx *sql.Tx, locking func()) error, error)
 	drainLog(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error
 	dropLog(ctx context.Context, q database.Querier, n names) error
 	// compactLog gives the space of the log's applied entries back, so

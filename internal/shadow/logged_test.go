@@ -712,7 +712,7 @@ func TestSyncTriggerFollowsADeleteWhoseSnapshotTheSwitchHeld(t *testing.T) {
 	g.Expect(r.d.setLockWait(ctx, r.conn, 10*time.Second)).To(Succeed())
 	switched := make(chan error, 1)
 	go func() {
-		switched <- inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw(ctx, tx) })
+		switched <- inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw[0](ctx, tx, func() {}) })
 	}()
 	for i := 0; queryString(t, db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM%_t_shadow_log%'") == "0"; i++ {
 		if i > 500 {
@@ -802,7 +802,7 @@ func switchCancelledMidStatement(t *testing.T, r *runner, budget time.Duration) 
 	ctx := context.Background()
 	sw, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, budget)
 	g.Expect(err).NotTo(HaveOccurred())
-	err = inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw(ctx, tx) })
+	err = inTx(ctx, r.conn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead}, func(tx *sql.Tx) error { return sw[0](ctx, tx, func() {}) })
 	g.Expect(err).To(MatchError(errOverLockBudget))
 	var pgErr *pgconn.PgError
 	g.Expect(errors.As(err, &pgErr)).To(BeTrue(), "%v", err)

@@ -148,7 +148,7 @@ func (d mysqlDialect) foreignNames(ctx context.Context, q database.Querier, n na
 	}
 	var out []string
 	for _, t := range triggers {
-		if slices.Contains(ourTriggers(n), t.name) && !d.ours(t, n) {
+		if slices.Contains(syncTriggers(n), t.name) && !d.ours(t, n) {
 			out = append(out, fmt.Sprintf("trigger %s on %s", t.name, t.table))
 		}
 	}
@@ -185,14 +185,11 @@ type trigger struct {
 // triggers lists the triggers on the table and those with the names Run
 // gives its own (trigger names are schema-wide in MySQL).
 func (mysqlDialect) triggers(ctx context.Context, q database.Querier, n names) ([]trigger, error) {
-	args := []any{n.schema, n.table}
-	for _, name := range ourTriggers(n) {
-		args = append(args, name)
-	}
+	mine := syncTriggers(n)
 	rows, err := q.QueryContext(ctx, `
 		SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS
-		WHERE TRIGGER_SCHEMA = ? AND (EVENT_OBJECT_TABLE = ? OR TRIGGER_NAME IN (?, ?, ?, ?, ?, ?))
-		ORDER BY TRIGGER_NAME`, args...)
+		WHERE TRIGGER_SCHEMA = ? AND (EVENT_OBJECT_TABLE = ? OR TRIGGER_NAME IN (?, ?, ?))
+		ORDER BY TRIGGER_NAME`, n.schema, n.table, mine[0], mine[1], mine[2])
 	if err != nil {
 		return nil, fmt.Errorf("reading the triggers of %s: %w", n.table, err)
 	}
@@ -211,13 +208,14 @@ func (mysqlDialect) triggers(ctx context.Context, q database.Querier, n names) (
 // ours reports whether t is a trigger of n's: one of Run's names, on the
 // table or (after a swap) its backup, writing into the shadow or the log.
 func (d mysqlDialect) ours(t trigger, n names) bool {
-	return slices.Contains(ourTriggers(n), t.name) &&
+	return slices.Contains(syncTriggers(n), t.name) &&
 		(t.table == n.table || t.table == n.backup) &&
 		(strings.Contains(t.body, d.Qualify(n.schema, n.shadow)) || strings.Contains(t.body, d.Qualify(n.schema, logTable(n))))
 }
 
-// syncTriggers names the DELETE, UPDATE and INSERT triggers that write
-// the shadow, in the order they are created.
+// syncTriggers names the DELETE, UPDATE and INSERT triggers, in the order
+// they are created: those that log keys until the switch, then those
+// that write the shadow, which replace them under the same names.
 func syncTriggers(n names) []string {
 	return []string{
 		decorate(n.table, "_del", n.limit),
@@ -225,20 +223,6 @@ func syncTriggers(n names) []string {
 		decorate(n.table, "_ins", n.limit),
 	}
 }
-
-// logTriggers names the DELETE, UPDATE and INSERT triggers that log keys:
-// names of their own, so that the switch can create the sync triggers
-// beside them before it drops them.
-func logTriggers(n names) []string {
-	return []string{
-		decorate(n.table, "_dlog", n.limit),
-		decorate(n.table, "_ulog", n.limit),
-		decorate(n.table, "_ilog", n.limit),
-	}
-}
-
-// ourTriggers names every trigger Run may create.
-func ourTriggers(n names) []string { return append(syncTriggers(n), logTriggers(n)...) }
 
 func (d mysqlDialect) setComment(ctx context.Context, q database.Querier, schema, name, comment string) error {
 	_, err := q.ExecContext(ctx, "ALTER TABLE "+d.Qualify(schema, name)+" COMMENT = "+mysqlLiteral(comment))
@@ -336,10 +320,21 @@ func (d mysqlDialect) installTriggers(ctx context.Context, conn *sql.Conn, n nam
 		}
 		target, create = d.Qualify(n.schema, logTable(n)), d.createLogTriggers(n, pk)
 	}
-	// An earlier attempt may have created some before failing: the names
-	// are the run's (preflight refused them were they anyone else's).
+	// An earlier attempt may have created some before failing (the names
+	// are the run's: preflight refused them were they anyone else's); read
+	// before the lock, so that it holds no more statements than it must.
+	triggers, err := d.triggers(ctx, conn, n)
+	if err != nil {
+		return err
+	}
+	var drop []string
+	for _, t := range triggers {
+		if t.table == n.table && d.ours(t, n) {
+			drop = append(drop, t.name)
+		}
+	}
 	locking()
-	return underLock(ctx, conn, []string{live, target}, append(d.dropIfExists(n, ourTriggers(n)), create...))
+	return underLock(ctx, conn, []string{live, target}, append(d.dropIfExists(n, drop), create...))
 }
 
 // dropIfExists drops the triggers of these names.
@@ -370,7 +365,7 @@ func (d mysqlDialect) createSyncTriggers(n names, pk, columns []string) []string
 // old key of a delete or update, the new key of an insert, and of an
 // update that changes the key.
 func (d mysqlDialect) createLogTriggers(n names, pk []string) []string {
-	live, names := d.Qualify(n.schema, n.table), logTriggers(n)
+	live, names := d.Qualify(n.schema, n.table), syncTriggers(n)
 	into := "INSERT INTO " + d.Qualify(n.schema, logTable(n)) + " (" + quoteList(d.Quote, pk) + ") VALUES "
 	logOld, logNew := into+"("+d.refs("OLD", pk)+")", into+"("+d.refs("NEW", pk)+")"
 	return []string{
@@ -457,11 +452,6 @@ func replayMarker(n names) string {
 // The session is released from LOCK TABLES even when ctx is done: a
 // session left locking the table would stop the application.
 func underLock(ctx context.Context, q database.Querier, tables, stmts []string) error {
-	return underLockDo(ctx, q, tables, func() error { return execAll(ctx, q, stmts) })
-}
-
-// underLockDo is underLock running f.
-func underLockDo(ctx context.Context, q database.Querier, tables []string, f func() error) error {
 	locks := make([]string, len(tables))
 	for i, t := range tables {
 		locks[i] = t + " WRITE"
@@ -469,7 +459,7 @@ func underLockDo(ctx context.Context, q database.Querier, tables []string, f fun
 	if _, err := q.ExecContext(ctx, "LOCK TABLES "+strings.Join(locks, ", ")); err != nil {
 		return err
 	}
-	err := f()
+	err := execAll(ctx, q, stmts)
 	if _, unlockErr := q.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES"); unlockErr != nil {
 		err = errors.Join(err, fmt.Errorf("UNLOCK TABLES: %w", unlockErr))
 	}
@@ -506,9 +496,7 @@ func (d mysqlDialect) dropTriggers(ctx context.Context, q database.Querier, n na
 	}
 	var stmts []string
 	onLive := false
-	order := slices.Concat(syncTriggers(n), logTriggers(n))
-	slices.Reverse(order) // the INSERT triggers first
-	for _, name := range order {
+	for _, name := range slices.Backward(syncTriggers(n)) {
 		for _, t := range triggers {
 			if t.name == name && d.ours(t, n) {
 				stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.Qualify(n.schema, t.name))
@@ -599,12 +587,14 @@ func (d mysqlDialect) lexicographic(pk []string, vals []any, op, last string) (s
 // another between their batches, a parent deleted after its child was
 // copied), and MySQL cannot build either from one moment's rows as
 // PostgreSQL does; nor when a column of the key differs in type or
-// collation from the live table's, by which the log matches rows. Then
-// the triggers write the shadow from the start.
+// collation from the live table's, by which the log matches rows; nor on
+// MySQL itself, which has no CREATE OR REPLACE TRIGGER (see
+// switchStatements). Then the triggers write the shadow from the start.
 func (d mysqlDialect) logsWrites(ctx context.Context, q database.Querier, n names) (bool, error) {
 	var obstacles int
 	err := q.QueryRowContext(ctx, `
-		SELECT (SELECT COUNT(*) FROM information_schema.STATISTICS
+		SELECT (VERSION() NOT LIKE '%MariaDB%')
+		+ (SELECT COUNT(*) FROM information_schema.STATISTICS
 			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY')
 		+ (SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?)
 		+ (SELECT COUNT(*) FROM information_schema.COLUMNS s
@@ -751,53 +741,39 @@ func (d mysqlDialect) keysEqual(pk []string, a, b string) string {
 	return strings.Join(parts, " AND ")
 }
 
-// prepareSwitch returns the switch: under WRITE locks on the live table,
-// the shadow and the log (see installTriggers) it replaces the triggers
-// that log keys with those that write the shadow (MySQL 5.7.2 and
-// MariaDB 10.2.3 allow two triggers of one event). The lock waits for
-// every transaction that wrote the live table to end, so the log is
-// complete once it is taken; drainLog applies what is left of it after
-// the lock, while the application writes the shadow through the
-// triggers. The statements are known before the lock; budget is
-// PostgreSQL's.
-func (d mysqlDialect) prepareSwitch(_ context.Context, _ database.Querier, n names, pk, columns []string, _ time.Duration) (func(context.Context, *sql.Tx) error, error) {
+// prepareSwitch returns the switch, one step: under WRITE locks on the
+// live table, the shadow and the log (see installTriggers) it replaces
+// the triggers that log keys with those that write the shadow (see
+// switchStatements). The lock waits for every transaction that wrote the
+// live table to end, so the log is complete once it is taken; drainLog
+// applies what is left of it after the lock, while the application
+// writes the shadow through the triggers. One lock for the three
+// statements, not one each: the application's prepared statements failed
+// more often with one each. budget is PostgreSQL's.
+func (d mysqlDialect) prepareSwitch(_ context.Context, _ database.Querier, n names, pk, columns []string, _ time.Duration) ([]func(context.Context, *sql.Tx, func()) error, error) {
 	tables := []string{d.Qualify(n.schema, n.table), d.Qualify(n.schema, n.shadow), d.Qualify(n.schema, logTable(n))}
-	return func(ctx context.Context, tx *sql.Tx) error {
-		// Read before the lock (the catalogue's trigger list reads every
-		// table of the schema): only the run changes these triggers.
-		stmts, err := d.switchStatements(ctx, tx, n, pk, columns)
-		if err != nil {
-			return err
-		}
-		// LOCK TABLES commits tx's transaction, which has only read.
+	stmts := d.switchStatements(n, pk, columns)
+	return []func(context.Context, *sql.Tx, func()) error{func(ctx context.Context, tx *sql.Tx, locking func()) error {
+		locking()
+		// LOCK TABLES commits tx's transaction, which has done nothing.
 		return underLock(ctx, tx, tables, stmts)
-	}, nil
+	}}, nil
 }
 
-// switchStatements are the switch's, read in q: each sync trigger an
-// earlier attempt did not create, then the log's dropped. A statement
-// may fail on its lock (a session preparing a statement on the table
-// holds the table's metadata shared, which a trigger's creation waits
-// for), and DDL commits statement by statement: in this order, after any
-// of them, in this attempt or any before, every write the application
-// makes is logged or written to the shadow, or both. A sync trigger is
-// never dropped (an earlier attempt's is the same as this one's): after a
-// failed attempt its log trigger may be gone already.
-func (d mysqlDialect) switchStatements(ctx context.Context, q database.Querier, n names, pk, columns []string) ([]string, error) {
-	triggers, err := d.triggers(ctx, q, n)
-	if err != nil {
-		return nil, err
+// switchStatements are the switch's: each trigger that logs keys replaced
+// by the one that writes the shadow, under its name, in one statement
+// (CREATE OR REPLACE TRIGGER, MariaDB's), so that every event has one
+// trigger at every moment, whichever statement an attempt stops at (DDL
+// commits statement by statement). Never two of one event: MariaDB failed
+// the application's prepared statements ("Table ... doesn't exist") when
+// the sync triggers were created beside the log's, in most runs of the
+// concurrent-write test.
+func (d mysqlDialect) switchStatements(n names, pk, columns []string) []string {
+	stmts := d.createSyncTriggers(n, pk, columns)
+	for i, stmt := range stmts {
+		stmts[i] = "CREATE OR REPLACE" + strings.TrimPrefix(stmt, "CREATE")
 	}
-	var stmts []string
-	for i, create := range d.createSyncTriggers(n, pk, columns) {
-		exists := slices.ContainsFunc(triggers, func(t trigger) bool {
-			return t.name == syncTriggers(n)[i] && t.table == n.table && d.ours(t, n)
-		})
-		if !exists {
-			stmts = append(stmts, create)
-		}
-	}
-	return append(stmts, d.dropIfExists(n, logTriggers(n))...), nil
+	return stmts
 }
 
 // drainLog applies the log the switch completed, drainChunk entries to a

@@ -529,12 +529,13 @@ func (d postgresDialect) applyLog(ctx context.Context, tx *sql.Tx, n names, pk, 
 // taken after the lock). The function's body is read from the catalog
 // in q first, outside the lock, which is held only for the log's rest
 // and the function's replacement.
-func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) (func(context.Context, *sql.Tx) error, error) {
+func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) ([]func(context.Context, *sql.Tx, func()) error, error) {
 	body, err := d.syncBody(ctx, q, n, pk, columns)
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return []func(context.Context, *sql.Tx, func()) error{func(ctx context.Context, tx *sql.Tx, locking func()) error {
+		locking()
 		if _, err := tx.ExecContext(ctx, "LOCK TABLE "+d.Qualify(n.schema, n.table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 			return err
 		}
@@ -574,7 +575,7 @@ func (d postgresDialect) prepareSwitch(ctx context.Context, q database.Querier, 
 		_, err := tx.ExecContext(ctx, "CREATE OR REPLACE FUNCTION "+d.syncSignature(n)+" RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"+
 			pgFunctionSettings+" AS "+dollarQuote(body(xid)))
 		return err
-	}, nil
+	}}, nil
 }
 
 // compactLog vacuums the log, truncating its emptied end, which its own

@@ -696,16 +696,15 @@ func (r *runner) catchUp(ctx context.Context) error {
 	if err := r.d.compactLog(ctx, r.conn, r.n); err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	switchToSync, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, max(r.opts.CutOverLockTimeout, minSwitchBudget))
+	steps, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, max(r.opts.CutOverLockTimeout, minSwitchBudget))
 	if err != nil {
 		return fmt.Errorf("preparing the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
 	}
 	// Where DDL is not transactional (MySQL) the switch applies none of
-	// the log, drainLog does after it, and an attempt that fails half
-	// way leaves both kinds of trigger on the table, the application's
-	// writes reaching the shadow directly: a replay that locks nothing
-	// could then undo one with an older read. The replays come before
-	// the first attempt only there.
+	// the log, drainLog does after it, and is made in steps, after each of
+	// which the application's writes may reach the shadow directly: a
+	// replay that locks nothing could then undo one with an older read.
+	// The replays come before the first step's first attempt only there.
 	prepare := replays
 	if !r.e.TransactionalDDL() {
 		if err := replays(); err != nil {
@@ -714,14 +713,15 @@ func (r *runner) catchUp(ctx context.Context) error {
 		prepare = nil
 	}
 	rr := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
-	_, err = r.cutOver(ctx, prepare, func(clock *lockClock) error {
-		return inTx(ctx, r.conn, rr, func(tx *sql.Tx) error {
-			clock.locking()
-			return switchToSync(ctx, tx)
+	for _, step := range steps {
+		_, err = r.cutOver(ctx, prepare, func(clock *lockClock) error {
+			return inTx(ctx, r.conn, rr, func(tx *sql.Tx) error {
+				return step(ctx, tx, clock.locking)
+			})
 		})
-	})
-	if err != nil {
-		return fmt.Errorf("switching the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
+		if err != nil {
+			return fmt.Errorf("switching the triggers on %s to write %s: %w", r.n.table, r.n.shadow, err)
+		}
 	}
 	if err := r.d.drainLog(ctx, r.conn, r.n, r.pk, r.columns); err != nil {
 		return fmt.Errorf("applying the writes to %s logged before the triggers wrote %s: %w", r.n.table, r.n.shadow, err)
