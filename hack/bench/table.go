@@ -119,6 +119,10 @@ func tableRows(s sizes, r results) []row {
 			return row{what: fmt.Sprintf("writer's worst stall with nothing else running, as long, %s", e.name), unit: "ms",
 				baseline: "during that change", ours: m["idle-writer-max-stall-ms"], base: m["writer-max-stall-ms"], goal: "—", info: true}
 		})
+		add("BenchmarkShadowUnderWriter/"+e.key, metric("writer-p99-ms"), func(m map[string]float64) row {
+			return row{what: fmt.Sprintf("writer's 99th percentile statement during that change, %s", e.name), unit: "ms",
+				baseline: "with nothing else running", ours: m["writer-p99-ms"], base: m["idle-writer-p99-ms"], goal: "—", info: true}
+		})
 		add("BenchmarkShadowUnderWriter/"+e.key, metric("copy-writer-max-stall-ms"), func(m map[string]float64) row {
 			return row{what: fmt.Sprintf("writer's worst stall while another table of the same rows is copied and indexed, no trigger (the server's own), %s", e.name),
 				unit: "ms", baseline: "during that change", ours: m["copy-writer-max-stall-ms"], base: m["writer-max-stall-ms"], goal: "—", info: true}

@@ -15,13 +15,13 @@ func TestTableRowIsTheMedianRunWhole(t *testing.T) {
 		"BenchmarkApplyScript/postgres-2   \t[controller-runtime] log.SetLogger(...) was never called",
 		"       1\t900000000 ns/op 900 ours-ms/op 600 client-ms/op",                            // 1.5
 		"BenchmarkApplyScript/postgres-2 1 1000000000 ns/op 1000 ours-ms/op 1000 client-ms/op", // 1.0
-		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 40 writer-max-stall-ms 2000 alter-writer-max-stall-ms 9 max-lock-ms 20 idle-writer-max-stall-ms 35 copy-writer-max-stall-ms",
-		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 70 writer-max-stall-ms 1500 alter-writer-max-stall-ms 12 max-lock-ms 5 idle-writer-max-stall-ms 50 copy-writer-max-stall-ms",
-		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 45 writer-max-stall-ms 2500 alter-writer-max-stall-ms 30 max-lock-ms 30 idle-writer-max-stall-ms 41 copy-writer-max-stall-ms",
+		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 40 writer-max-stall-ms 2000 alter-writer-max-stall-ms 9 max-lock-ms 20 idle-writer-max-stall-ms 35 copy-writer-max-stall-ms 8 writer-p99-ms 2 idle-writer-p99-ms",
+		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 70 writer-max-stall-ms 1500 alter-writer-max-stall-ms 12 max-lock-ms 5 idle-writer-max-stall-ms 50 copy-writer-max-stall-ms 12 writer-p99-ms 3 idle-writer-p99-ms",
+		"BenchmarkShadowUnderWriter/mysql-2 1 5 ns/op 45 writer-max-stall-ms 2500 alter-writer-max-stall-ms 30 max-lock-ms 30 idle-writer-max-stall-ms 41 copy-writer-max-stall-ms 10 writer-p99-ms 2.5 idle-writer-p99-ms",
 	)
 	rows := tableRows(sizes{statements: 10_000, rows: 1_000_000}, r)
-	if len(rows) != 4 {
-		t.Fatalf("want 4 rows, got %d: %+v", len(rows), rows)
+	if len(rows) != 5 {
+		t.Fatalf("want 5 rows, got %d: %+v", len(rows), rows)
 	}
 	apply := rows[0]
 	if apply.ours != 1000 || apply.base != 1000 || apply.ratio != 1 || apply.runs != 3 || !apply.met {
@@ -40,7 +40,10 @@ func TestTableRowIsTheMedianRunWhole(t *testing.T) {
 	if idle := rows[2]; idle.ours != 20 || idle.base != 40 || !idle.info {
 		t.Errorf("idle writer row = %+v, want the median idle stall's run, 20 ms, against its 40 ms during the change", idle)
 	}
-	if copied := rows[3]; copied.ours != 41 || copied.base != 45 || !copied.info {
+	if p99 := rows[3]; p99.ours != 10 || p99.base != 2.5 || !p99.info {
+		t.Errorf("p99 row = %+v, want the median p99's run, 10 ms, against its 2.5 ms with nothing else running", p99)
+	}
+	if copied := rows[4]; copied.ours != 41 || copied.base != 45 || !copied.info {
 		t.Errorf("plain copy row = %+v, want the median stall's run, 41 ms, against its 45 ms during the change", copied)
 	}
 	if v, ok := r.get("BenchmarkApplyScript/postgres", "client-ms/op"); !ok || v != 800 {

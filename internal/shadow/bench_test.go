@@ -134,7 +134,8 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 // be in the changed table (the benchmark fails otherwise). It reports the
 // rows written and kept, the writer's longest statement under each (its
 // worst stall, a statement the server rolled back in a deadlock and its
-// retry counted as one), the statements retried, the shadow run's longest
+// retry counted as one) and the 99th percentile of its statements, the
+// statements retried, the shadow run's longest
 // lock and its cut-over attempts; and, as baselines, the writer's worst
 // stall when it writes as long as during the shadow run, on the same
 // fresh table, with nothing else running, and while another table of the
@@ -147,7 +148,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			e := be.engine(b)
 			db := be.fresh(b)
-			var shadow, lock, shadowStall, idleStall, copyStall, alterStall time.Duration
+			var shadow, lock, shadowStall, idleStall, copyStall, alterStall, shadowP99, idleP99 time.Duration
 			var written, kept, attempts, retries int
 			for range b.N {
 				b.StopTimer()
@@ -167,6 +168,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				inserted, present := w.check(b)
 				written, kept = written+inserted, kept+present
 				shadowStall = max(shadowStall, w.stall)
+				shadowP99 = max(shadowP99, w.percentile(99))
 				retries += w.retries
 				lock = max(lock, res.LongestLock)
 				attempts = max(attempts, res.CutOverAttempts)
@@ -180,6 +182,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				w.stop(b)
 				w.check(b)
 				idleStall = max(idleStall, w.stall)
+				idleP99 = max(idleP99, w.percentile(99))
 
 				// The same writer while another table of the same rows is
 				// copied and indexed, with no trigger: the stalls the
@@ -210,6 +213,8 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 			b.ReportMetric(ms(shadowStall), "writer-max-stall-ms")
 			b.ReportMetric(ms(alterStall), "alter-writer-max-stall-ms")
 			b.ReportMetric(ms(idleStall), "idle-writer-max-stall-ms")
+			b.ReportMetric(ms(shadowP99), "writer-p99-ms")
+			b.ReportMetric(ms(idleP99), "idle-writer-p99-ms")
 			b.ReportMetric(ms(copyStall), "copy-writer-max-stall-ms")
 			b.ReportMetric(ms(lock), "max-lock-ms")
 			b.ReportMetric(float64(attempts), "cut-over-attempts")
@@ -398,6 +403,20 @@ func startBenchWriter(b *testing.B, be benchEngine, db *sql.DB) *benchWriter {
 		}
 	}()
 	return w
+}
+
+// percentile is the time p percent of the writer's statements took at
+// most.
+func (w *benchWriter) percentile(p int) time.Duration {
+	if len(w.took) == 0 {
+		return 0
+	}
+	took := make([]time.Duration, len(w.took))
+	for i, t := range w.took {
+		took[i] = t[1]
+	}
+	slices.Sort(took)
+	return took[min(len(took)-1, len(took)*p/100)]
 }
 
 // stop ends the writer; it fails the benchmark if a statement failed.

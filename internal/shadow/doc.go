@@ -16,11 +16,12 @@
 // it; after the copy and the index builds the log is replayed onto the
 // shadow, and a brief lock that stops the application's writes turns the
 // triggers into ones that write the shadow directly, until the swap. On
-// PostgreSQL what is left of the log is applied under that lock; on MySQL
-// and MariaDB after it, locking the rows it applies. On MySQL and MariaDB
-// a shadow with a unique index besides its primary key, or a foreign key,
-// is written by the triggers from the start instead: rows copied at
-// different moments could break it until the log is applied.
+// PostgreSQL what is left of the log is applied under that lock; on
+// MariaDB after it, locking the rows it applies. On MariaDB a shadow with
+// a unique index besides its primary key, or a foreign key, is written by
+// the triggers from the start instead (rows copied at different moments
+// could break it until the log is applied), and so is every shadow on
+// MySQL itself, whose triggers cannot be replaced in one statement.
 //
 // The copy is meant to run near the database's own ALTER TABLE
 // (docs/performance.md has the figures): each batch is one INSERT ...

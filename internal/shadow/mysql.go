@@ -882,9 +882,12 @@ func (mysqlDialect) replicationLag(context.Context, database.Querier) (time.Dura
 	return 0, nil
 }
 
-// copyRows reads with LOCK IN SHARE MODE, a locking read of the newest
-// committed rows: a row deleted after the copy started is not copied
-// back. With keepExisting, ON DUPLICATE KEY UPDATE keeps the triggers'
+// copyRows, where the triggers log keys, reads the rows as last
+// committed (READ COMMITTED, see copyBatch), locking none: a row changed
+// after has an entry in the log, whose replay copies it again or removes
+// it. Elsewhere it reads with LOCK IN SHARE MODE, a locking read of the
+// newest committed rows: a row deleted after the copy started is not
+// copied back. With keepExisting, ON DUPLICATE KEY UPDATE keeps the triggers'
 // newer row; INSERT IGNORE would do the same but also turn every data
 // error of the copy into a warning and store a truncated value.
 //
@@ -895,16 +898,15 @@ func (mysqlDialect) replicationLag(context.Context, database.Querier) (time.Dura
 // the AUTO-INC lock: a deadlock, whose victim was the application's
 // statement (in about one run in two of the concurrent-write test and of
 // the benchmark under a writer; none in eight of each since). It also
-// leaves the reads out of what the application's writes wait for.
+// leaves the reads out of what the application's writes wait for, and,
+// where the triggers log keys, out of the AUTO-INC lock the lanes'
+// inserts take in turn, so that one lane reads while another inserts.
 func (d mysqlDialect) copyRows(n names, pk, columns []string, where string, logged, keepExisting bool) string {
 	shadow := d.Qualify(n.schema, n.shadow)
 	cols := quoteList(d.Quote, columns)
 	from := " FROM " + d.Qualify(n.schema, n.table) + " WHERE " + where
 	if logged {
-		// READ COMMITTED (see copyBatch): a read of the rows as last
-		// committed, locking none. A row changed after it has an entry in
-		// the log, whose replay copies it again, or removes it.
-		return "INSERT INTO " + shadow + " (" + cols + ") SELECT " + cols + from
+		return "INSERT INTO " + shadow + " (" + cols + ") SELECT SQL_BUFFER_RESULT " + cols + from
 	}
 	stmt := "INSERT INTO " + shadow + " (" + cols + ") SELECT SQL_BUFFER_RESULT " + cols + from + " LOCK IN SHARE MODE"
 	if keepExisting {
