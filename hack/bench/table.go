@@ -115,18 +115,19 @@ func tableRows(s sizes, r results) []row {
 				ours: stall, base: alter, ratio: stall / alter, goal: "≤ 50 ms, lock ≤ 20 ms", met: stall <= 50 && lock <= 20,
 				lock: lock, stall: stall, keyUnit: "ms"}
 		})
-		add("BenchmarkShadowUnderWriter/"+e.key, metric("idle-writer-max-stall-ms"), func(m map[string]float64) row {
-			return row{what: fmt.Sprintf("writer's worst stall with nothing else running, as long, %s", e.name), unit: "ms",
-				baseline: "during that change", ours: m["idle-writer-max-stall-ms"], base: m["writer-max-stall-ms"], goal: "—", info: true}
-		})
-		add("BenchmarkShadowUnderWriter/"+e.key, metric("writer-p99-ms"), func(m map[string]float64) row {
-			return row{what: fmt.Sprintf("writer's 99th percentile statement during that change, %s", e.name), unit: "ms",
-				baseline: "with nothing else running", ours: m["writer-p99-ms"], base: m["idle-writer-p99-ms"], goal: "—", info: true}
-		})
-		add("BenchmarkShadowUnderWriter/"+e.key, metric("copy-writer-max-stall-ms"), func(m map[string]float64) row {
-			return row{what: fmt.Sprintf("writer's worst stall while another table of the same rows is copied and indexed, no trigger (the server's own), %s", e.name),
-				unit: "ms", baseline: "during that change", ours: m["copy-writer-max-stall-ms"], base: m["writer-max-stall-ms"], goal: "—", info: true}
-		})
+		// The writer's figures that put the stall in context: each in ms
+		// against another of the run's, without a goal.
+		for _, c := range []struct{ key, what, baseline, against string }{
+			{"idle-writer-max-stall-ms", "writer's worst stall with nothing else running, as long", "during that change", "writer-max-stall-ms"},
+			{"writer-p99-ms", "writer's 99th percentile statement during that change", "with nothing else running", "idle-writer-p99-ms"},
+			{"copy-writer-max-stall-ms", "writer's worst stall while another table of the same rows is copied and indexed, no trigger (the server's own)",
+				"during that change", "writer-max-stall-ms"},
+		} {
+			add("BenchmarkShadowUnderWriter/"+e.key, metric(c.key), func(m map[string]float64) row {
+				return row{what: fmt.Sprintf("%s, %s", c.what, e.name), unit: "ms", baseline: c.baseline,
+					ours: m[c.key], base: m[c.against], goal: "—", info: true}
+			})
+		}
 	}
 	return rows
 }

@@ -98,6 +98,8 @@ type dialect interface {
 	prepareSwitch(ctx context.Context, q database.Querier, n names, pk, columns []string, budget time.Duration) ([]func(ctx context.Context, tx *sql.Tx, locking func()) error, error)
 	drainLog(ctx context.Context, conn *sql.Conn, n names, pk, columns []string) error
 	dropLog(ctx context.Context, q database.Querier, n names) error
+	// logTables are the tables of n's log, where the triggers log keys.
+	logTables(n names) []logTableName
 	// compactLog gives the space of the log's applied entries back, so
 	// that the switch, under its lock, reads no more of the log than is
 	// left in it.
@@ -143,6 +145,14 @@ type dialect interface {
 	// far as the server can tell; 0 without replicas.
 	replicationLag(ctx context.Context, q database.Querier) (time.Duration, error)
 }
+
+// logTableName is a table of a run's log and the comment that marks it as
+// kube-shift's.
+type logTableName struct {
+	name, marker string
+}
+
+func (t logTableName) ours(info *tableInfo) bool { return info.isTable && info.comment == t.marker }
 
 // deferredIndex is an index of the shadow left out during the copy.
 type deferredIndex struct {

@@ -164,15 +164,7 @@ func (d mysqlDialect) foreignNames(ctx context.Context, q database.Querier, n na
 	return out, nil
 }
 
-// logTableName is a table of a run's log (the log, the replay's keys) and
-// the comment that marks it as kube-shift's.
-type logTableName struct {
-	name, marker string
-}
-
-func (t logTableName) ours(info *tableInfo) bool { return info.isTable && info.comment == t.marker }
-
-// logTables are the log's tables of n's runs.
+// logTables: the log and the replay's list of keys.
 func (mysqlDialect) logTables(n names) []logTableName {
 	return []logTableName{{logTable(n), logMarker(n)}, {replayTable(n), replayMarker(n)}}
 }

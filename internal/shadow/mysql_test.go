@@ -107,9 +107,7 @@ func TestMySQLSwitchCutShortLosesNoWrite(t *testing.T) {
 					}
 				}
 
-				steps, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 0)
-				g.Expect(err).NotTo(HaveOccurred())
-				switchSteps(t, r, steps)
+				switchAll(t, r)
 				g.Expect(r.d.drainLog(ctx, r.conn, r.n, r.pk, r.columns)).To(Succeed())
 				mustExec(t, db, "UPDATE items SET note = 'after' WHERE id = 50")
 
@@ -121,10 +119,14 @@ func TestMySQLSwitchCutShortLosesNoWrite(t *testing.T) {
 	}
 }
 
-// switchSteps makes steps of a switch, each in a transaction of its own.
-func switchSteps(t *testing.T, r *runner, steps []func(context.Context, *sql.Tx, func()) error) {
+// switchAll makes r's switch, each step in a transaction of its own.
+func switchAll(t *testing.T, r *runner) {
 	t.Helper()
 	ctx := context.Background()
+	steps, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, step := range steps {
 		if err := inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return step(ctx, tx, func() {}) }); err != nil {
 			t.Fatal(err)
@@ -194,9 +196,7 @@ func TestMySQLDrainLocksOnlyTheLoggedRows(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	db, r, c := loggedItems(t, 20000, 8000, Options{BatchSize: 20000})
-	steps, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 0)
-	g.Expect(err).NotTo(HaveOccurred())
-	switchSteps(t, r, steps)
+	switchAll(t, r)
 
 	tx, err := r.conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -231,9 +231,7 @@ func TestMySQLDrainNeverMakesTheApplicationADeadlockVictim(t *testing.T) {
 	ctx := context.Background()
 	db, r, c := loggedItems(t, 100, 0, Options{BatchSize: 100})
 	mustExec(t, db, "UPDATE items SET note = 'logged' WHERE id IN (3, 7)")
-	steps, err := r.d.prepareSwitch(ctx, r.conn, r.n, r.pk, r.columns, 0)
-	g.Expect(err).NotTo(HaveOccurred())
-	switchSteps(t, r, steps)
+	switchAll(t, r)
 
 	app, err := db.BeginTx(ctx, nil)
 	g.Expect(err).NotTo(HaveOccurred())

@@ -1207,6 +1207,11 @@ func (postgresDialect) logsWrites(context.Context, database.Querier, names) (boo
 	return true, nil
 }
 
+// logTables: the log alone.
+func (postgresDialect) logTables(n names) []logTableName {
+	return []logTableName{{logTable(n), logMarker(n)}}
+}
+
 // drainLog has nothing to do: the switch applied the whole log under its
 // lock.
 func (postgresDialect) drainLog(context.Context, *sql.Conn, names, []string, []string) error {

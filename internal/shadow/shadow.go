@@ -390,10 +390,10 @@ func (r *runner) cleanUp() error {
 	if err != nil {
 		left := "the shadow table " + r.n.shadow
 		if r.logged {
-			left += ", its log " + logTable(r.n) + ","
-			if !r.e.TransactionalDDL() {
-				left += " the replay's " + replayTable(r.n) + ","
+			for _, t := range r.d.logTables(r.n) {
+				left += ", " + t.name
 			}
+			left += ","
 		}
 		return fmt.Errorf("cleaning up after the failed run: %s and the triggers that fill it from %s may be left behind, "+
 			"until the next run starts over (or Abort removes them): %w", left, r.n.table, err)
