@@ -64,6 +64,7 @@ type options struct {
 	allowSQL                sqlKinds
 	operatorNamespace       string
 	requireTargetRef        bool
+	requireTrackedSources   bool
 	sqliteRoot              string
 }
 
@@ -144,6 +145,7 @@ func main() {
 	zapOpts := zap.Options{Development: false}
 	flag.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "kube-shift-system"), "The manager's own namespace: a ClusterDatabaseTarget's Secrets are read from it unless the target names another.")
 	flag.BoolVar(&o.requireTargetRef, "require-target-ref", false, "Refuse DatabaseMigrations with an inline spec.database: every migration names a DatabaseTarget or ClusterDatabaseTarget the platform team registered.")
+	flag.BoolVar(&o.requireTrackedSources, "require-tracked-sources", false, "Refuse approvals of plans whose scripts or desired schema come from a ConfigMap or Secret without the "+dbv1.LabelTrackedSource+" label: the label, set when the object is created, makes kube-shift record who writes it, and none of them may approve.")
 	flag.StringVar(&o.sqliteRoot, "sqlite-root", "", "Directory SQLite database files must resolve under, symlinks followed (checked at admission and again before a file is opened). Empty: SQLite files are refused.")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -250,6 +252,8 @@ func run(o options) error {
 			AllowAutoApproval: o.allowAutoApproval, AllowSQL: o.allowSQL, RequireTargetRef: o.requireTargetRef, SQLiteRoot: o.sqliteRoot,
 			OperatorNamespace: o.operatorNamespace,
 			OperatorUser:      operatorUser,
+
+			RequireTrackedSources: o.requireTrackedSources,
 		}); err != nil {
 			return err
 		}

@@ -89,6 +89,13 @@ const (
 	ReasonPolicyNotGranted = "PolicyNotGranted"
 )
 
+// LabelTrackedSource marks a ConfigMap or Secret whose writers kube-shift
+// records: its webhooks stamp created-by and modified-by on it as on a
+// migration, and no one they name may approve a plan that reads it. The
+// label is set when the object is created (its history before would be
+// unknown) and cannot be removed; its value is not read.
+const LabelTrackedSource = annotationPrefix + "tracked-source"
+
 // Annotation keys. approved-by and created-by are stamped by the mutating
 // webhook from the request's authenticated user; values a user writes there
 // are overwritten.
@@ -110,7 +117,8 @@ const (
 	// AnnotationRejected holds a reviewer's reason for refusing the plan.
 	AnnotationRejected = annotationPrefix + "rejected"
 	// AnnotationModifiedBy lists, as a JSON array, every user who created
-	// or changed the spec: none of them may approve the plan.
+	// or changed the spec (of a tracked source: its data): none of them
+	// may approve the plan.
 	AnnotationModifiedBy = annotationPrefix + "modified-by"
 	// AnnotationPolicyGrantedBy holds the user allowed to approve who set
 	// spec.policy as it is (approval: auto takes effect only so, or when

@@ -288,6 +288,7 @@ func TestChartValues(t *testing.T) {
 			g.Expect(field(t, container, "image")).To(Equal("ghcr.io/mohit-nagaraj/kube-shift:" + string(appVersion[1])))
 			g.Expect(args).To(ContainElement("--leader-elect"))
 			g.Expect(args).NotTo(ContainElement("--allow-auto-approval"))
+			g.Expect(args).NotTo(ContainElement("--require-tracked-sources"))
 			g.Expect(args).NotTo(ContainElement(HavePrefix("--allow-sql")))
 			g.Expect(field(t, objs.get(t, "Deployment", manager), "spec.replicas")).To(BeEquivalentTo(2))
 			// Restricted: what the restricted Pod Security Standard asks.
@@ -316,9 +317,9 @@ func TestChartValues(t *testing.T) {
 		},
 	}, {
 		name: "approval, SQL kinds and extra flags",
-		set:  []string{"allowAutoApproval=true", "allowSQL={role,file}", "extraArgs={--zap-log-level=debug}"},
+		set:  []string{"allowAutoApproval=true", "allowSQL={role,file}", "requireTrackedSources=true", "extraArgs={--zap-log-level=debug}"},
 		check: func(t *testing.T, g *WithT, _ objects, args []string, _ any) {
-			g.Expect(args).To(ContainElements("--allow-auto-approval", "--allow-sql=role,file", "--zap-log-level=debug"))
+			g.Expect(args).To(ContainElements("--allow-auto-approval", "--allow-sql=role,file", "--require-tracked-sources", "--zap-log-level=debug"))
 		},
 	}, {
 		name: "no leader election",

@@ -1,6 +1,8 @@
 package source
 
 import (
+	"slices"
+
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
@@ -19,19 +21,10 @@ func References(dbm *dbv1.DatabaseMigration) []Ref {
 		seen[r] = true
 		refs = append(refs, r)
 	}
-	addURI := func(uri string) {
-		if r, err := ParseRef(uri); err == nil && r.Kind != KindInline {
-			add(r)
-		}
+	for _, r := range SQLReferences(dbm) {
+		add(r)
 	}
-
 	spec := &dbm.Spec
-	for _, s := range spec.Migration.Scripts {
-		addURI(s.Source)
-	}
-	if d := spec.Migration.DesiredSchema; d != nil {
-		addURI(d.Source)
-	}
 	if p := spec.Planning; p != nil && p.DevDatabase != nil {
 		key := p.DevDatabase.Key
 		if key == "" {
@@ -49,6 +42,25 @@ func References(dbm *dbv1.DatabaseMigration) []Ref {
 		if n.Email != nil {
 			add(Ref{Kind: KindSecret, Name: n.Email.SMTPSecret})
 		}
+	}
+	return refs
+}
+
+// SQLReferences lists the ConfigMaps and Secrets dbm's SQL comes from (its
+// scripts' and desired schema's sources), in spec order and without
+// duplicates. Sources that do not parse are left out.
+func SQLReferences(dbm *dbv1.DatabaseMigration) []Ref {
+	var refs []Ref
+	addURI := func(uri string) {
+		if r, err := ParseRef(uri); err == nil && r.Kind != KindInline && !slices.Contains(refs, r) {
+			refs = append(refs, r)
+		}
+	}
+	for _, s := range dbm.Spec.Migration.Scripts {
+		addURI(s.Source)
+	}
+	if d := dbm.Spec.Migration.DesiredSchema; d != nil {
+		addURI(d.Source)
 	}
 	return refs
 }

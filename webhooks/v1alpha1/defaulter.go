@@ -54,7 +54,9 @@ func (d *Defaulter) Default(ctx context.Context, dbm *dbv1.DatabaseMigration) er
 func (d *Defaulter) defaultMigration(ctx context.Context, req admission.Request, dbm, old *dbv1.DatabaseMigration) error {
 	DefaultSpec(&dbm.Spec)
 	StampIdentity(dbm, old, req.UserInfo.Username)
-	StampModifiedBy(dbm, old, req.UserInfo.Username)
+	if err := StampModifiedBy(dbm, old, req.UserInfo.Username); err != nil {
+		return err
+	}
 	if d.Reader != nil && d.OperatorUser != "" && req.UserInfo.Username == d.OperatorUser && old != nil &&
 		dbm.Annotations[dbv1.AnnotationApprovedPlan] != "" && dbm.Annotations[dbv1.AnnotationApprovedPlan] != old.Annotations[dbv1.AnnotationApprovedPlan] {
 		if by := fleetApprover(ctx, d.Reader, dbm); by != "" {
@@ -93,38 +95,51 @@ func (d *Defaulter) stampPolicyGrant(ctx context.Context, dbm, old *dbv1.Databas
 	return nil
 }
 
-// maxModifiers bounds the modified-by list; past it the oldest names go
-// (the creator stays in created-by, which approval checks too).
-const maxModifiers = 20
+// maxModifiers bounds a modified-by list. An object that many users have
+// changed refuses a change by another: dropping the oldest names instead
+// would let a user with enough identities clear its own.
+const maxModifiers = 50
 
 // StampModifiedBy adds the user to modified-by when the request creates
 // the object or changes its spec, and otherwise keeps the stored list,
 // whatever the request wrote there: none of these users may approve.
-func StampModifiedBy(dbm, old *dbv1.DatabaseMigration, username string) {
+func StampModifiedBy(dbm, old *dbv1.DatabaseMigration, username string) error {
 	if dbm.Annotations == nil {
 		dbm.Annotations = map[string]string{}
 	}
-	var users []string
+	var oldAnn map[string]string
 	if old != nil {
-		users = Modifiers(old)
+		oldAnn = old.Annotations
 	}
-	if old == nil || !equality.Semantic.DeepEqual(old.Spec, dbm.Spec) {
-		if !slices.Contains(users, username) {
-			users = append(users, username)
-		}
-	}
-	if len(users) > maxModifiers {
-		users = users[len(users)-maxModifiers:]
-	}
-	encoded, _ := json.Marshal(users) // a list of strings always encodes
-	setOrDelete(dbm.Annotations, dbv1.AnnotationModifiedBy, string(encoded), len(users) > 0)
+	return stampModifier(dbm.Annotations, oldAnn, old == nil || !equality.Semantic.DeepEqual(old.Spec, dbm.Spec), username)
 }
 
-// Modifiers lists the users modified-by names. The list is JSON: a user
-// name may hold any character, a comma included.
+// stampModifier writes into ann the modified-by list of oldAnn (the
+// stored object's annotations, nil on create), with username added when
+// changed says the request changes what the list records.
+func stampModifier(ann, oldAnn map[string]string, changed bool, username string) error {
+	users := modifiersIn(oldAnn)
+	if changed && !slices.Contains(users, username) {
+		if len(users) >= maxModifiers {
+			return fmt.Errorf("%d users have changed this object already, the most %s records: make a new object for further changes", maxModifiers, dbv1.AnnotationModifiedBy)
+		}
+		users = append(users, username)
+	}
+	encoded, _ := json.Marshal(users) // a list of strings always encodes
+	setOrDelete(ann, dbv1.AnnotationModifiedBy, string(encoded), len(users) > 0)
+	return nil
+}
+
+// Modifiers lists the users modified-by names.
 func Modifiers(dbm *dbv1.DatabaseMigration) []string {
+	return modifiersIn(dbm.Annotations)
+}
+
+// modifiersIn reads the modified-by list in ann. The list is JSON: a user
+// name may hold any character, a comma included.
+func modifiersIn(ann map[string]string) []string {
 	var users []string
-	_ = json.Unmarshal([]byte(dbm.Annotations[dbv1.AnnotationModifiedBy]), &users)
+	_ = json.Unmarshal([]byte(ann[dbv1.AnnotationModifiedBy]), &users)
 	return users
 }
 

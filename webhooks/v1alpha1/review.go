@@ -218,8 +218,18 @@ func annotationsPatch(original, dbm *dbv1.DatabaseMigration) ([]jsonpatch.Operat
 		return nil, true
 	case to == nil:
 		return nil, false // the defaulter always stamps: not worth a case
-	case from == nil:
-		return []jsonpatch.Operation{{Operation: "add", Path: "/metadata/annotations", Value: to}}, true
+	}
+	return annotationOps(from, to), true
+}
+
+// annotationOps are the JSON patch operations that turn an object's
+// annotations from from into to (from nil: the object has none).
+func annotationOps(from, to map[string]string) []jsonpatch.Operation {
+	if from == nil {
+		if len(to) == 0 {
+			return nil
+		}
+		return []jsonpatch.Operation{{Operation: "add", Path: "/metadata/annotations", Value: to}}
 	}
 	var ops []jsonpatch.Operation
 	for _, key := range slices.Sorted(maps.Keys(to)) {
@@ -236,7 +246,7 @@ func annotationsPatch(original, dbm *dbv1.DatabaseMigration) ([]jsonpatch.Operat
 			ops = append(ops, jsonpatch.Operation{Operation: "remove", Path: "/metadata/annotations/" + pointerEscaper.Replace(key)})
 		}
 	}
-	return ops, true
+	return ops
 }
 
 // pointerEscaper escapes a JSON Pointer's reference token (RFC 6901).

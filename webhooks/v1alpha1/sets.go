@@ -73,18 +73,7 @@ func (d *SetDefaulter) Default(ctx context.Context, set *dbv1.DatabaseMigrationS
 			setOrDelete(ann, by, oldAnn[by], oldAnn[by] != "")
 		}
 	}
-	users := setModifiers(old)
-	if old == nil || !equality.Semantic.DeepEqual(old.Spec, set.Spec) {
-		if !slices.Contains(users, user) {
-			users = append(users, user)
-		}
-	}
-	if len(users) > maxModifiers {
-		users = users[len(users)-maxModifiers:]
-	}
-	encoded, _ := json.Marshal(users) // a list of strings always encodes
-	setOrDelete(ann, dbv1.AnnotationModifiedBy, string(encoded), len(users) > 0)
-	return nil
+	return stampModifier(ann, oldAnn, old == nil || !equality.Semantic.DeepEqual(old.Spec, set.Spec), user)
 }
 
 // defaultTemplate defaults a template's fields as DefaultSpec defaults a
@@ -97,21 +86,19 @@ func defaultTemplate(t *dbv1.MigrationTemplate) {
 
 // setModifiers are the users who created or changed the set's spec.
 func setModifiers(set *dbv1.DatabaseMigrationSet) []string {
-	if set == nil {
-		return nil
-	}
-	var users []string
-	_ = json.Unmarshal([]byte(set.Annotations[dbv1.AnnotationModifiedBy]), &users)
-	return users
+	return modifiersIn(set.Annotations)
 }
 
 // SetValidator checks a set's spec and the fleet approvals and promotions
 // its updates make.
 type SetValidator struct {
-	// Reader reads targets.
+	// Reader reads targets, and the template's sources on an approval.
 	Reader client.Reader
 	// Client asks the API server SubjectAccessReviews.
 	Client client.Client
+	// RequireTrackedSources refuses a fleet approval while a script
+	// source is not a tracked source (--require-tracked-sources).
+	RequireTrackedSources bool
 }
 
 var _ admission.Validator[*dbv1.DatabaseMigrationSet] = &SetValidator{}
@@ -243,6 +230,12 @@ func (v *SetValidator) validateReviewer(ctx context.Context, set *dbv1.DatabaseM
 	if !isReviewer(set.Spec.Template.Policy.Reviewers, user) {
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q is not among spec.template.policy.reviewers", user.Username)))
 	}
+	template := dbv1.DatabaseMigrationSpec{Migration: set.Spec.Template.Migration}
+	sourceErrs, err := sourceApproval{reader: v.Reader, require: v.RequireTrackedSources}.check(ctx, set.Namespace, &template, user, path)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, sourceErrs...)
 	allowed, err := allowedTo(ctx, v.Client, user, "databasemigrationsets", set.Namespace, set.Name)
 	if err != nil {
 		return nil, err

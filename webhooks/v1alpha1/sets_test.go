@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -96,6 +97,24 @@ var _ = Describe("admission of migration sets and their children", func() {
 		Expect(err).To(MatchError(ContainSubstring("does not name the approved fleet")))
 		withStatus(set, dbv1.DatabaseMigrationSetStatus{Targets: pending, Approved: &dbv1.FleetApproval{Hash: fleetHash, By: "rita", Pairs: dbv1.FleetPairs(pending)}})
 		Expect(annotate(rita, set, map[string]string{dbv1.AnnotationPromoted: fleetHash})).To(Succeed())
+	})
+
+	It("refuses a fleet approval by a writer of a tracked source the template reads", func() {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "fleet-scripts", Labels: tracked},
+			Data: map[string]string{"001.sql": "ALTER TABLE users ADD COLUMN age int;"}}
+		Expect(dev.Create(ctx, cm)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, cm)
+		set := newSet("fleet-tracked")
+		set.Spec.Template.Migration.Scripts = []dbv1.MigrationScript{{Name: "add-age", Type: dbv1.ScriptTypeSchema, Source: "configmap://fleet-scripts/001.sql"}}
+		Expect(dev.Create(ctx, set)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, set)
+		withStatus(set, dbv1.DatabaseMigrationSetStatus{Targets: pending, FleetHash: fleetHash})
+
+		patch := client.MergeFrom(cm.DeepCopy())
+		cm.Data["001.sql"] = "ALTER TABLE users ADD COLUMN age bigint;"
+		Expect(rita.Patch(ctx, cm, patch)).To(Succeed())
+		err := annotate(rita, set, map[string]string{dbv1.AnnotationApprovedFleet: fleetHash})
+		Expect(err).To(MatchError(ContainSubstring(`"rita" changed ConfigMap fleet-scripts, which this plan reads`)))
 	})
 
 	It("lets only the operator make, change and approve a set's children, and only for the approved fleet", func() {

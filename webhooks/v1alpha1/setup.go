@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
@@ -27,6 +28,9 @@ type Options struct {
 	// OperatorUser is the user the manager authenticates as
 	// (OperatorIdentity): it alone approves a set's children.
 	OperatorUser string
+	// RequireTrackedSources refuses approvals while a script source is not
+	// a tracked source (the manager's --require-tracked-sources).
+	RequireTrackedSources bool
 }
 
 // SetupWithManager registers the defaulting and validating webhooks with the
@@ -42,7 +46,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseMigrationSet{}).
 		WithDefaulter(&SetDefaulter{}).
-		WithValidator(&SetValidator{Reader: mgr.GetAPIReader(), Client: mgr.GetClient()}).
+		WithValidator(&SetValidator{Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), RequireTrackedSources: o.RequireTrackedSources}).
 		Complete(); err != nil {
 		return err
 	}
@@ -61,6 +65,11 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		RequireTargetRef:  o.RequireTargetRef,
 		SQLiteRoot:        o.SQLiteRoot,
 		OperatorUser:      o.OperatorUser,
+
+		RequireTrackedSources: o.RequireTrackedSources,
 	}})
+	// ConfigMaps and Secrets that carry the tracked-source label.
+	server.Register(mutateSourcePath, &admission.Webhook{Handler: admission.HandlerFunc(mutateSource)})
+	server.Register(validateSourcePath, &admission.Webhook{Handler: admission.HandlerFunc(validateSource)})
 	return nil
 }

@@ -44,6 +44,10 @@ type Validator struct {
 	// SQLiteRoot is the directory SQLite files must resolve under
 	// (--sqlite-root); empty refuses SQLite files.
 	SQLiteRoot string
+	// RequireTrackedSources refuses an approval while a script or
+	// desired-schema source is not a tracked source
+	// (--require-tracked-sources; see dbv1.LabelTrackedSource).
+	RequireTrackedSources bool
 	// OperatorUser is the user the manager authenticates as: the only one
 	// that creates, changes and approves a DatabaseMigrationSet's
 	// children (see OperatorIdentity). Empty: no one does.
@@ -127,6 +131,12 @@ func (v *Validator) validateApprovalBy(ctx context.Context, old, dbm *dbv1.Datab
 		return nil, err
 	}
 	errs := validateApproval(dbm, policy, a)
+	sourceErrs, err := sourceApproval{reader: v.Reader, require: v.RequireTrackedSources}.check(
+		ctx, dbm.Namespace, &dbm.Spec, a.user, field.NewPath("metadata", "annotations").Key(key))
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, sourceErrs...)
 	allowed, err := v.Authorizer.CanApprove(ctx, a.user, dbm)
 	if err != nil {
 		return nil, err
@@ -186,6 +196,7 @@ func (v *Validator) validateSpec(ctx context.Context, dbm *dbv1.DatabaseMigratio
 			errs = append(errs, validateDesiredSchema(db.Type, d, text, gate, migPath.Child("desiredSchema"))...)
 		}
 	}
+	warnings = append(warnings, sourceApproval{reader: v.Reader, require: v.RequireTrackedSources}.untrackedWarnings(ctx, dbm)...)
 	for _, f := range notActedOn(spec) {
 		warnings = append(warnings, fmt.Sprintf("%s is accepted but not acted on yet by this version of kube-shift", f))
 	}

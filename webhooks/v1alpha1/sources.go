@@ -1,0 +1,261 @@
+package v1alpha1
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authnv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
+)
+
+// The tracked-source webhooks see only ConfigMaps and Secrets that carry
+// dbv1.LabelTrackedSource, before or after the change (the API server
+// matches an objectSelector against both objects of an update).
+//
+// +kubebuilder:webhook:path=/mutate-v1-tracked-source,mutating=true,failurePolicy=fail,sideEffects=None,groups="",resources=configmaps;secrets,verbs=create;update,versions=v1,name=mtrackedsource-v1.kb.io,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent,reinvocationPolicy=IfNeeded,patch=`{"objectSelector":{"matchExpressions":[{"key":"database.mohitnagaraj.in/tracked-source","operator":"Exists"}]}}`
+// +kubebuilder:webhook:path=/validate-v1-tracked-source,mutating=false,failurePolicy=fail,sideEffects=None,groups="",resources=configmaps;secrets,verbs=create;update,versions=v1,name=vtrackedsource-v1.kb.io,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent,patch=`{"objectSelector":{"matchExpressions":[{"key":"database.mohitnagaraj.in/tracked-source","operator":"Exists"}]}}`
+
+const (
+	mutateSourcePath   = "/mutate-v1-tracked-source"
+	validateSourcePath = "/validate-v1-tracked-source"
+)
+
+// trackedSource is what the source webhooks read of a ConfigMap or a
+// Secret: its metadata, and the rest whole, to tell whether a change
+// touched its content. Nothing of the content is ever written out.
+type trackedSource struct {
+	meta    metav1.ObjectMeta
+	content map[string]any
+}
+
+func decodeSource(raw []byte) (*trackedSource, error) {
+	var whole map[string]any
+	if err := json.Unmarshal(raw, &whole); err != nil {
+		return nil, err
+	}
+	var object struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &object); err != nil {
+		return nil, err
+	}
+	delete(whole, "metadata")
+	return &trackedSource{meta: object.Metadata, content: whole}, nil
+}
+
+// sourceRequest is a review of a tracked source, decoded: old is nil on
+// create.
+type sourceRequest struct {
+	object, old *trackedSource
+	user        string
+}
+
+func readSourceRequest(req admission.Request) (*sourceRequest, error) {
+	if req.Kind.Group != "" || (req.Kind.Kind != "ConfigMap" && req.Kind.Kind != "Secret") {
+		return nil, fmt.Errorf("this webhook admits ConfigMaps and Secrets, not %s", req.Kind)
+	}
+	object, err := decodeSource(req.Object.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the object: %w", err)
+	}
+	r := &sourceRequest{object: object, user: req.UserInfo.Username}
+	if req.Operation == admissionv1.Update {
+		if r.old, err = decodeSource(req.OldObject.Raw); err != nil {
+			return nil, fmt.Errorf("decoding the stored object: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// stamps are the annotations the request leaves on the source: created-by
+// and modified-by as kube-shift writes them, whatever the request wrote.
+// modified-by gains the user when the request creates the source or
+// changes anything but its metadata (data, binaryData, stringData, type).
+func (r *sourceRequest) stamps() (map[string]string, error) {
+	ann := map[string]string{}
+	if r.old == nil {
+		ann[dbv1.AnnotationCreatedBy] = r.user
+		return ann, stampModifier(ann, nil, true, r.user)
+	}
+	oldAnn := r.old.meta.Annotations
+	setOrDelete(ann, dbv1.AnnotationCreatedBy, oldAnn[dbv1.AnnotationCreatedBy], oldAnn[dbv1.AnnotationCreatedBy] != "")
+	return ann, stampModifier(ann, oldAnn, !reflect.DeepEqual(r.old.content, r.object.content), r.user)
+}
+
+// sourceStampKeys are the annotations the source webhooks own.
+var sourceStampKeys = []string{dbv1.AnnotationCreatedBy, dbv1.AnnotationModifiedBy}
+
+// mutateSource stamps a tracked source with who created it and who
+// changed its content.
+func mutateSource(_ context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	r, err := readSourceRequest(req)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	stamps, err := r.stamps()
+	if err != nil {
+		return admission.Denied(err.Error())
+	}
+	from := r.object.meta.Annotations
+	to := maps.Clone(from)
+	if to == nil {
+		to = map[string]string{}
+	}
+	for _, key := range sourceStampKeys {
+		setOrDelete(to, key, stamps[key], stamps[key] != "")
+	}
+	resp := admission.Response{Patches: annotationOps(from, to), AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
+	if len(resp.Patches) > 0 {
+		resp.PatchType = ptr.To(admissionv1.PatchTypeJSONPatch)
+	}
+	return resp
+}
+
+// validateSource refuses what would let a tracked source's history go
+// unrecorded: the label added to an object that was created without it
+// (who wrote it before is unknown), the label removed (who writes it next
+// would be), and stamps that are not kube-shift's.
+func validateSource(_ context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	r, err := readSourceRequest(req)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	labels := field.NewPath("metadata", "labels").Key(dbv1.LabelTrackedSource)
+	annotations := field.NewPath("metadata", "annotations")
+	var errs field.ErrorList
+	_, tracked := r.object.meta.Labels[dbv1.LabelTrackedSource]
+	switch {
+	case r.old == nil:
+	case !tracked:
+		errs = append(errs, field.Forbidden(labels, "cannot be removed: kube-shift would not see who changes this source next; delete the object to stop tracking it"))
+	default:
+		if _, was := r.old.meta.Labels[dbv1.LabelTrackedSource]; !was {
+			errs = append(errs, field.Forbidden(labels, "is set when the object is created: who wrote it before is unknown; create the object again with the label"))
+		}
+	}
+	stamps, err := r.stamps()
+	if err != nil {
+		return admission.Denied(err.Error())
+	}
+	for _, key := range sourceStampKeys {
+		if r.object.meta.Annotations[key] != stamps[key] {
+			errs = append(errs, field.Forbidden(annotations.Key(key), "is set by kube-shift from the writers' identities and cannot be edited"))
+		}
+	}
+	if len(errs) == 0 {
+		return admission.Allowed("")
+	}
+	status := apierrors.NewInvalid(schema.GroupKind{Kind: req.Kind.Kind}, r.object.meta.Name, errs).Status()
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Result: &status}}
+}
+
+// sourceApproval holds the approval rules for the ConfigMaps and Secrets
+// a plan reads: no one a tracked source's stamps name may approve it, and
+// under --require-tracked-sources every script and desired-schema source
+// must be tracked.
+type sourceApproval struct {
+	reader  client.Reader
+	require bool
+}
+
+// check refuses user's approval, at path, of a plan of spec (read in
+// namespace) when the user created or changed a tracked source the plan
+// reads, or, when tracking is required, a SQL source is not tracked. A
+// source that does not exist is not checked: there is no plan from it.
+func (s sourceApproval) check(ctx context.Context, namespace string, spec *dbv1.DatabaseMigrationSpec, user authnv1.UserInfo, path *field.Path) (field.ErrorList, error) {
+	dbm := &dbv1.DatabaseMigration{ObjectMeta: metav1.ObjectMeta{Namespace: namespace}, Spec: *spec}
+	sql := sourceObjects(source.SQLReferences(dbm))
+	var errs field.ErrorList
+	for _, object := range sourceObjects(source.References(dbm)) {
+		meta, err := readSourceMeta(ctx, s.reader, namespace, object)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, tracked := meta.Labels[dbv1.LabelTrackedSource]; !tracked {
+			if s.require && slices.Contains(sql, object) {
+				errs = append(errs, field.Forbidden(path, fmt.Sprintf(
+					"%s %s is not a tracked source: the platform requires the %s label on every script source (set when the object is created), so that its writers are known",
+					object.Kind, object.Name, dbv1.LabelTrackedSource)))
+			}
+			continue
+		}
+		switch {
+		case meta.Annotations[dbv1.AnnotationCreatedBy] == user.Username:
+			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q created %s %s, which this plan reads, and cannot approve it: another reviewer must", user.Username, object.Kind, object.Name)))
+		case slices.Contains(modifiersIn(meta.Annotations), user.Username):
+			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed %s %s, which this plan reads, and cannot approve it: another reviewer must", user.Username, object.Kind, object.Name)))
+		}
+	}
+	return errs, nil
+}
+
+// untrackedWarnings warns, when tracking is required, of each script or
+// desired-schema source of dbm that exists and is not tracked: approvals
+// will be refused until it is made again with the label.
+func (s sourceApproval) untrackedWarnings(ctx context.Context, dbm *dbv1.DatabaseMigration) []string {
+	if !s.require {
+		return nil
+	}
+	var warnings []string
+	for _, ref := range sourceObjects(source.SQLReferences(dbm)) {
+		meta, err := readSourceMeta(ctx, s.reader, dbm.Namespace, ref)
+		if err != nil {
+			continue // missing: warned of as a source; unreadable: checked at approval
+		}
+		if _, tracked := meta.Labels[dbv1.LabelTrackedSource]; !tracked {
+			warnings = append(warnings, fmt.Sprintf("%s %s has no %s label, which the platform requires: no plan reading it can be approved until it is created again with the label",
+				ref.Kind, ref.Name, dbv1.LabelTrackedSource))
+		}
+	}
+	return warnings
+}
+
+// sourceObjects lists the objects refs name, each once, without keys.
+func sourceObjects(refs []source.Ref) []source.Ref {
+	var objects []source.Ref
+	for _, r := range refs {
+		if object := (source.Ref{Kind: r.Kind, Name: r.Name}); !slices.Contains(objects, object) {
+			objects = append(objects, object)
+		}
+	}
+	return objects
+}
+
+// readSourceMeta reads the metadata of the ConfigMap or Secret ref names,
+// never its data.
+func readSourceMeta(ctx context.Context, reader client.Reader, namespace string, ref source.Ref) (*metav1.ObjectMeta, error) {
+	if ref.Kind != source.KindConfigMap && ref.Kind != source.KindSecret {
+		return nil, fmt.Errorf("%s has no object to read", ref.Kind)
+	}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(ref.Kind)))
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, meta); err != nil {
+		return nil, err
+	}
+	return &meta.ObjectMeta, nil
+}

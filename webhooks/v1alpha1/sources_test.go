@@ -1,0 +1,384 @@
+package v1alpha1
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	admissionv1 "k8s.io/api/admission/v1"
+	authnv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
+)
+
+var tracked = map[string]string{dbv1.LabelTrackedSource: "true"}
+
+// sourceReq is an admission request of a ConfigMap by user: old nil is a
+// create.
+func sourceReq(t *testing.T, user string, object, old *corev1.ConfigMap) admission.Request {
+	t.Helper()
+	raw := func(cm *corev1.ConfigMap) runtime.RawExtension {
+		b, err := json.Marshal(cm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return runtime.RawExtension{Raw: b}
+	}
+	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+		Operation: admissionv1.Create,
+		Object:    raw(object),
+		UserInfo:  authnv1.UserInfo{Username: user},
+	}}
+	if old != nil {
+		req.Operation = admissionv1.Update
+		req.OldObject = raw(old)
+	}
+	return req
+}
+
+func configMap(labels, annotations map[string]string, data string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "scripts", Labels: labels, Annotations: annotations},
+		Data:       map[string]string{"001.sql": data},
+	}
+}
+
+func modifiedBy(users ...string) string {
+	b, _ := json.Marshal(users)
+	return string(b)
+}
+
+func TestSourceStampsRecordEveryWriterOfTheContent(t *testing.T) {
+	stored := map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: modifiedBy("dev")}
+	for _, tc := range []struct {
+		name        string
+		user        string
+		object, old *corev1.ConfigMap
+		want        map[string]string
+	}{{
+		name:   "a create names its user, whatever it wrote",
+		user:   "dev",
+		object: configMap(tracked, map[string]string{dbv1.AnnotationCreatedBy: "ceo", dbv1.AnnotationModifiedBy: "[]"}, "SELECT 1;"),
+		want:   map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: modifiedBy("dev")},
+	}, {
+		name:   "a change of the data adds its user",
+		user:   "rita",
+		object: configMap(tracked, stored, "SELECT 2;"),
+		old:    configMap(tracked, stored, "SELECT 1;"),
+		want:   map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: modifiedBy("dev", "rita")},
+	}, {
+		name:   "a change of the metadata alone does not",
+		user:   "rita",
+		object: configMap(map[string]string{dbv1.LabelTrackedSource: "true", "team": "a"}, stored, "SELECT 1;"),
+		old:    configMap(tracked, stored, "SELECT 1;"),
+		want:   stored,
+	}, {
+		name:   "a change that clears the stamps gets them back",
+		user:   "rita",
+		object: configMap(tracked, nil, "SELECT 1;"),
+		old:    configMap(tracked, stored, "SELECT 1;"),
+		want:   stored,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := sourceReq(t, tc.user, tc.object, tc.old)
+			resp := mutateSource(context.Background(), req)
+			if !resp.Allowed {
+				t.Fatalf("refused: %v", resp.Result)
+			}
+			patched := patchConfigMap(t, tc.object, resp)
+			for _, key := range sourceStampKeys {
+				if patched.Annotations[key] != tc.want[key] {
+					t.Errorf("%s = %q, want %q", key, patched.Annotations[key], tc.want[key])
+				}
+			}
+			// What the mutation leaves, the validation admits.
+			if resp := validateSource(context.Background(), sourceReq(t, tc.user, patched, tc.old)); !resp.Allowed {
+				t.Errorf("the mutated object is refused: %v", resp.Result)
+			}
+		})
+	}
+}
+
+// patchConfigMap applies resp's patch to cm.
+func patchConfigMap(t *testing.T, cm *corev1.ConfigMap, resp admission.Response) *corev1.ConfigMap {
+	t.Helper()
+	out := cm.DeepCopy()
+	for _, op := range resp.Patches {
+		switch {
+		case op.Path == "/metadata/annotations" && op.Operation == "add":
+			out.Annotations = map[string]string{}
+			for k, v := range op.Value.(map[string]string) {
+				out.Annotations[k] = v
+			}
+		case strings.HasPrefix(op.Path, "/metadata/annotations/"):
+			key := strings.NewReplacer("~1", "/", "~0", "~").Replace(strings.TrimPrefix(op.Path, "/metadata/annotations/"))
+			if op.Operation == "remove" {
+				delete(out.Annotations, key)
+			} else {
+				out.Annotations[key] = op.Value.(string)
+			}
+		default:
+			t.Fatalf("unexpected patch operation %s %s", op.Operation, op.Path)
+		}
+	}
+	return out
+}
+
+func TestSourceValidationRefusesAnUnrecordedHistory(t *testing.T) {
+	stored := map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: modifiedBy("dev")}
+	for _, tc := range []struct {
+		name        string
+		object, old *corev1.ConfigMap
+		want        string
+	}{{
+		name:   "the label added after creation",
+		object: configMap(tracked, stored, "SELECT 1;"),
+		old:    configMap(nil, nil, "SELECT 1;"),
+		want:   "is set when the object is created",
+	}, {
+		name:   "the label removed",
+		object: configMap(nil, stored, "SELECT 2;"),
+		old:    configMap(tracked, stored, "SELECT 1;"),
+		want:   "cannot be removed",
+	}, {
+		name:   "created-by forged",
+		object: configMap(tracked, map[string]string{dbv1.AnnotationCreatedBy: "ceo", dbv1.AnnotationModifiedBy: modifiedBy("dev")}, "SELECT 1;"),
+		old:    configMap(tracked, stored, "SELECT 1;"),
+		want:   "created-by]: Forbidden",
+	}, {
+		name:   "modified-by cleared with a change of the data",
+		object: configMap(tracked, map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: modifiedBy("dev")}, "SELECT 2;"),
+		old:    configMap(tracked, stored, "SELECT 1;"),
+		want:   "modified-by]: Forbidden",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := validateSource(context.Background(), sourceReq(t, "rita", tc.object, tc.old))
+			if resp.Allowed {
+				t.Fatal("allowed")
+			}
+			if got := resp.Result.Message; !strings.Contains(got, tc.want) {
+				t.Errorf("message %q does not say %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSourceStampsRefuseAWriterPastTheLimit(t *testing.T) {
+	users := make([]string, maxModifiers)
+	for i := range users {
+		users[i] = fmt.Sprintf("user-%d", i)
+	}
+	stored := map[string]string{dbv1.AnnotationCreatedBy: "user-0", dbv1.AnnotationModifiedBy: modifiedBy(users...)}
+	old := configMap(tracked, stored, "SELECT 1;")
+	resp := mutateSource(context.Background(), sourceReq(t, "rita", configMap(tracked, stored, "SELECT 2;"), old))
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "make a new object") {
+		t.Fatalf("a writer past the limit: allowed %v, %v", resp.Allowed, resp.Result)
+	}
+	// One already named may go on writing.
+	if resp := mutateSource(context.Background(), sourceReq(t, "user-0", configMap(tracked, stored, "SELECT 2;"), old)); !resp.Allowed {
+		t.Fatalf("a writer already named is refused: %v", resp.Result)
+	}
+}
+
+func TestSourceApprovalRequiresTrackedScriptSources(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	objects := []client.Object{
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "plain"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "tracked", Labels: tracked,
+			Annotations: map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: modifiedBy("dev", "rita")}}},
+		// The connection Secret is checked when tracked, never required.
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "conn"}},
+	}
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objects...).Build()
+	spec := func(sources ...string) *dbv1.DatabaseMigrationSpec {
+		dbm := fixture.Migration("ns", "m", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, "conn", "db", "app"))
+		for i, s := range sources {
+			dbm.Spec.Migration.Scripts = append(dbm.Spec.Migration.Scripts, dbv1.MigrationScript{Name: fmt.Sprint(i), Type: dbv1.ScriptTypeSchema, Source: s})
+		}
+		return &dbm.Spec
+	}
+	path := field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan)
+	migration := &dbv1.DatabaseMigration{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"},
+		Spec: *spec("configmap://plain/a.sql", "configmap://plain/b.sql", "configmap://tracked/a.sql", "configmap://missing/a.sql")}
+	if w := (sourceApproval{reader: reader}).untrackedWarnings(context.Background(), migration); len(w) != 0 {
+		t.Errorf("warnings where tracking is not required: %v", w)
+	}
+	w := sourceApproval{reader: reader, require: true}.untrackedWarnings(context.Background(), migration)
+	if len(w) != 1 || !strings.Contains(w[0], "ConfigMap plain has no "+dbv1.LabelTrackedSource+" label") {
+		t.Errorf("warnings: %v, want one of ConfigMap plain", w)
+	}
+	for _, tc := range []struct {
+		name    string
+		require bool
+		user    string
+		spec    *dbv1.DatabaseMigrationSpec
+		want    []string
+	}{
+		{name: "untracked, not required", user: "ana", spec: spec("configmap://plain/a.sql")},
+		{name: "untracked, required", require: true, user: "ana", spec: spec("configmap://plain/a.sql"),
+			want: []string{"ConfigMap plain is not a tracked source"}},
+		{name: "tracked, an editor", user: "rita", spec: spec("configmap://tracked/a.sql", "configmap://tracked/b.sql"),
+			want: []string{`"rita" changed ConfigMap tracked`}},
+		{name: "tracked, its creator", user: "dev", spec: spec("configmap://tracked/a.sql"),
+			want: []string{`"dev" created ConfigMap tracked`}},
+		{name: "tracked, someone else", require: true, user: "ana", spec: spec("configmap://tracked/a.sql", "configmap://missing/a.sql")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs, err := sourceApproval{reader: reader, require: tc.require}.check(context.Background(), "ns", tc.spec, authnv1.UserInfo{Username: tc.user}, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(errs) != len(tc.want) {
+				t.Fatalf("got %v, want %d errors", errs, len(tc.want))
+			}
+			for i, want := range tc.want {
+				if !strings.Contains(errs[i].Error(), want) {
+					t.Errorf("error %q does not say %q", errs[i].Error(), want)
+				}
+			}
+		})
+	}
+}
+
+var _ = Describe("tracked sources", func() {
+	ctx := context.Background()
+
+	trackedMap := func(name, sql string) *corev1.ConfigMap {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name, Labels: tracked,
+			Annotations: map[string]string{dbv1.AnnotationCreatedBy: "ceo"}}, Data: map[string]string{"001.sql": sql}}
+		Expect(dev.Create(ctx, cm)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, cm)
+		return cm
+	}
+	edit := func(c client.Client, cm *corev1.ConfigMap, change func(*corev1.ConfigMap)) error {
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(cm), cm)).To(Succeed())
+		patch := client.MergeFrom(cm.DeepCopy())
+		change(cm)
+		return c.Patch(ctx, cm, patch)
+	}
+
+	It("records who created and who changed a labelled ConfigMap, and keeps the record", func() {
+		cm := trackedMap("recorded", "CREATE TABLE a (id int);")
+		Expect(cm.Annotations).To(HaveKeyWithValue(dbv1.AnnotationCreatedBy, "dev"))
+		Expect(cm.Annotations).To(HaveKeyWithValue(dbv1.AnnotationModifiedBy, modifiedBy("dev")))
+
+		Expect(edit(rita, cm, func(cm *corev1.ConfigMap) { cm.Data["001.sql"] = "CREATE TABLE b (id int);" })).To(Succeed())
+		Expect(cm.Annotations).To(HaveKeyWithValue(dbv1.AnnotationModifiedBy, modifiedBy("dev", "rita")))
+
+		// bob changes a label only: not a writer of the content.
+		Expect(edit(bob, cm, func(cm *corev1.ConfigMap) { cm.Labels["team"] = "a" })).To(Succeed())
+		Expect(cm.Annotations).To(HaveKeyWithValue(dbv1.AnnotationModifiedBy, modifiedBy("dev", "rita")))
+
+		// rita cannot take her name back, nor name another creator.
+		Expect(edit(rita, cm, func(cm *corev1.ConfigMap) {
+			cm.Annotations[dbv1.AnnotationModifiedBy] = modifiedBy("dev")
+			cm.Annotations[dbv1.AnnotationCreatedBy] = "rita"
+		})).To(Succeed())
+		Expect(cm.Annotations).To(HaveKeyWithValue(dbv1.AnnotationCreatedBy, "dev"))
+		Expect(cm.Annotations).To(HaveKeyWithValue(dbv1.AnnotationModifiedBy, modifiedBy("dev", "rita")))
+	})
+
+	It("refuses the label added after creation, and its removal", func() {
+		plain := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "plain"}, Data: map[string]string{"001.sql": "SELECT 1;"}}
+		Expect(dev.Create(ctx, plain)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, plain)
+		Expect(edit(rita, plain, func(cm *corev1.ConfigMap) { cm.Data["001.sql"] = "SELECT 2;" })).To(Succeed())
+		err := edit(dev, plain, func(cm *corev1.ConfigMap) { cm.Labels = tracked })
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("is set when the object is created"))
+
+		cm := trackedMap("kept", "SELECT 1;")
+		err = edit(rita, cm, func(cm *corev1.ConfigMap) {
+			delete(cm.Labels, dbv1.LabelTrackedSource)
+			cm.Data["001.sql"] = "SELECT 2;"
+		})
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("cannot be removed"))
+	})
+
+	It("stamps a labelled Secret's writers, whose data it never repeats", func() {
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "secret-writer"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "patch"}}}}
+		Expect(admin.Create(ctx, role)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, role)
+		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "secret-writer"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "bob"}}}
+		Expect(admin.Create(ctx, binding)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, binding)
+
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "secret-scripts", Labels: tracked},
+			StringData: map[string]string{"001.sql": "CREATE TABLE s (id int); -- " + secretMarker}}
+		Eventually(func() error { return bob.Create(ctx, secret) }).Should(Succeed()) // RBAC is cached
+		DeferCleanup(admin.Delete, ctx, secret)
+		Expect(secret.Annotations).To(HaveKeyWithValue(dbv1.AnnotationCreatedBy, "bob"))
+
+		patch := client.MergeFrom(secret.DeepCopy())
+		secret.StringData = map[string]string{"001.sql": "CREATE TABLE t (id int);"}
+		Expect(admin.Patch(ctx, secret, patch)).To(Succeed())
+		Expect(secret.Annotations).To(HaveKeyWithValue(dbv1.AnnotationModifiedBy, modifiedBy("bob", operatorUser)))
+
+		patch = client.MergeFrom(secret.DeepCopy())
+		delete(secret.Labels, dbv1.LabelTrackedSource)
+		err := bob.Patch(ctx, secret, patch)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).NotTo(ContainSubstring(secretMarker))
+		Expect(err.Error()).NotTo(ContainSubstring("CREATE TABLE"))
+	})
+
+	It("refuses an approval by anyone who wrote a tracked source the plan reads", func() {
+		cm := trackedMap("reviewed-scripts", "CREATE TABLE a (id int);")
+		dbm := fixture.Migration(testNamespace, "reads-tracked", fixture.WithScripts(dbv1.MigrationScript{
+			Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://reviewed-scripts/001.sql"}))
+		Expect(dev.Create(ctx, dbm)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, dbm)
+		plan := dbv1.PlanStatus{Hash: "sha256:" + strings.Repeat("d", 64), Statements: []string{"CREATE TABLE a (id int)"}}
+		dbm.Status.Plan = &plan
+		Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
+		approve := func() error {
+			Expect(admin.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
+			patch := client.MergeFrom(dbm.DeepCopy())
+			dbm.Annotations[dbv1.AnnotationApprovedPlan] = plan.Hash
+			return rita.Patch(ctx, dbm, patch)
+		}
+
+		// rita writes the script the plan runs: she may not approve it.
+		Expect(edit(rita, cm, func(cm *corev1.ConfigMap) { cm.Data["001.sql"] = "CREATE TABLE b (id int);" })).To(Succeed())
+		err := approve()
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring(`"rita" changed ConfigMap reviewed-scripts, which this plan reads, and cannot approve it`))
+	})
+
+	It("lets a reviewer who wrote no source approve", func() {
+		trackedMap("other-scripts", "CREATE TABLE a (id int);")
+		dbm := fixture.Migration(testNamespace, "reads-tracked-ok", fixture.WithScripts(dbv1.MigrationScript{
+			Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://other-scripts/001.sql"}))
+		Expect(dev.Create(ctx, dbm)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, dbm)
+		plan := dbv1.PlanStatus{Hash: "sha256:" + strings.Repeat("e", 64), Statements: []string{"CREATE TABLE a (id int)"}}
+		dbm.Status.Plan = &plan
+		Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
+		patch := client.MergeFrom(dbm.DeepCopy())
+		dbm.Annotations[dbv1.AnnotationApprovedPlan] = plan.Hash
+		Expect(rita.Patch(ctx, dbm, patch)).To(Succeed())
+	})
+})
