@@ -13,8 +13,10 @@
 #     ServiceAccount (kubectl auth whoami);
 #  3. a destructive DatabaseMigration is denied at admission;
 #  4. a safe SQLite migration, created by a user holding the install's
-#     editor role, is planned, approved with kubectl shift approve by a user
-#     holding its approver role, and applied: the table is in the file.
+#     editor role from a script in a tracked ConfigMap (stamped with its
+#     writer, its label kept), is planned, approved with kubectl shift
+#     approve by a user holding its approver role, and applied: the table
+#     is in the file.
 #
 # Names (namespace, Deployment, ServiceAccount, webhook configurations,
 # roles) are read from the objects the install applied (bin/local/deployed,
@@ -122,7 +124,11 @@ k create rolebinding smoke-reviewer -n "$appns" --clusterrole="$approver" --user
 workdir=$(mktemp -d "${SQLITE_ROOT:-${TMPDIR:-/tmp}}/kube-shift-smoke.XXXXXX")
 db=$workdir/shop.db
 
+# migration NAME SQL [SOURCE]: a migration of one script, inline or from
+# SOURCE.
 migration() {
+  local script="source: inline, sql: \"$2\""
+  [ -z "${3:-}" ] || script="source: \"$3\""
   cat <<EOF
 apiVersion: database.mohitnagaraj.in/v1alpha1
 kind: DatabaseMigration
@@ -131,7 +137,7 @@ spec:
   database: {type: sqlite, database: "$db"}
   migration:
     scripts:
-    - {name: $1, type: schema, source: inline, sql: "$2"}
+    - {name: $1, type: schema, $script}
 EOF
 }
 
@@ -155,9 +161,31 @@ denial=$(sed -n 's/.*"message":"\(admission webhook .*\)","reason".*/\1/p' <<<"$
   die "the DROP TABLE migration was refused, but not as destructive by the validating webhook: $(tail -n1 <<<"$out")"
 say "denied: $denial"
 
-# 4. A safe change: planned, approved by another user, applied.
-migration add-widgets "CREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT NOT NULL);" |
-  k --as=smoke-developer apply -f - >/dev/null
+# 4. A safe change, its script in a tracked ConfigMap the developer writes:
+# the install's source webhooks stamp who wrote it and keep its label.
+k create role smoke-scripts -n "$appns" --verb=get,create,update,patch --resource=configmaps >/dev/null
+k create rolebinding smoke-scripts -n "$appns" --role=smoke-scripts --user=smoke-developer >/dev/null
+k --as=smoke-developer create -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: widgets-sql
+  namespace: $appns
+  labels: {database.mohitnagaraj.in/tracked-source: "true"}
+data:
+  001.sql: "CREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+EOF
+writer=$(k get configmap widgets-sql -n "$appns" -o jsonpath='{.metadata.annotations.database\.mohitnagaraj\.in/created-by}')
+[ "$writer" = smoke-developer ] || die "the tracked ConfigMap was stamped created-by '$writer', not smoke-developer"
+if out=$(k --as=smoke-developer label configmap widgets-sql -n "$appns" database.mohitnagaraj.in/tracked-source- -v=8 2>&1); then
+  die "the tracked-source label was removed"
+fi
+grep -q 'admission webhook \\"vtrackedsource-v1.kb.io\\" denied the request: .*cannot be removed' <<<"$out" ||
+  die "the label's removal was refused, but not by the source webhook: $(tail -n1 <<<"$out")"
+say "tracked source: ConfigMap widgets-sql created by $writer; its label cannot be removed"
+
+# Planned, approved by another user, applied.
+migration add-widgets "" configmap://widgets-sql/001.sql | k --as=smoke-developer apply -f - >/dev/null
 
 # wait_phase PHASE: waits until add-widgets is in PHASE; a Failed or Blocked
 # migration stops the smoke with its message.
