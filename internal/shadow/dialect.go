@@ -73,6 +73,12 @@ type dialect interface {
 	// write the shadow from then on, drainLog applying what is left.
 	// Where it is false the triggers write the shadow from the start.
 	logsWrites(ctx context.Context, q database.Querier, n names) (bool, error)
+	// keyTypes reads the full type of each column of pk in table, as
+	// keepsKey compares them (see keyTypeChanges).
+	keyTypes(ctx context.Context, q database.Querier, schema, table string, pk []string) ([]string, error)
+	// keepsKey reports whether every value of a key column of type from
+	// is the same value as type to.
+	keepsKey(from, to string) bool
 	// installTriggers makes every later write to the live table reach
 	// the shadow too, for the columns both share: at once, or, when
 	// logged (see logsWrites), through a log of the keys written until

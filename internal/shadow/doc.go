@@ -36,7 +36,10 @@
 // application.
 //
 // Run refuses, with a *RefusalError, what it cannot do safely: a table
-// without a primary key, a table other tables' foreign keys point at (they
+// without a primary key, a change of the key's columns, or of their type
+// unless every value converts exactly (an integer widened, a length
+// raised: the triggers find a row's copy by its key, and a rounded one
+// would not be found), a table other tables' foreign keys point at (they
 // would follow the renamed old table), names already used by something
 // kube-shift did not create, and, per engine, objects that would stay with
 // the old table (PostgreSQL views, rules, row-level security, triggers).

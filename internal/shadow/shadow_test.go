@@ -182,6 +182,15 @@ func TestRunRefusesWhatItCannotDoSafely(t *testing.T) {
 					alter:  map[string]string{"postgres": "DROP CONSTRAINT _items_new_pkey, ADD PRIMARY KEY (id, n)", "mysql": "DROP PRIMARY KEY, ADD PRIMARY KEY (id, n)"}[ec.name],
 					reason: ErrPrimaryKeyChanged,
 				},
+				{
+					// 1.5 would become 2: a later delete of 1.5 would not find it.
+					name:   "key type rounded",
+					setup:  []string{map[string]string{"postgres": "CREATE TABLE items (id numeric PRIMARY KEY, n integer)", "mysql": "CREATE TABLE items (id decimal(10,2) PRIMARY KEY, n integer)"}[ec.name]},
+					table:  "items",
+					alter:  map[string]string{"postgres": "ALTER COLUMN id TYPE integer", "mysql": "MODIFY id integer NOT NULL"}[ec.name],
+					reason: ErrPrimaryKeyChanged,
+					detail: "may not keep every value",
+				},
 			}
 			if ec.name == "postgres" {
 				cases = append(cases, struct {
@@ -548,6 +557,51 @@ func TestRunCopiesInAsManyLanesAsItCan(t *testing.T) {
 				g.Expect(ec.columnType(t, db, "items", "n")).To(Equal("bigint"))
 				g.Expect(ec.items(t, db, "items")).To(Equal(before))
 			})
+		}
+	}
+}
+
+func TestKeepsKeyOnlyForConversionsThatKeepEveryValue(t *testing.T) {
+	for _, tc := range []struct {
+		d        dialect
+		from, to string
+		want     bool
+	}{
+		{postgresDialect{}, "integer", "integer", true},
+		{postgresDialect{}, "integer", "bigint", true},
+		{postgresDialect{}, "smallint", "bigint", true},
+		{postgresDialect{}, "bigint", "integer", false},
+		{postgresDialect{}, "numeric", "integer", false},
+		{postgresDialect{}, "double precision", "numeric", false},
+		{postgresDialect{}, "integer", "text", false},
+		{postgresDialect{}, "character varying(10)", "character varying(20)", true},
+		{postgresDialect{}, "character varying(20)", "character varying(10)", false},
+		{postgresDialect{}, "character varying(10)", "character varying", true},
+		{postgresDialect{}, "character varying", "character varying(10)", false},
+		{postgresDialect{}, "character varying(10)", "text", true},
+		{postgresDialect{}, "text", "character varying", true},
+		{postgresDialect{}, "text", "character varying(10)", false},
+		{postgresDialect{}, "numeric(10,2)", "numeric(12,2)", true},
+		{postgresDialect{}, "numeric(10,2)", "numeric(10,0)", false},
+		{postgresDialect{}, "numeric(10,2)", "numeric", true},
+		{postgresDialect{}, "numeric", "numeric(10,2)", false},
+		{postgresDialect{}, "character(10)", "character varying(10)", false},
+		{mysqlDialect{}, "int(11)", "bigint(20)", true},
+		{mysqlDialect{}, "int", "bigint", true},
+		{mysqlDialect{}, "bigint(20)", "int(11)", false},
+		{mysqlDialect{}, "int(10) unsigned", "bigint(20)", true},
+		{mysqlDialect{}, "int(10) unsigned", "int(11)", false},
+		{mysqlDialect{}, "int(11)", "int(10) unsigned", false},
+		{mysqlDialect{}, "int(11)", "bigint(20) unsigned", false},
+		{mysqlDialect{}, "decimal(10,2)", "int(11)", false},
+		{mysqlDialect{}, "decimal(10,2)", "decimal(10,0)", false},
+		{mysqlDialect{}, "varchar(10) COLLATE utf8mb4_bin", "varchar(20) COLLATE utf8mb4_bin", true},
+		{mysqlDialect{}, "varchar(20) COLLATE utf8mb4_bin", "varchar(10) COLLATE utf8mb4_bin", false},
+		{mysqlDialect{}, "varchar(10) COLLATE utf8mb4_bin", "varchar(20) COLLATE utf8mb4_general_ci", false},
+		{mysqlDialect{}, "varchar(10) COLLATE utf8mb4_bin", "varbinary(20)", false},
+	} {
+		if got := tc.d.keepsKey(tc.from, tc.to); got != tc.want {
+			t.Errorf("%T.keepsKey(%q, %q) = %v, want %v", tc.d, tc.from, tc.to, got, tc.want)
 		}
 	}
 }

@@ -240,6 +240,15 @@ func (r *runner) readColumns(ctx context.Context, q database.Querier) error {
 		return refuse(r.qualified(r.n.table), ErrPrimaryKeyChanged,
 			fmt.Sprintf("the table's is (%s), the new definition's (%s)", quoteList(r.e.Quote, live.pk), quoteList(r.e.Quote, shadow.pk)))
 	}
+	changes, err := keyTypeChanges(ctx, r.d, q, r.n, live.pk)
+	if err != nil {
+		return fmt.Errorf("reading the key's types: %w", err)
+	}
+	if len(changes) > 0 {
+		return refuse(r.qualified(r.n.table), ErrPrimaryKeyChanged, fmt.Sprintf(
+			"the key's type changes (%s) in a way that may not keep every value: the triggers could miss a row the application changes or deletes; change it with the transactional strategy",
+			strings.Join(changes, ", ")))
+	}
 	writable := map[string]bool{}
 	for _, c := range shadow.columns {
 		writable[c.Name] = !c.Generated
