@@ -105,8 +105,7 @@ func (postgresDialect) keepsKey(from, to string) bool {
 	return fs == ts && tp >= fp
 }
 
-// keyTypes reads the full type of each column of pk, its collation with
-// it: a key compared under another collation may match other rows.
+// keyTypes reads the full type of each column of pk, with its collation.
 func (d mysqlDialect) keyTypes(ctx context.Context, q database.Querier, schema, table string, pk []string) ([]string, error) {
 	return keyColumnTypes(ctx, q, pk, `
 		SELECT COLUMN_NAME, CONCAT(COLUMN_TYPE, COALESCE(CONCAT(' COLLATE ', COLLATION_NAME), ''))
@@ -118,12 +117,14 @@ var myIntegerRank = map[string]int{"tinyint": 1, "smallint": 2, "mediumint": 3, 
 
 var myIntegerType = regexp.MustCompile(`^(tinyint|smallint|mediumint|int|bigint)(?:\(\d+\))?( unsigned)?( zerofill)?$`)
 
-var myVarchar = regexp.MustCompile(`^(varchar|varbinary)\((\d+)\)( COLLATE \S+)?$`)
+var myString = regexp.MustCompile(`^(char|varchar|varbinary)\((\d+)\)(?: COLLATE \S+)?$`)
 
 // keepsKey reports whether every value of type from is the same value of
-// type to: the same type and collation, an integer widened (unsigned to
-// signed only to a wider one; a display width does not matter), a
-// varchar's length raised in the same collation.
+// type to: the same type, an integer widened (unsigned to signed only to
+// a wider one; a display width does not matter), a string's length
+// raised. A string's collation may change: the copy keeps its characters
+// (a character set that cannot hold one fails the copy, in strict mode),
+// and a key equals itself under any collation.
 func (mysqlDialect) keepsKey(from, to string) bool {
 	if from == to {
 		return true
@@ -139,8 +140,8 @@ func (mysqlDialect) keepsKey(from, to string) bool {
 			return false // a negative value has no unsigned one
 		}
 	}
-	f, t := myVarchar.FindStringSubmatch(from), myVarchar.FindStringSubmatch(to)
-	if f == nil || t == nil || f[1] != t[1] || f[3] != t[3] {
+	f, t := myString.FindStringSubmatch(from), myString.FindStringSubmatch(to)
+	if f == nil || t == nil || f[1] != t[1] {
 		return false
 	}
 	fl, _ := strconv.Atoi(f[2])

@@ -597,8 +597,11 @@ func TestKeepsKeyOnlyForConversionsThatKeepEveryValue(t *testing.T) {
 		{mysqlDialect{}, "decimal(10,2)", "decimal(10,0)", false},
 		{mysqlDialect{}, "varchar(10) COLLATE utf8mb4_bin", "varchar(20) COLLATE utf8mb4_bin", true},
 		{mysqlDialect{}, "varchar(20) COLLATE utf8mb4_bin", "varchar(10) COLLATE utf8mb4_bin", false},
-		{mysqlDialect{}, "varchar(10) COLLATE utf8mb4_bin", "varchar(20) COLLATE utf8mb4_general_ci", false},
+		{mysqlDialect{}, "varchar(10) COLLATE utf8mb3_general_ci", "varchar(10) COLLATE utf8mb4_general_ci", true},
+		{mysqlDialect{}, "char(10) COLLATE latin1_swedish_ci", "char(12) COLLATE utf8mb4_bin", true},
 		{mysqlDialect{}, "varchar(10) COLLATE utf8mb4_bin", "varbinary(20)", false},
+		{mysqlDialect{}, "binary(10)", "binary(12)", false},
+		{mysqlDialect{}, "varbinary(10)", "varbinary(12)", true},
 	} {
 		if got := tc.d.keepsKey(tc.from, tc.to); got != tc.want {
 			t.Errorf("%T.keepsKey(%q, %q) = %v, want %v", tc.d, tc.from, tc.to, got, tc.want)
