@@ -318,6 +318,25 @@ func (s *DatabaseTargetSpec) Connection() DatabaseConfig {
 	return c
 }
 
+// SecretNamespaces are the namespaces of the Secrets of the target id
+// with this spec: its connection and dev-database Secrets, and its CA
+// Secret. A DatabaseTarget's are in its own namespace; a
+// ClusterDatabaseTarget's in operatorNamespace unless its reference names
+// another.
+func (s *DatabaseTargetSpec) SecretNamespaces(id TargetID, operatorNamespace string) (secrets, ca string) {
+	if id.Kind != KindClusterDatabaseTarget {
+		return id.Namespace, id.Namespace
+	}
+	secrets, ca = operatorNamespace, operatorNamespace
+	if r := s.ConnectionSecret; r != nil && r.Namespace != "" {
+		secrets = r.Namespace
+	}
+	if r := s.CASecret; r != nil && r.Namespace != "" {
+		ca = r.Namespace
+	}
+	return secrets, ca
+}
+
 // Tighten is the policy a migration on a target runs under: the
 // migration's own, tightened by the target's. Approval is required if
 // either requires it, destructive changes are blocked if either blocks

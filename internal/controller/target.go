@@ -165,17 +165,9 @@ func (t *Targets) bind(ctx context.Context, dbm *dbv1.DatabaseMigration) (*bindi
 func (t *Targets) targetBinding(id dbv1.TargetID, spec *dbv1.DatabaseTargetSpec) *binding {
 	b := &binding{
 		target: &id, config: spec.Connection(), policy: spec.Policy, maxConnections: int(spec.MaxConnections),
-		schema: spec.Schema, secretNamespace: id.Namespace, caSecret: spec.CASecret, caNamespace: id.Namespace,
+		schema: spec.Schema, caSecret: spec.CASecret,
 	}
-	if id.Kind == dbv1.KindClusterDatabaseTarget {
-		b.secretNamespace, b.caNamespace = t.OperatorNamespace, t.OperatorNamespace
-		if s := spec.ConnectionSecret; s != nil && s.Namespace != "" {
-			b.secretNamespace = s.Namespace
-		}
-		if s := spec.CASecret; s != nil && s.Namespace != "" {
-			b.caNamespace = s.Namespace
-		}
-	}
+	b.secretNamespace, b.caNamespace = spec.SecretNamespaces(id, t.OperatorNamespace)
 	if spec.Planning != nil {
 		b.devDatabase = spec.Planning.DevDatabase
 	}

@@ -99,6 +99,9 @@ type SetValidator struct {
 	// RequireTrackedSources refuses a fleet approval while a script
 	// source is not a tracked source (--require-tracked-sources).
 	RequireTrackedSources bool
+	// OperatorNamespace holds the Secrets of ClusterDatabaseTargets that
+	// name no namespace (the manager's namespace).
+	OperatorNamespace string
 }
 
 var _ admission.Validator[*dbv1.DatabaseMigrationSet] = &SetValidator{}
@@ -230,8 +233,11 @@ func (v *SetValidator) validateReviewer(ctx context.Context, set *dbv1.DatabaseM
 	if !isReviewer(set.Spec.Template.Policy.Reviewers, user) {
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q is not among spec.template.policy.reviewers", user.Username)))
 	}
-	template := dbv1.DatabaseMigrationSpec{Migration: set.Spec.Template.Migration}
-	sourceErrs, err := sourceApproval{reader: v.Reader, require: v.RequireTrackedSources}.check(ctx, set.Namespace, &template, user, path)
+	objects, err := v.fleetSources(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	sourceErrs, err := sourceApproval{reader: v.Reader, require: v.RequireTrackedSources}.check(ctx, objects, user, path)
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +251,32 @@ func (v *SetValidator) validateReviewer(ctx context.Context, set *dbv1.DatabaseM
 			user.Username, ApproveVerb, set.Namespace)))
 	}
 	return errs, nil
+}
+
+// fleetSources lists the objects the fleet's plans are read from: the
+// template's SQL sources, in the set's namespace, and the Secrets of each
+// target in the fleet.
+func (v *SetValidator) fleetSources(ctx context.Context, set *dbv1.DatabaseMigrationSet) ([]sourceObject, error) {
+	objects := migrationSources(&dbv1.DatabaseMigration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: set.Namespace},
+		Spec:       dbv1.DatabaseMigrationSpec{Migration: set.Spec.Template.Migration},
+	})
+	usable, err := tenancy.Usable(ctx, v.Reader, set.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	inFleet := map[string]bool{}
+	for _, p := range dbv1.FleetPairs(set.Status.Targets) {
+		inFleet[p.Target] = true
+	}
+	for _, t := range usable {
+		if inFleet[dbv1.SetTarget(dbv1.TargetRef{Kind: dbv1.TargetKind(t.ID.Kind), Name: t.ID.Name})] {
+			for _, o := range targetSources(t.ID, t.Spec, v.OperatorNamespace) {
+				objects = addSource(objects, o)
+			}
+		}
+	}
+	return objects, nil
 }
 
 // validateTargetReviewers holds a fleet approval to the reviewers of each

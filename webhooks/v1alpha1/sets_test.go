@@ -114,7 +114,7 @@ var _ = Describe("admission of migration sets and their children", func() {
 		cm.Data["001.sql"] = "ALTER TABLE users ADD COLUMN age bigint;"
 		Expect(rita.Patch(ctx, cm, patch)).To(Succeed())
 		err := annotate(rita, set, map[string]string{dbv1.AnnotationApprovedFleet: fleetHash})
-		Expect(err).To(MatchError(ContainSubstring(`"rita" changed ConfigMap fleet-scripts, which this plan reads`)))
+		Expect(err).To(MatchError(ContainSubstring(`"rita" changed ConfigMap ` + testNamespace + `/fleet-scripts, which this plan reads`)))
 	})
 
 	It("lets only the operator make, change and approve a set's children, and only for the approved fleet", func() {
@@ -122,6 +122,11 @@ var _ = Describe("admission of migration sets and their children", func() {
 			Type: dbv1.DatabaseTypePostgreSQL, Host: "t1.db.internal", Database: "t1", ConnectionSecret: &dbv1.TargetSecretRef{Name: "t1"}}}
 		Expect(admin.Create(ctx, target)).To(Succeed())
 		DeferCleanup(admin.Delete, ctx, target)
+		// The plans were made with its connection Secret: an approval
+		// needs every object a plan was read from.
+		conn := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "t1"}}
+		Expect(admin.Create(ctx, conn)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, conn)
 		set := newSet("owner")
 		Expect(dev.Create(ctx, set)).To(Succeed())
 		DeferCleanup(admin.Delete, ctx, set)

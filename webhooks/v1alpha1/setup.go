@@ -46,7 +46,10 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &dbv1.DatabaseMigrationSet{}).
 		WithDefaulter(&SetDefaulter{}).
-		WithValidator(&SetValidator{Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), RequireTrackedSources: o.RequireTrackedSources}).
+		WithValidator(&SetValidator{
+			Reader: mgr.GetAPIReader(), Client: mgr.GetClient(),
+			RequireTrackedSources: o.RequireTrackedSources, OperatorNamespace: o.OperatorNamespace,
+		}).
 		Complete(); err != nil {
 		return err
 	}
@@ -67,6 +70,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		OperatorUser:      o.OperatorUser,
 
 		RequireTrackedSources: o.RequireTrackedSources,
+		OperatorNamespace:     o.OperatorNamespace,
 	}})
 	// ConfigMaps and Secrets that carry the tracked-source label.
 	server.Register(mutateSourcePath, &admission.Webhook{Handler: admission.HandlerFunc(mutateSource)})

@@ -171,44 +171,104 @@ func validateSource(_ context.Context, req admission.Request) admission.Response
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Result: &status}}
 }
 
-// sourceApproval holds the approval rules for the ConfigMaps and Secrets
-// a plan reads: no one a tracked source's stamps name may approve it, and
-// under --require-tracked-sources every script and desired-schema source
-// must be tracked.
+// sourceObject is a ConfigMap or Secret a plan is read from: sql when the
+// plan's SQL comes from it (a script's or the desired schema's source),
+// else a Secret that says where the plan runs or is computed (connection,
+// dev database, CA).
+type sourceObject struct {
+	namespace string
+	ref       source.Ref // Kind and Name; no Key
+	sql       bool
+}
+
+func (o sourceObject) String() string {
+	return fmt.Sprintf("%s %s/%s", o.ref.Kind, o.namespace, o.ref.Name)
+}
+
+// migrationSources lists the objects dbm's plan is read from, in its
+// namespace (its SQL, an inline database's Secrets), each once.
+func migrationSources(dbm *dbv1.DatabaseMigration) []sourceObject {
+	var objects []sourceObject
+	for _, r := range sourceObjects(source.SQLReferences(dbm)) {
+		objects = addSource(objects, sourceObject{namespace: dbm.Namespace, ref: r, sql: true})
+	}
+	if db := dbm.Spec.Database; db != nil && db.ConnectionSecret != "" {
+		objects = addSource(objects, sourceObject{namespace: dbm.Namespace, ref: source.Ref{Kind: source.KindSecret, Name: db.ConnectionSecret}})
+	}
+	if p := dbm.Spec.Planning; p != nil && p.DevDatabase != nil {
+		objects = addSource(objects, sourceObject{namespace: dbm.Namespace, ref: source.Ref{Kind: source.KindSecret, Name: p.DevDatabase.Name}})
+	}
+	return objects
+}
+
+// targetSources lists the Secrets of the target id with spec: the
+// connection and dev-database Secrets and the CA Secret.
+func targetSources(id dbv1.TargetID, spec *dbv1.DatabaseTargetSpec, operatorNamespace string) []sourceObject {
+	secrets, caNamespace := spec.SecretNamespaces(id, operatorNamespace)
+	var objects []sourceObject
+	add := func(namespace, name string) {
+		if namespace != "" && name != "" {
+			objects = addSource(objects, sourceObject{namespace: namespace, ref: source.Ref{Kind: source.KindSecret, Name: name}})
+		}
+	}
+	if r := spec.ConnectionSecret; r != nil {
+		add(secrets, r.Name)
+	}
+	if p := spec.Planning; p != nil && p.DevDatabase != nil {
+		add(secrets, p.DevDatabase.Name)
+	}
+	if r := spec.CASecret; r != nil {
+		add(caNamespace, r.Name)
+	}
+	return objects
+}
+
+// addSource adds o to objects unless it is there; a SQL source stays one.
+func addSource(objects []sourceObject, o sourceObject) []sourceObject {
+	i := slices.IndexFunc(objects, func(x sourceObject) bool { return x.namespace == o.namespace && x.ref == o.ref })
+	if i < 0 {
+		return append(objects, o)
+	}
+	objects[i].sql = objects[i].sql || o.sql
+	return objects
+}
+
+// sourceApproval holds the approval rules for the objects a plan is read
+// from: each must exist (a plan outlives the object it was read from, and
+// one made again after the approval would be vouched for by no one), no
+// one a tracked object's stamps name may approve the plan, and under
+// --require-tracked-sources every SQL source must be tracked.
 type sourceApproval struct {
 	reader  client.Reader
 	require bool
 }
 
-// check refuses user's approval, at path, of a plan of spec (read in
-// namespace) when the user created or changed a tracked source the plan
-// reads, or, when tracking is required, a SQL source is not tracked. A
-// source that does not exist is not checked: there is no plan from it.
-func (s sourceApproval) check(ctx context.Context, namespace string, spec *dbv1.DatabaseMigrationSpec, user authnv1.UserInfo, path *field.Path) (field.ErrorList, error) {
-	dbm := &dbv1.DatabaseMigration{ObjectMeta: metav1.ObjectMeta{Namespace: namespace}, Spec: *spec}
-	sql := sourceObjects(source.SQLReferences(dbm))
+// check refuses user's approval, at path, of a plan read from objects.
+func (s sourceApproval) check(ctx context.Context, objects []sourceObject, user authnv1.UserInfo, path *field.Path) (field.ErrorList, error) {
 	var errs field.ErrorList
-	for _, object := range sourceObjects(source.References(dbm)) {
-		meta, err := readSourceMeta(ctx, s.reader, namespace, object)
+	for _, object := range objects {
+		meta, err := readSourceMeta(ctx, s.reader, object.namespace, object.ref)
 		if apierrors.IsNotFound(err) {
+			errs = append(errs, field.Forbidden(path, fmt.Sprintf(
+				"%s, which this plan was read from, does not exist: no one can say who wrote what the plan was made from; approve once it is back and planned again", object)))
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
 		if _, tracked := meta.Labels[dbv1.LabelTrackedSource]; !tracked {
-			if s.require && slices.Contains(sql, object) {
+			if s.require && object.sql {
 				errs = append(errs, field.Forbidden(path, fmt.Sprintf(
-					"%s %s is not a tracked source: the platform requires the %s label on every script source (set when the object is created), so that its writers are known",
-					object.Kind, object.Name, dbv1.LabelTrackedSource)))
+					"%s is not a tracked source: the platform requires the %s label on every script source (set when the object is created), so that its writers are known",
+					object, dbv1.LabelTrackedSource)))
 			}
 			continue
 		}
 		switch {
 		case meta.Annotations[dbv1.AnnotationCreatedBy] == user.Username:
-			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q created %s %s, which this plan reads, and cannot approve it: another reviewer must", user.Username, object.Kind, object.Name)))
+			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q created %s, which this plan reads, and cannot approve it: another reviewer must", user.Username, object)))
 		case slices.Contains(modifiersIn(meta.Annotations), user.Username):
-			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed %s %s, which this plan reads, and cannot approve it: another reviewer must", user.Username, object.Kind, object.Name)))
+			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed %s, which this plan reads, and cannot approve it: another reviewer must", user.Username, object)))
 		}
 	}
 	return errs, nil

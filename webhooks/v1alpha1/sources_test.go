@@ -209,41 +209,44 @@ func TestSourceApprovalRequiresTrackedScriptSources(t *testing.T) {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "conn"}},
 	}
 	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objects...).Build()
-	spec := func(sources ...string) *dbv1.DatabaseMigrationSpec {
+	migration := func(sources ...string) *dbv1.DatabaseMigration {
 		dbm := fixture.Migration("ns", "m", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, "conn", "db", "app"))
 		for i, s := range sources {
 			dbm.Spec.Migration.Scripts = append(dbm.Spec.Migration.Scripts, dbv1.MigrationScript{Name: fmt.Sprint(i), Type: dbv1.ScriptTypeSchema, Source: s})
 		}
-		return &dbm.Spec
+		return dbm
 	}
-	path := field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan)
-	migration := &dbv1.DatabaseMigration{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"},
-		Spec: *spec("configmap://plain/a.sql", "configmap://plain/b.sql", "configmap://tracked/a.sql", "configmap://missing/a.sql")}
-	if w := (sourceApproval{reader: reader}).untrackedWarnings(context.Background(), migration); len(w) != 0 {
+	all := migration("configmap://plain/a.sql", "configmap://plain/b.sql", "configmap://tracked/a.sql", "configmap://missing/a.sql")
+	if w := (sourceApproval{reader: reader}).untrackedWarnings(context.Background(), all); len(w) != 0 {
 		t.Errorf("warnings where tracking is not required: %v", w)
 	}
-	w := sourceApproval{reader: reader, require: true}.untrackedWarnings(context.Background(), migration)
+	w := sourceApproval{reader: reader, require: true}.untrackedWarnings(context.Background(), all)
 	if len(w) != 1 || !strings.Contains(w[0], "ConfigMap plain has no "+dbv1.LabelTrackedSource+" label") {
 		t.Errorf("warnings: %v, want one of ConfigMap plain", w)
 	}
+	path := field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan)
 	for _, tc := range []struct {
 		name    string
 		require bool
 		user    string
-		spec    *dbv1.DatabaseMigrationSpec
+		dbm     *dbv1.DatabaseMigration
 		want    []string
 	}{
-		{name: "untracked, not required", user: "ana", spec: spec("configmap://plain/a.sql")},
-		{name: "untracked, required", require: true, user: "ana", spec: spec("configmap://plain/a.sql"),
-			want: []string{"ConfigMap plain is not a tracked source"}},
-		{name: "tracked, an editor", user: "rita", spec: spec("configmap://tracked/a.sql", "configmap://tracked/b.sql"),
-			want: []string{`"rita" changed ConfigMap tracked`}},
-		{name: "tracked, its creator", user: "dev", spec: spec("configmap://tracked/a.sql"),
-			want: []string{`"dev" created ConfigMap tracked`}},
-		{name: "tracked, someone else", require: true, user: "ana", spec: spec("configmap://tracked/a.sql", "configmap://missing/a.sql")},
+		{name: "untracked, not required", user: "ana", dbm: migration("configmap://plain/a.sql")},
+		{name: "untracked, required", require: true, user: "ana", dbm: migration("configmap://plain/a.sql"),
+			want: []string{"ConfigMap ns/plain is not a tracked source"}},
+		{name: "tracked, an editor", user: "rita", dbm: migration("configmap://tracked/a.sql", "configmap://tracked/b.sql"),
+			want: []string{`"rita" changed ConfigMap ns/tracked`}},
+		{name: "tracked, its creator", user: "dev", dbm: migration("configmap://tracked/a.sql"),
+			want: []string{`"dev" created ConfigMap ns/tracked`}},
+		{name: "tracked, someone else", require: true, user: "ana", dbm: migration("configmap://tracked/a.sql")},
+		// The plan in status outlives its source: whoever wrote the
+		// object could delete it, approve, and create the same again.
+		{name: "a source gone", user: "ana", dbm: migration("configmap://tracked/a.sql", "configmap://missing/a.sql"),
+			want: []string{"ConfigMap ns/missing, which this plan was read from, does not exist"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errs, err := sourceApproval{reader: reader, require: tc.require}.check(context.Background(), "ns", tc.spec, authnv1.UserInfo{Username: tc.user}, path)
+			errs, err := sourceApproval{reader: reader, require: tc.require}.check(context.Background(), migrationSources(tc.dbm), authnv1.UserInfo{Username: tc.user}, path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,6 +262,66 @@ func TestSourceApprovalRequiresTrackedScriptSources(t *testing.T) {
 	}
 }
 
+// TestApprovalChecksTheTargetsSecrets: a migration on a target is planned
+// and applied with the target's Secrets, in the target's namespace for a
+// DatabaseTarget, the operator's (or the one it names) for a
+// ClusterDatabaseTarget: their writers may not approve either.
+func TestApprovalChecksTheTargetsSecrets(t *testing.T) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, dbv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byRita := map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: modifiedBy("dev", "rita")}
+	secret := func(namespace, name string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: tracked, Annotations: byRita}}
+	}
+	targetSpec := dbv1.DatabaseTargetSpec{
+		Type: dbv1.DatabaseTypePostgreSQL, Host: "db", Database: "app",
+		ConnectionSecret: &dbv1.TargetSecretRef{Name: "app-conn"},
+		Planning:         &dbv1.TargetPlanning{DevDatabase: &dbv1.SecretKeyRef{Name: "app-dev", Key: "url"}},
+		CASecret:         &dbv1.CASecretRef{Name: "app-ca", Key: "ca.crt"},
+	}
+	shared := dbv1.ClusterDatabaseTargetSpec{DatabaseTargetSpec: targetSpec, AllowedNamespaces: dbv1.AllowedNamespaces{Names: []string{"ns"}}}
+	shared.CASecret = &dbv1.CASecretRef{Name: "app-ca", Namespace: "pki", Key: "ca.crt"}
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+		&dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app"}, Spec: targetSpec},
+		&dbv1.ClusterDatabaseTarget{ObjectMeta: metav1.ObjectMeta{Name: "shared"}, Spec: shared},
+		secret("ns", "app-conn"), secret("ns", "app-dev"), secret("ns", "app-ca"),
+		secret("ops", "app-conn"), secret("ops", "app-dev"), secret("pki", "app-ca"),
+	).Build()
+	v := &Validator{Reader: reader, Authorizer: approvers{"rita"}, OperatorNamespace: "ops"}
+	plan := &dbv1.PlanStatus{Hash: "sha256:" + strings.Repeat("a", 64)}
+	for _, tc := range []struct {
+		ref  dbv1.TargetRef
+		want []string
+	}{
+		{dbv1.TargetRef{Kind: dbv1.KindDatabaseTarget, Name: "app"}, []string{"Secret ns/app-conn", "Secret ns/app-dev", "Secret ns/app-ca"}},
+		{dbv1.TargetRef{Kind: dbv1.KindClusterDatabaseTarget, Name: "shared"}, []string{"Secret ops/app-conn", "Secret ops/app-dev", "Secret pki/app-ca"}},
+	} {
+		t.Run(string(tc.ref.Kind), func(t *testing.T) {
+			old := fixture.Migration("ns", "m", fixture.WithScripts(fixture.InlineScript("a", "CREATE TABLE a (id int);")))
+			old.Spec.Database, old.Spec.TargetRef = nil, &tc.ref
+			old.Status.Plan = plan
+			dbm := old.DeepCopy()
+			dbm.Annotations = map[string]string{dbv1.AnnotationApprovedPlan: plan.Hash}
+			errs, err := v.validateApprovalBy(context.Background(), old, dbm, authnv1.UserInfo{Username: "rita"}, dbv1.AnnotationApprovedPlan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(errs) != len(tc.want) {
+				t.Fatalf("got %v, want %d errors", errs, len(tc.want))
+			}
+			for i, want := range tc.want {
+				if !strings.Contains(errs[i].Error(), `"rita" changed `+want+", which this plan reads") {
+					t.Errorf("error %q does not name %s", errs[i].Error(), want)
+				}
+			}
+		})
+	}
+}
+
 var _ = Describe("tracked sources", func() {
 	ctx := context.Background()
 
@@ -266,7 +329,7 @@ var _ = Describe("tracked sources", func() {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name, Labels: tracked,
 			Annotations: map[string]string{dbv1.AnnotationCreatedBy: "ceo"}}, Data: map[string]string{"001.sql": sql}}
 		Expect(dev.Create(ctx, cm)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, cm)
+		DeferCleanup(func() error { return client.IgnoreNotFound(admin.Delete(ctx, cm)) })
 		return cm
 	}
 	edit := func(c client.Client, cm *corev1.ConfigMap, change func(*corev1.ConfigMap)) error {
@@ -365,7 +428,42 @@ var _ = Describe("tracked sources", func() {
 		Expect(edit(rita, cm, func(cm *corev1.ConfigMap) { cm.Data["001.sql"] = "CREATE TABLE b (id int);" })).To(Succeed())
 		err := approve()
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
-		Expect(err.Error()).To(ContainSubstring(`"rita" changed ConfigMap reviewed-scripts, which this plan reads, and cannot approve it`))
+		Expect(err.Error()).To(ContainSubstring(`"rita" changed ConfigMap ` + testNamespace + `/reviewed-scripts, which this plan reads, and cannot approve it`))
+	})
+
+	It("refuses an approval while a source the plan was read from is gone", func() {
+		// rita may delete ConfigMaps here, as many a reviewer may.
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "configmap-deleter"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "delete"}}}}
+		Expect(admin.Create(ctx, role)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, role)
+		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "configmap-deleter"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "rita"}}}
+		Expect(admin.Create(ctx, binding)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, binding)
+
+		cm := trackedMap("deleted-scripts", "CREATE TABLE a (id int);")
+		dbm := fixture.Migration(testNamespace, "reads-deleted", fixture.WithScripts(dbv1.MigrationScript{
+			Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://deleted-scripts/001.sql"}))
+		Expect(dev.Create(ctx, dbm)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, dbm)
+		// rita writes the script and the plan is made from it.
+		Expect(edit(rita, cm, func(cm *corev1.ConfigMap) { cm.Data["001.sql"] = "CREATE TABLE b (id int);" })).To(Succeed())
+		plan := dbv1.PlanStatus{Hash: "sha256:" + strings.Repeat("f", 64), Statements: []string{"CREATE TABLE b (id int)"}}
+		dbm.Status.Plan = &plan
+		Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
+
+		// She deletes it: the plan stays in status (the reconciler marks
+		// the source missing), and the same script made again would plan
+		// the same hash. Her approval in between is refused.
+		Eventually(func() error { return rita.Delete(ctx, cm) }).Should(Succeed()) // RBAC is cached
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
+		patch := client.MergeFrom(dbm.DeepCopy())
+		dbm.Annotations[dbv1.AnnotationApprovedPlan] = plan.Hash
+		err := rita.Patch(ctx, dbm, patch)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("ConfigMap " + testNamespace + "/deleted-scripts, which this plan was read from, does not exist"))
 	})
 
 	It("lets a reviewer who wrote no source approve", func() {

@@ -44,6 +44,9 @@ type Validator struct {
 	// SQLiteRoot is the directory SQLite files must resolve under
 	// (--sqlite-root); empty refuses SQLite files.
 	SQLiteRoot string
+	// OperatorNamespace holds the Secrets of ClusterDatabaseTargets that
+	// name no namespace (the manager's namespace).
+	OperatorNamespace string
 	// RequireTrackedSources refuses an approval while a script or
 	// desired-schema source is not a tracked source
 	// (--require-tracked-sources; see dbv1.LabelTrackedSource).
@@ -131,8 +134,18 @@ func (v *Validator) validateApprovalBy(ctx context.Context, old, dbm *dbv1.Datab
 		return nil, err
 	}
 	errs := validateApproval(dbm, policy, a)
+	objects := migrationSources(dbm)
+	if ref := dbm.Spec.TargetRef; ref != nil {
+		target, _, err := v.target(ctx, dbm)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range targetSources(ref.ID(dbm.Namespace), target, v.OperatorNamespace) {
+			objects = addSource(objects, o)
+		}
+	}
 	sourceErrs, err := sourceApproval{reader: v.Reader, require: v.RequireTrackedSources}.check(
-		ctx, dbm.Namespace, &dbm.Spec, a.user, field.NewPath("metadata", "annotations").Key(key))
+		ctx, objects, a.user, field.NewPath("metadata", "annotations").Key(key))
 	if err != nil {
 		return nil, err
 	}
