@@ -145,7 +145,7 @@ func main() {
 	zapOpts := zap.Options{Development: false}
 	flag.StringVar(&o.operatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "kube-shift-system"), "The manager's own namespace: a ClusterDatabaseTarget's Secrets are read from it unless the target names another.")
 	flag.BoolVar(&o.requireTargetRef, "require-target-ref", false, "Refuse DatabaseMigrations with an inline spec.database: every migration names a DatabaseTarget or ClusterDatabaseTarget the platform team registered.")
-	flag.BoolVar(&o.requireTrackedSources, "require-tracked-sources", false, "Refuse approvals of plans whose scripts or desired schema come from a ConfigMap or Secret without the "+dbv1.LabelTrackedSource+" label: the label, set when the object is created, makes kube-shift record who writes it, and none of them may approve.")
+	flag.BoolVar(&o.requireTrackedSources, "require-tracked-sources", false, "Refuse approvals of plans whose scripts or desired schema (or a migration's own dev-database Secret) come from a ConfigMap or Secret without the "+dbv1.LabelTrackedSource+" label: the label, set when the object is created, makes kube-shift record who writes it, and none of them may approve.")
 	flag.StringVar(&o.sqliteRoot, "sqlite-root", "", "Directory SQLite database files must resolve under, symlinks followed (checked at admission and again before a file is opened). Empty: SQLite files are refused.")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

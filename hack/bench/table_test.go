@@ -61,3 +61,30 @@ func parseLines(t *testing.T, r results, lines ...string) {
 		t.Fatal(err)
 	}
 }
+
+func TestAdmissionRowsShowTheFloorsHandlerBesideOurs(t *testing.T) {
+	r := results{}
+	parseLines(t, r,
+		"BenchmarkAdmission-2 1 5 ns/op 500 A-creates/s 350 B-creates/s 0.7 B/A-throughput 6 validate-handler-p99-ms 4.5 D-validate-handler-p99-ms 0.3 serial-handler-p99-ms",
+		"BenchmarkAdmission-2 1 5 ns/op 500 A-creates/s 300 B-creates/s 0.6 B/A-throughput 5 validate-handler-p99-ms 3.5 D-validate-handler-p99-ms 0.25 serial-handler-p99-ms",
+		"BenchmarkAdmission-2 1 5 ns/op 500 A-creates/s 400 B-creates/s 0.8 B/A-throughput 7 validate-handler-p99-ms 5.5 D-validate-handler-p99-ms 0.35 serial-handler-p99-ms",
+	)
+	var ours, floor *row
+	for _, x := range tableRows(sizes{}, r) {
+		switch {
+		case x.what == "admission, 50 clients: validating handler p99":
+			ours = &x
+		case strings.HasPrefix(x.what, "admission, 50 clients: p99 of the design floor's validating handler"):
+			floor = &x
+		}
+	}
+	if ours == nil || floor == nil {
+		t.Fatalf("rows: ours %v, the floor's %v; want both", ours, floor)
+	}
+	if ours.ours != 6 || ours.met {
+		t.Errorf("our handler's row = %+v, want the median run's 6 ms, the goal missed", *ours)
+	}
+	if floor.ours != 4.5 || floor.base != 0.3 || !floor.info {
+		t.Errorf("the floor's row = %+v, want the median run's 4.5 ms against our handlers alone, 0.3 ms", *floor)
+	}
+}

@@ -233,9 +233,13 @@ func (v *SetValidator) validateReviewer(ctx context.Context, set *dbv1.DatabaseM
 	if !isReviewer(set.Spec.Template.Policy.Reviewers, user) {
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q is not among spec.template.policy.reviewers", user.Username)))
 	}
-	objects, err := v.fleetSources(ctx, set)
+	objects, gone, err := v.fleetSources(ctx, set)
 	if err != nil {
 		return nil, err
+	}
+	for _, target := range gone {
+		errs = append(errs, field.Forbidden(path, fmt.Sprintf(
+			"%s, a target of the fleet, does not exist or no longer admits namespace %s: its plan cannot be approved; wait until the set plans its fleet again", target, set.Namespace)))
 	}
 	sourceErrs, err := sourceApproval{reader: v.Reader, require: v.RequireTrackedSources}.check(ctx, objects, user, path)
 	if err != nil {
@@ -255,28 +259,33 @@ func (v *SetValidator) validateReviewer(ctx context.Context, set *dbv1.DatabaseM
 
 // fleetSources lists the objects the fleet's plans are read from: the
 // template's SQL sources, in the set's namespace, and the Secrets of each
-// target in the fleet.
-func (v *SetValidator) fleetSources(ctx context.Context, set *dbv1.DatabaseMigrationSet) ([]sourceObject, error) {
+// target in the fleet; and the fleet's targets the namespace cannot use
+// (gone, or no longer admitting it), whose Secrets no one can check.
+func (v *SetValidator) fleetSources(ctx context.Context, set *dbv1.DatabaseMigrationSet) ([]sourceObject, []string, error) {
 	objects := migrationSources(&dbv1.DatabaseMigration{
 		ObjectMeta: metav1.ObjectMeta{Namespace: set.Namespace},
 		Spec:       dbv1.DatabaseMigrationSpec{Migration: set.Spec.Template.Migration},
 	})
 	usable, err := tenancy.Usable(ctx, v.Reader, set.Namespace)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	inFleet := map[string]bool{}
-	for _, p := range dbv1.FleetPairs(set.Status.Targets) {
-		inFleet[p.Target] = true
-	}
+	byName := map[string]tenancy.Target{}
 	for _, t := range usable {
-		if inFleet[dbv1.SetTarget(dbv1.TargetRef{Kind: dbv1.TargetKind(t.ID.Kind), Name: t.ID.Name})] {
-			for _, o := range targetSources(t.ID, t.Spec, v.OperatorNamespace) {
-				objects = addSource(objects, o)
-			}
+		byName[dbv1.SetTarget(dbv1.TargetRef{Kind: dbv1.TargetKind(t.ID.Kind), Name: t.ID.Name})] = t
+	}
+	var gone []string
+	for _, p := range dbv1.FleetPairs(set.Status.Targets) {
+		t, ok := byName[p.Target]
+		if !ok {
+			gone = append(gone, p.Target)
+			continue
+		}
+		for _, o := range targetSources(t.ID, t.Spec, v.OperatorNamespace) {
+			objects = addSource(objects, o)
 		}
 	}
-	return objects, nil
+	return objects, gone, nil
 }
 
 // validateTargetReviewers holds a fleet approval to the reviewers of each

@@ -2,13 +2,19 @@ package v1alpha1
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/fixture"
@@ -54,6 +60,20 @@ var _ = Describe("admission of migration sets and their children", func() {
 		{Target: "DatabaseTarget/t2", Migration: "fleet-t2", PlanHash: "sha256:p2", State: dbv1.FleetUnapproved, Wave: 1},
 	}
 	fleetHash := dbv1.FleetHash(dbv1.FleetPairs(pending))
+	// fleetTargets makes the targets of pending, with the connection
+	// Secrets their plans were made with: an approval needs them.
+	fleetTargets := func() {
+		GinkgoHelper()
+		for _, name := range []string{"t1", "t2"} {
+			target := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name}, Spec: dbv1.DatabaseTargetSpec{
+				Type: dbv1.DatabaseTypePostgreSQL, Host: name + ".db.internal", Database: name, ConnectionSecret: &dbv1.TargetSecretRef{Name: name}}}
+			Expect(admin.Create(ctx, target)).To(Succeed())
+			DeferCleanup(admin.Delete, ctx, target)
+			conn := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name}}
+			Expect(admin.Create(ctx, conn)).To(Succeed())
+			DeferCleanup(admin.Delete, ctx, conn)
+		}
+	}
 
 	It("refuses what a set cannot be: automatic approval, blue-green, a bad selector, a name too long for a label", func() {
 		set := newSet("bad")
@@ -73,6 +93,7 @@ var _ = Describe("admission of migration sets and their children", func() {
 	})
 
 	It("lets only a reviewer other than the author approve the current fleet, and promote the approved one", func() {
+		fleetTargets()
 		set := newSet("fleet")
 		Expect(dev.Create(ctx, set)).To(Succeed())
 		DeferCleanup(admin.Delete, ctx, set)
@@ -100,6 +121,7 @@ var _ = Describe("admission of migration sets and their children", func() {
 	})
 
 	It("refuses a fleet approval by a writer of a tracked source the template reads", func() {
+		fleetTargets()
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "fleet-scripts", Labels: tracked},
 			Data: map[string]string{"001.sql": "ALTER TABLE users ADD COLUMN age int;"}}
 		Expect(dev.Create(ctx, cm)).To(Succeed())
@@ -117,16 +139,48 @@ var _ = Describe("admission of migration sets and their children", func() {
 		Expect(err).To(MatchError(ContainSubstring(`"rita" changed ConfigMap ` + testNamespace + `/fleet-scripts, which this plan reads`)))
 	})
 
+	It("refuses every approval of a child its set no longer owns", func() {
+		// dev, the set's author, may approve migrations too.
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "dev-approver"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasemigrations"}, Verbs: []string{ApproveVerb}}}}
+		Expect(admin.Create(ctx, role)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, role)
+		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "dev-approver"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "dev"}}}
+		Expect(admin.Create(ctx, binding)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, binding)
+
+		set := newSet("orphans")
+		Expect(dev.Create(ctx, set)).To(Succeed())
+		DeferCleanup(admin.Delete, ctx, set)
+		t := true
+		child := fixture.Migration(testNamespace, "orphans-t1")
+		child.Spec.Migration = set.Spec.Template.Migration
+		child.Labels = map[string]string{dbv1.LabelSet: set.Name}
+		child.OwnerReferences = []metav1.OwnerReference{{APIVersion: dbv1.GroupVersion.String(), Kind: "DatabaseMigrationSet", Name: set.Name, UID: set.UID, Controller: &t}}
+		Expect(admin.Create(ctx, child)).To(Succeed(), "the operator makes the child")
+		DeferCleanup(admin.Delete, ctx, child)
+		hash := "sha256:" + strings.Repeat("0", 64)
+		child.Status.Plan = &dbv1.PlanStatus{Hash: hash, Statements: []string{"ALTER TABLE users ADD COLUMN age int"}}
+		Expect(admin.Status().Update(ctx, child)).To(Succeed())
+
+		By("dev orphans the child, a change of its metadata only")
+		Expect(admin.Get(ctx, client.ObjectKeyFromObject(child), child)).To(Succeed())
+		patch := client.MergeFrom(child.DeepCopy())
+		child.OwnerReferences = nil
+		Expect(dev.Patch(ctx, child, patch)).To(Succeed())
+
+		By("no one approves it as a migration of their own: not dev, whose SQL it is, nor a reviewer")
+		for _, c := range []client.Client{dev, rita} {
+			Eventually(func() error {
+				return annotate(c, child, map[string]string{dbv1.AnnotationApprovedPlan: hash})
+			}).Should(MatchError(ContainSubstring("kube-shift made this migration for a DatabaseMigrationSet that no longer owns it")))
+		}
+	})
+
 	It("lets only the operator make, change and approve a set's children, and only for the approved fleet", func() {
-		target := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "t1"}, Spec: dbv1.DatabaseTargetSpec{
-			Type: dbv1.DatabaseTypePostgreSQL, Host: "t1.db.internal", Database: "t1", ConnectionSecret: &dbv1.TargetSecretRef{Name: "t1"}}}
-		Expect(admin.Create(ctx, target)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, target)
-		// The plans were made with its connection Secret: an approval
-		// needs every object a plan was read from.
-		conn := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "t1"}}
-		Expect(admin.Create(ctx, conn)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, conn)
+		fleetTargets()
 		set := newSet("owner")
 		Expect(dev.Create(ctx, set)).To(Succeed())
 		DeferCleanup(admin.Delete, ctx, set)
@@ -179,3 +233,37 @@ var _ = Describe("admission of migration sets and their children", func() {
 		Expect(err).To(MatchError(ContainSubstring("change the set, not its migrations")))
 	})
 })
+
+// TestFleetSourcesNameTheTargetsNoOneCanCheck: a target of the fleet that
+// is gone, or no longer admits the set's namespace, has Secrets no
+// approval can check: the approval is refused for it.
+func TestFleetSourcesNameTheTargetsNoOneCanCheck(t *testing.T) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, dbv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := dbv1.DatabaseTargetSpec{Type: dbv1.DatabaseTypePostgreSQL, Host: "db", Database: "app", ConnectionSecret: &dbv1.TargetSecretRef{Name: "conn"}}
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+		&dbv1.ClusterDatabaseTarget{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"},
+			Spec: dbv1.ClusterDatabaseTargetSpec{DatabaseTargetSpec: spec, AllowedNamespaces: dbv1.AllowedNamespaces{Names: []string{"other"}}}},
+		&dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "here"}, Spec: spec},
+	).Build()
+	set := &dbv1.DatabaseMigrationSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "s"}}
+	set.Status.Targets = []dbv1.FleetTarget{
+		{Target: "ClusterDatabaseTarget/elsewhere", Migration: "s-elsewhere", PlanHash: "sha256:p", State: dbv1.FleetUnapproved},
+		{Target: "DatabaseTarget/gone", Migration: "s-gone", PlanHash: "sha256:q", State: dbv1.FleetUnapproved},
+		{Target: "DatabaseTarget/here", Migration: "s-here", PlanHash: "sha256:r", State: dbv1.FleetUnapproved},
+	}
+	objects, gone, err := (&SetValidator{Reader: reader, OperatorNamespace: "ops"}).fleetSources(context.Background(), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"ClusterDatabaseTarget/elsewhere", "DatabaseTarget/gone"}; !slices.Equal(gone, want) {
+		t.Errorf("targets no one can check = %v, want %v", gone, want)
+	}
+	if len(objects) != 1 || objects[0].String() != "Secret ns/conn" {
+		t.Errorf("objects = %v, want the usable target's connection Secret, ns/conn", objects)
+	}
+}

@@ -171,14 +171,16 @@ func validateSource(_ context.Context, req admission.Request) admission.Response
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Result: &status}}
 }
 
-// sourceObject is a ConfigMap or Secret a plan is read from: sql when the
-// plan's SQL comes from it (a script's or the desired schema's source),
-// else a Secret that says where the plan runs or is computed (connection,
-// dev database, CA).
+// sourceObject is a ConfigMap or Secret a plan is read from: a source of
+// its SQL (a script's or the desired schema's), or a Secret that says
+// where the plan runs or is computed (connection, dev database, CA).
+// required ones must be tracked under --require-tracked-sources: the SQL
+// sources, and a migration's own dev-database Secret, whose server the
+// plan's statements are computed on (both the migration's author's).
 type sourceObject struct {
 	namespace string
 	ref       source.Ref // Kind and Name; no Key
-	sql       bool
+	required  bool
 }
 
 func (o sourceObject) String() string {
@@ -189,14 +191,15 @@ func (o sourceObject) String() string {
 // namespace (its SQL, an inline database's Secrets), each once.
 func migrationSources(dbm *dbv1.DatabaseMigration) []sourceObject {
 	var objects []sourceObject
-	for _, r := range sourceObjects(source.SQLReferences(dbm)) {
-		objects = addSource(objects, sourceObject{namespace: dbm.Namespace, ref: r, sql: true})
+	for _, r := range source.SQLReferences(dbm) {
+		object := source.Ref{Kind: r.Kind, Name: r.Name}
+		objects = addSource(objects, sourceObject{namespace: dbm.Namespace, ref: object, required: true})
 	}
 	if db := dbm.Spec.Database; db != nil && db.ConnectionSecret != "" {
 		objects = addSource(objects, sourceObject{namespace: dbm.Namespace, ref: source.Ref{Kind: source.KindSecret, Name: db.ConnectionSecret}})
 	}
 	if p := dbm.Spec.Planning; p != nil && p.DevDatabase != nil {
-		objects = addSource(objects, sourceObject{namespace: dbm.Namespace, ref: source.Ref{Kind: source.KindSecret, Name: p.DevDatabase.Name}})
+		objects = addSource(objects, sourceObject{namespace: dbm.Namespace, ref: source.Ref{Kind: source.KindSecret, Name: p.DevDatabase.Name}, required: true})
 	}
 	return objects
 }
@@ -223,13 +226,13 @@ func targetSources(id dbv1.TargetID, spec *dbv1.DatabaseTargetSpec, operatorName
 	return objects
 }
 
-// addSource adds o to objects unless it is there; a SQL source stays one.
+// addSource adds o to objects unless it is there; a required one stays so.
 func addSource(objects []sourceObject, o sourceObject) []sourceObject {
 	i := slices.IndexFunc(objects, func(x sourceObject) bool { return x.namespace == o.namespace && x.ref == o.ref })
 	if i < 0 {
 		return append(objects, o)
 	}
-	objects[i].sql = objects[i].sql || o.sql
+	objects[i].required = objects[i].required || o.required
 	return objects
 }
 
@@ -237,7 +240,7 @@ func addSource(objects []sourceObject, o sourceObject) []sourceObject {
 // from: each must exist (a plan outlives the object it was read from, and
 // one made again after the approval would be vouched for by no one), no
 // one a tracked object's stamps name may approve the plan, and under
-// --require-tracked-sources every SQL source must be tracked.
+// --require-tracked-sources every required one must be tracked.
 type sourceApproval struct {
 	reader  client.Reader
 	require bool
@@ -257,9 +260,9 @@ func (s sourceApproval) check(ctx context.Context, objects []sourceObject, user 
 			return nil, err
 		}
 		if _, tracked := meta.Labels[dbv1.LabelTrackedSource]; !tracked {
-			if s.require && object.sql {
+			if s.require && object.required {
 				errs = append(errs, field.Forbidden(path, fmt.Sprintf(
-					"%s is not a tracked source: the platform requires the %s label on every script source (set when the object is created), so that its writers are known",
+					"%s is not a tracked source: the platform requires the %s label (set when the object is created) on every script source and a migration's own dev-database Secret, so that their writers are known",
 					object, dbv1.LabelTrackedSource)))
 			}
 			continue
@@ -274,36 +277,28 @@ func (s sourceApproval) check(ctx context.Context, objects []sourceObject, user 
 	return errs, nil
 }
 
-// untrackedWarnings warns, when tracking is required, of each script or
-// desired-schema source of dbm that exists and is not tracked: approvals
+// untrackedWarnings warns, when tracking is required, of each object dbm's
+// plan is read from that must be tracked, exists and is not: approvals
 // will be refused until it is made again with the label.
 func (s sourceApproval) untrackedWarnings(ctx context.Context, dbm *dbv1.DatabaseMigration) []string {
 	if !s.require {
 		return nil
 	}
 	var warnings []string
-	for _, ref := range sourceObjects(source.SQLReferences(dbm)) {
-		meta, err := readSourceMeta(ctx, s.reader, dbm.Namespace, ref)
+	for _, object := range migrationSources(dbm) {
+		if !object.required {
+			continue
+		}
+		meta, err := readSourceMeta(ctx, s.reader, object.namespace, object.ref)
 		if err != nil {
 			continue // missing: warned of as a source; unreadable: checked at approval
 		}
 		if _, tracked := meta.Labels[dbv1.LabelTrackedSource]; !tracked {
-			warnings = append(warnings, fmt.Sprintf("%s %s has no %s label, which the platform requires: no plan reading it can be approved until it is created again with the label",
-				ref.Kind, ref.Name, dbv1.LabelTrackedSource))
+			warnings = append(warnings, fmt.Sprintf("%s has no %s label, which the platform requires: no plan reading it can be approved until it is created again with the label",
+				object, dbv1.LabelTrackedSource))
 		}
 	}
 	return warnings
-}
-
-// sourceObjects lists the objects refs name, each once, without keys.
-func sourceObjects(refs []source.Ref) []source.Ref {
-	var objects []source.Ref
-	for _, r := range refs {
-		if object := (source.Ref{Kind: r.Kind, Name: r.Name}); !slices.Contains(objects, object) {
-			objects = append(objects, object)
-		}
-	}
-	return objects
 }
 
 // readSourceMeta reads the metadata of the ConfigMap or Secret ref names,

@@ -221,7 +221,7 @@ func TestSourceApprovalRequiresTrackedScriptSources(t *testing.T) {
 		t.Errorf("warnings where tracking is not required: %v", w)
 	}
 	w := sourceApproval{reader: reader, require: true}.untrackedWarnings(context.Background(), all)
-	if len(w) != 1 || !strings.Contains(w[0], "ConfigMap plain has no "+dbv1.LabelTrackedSource+" label") {
+	if len(w) != 1 || !strings.Contains(w[0], "ConfigMap ns/plain has no "+dbv1.LabelTrackedSource+" label") {
 		t.Errorf("warnings: %v, want one of ConfigMap plain", w)
 	}
 	path := field.NewPath("metadata", "annotations").Key(dbv1.AnnotationApprovedPlan)

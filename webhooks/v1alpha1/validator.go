@@ -110,6 +110,19 @@ func (v *Validator) ValidateUpdate(ctx context.Context, old, dbm *dbv1.DatabaseM
 		}
 		return warnings, invalid(dbm, append(errs, childErrs...))
 	}
+	if v.OperatorUser != "" && dbm.Annotations[dbv1.AnnotationCreatedBy] == v.OperatorUser {
+		// A set's child no longer owned by its set (its owner reference
+		// removed, or the set deleted with its children orphaned): its
+		// plan was the fleet's to approve, and the stamps of the set's
+		// author are not on it, so no one approves it here.
+		for _, key := range []string{dbv1.AnnotationApprovedPlan, dbv1.AnnotationSwitchApproved} {
+			if newApproval(old, dbm, req.UserInfo, key) != nil {
+				errs = append(errs, field.Forbidden(field.NewPath("metadata", "annotations").Key(key),
+					"kube-shift made this migration for a DatabaseMigrationSet that no longer owns it: its plans are approved on a set only; delete it, or make a migration of your own"))
+			}
+		}
+		return warnings, invalid(dbm, errs)
+	}
 	for _, key := range []string{dbv1.AnnotationApprovedPlan, dbv1.AnnotationSwitchApproved} {
 		approvalErrs, err := v.validateApprovalBy(ctx, old, dbm, req.UserInfo, key)
 		if err != nil {
