@@ -141,15 +141,7 @@ var _ = Describe("admission of migration sets and their children", func() {
 
 	It("refuses every approval of a child its set no longer owns", func() {
 		// dev, the set's author, may approve migrations too.
-		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "dev-approver"},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasemigrations"}, Verbs: []string{ApproveVerb}}}}
-		Expect(admin.Create(ctx, role)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, role)
-		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "dev-approver"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "dev"}}}
-		Expect(admin.Create(ctx, binding)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, binding)
+		grantForSpec(ctx, "dev-approver", rbacv1.PolicyRule{APIGroups: []string{dbv1.GroupVersion.Group}, Resources: []string{"databasemigrations"}, Verbs: []string{ApproveVerb}}, "dev")
 
 		set := newSet("orphans")
 		Expect(dev.Create(ctx, set)).To(Succeed())
@@ -173,9 +165,8 @@ var _ = Describe("admission of migration sets and their children", func() {
 
 		By("no one approves it as a migration of their own: not dev, whose SQL it is, nor a reviewer")
 		for _, c := range []client.Client{dev, rita} {
-			Eventually(func() error {
-				return annotate(c, child, map[string]string{dbv1.AnnotationApprovedPlan: hash})
-			}).Should(MatchError(ContainSubstring("kube-shift made this migration for a DatabaseMigrationSet that no longer owns it")))
+			err := annotate(c, child, map[string]string{dbv1.AnnotationApprovedPlan: hash})
+			Expect(err).To(MatchError(ContainSubstring("kube-shift made this migration for a DatabaseMigrationSet that no longer owns it")))
 		}
 	})
 

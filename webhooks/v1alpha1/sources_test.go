@@ -379,19 +379,11 @@ var _ = Describe("tracked sources", func() {
 	})
 
 	It("stamps a labelled Secret's writers, whose data it never repeats", func() {
-		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "secret-writer"},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "patch"}}}}
-		Expect(admin.Create(ctx, role)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, role)
-		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "secret-writer"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "bob"}}}
-		Expect(admin.Create(ctx, binding)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, binding)
+		grantForSpec(ctx, "secret-writer", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "get", "patch"}}, "bob")
 
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "secret-scripts", Labels: tracked},
 			StringData: map[string]string{"001.sql": "CREATE TABLE s (id int); -- " + secretMarker}}
-		Eventually(func() error { return bob.Create(ctx, secret) }).Should(Succeed()) // RBAC is cached
+		Expect(bob.Create(ctx, secret)).To(Succeed())
 		DeferCleanup(admin.Delete, ctx, secret)
 		Expect(secret.Annotations).To(HaveKeyWithValue(dbv1.AnnotationCreatedBy, "bob"))
 
@@ -412,11 +404,8 @@ var _ = Describe("tracked sources", func() {
 		cm := trackedMap("reviewed-scripts", "CREATE TABLE a (id int);")
 		dbm := fixture.Migration(testNamespace, "reads-tracked", fixture.WithScripts(dbv1.MigrationScript{
 			Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://reviewed-scripts/001.sql"}))
-		Expect(dev.Create(ctx, dbm)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, dbm)
-		plan := dbv1.PlanStatus{Hash: "sha256:" + strings.Repeat("d", 64), Statements: []string{"CREATE TABLE a (id int)"}}
-		dbm.Status.Plan = &plan
-		Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
+		createPlanned(ctx, dbm, "sha256:"+strings.Repeat("d", 64))
+		plan := *dbm.Status.Plan
 		approve := func() error {
 			Expect(admin.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
 			patch := client.MergeFrom(dbm.DeepCopy())
@@ -433,31 +422,20 @@ var _ = Describe("tracked sources", func() {
 
 	It("refuses an approval while a source the plan was read from is gone", func() {
 		// rita may delete ConfigMaps here, as many a reviewer may.
-		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "configmap-deleter"},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "delete"}}}}
-		Expect(admin.Create(ctx, role)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, role)
-		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "configmap-deleter"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "rita"}}}
-		Expect(admin.Create(ctx, binding)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, binding)
+		grantForSpec(ctx, "configmap-deleter", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"delete", "get"}}, "rita")
 
 		cm := trackedMap("deleted-scripts", "CREATE TABLE a (id int);")
-		dbm := fixture.Migration(testNamespace, "reads-deleted", fixture.WithScripts(dbv1.MigrationScript{
-			Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://deleted-scripts/001.sql"}))
-		Expect(dev.Create(ctx, dbm)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, dbm)
 		// rita writes the script and the plan is made from it.
 		Expect(edit(rita, cm, func(cm *corev1.ConfigMap) { cm.Data["001.sql"] = "CREATE TABLE b (id int);" })).To(Succeed())
-		plan := dbv1.PlanStatus{Hash: "sha256:" + strings.Repeat("f", 64), Statements: []string{"CREATE TABLE b (id int)"}}
-		dbm.Status.Plan = &plan
-		Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
+		dbm := fixture.Migration(testNamespace, "reads-deleted", fixture.WithScripts(dbv1.MigrationScript{
+			Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://deleted-scripts/001.sql"}))
+		createPlanned(ctx, dbm, "sha256:"+strings.Repeat("f", 64))
+		plan := *dbm.Status.Plan
 
 		// She deletes it: the plan stays in status (the reconciler marks
 		// the source missing), and the same script made again would plan
 		// the same hash. Her approval in between is refused.
-		Eventually(func() error { return rita.Delete(ctx, cm) }).Should(Succeed()) // RBAC is cached
+		Expect(rita.Delete(ctx, cm)).To(Succeed())
 		Expect(admin.Get(ctx, client.ObjectKeyFromObject(dbm), dbm)).To(Succeed())
 		patch := client.MergeFrom(dbm.DeepCopy())
 		dbm.Annotations[dbv1.AnnotationApprovedPlan] = plan.Hash
@@ -470,13 +448,9 @@ var _ = Describe("tracked sources", func() {
 		trackedMap("other-scripts", "CREATE TABLE a (id int);")
 		dbm := fixture.Migration(testNamespace, "reads-tracked-ok", fixture.WithScripts(dbv1.MigrationScript{
 			Name: "a", Type: dbv1.ScriptTypeSchema, Source: "configmap://other-scripts/001.sql"}))
-		Expect(dev.Create(ctx, dbm)).To(Succeed())
-		DeferCleanup(admin.Delete, ctx, dbm)
-		plan := dbv1.PlanStatus{Hash: "sha256:" + strings.Repeat("e", 64), Statements: []string{"CREATE TABLE a (id int)"}}
-		dbm.Status.Plan = &plan
-		Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
+		createPlanned(ctx, dbm, "sha256:"+strings.Repeat("e", 64))
 		patch := client.MergeFrom(dbm.DeepCopy())
-		dbm.Annotations[dbv1.AnnotationApprovedPlan] = plan.Hash
+		dbm.Annotations[dbv1.AnnotationApprovedPlan] = dbm.Status.Plan.Hash
 		Expect(rita.Patch(ctx, dbm, patch)).To(Succeed())
 	})
 })

@@ -12,6 +12,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -145,6 +146,36 @@ func grant(ctx context.Context, role string, verbs []string, users ...string) {
 		binding.Subjects = append(binding.Subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: u})
 	}
 	Expect(admin.Create(ctx, binding)).To(Succeed())
+}
+
+// grantForSpec gives user the rule in the test namespace for the running
+// spec, and waits until the API server's authorizer says so.
+func grantForSpec(ctx context.Context, name string, rule rbacv1.PolicyRule, user string) {
+	GinkgoHelper()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name}, Rules: []rbacv1.PolicyRule{rule}}
+	Expect(admin.Create(ctx, role)).To(Succeed())
+	DeferCleanup(admin.Delete, ctx, role)
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}}
+	Expect(admin.Create(ctx, binding)).To(Succeed())
+	DeferCleanup(admin.Delete, ctx, binding)
+	Eventually(func() bool {
+		review := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &authzv1.ResourceAttributes{
+			Namespace: testNamespace, Verb: rule.Verbs[0], Group: rule.APIGroups[0], Resource: rule.Resources[0]}}}
+		Expect(admin.Create(ctx, review)).To(Succeed())
+		return review.Status.Allowed
+	}).Should(BeTrue())
+}
+
+// createPlanned creates dbm as dev and writes a plan of hash into its
+// status, as the reconciler would.
+func createPlanned(ctx context.Context, dbm *dbv1.DatabaseMigration, hash string) {
+	GinkgoHelper()
+	Expect(dev.Create(ctx, dbm)).To(Succeed())
+	DeferCleanup(admin.Delete, ctx, dbm)
+	dbm.Status.Plan = &dbv1.PlanStatus{Hash: hash, Statements: []string{"CREATE TABLE a (id int)"}}
+	Expect(admin.Status().Update(ctx, dbm)).To(Succeed())
 }
 
 // userClient provisions an authenticated user on the API server and returns
