@@ -66,7 +66,9 @@ func (r *DatabaseMigrationReconciler) awaitApproval(ctx context.Context, dbm *db
 // effect: the platform allows it for every migration (--allow-auto-approval),
 // or a user allowed to approve set the policy as it now is (the mutating
 // webhook records who and the policy's digest; a user cannot write them).
-// The migration's author alone cannot approve its own plans this way.
+// The migration's authors cannot approve their own plans this way: the
+// webhook grants only to a user who is none of them, and voids the grant
+// when its grantor writes the spec.
 func (r *DatabaseMigrationReconciler) autoApprovalGranted(dbm *dbv1.DatabaseMigration) bool {
 	if r.AllowAutoApproval {
 		return true

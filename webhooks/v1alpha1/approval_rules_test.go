@@ -106,4 +106,27 @@ var _ = Describe("approval rules belong to the platform", func() {
 		Expect(patchAs(dev, byReviewer, func(d *dbv1.DatabaseMigration) { d.Spec.Policy.Destructive = dbv1.DestructiveAllowWithApproval })).To(Succeed())
 		Expect(annotations(byReviewer)).NotTo(HaveKey(dbv1.AnnotationPolicyGrantedBy))
 	})
+
+	It("grants approval: auto only from a reviewer who is none of the migration's authors, and voids it when the grantor writes the spec", func() {
+		setAuto := func(d *dbv1.DatabaseMigration) { d.Spec.Policy.Approval = dbv1.ApprovalAuto }
+
+		By("a reviewer who wrote the spec before is one of its authors")
+		written := create(dev, fixture.Migration(testNamespace, "auto-by-a-writer"))
+		Expect(patchAs(rita, written, func(d *dbv1.DatabaseMigration) { d.Spec.Migration.BatchSize = 50 })).To(Succeed())
+		Expect(patchAs(rita, written, setAuto)).To(Succeed())
+		Expect(annotations(written)).NotTo(HaveKey(dbv1.AnnotationPolicyGrantedBy))
+
+		By("so is one whose request changes more than the policy")
+		both := create(dev, fixture.Migration(testNamespace, "auto-with-a-change"))
+		Expect(patchAs(rita, both, func(d *dbv1.DatabaseMigration) { setAuto(d); d.Spec.Migration.BatchSize = 50 })).To(Succeed())
+		Expect(annotations(both)).NotTo(HaveKey(dbv1.AnnotationPolicyGrantedBy))
+
+		By("the grantor's own later change of the spec would run unreviewed: it voids the grant")
+		granted := create(dev, fixture.Migration(testNamespace, "auto-then-written"))
+		Expect(patchAs(rita, granted, setAuto)).To(Succeed())
+		Expect(annotations(granted)).To(HaveKeyWithValue(dbv1.AnnotationPolicyGrantedBy, "rita"))
+		Expect(patchAs(rita, granted, func(d *dbv1.DatabaseMigration) { d.Spec.Migration.BatchSize = 60 })).To(Succeed())
+		Expect(annotations(granted)).NotTo(HaveKey(dbv1.AnnotationPolicyGrantedBy))
+		Expect(annotations(granted)).NotTo(HaveKey(dbv1.AnnotationPolicyGranted))
+	})
 })

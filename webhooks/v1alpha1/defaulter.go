@@ -68,20 +68,26 @@ func (d *Defaulter) defaultMigration(ctx context.Context, req admission.Request,
 
 // stampPolicyGrant records who granted spec.policy when a request sets or
 // changes it to approval: auto: the user, if allowed to approve this
-// migration; nobody otherwise. An unchanged policy keeps its grant,
-// whatever the request wrote in the annotations.
+// migration and none of its authors (four eyes, as for an approval: not
+// its creator, not a user who wrote its spec before, and a request that
+// changes nothing but the policy); nobody otherwise. An unchanged policy
+// keeps its grant, whatever the request wrote in the annotations, unless
+// the grantor itself changes the spec: its own change would run
+// unreviewed.
 func (d *Defaulter) stampPolicyGrant(ctx context.Context, dbm, old *dbv1.DatabaseMigration, user authnv1.UserInfo) error {
 	ann := dbm.Annotations
 	digest := dbv1.PolicyDigest(dbm.Spec.Policy)
 	if old != nil && dbv1.PolicyDigest(old.Spec.Policy) == digest {
+		grantor := old.Annotations[dbv1.AnnotationPolicyGrantedBy]
+		keep := grantor != "" && (grantor != user.Username || equality.Semantic.DeepEqual(old.Spec, dbm.Spec))
 		for _, key := range []string{dbv1.AnnotationPolicyGrantedBy, dbv1.AnnotationPolicyGranted} {
-			setOrDelete(ann, key, old.Annotations[key], old.Annotations[key] != "")
+			setOrDelete(ann, key, old.Annotations[key], keep && old.Annotations[key] != "")
 		}
 		return nil
 	}
 	delete(ann, dbv1.AnnotationPolicyGrantedBy)
 	delete(ann, dbv1.AnnotationPolicyGranted)
-	if dbm.Spec.Policy.Approval != dbv1.ApprovalAuto || d.Authorizer == nil {
+	if dbm.Spec.Policy.Approval != dbv1.ApprovalAuto || d.Authorizer == nil || !grantsAsReviewer(dbm, old, user.Username) {
 		return nil
 	}
 	allowed, err := d.Authorizer.CanApprove(ctx, user, dbm)
@@ -93,6 +99,19 @@ func (d *Defaulter) stampPolicyGrant(ctx context.Context, dbm, old *dbv1.Databas
 		ann[dbv1.AnnotationPolicyGranted] = digest
 	}
 	return nil
+}
+
+// grantsAsReviewer reports whether username, setting dbm's policy (from
+// old's; nil on create), does so as a reviewer would approve: it did not
+// create the migration, did not write its spec before, and changes
+// nothing but the policy now.
+func grantsAsReviewer(dbm, old *dbv1.DatabaseMigration, username string) bool {
+	if old == nil || old.Annotations[dbv1.AnnotationCreatedBy] == username || slices.Contains(Modifiers(old), username) {
+		return false
+	}
+	rest, oldRest := dbm.Spec, old.Spec
+	rest.Policy, oldRest.Policy = dbv1.Policy{}, dbv1.Policy{}
+	return equality.Semantic.DeepEqual(rest, oldRest)
 }
 
 // maxModifiers bounds a modified-by list. An object that many users have
