@@ -27,6 +27,12 @@ var _ = Describe("kubectl shift fleet", func() {
 		}
 		Expect(userClient("dev").Create(ctx, set)).To(Succeed())
 		DeferCleanup(func() { _ = admin.Delete(context.Background(), set) })
+		// Its targets, which a fleet approval reads.
+		for _, name := range []string{"t0", "t1", "t2"} {
+			target := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: name},
+				Spec: dbv1.DatabaseTargetSpec{Type: dbv1.DatabaseTypePostgreSQL, Host: name + ".db.internal", Database: name}}
+			Expect(client.IgnoreAlreadyExists(admin.Create(ctx, target))).To(Succeed())
+		}
 		set.Status = dbv1.DatabaseMigrationSetStatus{
 			Phase: dbv1.SetAwaitingApproval,
 			Plans: []dbv1.FleetPlan{
