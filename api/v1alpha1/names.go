@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 )
 
@@ -129,6 +130,14 @@ const (
 	// someone else voids the grant.
 	AnnotationPolicyGranted = annotationPrefix + "policy-granted"
 )
+
+// Modifiers reads the modified-by list in annotations. The list is JSON:
+// a user name may hold any character, a comma included.
+func Modifiers(annotations map[string]string) []string {
+	var users []string
+	_ = json.Unmarshal([]byte(annotations[AnnotationModifiedBy]), &users)
+	return users
+}
 
 // PolicyDigest is "sha256:<hex>" over the approval rules of p, the value
 // of the policy-granted annotation.

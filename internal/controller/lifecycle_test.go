@@ -405,6 +405,32 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(get(dbm).Status.LastApplied.ApprovedBy).To(Equal(approverAuto))
 		Expect(tables(path)).To(ContainElement("widgets"))
 	})
+
+	It("does not let the grantor of policy.approval auto approve its own edit of a tracked source", func() {
+		path := sqlitePath()
+		// The stamps as the source webhooks write them: the grantor
+		// changed the script.
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "auto-scripts", Labels: map[string]string{dbv1.LabelTrackedSource: "true"},
+				Annotations: map[string]string{dbv1.AnnotationCreatedBy: "dev", dbv1.AnnotationModifiedBy: `["dev","platform-admin"]`}},
+			Data: map[string]string{"001.sql": "CREATE TABLE gadgets (id INTEGER PRIMARY KEY);"},
+		}
+		Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+		DeferCleanup(k8sClient.Delete, ctx, cm)
+		dbm := create(fixture.Migration(ns, "auto-own-edit", fixture.WithSQLite(path), fixture.WithPolicy(dbv1.Policy{Approval: dbv1.ApprovalAuto}),
+			fixture.WithScripts(dbv1.MigrationScript{Name: "gadgets", Type: dbv1.ScriptTypeSchema, Source: "configmap://auto-scripts/001.sql"})))
+		grantPolicy(dbm)
+		Eventually(func() string { return get(dbm).Status.Message }).Should(ContainSubstring(
+			"platform-admin, who granted automatic approval, changed ConfigMap auto-scripts, which this plan reads"))
+		Expect(condition(dbm, dbv1.ConditionApproved)()).To(Equal("False/" + dbv1.ReasonPolicyNotGranted))
+		Consistently(phase(dbm), "2s").Should(Equal(dbv1.PhaseAwaitingApproval))
+		Expect(tables(path)).NotTo(ContainElement("gadgets"))
+
+		By("a reviewer's approval still applies it")
+		approve(dbm, get(dbm).Status.Plan.Hash)
+		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseSucceeded))
+		Expect(tables(path)).To(ContainElement("gadgets"))
+	})
 })
 
 // tables lists the tables of a SQLite file.

@@ -3,10 +3,15 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
+	"github.com/mohit-nagaraj/kube-shift/internal/source"
 )
 
 // approverAuto is the approver recorded when policy.approval is auto.
@@ -37,6 +42,13 @@ func (r *DatabaseMigrationReconciler) awaitApproval(ctx context.Context, dbm *db
 	}
 	wantsAuto := policy.Approval == dbv1.ApprovalAuto
 	auto := wantsAuto && r.autoApprovalGranted(dbm)
+	var grantorWrote string
+	if auto && !r.AllowAutoApproval {
+		if grantorWrote, err = r.grantorWroteASource(ctx, dbm); err != nil {
+			return ctrl.Result{}, true, err
+		}
+		auto = grantorWrote == ""
+	}
 	switch approved := ann[dbv1.AnnotationApprovedPlan]; {
 	case approved == plan.Hash:
 		setCondition(dbm, dbv1.ConditionApproved, true, dbv1.ReasonApproved,
@@ -48,6 +60,10 @@ func (r *DatabaseMigrationReconciler) awaitApproval(ctx context.Context, dbm *db
 		return ctrl.Result{}, false, nil
 	case approved == "" && wantsAuto && !auto:
 		message := fmt.Sprintf("plan %s waits for a reviewer: spec.policy.approval is auto, but automatic approval was not granted (the manager does not allow it, and no user allowed to approve set the policy): kubectl shift approve %s", plan.Hash, dbm.Name)
+		if grantorWrote != "" {
+			message = fmt.Sprintf("plan %s waits for a reviewer: %s, who granted automatic approval, changed %s, which this plan reads, and its own change does not approve itself: kubectl shift approve %s",
+				plan.Hash, dbm.Annotations[dbv1.AnnotationPolicyGrantedBy], grantorWrote, dbm.Name)
+		}
 		setCondition(dbm, dbv1.ConditionApproved, false, dbv1.ReasonPolicyNotGranted, message)
 		setPhase(dbm, dbv1.PhaseAwaitingApproval, dbv1.ReasonPolicyNotGranted, message)
 	case approved != "":
@@ -92,4 +108,33 @@ func hasLintErrors(p *dbv1.PlanStatus) bool {
 		}
 	}
 	return false
+}
+
+// grantorWroteASource names the first tracked source of dbm's SQL (see
+// dbv1.LabelTrackedSource) that the user who granted its automatic
+// approval created or changed, or "": that user's own edit would
+// otherwise run unreviewed. Sources are read from the cache, as planning
+// reads them; one that is gone has no plan to approve.
+func (r *DatabaseMigrationReconciler) grantorWroteASource(ctx context.Context, dbm *dbv1.DatabaseMigration) (string, error) {
+	grantor := dbm.Annotations[dbv1.AnnotationPolicyGrantedBy]
+	for _, ref := range source.SQLReferences(dbm) {
+		var obj client.Object = &corev1.ConfigMap{}
+		if ref.Kind == source.KindSecret {
+			obj = &corev1.Secret{}
+		}
+		err := r.Get(ctx, client.ObjectKey{Namespace: dbm.Namespace, Name: ref.Name}, obj)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading %s %s: %w", ref.Kind, ref.Name, err)
+		}
+		if _, tracked := obj.GetLabels()[dbv1.LabelTrackedSource]; !tracked {
+			continue
+		}
+		if ann := obj.GetAnnotations(); ann[dbv1.AnnotationCreatedBy] == grantor || slices.Contains(dbv1.Modifiers(ann), grantor) {
+			return fmt.Sprintf("%s %s", ref.Kind, ref.Name), nil
+		}
+	}
+	return "", nil
 }

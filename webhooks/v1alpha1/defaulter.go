@@ -154,12 +154,9 @@ func Modifiers(dbm *dbv1.DatabaseMigration) []string {
 	return modifiersIn(dbm.Annotations)
 }
 
-// modifiersIn reads the modified-by list in ann. The list is JSON: a user
-// name may hold any character, a comma included.
+// modifiersIn reads the modified-by list in ann.
 func modifiersIn(ann map[string]string) []string {
-	var users []string
-	_ = json.Unmarshal([]byte(ann[dbv1.AnnotationModifiedBy]), &users)
-	return users
+	return dbv1.Modifiers(ann)
 }
 
 // DefaultSpec fills what the CRD schema cannot default on its own because it
