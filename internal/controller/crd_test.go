@@ -122,5 +122,14 @@ var _ = Describe("the DatabaseMigration CRD", func() {
 
 // sqlitePath is a fresh SQLite file path for one test.
 func sqlitePath() string {
-	return filepath.Join(GinkgoT().TempDir(), "test.db")
+	GinkgoHelper()
+	dir, err := os.MkdirTemp("", "kube-shift-controller-")
+	Expect(err).NotTo(HaveOccurred())
+	// The manager may still be opening the file (a drift check, a
+	// finalizer) when the spec ends, and SQLite then makes its journal
+	// beside it: removing the directory is tried until nothing comes back.
+	DeferCleanup(func() {
+		Eventually(func() error { return os.RemoveAll(dir) }).WithTimeout(30 * time.Second).Should(Succeed())
+	})
+	return filepath.Join(dir, "test.db")
 }
