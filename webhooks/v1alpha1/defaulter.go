@@ -137,7 +137,7 @@ func StampModifiedBy(dbm, old *dbv1.DatabaseMigration, username string) error {
 // stored object's annotations, nil on create), with username added when
 // changed says the request changes what the list records.
 func stampModifier(ann, oldAnn map[string]string, changed bool, username string) error {
-	users := modifiersIn(oldAnn)
+	users := dbv1.Modifiers(oldAnn)
 	if changed && !slices.Contains(users, username) {
 		if len(users) >= maxModifiers {
 			return fmt.Errorf("%d users have changed this object already, the most %s records: make a new object for further changes", maxModifiers, dbv1.AnnotationModifiedBy)
@@ -151,12 +151,7 @@ func stampModifier(ann, oldAnn map[string]string, changed bool, username string)
 
 // Modifiers lists the users modified-by names.
 func Modifiers(dbm *dbv1.DatabaseMigration) []string {
-	return modifiersIn(dbm.Annotations)
-}
-
-// modifiersIn reads the modified-by list in ann.
-func modifiersIn(ann map[string]string) []string {
-	return dbv1.Modifiers(ann)
+	return dbv1.Modifiers(dbm.Annotations)
 }
 
 // DefaultSpec fills what the CRD schema cannot default on its own because it

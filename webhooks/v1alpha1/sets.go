@@ -86,7 +86,7 @@ func defaultTemplate(t *dbv1.MigrationTemplate) {
 
 // setModifiers are the users who created or changed the set's spec.
 func setModifiers(set *dbv1.DatabaseMigrationSet) []string {
-	return modifiersIn(set.Annotations)
+	return dbv1.Modifiers(set.Annotations)
 }
 
 // SetValidator checks a set's spec and the fleet approvals and promotions

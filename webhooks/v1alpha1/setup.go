@@ -73,7 +73,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		OperatorNamespace:     o.OperatorNamespace,
 	}})
 	// ConfigMaps and Secrets that carry the tracked-source label.
-	server.Register(mutateSourcePath, &admission.Webhook{Handler: admission.HandlerFunc(mutateSource)})
-	server.Register(validateSourcePath, &admission.Webhook{Handler: admission.HandlerFunc(validateSource)})
+	server.Register(mutateSourcePath, &admission.Webhook{Handler: mutateSource})
+	server.Register(validateSourcePath, &admission.Webhook{Handler: validateSource})
 	return nil
 }

@@ -101,20 +101,29 @@ func (r *sourceRequest) stamps() (map[string]string, error) {
 // sourceStampKeys are the annotations the source webhooks own.
 var sourceStampKeys = []string{dbv1.AnnotationCreatedBy, dbv1.AnnotationModifiedBy}
 
+// sourceHandler serves one of the source webhooks: creates and updates
+// are decoded, their stamps worked out (a writer past the limit is
+// refused), and decide answers; anything else is allowed.
+func sourceHandler(decide func(req admission.Request, r *sourceRequest, stamps map[string]string) admission.Response) admission.HandlerFunc {
+	return func(_ context.Context, req admission.Request) admission.Response {
+		if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+			return admission.Allowed("")
+		}
+		r, err := readSourceRequest(req)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		stamps, err := r.stamps()
+		if err != nil {
+			return admission.Denied(err.Error())
+		}
+		return decide(req, r, stamps)
+	}
+}
+
 // mutateSource stamps a tracked source with who created it and who
 // changed its content.
-func mutateSource(_ context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	r, err := readSourceRequest(req)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	stamps, err := r.stamps()
-	if err != nil {
-		return admission.Denied(err.Error())
-	}
+var mutateSource = sourceHandler(func(_ admission.Request, r *sourceRequest, stamps map[string]string) admission.Response {
 	from := r.object.meta.Annotations
 	to := maps.Clone(from)
 	if to == nil {
@@ -128,20 +137,13 @@ func mutateSource(_ context.Context, req admission.Request) admission.Response {
 		resp.PatchType = ptr.To(admissionv1.PatchTypeJSONPatch)
 	}
 	return resp
-}
+})
 
 // validateSource refuses what would let a tracked source's history go
 // unrecorded: the label added to an object that was created without it
 // (who wrote it before is unknown), the label removed (who writes it next
 // would be), and stamps that are not kube-shift's.
-func validateSource(_ context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	r, err := readSourceRequest(req)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
+var validateSource = sourceHandler(func(req admission.Request, r *sourceRequest, stamps map[string]string) admission.Response {
 	labels := field.NewPath("metadata", "labels").Key(dbv1.LabelTrackedSource)
 	annotations := field.NewPath("metadata", "annotations")
 	var errs field.ErrorList
@@ -155,10 +157,6 @@ func validateSource(_ context.Context, req admission.Request) admission.Response
 			errs = append(errs, field.Forbidden(labels, "is set when the object is created: who wrote it before is unknown; create the object again with the label"))
 		}
 	}
-	stamps, err := r.stamps()
-	if err != nil {
-		return admission.Denied(err.Error())
-	}
 	for _, key := range sourceStampKeys {
 		if r.object.meta.Annotations[key] != stamps[key] {
 			errs = append(errs, field.Forbidden(annotations.Key(key), "is set by kube-shift from the writers' identities and cannot be edited"))
@@ -169,7 +167,7 @@ func validateSource(_ context.Context, req admission.Request) admission.Response
 	}
 	status := apierrors.NewInvalid(schema.GroupKind{Kind: req.Kind.Kind}, r.object.meta.Name, errs).Status()
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Result: &status}}
-}
+})
 
 // sourceObject is a ConfigMap or Secret a plan is read from: a source of
 // its SQL (a script's or the desired schema's), or a Secret that says
@@ -270,7 +268,7 @@ func (s sourceApproval) check(ctx context.Context, objects []sourceObject, user 
 		switch {
 		case meta.Annotations[dbv1.AnnotationCreatedBy] == user.Username:
 			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q created %s, which this plan reads, and cannot approve it: another reviewer must", user.Username, object)))
-		case slices.Contains(modifiersIn(meta.Annotations), user.Username):
+		case slices.Contains(dbv1.Modifiers(meta.Annotations), user.Username):
 			errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed %s, which this plan reads, and cannot approve it: another reviewer must", user.Username, object)))
 		}
 	}

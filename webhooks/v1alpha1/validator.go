@@ -142,21 +142,21 @@ func (v *Validator) validateApprovalBy(ctx context.Context, old, dbm *dbv1.Datab
 	if a == nil {
 		return nil, nil
 	}
-	policy, err := v.policyOf(ctx, dbm)
-	if err != nil {
-		return nil, err
-	}
-	errs := validateApproval(dbm, policy, a)
+	// The target is read once: its policy tightens the migration's, and
+	// its Secrets are objects the plan is read from.
+	policy := dbm.Spec.Policy
 	objects := migrationSources(dbm)
 	if ref := dbm.Spec.TargetRef; ref != nil {
-		target, _, err := v.target(ctx, dbm)
+		target, targetPolicy, err := v.target(ctx, dbm)
 		if err != nil {
 			return nil, err
 		}
+		policy = targetPolicy.Tighten(policy)
 		for _, o := range targetSources(ref.ID(dbm.Namespace), target, v.OperatorNamespace) {
 			objects = addSource(objects, o)
 		}
 	}
+	errs := validateApproval(dbm, policy, a)
 	sourceErrs, err := sourceApproval{reader: v.Reader, require: v.RequireTrackedSources}.check(
 		ctx, objects, a.user, field.NewPath("metadata", "annotations").Key(key))
 	if err != nil {
