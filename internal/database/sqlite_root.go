@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -53,52 +54,84 @@ func ConfineSQLitePath(root, path string) (string, error) {
 	if err != nil {
 		return "", outsideRoot(root, path)
 	}
-	joined := path
-	if !filepath.IsAbs(path) {
-		// Not filepath.Join, which would clean "link/.." lexically where
-		// the kernel follows link first.
-		joined = absRoot + string(filepath.Separator) + path
+	// A relative path is walked from the root as resolved, which is
+	// where the kernel's walk of root/path stands after root.
+	from := realRoot
+	if filepath.IsAbs(path) {
+		from = string(filepath.Separator)
 	}
-	resolved, err := resolveExisting(joined)
+	resolved, err := resolveExisting(from, path)
 	if err != nil || strings.ContainsAny(resolved, "?#") || !strictlyUnder(realRoot, resolved) {
 		return "", outsideRoot(root, path)
 	}
 	return resolved, nil
 }
 
-// resolveExisting resolves the symlinks of the longest prefix of p that
-// exists and appends the rest, which must not exist and must hold no "..".
-func resolveExisting(p string) (string, error) {
-	elems := strings.Split(filepath.ToSlash(p), "/")
-	for i := len(elems); i > 0; i-- {
-		prefix := filepath.FromSlash(strings.Join(elems[:i], "/"))
-		if prefix == "" {
-			prefix = string(filepath.Separator)
+// maxSymlinks is how many symlinks resolveExisting follows in one path,
+// as Linux does: more is a loop.
+const maxSymlinks = 40
+
+// resolveExisting walks p from dir (absolute, with no symlink in it) as
+// the kernel does, following every symlink, until a name does not exist;
+// it returns where the walk ends, with the names not walked appended.
+// Those must hold no "..", and the first of them must be a name of p
+// itself: a symlink whose target does not exist (dangling) would have its
+// file created wherever it points. One Lstat a name, and one Readlink a
+// symlink: it runs on every admission of a SQLite migration.
+func resolveExisting(dir, p string) (string, error) {
+	rest := strings.Split(filepath.ToSlash(p), "/")
+	// fromLinks are how many of rest's first names come from symlinks'
+	// targets rather than from p.
+	fromLinks, links := 0, 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		fromLink := fromLinks > 0
+		if fromLink {
+			fromLinks--
 		}
-		resolved, err := filepath.EvalSymlinks(prefix)
-		if errors.Is(err, fs.ErrNotExist) {
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			dir = filepath.Dir(dir)
 			continue
 		}
-		if err != nil {
-			// A loop, a file used as a directory, no permission.
-			return "", err
-		}
-		rest := elems[i:]
-		for _, e := range rest {
-			if e == ".." {
-				return "", errors.New("a parent directory of a missing one")
-			}
-		}
-		if len(rest) > 0 {
-			// The first missing name must be missing indeed, not a
-			// symlink whose target is.
-			if _, err := os.Lstat(filepath.Join(resolved, rest[0])); !errors.Is(err, fs.ErrNotExist) {
+		next := filepath.Join(dir, name)
+		fi, err := os.Lstat(next)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if fromLink {
 				return "", errors.New("a dangling symlink")
 			}
+			if slices.Contains(rest, "..") {
+				return "", errors.New("a parent directory of a missing one")
+			}
+			return filepath.Join(append([]string{next}, rest...)...), nil
+		case err != nil:
+			// A file used as a directory, no permission.
+			return "", err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if links++; links > maxSymlinks {
+				return "", errors.New("too many symlinks")
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return "", err
+			}
+			if filepath.IsAbs(target) {
+				dir = string(filepath.Separator)
+			}
+			more := strings.Split(filepath.ToSlash(target), "/")
+			rest = append(more, rest...)
+			fromLinks += len(more)
+		case len(rest) > 0 && !fi.IsDir() && slices.ContainsFunc(rest, func(n string) bool { return n != "" && n != "." }):
+			return "", errors.New("a file used as a directory")
+		default:
+			dir = next
 		}
-		return filepath.Join(append([]string{resolved}, rest...)...), nil
 	}
-	return "", errors.New("nothing of the path exists")
+	return dir, nil
 }
 
 // strictlyUnder reports whether p (clean, absolute) is below root.

@@ -19,6 +19,8 @@ import (
 //
 //	root/a.db, root/sub/x.db
 //	root/in -> sub, root/inlink.db -> sub/x.db        (stay inside)
+//	root/in2 -> in
+//	root/newlink.db -> new.db, root/chain.db -> newlink.db (dangling)
 //	root/out -> ../outside, root/outfile.db -> ../outside/secret.db,
 //	root/dangling.db -> ../outside/new.db              (lead outside)
 //	root/loop1 <-> root/loop2                          (a loop)
@@ -56,6 +58,9 @@ func newSQLiteTree(tb testing.TB, dir string) sqliteTree {
 		filepath.Join(tr.root, "out"):         tr.outside,
 		filepath.Join(tr.root, "outfile.db"):  filepath.Join("..", "outside", "secret.db"),
 		filepath.Join(tr.root, "dangling.db"): filepath.Join(tr.outside, "new.db"),
+		filepath.Join(tr.root, "newlink.db"):  "new.db",
+		filepath.Join(tr.root, "chain.db"):    "newlink.db",
+		filepath.Join(tr.root, "in2"):         "in",
 		filepath.Join(tr.root, "loop1"):       "loop2",
 		filepath.Join(tr.root, "loop2"):       "loop1",
 		tr.rootLink:                           "root",
@@ -88,6 +93,9 @@ func TestConfineSQLitePath(t *testing.T) {
 		{name: "a root that is a symlink", root: tr.rootLink, path: "a.db", want: in("a.db")},
 		{name: "an absolute path through a symlinked root", root: tr.rootLink, path: filepath.Join(tr.rootLink, "sub", "new.db"), want: in("sub/new.db")},
 		{name: "a relative root", root: relTo(t, tr.root), path: "a.db", want: in("a.db")},
+		{name: "a .. after a symlinked directory inside", path: "in/../a.db", want: in("a.db")},
+		{name: "a new file through a chain of symlinked directories", path: "in2/new.db", want: in("sub/new.db")},
+		{name: "a .. after a symlinked directory leading out, back inside", path: "out/../root/a.db", want: in("a.db")},
 
 		{name: "..", path: "../x"},
 		{name: "an absolute path outside", path: "/etc/passwd"},
@@ -98,6 +106,10 @@ func TestConfineSQLitePath(t *testing.T) {
 		{name: "a new file in a symlinked directory leading out", path: "out/new.db"},
 		{name: "a symlinked file leading out", path: "outfile.db"},
 		{name: "a dangling symlink leading out", path: "dangling.db"},
+		{name: "a dangling symlink leading inside", path: "newlink.db"},
+		{name: "a chain of symlinks ending at a missing file", path: "chain.db"},
+		{name: "a .. after a symlinked directory leading out", path: "out/../outside/secret.db"},
+		{name: "a .. after a file", path: "a.db/../a.db"},
 		{name: "a symlink loop", path: "loop1"},
 		{name: "a file under a symlink loop", path: "loop1/x.db"},
 		{name: "a file used as a directory", path: "a.db/x.db"},

@@ -125,12 +125,18 @@ func reachList() string {
 func (g Gate) Check(engine Dialect, stmts []Stmt) []Violation {
 	var out []Violation
 	for i, s := range stmts {
-		for _, f := range g.statement(engine, s) {
-			if f.reach != "" && g.Allow[f.reach] {
-				continue
-			}
-			out = append(out, Violation{Reach: f.reach, Statement: i, Line: s.Line, Message: g.message(i, s.Line, f)})
+		out = g.violations(out, i, s, g.statement(engine, s, true))
+	}
+	return out
+}
+
+// violations adds to out the findings of statement i that g does not allow.
+func (g Gate) violations(out []Violation, i int, s Stmt, found []finding) []Violation {
+	for _, f := range found {
+		if f.reach != "" && g.Allow[f.reach] {
+			continue
 		}
+		out = append(out, Violation{Reach: f.reach, Statement: i, Line: s.Line, Message: g.message(i, s.Line, f)})
 	}
 	return out
 }
@@ -150,10 +156,21 @@ func (g Gate) CheckScript(engine Dialect, sql string) ([]Violation, error) {
 	if err != nil {
 		return nil, err
 	}
+	return g.CheckSplit(engine, sql, stmts), nil
+}
+
+// CheckSplit is CheckScript for a caller that has split sql already:
+// stmts are SplitFor(engine, sql)'s statements.
+//
+// A statement of the generic split with the same text at the same place
+// as one of the engine's has been read every way its engine reads it
+// already; only the generic splitter's own reading is left to check, and
+// none when it lexes as the engine's splitter does (PostgreSQL's).
+func (g Gate) CheckSplit(engine Dialect, sql string, stmts []Stmt) []Violation {
 	out := g.Check(engine, stmts)
 	generic, err := Split(sql)
 	if err != nil {
-		return out, nil // nothing runs what Atlas cannot split
+		return out // nothing runs what Atlas cannot split
 	}
 	type key struct {
 		reach Reach
@@ -163,13 +180,26 @@ func (g Gate) CheckScript(engine Dialect, sql string) ([]Violation, error) {
 	for _, v := range out {
 		seen[key{v.Reach, v.Line}] = true
 	}
-	for _, v := range g.Check(engine, generic) {
-		if k := (key{v.Reach, v.Line}); !seen[k] {
-			seen[k] = true
-			out = append(out, v)
+	read := make(map[int]Stmt, len(stmts))
+	for _, s := range stmts {
+		read[s.Pos] = s
+	}
+	var more []Violation
+	for i, s := range generic {
+		e, same := read[s.Pos]
+		same = same && e.Text == s.Text
+		if same && e.lex == s.lex {
+			continue
+		}
+		more = g.violations(more[:0], i, s, g.statement(engine, s, !same))
+		for _, v := range more {
+			if k := (key{v.Reach, v.Line}); !seen[k] {
+				seen[k] = true
+				out = append(out, v)
+			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // finding is one kind of reach found in a statement.
@@ -183,15 +213,17 @@ type finding struct {
 }
 
 // statement reads s every way its engine may read it and returns what any
-// reading finds, one finding per kind.
-func (g Gate) statement(engine Dialect, s Stmt) []finding {
+// reading finds, one finding per kind. With every false, it reads s only as
+// its splitter did: its text has been read every other way already, and
+// found readable.
+func (g Gate) statement(engine Dialect, s Stmt, every bool) []finding {
 	text := s.Text
 	if text == "" {
 		text = s.Stripped
 	}
 	var (
 		found    []finding
-		read     bool
+		read     = !every
 		families = familiesFor(engine)
 		modes    []lexMode
 	)
@@ -216,6 +248,9 @@ func (g Gate) statement(engine Dialect, s Stmt) []finding {
 		for _, fam := range families {
 			run(lexMode{fam: fam, backslash: s.lex.backslashEscapes}, toks)
 		}
+	}
+	if !every {
+		modes = nil
 	}
 	for _, m := range modes {
 		toks, err := lexAs(text, m)

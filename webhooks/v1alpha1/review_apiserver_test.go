@@ -8,6 +8,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -46,7 +47,7 @@ func bothHandlers(t *testing.T) (served, oracle map[string]http.Handler) {
 // apiServerShaped is obj as the API server puts a custom resource in a
 // review: an unstructured map encoded again, so no empty status member
 // and values as the user wrote them (edit), not as Go would encode them.
-func apiServerShaped(t *testing.T, obj any, edit func(m map[string]any)) []byte {
+func apiServerShaped(t testing.TB, obj any, edit func(m map[string]any)) []byte {
 	t.Helper()
 	b, err := json.Marshal(obj)
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
@@ -85,9 +86,11 @@ func applied(t *testing.T, raw []byte, resp *admissionv1.AdmissionResponse) *dbv
 // TestMigrationReviewPatchesOnlyAnnotations: on objects shaped as the API
 // server sends them, controller-runtime's patch also writes back Go's
 // encoding of the whole object (status: {}, 60s as 1m0s, timestamps cut
-// to seconds); the served one changes the annotations only. What the
-// approval rules and the controller read, the spec and the annotations
-// once the patch is applied, is the same.
+// to seconds); the served one changes the annotations only, and the spec
+// fields the defaulter sets where the CRD's schema cannot (a database's
+// port and sslMode, which depend on its type). What the approval rules and
+// the controller read, the spec and the annotations once the patch is
+// applied, is the same.
 func TestMigrationReviewPatchesOnlyAnnotations(t *testing.T) {
 	served, oracle := bothHandlers(t)
 	defaulted := fixture.Migration("team", "m", fixture.WithSQLite("/data/app.db"))
@@ -109,6 +112,9 @@ func TestMigrationReviewPatchesOnlyAnnotations(t *testing.T) {
 		user      string
 		obj, old  []byte
 		unchanged bool
+		// specPaths are the spec fields the patch sets, besides the
+		// annotations.
+		specPaths []string
 	}{
 		{name: "a create without a status member", op: admissionv1.Create, user: "developer",
 			obj: apiServerShaped(t, defaulted, nil)},
@@ -116,6 +122,21 @@ func TestMigrationReviewPatchesOnlyAnnotations(t *testing.T) {
 			obj: apiServerShaped(t, defaulted, timeout)},
 		{name: "an approval of a plan computed at a fraction of a second", op: admissionv1.Update, user: "reviewer",
 			obj: apiServerShaped(t, approved, computedAt), old: apiServerShaped(t, stored, computedAt)},
+		{name: "a create the CRD's schema could not default (sslMode)", op: admissionv1.Create, user: "developer",
+			obj: apiServerShaped(t, defaulted, func(m map[string]any) {
+				timeout(m)
+				delete(m["spec"].(map[string]any)["database"].(map[string]any), "sslMode")
+			}), specPaths: []string{"/spec/database/sslMode"}},
+		{name: "a PostgreSQL create without a port or sslMode", op: admissionv1.Create, user: "developer",
+			obj: apiServerShaped(t, defaulted, func(m map[string]any) {
+				timeout(m)
+				m["spec"].(map[string]any)["database"] = map[string]any{"type": "postgresql", "host": "db", "database": "app", "connectionSecret": "db"}
+			}), specPaths: []string{"/spec/database/port", "/spec/database/sslMode"}},
+		{name: "a create whose script name the defaulter trims", op: admissionv1.Create, user: "developer",
+			obj: apiServerShaped(t, defaulted, func(m map[string]any) {
+				timeout(m)
+				m["spec"].(map[string]any)["migration"].(map[string]any)["scripts"].([]any)[0].(map[string]any)["name"] = " create-widgets "
+			}), specPaths: []string{"/spec/migration/scripts/0/name"}},
 		{name: "an unchanged update of a migration without annotations", op: admissionv1.Update, user: "developer",
 			obj: apiServerShaped(t, defaulted, nil), old: apiServerShaped(t, defaulted, nil), unchanged: true},
 	} {
@@ -132,9 +153,15 @@ func TestMigrationReviewPatchesOnlyAnnotations(t *testing.T) {
 			if tc.unchanged {
 				g.Expect(got.Patch).To(BeEmpty(), "a patch where nothing changes makes the API server decode the object again")
 			}
+			var specPaths []string
 			for _, op := range patchOps(t, got.Patch) {
-				g.Expect(op).To(ContainSubstring(`"path":"/metadata/annotations`))
+				var o struct{ Path string }
+				g.Expect(json.Unmarshal([]byte(op), &o)).To(Succeed())
+				if !strings.HasPrefix(o.Path, "/metadata/annotations") {
+					specPaths = append(specPaths, o.Path)
+				}
 			}
+			g.Expect(specPaths).To(ConsistOf(tc.specPaths), "what the patch changes besides the annotations")
 		})
 	}
 }
@@ -215,4 +242,46 @@ func TestMigrationReviewDecidesAsControllerRuntimeOnUserContent(t *testing.T) {
 		}
 	}
 	NewWithT(t).Expect(allowed).To(BeNumerically(">", 300), "reviews admitted: the comparison must see both answers")
+}
+
+// TestDatabasePatchOnlyForItsFields: databasePatch writes operations for
+// the four fields the defaulter sets or trims in spec.database, and gives
+// way to a diff when anything else differs.
+func TestDatabasePatchOnlyForItsFields(t *testing.T) {
+	original := fixture.Migration("team", "m", fixture.WithSQLite("/data/app.db"))
+	original.Spec.Database.Host = " h "
+	for _, tc := range []struct {
+		name   string
+		change func(*dbv1.DatabaseMigration)
+		want   []string // nil: not this patch's to write
+	}{
+		{name: "its fields", change: func(d *dbv1.DatabaseMigration) {
+			d.Spec.Database.Port, d.Spec.Database.SSLMode, d.Spec.Database.Host = 5432, "require", ""
+		}, want: []string{
+			`{"op":"add","path":"/spec/database/port","value":5432}`,
+			`{"op":"add","path":"/spec/database/sslMode","value":"require"}`,
+			`{"op":"remove","path":"/spec/database/host"}`,
+		}},
+		{name: "another field of the database", change: func(d *dbv1.DatabaseMigration) { d.Spec.Database.Database = "other.db" }},
+		{name: "another field of the spec", change: func(d *dbv1.DatabaseMigration) { d.Spec.Migration.BatchSize = 7 }},
+		{name: "the metadata", change: func(d *dbv1.DatabaseMigration) { d.Labels = map[string]string{"a": "b"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			dbm := original.DeepCopy()
+			dbm.Annotations = map[string]string{}
+			tc.change(dbm)
+			ops, ok := databasePatch(original, dbm)
+			if tc.want == nil {
+				g.Expect(ok).To(BeFalse())
+				return
+			}
+			g.Expect(ok).To(BeTrue())
+			var got []string
+			for _, op := range ops {
+				got = append(got, op.Json())
+			}
+			g.Expect(got).To(ConsistOf(tc.want))
+		})
+	}
 }

@@ -197,7 +197,7 @@ func TestMigrationReviewRefusesWhatIsNotAReview(t *testing.T) {
 
 // reviewOf is the AdmissionReview the API server sends for op by user on
 // obj (and old), each a migration or raw JSON.
-func reviewOf(t *testing.T, op admissionv1.Operation, user string, obj, old any) []byte {
+func reviewOf(t testing.TB, op admissionv1.Operation, user string, obj, old any) []byte {
 	t.Helper()
 	raw := func(o any) runtime.RawExtension {
 		switch o := o.(type) {

@@ -51,10 +51,10 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 		}
 	}
 	if d.Format == dbv1.SchemaFormatSQL || d.Format == "" {
-		if _, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), text.sql); err != nil {
+		if stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), text.sql); err != nil {
 			errs = append(errs, field.Invalid(path.Child("sql"), abbreviate(text.sql), "the SQL does not lex: "+err.Error()))
 		} else {
-			errs = append(errs, validateReach(engine, text.sql, gate, path)...)
+			errs = append(errs, validateReach(gate.CheckSplit(sqlstatic.Dialect(engine), text.sql, stmts), path)...)
 		}
 	}
 	return hideSecret(engine, d.Source, text.sql, errs)
@@ -71,7 +71,7 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 	if err != nil {
 		return append(errs, field.Invalid(path.Child("sql"), abbreviate(sql), "the SQL does not lex: "+err.Error()))
 	}
-	errs = append(errs, validateReach(engine, sql, gate, path)...)
+	errs = append(errs, validateReach(gate.CheckSplit(sqlstatic.Dialect(engine), sql, stmts), path)...)
 	if policy.Destructive == dbv1.DestructiveAllowWithApproval {
 		return errs
 	}
@@ -87,11 +87,7 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 // session, other schemas) before anything is stored or replayed, unless
 // the platform allows that kind. The messages name the statement, its line
 // and the kind, never the SQL.
-func validateReach(engine dbv1.DatabaseType, sql string, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
-	violations, err := gate.CheckScript(sqlstatic.Dialect(engine), sql)
-	if err != nil {
-		return nil // reported as SQL that does not lex
-	}
+func validateReach(violations []sqlstatic.Violation, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, v := range violations {
 		errs = append(errs, field.Forbidden(path.Child("sql"), v.Message))
