@@ -125,7 +125,8 @@ func resolveExisting(dir, p string) (string, error) {
 			more := strings.Split(filepath.ToSlash(target), "/")
 			rest = append(more, rest...)
 			fromLinks += len(more)
-		case len(rest) > 0 && !fi.IsDir() && slices.ContainsFunc(rest, func(n string) bool { return n != "" && n != "." }):
+		case len(rest) > 0 && !fi.IsDir():
+			// Even "a.db/" or "a.db/.": the kernel opens neither.
 			return "", errors.New("a file used as a directory")
 		default:
 			dir = next

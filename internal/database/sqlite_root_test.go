@@ -19,7 +19,7 @@ import (
 //
 //	root/a.db, root/sub/x.db
 //	root/in -> sub, root/inlink.db -> sub/x.db        (stay inside)
-//	root/in2 -> in
+//	root/in2 -> in, root/slashlink -> a.db/             (a file as a directory)
 //	root/newlink.db -> new.db, root/chain.db -> newlink.db (dangling)
 //	root/out -> ../outside, root/outfile.db -> ../outside/secret.db,
 //	root/dangling.db -> ../outside/new.db              (lead outside)
@@ -61,6 +61,7 @@ func newSQLiteTree(tb testing.TB, dir string) sqliteTree {
 		filepath.Join(tr.root, "newlink.db"):  "new.db",
 		filepath.Join(tr.root, "chain.db"):    "newlink.db",
 		filepath.Join(tr.root, "in2"):         "in",
+		filepath.Join(tr.root, "slashlink"):   "a.db/",
 		filepath.Join(tr.root, "loop1"):       "loop2",
 		filepath.Join(tr.root, "loop2"):       "loop1",
 		tr.rootLink:                           "root",
@@ -110,6 +111,11 @@ func TestConfineSQLitePath(t *testing.T) {
 		{name: "a chain of symlinks ending at a missing file", path: "chain.db"},
 		{name: "a .. after a symlinked directory leading out", path: "out/../outside/secret.db"},
 		{name: "a .. after a file", path: "a.db/../a.db"},
+		{name: "a file with a trailing slash", path: "a.db/"},
+		{name: "a file followed by .", path: "a.db/."},
+		{name: "a nested file with trailing slashes", path: "sub/x.db//"},
+		{name: "a symlinked file with a trailing slash", path: "inlink.db/"},
+		{name: "a symlink to a file with a trailing slash", path: "slashlink"},
 		{name: "a symlink loop", path: "loop1"},
 		{name: "a file under a symlink loop", path: "loop1/x.db"},
 		{name: "a file used as a directory", path: "a.db/x.db"},

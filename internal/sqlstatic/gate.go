@@ -123,11 +123,21 @@ func reachList() string {
 // Check returns a violation for every statement, and every kind in it, that
 // reaches outside the migration's database and that g does not allow.
 func (g Gate) Check(engine Dialect, stmts []Stmt) []Violation {
-	var out []Violation
-	for i, s := range stmts {
-		out = g.violations(out, i, s, g.statement(engine, s, true))
-	}
+	out, _ := g.check(engine, stmts)
 	return out
+}
+
+// check is Check, with what each statement's readings in its server's
+// modes cost of its budget.
+func (g Gate) check(engine Dialect, stmts []Stmt) ([]Violation, []int) {
+	var out []Violation
+	costs := make([]int, len(stmts))
+	for i, s := range stmts {
+		var found []finding
+		found, costs[i] = g.statement(engine, s, true, 0)
+		out = g.violations(out, i, s, found)
+	}
+	return out, costs
 }
 
 // violations adds to out the findings of statement i that g does not allow.
@@ -167,7 +177,7 @@ func (g Gate) CheckScript(engine Dialect, sql string) ([]Violation, error) {
 // already; only the generic splitter's own reading is left to check, and
 // none when it lexes as the engine's splitter does (PostgreSQL's).
 func (g Gate) CheckSplit(engine Dialect, sql string, stmts []Stmt) []Violation {
-	out := g.Check(engine, stmts)
+	out, costs := g.check(engine, stmts)
 	generic, err := Split(sql)
 	if err != nil {
 		return out // nothing runs what Atlas cannot split
@@ -180,18 +190,25 @@ func (g Gate) CheckSplit(engine Dialect, sql string, stmts []Stmt) []Violation {
 	for _, v := range out {
 		seen[key{v.Reach, v.Line}] = true
 	}
-	read := make(map[int]Stmt, len(stmts))
-	for _, s := range stmts {
-		read[s.Pos] = s
+	read := make(map[int]int, len(stmts))
+	for i, s := range stmts {
+		read[s.Pos] = i
 	}
 	var more []Violation
 	for i, s := range generic {
-		e, same := read[s.Pos]
-		same = same && e.Text == s.Text
-		if same && e.lex == s.lex {
+		j, same := read[s.Pos]
+		same = same && stmts[j].Text == s.Text
+		if same && stmts[j].lex == s.lex {
 			continue
 		}
-		more = g.violations(more[:0], i, s, g.statement(engine, s, !same))
+		// The readings skipped cost what they cost the engine's statement:
+		// reading every way would have charged them to this one too.
+		charged := 0
+		if same {
+			charged = costs[j]
+		}
+		found, _ := g.statement(engine, s, !same, charged)
+		more = g.violations(more[:0], i, s, found)
 		for _, v := range more {
 			if k := (key{v.Reach, v.Line}); !seen[k] {
 				seen[k] = true
@@ -216,7 +233,11 @@ type finding struct {
 // reading finds, one finding per kind. With every false, it reads s only as
 // its splitter did: its text has been read every other way already, and
 // found readable.
-func (g Gate) statement(engine Dialect, s Stmt, every bool) []finding {
+//
+// charged is what the readings skipped cost (with every false), counted
+// against the budget as if they had run; the second result is what the
+// readings in the server's modes cost.
+func (g Gate) statement(engine Dialect, s Stmt, every bool, charged int) ([]finding, int) {
 	text := s.Text
 	if text == "" {
 		text = s.Stripped
@@ -252,6 +273,7 @@ func (g Gate) statement(engine Dialect, s Stmt, every bool) []finding {
 	if !every {
 		modes = nil
 	}
+	before := budget
 	for _, m := range modes {
 		toks, err := lexAs(text, m)
 		if err != nil {
@@ -263,11 +285,12 @@ func (g Gate) statement(engine Dialect, s Stmt, every bool) []finding {
 	if !read {
 		found = append(found, finding{what: "cannot be read the way the database reads it"})
 	}
-	if budget < 0 {
+	modesCost := before - budget
+	if budget-charged < 0 {
 		found = mergeFindings(found, []finding{{what: "is too large or convoluted for the gate to check"}})
 	}
 	slices.SortStableFunc(found, func(a, b finding) int { return reachOrder(a.reach) - reachOrder(b.reach) })
-	return found
+	return found, modesCost
 }
 
 func reachOrder(r Reach) int {

@@ -172,6 +172,9 @@ func FuzzCheckSplit(f *testing.F) {
 	// The same text, split alike, lexed apart: the generic splitter reads
 	// a dollar-quoted string where SQLite reads a comment.
 	f.Add("SELECT $a$ -- $a$, load_extension('x')\n;")
+	// A costly tail MySQL reads as a # comment and the generic splitter as
+	// code: reading every way runs out of the statement's budget.
+	f.Add("SELECT " + strings.Repeat("1, ", 250) + "1 # " + strings.Repeat("DO ", 775) + "\n;")
 	f.Add("CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT load_extension('x'); END;")
 	f.Fuzz(func(t *testing.T, sql string) {
 		for _, engine := range gateEngines {
