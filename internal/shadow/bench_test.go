@@ -121,8 +121,9 @@ func BenchmarkShadowVsAlter(b *testing.B) {
 			b.ReportMetric(ms(shadow)/n, "shadow-ms")
 			b.ReportMetric(float64(shadow)/float64(alter), "ratio")
 			b.ReportMetric(ms(lock), "max-lock-ms")
-			b.Logf("last shadow run: copy %v, indexes %v, swap lock %v in %d attempt(s)",
-				res.CopyTime.Round(time.Millisecond), res.IndexTime.Round(time.Millisecond), res.LockTime.Round(time.Microsecond), res.CutOverAttempts)
+			b.Logf("last shadow run: copy %v, indexes %v, swap lock %v in %d attempt(s), longest lock %v (%s)",
+				res.CopyTime.Round(time.Millisecond), res.IndexTime.Round(time.Millisecond), res.LockTime.Round(time.Microsecond), res.CutOverAttempts,
+				res.LongestLock.Round(time.Microsecond), res.LongestLockStep)
 		})
 	}
 }
@@ -164,7 +165,7 @@ func BenchmarkShadowUnderWriter(b *testing.B) {
 				wrote := time.Since(w.started)
 				w.stop(b)
 				w.trace(b, be.name, "shadow")
-				b.Log(w.worstStalls(marks))
+				b.Logf("%s; longest lock %v (%s)", w.worstStalls(marks), res.LongestLock.Round(time.Microsecond), res.LongestLockStep)
 				inserted, present := w.check(b)
 				written, kept = written+inserted, kept+present
 				shadowStall = max(shadowStall, w.stall)

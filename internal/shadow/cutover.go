@@ -19,18 +19,18 @@ const (
 )
 
 // cutOver runs try, an attempt at a lock the application queues behind
-// (the triggers' installation, the swap), as attemptLocks says, bounded
+// (step: the triggers' installation, the swap), as attemptLocks says, bounded
 // by the run's options. Each attempt's time from its first statement
 // that asks for such a lock (clock.locking) to its end counts toward
 // LongestLock; prepare, when set, runs before each attempt, outside that
 // time, and its lock waits count as the attempt's.
 // cutOver returns the number of attempts.
-func (r *runner) cutOver(ctx context.Context, prepare func() error, try func(clock *lockClock) error) (attempts int, err error) {
+func (r *runner) cutOver(ctx context.Context, step string, prepare func() error, try func(clock *lockClock) error) (attempts int, err error) {
 	return attemptLocks(ctx, r.d, r.conn, r.lockBounds(), prepare, func() error {
 		var clock lockClock
 		err := try(&clock)
 		if !clock.from.IsZero() {
-			r.noteLock(time.Since(clock.from))
+			r.noteLock(step, time.Since(clock.from))
 		}
 		return err
 	})
@@ -121,8 +121,10 @@ func (c *lockClock) lockedSince(t time.Time) {
 }
 
 // noteLock records that the application may have queued behind one of
-// Run's locks for took.
-func (r *runner) noteLock(took time.Duration) {
-	r.res.LongestLock = max(r.res.LongestLock, took)
+// Run's locks, step's, for took.
+func (r *runner) noteLock(step string, took time.Duration) {
+	if took > r.res.LongestLock {
+		r.res.LongestLock, r.res.LongestLockStep = took, step
+	}
 	r.progress.LongestLock = r.res.LongestLock
 }

@@ -683,6 +683,7 @@ func TestCreateShadowTimesTheLockOfAForeignKeyTheChangeDrops(t *testing.T) {
 	g.Expect(holder.Commit()).To(Succeed())
 	g.Expect(<-created).To(Succeed())
 	g.Expect(r.res.LongestLock).To(BeNumerically(">=", 500*time.Millisecond))
+	g.Expect(r.res.LongestLockStep).To(Equal("the shadow's foreign keys"))
 	g.Expect(Abort(ctx, e, db, c)).To(Succeed())
 }
 

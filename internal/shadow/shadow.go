@@ -208,8 +208,10 @@ type Result struct {
 	LockTime time.Duration
 	// LongestLock is the longest any attempt at a lock the application
 	// queues behind took, from asking for it to releasing it: the swap's,
-	// the triggers' installation, a failed attempt's wait.
-	LongestLock time.Duration
+	// the triggers' installation, a failed attempt's wait; LongestLockStep
+	// says which ("the swap", "installing the triggers").
+	LongestLock     time.Duration
+	LongestLockStep string
 	// CutOverAttempts is how many attempts the swap took; more than one
 	// when the application held the table when Run asked.
 	CutOverAttempts int

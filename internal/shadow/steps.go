@@ -114,7 +114,7 @@ func (r *runner) createShadow(ctx context.Context) error {
 	// reference, which the application queues behind, from the first key
 	// on (see buildShadow); without one nothing of the application's is
 	// locked. A failed attempt counts whole.
-	_, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
+	_, err := r.cutOver(ctx, "the shadow's foreign keys", nil, func(clock *lockClock) error {
 		start := time.Now()
 		err := inTx(ctx, r.conn, nil, func(tx *sql.Tx) error { return create(tx, clock) })
 		if err != nil {
@@ -176,7 +176,7 @@ func (r *runner) copyForeignKeys(ctx context.Context, q database.Querier, clock 
 		clock.locking()
 		err = execAll(ctx, q, stmts)
 	} else {
-		_, err = r.cutOver(ctx, nil, func(clock *lockClock) error {
+		_, err = r.cutOver(ctx, "the shadow's foreign keys", nil, func(clock *lockClock) error {
 			clock.locking()
 			return execAll(ctx, q, stmts)
 		})
@@ -200,7 +200,7 @@ func (r *runner) alterShadow(ctx context.Context, q database.Querier, clause str
 		_, err := q.ExecContext(ctx, stmt)
 		return err
 	}
-	_, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
+	_, err := r.cutOver(ctx, "a foreign key of the shadow", nil, func(clock *lockClock) error {
 		clock.locking()
 		_, err := q.ExecContext(ctx, stmt)
 		return err
@@ -268,7 +268,7 @@ func (r *runner) readColumns(ctx context.Context, q database.Querier) error {
 // The triggers' installation takes a lock the application queues behind,
 // so it is attempted as the swap is (see cutOver).
 func (r *runner) installTriggers(ctx context.Context) error {
-	_, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
+	_, err := r.cutOver(ctx, "installing the triggers", nil, func(clock *lockClock) error {
 		return r.d.installTriggers(ctx, r.conn, r.n, r.pk, r.columns, r.logged, clock.locking)
 	})
 	if err != nil {
@@ -723,7 +723,7 @@ func (r *runner) catchUp(ctx context.Context) error {
 	}
 	rr := &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
 	for _, step := range steps {
-		_, err = r.cutOver(ctx, prepare, func(clock *lockClock) error {
+		_, err = r.cutOver(ctx, "switching the triggers to write the shadow", prepare, func(clock *lockClock) error {
 			return inTx(ctx, r.conn, rr, func(tx *sql.Tx) error {
 				return step(ctx, tx, clock.locking)
 			})
@@ -741,7 +741,7 @@ func (r *runner) catchUp(ctx context.Context) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err = r.cutOver(ctx, nil, func(clock *lockClock) error {
+	_, err = r.cutOver(ctx, "the foreign keys after the switch", nil, func(clock *lockClock) error {
 		return inTx(ctx, r.conn, nil, func(tx *sql.Tx) error {
 			clock.locking()
 			for _, fk := range keys {
@@ -844,7 +844,7 @@ func (r *runner) swap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	attempts, err := r.cutOver(ctx, nil, func(clock *lockClock) error {
+	attempts, err := r.cutOver(ctx, "the swap", nil, func(clock *lockClock) error {
 		clock.locking()
 		held, err := r.d.swap(ctx, r.conn, spec)
 		r.res.LockTime = held
