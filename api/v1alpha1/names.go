@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -137,6 +138,12 @@ func Modifiers(annotations map[string]string) []string {
 	var users []string
 	_ = json.Unmarshal([]byte(annotations[AnnotationModifiedBy]), &users)
 	return users
+}
+
+// Wrote reports whether user created the object these annotations are
+// of, or is in its modified-by list: an author, who approves none of it.
+func Wrote(annotations map[string]string, user string) bool {
+	return annotations[AnnotationCreatedBy] == user || slices.Contains(Modifiers(annotations), user)
 }
 
 // PolicyDigest is "sha256:<hex>" over the approval rules of p, the value

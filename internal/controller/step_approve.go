@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -132,7 +131,7 @@ func (r *DatabaseMigrationReconciler) grantorWroteASource(ctx context.Context, d
 		if _, tracked := obj.GetLabels()[dbv1.LabelTrackedSource]; !tracked {
 			continue
 		}
-		if ann := obj.GetAnnotations(); ann[dbv1.AnnotationCreatedBy] == grantor || slices.Contains(dbv1.Modifiers(ann), grantor) {
+		if dbv1.Wrote(obj.GetAnnotations(), grantor) {
 			return fmt.Sprintf("%s %s", ref.Kind, ref.Name), nil
 		}
 	}

@@ -85,7 +85,7 @@ func validateApproval(dbm *dbv1.DatabaseMigration, policy dbv1.Policy, a *approv
 	switch creator := dbm.Annotations[dbv1.AnnotationCreatedBy]; {
 	case creator != "" && creator == a.user.Username:
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q created this migration and cannot approve its plan: another reviewer must", a.user.Username)))
-	case slices.Contains(Modifiers(dbm), a.user.Username):
+	case slices.Contains(dbv1.Modifiers(dbm.Annotations), a.user.Username):
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed this migration's spec and cannot approve its plan: another reviewer must", a.user.Username)))
 	}
 

@@ -106,7 +106,7 @@ func (d *Defaulter) stampPolicyGrant(ctx context.Context, dbm, old *dbv1.Databas
 // create the migration, did not write its spec before, and changes
 // nothing but the policy now.
 func grantsAsReviewer(dbm, old *dbv1.DatabaseMigration, username string) bool {
-	if old == nil || old.Annotations[dbv1.AnnotationCreatedBy] == username || slices.Contains(Modifiers(old), username) {
+	if old == nil || dbv1.Wrote(old.Annotations, username) {
 		return false
 	}
 	rest, oldRest := dbm.Spec, old.Spec
@@ -147,11 +147,6 @@ func stampModifier(ann, oldAnn map[string]string, changed bool, username string)
 	encoded, _ := json.Marshal(users) // a list of strings always encodes
 	setOrDelete(ann, dbv1.AnnotationModifiedBy, string(encoded), len(users) > 0)
 	return nil
-}
-
-// Modifiers lists the users modified-by names.
-func Modifiers(dbm *dbv1.DatabaseMigration) []string {
-	return dbv1.Modifiers(dbm.Annotations)
 }
 
 // DefaultSpec fills what the CRD schema cannot default on its own because it

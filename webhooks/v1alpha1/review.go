@@ -54,9 +54,9 @@ const maxReviewBytes = 7 << 20
 //     this patch leaves it as the API server sent it.
 //   - When defaulting also set or trimmed spec.database's fields (a port
 //     and sslMode that depend on its type, which the CRD's schema cannot
-//     default), it writes their operations directly too (databasePatch).
-//     When it changed more of the spec, it diffs the spec alone and keeps
-//     of the diff only what defaulting changed (specPatch).
+//     default), it writes their operations directly too. When it changed
+//     more of the spec, it diffs the spec alone and keeps of the diff only
+//     what defaulting changed (defaultingPatch).
 //
 // It does not look for duplicate members in the review: the API server
 // writes the review, and whoever could write one could answer it too.
@@ -186,13 +186,11 @@ func (h *migrationReview) mutate(ctx context.Context, body []byte, req admission
 	if err := h.defaulter.defaultMigration(ctx, req, dbm, old); err != nil {
 		return refusal(err, nil)
 	}
-	if patch, ok := annotationsPatch(original, dbm); ok {
-		return patched(patch)
-	}
-	if patch, ok := databasePatch(original, dbm); ok {
-		return patched(patch)
-	}
-	if resp, ok := specPatch(body, original, dbm); ok {
+	if patch, ok := defaultingPatch(body, original, dbm); ok {
+		resp := admission.Response{Patches: patch, AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
+		if len(patch) > 0 {
+			resp.PatchType = ptr.To(admissionv1.PatchTypeJSONPatch)
+		}
 		return resp
 	}
 	// Defaulting changed more than the spec and the annotations: diff the
@@ -206,37 +204,54 @@ func (h *migrationReview) mutate(ctx context.Context, body []byte, req admission
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	return keepUnknownFields(admission.PatchResponseFromRaw(raw, defaulted), raw, original, "")
+	return keepUnknownFields(admission.PatchResponseFromRaw(raw, defaulted), original, raw)
 }
 
-// patched allows a review with patch.
-func patched(patch []jsonpatch.Operation) admission.Response {
-	resp := admission.Response{Patches: patch, AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
-	if len(patch) > 0 {
-		resp.PatchType = ptr.To(admissionv1.PatchTypeJSONPatch)
-	}
-	return resp
-}
-
-// databasePatch is the JSON patch that takes original to dbm, and true,
-// when besides the annotations only spec.database's port, sslMode, host
-// and connectionSecret differ: a create of an inline database, whose port
-// and sslMode the CRD's schema cannot default. spec.database is in the
-// object as sent, since it was decoded; a member is there when its
-// decoded value is not empty (each is omitted when empty).
-func databasePatch(original, dbm *dbv1.DatabaseMigration) ([]jsonpatch.Operation, bool) {
-	from, to := original.Spec.Database, dbm.Spec.Database
-	if from == nil || to == nil || dbm.Annotations == nil {
-		return nil, false
-	}
+// defaultingPatch is the JSON patch that takes the object as sent (in
+// body, the review as read) to dbm, original defaulted, and true, when
+// defaulting changed nothing but the annotations and the spec, which is
+// all it changes; false leaves the patch to a diff of the whole object.
+//   - The annotations' operations are written from the two maps.
+//   - When besides them only spec.database's port, sslMode, host or
+//     connectionSecret changed (a create of an inline database, whose port
+//     and sslMode depend on its type, which the CRD's schema cannot
+//     default), so are theirs (databaseOps).
+//   - Any other change of the spec diffs the spec alone (specOps).
+func defaultingPatch(body []byte, original, dbm *dbv1.DatabaseMigration) ([]jsonpatch.Operation, bool) {
 	rest := *dbm
-	rest.Annotations, rest.Spec.Database = original.Annotations, from
-	was := *from
-	was.Port, was.SSLMode, was.Host, was.ConnectionSecret = to.Port, to.SSLMode, to.Host, to.ConnectionSecret
-	if !reflect.DeepEqual(&rest, original) || was != *to {
-		return nil, false
+	rest.Annotations, rest.Spec = original.Annotations, original.Spec
+	if dbm.Annotations == nil || !reflect.DeepEqual(&rest, original) {
+		return nil, false // the defaulter always stamps: not worth a case
 	}
 	ops := annotationOps(original.Annotations, dbm.Annotations)
+	from, to := original.Spec, dbm.Spec
+	if from.Database != nil && to.Database != nil {
+		from.Database = to.Database
+	}
+	switch {
+	case reflect.DeepEqual(original.Spec, dbm.Spec):
+		return ops, true
+	case reflect.DeepEqual(from, to):
+		if more, ok := databaseOps(original.Spec.Database, dbm.Spec.Database); ok {
+			return append(ops, more...), true
+		}
+	}
+	more, ok := specOps(body, original.Spec, dbm.Spec)
+	return append(ops, more...), ok
+}
+
+// databaseOps are the JSON patch operations that take spec.database from
+// to to, and true, when they differ in port, sslMode, host and
+// connectionSecret only. spec.database is in the object as sent, since it
+// was decoded; a member is there when its decoded value is not empty (each
+// is omitted when empty).
+func databaseOps(from, to *dbv1.DatabaseConfig) ([]jsonpatch.Operation, bool) {
+	was := *from
+	was.Port, was.SSLMode, was.Host, was.ConnectionSecret = to.Port, to.SSLMode, to.Host, to.ConnectionSecret
+	if was != *to {
+		return nil, false
+	}
+	var ops []jsonpatch.Operation
 	set := func(member string, was, is any, wasEmpty, isEmpty bool) {
 		op := jsonpatch.Operation{Operation: "replace", Path: "/spec/database/" + member, Value: is}
 		switch {
@@ -256,27 +271,16 @@ func databasePatch(original, dbm *dbv1.DatabaseMigration) ([]jsonpatch.Operation
 	return ops, true
 }
 
-// specPatch is the answer when defaulting changed the spec and the
-// annotations only, which is what a create of a spec the CRD's schema
-// cannot default entirely needs (a database's port and sslMode depend on
-// its type): the annotations' patch written directly, and of the spec as
-// sent diffed against the defaulted one only what defaulting changed.
-//   - Diffing the spec alone, not the whole object (its managedFields
-//     above all), is most of a create's cost in the mutating webhook.
-//   - A diff against the spec as sent also writes back Go's encoding of
-//     what defaulting did not touch (a timeout of 60s as 1m0s) and removes
-//     fields these API types do not know (a newer CRD's). Its operations
-//     are kept only where their path is, or is above or below, one that
-//     differs between the spec as decoded and as defaulted.
-//
-// body is the review as read. false: something else changed, or the
-// review has no spec object.
-func specPatch(body []byte, original, dbm *dbv1.DatabaseMigration) (admission.Response, bool) {
-	rest := *dbm
-	rest.Annotations, rest.Spec = original.Annotations, original.Spec
-	if dbm.Annotations == nil || !reflect.DeepEqual(&rest, original) {
-		return admission.Response{}, false
-	}
+// specOps are the JSON patch operations that take the spec as sent (in
+// body, the review as read), decoded as original, to defaulted: of a diff
+// of the spec alone, not the whole object (its managedFields above all,
+// most of a create's cost here), only what defaulting changed. A diff
+// against the spec as sent also writes back Go's encoding of what
+// defaulting did not touch (a timeout of 60s as 1m0s) and removes fields
+// these API types do not know (a newer CRD's); its operations are kept
+// only where their path is, or is above or below, one that differs
+// between original and defaulted. false: the review has no spec object.
+func specOps(body []byte, original, defaulted dbv1.DatabaseMigrationSpec) ([]jsonpatch.Operation, bool) {
 	var review struct {
 		Request *struct {
 			Object *struct {
@@ -286,27 +290,27 @@ func specPatch(body []byte, original, dbm *dbv1.DatabaseMigration) (admission.Re
 	}
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &review); err != nil ||
 		review.Request == nil || review.Request.Object == nil {
-		return admission.Response{}, false
+		return nil, false
 	}
 	sent := review.Request.Object.Spec
 	if len(sent) == 0 || sent[0] != '{' {
-		return admission.Response{}, false
+		return nil, false
 	}
-	decoded, err := json.Marshal(original.Spec)
+	from, err := json.Marshal(original)
 	if err != nil {
-		return admission.Response{}, false
+		return nil, false
 	}
-	defaulted, err := json.Marshal(dbm.Spec)
+	to, err := json.Marshal(defaulted)
 	if err != nil {
-		return admission.Response{}, false
+		return nil, false
 	}
-	changed, err := jsonpatch.CreatePatch(decoded, defaulted)
+	changed, err := jsonpatch.CreatePatch(from, to)
 	if err != nil {
-		return admission.Response{}, false
+		return nil, false
 	}
-	ops, err := jsonpatch.CreatePatch(sent, defaulted)
+	ops, err := jsonpatch.CreatePatch(sent, to)
 	if err != nil {
-		return admission.Response{}, false
+		return nil, false
 	}
 	ops = slices.DeleteFunc(ops, func(op jsonpatch.Operation) bool {
 		return !slices.ContainsFunc(changed, func(c jsonpatch.Operation) bool { return related(op.Path, c.Path) })
@@ -314,33 +318,13 @@ func specPatch(body []byte, original, dbm *dbv1.DatabaseMigration) (admission.Re
 	for i := range ops {
 		ops[i].Path = "/spec" + ops[i].Path
 	}
-	return patched(append(annotationOps(original.Annotations, dbm.Annotations), ops...)), true
+	return ops, true
 }
 
 // related reports whether two JSON Pointers are the same or one is above
 // the other.
 func related(p, q string) bool {
 	return p == q || strings.HasPrefix(q, p+"/") || strings.HasPrefix(p, q+"/")
-}
-
-// annotationsPatch is the JSON patch that takes original's annotations to
-// dbm's, and true, when nothing else differs between them; false when
-// something does.
-func annotationsPatch(original, dbm *dbv1.DatabaseMigration) ([]jsonpatch.Operation, bool) {
-	rest := *dbm
-	rest.Annotations = original.Annotations
-	if !reflect.DeepEqual(&rest, original) {
-		return nil, false
-	}
-	from, to := original.Annotations, dbm.Annotations
-	switch {
-	case len(from) == 0 && len(to) == 0:
-		// Decoded, absent and empty annotations are the same.
-		return nil, true
-	case to == nil:
-		return nil, false // the defaulter always stamps: not worth a case
-	}
-	return annotationOps(from, to), true
 }
 
 // annotationOps are the JSON patch operations that turn an object's
@@ -373,31 +357,27 @@ func annotationOps(from, to map[string]string) []jsonpatch.Operation {
 // pointerEscaper escapes a JSON Pointer's reference token (RFC 6901).
 var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
-// keepUnknownFields takes out of resp's patch, a diff of raw, the
-// document as sent, the removals of fields the API types here do not know
-// (a newer CRD's, in an upgrade): the defaulter did not remove them,
-// decoding did; decoded is what raw was decoded into. The patch's paths
-// then get prefix, where raw sits in the object.
-func keepUnknownFields(resp admission.Response, raw []byte, decoded any, prefix string) admission.Response {
+// keepUnknownFields takes out of resp's patch the removals of fields the
+// API types here do not know (a newer CRD's, in an upgrade): the
+// defaulter did not remove them, decoding did.
+func keepUnknownFields(resp admission.Response, original *dbv1.DatabaseMigration, raw []byte) admission.Response {
 	const remove = "remove"
-	if resp.Allowed && slices.ContainsFunc(resp.Patches, func(op jsonpatch.Operation) bool { return op.Operation == remove }) {
-		encoded, err := json.Marshal(decoded)
-		if err != nil {
-			return admission.Errored(http.StatusInternalServerError, err)
-		}
-		dropped, err := jsonpatch.CreatePatch(raw, encoded)
-		if err != nil {
-			return admission.Errored(http.StatusInternalServerError, err)
-		}
-		resp.Patches = slices.DeleteFunc(resp.Patches, func(op jsonpatch.Operation) bool {
-			return op.Operation == remove && slices.ContainsFunc(dropped, func(d jsonpatch.Operation) bool {
-				return d.Operation == remove && d.Path == op.Path
-			})
+	if !resp.Allowed || !slices.ContainsFunc(resp.Patches, func(op jsonpatch.Operation) bool { return op.Operation == remove }) {
+		return resp
+	}
+	decoded, err := json.Marshal(original)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	dropped, err := jsonpatch.CreatePatch(raw, decoded)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	resp.Patches = slices.DeleteFunc(resp.Patches, func(op jsonpatch.Operation) bool {
+		return op.Operation == remove && slices.ContainsFunc(dropped, func(d jsonpatch.Operation) bool {
+			return d.Operation == remove && d.Path == op.Path
 		})
-	}
-	for i := range resp.Patches {
-		resp.Patches[i].Path = prefix + resp.Patches[i].Path
-	}
+	})
 	if len(resp.Patches) == 0 {
 		resp.PatchType = nil
 	}

@@ -244,9 +244,10 @@ func TestMigrationReviewDecidesAsControllerRuntimeOnUserContent(t *testing.T) {
 	NewWithT(t).Expect(allowed).To(BeNumerically(">", 300), "reviews admitted: the comparison must see both answers")
 }
 
-// TestDatabasePatchOnlyForItsFields: databasePatch writes operations for
-// the four fields the defaulter sets or trims in spec.database, and gives
-// way to a diff when anything else differs.
+// TestDatabasePatchOnlyForItsFields: defaultingPatch writes operations
+// for the four fields the defaulter sets or trims in spec.database, and
+// gives way to a diff when anything else differs (here, where the review
+// carries no spec to diff, to the whole object's).
 func TestDatabasePatchOnlyForItsFields(t *testing.T) {
 	original := fixture.Migration("team", "m", fixture.WithSQLite("/data/app.db"))
 	original.Spec.Database.Host = " h "
@@ -271,7 +272,7 @@ func TestDatabasePatchOnlyForItsFields(t *testing.T) {
 			dbm := original.DeepCopy()
 			dbm.Annotations = map[string]string{}
 			tc.change(dbm)
-			ops, ok := databasePatch(original, dbm)
+			ops, ok := defaultingPatch(nil, original, dbm)
 			if tc.want == nil {
 				g.Expect(ok).To(BeFalse())
 				return

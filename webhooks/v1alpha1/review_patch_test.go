@@ -25,7 +25,8 @@ import (
 // stamps. The patch, applied as the API server applies it, must leave the
 // spec and the annotations the defaulter leaves, and every unknown
 // ("future") field as it was sent, whichever way the patch was written
-// (annotationsPatch, databasePatch, specPatch or a whole diff).
+// (annotation operations alone, with spec.database's, with a diff of the
+// spec, or a diff of the whole object).
 func TestMigrationReviewPatchLeavesWhatTheDefaulterLeaves(t *testing.T) {
 	served, _ := bothHandlers(t)
 	h := served[mutateMigrationPath]

@@ -84,11 +84,6 @@ func defaultTemplate(t *dbv1.MigrationTemplate) {
 	t.Migration, t.Policy = spec.Migration, spec.Policy
 }
 
-// setModifiers are the users who created or changed the set's spec.
-func setModifiers(set *dbv1.DatabaseMigrationSet) []string {
-	return dbv1.Modifiers(set.Annotations)
-}
-
 // SetValidator checks a set's spec and the fleet approvals and promotions
 // its updates make.
 type SetValidator struct {
@@ -227,7 +222,7 @@ func (v *SetValidator) validateReviewer(ctx context.Context, set *dbv1.DatabaseM
 	switch {
 	case set.Annotations[dbv1.AnnotationCreatedBy] == user.Username:
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q created this set and cannot approve its fleet: another reviewer must", user.Username)))
-	case slices.Contains(setModifiers(set), user.Username):
+	case slices.Contains(dbv1.Modifiers(set.Annotations), user.Username):
 		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%q changed this set's spec and cannot approve its fleet: another reviewer must", user.Username)))
 	}
 	if !isReviewer(set.Spec.Template.Policy.Reviewers, user) {
@@ -406,7 +401,7 @@ func (v *Validator) validateSetChild(ctx context.Context, old, dbm *dbv1.Databas
 // and its target and plan are a pair the set's approved fleet holds.
 func (v *Validator) validateFleetApproval(ctx context.Context, dbm *dbv1.DatabaseMigration, ref *metav1.OwnerReference, a *approvalChange, path *field.Path) (field.ErrorList, error) {
 	var errs field.ErrorList
-	if dbm.Annotations[dbv1.AnnotationCreatedBy] != v.OperatorUser || slices.ContainsFunc(Modifiers(dbm), func(u string) bool { return u != v.OperatorUser }) {
+	if dbm.Annotations[dbv1.AnnotationCreatedBy] != v.OperatorUser || slices.ContainsFunc(dbv1.Modifiers(dbm.Annotations), func(u string) bool { return u != v.OperatorUser }) {
 		errs = append(errs, field.Forbidden(path, "only a migration the operator made and no one else changed is approved for a fleet"))
 	}
 	plan := dbm.Status.Plan
