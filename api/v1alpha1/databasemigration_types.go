@@ -150,8 +150,10 @@ type DatabaseConfig struct {
 	// +kubebuilder:validation:MaxLength=253
 	ConnectionSecret string `json:"connectionSecret,omitempty"`
 
-	// host is the database server's address. Not used for sqlite, nor when
-	// the connection Secret holds a full `url`.
+	// host is the database server's address. Not used for sqlite. When the
+	// connection Secret holds a full `url`, the url must name this host
+	// and port, and this database: it gives the credentials and how to
+	// connect, not where. Left empty, the url names the server.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Host string `json:"host,omitempty"`
@@ -190,7 +192,8 @@ type MigrationScript struct {
 
 	// type is schema, data or validation. Validation scripts run after the
 	// apply and fail the migration when they return no row or a false first
-	// column.
+	// column. They may only read: every statement a query (SELECT, WITH,
+	// VALUES, TABLE), run in a read-only session.
 	// +required
 	Type ScriptType `json:"type"`
 

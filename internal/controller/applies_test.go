@@ -50,6 +50,7 @@ var _ = Describe("applies apart from the reconcile workers", func() {
 			dbv1.MigrationScript{Name: "touch-gate", Type: dbv1.ScriptTypeData, Source: "inline",
 				SQL: "UPDATE gate SET n = n + 1 WHERE id = 1;", DependsOn: []string{"marker"}},
 		))
+		dbm.Spec.Database.Port = urlPort(u)
 		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
 		return create(dbm), db, dbName
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -238,8 +239,8 @@ var _ = Describe("the migration lifecycle", func() {
 		)))
 		shown := awaitPlan(dbm)
 
-		By("the author swaps the check for a DELETE after the plan was shown")
-		cm.Data["check.sql"] = "DELETE FROM gadgets; SELECT 1;"
+		By("the author swaps the check for another after the plan was shown")
+		cm.Data["check.sql"] = "SELECT count(*) >= 0 FROM gadgets;"
 		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
 		Eventually(func() string { return get(dbm).Status.Plan.Hash }).ShouldNot(Equal(shown.Hash))
 		Expect(get(dbm).Status.Plan.Statements).To(Equal(shown.Statements), "the statements are the same; the hash is not")
@@ -288,8 +289,9 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(err).NotTo(HaveOccurred())
 		password, _ := u.User.Password()
 
-		dbm := fixture.Migration(ns, "pg-recovers", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, "pg-creds", u.Hostname(), strings.TrimPrefix(u.Path, "/")))
-		dbm.Spec.Database.Port = 1 // nothing listens there
+		// No host: the Secret's url names the server; the database is the
+		// spec's whatever the url says.
+		dbm := fixture.Migration(ns, "pg-recovers", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, "pg-creds", "", strings.TrimPrefix(u.Path, "/")))
 		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
 		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("accounts", "CREATE TABLE accounts (id bigserial PRIMARY KEY, owner text NOT NULL);")}
 		create(dbm)
@@ -298,15 +300,29 @@ var _ = Describe("the migration lifecycle", func() {
 		Eventually(condition(dbm, dbv1.ConditionPlanned)).Should(Equal("False/" + dbv1.ReasonSecretInvalid))
 		Expect(get(dbm).Status.Message).To(ContainSubstring(`pg-creds not found`))
 
-		By("a Secret with the password, but a port where nothing listens: unreachable, and the password never shows")
+		By("a Secret whose url has the password, but a port where nothing listens: unreachable, and the password never shows")
+		nowhere := *u
+		nowhere.Host = net.JoinHostPort(u.Hostname(), "1")
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pg-creds"},
-			StringData: map[string]string{"username": u.User.Username(), "password": password}}
+			StringData: map[string]string{"url": nowhere.String()}}
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, secret)
 		Eventually(condition(dbm, dbv1.ConditionPlanned)).Should(Equal("False/" + dbv1.ReasonDatabaseUnreachable))
 		Expect(fmt.Sprint(get(dbm).Status)).NotTo(ContainSubstring(password))
 
-		By("a Secret with the full URL: planned and applied against PostgreSQL")
+		By("a url of another database than the spec's: refused, the url only says how to connect")
+		other := *u
+		other.Path = "/postgres"
+		Eventually(func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(Succeed())
+			secret.StringData = map[string]string{"url": other.String()}
+			return k8sClient.Update(ctx, secret)
+		}).Should(Succeed())
+		Eventually(condition(dbm, dbv1.ConditionPlanned)).Should(Equal("False/" + dbv1.ReasonSecretInvalid))
+		Expect(get(dbm).Status.Message).To(ContainSubstring(`names database "postgres"`))
+		Expect(fmt.Sprint(get(dbm).Status)).NotTo(ContainSubstring(password))
+
+		By("the url of the spec's database: planned and applied against PostgreSQL")
 		Eventually(func() error {
 			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(secret), secret)).To(Succeed())
 			secret.StringData = map[string]string{"url": dbURL}
@@ -364,6 +380,7 @@ var _ = Describe("the migration lifecycle", func() {
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, secret)
 		dbm := fixture.Migration(ns, "limited", fixture.WithServer(dbv1.DatabaseTypePostgreSQL, "limited-creds", u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Database.Port = urlPort(u)
 		dbm.Spec.Migration.Scripts = []dbv1.MigrationScript{fixture.InlineScript("t", "CREATE TABLE t (id int);")}
 		dbm.Spec.Validation = &dbv1.ValidationConfig{PreChecks: []dbv1.PreCheck{{Type: dbv1.PreCheckConnection}, {Type: dbv1.PreCheckPermissions}}}
 		create(dbm)

@@ -54,6 +54,7 @@ var _ = Describe("strategies, rollback and MariaDB pre-checks", func() {
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, secret)
 		dbm := fixture.Migration(ns, name, fixture.WithServer(t, secret.Name, u.Hostname(), strings.TrimPrefix(u.Path, "/")))
+		dbm.Spec.Database.Port = urlPort(u)
 		dbm.Spec.Database.SSLMode = dbv1.SSLModeDisable
 		return dbm
 	}

@@ -2,8 +2,10 @@ package controller
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -111,3 +113,11 @@ var _ = AfterSuite(func() {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
+
+// urlPort is the port of a test server's URL, for a spec that names the
+// server the URL in its Secret connects to.
+func urlPort(u *url.URL) int32 {
+	port, err := strconv.Atoi(u.Port())
+	Expect(err).NotTo(HaveOccurred())
+	return int32(port)
+}

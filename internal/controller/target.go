@@ -230,7 +230,7 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot 
 	if b.target != nil && !pinned(t, cfg) {
 		// A target's spec, the platform team's, says where; its Secret
 		// gives only the credentials, even when it holds a whole url.
-		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: its url names another database than the target (%s): give the target's own host, port and database, or only username and password",
+		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: its url names another server than the target (%s): give the target's own host and port, or only username and password",
 			b.secretNamespace, cfg.ConnectionSecret, b.target))
 	}
 	return t, nil
@@ -267,8 +267,9 @@ func caKey(ref *dbv1.CASecretRef) string {
 	return ref.Key
 }
 
-// pinned reports whether t is the database cfg names: the same server and
-// database (for SQLite, the same file).
+// pinned reports whether t is on the server cfg names, a target's own
+// even where its host is empty (database.FromConfig has held a url to
+// the database, or the file, and to a host cfg names already).
 func pinned(t *database.Target, cfg dbv1.DatabaseConfig) bool {
 	if cfg.Type == dbv1.DatabaseTypeSQLite {
 		return true
@@ -277,8 +278,7 @@ func pinned(t *database.Target, cfg dbv1.DatabaseConfig) bool {
 	if port == 0 {
 		port = cfg.Type.DefaultPort()
 	}
-	server := net.JoinHostPort(strings.ToLower(cfg.Host), strconv.Itoa(int(port)))
-	return t.Server() == server && strings.TrimPrefix(t.URL.Path, "/") == cfg.Database
+	return t.Server() == net.JoinHostPort(strings.ToLower(cfg.Host), strconv.Itoa(int(port)))
 }
 
 // resolveDevURL reads the dev database URL a binding names, if any.

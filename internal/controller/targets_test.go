@@ -351,8 +351,9 @@ var _ = Describe("database targets", func() {
 		elsewhere := *u
 		elsewhere.Path = "/postgres"
 		secret(ns, "elsewhere", elsewhere.String())
-		// The driver connects to a host in the query, whatever the URL's
-		// host says (192.0.2.1 is reserved for documentation).
+		// The driver would connect to a host in the query, whatever the
+		// URL's host says (192.0.2.1 is reserved for documentation): the
+		// parameter is refused.
 		redirected := *u
 		q := redirected.Query()
 		q.Set("host", "192.0.2.1")
@@ -362,12 +363,12 @@ var _ = Describe("database targets", func() {
 		Expect(k8sClient.Create(ctx, dtr)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, dtr)
 		Eventually(ready(dtr, func() []metav1.Condition { return dtr.Status.Conditions })).Should(Equal("False/" + dbv1.ReasonSecretInvalid))
-		Expect(meta.FindStatusCondition(dtr.Status.Conditions, dbv1.ConditionReady).Message).To(ContainSubstring("another database than the target"))
+		Expect(meta.FindStatusCondition(dtr.Status.Conditions, dbv1.ConditionReady).Message).To(ContainSubstring("parameter host is refused"))
 		dt := &dbv1.DatabaseTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pinned"}, Spec: targetSpec(dbv1.DatabaseTypePostgreSQL, dbURL, "elsewhere")}
 		Expect(k8sClient.Create(ctx, dt)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, dt)
 		Eventually(ready(dt, func() []metav1.Condition { return dt.Status.Conditions })).Should(Equal("False/" + dbv1.ReasonSecretInvalid))
-		Expect(meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message).To(ContainSubstring("another database than the target"))
+		Expect(meta.FindStatusCondition(dt.Status.Conditions, dbv1.ConditionReady).Message).To(ContainSubstring(`it names database "postgres", the spec`))
 	})
 
 	It("refuses SQLite files outside the root, and every SQLite file without one", func() {

@@ -119,7 +119,48 @@ func (e mysqlEngine) config(u *url.URL, roots *x509.CertPool) (*mysql.Config, er
 	if verifies(mode) {
 		cfg.TLS = verifyingTLS(mode, u.Hostname(), roots)
 	}
+	// ParseURL refuses both; set here too, whatever the DSN said.
+	cfg.AllowAllFiles, cfg.MultiStatements = false, false
 	return cfg, nil
+}
+
+// refused are the URL parameters the driver reads that a URL may not set
+// (see parameterChecker): allowAllFiles hands any file of the operator's
+// disk to a server that asks for it (LOAD DATA LOCAL INFILE, in answer to
+// any query: a server a Secret names may be anyone's), multiStatements
+// would let the server run statements the SQL gate never read as such
+// (it reads one statement at a time), and a character set other than
+// UTF-8, Latin-1 or ASCII (GBK, Shift-JIS, Big5) has multi-byte
+// characters whose second byte is a backslash, which can end a literal
+// the operator quoted early.
+func (mysqlEngine) refused(key string, values []string) string {
+	switch key {
+	case "allowallfiles":
+		return "it lets the server read any file of the operator's disk"
+	case "multistatements":
+		return "the SQL gate reads one statement at a time"
+	case "charset", "collation":
+		for _, v := range values {
+			for name := range strings.SplitSeq(v, ",") {
+				if !safeCharset(name) {
+					return fmt.Sprintf("%q is not a UTF-8, Latin-1 or ASCII character set", name)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// safeCharset: the character sets (or collations of them) in which no
+// multi-byte character holds a backslash or a quote.
+func safeCharset(name string) bool {
+	name = strings.ToLower(strings.TrimSpace(name))
+	for _, prefix := range []string{"utf8", "latin1", "ascii", "binary"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func paramSep(dsn string) string {

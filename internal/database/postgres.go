@@ -73,6 +73,7 @@ func (e postgresEngine) connector(u *url.URL, roots *x509.CertPool) (driver.Conn
 	if err != nil {
 		return nil, err
 	}
+	bindSearchPath(cfg.RuntimeParams, e.Quote(e.Schema(u)))
 	if mode := e.SSLMode(u); roots != nil && verifies(mode) {
 		if cfg.TLSConfig != nil {
 			cfg.TLSConfig = verifyingTLS(mode, cfg.Host, roots)
@@ -84,6 +85,45 @@ func (e postgresEngine) connector(u *url.URL, roots *x509.CertPool) (driver.Conn
 		}
 	}
 	return stdlib.GetConnector(*cfg), nil
+}
+
+// postgresRefused are the URL parameters pgx reads itself that a URL may
+// not set (see parameterChecker): where it connects, over the URL's
+// authority and path, and files it would read from the operator's disk.
+var postgresRefused = map[string]string{
+	"dbname":      "the database is the URL's path",
+	"host":        "the server is the URL's host",
+	"hostaddr":    "the server is the URL's host",
+	"port":        "the server's port is the URL's",
+	"service":     "the server is the URL's host, and the service file is the operator's",
+	"servicefile": "it is a file of the operator's disk",
+	"passfile":    "it is a file of the operator's disk: give the password in the URL",
+	"sslcert":     "it is a file of the operator's disk",
+	"sslkey":      "it is a file of the operator's disk",
+	"sslpassword": "it decrypts a key read from the operator's disk",
+	"sslrootcert": "it is a file of the operator's disk: give the CA in a caSecret",
+}
+
+func (postgresEngine) refused(key string, _ []string) string { return postgresRefused[key] }
+
+// bindSearchPath sets the session's search_path to schema (quoted), the
+// one Schema names, unless the URL set one: without it the server's
+// default applies, which puts a schema named as the user first ("$user",
+// public) and which a database or a role may change, so unqualified
+// names would resolve to a schema other than the one inspected, planned
+// and hashed. A search_path left empty is replaced too: it names no
+// schema at all. The server reads parameter names in any case, so the
+// URL's key is matched so.
+func bindSearchPath(params map[string]string, schema string) {
+	for key, value := range params {
+		if strings.EqualFold(key, "search_path") {
+			if value != "" {
+				return
+			}
+			delete(params, key)
+		}
+	}
+	params["search_path"] = schema
 }
 
 // server is where pgx connects: a host (or hostaddr) and port in the

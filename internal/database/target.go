@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 
@@ -68,7 +69,29 @@ func ParseURL(raw string) (*Target, error) {
 	if e.Name() == (postgresEngine{}).Name() && len(queryValuesFold(u, "search_path")) > 1 {
 		return nil, fmt.Errorf("database URL %s sets search_path more than once: the server would take either", e.Redact(u))
 	}
+	if c, ok := e.(parameterChecker); ok {
+		for key, values := range u.Query() {
+			if why := c.refused(strings.ToLower(key), values); why != "" {
+				return nil, fmt.Errorf("database URL %s: parameter %s is refused: %s", e.Redact(u), key, why)
+			}
+		}
+	}
 	return &Target{Engine: e, URL: u}, nil
+}
+
+// parameterChecker is an engine whose driver reads parameters in the
+// URL's query that a URL may not set. A URL comes from a Secret its
+// namespace's authors may write (a migration's, a target's, a dev
+// database's), and the operator connects with it before any review: it
+// gives the credentials and how to talk to the server, not another place
+// than its authority and path say (the plan's identity, the pinning to a
+// target or to spec.database and the dev server's separation read those)
+// nor a file of the operator's disk (its service account token, its
+// webhook key).
+type parameterChecker interface {
+	// refused says why the parameter (its name in lower case) is
+	// refused; "" allows it.
+	refused(key string, values []string) string
 }
 
 // FromConfig builds the target of a Config and its Secret's data (nil for
@@ -99,6 +122,9 @@ func fromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
 		if t.Engine != e {
 			return nil, fmt.Errorf("connection Secret key %q is a %s URL but the database type is %s", SecretKeyURL, t.URL.Scheme, cfg.Kind)
 		}
+		if err := t.pinnedTo(cfg); err != nil {
+			return nil, fmt.Errorf("connection Secret key %q: %w", SecretKeyURL, err)
+		}
 		if err := t.scope(cfg.Schema); err != nil {
 			return nil, err
 		}
@@ -116,6 +142,38 @@ func fromConfig(cfg Config, secret map[string][]byte) (*Target, error) {
 		return nil, err
 	}
 	return confined(t, cfg.SQLiteRoot)
+}
+
+// pinnedTo refuses a url that names another database than cfg: the
+// spec says where (what status shows a reviewer; a target's is the
+// platform team's), the url only how to connect. The server is checked
+// where cfg names one: an inline database may leave its host to the url.
+// A cfg that names no database (the API requires one; a caller outside
+// it may not) pins nothing.
+func (t *Target) pinnedTo(cfg Config) error {
+	if cfg.Database == "" {
+		return nil
+	}
+	if t.Engine.Name() == sqliteName {
+		if path.Clean(t.URL.Path) != path.Clean(cfg.Database) {
+			return fmt.Errorf("its file %s is not the database's, %s", t.URL.Path, cfg.Database)
+		}
+		return nil
+	}
+	if db := strings.TrimPrefix(t.URL.Path, "/"); db != cfg.Database {
+		return fmt.Errorf("it names database %q, the spec %q: give the spec's database, or only username and password", db, cfg.Database)
+	}
+	if cfg.Host == "" {
+		return nil
+	}
+	port := cfg.Port
+	if port == 0 {
+		port = cfg.Kind.DefaultPort()
+	}
+	if want := net.JoinHostPort(strings.ToLower(cfg.Host), strconv.Itoa(int(port))); t.Server() != want {
+		return fmt.Errorf("it names server %s, the spec %s: give the spec's host and port, or only username and password", t.Server(), want)
+	}
+	return nil
 }
 
 // scope binds the target to schema (PostgreSQL's search_path), over

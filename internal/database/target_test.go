@@ -38,12 +38,17 @@ func TestFromConfig(t *testing.T) {
 		wantIdentity: "mysql://m:3307/shop",
 		wantSchema:   "shop",
 	}, {
-		name:         "a full url wins",
-		cfg:          database.Config{Kind: database.KindPostgreSQL, Host: "ignored", Database: "ignored"},
+		name:         "a full url gives the credentials and how to connect",
+		cfg:          database.Config{Kind: database.KindPostgreSQL, Host: "H", Port: 6543, Database: "real"},
 		secret:       map[string][]byte{"url": []byte("postgres://u:pw@h:6543/real?sslmode=disable&search_path=app")},
 		wantEngine:   "postgres",
 		wantIdentity: "postgresql://h:6543/real?schema=app",
 		wantSchema:   "app",
+	}, {
+		name:    "a full url does not win over the spec's database",
+		cfg:     database.Config{Kind: database.KindPostgreSQL, Host: "h", Database: "shown"},
+		secret:  map[string][]byte{"url": []byte("postgres://u:pw@h/real")},
+		wantErr: `it names database "real", the spec "shown"`,
 	}, {
 		name:         "a target's schema binds the session, over the url's",
 		cfg:          database.Config{Kind: database.KindPostgreSQL, Host: "h", Database: "real", Schema: "tenant_7"},
@@ -143,7 +148,7 @@ func TestOpenUnreachableHidesPassword(t *testing.T) {
 		"mysql://u:topsecret@127.0.0.1:1/db",
 		// pgx reads a password from the query too.
 		"postgres://u@127.0.0.1:1/db?sslmode=disable&password=topsecret",
-		"postgres://u@127.0.0.1:1/db?sslmode=disable&sslpassword=topsecret&PassWord=topsecret",
+		"postgres://u@127.0.0.1:1/db?sslmode=disable&PassWord=topsecret",
 	} {
 		t.Run(raw[:5], func(t *testing.T) {
 			g := NewWithT(t)
@@ -156,6 +161,11 @@ func TestOpenUnreachableHidesPassword(t *testing.T) {
 			g.Expect(err.Error()).NotTo(ContainSubstring("topsecret"))
 			g.Expect(target.String()).NotTo(ContainSubstring("topsecret"))
 		})
+	}
+	// A URL refused for a parameter is named without its passwords.
+	_, err := database.ParseURL("postgres://u:topsecret@127.0.0.1:1/db?sslmode=disable&sslpassword=topsecret&PassWord=topsecret")
+	if err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Fatalf("want a refusal that hides the passwords, got %v", err)
 	}
 }
 
@@ -175,16 +185,14 @@ func TestSchemaKeepsTheURLsQuery(t *testing.T) {
 	g.Expect(cfg.TLSConfig).NotTo(BeNil(), "ssl=true after sslmode still asks for TLS")
 }
 
-// Server names where the driver connects: for PostgreSQL a host and port
-// in the URL's query win over its authority, and every host of a list is
-// named.
+// Server names where the driver connects: every host of a list is named
+// (a host or port in the query, which pgx would prefer, is refused).
 func TestServerIsWhereTheDriverConnects(t *testing.T) {
 	for raw, want := range map[string]string{
-		"postgres://u@db.example/app?sslmode=disable":                           "db.example:5432",
-		"postgres://u@DB.example:6432/app?sslmode=disable":                      "db.example:6432",
-		"postgres://u@db.example:5432/app?sslmode=disable&host=other&port=7000": "other:7000",
-		"postgres://u@a:5432,b:5433/app?sslmode=disable":                        "a:5432,b:5433",
-		"mysql://u@db.example/app":                                              "db.example:3306",
+		"postgres://u@db.example/app?sslmode=disable":      "db.example:5432",
+		"postgres://u@DB.example:6432/app?sslmode=disable": "db.example:6432",
+		"postgres://u@a:5432,b:5433/app?sslmode=disable":   "a:5432,b:5433",
+		"mysql://u@db.example/app":                         "db.example:3306",
 	} {
 		target, err := database.ParseURL(raw)
 		if err != nil {
@@ -209,5 +217,78 @@ func TestURLWithTwoSearchPathsIsRefused(t *testing.T) {
 	}
 	if got := target.Schema(); got != "other" {
 		t.Fatalf("Schema() = %q, want other", got)
+	}
+}
+
+// A URL (a Secret's, which its namespace's authors write) says how to
+// connect to the server of its authority and the database of its path:
+// a parameter with which the driver would connect elsewhere, read a file
+// of the operator's disk, or run statements the gate did not read as
+// such, is refused, in any case.
+func TestURLParametersThatReachPastTheURLAreRefused(t *testing.T) {
+	for _, raw := range []string{
+		"postgres://u@db.example/app?dbname=other",
+		"postgres://u@db.example/app?sslmode=disable&host=other&port=7000",
+		"postgres://u@db.example/app?hostaddr=10.0.0.1",
+		"postgres://u@db.example/app?Port=7000",
+		"postgres://u@db.example/app?service=other",
+		"postgres://u@db.example/app?servicefile=/etc/passwd",
+		"postgres://u@db.example/app?passfile=/var/run/secrets/token",
+		"postgres://u@db.example/app?sslmode=require&sslcert=/tmp/k8s-webhook-server/serving-certs/tls.crt",
+		"postgres://u@db.example/app?sslkey=/tmp/k8s-webhook-server/serving-certs/tls.key",
+		"postgres://u@db.example/app?sslrootcert=/etc/ssl/certs/ca.pem",
+		"postgres://u@db.example/app?sslpassword=x",
+		"mysql://u@db.example/app?allowAllFiles=true",
+		"mysql://u@db.example/app?ALLOWALLFILES=true",
+		"mysql://u@db.example/app?multiStatements=true",
+		"mysql://u@db.example/app?charset=gbk",
+		"mysql://u@db.example/app?charset=utf8mb4,sjis",
+		"mysql://u@db.example/app?collation=big5_chinese_ci",
+	} {
+		if _, err := database.ParseURL(raw); err == nil || !strings.Contains(err.Error(), "is refused") {
+			t.Errorf("%s: want a refusal, got %v", raw, err)
+		}
+	}
+	for _, raw := range []string{
+		"postgres://u@db.example/app?sslmode=verify-full&search_path=tenant&application_name=x&connect_timeout=5",
+		"mysql://u@db.example/app?charset=utf8mb4&collation=utf8mb4_bin&parseTime=true&timeout=5s",
+		"mysql://u@db.example/app?charset=latin1",
+	} {
+		if _, err := database.ParseURL(raw); err != nil {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+}
+
+// A connection Secret's url gives the credentials: the database (the
+// file, for SQLite) is the spec's, which status shows a reviewer, and so
+// is the server where the spec names one.
+func TestSecretURLIsPinnedToTheSpecsDatabase(t *testing.T) {
+	secret := func(raw string) map[string][]byte { return map[string][]byte{"url": []byte(raw)} }
+	pg := database.Config{Kind: database.KindPostgreSQL, Host: "DB.example", Database: "app"}
+	for _, tc := range []struct {
+		name string
+		cfg  database.Config
+		url  string
+		want string // "" accepts
+	}{
+		{"the spec's database and server", pg, "postgres://u:p@db.example:5432/app", ""},
+		{"another database", pg, "postgres://u:p@db.example:5432/billing", `names database "billing"`},
+		{"another server", pg, "postgres://u:p@other.example/app", "names server other.example:5432"},
+		{"another port", pg, "postgres://u:p@db.example:6432/app", "names server db.example:6432"},
+		{"no host in the spec: the url's", database.Config{Kind: database.KindPostgreSQL, Database: "app"}, "postgres://u:p@anywhere/app", ""},
+		{"no host in the spec, another database", database.Config{Kind: database.KindMySQL, Database: "app"}, "mysql://u:p@anywhere/billing", `names database "billing"`},
+		{"sqlite, the spec's file", database.Config{Kind: database.KindSQLite, Database: "shop/shop.db"}, "sqlite://./shop/shop.db", ""},
+		{"sqlite, another file", database.Config{Kind: database.KindSQLite, Database: "shop/shop.db"}, "sqlite://billing/billing.db", "is not the database's"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := database.FromConfig(tc.cfg, secret(tc.url))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("want it accepted, got %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("want %q, got %v", tc.want, err)
+			}
+		})
 	}
 }

@@ -129,31 +129,45 @@ func (e *ValidationError) Unwrap() error { return e.Err }
 // statement returns a row whose first column is true; no row, or a false
 // value, fails it. On failure it says which statement failed (-1: the
 // script as a whole).
+//
+// It runs in a session that cannot change the database
+// (database.ReadOnly): nothing of a validation script is in the plan a
+// reviewer reads. Every apply plans its input again before it runs, and
+// planning refused a script whose statements are not all queries
+// (sqlstatic.ReadOnly, in Planner.gate).
 func runValidation(ctx context.Context, target *database.Target, q database.Querier, s script.Script) (int, error) {
-	stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(target.Engine.Kinds()[0]), s.SQL)
+	engine := sqlstatic.Dialect(target.Engine.Kinds()[0])
+	stmts, err := sqlstatic.SplitFor(engine, s.SQL)
 	if err != nil {
 		return -1, err
 	}
 	if len(stmts) == 0 {
 		return -1, errors.New("has no statement")
 	}
-	last := len(stmts) - 1
-	for i, stmt := range stmts[:last] {
-		if _, err := q.ExecContext(ctx, stmt.Text); err != nil {
-			return i, err
+	failed := -1
+	err = database.ReadOnly(ctx, target.Engine, q, func(q database.Querier) error {
+		last := len(stmts) - 1
+		for i, stmt := range stmts[:last] {
+			if _, err := q.ExecContext(ctx, stmt.Text); err != nil {
+				failed = i
+				return err
+			}
 		}
-	}
-	var v any
-	switch err := q.QueryRowContext(ctx, stmts[last].Text).Scan(&v); {
-	case errors.Is(err, sql.ErrNoRows):
-		return last, errors.New("returned no row")
-	case err != nil:
-		return last, err
-	}
-	if !truthy(v) {
-		return last, fmt.Errorf("returned %v", describeValue(v))
-	}
-	return -1, nil
+		failed = last
+		var v any
+		switch err := q.QueryRowContext(ctx, stmts[last].Text).Scan(&v); {
+		case errors.Is(err, sql.ErrNoRows):
+			return errors.New("returned no row")
+		case err != nil:
+			return err
+		}
+		if !truthy(v) {
+			return fmt.Errorf("returned %v", describeValue(v))
+		}
+		failed = -1
+		return nil
+	})
+	return failed, err
 }
 
 // truthy reads a first column as the engines return booleans: PostgreSQL's

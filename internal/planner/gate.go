@@ -60,6 +60,15 @@ func (p *Planner) gate(target *database.Target, in Input) error {
 			return err
 		}
 	}
+	for _, s := range in.Validations {
+		stmts, err := sqlstatic.SplitFor(engine, s.SQL)
+		if err != nil {
+			return &InvalidSQLError{Script: s.Name, Index: -1, Err: err}
+		}
+		if v := sqlstatic.ReadOnly(engine, stmts); len(v) > 0 {
+			return &RefusedSQLError{Script: s.Name, Violations: v}
+		}
+	}
 	if d := in.Desired; d != nil && (d.Format == "" || d.Format == SchemaFormatSQL) {
 		return check(desiredName, d.Text)
 	}

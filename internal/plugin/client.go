@@ -45,6 +45,7 @@ func (o *Options) client() (client.WithWatch, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	c = printableClient{c}
 	ns, _, err := o.Flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil, "", err
@@ -121,5 +122,9 @@ func fullPlan(ctx context.Context, c client.Client, dbm *dbv1.DatabaseMigration)
 	case err != nil:
 		return nil, fmt.Errorf("reading ConfigMap %s/%s, which holds the whole plan: %w", dbm.Namespace, p.ConfigMapName, err)
 	}
-	return plandoc.Verify(cm, p.Hash, p.ConfigMapDigest)
+	doc, err := plandoc.Verify(cm, p.Hash, p.ConfigMapDigest)
+	if err == nil {
+		printable(doc) // read whole through printableClient, verified, then shown
+	}
+	return doc, err
 }

@@ -173,6 +173,30 @@ var _ = Describe("kubectl shift", func() {
 			Expect(err).To(MatchError(ContainSubstring(`unknown output format "wide"`)))
 		})
 
+		It("writes the authors' control characters as text: none reaches the reviewer's terminal", func(ctx SpecContext) {
+			planned(ctx, "status-controls")
+			// Erase the line being printed and the one above, then a
+			// terminal title; a message that rings and recolours.
+			hidden := "UPDATE widgets SET price = 0 /*\r\x1b[2K\x1b[1A\x1b[2K\x1b]0;t\x07*/;"
+			setStatus(ctx, "status-controls", func(s *dbv1.DatabaseMigrationStatus) {
+				s.Plan.Statements[1] = hidden
+				s.Message = "plan ready\x07\x1b[8m"
+			})
+			for _, verb := range [][]string{
+				{"status", "status-controls"},
+				{"approve", "status-controls", "--yes"},
+			} {
+				out, err := shift(ctx, "rita", nil, verb...)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(out).NotTo(ContainSubstring("\x1b"), verb[0])
+				Expect(out).NotTo(ContainSubstring("\r"), verb[0])
+				Expect(out).NotTo(ContainSubstring("\x07"), verb[0])
+				Expect(out).To(ContainSubstring(`UPDATE widgets SET price = 0 /*\x0d\x1b[2K\x1b[1A\x1b[2K\x1b]0;t\x07*/;`), verb[0])
+			}
+			Expect(readDBM(ctx, "status-controls").Annotations).To(HaveKeyWithValue(dbv1.AnnotationApprovedPlan, planHash))
+			Expect(readDBM(ctx, "status-controls").Status.Plan.Statements[1]).To(Equal(hidden), "what is stored is not changed")
+		})
+
 		It("fails for a migration that does not exist", func(ctx SpecContext) {
 			_, err := shift(ctx, "rita", nil, "status", "no-such-migration")
 			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "got %v", err)

@@ -31,6 +31,14 @@ func validateScriptContents(engine dbv1.DatabaseType, scripts []dbv1.MigrationSc
 			continue
 		}
 		errs = append(errs, hideSecret(engine, s.Source, texts[i].sql, validateSQL(engine, texts[i].sql, s.Checksum, policy, gate, p))...)
+		if s.Type == dbv1.ScriptTypeValidation {
+			// Nothing of a validation script is in the plan a reviewer
+			// reads: it may only read (the planner and the apply hold it
+			// to that too, whenever its source changes).
+			if stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), texts[i].sql); err == nil {
+				errs = append(errs, validateReach(sqlstatic.ReadOnly(sqlstatic.Dialect(engine), stmts), p)...)
+			}
+		}
 	}
 	return errs
 }

@@ -85,6 +85,21 @@ func TestValidateScriptContents(t *testing.T) {
 			text: []scriptText{{}}, want: []string{"spec.migration.scripts[0].source"}},
 		{name: "unknown ConfigMap content is not linted", script: dbv1.MigrationScript{Name: "a", Source: "configmap://m/k"},
 			text: []scriptText{{}}, policy: block},
+		{name: "a validation script that queries", policy: block, script: func() dbv1.MigrationScript {
+			sc := fixture.InlineScript("check", "SELECT count(*) = 0 FROM users WHERE email IS NULL;")
+			sc.Type = dbv1.ScriptTypeValidation
+			return sc
+		}()},
+		{name: "a validation script that writes", policy: allow, script: func() dbv1.MigrationScript {
+			sc := fixture.InlineScript("check", "UPDATE users SET role = 'admin' WHERE id = 7;\nSELECT 1;")
+			sc.Type = dbv1.ScriptTypeValidation
+			return sc
+		}(), want: []string{"spec.migration.scripts[0].sql: Forbidden: statement 1 is not a query: a validation script may only read"}},
+		{name: "the same statements in a data script", policy: allow, script: func() dbv1.MigrationScript {
+			sc := fixture.InlineScript("backfill", "UPDATE users SET role = 'admin' WHERE id = 7;\nSELECT 1;")
+			sc.Type = dbv1.ScriptTypeData
+			return sc
+		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
