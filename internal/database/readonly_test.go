@@ -93,4 +93,3 @@ func TestReadOnlySessionWritesNothing(t *testing.T) {
 		})
 	}
 }
-

@@ -44,7 +44,7 @@ func ReadOnly(engine Dialect, stmts []Stmt) []Violation {
 // firstWord is the statement's first word: letters, up to anything else.
 func firstWord(stripped string) string {
 	end := strings.IndexFunc(stripped, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_')
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && r != '_'
 	})
 	if end < 0 {
 		return stripped
