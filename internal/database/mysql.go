@@ -139,6 +139,8 @@ func (mysqlEngine) refused(key string, values []string) string {
 		return "it lets the server read any file of the operator's disk"
 	case "multistatements":
 		return "the SQL gate reads one statement at a time"
+	case "interpolateparams":
+		return "the driver would quote the operator's arguments itself, in the connection's character set"
 	case "charset", "collation":
 		for _, v := range values {
 			for name := range strings.SplitSeq(v, ",") {
@@ -147,8 +149,27 @@ func (mysqlEngine) refused(key string, values []string) string {
 				}
 			}
 		}
+	default:
+		if !mysqlDriverParams[key] {
+			// The driver sends any other parameter as SET <name> =
+			// <value> on every connection: the session's settings (its
+			// character set, sql_mode, foreign_key_checks) are not a
+			// Secret's to choose.
+			return "the driver would send it to the server as a session setting"
+		}
 	}
 	return ""
+}
+
+// mysqlDriverParams are the parameters the driver reads itself (its DSN
+// parser's), in lower case; tls is read by config.
+var mysqlDriverParams = map[string]bool{
+	"allowcleartextpasswords": true, "allowfallbacktoplaintext": true, "allownativepasswords": true,
+	"allowoldpasswords": true, "checkconnliveness": true, "clientfoundrows": true, "charset": true,
+	"collation": true, "columnswithalias": true, "compress": true, "loc": true, "parsetime": true,
+	"timetruncate": true, "readtimeout": true, "rejectreadonly": true, "serverpubkey": true,
+	"strict": true, "timeout": true, "tls": true, "writetimeout": true, "maxallowedpacket": true,
+	"connectionattributes": true,
 }
 
 // safeCharset: the character sets (or collations of them) in which no

@@ -92,6 +92,7 @@ func (e postgresEngine) connector(u *url.URL, roots *x509.CertPool) (driver.Conn
 // authority and path, and files it would read from the operator's disk.
 var postgresRefused = map[string]string{
 	"dbname":      "the database is the URL's path",
+	"database":    "the database is the URL's path",
 	"host":        "the server is the URL's host",
 	"hostaddr":    "the server is the URL's host",
 	"port":        "the server's port is the URL's",

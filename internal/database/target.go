@@ -70,7 +70,15 @@ func ParseURL(raw string) (*Target, error) {
 		return nil, fmt.Errorf("database URL %s sets search_path more than once: the server would take either", e.Redact(u))
 	}
 	if c, ok := e.(parameterChecker); ok {
+		// Read as a driver may: pgx parses the URL's text itself, where a
+		// '#' is no fragment and spaces around a key are trimmed.
+		if u.Fragment != "" || strings.Contains(raw, "#") {
+			return nil, fmt.Errorf("database URL %s: a '#' is refused: a driver reads what follows it as parameters", e.Redact(u))
+		}
 		for key, values := range u.Query() {
+			if strings.TrimSpace(key) != key {
+				return nil, fmt.Errorf("database URL %s: parameter %q is refused: a key with spaces around it", e.Redact(u), key)
+			}
 			if why := c.refused(strings.ToLower(key), values); why != "" {
 				return nil, fmt.Errorf("database URL %s: parameter %s is refused: %s", e.Redact(u), key, why)
 			}
@@ -155,6 +163,9 @@ func (t *Target) pinnedTo(cfg Config) error {
 		return nil
 	}
 	if t.Engine.Name() == sqliteName {
+		if t.URL.RawQuery != "" {
+			return errors.New("it has parameters (mode=memory would open no file at all): give the file alone")
+		}
 		if path.Clean(t.URL.Path) != path.Clean(cfg.Database) {
 			return fmt.Errorf("its file %s is not the database's, %s", t.URL.Path, cfg.Database)
 		}

@@ -238,12 +238,23 @@ func TestURLParametersThatReachPastTheURLAreRefused(t *testing.T) {
 		"postgres://u@db.example/app?sslkey=/tmp/k8s-webhook-server/serving-certs/tls.key",
 		"postgres://u@db.example/app?sslrootcert=/etc/ssl/certs/ca.pem",
 		"postgres://u@db.example/app?sslpassword=x",
+		// pgx's own key for the database, and keys pgx reads where Go
+		// does not: spaces trimmed, parameters after a '#'.
+		"postgres://u@db.example/app?database=other",
+		"postgres://u@db.example/app?sslmode=require&%20sslkey=/x",
+		"postgres://u@db.example/app?sslmode=require& sslrootcert=/dev/zero",
+		"postgres://u@db.example/app?sslmode=verify-full&application_name=a#&dbname=other&sslmode=disable",
 		"mysql://u@db.example/app?allowAllFiles=true",
 		"mysql://u@db.example/app?ALLOWALLFILES=true",
 		"mysql://u@db.example/app?multiStatements=true",
 		"mysql://u@db.example/app?charset=gbk",
 		"mysql://u@db.example/app?charset=utf8mb4,sjis",
 		"mysql://u@db.example/app?collation=big5_chinese_ci",
+		// Sent as SET <name> = <value> on every connection.
+		"mysql://u@db.example/app?character_set_client=gbk",
+		"mysql://u@db.example/app?foreign_key_checks=0",
+		"mysql://u@db.example/app?autocommit=1,%20sql_mode%3D%27%27",
+		"mysql://u@db.example/app?interpolateParams=true",
 	} {
 		if _, err := database.ParseURL(raw); err == nil || !strings.Contains(err.Error(), "is refused") {
 			t.Errorf("%s: want a refusal, got %v", raw, err)
@@ -253,6 +264,7 @@ func TestURLParametersThatReachPastTheURLAreRefused(t *testing.T) {
 		"postgres://u@db.example/app?sslmode=verify-full&search_path=tenant&application_name=x&connect_timeout=5",
 		"mysql://u@db.example/app?charset=utf8mb4&collation=utf8mb4_bin&parseTime=true&timeout=5s",
 		"mysql://u@db.example/app?charset=latin1",
+		"mysql://u@db.example/app?parseTime=false&readTimeout=30s&tls=false",
 	} {
 		if _, err := database.ParseURL(raw); err != nil {
 			t.Errorf("%s: %v", raw, err)
@@ -280,6 +292,7 @@ func TestSecretURLIsPinnedToTheSpecsDatabase(t *testing.T) {
 		{"no host in the spec, another database", database.Config{Kind: database.KindMySQL, Database: "app"}, "mysql://u:p@anywhere/billing", `names database "billing"`},
 		{"sqlite, the spec's file", database.Config{Kind: database.KindSQLite, Database: "shop/shop.db"}, "sqlite://./shop/shop.db", ""},
 		{"sqlite, another file", database.Config{Kind: database.KindSQLite, Database: "shop/shop.db"}, "sqlite://billing/billing.db", "is not the database's"},
+		{"sqlite, the file in memory", database.Config{Kind: database.KindSQLite, Database: "shop/shop.db"}, "sqlite://shop/shop.db?mode=memory", "it has parameters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := database.FromConfig(tc.cfg, secret(tc.url))

@@ -146,9 +146,21 @@ func runValidation(ctx context.Context, target *database.Target, q database.Quer
 	}
 	failed := -1
 	err = database.ReadOnly(ctx, target.Engine, q, func(q database.Querier) error {
+		// Each statement runs as a query, never as an Exec: PostgreSQL's
+		// driver sends an Exec without arguments in the simple protocol,
+		// where the server runs every statement of the text, and a text
+		// the splitter reads as one statement the server may read as
+		// several (a comment a lone carriage return ends for the server,
+		// not for the splitter); a query goes in the extended protocol,
+		// one statement or an error. MySQL's refuses several anyway
+		// (multiStatements is never on).
 		last := len(stmts) - 1
 		for i, stmt := range stmts[:last] {
-			if _, err := q.ExecContext(ctx, stmt.Text); err != nil {
+			rows, err := q.QueryContext(ctx, stmt.Text)
+			if err == nil {
+				err = errors.Join(rows.Err(), rows.Close())
+			}
+			if err != nil {
 				failed = i
 				return err
 			}

@@ -65,3 +65,39 @@ func TestValidationScriptsOnlyRead(t *testing.T) {
 		})
 	}
 }
+
+// A comment that a lone carriage return ends for PostgreSQL but not for
+// the splitter hides statements behind a query's first word: the server
+// would run them all in one simple-protocol call, leaving the read-only
+// savepoint (or committing the read-only transaction) first. Each
+// validation statement goes in the extended protocol, one statement or
+// an error: the apply fails and the rows stay, in the apply's
+// transaction and on a connection of its own (shadow-table).
+func TestValidationScriptCannotHideStatementsFromTheSplitter(t *testing.T) {
+	for _, tc := range []struct{ strategy, hidden string }{
+		{"transactional", "SELECT 1 --\r; RELEASE SAVEPOINT kube_shift_read_only; DELETE FROM payments; SAVEPOINT kube_shift_read_only\n;\nSELECT true;"},
+		{"shadow-table", "SELECT 1 --\r; COMMIT; DELETE FROM payments; BEGIN\n;\nSELECT true;"},
+	} {
+		t.Run(tc.strategy, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, engines[1])
+			d.exec(t, "CREATE TABLE users (id int PRIMARY KEY);\nCREATE TABLE payments (id int PRIMARY KEY, amount int);\nINSERT INTO payments VALUES (1, 100), (2, 200);")
+			in := planner.Input{
+				Scripts:     scripts("CREATE TABLE audit (id int);"),
+				Validations: []script.Script{{Name: "check", Type: script.TypeValidation, SQL: tc.hidden, Checksum: script.Checksum([]byte(tc.hidden))}},
+				Settings:    `{"strategy":"` + tc.strategy + `"}`,
+			}
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
+			plan, err := pl.Plan(ctx, d.target, in)
+			if err == nil {
+				_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Identity: "shop/audit (uid 1)", Approver: "rita",
+					Strategy: planner.Strategy(tc.strategy)})
+				g.Expect(err).To(HaveOccurred(), "the apply ran a validation script whose text holds other statements")
+			}
+			var n int
+			g.Expect(d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments").Scan(&n)).To(Succeed())
+			g.Expect(n).To(Equal(2), "a statement hidden in the validation script deleted rows")
+		})
+	}
+}

@@ -248,6 +248,10 @@ func (g Gate) statement(engine Dialect, s Stmt, every bool, charged int) ([]find
 		families = familiesFor(engine)
 		modes    []lexMode
 	)
+	if loneCR(text) {
+		// No reach: no setting allows it.
+		found = mergeFindings(found, []finding{{what: "holds a carriage return that does not end a line, where PostgreSQL ends a -- comment and the splitter does not: the server would read statements no check read"}})
+	}
 	for _, fam := range families {
 		m, ok := lexModes(fam, text)
 		if !ok {
@@ -1323,4 +1327,17 @@ func (k *checker) call(parts []string, open int, table bool) {
 			k.qualifier(parts, len(parts)-2, "uses a sequence in another schema or database")
 		}
 	}
+}
+
+// loneCR reports whether text holds a carriage return not followed by a
+// newline: where PostgreSQL's lexer ends a -- comment and the splitters
+// (Atlas's, this package's) do not.
+func loneCR(text string) bool {
+	for i := strings.IndexByte(text, '\r'); i >= 0; i = strings.IndexByte(text, '\r') {
+		if i+1 == len(text) || text[i+1] != '\n' {
+			return true
+		}
+		text = text[i+1:]
+	}
+	return false
 }

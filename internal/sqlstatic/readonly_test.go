@@ -49,3 +49,27 @@ func TestReadOnlyAdmitsQueriesAlone(t *testing.T) {
 		}
 	}
 }
+
+// A carriage return alone ends a -- comment for PostgreSQL, not for the
+// splitters: the server would read, after it, statements no check read
+// (a DROP the destructive lint never saw). The gate refuses it in every
+// script, whatever it allows; a Windows line end (CR LF) is a line end.
+func TestGateRefusesALoneCarriageReturn(t *testing.T) {
+	g := Gate{Schema: "public", Allow: map[Reach]bool{ReachRole: true, ReachPrivilege: true, ReachSystem: true, ReachFile: true, ReachForeign: true, ReachSession: true, ReachOtherSchema: true}}
+	for sql, refused := range map[string]bool{
+		"CREATE TABLE t (id int) -- a comment\r; DROP TABLE users\n;\nSELECT 1;": true,
+		// A comment between statements is not sent with either.
+		"CREATE TABLE t (id int); -- a comment\r DROP TABLE users;\nSELECT 1;": false,
+		"SELECT 1 --\r; DELETE FROM users":                                       true,
+		"CREATE TABLE t (id int);\r\nCREATE TABLE u (id int);\r\n":               false,
+		"CREATE TABLE t (id int); -- a comment\r\nSELECT 1;":                      false,
+	} {
+		v, err := g.CheckScript(DialectPostgreSQL, sql)
+		if err != nil {
+			t.Fatalf("%q: %v", sql, err)
+		}
+		if got := len(v) > 0; got != refused {
+			t.Errorf("%q: refused %v, want %v (%v)", sql, got, refused, v)
+		}
+	}
+}
