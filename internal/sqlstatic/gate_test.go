@@ -209,7 +209,7 @@ func TestGateRefuses(t *testing.T) {
 		gateCase{engine: pg, sql: "SELECT E'\\'', pg_read_file('/etc/passwd') --'", want: r(ReachFile)},
 		gateCase{engine: pg, sql: "SELECT 1 /* /* */ ' */, pg_read_file('x') -- '", want: r(ReachFile)},
 		gateCase{engine: pg, sql: "SELECT 1 --x\r, pg_read_file('x')", want: r(ReachFile, "")}, // "": the lone carriage return, which no setting allows
-		gateCase{engine: pg, sql: "SELECT '\\'' , pg_read_file('x') --'", want: r(ReachFile)}, // standard_conforming_strings off
+		gateCase{engine: pg, sql: "SELECT '\\'' , pg_read_file('x') --'", want: r(ReachFile)},  // standard_conforming_strings off
 		gateCase{engine: pg, sql: "SELECT `, pg_read_file('x') -- `", want: r(ReachFile)},
 
 		// MySQL and MariaDB

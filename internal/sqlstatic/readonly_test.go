@@ -60,9 +60,9 @@ func TestGateRefusesALoneCarriageReturn(t *testing.T) {
 		"CREATE TABLE t (id int) -- a comment\r; DROP TABLE users\n;\nSELECT 1;": true,
 		// A comment between statements is not sent with either.
 		"CREATE TABLE t (id int); -- a comment\r DROP TABLE users;\nSELECT 1;": false,
-		"SELECT 1 --\r; DELETE FROM users":                                       true,
-		"CREATE TABLE t (id int);\r\nCREATE TABLE u (id int);\r\n":               false,
-		"CREATE TABLE t (id int); -- a comment\r\nSELECT 1;":                      false,
+		"SELECT 1 --\r; DELETE FROM users":                                     true,
+		"CREATE TABLE t (id int);\r\nCREATE TABLE u (id int);\r\n":             false,
+		"CREATE TABLE t (id int); -- a comment\r\nSELECT 1;":                   false,
 	} {
 		v, err := g.CheckScript(DialectPostgreSQL, sql)
 		if err != nil {
