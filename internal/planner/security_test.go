@@ -150,20 +150,21 @@ func TestPlanningRefusesTheTargetsServerUnderAnotherName(t *testing.T) {
 				c.Host = strings.Replace(c.Host, "127.0.0.1", "localhost", 1)
 				return c.String()
 			}
-			aliases := []string{renamed(d.target.URL)}
+			_, err := (&planner.Planner{DevURL: renamed(d.target.URL)}).Plan(ctx, d.target, in)
+			g.Expect(err).To(MatchError(planner.ErrNoDevDatabase))
+			g.Expect(err.Error()).To(ContainSubstring("on the target's server"))
+			g.Expect(d.tables(t)).To(ConsistOf("keep"))
 			if e.name == "postgres" {
+				// A host and port in the query, which pgx prefers to the
+				// URL's own: refused before anything connects.
 				c := *d.target.URL
 				q := c.Query()
 				q.Set("host", c.Hostname())
 				q.Set("port", c.Port())
 				c.RawQuery = q.Encode()
 				c.Host = "192.0.2.1:5432" // reserved for documentation: nothing there
-				aliases = append(aliases, c.String())
-			}
-			for _, dev := range aliases {
-				_, err := (&planner.Planner{DevURL: dev}).Plan(ctx, d.target, in)
-				g.Expect(err).To(MatchError(planner.ErrNoDevDatabase), dev)
-				g.Expect(err.Error()).To(ContainSubstring("on the target's server"))
+				_, err := (&planner.Planner{DevURL: c.String()}).Plan(ctx, d.target, in)
+				g.Expect(err).To(MatchError(ContainSubstring("parameter host is refused")))
 				g.Expect(d.tables(t)).To(ConsistOf("keep"))
 			}
 
