@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
-	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -227,12 +224,8 @@ func resolveTarget(ctx context.Context, c client.Reader, b *binding, sqliteRoot 
 	case err != nil:
 		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: %w", b.secretNamespace, cfg.ConnectionSecret, err))
 	}
-	if b.target != nil && !pinned(t, cfg) {
-		// A target's spec, the platform team's, says where; its Secret
-		// gives only the credentials, even when it holds a whole url.
-		return nil, Permanent(dbv1.ReasonSecretInvalid, fmt.Errorf("connection Secret %s/%s: its url names another server than the target (%s): give the target's own host and port, or only username and password",
-			b.secretNamespace, cfg.ConnectionSecret, b.target))
-	}
+	// A target's Secret url is held to the target's server and database
+	// by FromConfig: a target always names its host (the API requires it).
 	return t, nil
 }
 
@@ -265,20 +258,6 @@ func caKey(ref *dbv1.CASecretRef) string {
 		return dbv1.DefaultCAKey
 	}
 	return ref.Key
-}
-
-// pinned reports whether t is on the server cfg names, a target's own
-// even where its host is empty (database.FromConfig has held a url to
-// the database, or the file, and to a host cfg names already).
-func pinned(t *database.Target, cfg dbv1.DatabaseConfig) bool {
-	if cfg.Type == dbv1.DatabaseTypeSQLite {
-		return true
-	}
-	port := cfg.Port
-	if port == 0 {
-		port = cfg.Type.DefaultPort()
-	}
-	return t.Server() == net.JoinHostPort(strings.ToLower(cfg.Host), strconv.Itoa(int(port)))
 }
 
 // resolveDevURL reads the dev database URL a binding names, if any.

@@ -29,41 +29,62 @@ import (
 // ROLLBACK TO, RELEASE) would step out; sqlstatic.ReadOnly refuses those
 // too. fn's error is returned whole; failing to restore the session is
 // joined to it.
-func ReadOnly(ctx context.Context, e Engine, q Querier, fn func(Querier) error) (err error) {
-	switch e.Name() {
-	case sqliteName:
-		if _, err := q.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
-			return fmt.Errorf("making the session read-only: %w", err)
-		}
-		defer func() {
-			if _, resetErr := q.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF"); resetErr != nil {
-				err = errors.Join(err, fmt.Errorf("making the session writable again: %w", resetErr))
-			}
-		}()
-		return fn(q)
-	case (postgresEngine{}).Name():
-		if tx, ok := q.(*sql.Tx); ok {
-			return readOnlySavepoint(ctx, tx, fn)
-		}
-	case (mysqlEngine{}).Name():
-		conn, ok := q.(*sql.Conn)
-		if !ok {
-			return errors.New("a read-only session on MySQL needs a connection of its own")
-		}
-		if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
-			return fmt.Errorf("making the session read-only: %w", err)
-		}
-		defer func() {
-			if _, resetErr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION TRANSACTION READ WRITE"); resetErr != nil {
-				err = errors.Join(err, fmt.Errorf("making the session writable again: %w", resetErr))
-			}
-		}()
+func ReadOnly(ctx context.Context, e Engine, q Querier, fn func(Querier) error) error {
+	s, ok := e.(readOnlySession)
+	if !ok {
+		return fmt.Errorf("%s has no read-only session", e.Name())
 	}
+	return s.readOnly(ctx, q, fn)
+}
+
+// readOnlySession is an engine's way of running fn so that it changes
+// nothing (see ReadOnly).
+type readOnlySession interface {
+	readOnly(ctx context.Context, q Querier, fn func(Querier) error) error
+}
+
+func (postgresEngine) readOnly(ctx context.Context, q Querier, fn func(Querier) error) error {
+	if tx, ok := q.(*sql.Tx); ok {
+		return readOnlySavepoint(ctx, tx, fn)
+	}
+	return readOnlyTx(ctx, q, fn)
+}
+
+func (mysqlEngine) readOnly(ctx context.Context, q Querier, fn func(Querier) error) (err error) {
+	conn, ok := q.(*sql.Conn)
+	if !ok {
+		return errors.New("a read-only session on MySQL needs a connection of its own")
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
+		return fmt.Errorf("making the session read-only: %w", err)
+	}
+	defer func() {
+		if _, resetErr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION TRANSACTION READ WRITE"); resetErr != nil {
+			err = errors.Join(err, fmt.Errorf("making the session writable again: %w", resetErr))
+		}
+	}()
+	return readOnlyTx(ctx, conn, fn)
+}
+
+func (sqliteEngine) readOnly(ctx context.Context, q Querier, fn func(Querier) error) (err error) {
+	if _, err := q.ExecContext(ctx, "PRAGMA query_only = ON"); err != nil {
+		return fmt.Errorf("making the session read-only: %w", err)
+	}
+	defer func() {
+		if _, resetErr := q.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF"); resetErr != nil {
+			err = errors.Join(err, fmt.Errorf("making the session writable again: %w", resetErr))
+		}
+	}()
+	return fn(q)
+}
+
+// readOnlyTx runs fn in a READ ONLY transaction of q's, rolled back.
+func readOnlyTx(ctx context.Context, q Querier, fn func(Querier) error) (err error) {
 	beginner, ok := q.(interface {
 		BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
 	})
 	if !ok {
-		return fmt.Errorf("a read-only session on %s needs a connection of its own, not a transaction", e.Name())
+		return errors.New("a read-only transaction needs a connection, not a transaction")
 	}
 	tx, err := beginner.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {

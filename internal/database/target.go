@@ -72,7 +72,7 @@ func ParseURL(raw string) (*Target, error) {
 	if c, ok := e.(parameterChecker); ok {
 		// Read as a driver may: pgx parses the URL's text itself, where a
 		// '#' is no fragment and spaces around a key are trimmed.
-		if u.Fragment != "" || strings.Contains(raw, "#") {
+		if strings.Contains(raw, "#") {
 			return nil, fmt.Errorf("database URL %s: a '#' is refused: a driver reads what follows it as parameters", e.Redact(u))
 		}
 		for key, values := range u.Query() {

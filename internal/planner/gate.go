@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
-	"github.com/mohit-nagaraj/kube-shift/internal/script"
 	"github.com/mohit-nagaraj/kube-shift/internal/sqlstatic"
 )
 
@@ -41,36 +40,37 @@ func (e *RefusedSQLError) Is(target error) bool { return target == ErrRefusedSQL
 func (p *Planner) gate(target *database.Target, in Input) error {
 	g := sqlstatic.Gate{Schema: target.Schema(), Allow: p.AllowSQL}
 	engine := sqlstatic.Dialect(target.Engine.Kinds()[0])
-	check := func(name, sql string) error {
-		// CheckScript reads the script as the engine splits it and as the
-		// planner splits it (Atlas's generic scanner), so a statement one
-		// split takes for a comment cannot slip through the other.
-		v, err := g.CheckScript(engine, sql)
+	// check reads a script as the engine splits it and as the planner
+	// splits it (Atlas's generic scanner), so a statement one split takes
+	// for a comment cannot slip through the other; a validation script's
+	// statements must also be queries alone (nothing of it is in the plan
+	// a reviewer reads).
+	check := func(name, sql string, validation bool) error {
+		stmts, err := sqlstatic.SplitFor(engine, sql)
 		if err != nil {
 			return &InvalidSQLError{Script: name, Index: -1, Err: err}
+		}
+		v := g.CheckSplit(engine, sql, stmts)
+		if validation {
+			v = append(v, sqlstatic.ReadOnly(engine, stmts)...)
 		}
 		if len(v) > 0 {
 			return &RefusedSQLError{Script: name, Violations: v}
 		}
 		return nil
 	}
-	scripts := append(append([]script.Script{}, in.Scripts...), in.Validations...)
-	for _, s := range scripts {
-		if err := check(s.Name, s.SQL); err != nil {
+	for _, s := range in.Scripts {
+		if err := check(s.Name, s.SQL, false); err != nil {
 			return err
 		}
 	}
 	for _, s := range in.Validations {
-		stmts, err := sqlstatic.SplitFor(engine, s.SQL)
-		if err != nil {
-			return &InvalidSQLError{Script: s.Name, Index: -1, Err: err}
-		}
-		if v := sqlstatic.ReadOnly(engine, stmts); len(v) > 0 {
-			return &RefusedSQLError{Script: s.Name, Violations: v}
+		if err := check(s.Name, s.SQL, true); err != nil {
+			return err
 		}
 	}
 	if d := in.Desired; d != nil && (d.Format == "" || d.Format == SchemaFormatSQL) {
-		return check(desiredName, d.Text)
+		return check(desiredName, d.Text, false)
 	}
 	return nil
 }

@@ -91,26 +91,12 @@ func printableValue(v reflect.Value) {
 		}
 	case reflect.String:
 		if v.CanSet() {
-			if s := v.String(); needsEscape(s) {
-				v.SetString(escapeControls(s))
+			s := v.String()
+			if e := escapeControls(s); e != s {
+				v.SetString(e)
 			}
 		}
 	}
-}
-
-// needsEscape reports whether escapeControls would change s.
-func needsEscape(s string) bool {
-	for i, r := range s {
-		if r == utf8.RuneError {
-			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
-				return true
-			}
-		}
-		if drivesTerminal(r) {
-			return true
-		}
-	}
-	return false
 }
 
 // escapeControls writes what a terminal would act on as text: C0 and C1

@@ -28,9 +28,6 @@ func TestEscapeControls(t *testing.T) {
 		if got := escapeControls(in); got != want {
 			t.Errorf("escapeControls(%q) = %q, want %q", in, got, want)
 		}
-		if needsEscape(in) != (in != want) {
-			t.Errorf("needsEscape(%q) = %v", in, needsEscape(in))
-		}
 	}
 }
 

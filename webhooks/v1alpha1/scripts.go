@@ -30,15 +30,8 @@ func validateScriptContents(engine dbv1.DatabaseType, scripts []dbv1.MigrationSc
 		if !texts[i].known {
 			continue
 		}
-		errs = append(errs, hideSecret(engine, s.Source, texts[i].sql, validateSQL(engine, texts[i].sql, s.Checksum, policy, gate, p))...)
-		if s.Type == dbv1.ScriptTypeValidation {
-			// Nothing of a validation script is in the plan a reviewer
-			// reads: it may only read (the planner and the apply hold it
-			// to that too, whenever its source changes).
-			if stmts, err := sqlstatic.SplitFor(sqlstatic.Dialect(engine), texts[i].sql); err == nil {
-				errs = append(errs, validateReach(sqlstatic.ReadOnly(sqlstatic.Dialect(engine), stmts), p)...)
-			}
-		}
+		errs = append(errs, hideSecret(engine, s.Source, texts[i].sql,
+			validateSQL(engine, texts[i].sql, s.Checksum, policy, gate, s.Type == dbv1.ScriptTypeValidation, p))...)
 	}
 	return errs
 }
@@ -68,7 +61,12 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 	return hideSecret(engine, d.Source, text.sql, errs)
 }
 
-func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, gate sqlstatic.Gate, path *field.Path) field.ErrorList {
+// validateSQL lints a script's SQL: its checksum, what the gate refuses,
+// destructive statements under a blocking policy and, for a validation
+// script (queryOnly), any statement that is not a query: nothing of a
+// validation script is in the plan a reviewer reads (the planner and the
+// apply hold it to that too, whenever its source changes).
+func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, gate sqlstatic.Gate, queryOnly bool, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if checksum != "" {
 		if got := script.Checksum([]byte(sql)); got != checksum {
@@ -80,6 +78,9 @@ func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Pol
 		return append(errs, field.Invalid(path.Child("sql"), abbreviate(sql), "the SQL does not lex: "+err.Error()))
 	}
 	errs = append(errs, validateReach(gate.CheckSplit(sqlstatic.Dialect(engine), sql, stmts), path)...)
+	if queryOnly {
+		errs = append(errs, validateReach(sqlstatic.ReadOnly(sqlstatic.Dialect(engine), stmts), path)...)
+	}
 	if policy.Destructive == dbv1.DestructiveAllowWithApproval {
 		return errs
 	}
