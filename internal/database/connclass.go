@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
 )
 
 // ConnClass says why a connection failed in a word that names no host,
@@ -174,4 +176,25 @@ func AlreadyThere(err error) bool {
 	}
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && pgAlreadyThere[pg.Code]
+}
+
+// ServerErrorCode is the code the database's server gave the error err
+// is or wraps (PostgreSQL's SQLSTATE, MySQL's and MariaDB's error number,
+// SQLite's result code), and false when err holds no error of the
+// server's. The code names the kind of failure and, unlike the server's
+// message, quotes none of the data the statement read.
+func ServerErrorCode(err error) (string, bool) {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return "SQLSTATE " + pg.Code, true
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		return fmt.Sprintf("error %d", my.Number), true
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		return fmt.Sprintf("SQLite result code %d", lite.Code()), true
+	}
+	return "", false
 }

@@ -111,6 +111,16 @@ func writtenTables(scripts []script.Script) []string {
 // ValidationError is a validation script that failed, and where: a caller
 // that must not show the script's SQL (a secret-sourced one) names it
 // without its statement or the database's message.
+//
+// Its text never quotes what the script read: a validation script is in
+// no plan a reviewer reads, and the status, events and logs that show
+// this error are read by whoever may read the migration, who may not read
+// the database (its Secret is a DatabaseTarget's). So the script's answer
+// is said without its value (validationAnswer), and an error of the
+// database's by its code alone: a message such as PostgreSQL's "invalid
+// input syntax for type integer" or MariaDB's "XPATH syntax error" quotes
+// the value the statement read. Err keeps the whole chain for errors.Is
+// and errors.As.
 type ValidationError struct {
 	Script string
 	// Statement is the 0-based index of the statement that failed; -1
@@ -120,10 +130,25 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
+	var answer validationAnswer
+	if code, ok := database.ServerErrorCode(e.Err); ok && !errors.As(e.Err, &answer) {
+		what := "it"
+		if e.Statement >= 0 {
+			what = fmt.Sprintf("statement %d", e.Statement+1)
+		}
+		return fmt.Sprintf("validation script %q: %s failed on the database (%s); the database's message is not shown: it may quote the data the script read",
+			e.Script, what, code)
+	}
 	return fmt.Sprintf("validation script %q: %v", e.Script, e.Err)
 }
 
 func (e *ValidationError) Unwrap() error { return e.Err }
+
+// validationAnswer is why a validation script's last statement did not
+// pass, in words that quote nothing it read.
+type validationAnswer string
+
+func (a validationAnswer) Error() string { return string(a) }
 
 // runValidation runs one validation script. It passes when its last
 // statement returns a row whose first column is true; no row, or a false
@@ -169,12 +194,12 @@ func runValidation(ctx context.Context, target *database.Target, q database.Quer
 		var v any
 		switch err := q.QueryRowContext(ctx, stmts[last].Text).Scan(&v); {
 		case errors.Is(err, sql.ErrNoRows):
-			return errors.New("returned no row")
+			return validationAnswer("returned no row")
 		case err != nil:
 			return err
 		}
 		if !truthy(v) {
-			return fmt.Errorf("returned %v", describeValue(v))
+			return describeFalse(v)
 		}
 		failed = -1
 		return nil
@@ -211,12 +236,16 @@ func truthyText(s string) bool {
 	return s == "yes" || s == "y"
 }
 
-func describeValue(v any) string {
-	switch x := v.(type) {
+// describeFalse says what a value truthy refused was, by its kind alone:
+// the value is the database's data (see ValidationError).
+func describeFalse(v any) validationAnswer {
+	switch v.(type) {
 	case nil:
-		return "NULL"
-	case []byte:
-		return strconv.Quote(string(x))
+		return "returned NULL"
+	case bool:
+		return "returned false"
+	case int64, float64:
+		return "returned 0"
 	}
-	return fmt.Sprint(v)
+	return "returned a value that is not true (not shown: it is the database's data)"
 }

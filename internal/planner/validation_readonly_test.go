@@ -3,6 +3,7 @@ package planner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -98,6 +99,58 @@ func TestValidationScriptCannotHideStatementsFromTheSplitter(t *testing.T) {
 			var n int
 			g.Expect(d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM payments").Scan(&n)).To(Succeed())
 			g.Expect(n).To(Equal(2), "a statement hidden in the validation script deleted rows")
+		})
+	}
+}
+
+// A validation script's failure is shown in the migration's status, to
+// whoever may read the migration, who may not read the database (a
+// DatabaseTarget's Secret is the platform's); and no reviewer reads the
+// script. So the failure names the script, the statement and what went
+// wrong, never a value the script read: neither the value its last
+// statement returned nor the database's message, which can quote the data
+// (a cast's input, MariaDB's XPath error, an old trick for reading a
+// value through an error).
+func TestValidationFailuresQuoteNothingTheScriptRead(t *testing.T) {
+	const secret = "s3cr3t-token"
+	throughAnError := perEngine{
+		"postgres": "SELECT CAST(token AS integer) > 0 FROM api_keys;",
+		"mysql":    "SELECT EXTRACTVALUE(1, CONCAT('~', (SELECT token FROM api_keys))) IS NOT NULL;",
+		"sqlite":   "SELECT json(token) IS NOT NULL FROM api_keys;",
+	}
+	serverCode := perEngine{"postgres": "SQLSTATE 22P02", "mysql": "error 1105", "sqlite": "SQLite result code 1"}
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			d := newTestDB(t, e)
+			d.exec(t, "CREATE TABLE users (id int PRIMARY KEY);\nCREATE TABLE api_keys (id int PRIMARY KEY, token varchar(64));\nINSERT INTO api_keys VALUES (1, '"+secret+"');")
+			pl := &planner.Planner{DevServers: dbtest.DevServers()}
+			column := 0
+			failure := func(sql string) string {
+				t.Helper()
+				// A column of its own each time: MySQL's DDL stays applied
+				// after a failed validation.
+				column++
+				in := planner.Input{
+					Scripts:     scripts(fmt.Sprintf("ALTER TABLE users ADD COLUMN nickname%d varchar(20);", column)),
+					Validations: []script.Script{{Name: "check", Type: script.TypeValidation, SQL: sql, Checksum: script.Checksum([]byte(sql))}},
+					Settings:    `{"strategy":"transactional"}`,
+				}
+				plan, err := pl.Plan(ctx, d.target, in)
+				g.Expect(err).NotTo(HaveOccurred())
+				_, err = pl.Apply(ctx, d.target, in, planner.ApplyOptions{ExpectHash: plan.Hash, Identity: "shop/add-nickname (uid 1)", Approver: "rita"})
+				var failed *planner.ValidationError
+				g.Expect(errors.As(err, &failed)).To(BeTrue(), "the apply failed in its validation: %v", err)
+				g.Expect(err.Error()).NotTo(ContainSubstring(secret))
+				return err.Error()
+			}
+
+			g.Expect(failure("SELECT token FROM api_keys;")).To(ContainSubstring(`validation script "check": returned a value that is not true (not shown`))
+			g.Expect(failure("SELECT 0;")).To(ContainSubstring(`validation script "check": returned 0`))
+			g.Expect(failure("SELECT 1 FROM api_keys WHERE id = 2;")).To(ContainSubstring(`validation script "check": returned no row`))
+			msg := failure("SELECT 1;\n" + throughAnError.for_(e.name))
+			g.Expect(msg).To(ContainSubstring(`validation script "check": statement 2 failed on the database (` + serverCode.for_(e.name) + `); the database's message is not shown`))
 		})
 	}
 }
