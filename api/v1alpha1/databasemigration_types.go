@@ -668,6 +668,17 @@ type PlannedScript struct {
 	Checksum string `json:"checksum"`
 }
 
+// PlannedValidation is a validation script as its plan was computed.
+type PlannedValidation struct {
+	// name is the script's name.
+	// +required
+	Name string `json:"name"`
+
+	// sql is the script's SQL.
+	// +required
+	SQL string `json:"sql"`
+}
+
 // PlanStatus is the dry-run plan a reviewer approves.
 type PlanStatus struct {
 	// hash identifies the plan: sha256 over its normalised statements, the
@@ -704,6 +715,15 @@ type PlanStatus struct {
 	// +optional
 	// +listType=atomic
 	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+
+	// validations are the validation scripts the apply runs after the
+	// last statement, in a read-only session, as they were planned (the
+	// hash covers them): each must return true, or the apply fails. A
+	// secret-sourced script's SQL is not shown. Cut with the statements
+	// when the plan is too large for status (truncated).
+	// +optional
+	// +listType=atomic
+	Validations []PlannedValidation `json:"validations,omitempty"`
 
 	// destructive is true when the plan drops or may lose data.
 	// +optional

@@ -350,7 +350,9 @@ var _ = Describe("the migration lifecycle", func() {
 				SQL: "SELECT count(*) > 0 FROM widgets;", DependsOn: []string{"widgets"}},
 		)))
 		plan := awaitPlan(dbm)
-		Expect(plan.Statements).To(HaveLen(1), "validation scripts are not part of the plan")
+		Expect(plan.Statements).To(HaveLen(1), "validation scripts are not part of the plan's statements")
+		Expect(plan.Validations).To(Equal([]dbv1.PlannedValidation{{Name: "has-rows", SQL: "SELECT count(*) > 0 FROM widgets;"}}),
+			"the plan shows the reviewer the validation scripts the apply runs")
 		approve(dbm, plan.Hash)
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseFailed))
 		dbm = get(dbm)

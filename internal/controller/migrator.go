@@ -45,6 +45,7 @@ type Plan struct {
 	Destructive bool
 	Rollback    []string
 	Scripts     []dbv1.PlannedScript
+	Validations []dbv1.PlannedValidation
 }
 
 // Notifier tells people about a migration's phase changes (Slack, e-mail).

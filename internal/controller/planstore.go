@@ -36,6 +36,7 @@ func planConfigMapName(dbm *dbv1.DatabaseMigration) string {
 // only by the controller.
 func (r *DatabaseMigrationReconciler) storePlan(ctx context.Context, dbm *dbv1.DatabaseMigration, plan *Plan, at metav1.Time) error {
 	statements, truncated := fitStatements(plan.Statements, statusPlanBudget)
+	validations, validationsCut := fitValidations(plan.Validations, statusPlanBudget-bytesOf(statements))
 	rollback, rollbackTruncated := fitStatements(plan.Rollback, statusPlanBudget/2)
 	status := &dbv1.PlanStatus{
 		Hash:         plan.Hash,
@@ -45,9 +46,10 @@ func (r *DatabaseMigrationReconciler) storePlan(ctx context.Context, dbm *dbv1.D
 		Changes:      plan.Changes,
 		Scripts:      plan.Scripts,
 		Diagnostics:  plan.Diagnostics,
+		Validations:  validations,
 		Destructive:  plan.Destructive,
 		ComputedAt:   &at,
-		Truncated:    truncated || rollbackTruncated,
+		Truncated:    truncated || validationsCut || rollbackTruncated,
 	}
 	if status.Truncated {
 		status.ConfigMapName = planConfigMapName(dbm)
@@ -74,6 +76,28 @@ func fitStatements(stmts []string, budget int) ([]string, bool) {
 	return stmts, false
 }
 
+// fitValidations keeps whole validation scripts while they fit in budget
+// bytes.
+func fitValidations(validations []dbv1.PlannedValidation, budget int) ([]dbv1.PlannedValidation, bool) {
+	size := 0
+	for i, v := range validations {
+		size += len(v.Name) + len(v.SQL)
+		if size > budget {
+			return validations[:i], true
+		}
+	}
+	return validations, false
+}
+
+// bytesOf is the bytes of stmts.
+func bytesOf(stmts []string) int {
+	n := 0
+	for _, s := range stmts {
+		n += len(s)
+	}
+	return n
+}
+
 // writePlanConfigMap keeps the whole plan in the migration's plan
 // ConfigMap and returns the digest of its plan.json. It writes only a
 // ConfigMap the migration controls: one of that name made by someone
@@ -82,7 +106,11 @@ func fitStatements(stmts []string, budget int) ([]string, bool) {
 // or deleted.
 func (r *DatabaseMigrationReconciler) writePlanConfigMap(ctx context.Context, dbm *dbv1.DatabaseMigration, plan *Plan) (string, error) {
 	name := planConfigMapName(dbm)
-	data, digest, err := plandoc.Encode(plandoc.Document{Hash: plan.Hash, Statements: plan.Statements, Rollback: plan.Rollback})
+	doc := plandoc.Document{Hash: plan.Hash, Statements: plan.Statements, Rollback: plan.Rollback}
+	for _, v := range plan.Validations {
+		doc.Validations = append(doc.Validations, plandoc.Validation{Name: v.Name, SQL: v.SQL})
+	}
+	data, digest, err := plandoc.Encode(doc)
 	if err != nil {
 		return "", err
 	}

@@ -80,7 +80,9 @@ var _ = Describe("a plan too large for status", func() {
 
 	It("is shown whole by kubectl shift, checked against the digest in status, and approved", func() {
 		path := sqlitePath()
-		dbm := create(fixture.Migration(ns, "big-shown", fixture.WithSQLite(path), fixture.WithScripts(bigScripts()...)))
+		const check = "SELECT count(*) = 0\nFROM t2;"
+		dbm := create(fixture.Migration(ns, "big-shown", fixture.WithSQLite(path), fixture.WithScripts(append(bigScripts(),
+			dbv1.MigrationScript{Name: "t2-empty", Type: dbv1.ScriptTypeValidation, Source: "inline", SQL: check, DependsOn: []string{"t2"}})...)))
 		Eventually(phase(dbm)).Should(Equal(dbv1.PhaseAwaitingApproval))
 		plan := get(dbm).Status.Plan
 		Expect(plan.Truncated).To(BeTrue())
@@ -88,11 +90,16 @@ var _ = Describe("a plan too large for status", func() {
 		cm := planConfigMap(dbm)
 		Expect(plan.ConfigMapDigest).To(Equal(plandoc.Digest([]byte(cm.Data[plandoc.KeyJSON]))))
 		Expect(metav1.IsControlledBy(cm, dbm)).To(BeTrue())
+		doc, err := plandoc.Verify(cm, plan.Hash, plan.ConfigMapDigest)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(doc.Validations).To(Equal([]plandoc.Validation{{Name: "t2-empty", SQL: check}}), "the whole plan holds the validation scripts")
 
 		out, err := shift(ctx, ns, "status", dbm.Name)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(MatchRegexp(`(?m)^\s+3  CREATE TABLE t2 `), "the third statement, which status does not hold")
 		Expect(out).To(ContainSubstring("(the whole plan, from ConfigMap big-shown-plan: too large for status, it matches status.plan.configMapDigest)"))
+		Expect(out).To(ContainSubstring("Validation scripts (run after the statements, read-only; each must return true or the apply fails):\n  t2-empty:\n       SELECT count(*) = 0\n       FROM t2;\n"),
+			"the reviewer reads the validation scripts with the statements")
 
 		out, err = shift(ctx, ns, "approve", dbm.Name, "--yes")
 		Expect(err).NotTo(HaveOccurred())

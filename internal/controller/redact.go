@@ -118,6 +118,13 @@ func (r *redactor) plan(p *planner.Plan, scripts []dbv1.PlannedScript) *Plan {
 		Rollback:    p.Rollback,
 		Scripts:     scripts,
 	}
+	for _, v := range p.Validations {
+		sql := v.SQL
+		if r.scripts[v.Name] {
+			sql = fmt.Sprintf("-- %s (secret-sourced, %s): not shown", origin{script: v.Name, index: -1}, script.Checksum([]byte(v.SQL)))
+		}
+		out.Validations = append(out.Validations, dbv1.PlannedValidation{Name: v.Name, SQL: sql})
+	}
 	if len(r.scripts) == 0 {
 		return out
 	}

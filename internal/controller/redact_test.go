@@ -68,6 +68,22 @@ func TestRedactorPlan(t *testing.T) {
 		g.Expect(got.Statements[0]).To(HavePrefix("-- statement 1 of the plan of the desired schema (secret-sourced, sha256:"))
 	})
 
+	t.Run("validation scripts: shown, but not one from a Secret", func(t *testing.T) {
+		g := NewWithT(t)
+		r := newRedactor(dbv1.DatabaseTypeSQLite, []script.Script{
+			{Name: "has-keys", Type: script.TypeValidation, SQL: "SELECT count(*) > 0 FROM api_keys;"},
+			{Name: "key-rotated", Type: script.TypeValidation, SQL: "SELECT key = 'sk_live_rotated_55e1' FROM api_keys;", Sensitive: true},
+		})
+		got := r.plan(&planner.Plan{Statements: []string{"SELECT 1"}, Validations: []planner.Validation{
+			{Name: "has-keys", SQL: "SELECT count(*) > 0 FROM api_keys;"},
+			{Name: "key-rotated", SQL: "SELECT key = 'sk_live_rotated_55e1' FROM api_keys;"},
+		}}, nil)
+		g.Expect(got.Validations).To(Equal([]dbv1.PlannedValidation{
+			{Name: "has-keys", SQL: "SELECT count(*) > 0 FROM api_keys;"},
+			{Name: "key-rotated", SQL: `-- script "key-rotated" (secret-sourced, ` + script.Checksum([]byte("SELECT key = 'sk_live_rotated_55e1' FROM api_keys;")) + `): not shown`},
+		}))
+	})
+
 	t.Run("nothing from a Secret", func(t *testing.T) {
 		r := newRedactor(dbv1.DatabaseTypeSQLite, []script.Script{{Name: "seed", SQL: seedSQL}})
 		NewWithT(t).Expect(r.plan(p, nil).Statements).To(Equal(p.Statements))

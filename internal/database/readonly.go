@@ -9,9 +9,10 @@ import (
 
 // ReadOnly runs fn on a session of q's that cannot change the database:
 // what a validation script's statements run in, after the plan's, on the
-// target. A validation script is not in the plan a reviewer reads (its
-// statements, changes, findings), so nothing it runs may write: an
-// author's `DELETE` in one would run under an approval of something else.
+// target. A validation script is shown with the plan, but none of its
+// changes, findings or destructive flag count it, so nothing it runs may
+// write: an author's `DELETE` in one would run under an approval of
+// something else.
 //
 //   - PostgreSQL: inside the apply's transaction (q a *sql.Tx), a
 //     savepoint made read-only and rolled back to after, so the script

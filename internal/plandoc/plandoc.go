@@ -18,11 +18,19 @@ const (
 	KeySQL  = "plan.sql"
 )
 
-// Document is the whole plan: its hash, every statement, and the rollback.
+// Document is the whole plan: its hash, every statement, the rollback,
+// and the validation scripts the apply runs after it.
 type Document struct {
-	Hash       string   `json:"hash"`
-	Statements []string `json:"statements"`
-	Rollback   []string `json:"rollback"`
+	Hash        string       `json:"hash"`
+	Statements  []string     `json:"statements"`
+	Rollback    []string     `json:"rollback"`
+	Validations []Validation `json:"validations,omitempty"`
+}
+
+// Validation is a validation script as planned (status.plan.validations).
+type Validation struct {
+	Name string `json:"name"`
+	SQL  string `json:"sql"`
 }
 
 // Encode returns the ConfigMap data holding doc and the digest of its

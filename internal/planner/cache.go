@@ -148,6 +148,9 @@ func planSize(plan *Plan) int {
 	for _, s := range plan.Scripts {
 		n += len(s.Name) + len(s.Checksum) + 64
 	}
+	for _, v := range plan.Validations {
+		n += len(v.Name) + len(v.SQL) + 64
+	}
 	for _, r := range plan.renames {
 		n += len(r.table) + len(r.from) + len(r.to) + 64
 	}
@@ -163,6 +166,7 @@ func clonePlan(plan *Plan) *Plan {
 	c.Changes = slices.Clone(plan.Changes)
 	c.Rollback = slices.Clone(plan.Rollback)
 	c.Scripts = slices.Clone(plan.Scripts)
+	c.Validations = slices.Clone(plan.Validations)
 	c.renames = slices.Clone(plan.renames)
 	c.Diagnostics = make([]Diagnostic, len(plan.Diagnostics))
 	for i, d := range plan.Diagnostics {

@@ -112,10 +112,10 @@ func writtenTables(scripts []script.Script) []string {
 // that must not show the script's SQL (a secret-sourced one) names it
 // without its statement or the database's message.
 //
-// Its text never quotes what the script read: a validation script is in
-// no plan a reviewer reads, and the status, events and logs that show
-// this error are read by whoever may read the migration, who may not read
-// the database (its Secret is a DatabaseTarget's). So the script's answer
+// Its text never quotes what the script read: the status, events and
+// logs that show this error are read by whoever may read the migration,
+// who may not read the database (a reviewer approved the script's SQL,
+// not the data it reads) (its Secret is a DatabaseTarget's). So the script's answer
 // is said without its value (validationAnswer), and an error of the
 // database's by its code alone: a message such as PostgreSQL's "invalid
 // input syntax for type integer" or MariaDB's "XPATH syntax error" quotes
@@ -156,8 +156,8 @@ func (a validationAnswer) Error() string { return string(a) }
 // script as a whole).
 //
 // It runs in a session that cannot change the database
-// (database.ReadOnly): nothing of a validation script is in the plan a
-// reviewer reads. Every apply plans its input again before it runs, and
+// (database.ReadOnly): a validation script is shown with the plan, but
+// none of its changes, findings or destructive flag count it. Every apply plans its input again before it runs, and
 // planning refused a script whose statements are not all queries
 // (sqlstatic.ReadOnly, in Planner.gate).
 func runValidation(ctx context.Context, target *database.Target, q database.Querier, s script.Script) (int, error) {

@@ -43,8 +43,8 @@ func (p *Planner) gate(target *database.Target, in Input) error {
 	// check reads a script as the engine splits it and as the planner
 	// splits it (Atlas's generic scanner), so a statement one split takes
 	// for a comment cannot slip through the other; a validation script's
-	// statements must also be queries alone (nothing of it is in the plan
-	// a reviewer reads).
+	// statements must also be queries alone (none of the plan's changes,
+	// findings or destructive flag count them).
 	check := func(name, sql string, validation bool) error {
 		stmts, err := sqlstatic.SplitFor(engine, sql)
 		if err != nil {

@@ -15,8 +15,11 @@ import (
 )
 
 // hashVersion changes when what the hash covers changes, so a plan hashed
-// by an older operator is never mistaken for a current one.
-const hashVersion = "kube-shift plan v3"
+// by an older operator is never mistaken for a current one; and when what
+// the plan shows a reviewer changes: v4 shows the validation scripts, so an
+// approval of a v3 plan, which did not, is not honoured (the apply's plan
+// differs, and the migration is planned again).
+const hashVersion = "kube-shift plan v4"
 
 // planHash is sha256 over the target's identity (no credentials), the live
 // schema's fingerprint, the mode, the scripts (name, checksum, type and

@@ -74,10 +74,29 @@ type Plan struct {
 	Rollback []string
 	// Scripts are the scripts this plan runs (the pending ones).
 	Scripts []database.ScriptRecord
+	// Validations are the validation scripts the apply runs after the
+	// last statement, read-only, as they were planned (the hash covers
+	// them): a reviewer reads them with the statements.
+	Validations []Validation
 
 	// renames are the renames its statements make, so a rollback from
 	// any point undoes them as renames.
 	renames []rename
+}
+
+// Validation is a validation script as planned.
+type Validation struct {
+	Name string
+	SQL  string
+}
+
+// validationsOf are in's validation scripts as a plan shows them.
+func validationsOf(in Input) []Validation {
+	var out []Validation
+	for _, s := range in.Validations {
+		out = append(out, Validation{Name: s.Name, SQL: s.SQL})
+	}
+	return out
 }
 
 // Empty reports whether the plan has nothing to run.
@@ -174,6 +193,7 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 		key = p.cacheKey(target, live, server, pending, in)
 		if plan := p.Cache.get(key); plan != nil {
 			plan.Hash = planHash(target, live, plan, in)
+			plan.Validations = validationsOf(in)
 			return plan, nil
 		}
 	}
@@ -192,6 +212,7 @@ func (p *Planner) planOn(ctx context.Context, target *database.Target, db *sql.D
 		}
 	}
 	plan.Hash = planHash(target, live, plan, in)
+	plan.Validations = validationsOf(in)
 	p.Cache.put(key, plan)
 	return plan, nil
 }

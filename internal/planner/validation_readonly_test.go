@@ -13,8 +13,8 @@ import (
 	"github.com/mohit-nagaraj/kube-shift/internal/testing/dbtest"
 )
 
-// Nothing of a validation script is in the plan a reviewer reads (its
-// statements, changes, findings, destructive): an author's DROP in one
+// A validation script is shown with the plan, but none of the plan's
+// changes, findings or destructive flag count it: an author's DROP in one
 // would run under the approval of an added column. A script that does
 // not only read is refused at planning; one that reads like a query and
 // writes anyway (a data-changing WITH) fails in the apply's read-only
@@ -105,8 +105,8 @@ func TestValidationScriptCannotHideStatementsFromTheSplitter(t *testing.T) {
 
 // A validation script's failure is shown in the migration's status, to
 // whoever may read the migration, who may not read the database (a
-// DatabaseTarget's Secret is the platform's); and no reviewer reads the
-// script. So the failure names the script, the statement and what went
+// DatabaseTarget's Secret is the platform's); a reviewer reads the
+// script, not what it will read. So the failure names the script, the statement and what went
 // wrong, never a value the script read: neither the value its last
 // statement returned nor the database's message, which can quote the data
 // (a cast's input, MariaDB's XPath error, an old trick for reading a

@@ -51,6 +51,18 @@ func (p shownPlan) statements() []string {
 	return p.status.Statements
 }
 
+// validations are the validation scripts shown, the same way.
+func (p shownPlan) validations() []dbv1.PlannedValidation {
+	if p.full != nil {
+		out := make([]dbv1.PlannedValidation, len(p.full.Validations))
+		for i, v := range p.full.Validations {
+			out[i] = dbv1.PlannedValidation{Name: v.Name, SQL: v.SQL}
+		}
+		return out
+	}
+	return p.status.Validations
+}
+
 // rollbackStatements are the rollback statements shown, the same way.
 func (p shownPlan) rollbackStatements() []string {
 	switch {
@@ -146,6 +158,15 @@ func writePlan(w io.Writer, pal palette, shown shownPlan) {
 	for _, d := range p.Diagnostics {
 		if d.Statement == nil {
 			fmt.Fprintf(w, "  %s %s: %s\n", pal.severity(d.Severity, marker(d.Severity)), d.Code, d.Text)
+		}
+	}
+	if validations := shown.validations(); len(validations) > 0 {
+		fmt.Fprintln(w, "Validation scripts (run after the statements, read-only; each must return true or the apply fails):")
+		for _, v := range validations {
+			fmt.Fprintf(w, "  %s:\n", v.Name)
+			for _, l := range strings.Split(strings.TrimSpace(v.SQL), "\n") {
+				fmt.Fprintf(w, "       %s\n", l)
+			}
 		}
 	}
 	switch {

@@ -11,8 +11,8 @@ var queryVerbs = keywords("SELECT", "WITH", "VALUES", "TABLE")
 
 // ReadOnly returns a violation for each statement of a validation script
 // (as engine splits it) that is not a query. A validation script runs on
-// the target after the plan's statements, and nothing of it is in the
-// plan a reviewer reads: it may only read. The apply runs it in a
+// the target after the plan's statements, and none of the plan's
+// changes, findings or destructive flag count it: it may only read. The apply runs it in a
 // read-only session too (database.ReadOnly); this check comes first, and
 // at planning and admission, so that a script that would write is refused
 // with a message rather than failing the apply, and catches what a

@@ -63,9 +63,9 @@ func validateDesiredSchema(engine dbv1.DatabaseType, d *dbv1.DesiredSchema, text
 
 // validateSQL lints a script's SQL: its checksum, what the gate refuses,
 // destructive statements under a blocking policy and, for a validation
-// script (queryOnly), any statement that is not a query: nothing of a
-// validation script is in the plan a reviewer reads (the planner and the
-// apply hold it to that too, whenever its source changes).
+// script (queryOnly), any statement that is not a query: none of a plan's
+// changes, findings or destructive flag count a validation script (the
+// planner and the apply hold it to that too, whenever its source changes).
 func validateSQL(engine dbv1.DatabaseType, sql, checksum string, policy dbv1.Policy, gate sqlstatic.Gate, queryOnly bool, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if checksum != "" {
