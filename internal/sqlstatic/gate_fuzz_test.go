@@ -65,6 +65,19 @@ var refusedLeads = [][]string{
 	{"RESET", "ROLE"}, {"SET", "SEARCH_PATH"},
 }
 
+// isLead reports whether s is nothing but one of refusedLeads, which a
+// message names as the kind of statement refused (SET SESSION
+// AUTHORIZATION): naming the kind is not quoting the statement.
+func isLead(s string) bool {
+	words := strings.Fields(strings.ToUpper(s))
+	for _, lead := range refusedLeads {
+		if slices.Equal(words, lead) {
+			return true
+		}
+	}
+	return false
+}
+
 func FuzzGate(f *testing.F) {
 	for _, s := range gateSeeds {
 		f.Add(s)
@@ -85,7 +98,7 @@ func FuzzGate(f *testing.F) {
 				if v.Statement < 0 || v.Statement >= len(stmts) || v.Message == "" || v.Line != stmts[v.Statement].Line {
 					t.Fatalf("%s: malformed violation %#v", engine, v)
 				}
-				if s := stmts[v.Statement].Stripped; len(s) >= 24 && strings.Contains(v.Message, s) {
+				if s := stmts[v.Statement].Stripped; len(s) >= 24 && strings.Contains(v.Message, s) && !isLead(s) {
 					t.Fatalf("%s: message quotes the statement: %s", engine, v.Message)
 				}
 				refused[v.Statement] = true
