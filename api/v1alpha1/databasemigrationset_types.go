@@ -119,6 +119,12 @@ type FleetPlan struct {
 	// diagnostics are the plan's lint findings.
 	// +optional
 	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+	// validations are the validation scripts the apply runs after the
+	// statements, read-only (cut with the statements: the children hold
+	// them all).
+	// +optional
+	// +listType=atomic
+	Validations []PlannedValidation `json:"validations,omitempty"`
 	// destructive is true when the plan loses data or schema.
 	// +optional
 	Destructive bool `json:"destructive,omitempty"`

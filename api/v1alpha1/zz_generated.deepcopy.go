@@ -797,6 +797,11 @@ func (in *FleetPlan) DeepCopyInto(out *FleetPlan) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.Validations != nil {
+		in, out := &in.Validations, &out.Validations
+		*out = make([]PlannedValidation, len(*in))
+		copy(*out, *in)
+	}
 	if in.Examples != nil {
 		in, out := &in.Examples, &out.Examples
 		*out = make([]string, len(*in))

@@ -537,7 +537,8 @@ func groupPlans(members []*member) []dbv1.FleetPlan {
 		digest := planDigest(p)
 		g, ok := byDigest[digest]
 		if !ok {
-			g = &dbv1.FleetPlan{Digest: digest, Statements: p.Statements, Diagnostics: p.Diagnostics, Destructive: p.Destructive, Truncated: p.Truncated}
+			g = &dbv1.FleetPlan{Digest: digest, Statements: p.Statements, Diagnostics: p.Diagnostics, Validations: p.Validations,
+				Destructive: p.Destructive, Truncated: p.Truncated}
 			if len(g.Statements) > fleetStatementsShown {
 				g.Statements, g.Truncated = g.Statements[:fleetStatementsShown], true
 			}
@@ -569,8 +570,9 @@ func planDigest(p *dbv1.PlanStatus) string {
 		Statements  []string
 		Diagnostics []dbv1.Diagnostic
 		Scripts     []dbv1.PlannedScript
+		Validations []dbv1.PlannedValidation
 		Destructive bool
-	}{p.Statements, p.Diagnostics, p.Scripts, p.Destructive})
+	}{p.Statements, p.Diagnostics, p.Scripts, p.Validations, p.Destructive})
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }

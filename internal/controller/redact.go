@@ -227,8 +227,11 @@ func (r *redactor) describe(err error) (string, bool) {
 		return fmt.Sprintf("statement %d of %d (%s, secret-sourced) failed on the database; %s%s; %s",
 			failed.Index+1, failed.Total, where, statementOutcome(failed), rolledBack(err), notShown), true
 	case errors.As(err, &validation) && r.sensitive(validation.Script):
-		o := origin{script: validation.Script, index: validation.Statement}
-		return fmt.Sprintf("validation %s (secret-sourced) failed%s%s; %s", o, verifyOutcome(err), rolledBack(err), notShown), true
+		// Nor which statement failed: the reviewer did not read the
+		// script, whose failing statement could be chosen by the data it
+		// reads.
+		o := origin{script: validation.Script, index: -1}
+		return fmt.Sprintf("validation %s (secret-sourced) failed%s%s; which statement, and why, are not shown", o, verifyOutcome(err), rolledBack(err)), true
 	}
 	text := err.Error()
 	var permanent *PermanentError

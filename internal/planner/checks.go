@@ -130,8 +130,10 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	var answer validationAnswer
-	if code, ok := database.ServerErrorCode(e.Err); ok && !errors.As(e.Err, &answer) {
+	// A server's error anywhere in the chain (one joined to an answer
+	// too: a failure to make the session writable again) is shown by its
+	// code alone.
+	if code, ok := database.ServerErrorCode(e.Err); ok {
 		what := "it"
 		if e.Statement >= 0 {
 			what = fmt.Sprintf("statement %d", e.Statement+1)

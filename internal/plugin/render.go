@@ -160,20 +160,27 @@ func writePlan(w io.Writer, pal palette, shown shownPlan) {
 			fmt.Fprintf(w, "  %s %s: %s\n", pal.severity(d.Severity, marker(d.Severity)), d.Code, d.Text)
 		}
 	}
-	if validations := shown.validations(); len(validations) > 0 {
-		fmt.Fprintln(w, "Validation scripts (run after the statements, read-only; each must return true or the apply fails):")
-		for _, v := range validations {
-			fmt.Fprintf(w, "  %s:\n", v.Name)
-			for _, l := range strings.Split(strings.TrimSpace(v.SQL), "\n") {
-				fmt.Fprintf(w, "       %s\n", l)
-			}
-		}
-	}
+	writeValidations(w, shown.validations())
 	switch {
 	case shown.full != nil:
 		fmt.Fprintf(w, "  (the whole plan, from ConfigMap %s: too large for status, it matches status.plan.configMapDigest)\n", p.ConfigMapName)
 	case p.Truncated:
 		fmt.Fprintln(w, pal.alarm(fmt.Sprintf("  !! truncated after statement %d, and the rest cannot be shown: %v", len(stmts), shown.fullErr)))
+	}
+}
+
+// writeValidations prints the validation scripts a plan runs after its
+// statements, indented as statements are.
+func writeValidations(w io.Writer, validations []dbv1.PlannedValidation) {
+	if len(validations) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Validation scripts (run after the statements, read-only; each must return true or the apply fails):")
+	for _, v := range validations {
+		fmt.Fprintf(w, "  %s:\n", v.Name)
+		for _, l := range strings.Split(strings.TrimSpace(v.SQL), "\n") {
+			fmt.Fprintf(w, "       %s\n", l)
+		}
 	}
 }
 

@@ -249,34 +249,35 @@ func writeFleetPlans(ctx context.Context, c client.Client, w io.Writer, set *dbv
 	fmt.Fprintf(w, "Fleet %s of %s/%s: %d targets wait for review\n", set.Status.FleetHash, set.Namespace, set.Name, len(waiting))
 	for i, p := range set.Status.Plans {
 		fmt.Fprintf(w, "\nPlan [%d] on %d targets (%s)%s:\n", i+1, p.Targets, strings.Join(p.Examples, ", "), destructiveNote(p.Destructive))
-		stmts := p.Statements
+		stmts, validations := p.Statements, p.Validations
 		if p.Truncated {
 			full, err := wholeGroupPlan(ctx, c, set, p, migrations)
 			if err != nil {
 				return fmt.Errorf("plan [%d] cannot be shown whole: %w", i+1, err)
 			}
-			stmts = full
+			stmts, validations = full.statements(), full.validations()
 		}
 		writeStatements(w, paletteFor(w), stmts, p.Diagnostics)
+		writeValidations(w, validations)
 	}
 	return nil
 }
 
-// wholeGroupPlan reads a cut plan group's statements from a migration
+// wholeGroupPlan reads a cut plan group's whole plan from a migration
 // that has it.
-func wholeGroupPlan(ctx context.Context, c client.Client, set *dbv1.DatabaseMigrationSet, p dbv1.FleetPlan, migrations map[string]string) ([]string, error) {
+func wholeGroupPlan(ctx context.Context, c client.Client, set *dbv1.DatabaseMigrationSet, p dbv1.FleetPlan, migrations map[string]string) (shownPlan, error) {
 	if len(p.Examples) == 0 {
-		return nil, errors.New("the group names no target")
+		return shownPlan{}, errors.New("the group names no target")
 	}
 	dbm := &dbv1.DatabaseMigration{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: migrations[p.Examples[0]]}, dbm); err != nil {
-		return nil, err
+		return shownPlan{}, err
 	}
 	shown := showPlan(ctx, c, dbm)
 	if shown.fullErr != nil {
-		return nil, shown.fullErr
+		return shownPlan{}, shown.fullErr
 	}
-	return shown.statements(), nil
+	return shown, nil
 }
 
 // progressBar draws done cells, then running ones, out of total.

@@ -37,7 +37,9 @@ var _ = Describe("kubectl shift fleet", func() {
 			Phase: dbv1.SetAwaitingApproval,
 			Plans: []dbv1.FleetPlan{
 				{Digest: "sha256:a", Statements: []string{"ALTER TABLE users ADD COLUMN age int"}, Targets: 2, Examples: []string{"DatabaseTarget/t0", "DatabaseTarget/t1"}},
-				{Digest: "sha256:b", Statements: []string{"ALTER TABLE users ADD COLUMN email text", "ALTER TABLE users ADD COLUMN age int"}, Targets: 1, Examples: []string{"DatabaseTarget/t2"}},
+				{Digest: "sha256:b", Statements: []string{"ALTER TABLE users ADD COLUMN email text", "ALTER TABLE users ADD COLUMN age int"},
+					Validations: []dbv1.PlannedValidation{{Name: "ages-set", SQL: "SELECT count(*) = 0\nFROM users WHERE age IS NULL;"}},
+					Targets:     1, Examples: []string{"DatabaseTarget/t2"}},
 			},
 			Targets: []dbv1.FleetTarget{
 				{Target: "DatabaseTarget/t0", Migration: name + "-t0", PlanHash: "sha256:p0", State: dbv1.FleetUnapproved, Wave: 0},
@@ -86,7 +88,9 @@ var _ = Describe("kubectl shift fleet", func() {
 		out, err := shift(ctx, "rita", nil, "fleet", "approve", "fleet-approve", "--yes")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(ContainSubstring("Plan [2] on 1 targets (DatabaseTarget/t2)"))
-		Expect(out).To(ContainSubstring("    2  ALTER TABLE users ADD COLUMN age int"))
+		Expect(out).To(ContainSubstring("    2  ALTER TABLE users ADD COLUMN age int\n"+
+			"Validation scripts (run after the statements, read-only; each must return true or the apply fails):\n"+
+			"  ages-set:\n       SELECT count(*) = 0\n       FROM users WHERE age IS NULL;\n"), "the fleet's reviewer reads the validation scripts too")
 		Expect(out).To(HaveSuffix("approved fleet " + set.Status.FleetHash + " of " + testNamespace + "/fleet-approve\n"))
 		got := readSet(ctx, "fleet-approve")
 		Expect(got.Annotations).To(HaveKeyWithValue(dbv1.AnnotationApprovedFleet, set.Status.FleetHash))
