@@ -36,7 +36,7 @@ func planConfigMapName(dbm *dbv1.DatabaseMigration) string {
 // only by the controller.
 func (r *DatabaseMigrationReconciler) storePlan(ctx context.Context, dbm *dbv1.DatabaseMigration, plan *Plan, at metav1.Time) error {
 	statements, truncated := fitStatements(plan.Statements, statusPlanBudget)
-	validations, validationsCut := fitValidations(plan.Validations, statusPlanBudget-bytesOf(statements))
+	validations, validationsCut := fit(plan.Validations, statusPlanBudget-sizeOf(statements, stmtSize), validationSize)
 	rollback, rollbackTruncated := fitStatements(plan.Rollback, statusPlanBudget/2)
 	status := &dbv1.PlanStatus{
 		Hash:         plan.Hash,
@@ -66,37 +66,32 @@ func (r *DatabaseMigrationReconciler) storePlan(ctx context.Context, dbm *dbv1.D
 
 // fitStatements keeps whole statements while they fit in budget bytes.
 func fitStatements(stmts []string, budget int) ([]string, bool) {
-	size := 0
-	for i, s := range stmts {
-		size += len(s)
-		if size > budget {
-			return stmts[:i], true
-		}
-	}
-	return stmts, false
+	return fit(stmts, budget, stmtSize)
 }
 
-// fitValidations keeps whole validation scripts while they fit in budget
-// bytes.
-func fitValidations(validations []dbv1.PlannedValidation, budget int) ([]dbv1.PlannedValidation, bool) {
-	size := 0
-	for i, v := range validations {
-		size += len(v.Name) + len(v.SQL)
-		if size > budget {
-			return validations[:i], true
+// fit keeps whole items, each of size bytes, while they fit in budget.
+func fit[T any](items []T, budget int, size func(T) int) ([]T, bool) {
+	total := 0
+	for i, item := range items {
+		total += size(item)
+		if total > budget {
+			return items[:i], true
 		}
 	}
-	return validations, false
+	return items, false
 }
 
-// bytesOf is the bytes of stmts.
-func bytesOf(stmts []string) int {
+// sizeOf is the bytes of items, each of size bytes.
+func sizeOf[T any](items []T, size func(T) int) int {
 	n := 0
-	for _, s := range stmts {
-		n += len(s)
+	for _, item := range items {
+		n += size(item)
 	}
 	return n
 }
+
+func stmtSize(s string) int                       { return len(s) }
+func validationSize(v dbv1.PlannedValidation) int { return len(v.Name) + len(v.SQL) }
 
 // writePlanConfigMap keeps the whole plan in the migration's plan
 // ConfigMap and returns the digest of its plan.json. It writes only a
@@ -106,11 +101,7 @@ func bytesOf(stmts []string) int {
 // or deleted.
 func (r *DatabaseMigrationReconciler) writePlanConfigMap(ctx context.Context, dbm *dbv1.DatabaseMigration, plan *Plan) (string, error) {
 	name := planConfigMapName(dbm)
-	doc := plandoc.Document{Hash: plan.Hash, Statements: plan.Statements, Rollback: plan.Rollback}
-	for _, v := range plan.Validations {
-		doc.Validations = append(doc.Validations, plandoc.Validation{Name: v.Name, SQL: v.SQL})
-	}
-	data, digest, err := plandoc.Encode(doc)
+	data, digest, err := plandoc.Encode(plandoc.Document{Hash: plan.Hash, Statements: plan.Statements, Rollback: plan.Rollback, Validations: plan.Validations})
 	if err != nil {
 		return "", err
 	}

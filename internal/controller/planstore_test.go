@@ -92,7 +92,7 @@ var _ = Describe("a plan too large for status", func() {
 		Expect(metav1.IsControlledBy(cm, dbm)).To(BeTrue())
 		doc, err := plandoc.Verify(cm, plan.Hash, plan.ConfigMapDigest)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(doc.Validations).To(Equal([]plandoc.Validation{{Name: "t2-empty", SQL: check}}), "the whole plan holds the validation scripts")
+		Expect(doc.Validations).To(Equal([]dbv1.PlannedValidation{{Name: "t2-empty", SQL: check}}), "the whole plan holds the validation scripts")
 
 		out, err := shift(ctx, ns, "status", dbm.Name)
 		Expect(err).NotTo(HaveOccurred())

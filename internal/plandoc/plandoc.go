@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	dbv1 "github.com/mohit-nagaraj/kube-shift/api/v1alpha1"
 )
 
 // The ConfigMap's keys: plan.json is the document (and what the digest
@@ -21,16 +23,10 @@ const (
 // Document is the whole plan: its hash, every statement, the rollback,
 // and the validation scripts the apply runs after it.
 type Document struct {
-	Hash        string       `json:"hash"`
-	Statements  []string     `json:"statements"`
-	Rollback    []string     `json:"rollback"`
-	Validations []Validation `json:"validations,omitempty"`
-}
-
-// Validation is a validation script as planned (status.plan.validations).
-type Validation struct {
-	Name string `json:"name"`
-	SQL  string `json:"sql"`
+	Hash        string                   `json:"hash"`
+	Statements  []string                 `json:"statements"`
+	Rollback    []string                 `json:"rollback"`
+	Validations []dbv1.PlannedValidation `json:"validations,omitempty"`
 }
 
 // Encode returns the ConfigMap data holding doc and the digest of its

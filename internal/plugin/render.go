@@ -54,11 +54,7 @@ func (p shownPlan) statements() []string {
 // validations are the validation scripts shown, the same way.
 func (p shownPlan) validations() []dbv1.PlannedValidation {
 	if p.full != nil {
-		out := make([]dbv1.PlannedValidation, len(p.full.Validations))
-		for i, v := range p.full.Validations {
-			out[i] = dbv1.PlannedValidation{Name: v.Name, SQL: v.SQL}
-		}
-		return out
+		return p.full.Validations
 	}
 	return p.status.Validations
 }
