@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -142,7 +143,39 @@ func (e *ValidationError) Error() string {
 		return fmt.Sprintf("validation script %q: %s failed on the database (%s); the database's message is not shown: it may quote the data the script read",
 			e.Script, what, code)
 	}
+	if bad := unsayable(e.Err); e.Statement >= 0 && bad != nil {
+		// No driver is known to put what it read in an error of its own
+		// (a value it could not decode, say), but none promises not to.
+		return fmt.Sprintf("validation script %q: statement %d failed (%T); its message is not shown: it may quote the data the script read",
+			e.Script, e.Statement+1, bad)
+	}
 	return fmt.Sprintf("validation script %q: %v", e.Script, e.Err)
+}
+
+// unsayable is the first error in a statement's failure, one that is
+// not a server's error, that cannot be shown: nil when every error in
+// its chain is the script's answer, said without its value, or a
+// connection or time that ran out, which read nothing (the wrappers'
+// words are kube-shift's).
+func unsayable(err error) error {
+	switch x := err.(type) {
+	case validationAnswer:
+		return nil
+	case interface{ Unwrap() []error }:
+		for _, e := range x.Unwrap() {
+			if bad := unsayable(e); bad != nil {
+				return bad
+			}
+		}
+		return nil
+	}
+	if err == context.Canceled || err == context.DeadlineExceeded || err == driver.ErrBadConn {
+		return nil
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		return unsayable(inner)
+	}
+	return err
 }
 
 func (e *ValidationError) Unwrap() error { return e.Err }

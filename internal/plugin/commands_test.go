@@ -360,17 +360,20 @@ var _ = Describe("kubectl shift", func() {
 					"- DROP TABLE widgets;\n"))
 		})
 
-		It("marks every line of a multi-line statement", func(ctx SpecContext) {
+		It("marks every line of a multi-line statement, and shows the validation scripts the apply runs", func(ctx SpecContext) {
 			created(ctx, "diff-multiline")
 			setStatus(ctx, "diff-multiline", func(s *dbv1.DatabaseMigrationStatus) {
-				s.Plan = &dbv1.PlanStatus{Hash: planHash, Statements: []string{"CREATE TABLE t (\n  id INTEGER\n);"}}
+				s.Plan = &dbv1.PlanStatus{Hash: planHash, Statements: []string{"CREATE TABLE t (\n  id INTEGER\n);"},
+					Validations: []dbv1.PlannedValidation{{Name: "t-empty", SQL: "SELECT count(*) = 0\nFROM t;"}}}
 				s.RollbackPlan = &dbv1.RollbackPlan{Statements: []string{"DROP\nTABLE t;"}}
 			})
 
 			out, err := shift(ctx, "rita", nil, "diff", "diff-multiline")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(out).To(ContainSubstring("+ CREATE TABLE t (\n+   id INTEGER\n+ );\n"))
-			Expect(out).To(ContainSubstring("- DROP\n- TABLE t;\n"))
+			Expect(out).To(ContainSubstring("+ CREATE TABLE t (\n+   id INTEGER\n+ );\n" +
+				"@@ validation (run after the forward statements, read-only; each must return true) @@\n" +
+				"? t-empty:\n?   SELECT count(*) = 0\n?   FROM t;\n" +
+				"@@ rollback @@\n- DROP\n- TABLE t;\n"))
 		})
 
 		It("says no change for an empty plan", func(ctx SpecContext) {

@@ -238,7 +238,8 @@ func orNone(s string) string {
 }
 
 // writeDiff renders the plan as a change to the schema: what it adds,
-// drops and modifies, the statements that do it, and those that undo it.
+// drops and modifies, the statements that do it, the validation scripts
+// that check it, and the statements that undo it.
 func writeDiff(w io.Writer, dbm *dbv1.DatabaseMigration, shown shownPlan) {
 	p := dbm.Status.Plan
 	if p == nil {
@@ -260,6 +261,12 @@ func writeDiff(w io.Writer, dbm *dbv1.DatabaseMigration, shown shownPlan) {
 	}
 	if p.Truncated && shown.full == nil {
 		fmt.Fprintf(w, "!! truncated after statement %d, and the rest cannot be shown: %v\n", len(stmts), shown.fullErr)
+	}
+	if validations := shown.validations(); len(validations) > 0 {
+		fmt.Fprintln(w, "@@ validation (run after the forward statements, read-only; each must return true) @@")
+		for _, v := range validations {
+			fmt.Fprintf(w, "? %s:\n?   %s\n", v.Name, strings.ReplaceAll(strings.TrimSpace(v.SQL), "\n", "\n?   "))
+		}
 	}
 	if rollback := shown.rollbackStatements(); len(rollback) > 0 {
 		fmt.Fprintln(w, "@@ rollback @@")
