@@ -292,6 +292,10 @@ func (r *runner) copyRows(ctx context.Context) error {
 	r.progress.BatchSize = r.opts.BatchSize
 	r.report(StatusCopying)
 	start := time.Now()
+	span, err := r.keySpan(ctx)
+	if err != nil {
+		return err
+	}
 	lanes := r.lanes(ctx)
 	defer func() {
 		for _, l := range lanes[1:] {
@@ -302,7 +306,7 @@ func (r *runner) copyRows(ctx context.Context) error {
 	g := newLaneGroup(ctx, len(lanes))
 	defer g.stopThrottle()
 	for _, l := range lanes {
-		go g.run(func() error { return r.copyLane(ctx, l, g) })
+		go g.run(func() error { return r.copyLane(ctx, l, g, span) })
 	}
 	for running := len(lanes); running > 0; {
 		select {
@@ -325,6 +329,7 @@ func (r *runner) copyRows(ctx context.Context) error {
 	}
 	r.res.Rows = r.progress.RowsProcessed
 	r.res.CopyTime = time.Since(start)
+
 	return nil
 }
 
@@ -454,7 +459,7 @@ func (r *runner) laneSession(ctx context.Context) (*sql.Conn, error) {
 // copyLane copies batch after batch, each the next one g's cursor has,
 // telling copyRows of each and, with MaxLag set, asking it before each;
 // it stops early, without an error, when another lane has failed.
-func (r *runner) copyLane(ctx context.Context, l lane, g *laneGroup) error {
+func (r *runner) copyLane(ctx context.Context, l lane, g *laneGroup, span *keySpan) error {
 	send := func(ev laneEvent) error {
 		select {
 		case g.events <- ev:
@@ -474,23 +479,27 @@ func (r *runner) copyLane(ctx context.Context, l lane, g *laneGroup) error {
 				return err
 			}
 		}
-		last, bound, rows, err := r.takeBatch(ctx, l.conn, g, sizer.size())
+		last, bound, rows, err := r.takeBatch(ctx, l.conn, g, span, sizer.size())
 		if err != nil {
 			return fmt.Errorf("finding the next batch: %w", cancelled(ctx, err))
 		}
 		if rows == 0 {
 			return nil
 		}
-		held, err := r.copyBatch(ctx, l, last, bound, false)
+		copied, held, err := r.copyBatch(ctx, l, last, bound, false)
 		if r.d.duplicate(err) {
 			// A trigger wrote a row of the range after the batch listed
 			// them: this time the batch checks every row.
-			held, err = r.copyBatch(ctx, l, last, bound, true)
+			copied, held, err = r.copyBatch(ctx, l, last, bound, true)
 		}
 		if err != nil {
 			return cancelled(ctx, err)
 		}
+		// A span's batch is sized in keys, and holds the rows it copied.
 		sizer.observe(rows, held)
+		if span != nil {
+			rows = copied
+		}
 		if err := send(laneEvent{rows: rows, next: sizer.size()}); err != nil {
 			return err
 		}
@@ -509,16 +518,20 @@ func cancelled(ctx context.Context, err error) error {
 }
 
 // takeBatch takes the next batch of up to size rows from g's cursor,
-// finding its bound on conn: the rows after last up to bound; 0 rows when
-// the copy is done.
-func (r *runner) takeBatch(ctx context.Context, conn *sql.Conn, g *laneGroup, size int) (last, bound []any, rows int64, err error) {
+// finding its bound on conn, or, with span set, up to size keys: the rows
+// after last up to bound; 0 rows (keys) when the copy is done.
+func (r *runner) takeBatch(ctx context.Context, conn *sql.Conn, g *laneGroup, span *keySpan, size int) (last, bound []any, rows int64, err error) {
 	c := &g.cursor
 	c.Lock()
 	defer c.Unlock()
 	if c.exhausted {
 		return nil, nil, 0, nil
 	}
-	bound, rows, err = r.nextBound(ctx, conn, c.last, size)
+	if span != nil {
+		bound, rows = span.take(c.last, size)
+	} else {
+		bound, rows, err = r.nextBound(ctx, conn, c.last, size)
+	}
 	if err != nil || rows == 0 {
 		c.exhausted = err == nil
 		return nil, nil, 0, err
@@ -538,13 +551,15 @@ const maxMirrored = 64
 // table's as the batch reads it; the batch lists them first and leaves
 // them out, unless keepExisting or there are more than maxMirrored.
 //
-// It returns how long the batch held what the application may wait for:
+// It returns the rows its statement wrote (the server's count; where
+// keepExisting has it skip rows, fewer than the range holds) and how long
+// the batch held what the application may wait for:
 // from its copy statement to its commit (the rows' locks; on MariaDB the
 // shadow's AUTO-INC lock, to the statement's end). Batches are sized by
 // that time, not by the round trips before it, which hold nothing and,
 // on a busy server, would shrink the batches until round trips were all
 // they did.
-func (r *runner) copyBatch(ctx context.Context, l lane, last, bound []any, keepExisting bool) (time.Duration, error) {
+func (r *runner) copyBatch(ctx context.Context, l lane, last, bound []any, keepExisting bool) (int64, time.Duration, error) {
 	where, args := r.d.keyRange(r.pk, last, bound)
 	// READ COMMITTED: MySQL's default REPEATABLE READ would have the
 	// locking read lock the gaps between the rows too, where the
@@ -552,6 +567,7 @@ func (r *runner) copyBatch(ctx context.Context, l lane, last, bound []any, keepE
 	// it reads locked, nothing more. PostgreSQL's default already.
 	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	var copyStart time.Time
+	var copied int64
 	err := withRetries(ctx, r.d, func() error {
 		return inTx(ctx, l.conn, opts, func(tx *sql.Tx) error {
 			if err := r.d.beginBatch(ctx, tx, r.n, l.index, r.opts.LockTimeout); err != nil {
@@ -569,11 +585,15 @@ func (r *runner) copyBatch(ctx context.Context, l lane, last, bound []any, keepE
 				}
 			}
 			copyStart = time.Now()
-			_, err := tx.ExecContext(ctx, r.d.copyRows(r.n, r.pk, r.columns, copyWhere, r.logged, keep), copyArgs...)
+			res, err := tx.ExecContext(ctx, r.d.copyRows(r.n, r.pk, r.columns, copyWhere, r.logged, keep), copyArgs...)
+			if err != nil {
+				return err
+			}
+			copied, err = res.RowsAffected()
 			return err
 		})
 	})
-	return time.Since(copyStart), err
+	return copied, time.Since(copyStart), err
 }
 
 // mirrored lists the keys of the shadow's rows matching where, up to one
