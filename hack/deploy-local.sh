@@ -74,19 +74,6 @@ start() {
   say "started $name (pid $!, log $state/$name.log)"
 }
 
-# supervise NAME CMD...: start CMD as NAME, and start it again a second
-# after it exits, as the kubelet restarts a Pod's container: cert-manager's
-# controller and cainjector exit when they lose their leader lease, which
-# an API server stopped for longer than the lease's renew deadline (the
-# e2e suite's failover specs stop it) makes them do. TERM stops the loop
-# and the process it runs.
-supervise() {
-  local name=$1
-  shift
-  start "$name" bash -c 'trap '"'"'kill "$child" 2>/dev/null; exit 0'"'"' TERM INT
-while :; do "$@" & child=$!; wait "$child"; echo "supervise: $0 exited ($?); starting it again" >&2; sleep 1; done' "$name" "$@"
-}
-
 # wait_for WHAT CMD...: retry CMD until it succeeds or $timeout passes.
 wait_for() {
   local what=$1 deadline=$((SECONDS + timeout))
@@ -137,8 +124,8 @@ k apply --server-side -f "$smdir/example/prometheus-operator-crd/monitoring.core
 k wait --for=condition=Established --timeout="${timeout}s" crd --all >/dev/null
 
 k create namespace cert-manager --dry-run=client -o yaml | k apply --server-side -f - >/dev/null
-supervise cert-manager "$certmanager/controller" -kubeconfig "$kubeconfig" -cluster-resource-namespace cert-manager
-supervise cainjector "$certmanager/cainjector" -kubeconfig "$kubeconfig"
+start cert-manager "$certmanager/controller" -kubeconfig "$kubeconfig" -cluster-resource-namespace cert-manager
+start cainjector "$certmanager/cainjector" -kubeconfig "$kubeconfig"
 
 if [ "$source" = chart ]; then
   say "rendering the chart as release $release in namespace $release_ns (helm template --include-crds)"
