@@ -174,6 +174,20 @@ subjects: [{kind: ServiceAccount, name: metrics-scraper, namespace: %[1]s}]
 		Eventually(func() bool { return !certFromSecret(ns).Equal(before) }).Should(BeTrue(), "cert-manager wrote a new certificate into the Secret")
 		Eventually(func() bool { return servedCertificate(webhookService, ns).Equal(certFromSecret(ns)) }).
 			Should(BeTrue(), "the manager serves the renewed certificate")
+		// Connections the API server opened before the renewal go on
+		// working whatever its caBundle says; a new one verifies the
+		// renewed certificate against it, once cainjector has injected it.
+		renewed := certFromSecret(ns)
+		for _, kind := range []string{"validatingwebhookconfiguration", "mutatingwebhookconfiguration"} {
+			name := "kube-shift-" + strings.TrimSuffix(kind, "webhookconfiguration") + "-webhook-configuration"
+			Eventually(func(g Gomega) {
+				pool := x509.NewCertPool()
+				bundle := kubectlOK("get", kind, name, "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}")
+				g.Expect(pool.AppendCertsFromPEM(decodeB64(bundle))).To(BeTrue())
+				_, err := renewed.Verify(x509.VerifyOptions{Roots: pool, DNSName: webhookService + "." + ns + ".svc"})
+				g.Expect(err).NotTo(HaveOccurred())
+			}).Should(Succeed(), "cainjector put the renewed certificate into %s's caBundle", name)
+		}
 		after := total.Load()
 		Eventually(total.Load).Should(BeNumerically(">=", after+5), "dry-run creates keep flowing after the renewal")
 		close(stop)
