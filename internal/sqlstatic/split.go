@@ -92,8 +92,10 @@ func split(sql string, d scanOptions) ([]Stmt, error) {
 	opts := lexOptionsFor(d)
 	stmts := make([]Stmt, 0, len(scanned))
 	var lines LineCounter
+	next := base // where the next statement may start
 	for _, s := range scanned {
-		pos := min(base+s.Pos, len(sql))
+		pos := locate(sql, s.Text, min(base+s.Pos, len(sql)), next)
+		next = min(pos+len(s.Text), len(sql))
 		toks, err := tokenize(s.Text, opts)
 		if err != nil {
 			var lexErr *lexError
@@ -115,6 +117,20 @@ func split(sql string, d scanOptions) ([]Stmt, error) {
 		})
 	}
 	return stmts, nil
+}
+
+// locate is where text, a statement Atlas's scanner read, is in sql: at
+// pos, where the scanner says, or else at its first place from next on
+// (the scanner miscounts after some delimiter directives, as
+// `-- atlas:delimiter atlas:0`); pos when it is in neither.
+func locate(sql, text string, pos, next int) int {
+	if strings.HasPrefix(sql[pos:], text) || next > len(sql) {
+		return pos
+	}
+	if i := strings.Index(sql[next:], text); i >= 0 {
+		return next + i
+	}
+	return pos
 }
 
 // LineCounter gives the 1-based lines of increasing byte offsets in one
