@@ -56,10 +56,7 @@ var _ = Describe("the deployed install (config/default with cert-manager)", Orde
 	})
 
 	It("serves the webhooks through their Service with the certificate cert-manager issued, trusted through the CA cainjector injected", func() {
-		for kind, name := range map[string]string{
-			"validatingwebhookconfiguration": "kube-shift-validating-webhook-configuration",
-			"mutatingwebhookconfiguration":   "kube-shift-mutating-webhook-configuration",
-		} {
+		for kind, name := range webhookConfigurations {
 			services := strings.Fields(kubectlOK("get", kind, name, "-o", "jsonpath={.webhooks[*].clientConfig.service.name}"))
 			Expect(services).NotTo(BeEmpty())
 			Expect(services).To(HaveEach(webhookService), "every webhook of %s goes through the Service", name)
@@ -178,8 +175,7 @@ subjects: [{kind: ServiceAccount, name: metrics-scraper, namespace: %[1]s}]
 		// working whatever its caBundle says; a new one verifies the
 		// renewed certificate against it, once cainjector has injected it.
 		renewed := certFromSecret(ns)
-		for _, kind := range []string{"validatingwebhookconfiguration", "mutatingwebhookconfiguration"} {
-			name := "kube-shift-" + strings.TrimSuffix(kind, "webhookconfiguration") + "-webhook-configuration"
+		for kind, name := range webhookConfigurations {
 			Eventually(func(g Gomega) {
 				pool := x509.NewCertPool()
 				bundle := kubectlOK("get", kind, name, "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}")
@@ -202,6 +198,13 @@ subjects: [{kind: ServiceAccount, name: metrics-scraper, namespace: %[1]s}]
 		Expect(failed.Load()).To(BeZero(), "first failure: %v", firstFailure.Load())
 	})
 })
+
+// webhookConfigurations are config/default's webhook configurations, by
+// kind.
+var webhookConfigurations = map[string]string{
+	"validatingwebhookconfiguration": "kube-shift-validating-webhook-configuration",
+	"mutatingwebhookconfiguration":   "kube-shift-mutating-webhook-configuration",
+}
 
 // servedCertificate is the leaf certificate served at the Service's endpoint
 // (the EndpointSlice the API server resolves it through).

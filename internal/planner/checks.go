@@ -117,11 +117,11 @@ func writtenTables(scripts []script.Script) []string {
 // logs that show this error are read by whoever may read the migration,
 // who may not read the database (its Secret is a DatabaseTarget's); a
 // reviewer approved the script's SQL, not the data it reads. So the
-// script's answer is said without its value (validationAnswer), and an
-// error of the
-// database's by its code alone: a message such as PostgreSQL's "invalid
-// input syntax for type integer" or MariaDB's "XPATH syntax error" quotes
-// the value the statement read. Err keeps the whole chain for errors.Is
+// script's answer is said without its value (validationAnswer), an error
+// of the database's by its code alone (a message such as PostgreSQL's
+// "invalid input syntax for type integer" or MariaDB's "XPATH syntax
+// error" quotes the value the statement read), and any other error of a
+// statement by its type alone (unsayable). Err keeps the whole chain for errors.Is
 // and errors.As.
 type ValidationError struct {
 	Script string
@@ -194,8 +194,9 @@ func (a validationAnswer) Error() string { return string(a) }
 // It runs in a session that cannot change the database
 // (database.ReadOnly): a validation script is shown with the plan, but
 // none of its changes, findings or destructive flag count it. Every
-// apply plans its input again before it runs, and planning refused a script whose statements are not all queries
-// (sqlstatic.ReadOnly, in Planner.gate).
+// apply plans its input again before it runs, and planning refused a
+// script whose statements are not all queries (sqlstatic.ReadOnly, in
+// Planner.gate).
 func runValidation(ctx context.Context, target *database.Target, q database.Querier, s script.Script) (int, error) {
 	engine := sqlstatic.Dialect(target.Engine.Kinds()[0])
 	stmts, err := sqlstatic.SplitFor(engine, s.SQL)

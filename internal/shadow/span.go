@@ -2,7 +2,6 @@ package shadow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 )
@@ -60,7 +59,7 @@ func spanOf(lo, hi string, rows int64) *keySpan {
 	var errLo, errHi error
 	s.min, errLo = strconv.ParseInt(lo, 10, 64)
 	s.max, errHi = strconv.ParseInt(hi, 10, 64)
-	if errors.Join(errLo, errHi) != nil || s.max < s.min {
+	if errLo != nil || errHi != nil || s.max < s.min {
 		return nil
 	}
 	// max - min in unsigned arithmetic cannot overflow; the keys are

@@ -329,7 +329,6 @@ func (r *runner) copyRows(ctx context.Context) error {
 	}
 	r.res.Rows = r.progress.RowsProcessed
 	r.res.CopyTime = time.Since(start)
-
 	return nil
 }
 
