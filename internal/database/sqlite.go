@@ -102,7 +102,11 @@ func (sqliteEngine) Redact(u *url.URL) string {
 	return s
 }
 
-func (sqliteEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) { return sqlite.Open(q) }
+// Driver is Atlas's SQLite driver on q, its index query planned as
+// sqliteInspector asks it.
+func (sqliteEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) {
+	return sqlite.Open(sqliteInspector{q})
+}
 
 func (sqliteEngine) Server() bool { return false }
 

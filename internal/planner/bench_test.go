@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/mysql"
+	"ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
+	"ariga.io/atlas/sql/sqlite"
 
 	"github.com/mohit-nagaraj/kube-shift/internal/database"
 	"github.com/mohit-nagaraj/kube-shift/internal/planner"
@@ -159,7 +162,7 @@ func rawAtlasPlan(ctx context.Context, target *database.Target, devURL, desired 
 		return nil, err
 	}
 	defer db.Close()
-	drv, err := target.Driver(db)
+	drv, err := atlasDriver(target, db)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +179,7 @@ func rawAtlasPlan(ctx context.Context, target *database.Target, devURL, desired 
 		return nil, err
 	}
 	defer devDB.Close()
-	devDrv, err := dev.Driver(devDB)
+	devDrv, err := atlasDriver(dev, devDB)
 	if err != nil {
 		return nil, err
 	}
@@ -215,6 +218,22 @@ func rawAtlasPlan(ctx context.Context, target *database.Target, devURL, desired 
 		out[i] = c.Cmd
 	}
 	return out, nil
+}
+
+// atlasDriver is Atlas's own driver for the target's engine on db, as
+// Atlas's CLI opens it: without the engine's changes to how its queries
+// are asked (database.Engine's Driver and Inspecting).
+func atlasDriver(target *database.Target, db schema.ExecQuerier) (migrate.Driver, error) {
+	switch name := target.Engine.Name(); name {
+	case postgres.DriverName:
+		return postgres.Open(db)
+	case mysql.DriverName:
+		return mysql.Open(db)
+	case sqlite.DriverName:
+		return sqlite.Open(db)
+	default:
+		return nil, fmt.Errorf("no Atlas driver for engine %q", name)
+	}
 }
 
 // BenchmarkApplyScript applies a plain script of BENCH_STATEMENTS
