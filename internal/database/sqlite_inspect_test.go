@@ -56,7 +56,15 @@ func TestSQLiteInspectionReadsIndexesAsAtlasDoes(t *testing.T) {
 	for i := range 50 {
 		ddl = append(ddl, fmt.Sprintf(`CREATE TABLE other%d (id integer PRIMARY KEY, n int UNIQUE)`, i))
 	}
-	ddl = append(ddl, `CREATE INDEX t_late ON t (c, a)`, `CREATE INDEX other7_late ON other7 (n, id)`)
+	ddl = append(ddl, `CREATE INDEX t_late ON t (c, a)`, `CREATE INDEX other7_late ON other7 (n, id)`,
+		// Rows of sqlite_master that a join by index name meets: a
+		// trigger of an index's name, and an index whose tbl_name was
+		// edited (SQLite finds its indexes by their definitions).
+		`CREATE TRIGGER t_a AFTER INSERT ON t BEGIN SELECT 1; END`,
+		`PRAGMA writable_schema = ON`,
+		`UPDATE sqlite_master SET tbl_name = 'T2' WHERE name = 't2_a'`,
+		`PRAGMA writable_schema = OFF`,
+	)
 	for _, stmt := range ddl {
 		_, err := db.ExecContext(ctx, stmt)
 		g.Expect(err).NotTo(HaveOccurred(), stmt)
@@ -97,7 +105,7 @@ func TestSQLiteInspectionReadsIndexesAsAtlasDoes(t *testing.T) {
 	var asAtlas, asEngine int
 	for _, q := range log.queries {
 		switch {
-		case strings.Contains(q, "FROM pragma_index_list("):
+		case strings.Contains(q, "AS il JOIN sqlite_master"):
 			asAtlas++
 		case strings.Contains(q, "CROSS JOIN pragma_index_list("):
 			asEngine++
@@ -105,4 +113,50 @@ func TestSQLiteInspectionReadsIndexesAsAtlasDoes(t *testing.T) {
 	}
 	g.Expect(asAtlas).To(BeZero(), "Atlas's index query asked as it is")
 	g.Expect(asEngine).To(Equal(len(got.Tables)), "one index query a table")
+}
+
+// A table or an index whose name holds a quote is inspected as itself:
+// Atlas writes the name into its queries' string literals as it is, where
+// it would end the literal and go on as SQL.
+func TestSQLiteInspectionQuotesNames(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	target, err := database.ParseURL("sqlite://" + t.TempDir() + "/db.sqlite")
+	g.Expect(err).NotTo(HaveOccurred())
+	db, err := target.Open(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = db.Close() })
+	for _, stmt := range []string{
+		`CREATE TABLE x (secret text)`,
+		`CREATE TABLE parent (id integer PRIMARY KEY)`,
+		`CREATE TABLE "x') --" (own int)`,
+		`CREATE TABLE "it's" (id integer PRIMARY KEY, a int, parent_id int REFERENCES parent (id))`,
+		`CREATE INDEX "it's_a" ON "it's" (a DESC)`,
+	} {
+		_, err := db.ExecContext(ctx, stmt)
+		g.Expect(err).NotTo(HaveOccurred(), stmt)
+	}
+	drv, err := target.Driver(db)
+	g.Expect(err).NotTo(HaveOccurred())
+	s, err := drv.InspectSchema(ctx, "", nil)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	columns := func(name string) []string {
+		tbl, ok := s.Table(name)
+		g.Expect(ok).To(BeTrue(), name)
+		var out []string
+		for _, c := range tbl.Columns {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	g.Expect(columns("x') --")).To(Equal([]string{"own"}))
+	g.Expect(columns("it's")).To(Equal([]string{"id", "a", "parent_id"}))
+	quoted, _ := s.Table("it's")
+	g.Expect(quoted.Indexes).To(HaveLen(1))
+	g.Expect(quoted.Indexes[0].Name).To(Equal("it's_a"))
+	g.Expect(quoted.Indexes[0].Parts).To(HaveLen(1))
+	g.Expect(quoted.Indexes[0].Parts[0].Desc).To(BeTrue(), "the index's columns read (pragma_index_xinfo)")
+	g.Expect(quoted.ForeignKeys).To(HaveLen(1))
+	g.Expect(quoted.ForeignKeys[0].RefTable.Name).To(Equal("parent"))
 }
