@@ -27,7 +27,8 @@ import (
 //
 // atlasNamed lists those queries as the text around the name's literal,
 // quotes included, and what is asked instead, given the name's literal
-// written properly (sqliteString).
+// written properly (sqliteString); with no ask, the same query with that
+// literal.
 var atlasNamed = []struct {
 	head, tail string
 	ask        func(literal string) string
