@@ -102,8 +102,8 @@ func (sqliteEngine) Redact(u *url.URL) string {
 	return s
 }
 
-// Driver is Atlas's SQLite driver on q, its index query planned as
-// sqliteInspector asks it.
+// Driver is Atlas's SQLite driver on q, its inspection's queries asked
+// as sqliteInspector asks them.
 func (sqliteEngine) Driver(q schema.ExecQuerier) (migrate.Driver, error) {
 	return sqlite.Open(sqliteInspector{q})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -26,6 +27,24 @@ func (q *queryLog) QueryContext(ctx context.Context, query string, args ...any) 
 	return q.ExecQuerier.QueryContext(ctx, query, args...)
 }
 
+// sqliteWith is a new SQLite database file, its target and a pool on it,
+// after stmts.
+func sqliteWith(t *testing.T, stmts ...string) (*database.Target, *sql.DB) {
+	t.Helper()
+	target := mustTarget(t, "sqlite://"+filepath.Join(t.TempDir(), "test.db"))
+	db, err := target.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	for _, stmt := range stmts {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	return target, db
+}
+
 // SQLite is inspected through the engine's driver as through Atlas's own,
 // index for index and in the same order, but with each table's indexes
 // read by the engine's query, not Atlas's (whose cost grows with the
@@ -33,12 +52,6 @@ func (q *queryLog) QueryContext(ctx context.Context, query string, args ...any) 
 func TestSQLiteInspectionReadsIndexesAsAtlasDoes(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	target, err := database.ParseURL("sqlite://" + t.TempDir() + "/db.sqlite")
-	g.Expect(err).NotTo(HaveOccurred())
-	db, err := target.Open(ctx)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = db.Close() })
-
 	ddl := []string{
 		`CREATE TABLE t (id integer PRIMARY KEY, a int, b text UNIQUE, c int, UNIQUE (a, c))`,
 		`CREATE INDEX t_a ON t (a DESC)`,
@@ -65,10 +78,7 @@ func TestSQLiteInspectionReadsIndexesAsAtlasDoes(t *testing.T) {
 		`UPDATE sqlite_master SET tbl_name = 'T2' WHERE name = 't2_a'`,
 		`PRAGMA writable_schema = OFF`,
 	)
-	for _, stmt := range ddl {
-		_, err := db.ExecContext(ctx, stmt)
-		g.Expect(err).NotTo(HaveOccurred(), stmt)
-	}
+	target, db := sqliteWith(t, ddl...)
 
 	inspect := func(drv interface {
 		InspectSchema(context.Context, string, *schema.InspectOptions) (*schema.Schema, error)
@@ -121,21 +131,13 @@ func TestSQLiteInspectionReadsIndexesAsAtlasDoes(t *testing.T) {
 func TestSQLiteInspectionQuotesNames(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	target, err := database.ParseURL("sqlite://" + t.TempDir() + "/db.sqlite")
-	g.Expect(err).NotTo(HaveOccurred())
-	db, err := target.Open(ctx)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = db.Close() })
-	for _, stmt := range []string{
+	target, db := sqliteWith(t,
 		`CREATE TABLE x (secret text)`,
 		`CREATE TABLE parent (id integer PRIMARY KEY)`,
 		`CREATE TABLE "x') --" (own int)`,
 		`CREATE TABLE "it's" (id integer PRIMARY KEY, a int, parent_id int REFERENCES parent (id))`,
 		`CREATE INDEX "it's_a" ON "it's" (a DESC)`,
-	} {
-		_, err := db.ExecContext(ctx, stmt)
-		g.Expect(err).NotTo(HaveOccurred(), stmt)
-	}
+	)
 	drv, err := target.Driver(db)
 	g.Expect(err).NotTo(HaveOccurred())
 	s, err := drv.InspectSchema(ctx, "", nil)

@@ -121,8 +121,8 @@ func writtenTables(scripts []script.Script) []string {
 // of the database's by its code alone (a message such as PostgreSQL's
 // "invalid input syntax for type integer" or MariaDB's "XPATH syntax
 // error" quotes the value the statement read), and any other error of a
-// statement by its type alone (unsayable). Err keeps the whole chain for errors.Is
-// and errors.As.
+// statement by its type alone (unsayable). Err keeps the whole chain for
+// errors.Is and errors.As.
 type ValidationError struct {
 	Script string
 	// Statement is the 0-based index of the statement that failed; -1

@@ -309,8 +309,6 @@ func (be benchEngine) exec(b *testing.B, db *sql.DB, stmts ...string) {
 	}
 }
 
-// loadBench (re)creates table bench, the same for every way of changing
-// it.
 // seeded is a fresh database with what the engine's seed makes, and the
 // benchmark's timer reset. On PostgreSQL the rows are made once, and each
 // load copies them, in a third of the time making them took (md5 and
@@ -318,22 +316,16 @@ func (be benchEngine) exec(b *testing.B, db *sql.DB, stmts ...string) {
 func (be benchEngine) seeded(b *testing.B) *sql.DB {
 	b.Helper()
 	db := be.fresh(b)
-	for _, stmt := range be.seed {
-		if _, err := db.Exec(stmt); err != nil {
-			b.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	be.exec(b, db, be.seed...)
 	b.ResetTimer()
 	return db
 }
 
+// loadBench (re)creates table bench, the same for every way of changing
+// it.
 func (be benchEngine) loadBench(b *testing.B, db *sql.DB) {
 	b.Helper()
-	for _, stmt := range be.load {
-		if _, err := db.Exec(stmt); err != nil {
-			b.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	be.exec(b, db, be.load...)
 }
 
 // ms is d in milliseconds.

@@ -124,7 +124,7 @@ func split(sql string, d scanOptions) ([]Stmt, error) {
 // (the scanner miscounts after some delimiter directives, as
 // `-- atlas:delimiter atlas:0`); pos when it is in neither.
 func locate(sql, text string, pos, next int) int {
-	if strings.HasPrefix(sql[pos:], text) || next > len(sql) {
+	if strings.HasPrefix(sql[pos:], text) {
 		return pos
 	}
 	if i := strings.Index(sql[next:], text); i >= 0 {
